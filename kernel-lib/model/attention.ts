@@ -1,0 +1,103 @@
+/**
+ * Causal multi-head attention with grouped-query heads and RoPE, in two forms that must agree:
+ * `attentionForward` over a whole sequence batch (training, prefill; returns the keys/values for a
+ * KV cache) and `attentionStep` for one new token against a KV cache (decode).
+ *
+ * Cache layout (batch 1): keys [nKv, hd, L] (pre-transposed so a step is a plain matMul q·K) and
+ * values [nKv, L, hd].
+ */
+import * as tf from '@tensorflow/tfjs';
+import { batchMatMul } from './linear';
+import { RopeTables } from './layers';
+
+export interface AttnShape {
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+}
+
+export interface LayerKv {
+  k: tf.Tensor3D; // [nKv, hd, L]
+  v: tf.Tensor3D; // [nKv, L, hd]
+}
+
+/** Additive causal masks [T, T] (0 on/below the diagonal, −1e9 above), cached per T. */
+const maskCache = new Map<number, tf.Tensor2D>();
+function causalMask(T: number): tf.Tensor2D {
+  let m = maskCache.get(T);
+  if (!m) {
+    const d = new Float32Array(T * T);
+    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) d[i * T + j] = -1e9;
+    m = tf.keep(tf.tensor2d(d, [T, T]));
+    maskCache.set(T, m);
+  }
+  return m;
+}
+
+/** Repeat kv heads so each serves numHeads/numKvHeads consecutive query heads: [B, nKv, a, b] → [B·nh, a, b]. */
+function repeatKv(t: tf.Tensor4D, g: number): tf.Tensor3D {
+  const [B, nkv, a, b] = t.shape;
+  if (g === 1) return tf.reshape(t, [B * nkv, a, b]);
+  const tiled = tf.tile(tf.reshape(t, [B, nkv, 1, a, b]), [1, 1, g, 1, 1]); // [B, nKv, g, a, b]
+  return tf.reshape(tiled, [B * nkv * g, a, b]);
+}
+
+/**
+ * qkv [B·T, (nh + 2·nKv)·hd] (already projected) → attention output [B·T, nh·hd] before o_proj, plus
+ * this sequence's keys/values in cache layout when B = 1 and `wantKv`.
+ */
+export function attentionForward(
+  qkv: tf.Tensor2D,
+  B: number,
+  T: number,
+  s: AttnShape,
+  rope: RopeTables,
+  wantKv: boolean,
+): { out: tf.Tensor2D; kv?: LayerKv } {
+  const { numHeads: nh, numKvHeads: nkv, headDim: hd } = s;
+  const g = nh / nkv;
+  const qk = tf.reshape(tf.slice(qkv, [0, 0], [B * T, (nh + nkv) * hd]), [B, T, nh + nkv, hd]);
+  const qkRot = rope.apply(qk as tf.Tensor4D, 0); // [B, T, nh + nKv, hd]
+  const q = tf.slice(qkRot, [0, 0, 0, 0], [B, T, nh, hd]); // [B, T, nh, hd]
+  const k = tf.slice(qkRot, [0, 0, nh, 0], [B, T, nkv, hd]); // [B, T, nKv, hd]
+  const v = tf.reshape(tf.slice(qkv, [0, (nh + nkv) * hd], [B * T, nkv * hd]), [B, T, nkv, hd]);
+
+  const qh = tf.reshape(tf.transpose(q, [0, 2, 1, 3]), [B * nh, T, hd]) as tf.Tensor3D; // [B·nh, T, hd]
+  const kT = tf.transpose(k, [0, 2, 3, 1]) as tf.Tensor4D; // [B, nKv, hd, T]
+  const vh = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D; // [B, nKv, T, hd]
+  const scores = tf.add(tf.mul(batchMatMul(qh, repeatKv(kT, g)), 1 / Math.sqrt(hd)), causalMask(T)) as tf.Tensor3D; // [B·nh, T, T]
+  const probs = tf.softmax(scores) as tf.Tensor3D; // [B·nh, T, T]
+  const ctx = batchMatMul(probs, repeatKv(vh, g)); // [B·nh, T, hd]
+  const out = tf.reshape(tf.transpose(tf.reshape(ctx, [B, nh, T, hd]), [0, 2, 1, 3]), [B * T, nh * hd]) as tf.Tensor2D;
+  let kv: LayerKv | undefined;
+  if (wantKv) {
+    if (B !== 1) throw new Error('attentionForward: a KV cache is built for batch 1 only');
+    kv = { k: tf.reshape(kT, [nkv, hd, T]) as tf.Tensor3D, v: tf.reshape(vh, [nkv, T, hd]) as tf.Tensor3D };
+  }
+  return { out, kv };
+}
+
+/**
+ * One decode step: qkv [1, (nh + 2·nKv)·hd] of the token at position `pos` (= cache length) →
+ * output [1, nh·hd] and the grown cache (the caller disposes the old one).
+ */
+export function attentionStep(
+  qkv: tf.Tensor2D,
+  pos: number,
+  cache: LayerKv | null,
+  s: AttnShape,
+  rope: RopeTables,
+): { out: tf.Tensor2D; kv: LayerKv } {
+  const { numHeads: nh, numKvHeads: nkv, headDim: hd } = s;
+  const g = nh / nkv;
+  const qk = tf.reshape(tf.slice(qkv, [0, 0], [1, (nh + nkv) * hd]), [nh + nkv, hd]);
+  const qkRot = tf.matMul(qk, rope.stepMatrix(pos)); // [nh + nKv, hd]
+  const q = tf.reshape(tf.slice(qkRot, [0, 0], [nh, hd]), [nkv, g, hd]); // heads grouped by kv head
+  const k = tf.reshape(tf.slice(qkRot, [nh, 0], [nkv, hd]), [nkv, hd, 1]);
+  const v = tf.reshape(tf.slice(qkv, [0, (nh + nkv) * hd], [1, nkv * hd]), [nkv, 1, hd]);
+  const K = cache ? tf.concat([cache.k, k], 2) : k; // [nKv, hd, L+1]
+  const V = cache ? tf.concat([cache.v, v], 1) : v; // [nKv, L+1, hd]
+  const probs = tf.softmax(tf.mul(tf.matMul(q, K), 1 / Math.sqrt(hd))); // [nKv, g, L+1]
+  const out = tf.reshape(tf.matMul(probs, V), [1, nh * hd]) as tf.Tensor2D; // [1, nh·hd]
+  return { out, kv: { k: K as tf.Tensor3D, v: V as tf.Tensor3D } };
+}

@@ -1,0 +1,300 @@
+/**
+ * The decoder-only MoE transformer (Mixtral family): token embedding → numLayers × [RMSNorm →
+ * causal GQA attention with RoPE → residual → RMSNorm → sparse MoE → residual] → RMSNorm → LM head.
+ *
+ * Two paths share every weight and must agree to 1e-4: `forward` over whole sequences (training,
+ * analysis, prefill) and `step` for one token through a KvCache (decode). Both report routing for
+ * every layer. Hook points (see hooks.ts) are named from the module path.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { MoEConfig, headDim, validateMoEConfig } from './config';
+import { ParamStore, HostTensor, initHostParams, toParamStore, toHostParams, internalParamShapes } from './params';
+import { linear, embeddingLookup } from './linear';
+import { rmsNorm, RopeTables } from './layers';
+import { attentionForward, attentionStep, AttnShape, LayerKv } from './attention';
+import { moeForward, LayerRouting, MoEWeights } from './moe';
+import { HookContext, HookFn } from './hooks';
+import { KvCache } from './kv-cache';
+import { AdapterSet, ProjectionTarget } from './adapter-seam';
+
+export type CaptureLevel = 'none' | 'routing' | 'full';
+
+export interface ForwardOptions {
+  /** 'routing' (default) returns experts/weights/probs per layer; 'full' adds router logits. */
+  capture?: CaptureLevel;
+  hooks?: ReadonlyMap<string, HookFn>;
+  /** Names (or a predicate) of activations to copy to the host. */
+  cacheNames?: (name: string) => boolean;
+  /** Per-token modality codes [B·T] (0 text, 1 image, 2 special) for modality-aware adapters. */
+  modalities?: Uint8Array;
+}
+
+export interface ForwardResult {
+  /** [B, T, V] row-major. */
+  logits: Float32Array;
+  shape: [number, number, number];
+  routing: LayerRouting[];
+  /** Mean load-balancing loss over layers. */
+  aux: number;
+}
+
+export interface StepResult {
+  /** Next-token logits [V]. */
+  logits: Float32Array;
+  /** One entry per layer for the token just consumed (k experts). Empty when capture is 'none'. */
+  routing: LayerRouting[];
+}
+
+interface TensorForward {
+  logits: tf.Tensor2D; // [B·T, V]
+  aux: tf.Scalar;
+  routing: LayerRouting[];
+  kv: LayerKv[];
+}
+
+export class MoEModel {
+  readonly config: MoEConfig;
+  readonly params: ParamStore;
+  readonly adapters = new AdapterSet();
+  private rope: RopeTables;
+  private readonly attnShape: AttnShape;
+
+  constructor(config: MoEConfig, params: ParamStore) {
+    this.config = validateMoEConfig({ ...config });
+    const expected = internalParamShapes(this.config);
+    for (const [name, shape] of expected) {
+      const p = params.get(name);
+      if (!p) throw new Error(`MoEModel: parameter '${name}' is missing`);
+      if (p.shape.length !== shape.length || p.shape.some((d, i) => d !== shape[i])) {
+        throw new Error(`MoEModel: parameter '${name}' has shape [${p.shape}], expected [${shape}]`);
+      }
+    }
+    for (const name of params.keys()) {
+      if (!expected.has(name)) throw new Error(`MoEModel: unexpected parameter '${name}'`);
+    }
+    this.params = params;
+    this.attnShape = { numHeads: config.numHeads, numKvHeads: config.numKvHeads, headDim: headDim(config) };
+    this.rope = new RopeTables(config.maxPositions, headDim(config), config.ropeTheta);
+  }
+
+  /** A freshly initialised model (deterministic per seed). */
+  static init(config: MoEConfig, seed = 0): MoEModel {
+    return new MoEModel(config, toParamStore(initHostParams(validateMoEConfig(config), seed)));
+  }
+
+  static fromHost(config: MoEConfig, host: Map<string, HostTensor>): MoEModel {
+    return new MoEModel(config, toParamStore(host));
+  }
+
+  toHost(): Map<string, HostTensor> {
+    return toHostParams(this.params);
+  }
+
+  /** Parameter by internal name. */
+  p(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`MoEModel: no parameter '${name}'`);
+    return v;
+  }
+
+  /** Every hook point name a forward pass visits, in order. */
+  hookNames(): string[] {
+    const ctx = new HookContext(new Map(), null, true);
+    tf.tidy(() => {
+      this.forwardTensors(tf.tensor2d([[0]], [1, 1], 'int32'), ctx, 'none', false);
+    });
+    return ctx.seen;
+  }
+
+  /** Base projection plus any adapters registered for (layer, target). */
+  private project(layer: number, target: ProjectionTarget, x: tf.Tensor2D, w: tf.Tensor2D, modalities?: Uint8Array): tf.Tensor2D {
+    const y = linear(x, w);
+    return this.adapters.isEmpty ? y : this.adapters.apply(layer, target, x, y, modalities);
+  }
+
+  private moeWeights(i: number): MoEWeights {
+    const c = this.config;
+    return {
+      router: this.p(`blocks.${i}.moe.router`) as tf.Tensor as tf.Tensor2D,
+      w13: this.p(`blocks.${i}.moe.w13`) as tf.Tensor as tf.Tensor2D,
+      w2: this.p(`blocks.${i}.moe.w2`) as tf.Tensor as tf.Tensor2D,
+      sharedW13: c.sharedExpertSize > 0 ? (this.p(`blocks.${i}.moe.shared.w13`) as tf.Tensor as tf.Tensor2D) : undefined,
+      sharedW2: c.sharedExpertSize > 0 ? (this.p(`blocks.${i}.moe.shared.w2`) as tf.Tensor as tf.Tensor2D) : undefined,
+    };
+  }
+
+  private head(h: tf.Tensor2D): tf.Tensor2D {
+    const c = this.config;
+    const x = rmsNorm(h, this.p('final_norm') as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
+    const w = c.tieWordEmbeddings ? tf.transpose(this.p('embed')) : this.p('lm_head');
+    return linear(x, w as tf.Tensor2D); // [N, V]
+  }
+
+  /**
+   * The whole-sequence forward on tensors; call inside tf.tidy (or a gradient scope).
+   * ids [B, T] int32 → logits [B·T, V].
+   */
+  forwardTensors(ids: tf.Tensor2D, hooks: HookContext, capture: CaptureLevel, wantKv: boolean, modalities?: Uint8Array): TensorForward {
+    const c = this.config;
+    const [B, T] = ids.shape;
+    if (T > c.maxPositions) throw new Error(`Sequence length ${T} exceeds maxPositions ${c.maxPositions}`);
+    let h = hooks.point('embed', embeddingLookup(tf.reshape(ids, [B * T]) as tf.Tensor1D, this.p('embed') as tf.Tensor as tf.Tensor2D)); // [B·T, H]
+    const routing: LayerRouting[] = [];
+    const kv: LayerKv[] = [];
+    let aux = tf.scalar(0);
+    for (let i = 0; i < c.numLayers; i++) {
+      h = hooks.point(`blocks.${i}.hook_resid_pre`, h);
+      const xn = rmsNorm(h, this.p(`blocks.${i}.input_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
+      const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, modalities);
+      const a = attentionForward(qkv, B, T, this.attnShape, this.rope, wantKv);
+      if (a.kv) kv.push(a.kv);
+      const attnOut = hooks.point(`blocks.${i}.attn`, this.project(i, 'attn.wo', a.out, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, modalities));
+      h = hooks.point(`blocks.${i}.hook_resid_mid`, tf.add(h, attnOut));
+      const mn = rmsNorm(h, this.p(`blocks.${i}.post_attn_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
+      const m = moeForward(mn, this.moeWeights(i), {
+        layer: i,
+        numExperts: c.numExperts,
+        topK: c.topK,
+        intermediateSize: c.intermediateSize,
+        normTopKProb: c.normTopKProb,
+        captureLogits: capture === 'full',
+        hooks,
+      });
+      routing.push(m.routing);
+      aux = tf.add(aux, m.aux);
+      h = hooks.point(`blocks.${i}.hook_resid_post`, tf.add(h, m.out));
+    }
+    const logits = hooks.point('logits', this.head(h));
+    return { logits, aux: tf.div(aux, c.numLayers) as tf.Scalar, routing: capture === 'none' ? [] : routing, kv };
+  }
+
+  /** Full forward on host ids (rows of equal length) → host logits and routing. No tensors escape. */
+  forward(ids: number[][], opts: ForwardOptions = {}): ForwardResult {
+    const { B, T, t } = this.checkIds(ids);
+    const ctx = new HookContext(opts.hooks ?? new Map(), opts.cacheNames ?? null);
+    let out!: ForwardResult;
+    tf.tidy(() => {
+      const r = this.forwardTensors(t(), ctx, opts.capture ?? 'routing', false, opts.modalities);
+      out = {
+        logits: r.logits.dataSync() as Float32Array,
+        shape: [B, T, this.config.vocabSize],
+        routing: r.routing,
+        aux: r.aux.dataSync()[0],
+      };
+    });
+    return out;
+  }
+
+  /** TransformerLens-style: run and return named activations (host copies; nothing to dispose). */
+  runWithCache(ids: number[][], names?: string[] | ((name: string) => boolean), opts: ForwardOptions = {}): ForwardResult & { cache: Map<string, HostTensor> } {
+    const filter = names === undefined ? () => true : typeof names === 'function' ? names : (n: string) => names.includes(n);
+    const { t } = this.checkIds(ids);
+    const ctx = new HookContext(opts.hooks ?? new Map(), filter);
+    let out!: ForwardResult;
+    tf.tidy(() => {
+      const r = this.forwardTensors(t(), ctx, opts.capture ?? 'routing', false, opts.modalities);
+      out = { logits: r.logits.dataSync() as Float32Array, shape: [ids.length, ids[0].length, this.config.vocabSize], routing: r.routing, aux: r.aux.dataSync()[0] };
+    });
+    if (Array.isArray(names)) {
+      for (const n of names) if (!ctx.cache.has(n)) throw new Error(`runWithCache: no hook point named '${n}' (see model.hookNames())`);
+    }
+    return { ...out, cache: ctx.cache };
+  }
+
+  /** Run with hooks that may read or replace activations; the hooks are gone afterwards. */
+  runWithHooks(ids: number[][], hooks: Record<string, HookFn>, opts: ForwardOptions = {}): ForwardResult {
+    const known = new Set(this.hookNames());
+    for (const n of Object.keys(hooks)) if (!known.has(n)) throw new Error(`runWithHooks: no hook point named '${n}' (see model.hookNames())`);
+    return this.forward(ids, { ...opts, hooks: new Map(Object.entries(hooks)) });
+  }
+
+  /**
+   * Prefill a fresh cache with `ids` (batch 1). Returns the next-token logits and the routing of every
+   * prompt token. The cache is the caller's to dispose.
+   */
+  prefill(ids: number[], capture: CaptureLevel = 'routing'): { cache: KvCache; logits: Float32Array; routing: LayerRouting[] } {
+    if (ids.length === 0) throw new Error('prefill: the prompt has no tokens');
+    const { t } = this.checkIds([ids]);
+    const cache = new KvCache(this.config.numLayers, this.config.maxPositions);
+    let logits!: Float32Array;
+    let routing!: LayerRouting[];
+    const kv = tf.tidy(() => {
+      const r = this.forwardTensors(t(), HookContext.none, capture, true);
+      const V = this.config.vocabSize;
+      logits = tf.slice(r.logits, [ids.length - 1, 0], [1, V]).dataSync() as Float32Array;
+      routing = r.routing;
+      return r.kv.flatMap((l) => [l.k, l.v]);
+    });
+    const layers: LayerKv[] = [];
+    for (let i = 0; i < kv.length; i += 2) layers.push({ k: kv[i] as tf.Tensor3D, v: kv[i + 1] as tf.Tensor3D });
+    cache.replace(layers, ids.length);
+    return { cache, logits, routing };
+  }
+
+  /** Feed one token at position cache.length; grows the cache and returns next-token logits. */
+  step(cache: KvCache, tokenId: number, capture: CaptureLevel = 'routing', modality?: number): StepResult {
+    const c = this.config;
+    if (cache.isDisposed) throw new Error('step: the KvCache was disposed');
+    if (!Number.isInteger(tokenId) || tokenId < 0 || tokenId >= c.vocabSize) {
+      throw new Error(`step: token id ${tokenId} is outside the vocabulary [0, ${c.vocabSize})`);
+    }
+    const pos = cache.length;
+    if (pos >= c.maxPositions) throw new Error(`step: position ${pos} would exceed maxPositions ${c.maxPositions}`);
+    const mods = modality === undefined ? undefined : Uint8Array.of(modality);
+    let logits!: Float32Array;
+    const routing: LayerRouting[] = [];
+    const next = tf.tidy(() => {
+      let h = tf.gather(this.p('embed'), tf.tensor1d([tokenId], 'int32')) as tf.Tensor2D; // [1, H]
+      const kvOut: tf.Tensor[] = [];
+      for (let i = 0; i < c.numLayers; i++) {
+        const xn = rmsNorm(h, this.p(`blocks.${i}.input_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
+        const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, mods);
+        const a = attentionStep(qkv, pos, cache.layers[i], this.attnShape, this.rope);
+        kvOut.push(a.kv.k, a.kv.v);
+        h = tf.add(h, this.project(i, 'attn.wo', a.out, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, mods));
+        const mn = rmsNorm(h, this.p(`blocks.${i}.post_attn_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
+        const m = moeForward(mn, this.moeWeights(i), {
+          layer: i,
+          numExperts: c.numExperts,
+          topK: c.topK,
+          intermediateSize: c.intermediateSize,
+          normTopKProb: c.normTopKProb,
+          captureLogits: capture === 'full',
+          hooks: HookContext.none,
+        });
+        if (capture !== 'none') routing.push(m.routing);
+        h = tf.add(h, m.out);
+      }
+      logits = this.head(h).dataSync() as Float32Array;
+      return kvOut;
+    });
+    const layers: LayerKv[] = [];
+    for (let i = 0; i < next.length; i += 2) layers.push({ k: next[i] as tf.Tensor3D, v: next[i + 1] as tf.Tensor3D });
+    cache.replace(layers, pos + 1);
+    return { logits, routing };
+  }
+
+  private checkIds(ids: number[][]): { B: number; T: number; t: () => tf.Tensor2D } {
+    const c = this.config;
+    if (!Array.isArray(ids) || ids.length === 0) throw new Error('ids must be a non-empty array of rows');
+    const T = ids[0]?.length ?? 0;
+    if (T === 0) throw new Error('ids rows must be non-empty');
+    if (T > c.maxPositions) throw new Error(`Sequence length ${T} exceeds the context (maxPositions ${c.maxPositions})`);
+    const flat = new Int32Array(ids.length * T);
+    ids.forEach((row, b) => {
+      if (row.length !== T) throw new Error(`ids row ${b} has length ${row.length}, expected ${T} (rows must be equal length)`);
+      row.forEach((id, j) => {
+        if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
+          throw new Error(`ids[${b}][${j}] = ${id} is outside the vocabulary [0, ${c.vocabSize})`);
+        }
+        flat[b * T + j] = id;
+      });
+    });
+    return { B: ids.length, T, t: () => tf.tensor2d(flat, [ids.length, T], 'int32') };
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.rope.dispose();
+  }
+}

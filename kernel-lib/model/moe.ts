@@ -1,0 +1,123 @@
+/**
+ * Mixtral-style sparse MoE feed-forward: router linear → softmax over experts → top-k → optional
+ * renormalisation of the k weights → SwiGLU experts (+ optional always-on shared expert).
+ *
+ * Top-k is chosen on the host from detached router probabilities (topk has no gradient on any TF.js
+ * backend); gradients reach the router through the chosen probabilities, as in Mixtral. Ties are
+ * broken by the LOWER expert index. The experts are computed as three dense 2-D matMuls over the
+ * stacked expert weights, with non-chosen experts weighted by zero: at workbench scale this is far
+ * cheaper on wasm than per-expert gathers (per-op dispatch dominates), and it is exactly the sparse sum.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { linear } from './linear';
+import { swiglu } from './layers';
+import type { HookContext } from './hooks';
+
+/** Routing of one layer for N tokens (row-major host arrays). */
+export interface LayerRouting {
+  layer: number;
+  /** [N, k] chosen experts, by descending probability (ties → lower index). */
+  experts: Int32Array;
+  /** [N, k] gate weights of the chosen experts (renormalised when normTopKProb). */
+  weights: Float32Array;
+  /** [N, E] router probabilities over all experts. */
+  probs: Float32Array;
+  /** [N, E] router logits (only when full capture is on, else empty). */
+  logits: Float32Array;
+}
+
+/** Host top-k: indices by descending value, ties to the lower index. Writes into out[rowOffset…]. */
+export function topKRow(row: Float32Array, k: number, out: Int32Array, outOffset: number): void {
+  const E = row.length;
+  // k is tiny (≤ 16): selection by repeated scan keeps the tie-break explicit.
+  let taken = 0;
+  const used = new Uint8Array(E);
+  while (taken < k) {
+    let best = -1;
+    for (let e = 0; e < E; e++) {
+      if (used[e]) continue;
+      if (best < 0 || row[e] > row[best] || (Number.isNaN(row[best]) && !Number.isNaN(row[e]))) best = e;
+    }
+    used[best] = 1;
+    out[outOffset + taken++] = best;
+  }
+}
+
+export interface MoEWeights {
+  router: tf.Tensor2D; // [H, E]
+  w13: tf.Tensor2D; // [H, 2·E·I]
+  w2: tf.Tensor2D; // [E·I, H]
+  sharedW13?: tf.Tensor2D; // [H, 2·S]
+  sharedW2?: tf.Tensor2D; // [S, H]
+}
+
+export interface MoEOptions {
+  layer: number;
+  numExperts: number;
+  topK: number;
+  intermediateSize: number;
+  normTopKProb: boolean;
+  /** Read router logits to the host as well (probs, experts and weights are always read). */
+  captureLogits: boolean;
+  hooks: HookContext;
+}
+
+export interface MoEResult {
+  out: tf.Tensor2D; // [N, H]
+  /** Switch-style load-balancing loss for this layer (scalar). */
+  aux: tf.Scalar;
+  routing: LayerRouting;
+}
+
+/** x [N, H] (already normalised) → MoE output [N, H]. Call inside tf.tidy. */
+export function moeForward(x: tf.Tensor2D, w: MoEWeights, o: MoEOptions): MoEResult {
+  const [N] = x.shape;
+  const E = o.numExperts;
+  const k = o.topK;
+  const I = o.intermediateSize;
+  const name = `blocks.${o.layer}.moe`;
+  const logits = o.hooks.point(`${name}.router`, linear(x, w.router)); // [N, E]
+  const probs = o.hooks.point(`${name}.probs`, tf.softmax(logits)); // [N, E]
+
+  // Top-k on detached host values.
+  const hostProbs = probs.dataSync() as Float32Array;
+  const experts = new Int32Array(N * k);
+  const weights = new Float32Array(N * k);
+  const mask = new Float32Array(N * E);
+  for (let n = 0; n < N; n++) {
+    const row = hostProbs.subarray(n * E, (n + 1) * E);
+    topKRow(row, k, experts, n * k);
+    let sum = 0;
+    for (let j = 0; j < k; j++) sum += row[experts[n * k + j]];
+    for (let j = 0; j < k; j++) {
+      const e = experts[n * k + j];
+      mask[n * E + e] = 1;
+      weights[n * k + j] = o.normTopKProb ? row[e] / sum : row[e];
+    }
+  }
+  const maskT = tf.tensor2d(mask, [N, E]); // [N, E] constant 0/1
+  let gate = tf.mul(probs, maskT); // [N, E]
+  if (o.normTopKProb) gate = tf.div(gate, tf.sum(gate, -1, true));
+  gate = o.hooks.point(`${name}.gate`, gate);
+
+  const h = linear(x, w.w13); // [N, 2·E·I]
+  const [a, b] = tf.split(h, 2, 1); // [N, E·I] each
+  const act = swiglu(a, b); // [N, E·I]
+  const weighted = tf.reshape(tf.mul(tf.reshape(act, [N, E, I]), tf.reshape(gate, [N, E, 1])), [N, E * I]);
+  let out = linear(weighted as tf.Tensor2D, w.w2); // [N, H] = Σ_e gate_e · expert_e(x)
+  if (w.sharedW13 && w.sharedW2) {
+    const [sa, sb] = tf.split(linear(x, w.sharedW13), 2, 1); // [N, S] each
+    out = tf.add(out, linear(swiglu(sa, sb) as tf.Tensor2D, w.sharedW2)) as tf.Tensor2D;
+  }
+
+  // Switch/Mixtral load balancing: E · Σ_e (fraction of token-slots to e) · (mean prob of e).
+  const aux = tf.mul(tf.sum(tf.mul(tf.mean(maskT, 0), tf.mean(probs, 0))), E) as tf.Scalar;
+  const routing: LayerRouting = {
+    layer: o.layer,
+    experts,
+    weights,
+    probs: hostProbs,
+    logits: o.captureLogits ? (logits.dataSync() as Float32Array) : new Float32Array(0),
+  };
+  return { out: o.hooks.point(name, out), aux, routing };
+}

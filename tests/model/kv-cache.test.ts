@@ -1,0 +1,59 @@
+import * as tf from '@tensorflow/tfjs';
+import { useBackend, maxAbsDiff } from '../helpers/backend';
+import { MoEModel } from '../../kernel-lib/model/model';
+import { defaultMoEConfig } from '../../kernel-lib/model/config';
+
+
+function randomIds(n: number, vocab: number, seed: number): number[] {
+  let s = seed;
+  return Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s % vocab;
+  });
+}
+
+describe.each([
+  ['tiny', defaultMoEConfig('tiny')],
+  ['tiny + shared expert, tied', defaultMoEConfig('tiny', { sharedExpertSize: 16, tieWordEmbeddings: true, normTopKProb: false })],
+  ['small', defaultMoEConfig('small', { vocabSize: 600, maxPositions: 96 })],
+])('KV-cached step decoding (%s)', (_name, cfg) => {
+  let model: MoEModel;
+  beforeAll(async () => {
+    await useBackend();
+    model = MoEModel.init(cfg, 7);
+  });
+  afterAll(() => model.dispose());
+
+  test('each step’s logits equal the full forward over the same sequence (≤ 1e-4)', () => {
+    const ids = randomIds(40, cfg.vocabSize, 3);
+    const full = model.forward([ids]);
+    const V = cfg.vocabSize;
+    const pre = 5;
+    const { cache, logits: first, routing } = model.prefill(ids.slice(0, pre));
+    expect(maxAbsDiff(first, full.logits.subarray((pre - 1) * V, pre * V))).toBeLessThanOrEqual(1e-4);
+    expect(routing).toHaveLength(cfg.numLayers);
+    expect(routing[0].experts).toHaveLength(pre * cfg.topK);
+    let worst = 0;
+    for (let t = pre; t < ids.length; t++) {
+      const s = model.step(cache, ids[t]);
+      worst = Math.max(worst, maxAbsDiff(s.logits, full.logits.subarray(t * V, (t + 1) * V)));
+      // routing of the stepped token equals the full pass's routing at that position
+      for (let l = 0; l < cfg.numLayers; l++) {
+        expect(Array.from(s.routing[l].experts)).toEqual(Array.from(full.routing[l].experts.subarray(t * cfg.topK, (t + 1) * cfg.topK)));
+      }
+    }
+    cache.dispose();
+    expect(worst).toBeLessThanOrEqual(1e-4);
+  });
+
+  test('no tensor leaks from forward, prefill, step', () => {
+    const ids = randomIds(12, cfg.vocabSize, 5);
+    model.forward([ids]); // warm caches (causal mask)
+    const before = tf.memory().numTensors;
+    model.forward([ids, ids]);
+    const { cache } = model.prefill(ids);
+    for (let i = 0; i < 5; i++) model.step(cache, ids[i]);
+    cache.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
