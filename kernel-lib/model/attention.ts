@@ -34,14 +34,6 @@ function causalMask(T: number): tf.Tensor2D {
   return m;
 }
 
-/** Repeat kv heads so each serves numHeads/numKvHeads consecutive query heads: [B, nKv, a, b] → [B·nh, a, b]. */
-function repeatKv(t: tf.Tensor4D, g: number): tf.Tensor3D {
-  const [B, nkv, a, b] = t.shape;
-  if (g === 1) return tf.reshape(t, [B * nkv, a, b]);
-  const tiled = tf.tile(tf.reshape(t, [B, nkv, 1, a, b]), [1, 1, g, 1, 1]); // [B, nKv, g, a, b]
-  return tf.reshape(tiled, [B * nkv * g, a, b]);
-}
-
 /**
  * qkv [B·T, (nh + 2·nKv)·hd] (already projected) → attention output [B·T, nh·hd] before o_proj, plus
  * this sequence's keys/values in cache layout when B = 1 and `wantKv`.
@@ -62,12 +54,15 @@ export function attentionForward(
   const k = tf.slice(qkRot, [0, 0, nh, 0], [B, T, nkv, hd]); // [B, T, nKv, hd]
   const v = tf.reshape(tf.slice(qkv, [0, (nh + nkv) * hd], [B * T, nkv * hd]), [B, T, nkv, hd]);
 
-  const qh = tf.reshape(tf.transpose(q, [0, 2, 1, 3]), [B * nh, T, hd]) as tf.Tensor3D; // [B·nh, T, hd]
+  // Grouped-query attention without repeating k/v: the g query heads that share kv head j are
+  // consecutive (h = j·g + i), so q reshapes to [B·nKv, g·T, hd] and meets each kv head once.
+  const qg = tf.reshape(tf.transpose(q, [0, 2, 1, 3]), [B * nkv, g * T, hd]) as tf.Tensor3D; // [B·nKv, g·T, hd]
   const kT = tf.transpose(k, [0, 2, 3, 1]) as tf.Tensor4D; // [B, nKv, hd, T]
   const vh = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D; // [B, nKv, T, hd]
-  const scores = tf.add(tf.mul(batchMatMul(qh, repeatKv(kT, g)), 1 / Math.sqrt(hd)), causalMask(T)) as tf.Tensor3D; // [B·nh, T, T]
-  const probs = tf.softmax(scores) as tf.Tensor3D; // [B·nh, T, T]
-  const ctx = batchMatMul(probs, repeatKv(vh, g)); // [B·nh, T, hd]
+  const raw = tf.reshape(batchMatMul(qg, tf.reshape(kT, [B * nkv, hd, T]) as tf.Tensor3D), [B * nkv, g, T, T]);
+  const scores = tf.add(tf.mul(raw, 1 / Math.sqrt(hd)), causalMask(T)); // [B·nKv, g, T, T]
+  const probs = tf.reshape(tf.softmax(scores), [B * nkv, g * T, T]) as tf.Tensor3D;
+  const ctx = batchMatMul(probs, tf.reshape(vh, [B * nkv, T, hd]) as tf.Tensor3D); // [B·nKv, g·T, hd]
   const out = tf.reshape(tf.transpose(tf.reshape(ctx, [B, nh, T, hd]), [0, 2, 1, 3]), [B * T, nh * hd]) as tf.Tensor2D;
   let kv: LayerKv | undefined;
   if (wantKv) {

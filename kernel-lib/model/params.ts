@@ -263,7 +263,7 @@ export function initHostParams(cfg: MoEConfig, seed = 0): Map<string, HostTensor
 /** Uploads host tensors as trainable tf.Variables (names kept). */
 export function toParamStore(host: Map<string, HostTensor>): ParamStore {
   const store: ParamStore = new Map();
-  for (const [name, t] of host) store.set(name, tf.variable(tf.tensor(t.data, t.shape, 'float32'), true, undefined));
+  for (const [name, t] of host) store.set(name, tf.tidy(() => tf.variable(tf.tensor(t.data, t.shape, 'float32'), true)));
   return store;
 }
 

@@ -1,0 +1,245 @@
+/**
+ * train(): AdamW + warmup/cosine + global-norm clipping + the MoE load-balancing loss, per-modality
+ * loss weights, frozen parameter groups, seeded and resumable. Batches come from a function of the
+ * step index, so a resumed run sees exactly the batches the uninterrupted run would have, and its loss
+ * curve continues the same curve.
+ *
+ * A run directory holds `checkpoint/` (a normal model checkpoint, loadable on its own),
+ * `optimizer.safetensors` (AdamW moments) and `trainer_state.json` (step, history, options),
+ * written in that order each time so the state file only ever names a complete checkpoint.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { MoEModel } from '../model/model';
+import { HookContext } from '../model/hooks';
+import { AdamW } from './adamw';
+import { learningRate } from './schedule';
+import { loadCheckpoint, readSafetensors, writeSafetensors } from '../checkpoint';
+import { atomicWriteFile } from '../checkpoint/files';
+
+export type Modality = 'text' | 'image' | 'special';
+const MODALITY_CODE: Record<Modality, number> = { text: 0, image: 1, special: 2 };
+
+/** Rows of equal length T+1: inputs are ids[:, :-1], targets ids[:, 1:]. */
+export interface TrainBatch {
+  ids: number[][];
+  /** Optional per-target loss weights [B, T] (multiplied with the modality weights). */
+  weights?: number[][];
+}
+
+export interface TrainEvent {
+  /** Updates completed (1-based). */
+  step: number;
+  totalSteps: number;
+  loss: number;
+  lmLoss: number;
+  auxLoss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSec: number;
+  elapsedMs: number;
+}
+
+export interface TrainOptions {
+  steps: number;
+  /** The batch for 0-based step i (must be deterministic in i for resume to continue the same curve). */
+  batches: (step: number) => TrainBatch;
+  lr?: number;
+  minLr?: number;
+  warmupSteps?: number;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** Clip the global gradient norm to this (0 = off). Default 1. */
+  clipNorm?: number;
+  /** Load-balancing loss weight (default: the model config's routerAuxLossCoef). */
+  auxLossCoef?: number;
+  /** Loss weight per modality of the TARGET token (default 1 each); needs `modalityOf`. */
+  modalityWeights?: Partial<Record<Modality, number>>;
+  modalityOf?: (id: number) => Modality;
+  /** Glob patterns (`*` = any run of characters) of parameters to keep frozen, e.g. `blocks.*.attn.*`. */
+  freeze?: string[];
+  /** Directory for resumable checkpoints; with it, a run that finds trainer_state.json resumes. */
+  runDir?: string;
+  checkpointEvery?: number;
+  /** Writes the model checkpoint into a directory (the session's save). Required with runDir. */
+  saveModel?: (dir: string, extra: Record<string, unknown>) => void;
+  onStep?: (e: TrainEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  history: TrainEvent[];
+  /** Step the run resumed from (0 for a fresh run). */
+  resumedFrom: number;
+  stopped: 'done' | 'aborted';
+}
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}
+
+/** The names of parameters that train, given freeze patterns (each pattern must match something). */
+export function trainableNames(all: string[], freeze: string[] = []): string[] {
+  const res = freeze.map((g) => ({ g, re: globToRegExp(g), hit: false }));
+  const out = all.filter((n) => {
+    let frozen = false;
+    for (const r of res) if (r.re.test(n)) (r.hit = true), (frozen = true);
+    return !frozen;
+  });
+  const miss = res.find((r) => !r.hit);
+  if (miss) throw new Error(`freeze pattern '${miss.g}' matches no parameter`);
+  if (out.length === 0) throw new Error('every parameter is frozen: nothing to train');
+  return out;
+}
+
+function fingerprint(o: TrainOptions): Record<string, unknown> {
+  return { steps: o.steps, lr: o.lr, minLr: o.minLr, warmupSteps: o.warmupSteps, weightDecay: o.weightDecay, freeze: o.freeze ?? [] };
+}
+
+export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResult> {
+  const cfg = model.config;
+  if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`steps must be a positive integer, got ${JSON.stringify(o.steps)}`);
+  const lr = o.lr ?? 1e-3;
+  const sched = { lr, minLr: o.minLr ?? lr / 10, warmupSteps: o.warmupSteps ?? Math.min(100, Math.floor(o.steps / 10)), totalSteps: o.steps };
+  const auxCoef = o.auxLossCoef ?? cfg.routerAuxLossCoef;
+  const clip = o.clipNorm ?? 1;
+  if (o.runDir && !o.saveModel) throw new Error('train: runDir needs saveModel (pass session.save or use session.train)');
+  if (o.modalityWeights && !o.modalityOf) throw new Error('train: modalityWeights needs modalityOf');
+  const names = trainableNames([...model.params.keys()], o.freeze);
+  const opt = new AdamW(names, model.params, { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.95, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0.1 });
+  const history: TrainEvent[] = [];
+  let start = 0;
+  const statePath = o.runDir ? path.join(o.runDir, 'trainer_state.json') : '';
+  try {
+    if (o.runDir && fs.existsSync(statePath)) {
+      start = resume(model, opt, o, history);
+    }
+    const t0 = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
+    for (let step = start; step < o.steps; step++) {
+      await new Promise<void>((r) => setImmediate(r));
+      if (o.signal?.aborted) return { history, resumedFrom: start, stopped: 'aborted' };
+      const ts = performance.now();
+      const batch = o.batches(step);
+      const { inputs, targets, weights, modalities, B, T } = prepareBatch(batch, o, cfg.vocabSize);
+      const rate = learningRate(step, sched);
+      let lmLoss = 0;
+      let auxLoss = 0;
+      let gradNorm = 0;
+      tf.tidy(() => {
+        const vars = names.map((n) => model.params.get(n) as tf.Variable);
+        const { value, grads } = tf.variableGrads(() => {
+          const r = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), HookContext.none, 'none', false, modalities);
+          const logp = tf.logSoftmax(r.logits); // [N, V]
+          const oh = tf.oneHot(tf.tensor1d(targets, 'int32'), cfg.vocabSize); // [N, V] (gather has no wasm gradient)
+          const nll = tf.neg(tf.sum(tf.mul(logp, oh), -1)); // [N]
+          const w = tf.tensor1d(weights);
+          const lm = tf.div(tf.sum(tf.mul(nll, w)), Math.max(1e-8, weights.reduce((a, b) => a + b, 0)));
+          lmLoss = lm.dataSync()[0];
+          auxLoss = r.aux.dataSync()[0];
+          return tf.add(lm, tf.mul(r.aux, auxCoef)) as tf.Scalar;
+        }, vars);
+        void value;
+        const gm = new Map<string, tf.Tensor>();
+        for (const n of names) {
+          const v = model.params.get(n) as tf.Variable;
+          const g = grads[v.name];
+          if (g) gm.set(n, g);
+        }
+        gradNorm = Math.sqrt(tf.addN([...gm.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
+        if (clip > 0 && gradNorm > clip) for (const [n, g] of gm) gm.set(n, tf.mul(g, clip / (gradNorm + 1e-6)));
+        opt.apply(gm, rate);
+      });
+      const now = performance.now();
+      const ev: TrainEvent = {
+        step: step + 1,
+        totalSteps: o.steps,
+        loss: lmLoss + auxCoef * auxLoss,
+        lmLoss,
+        auxLoss,
+        lr: rate,
+        gradNorm,
+        tokensPerSec: (B * T) / ((now - ts) / 1000),
+        elapsedMs: now - t0,
+      };
+      history.push(ev);
+      o.onStep?.(ev);
+      const last = step + 1 === o.steps;
+      if (o.runDir && (last || (o.checkpointEvery && (step + 1) % o.checkpointEvery === 0))) save(opt, o, history);
+    }
+    return { history, resumedFrom: start, stopped: 'done' };
+  } finally {
+    opt.dispose();
+  }
+}
+
+function prepareBatch(batch: TrainBatch, o: TrainOptions, V: number) {
+  const rows = batch.ids;
+  if (!Array.isArray(rows) || rows.length === 0) throw new Error('train: a batch needs at least one row of ids');
+  const L = rows[0].length;
+  if (L < 2) throw new Error('train: batch rows need at least 2 ids (input and target)');
+  const B = rows.length;
+  const T = L - 1;
+  const inputs = new Int32Array(B * T);
+  const targets = new Int32Array(B * T);
+  const weights = new Float32Array(B * T).fill(1);
+  const modalities = o.modalityOf ? new Uint8Array(B * T) : undefined;
+  rows.forEach((r, b) => {
+    if (r.length !== L) throw new Error(`train: batch row ${b} has ${r.length} ids, expected ${L}`);
+    for (let j = 0; j < L; j++) {
+      const id = r[j];
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`train: batch row ${b} id ${id} at ${j} is outside [0, ${V})`);
+    }
+    for (let j = 0; j < T; j++) {
+      inputs[b * T + j] = r[j];
+      targets[b * T + j] = r[j + 1];
+      let w = batch.weights ? batch.weights[b]?.[j] ?? 1 : 1;
+      if (o.modalityOf) {
+        modalities![b * T + j] = MODALITY_CODE[o.modalityOf(r[j])];
+        if (o.modalityWeights) w *= o.modalityWeights[o.modalityOf(r[j + 1])] ?? 1;
+      }
+      weights[b * T + j] = w;
+    }
+  });
+  return { inputs, targets, weights: Array.from(weights), modalities, B, T };
+}
+
+function save(opt: AdamW, o: TrainOptions, history: TrainEvent[]): void {
+  const dir = o.runDir as string;
+  const step = history.at(-1)?.step ?? 0;
+  fs.mkdirSync(dir, { recursive: true });
+  o.saveModel!(path.join(dir, 'checkpoint'), { train_step: step });
+  const tmp = path.join(dir, `optimizer.safetensors.tmp-${process.pid}`);
+  writeSafetensors(tmp, opt.state(), { metadata: { step: String(step), adam_t: String(opt.t) } });
+  fs.renameSync(tmp, path.join(dir, 'optimizer.safetensors'));
+  atomicWriteFile(path.join(dir, 'trainer_state.json'), JSON.stringify({ step, adamT: opt.t, options: fingerprint(o), history }, null, 1));
+}
+
+function resume(model: MoEModel, opt: AdamW, o: TrainOptions, history: TrainEvent[]): number {
+  const dir = o.runDir as string;
+  const file = path.join(dir, 'trainer_state.json');
+  const state = JSON.parse(fs.readFileSync(file, 'utf8')) as { step: number; adamT: number; options: Record<string, unknown>; history: TrainEvent[] };
+  const want = fingerprint(o);
+  for (const [k, v] of Object.entries(want)) {
+    if (JSON.stringify(state.options[k]) !== JSON.stringify(v)) {
+      throw new Error(`${file}: this run was started with ${k} = ${JSON.stringify(state.options[k])}, now ${JSON.stringify(v)}; use a new runDir or the same options`);
+    }
+  }
+  const ck = loadCheckpoint(path.join(dir, 'checkpoint'));
+  if (ck.extra.train_step !== state.step) {
+    throw new Error(`${file}: names step ${state.step} but checkpoint/ holds step ${String(ck.extra.train_step)}`);
+  }
+  for (const [n, h] of ck.params) {
+    const v = model.params.get(n);
+    if (!v || v.shape.join(',') !== h.shape.join(',')) throw new Error(`${dir}/checkpoint: parameter '${n}' does not fit this model`);
+  }
+  const optState = readSafetensors(path.join(dir, 'optimizer.safetensors'));
+  opt.load(optState.tensors, state.adamT); // validates every moment before the model is touched
+  tf.tidy(() => {
+    for (const [n, h] of ck.params) (model.params.get(n) as tf.Variable).assign(tf.tensor(h.data, h.shape));
+  });
+  history.push(...state.history);
+  return state.step;
+}
