@@ -21,17 +21,36 @@ export interface LayerKv {
   v: tf.Tensor3D; // [nKv, L, hd]
 }
 
-/** Additive causal masks [T, T] (0 on/below the diagonal, −1e9 above), cached per T. */
-const maskCache = new Map<number, tf.Tensor2D>();
-function causalMask(T: number): tf.Tensor2D {
-  let m = maskCache.get(T);
-  if (!m) {
-    const d = new Float32Array(T * T);
-    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) d[i * T + j] = -1e9;
-    m = tf.keep(tf.tensor2d(d, [T, T]));
-    maskCache.set(T, m);
+/**
+ * Additive causal masks [T, T] (0 on/below the diagonal, −1e9 above), kept for the few most recent
+ * lengths (a bounded cache, so long-running sessions with many prompt lengths hold no growing state).
+ */
+export class CausalMasks {
+  private readonly cache = new Map<number, tf.Tensor2D>();
+  constructor(private readonly capacity = 8) {}
+
+  get(T: number): tf.Tensor2D {
+    let m = this.cache.get(T);
+    if (m) {
+      this.cache.delete(T); // refresh recency
+    } else {
+      const d = new Float32Array(T * T);
+      for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) d[i * T + j] = -1e9;
+      m = tf.keep(tf.tensor2d(d, [T, T]));
+      if (this.cache.size >= this.capacity) {
+        const oldest = this.cache.keys().next().value as number;
+        this.cache.get(oldest)?.dispose();
+        this.cache.delete(oldest);
+      }
+    }
+    this.cache.set(T, m);
+    return m;
   }
-  return m;
+
+  dispose(): void {
+    for (const m of this.cache.values()) m.dispose();
+    this.cache.clear();
+  }
 }
 
 /**
@@ -44,6 +63,7 @@ export function attentionForward(
   T: number,
   s: AttnShape,
   rope: RopeTables,
+  masks: CausalMasks,
   wantKv: boolean,
 ): { out: tf.Tensor2D; kv?: LayerKv } {
   const { numHeads: nh, numKvHeads: nkv, headDim: hd } = s;
@@ -60,7 +80,7 @@ export function attentionForward(
   const kT = tf.transpose(k, [0, 2, 3, 1]) as tf.Tensor4D; // [B, nKv, hd, T]
   const vh = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D; // [B, nKv, T, hd]
   const raw = tf.reshape(batchMatMul(qg, tf.reshape(kT, [B * nkv, hd, T]) as tf.Tensor3D), [B * nkv, g, T, T]);
-  const scores = tf.add(tf.mul(raw, 1 / Math.sqrt(hd)), causalMask(T)); // [B·nKv, g, T, T]
+  const scores = tf.add(tf.mul(raw, 1 / Math.sqrt(hd)), masks.get(T)); // [B·nKv, g, T, T]
   const probs = tf.reshape(tf.softmax(scores), [B * nkv, g * T, T]) as tf.Tensor3D;
   const ctx = batchMatMul(probs, tf.reshape(vh, [B * nkv, T, hd]) as tf.Tensor3D); // [B·nKv, g·T, hd]
   const out = tf.reshape(tf.transpose(tf.reshape(ctx, [B, nh, T, hd]), [0, 2, 1, 3]), [B * T, nh * hd]) as tf.Tensor2D;

@@ -11,7 +11,7 @@ import { MoEConfig, headDim, validateMoEConfig } from './config';
 import { ParamStore, HostTensor, initHostParams, toParamStore, toHostParams, internalParamShapes } from './params';
 import { linear, embeddingLookup } from './linear';
 import { rmsNorm, RopeTables } from './layers';
-import { attentionForward, attentionStep, AttnShape, LayerKv } from './attention';
+import { attentionForward, attentionStep, AttnShape, CausalMasks, LayerKv } from './attention';
 import { moeForward, LayerRouting, MoEWeights } from './moe';
 import { HookContext, HookFn } from './hooks';
 import { KvCache } from './kv-cache';
@@ -57,6 +57,7 @@ export class MoEModel {
   readonly params: ParamStore;
   readonly adapters = new AdapterSet();
   private rope: RopeTables;
+  private readonly masks = new CausalMasks();
   private readonly attnShape: AttnShape;
 
   constructor(config: MoEConfig, params: ParamStore) {
@@ -146,7 +147,7 @@ export class MoEModel {
       h = hooks.point(`blocks.${i}.hook_resid_pre`, h);
       const xn = rmsNorm(h, this.p(`blocks.${i}.input_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
       const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, modalities);
-      const a = attentionForward(qkv, B, T, this.attnShape, this.rope, wantKv);
+      const a = attentionForward(qkv, B, T, this.attnShape, this.rope, this.masks, wantKv);
       if (a.kv) kv.push(a.kv);
       const attnOut = hooks.point(`blocks.${i}.attn`, this.project(i, 'attn.wo', a.out, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, modalities));
       h = hooks.point(`blocks.${i}.hook_resid_mid`, tf.add(h, attnOut));
@@ -296,5 +297,6 @@ export class MoEModel {
   dispose(): void {
     for (const v of this.params.values()) v.dispose();
     this.rope.dispose();
+    this.masks.dispose();
   }
 }
