@@ -1,0 +1,227 @@
+/**
+ * `npm run bench` / `switchboard bench`: Switchboard's engine beside the PyTorch eager reference
+ * (scripts/torch_ref/bench_torch.py) on the same checkpoint, same machine, same run. Prints a table
+ * of ratios and writes JSON (bench/results/bench-<timestamp>.json, or --out).
+ *
+ *   decode tokens/s at positions 16, 128, 512 with routing capture on and off; prefill tokens/s;
+ *   64-code image with and without CFG; training tokens/s; tensors alive after 10,000 decode steps.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { Session } from '../kernel-lib/session';
+import { benchCheckpoint } from './checkpoint';
+import { Generation, stepRoutingOf } from '../kernel-lib/decode/generate';
+import { mulberry32 } from '../kernel-lib/model/params';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const root = fs.existsSync(path.join(ROOT, 'package.json')) ? ROOT : path.resolve(__dirname, '..');
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+function randomIds(n: number, V: number, rand: () => number): number[] {
+  return Array.from({ length: n }, () => Math.floor(rand() * V));
+}
+
+interface Measures {
+  decode: Record<string, { capture_off: number; capture_on: number }>;
+  prefill_tokens_per_s: number;
+  image_seconds: { no_cfg: number; cfg: number };
+  train_tokens_per_s: number;
+}
+
+function measureDecode(s: Session, P: number, steps: number, capture: boolean, repeats: number, rand: () => number): number {
+  const m = s.model;
+  const c = m.config;
+  const rates: number[] = [];
+  for (let r = 0; r < repeats + 1; r++) {
+    const { cache, logits: first } = m.prefill(randomIds(P, c.vocabSize, rand), 'none');
+    let logits = first;
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) {
+      let best = 0;
+      for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
+      const out = m.step(cache, best, capture ? 'routing' : 'none');
+      if (capture) stepRoutingOf(out.routing, c.topK, c.numExperts, 0); // to plain arrays, as a visualiser would
+      logits = out.logits;
+    }
+    const dt = (performance.now() - t0) / 1000;
+    cache.dispose();
+    if (r > 0) rates.push(steps / dt); // first run is warm-up
+  }
+  return median(rates);
+}
+
+async function measureImage(s: Session, cfgScale: number, repeats: number): Promise<number> {
+  const times: number[] = [];
+  const rand = mulberry32(11);
+  const t = s.tokenizer;
+  if (!t.hasImages) return NaN;
+  const grid = t.imageGrid;
+  for (let r = 0; r < repeats + 1; r++) {
+    const prompt = { ids: randomIds(6, t.textVocabSize, rand) };
+    const t0 = performance.now();
+    // 8 prompt tokens (<bos>, 6 text ids, <boi>) then 64 codes; CFG's unconditional branch drops the text.
+    const gen = new Generation(
+      s.model, s.decodeVocab(), [t.bos, ...prompt.ids, t.boi],
+      cfgScale !== 1 ? [t.bos, t.boi] : null,
+      { maxNewTokens: grid.height * grid.width, cfgScale, seed: r, imageGrammar: { height: 8, width: 8 }, capture: 'routing' },
+    );
+    let n = 0;
+    for await (const st of gen) if (st.modality === 'image') n++;
+    const dt = (performance.now() - t0) / 1000;
+    if (n !== 64) throw new Error(`bench: image generation produced ${n} codes, expected 64`);
+    if (r > 0) times.push(dt);
+  }
+  return median(times);
+}
+
+async function measureTrain(s: Session, steps: number): Promise<number> {
+  const V = s.config.vocabSize;
+  const rand = mulberry32(5);
+  const batches = Array.from({ length: steps + 2 }, () => ({ ids: Array.from({ length: 8 }, () => randomIds(129, V, rand)) }));
+  const rates: number[] = [];
+  await s.train({ steps: steps + 2, batches: (i) => batches[i], lr: 1e-3, warmupSteps: 0, onStep: (e) => { if (e.step > 2) rates.push(e.tokensPerSec); } });
+  return median(rates);
+}
+
+export async function runBench(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' },
+      out: { type: 'string' },
+      checkpoint: { type: 'string' },
+      'torch-threads': { type: 'string' },
+      'no-torch': { type: 'boolean' },
+    },
+  });
+  const quick = values.quick ?? false;
+  const ckDir = values.checkpoint ?? (await benchCheckpoint(root, log));
+  const threads = Number(values['torch-threads'] ?? '1');
+  const s = await Session.load(ckDir);
+  log(`checkpoint ${ckDir}; backend ${s.device.backend} (simd ${s.device.simd}, threads ${s.device.threads})`);
+  const rand = mulberry32(1);
+  const steps = quick ? 8 : 32;
+  const repeats = quick ? 1 : 3;
+  const ts: Measures = { decode: {}, prefill_tokens_per_s: 0, image_seconds: { no_cfg: 0, cfg: 0 }, train_tokens_per_s: 0 };
+  for (const P of [16, 128, 512]) {
+    if (P + steps > s.config.maxPositions) continue;
+    log(`decode at position ${P}`);
+    ts.decode[String(P)] = {
+      capture_off: measureDecode(s, P, steps, false, repeats, rand),
+      capture_on: measureDecode(s, P, steps, true, repeats, rand),
+    };
+  }
+  log('prefill 256');
+  const pre: number[] = [];
+  for (let r = 0; r < repeats + 1; r++) {
+    const ids = randomIds(256, s.config.vocabSize, rand);
+    const t0 = performance.now();
+    s.model.prefill(ids, 'none').cache.dispose();
+    if (r > 0) pre.push(256 / ((performance.now() - t0) / 1000));
+  }
+  ts.prefill_tokens_per_s = median(pre);
+  log('image 64 codes, without and with CFG');
+  ts.image_seconds = { no_cfg: await measureImage(s, 1, repeats), cfg: await measureImage(s, 3, repeats) };
+  log('training 8×128');
+  ts.train_tokens_per_s = await measureTrain(s, quick ? 2 : 5);
+
+  log(`tensors alive over ${quick ? 1000 : 10000} decode steps`);
+  const total = quick ? 1000 : 10000;
+  const before = tf.memory().numTensors;
+  let done = 0;
+  while (done < total) {
+    const { cache } = s.model.prefill(randomIds(8, s.config.vocabSize, rand), 'none');
+    const n = Math.min(total - done, s.config.maxPositions - 8);
+    for (let i = 0; i < n; i++) s.model.step(cache, Math.floor(rand() * s.config.vocabSize), 'routing');
+    cache.dispose();
+    done += n;
+  }
+  const tensorGrowth = tf.memory().numTensors - before;
+  s.dispose();
+
+  let torch: Record<string, unknown> | null = null;
+  if (!values['no-torch']) {
+    log(`PyTorch reference (threads ${threads})`);
+    const r = spawnSync('/usr/bin/python3', [path.join(root, 'scripts/torch_ref/bench_torch.py'), '--checkpoint', ckDir, '--threads', String(threads), ...(quick ? ['--quick'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+    if (r.status !== 0) throw new Error(`bench: the PyTorch reference failed (exit ${r.status}); is python3-torch installed? (npm run setup installs it)`);
+    torch = JSON.parse(r.stdout) as Record<string, unknown>;
+  }
+  const report = buildReport(ts, torch, tensorGrowth, total, ckDir);
+  printTable(report);
+  const outFile = values.out ?? path.join(root, 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  fs.mkdirSync(path.dirname(outFile), { recursive: true });
+  fs.writeFileSync(outFile, JSON.stringify(report, null, 2));
+  log(`wrote ${outFile}`);
+}
+
+interface Row {
+  metric: string;
+  switchboard: number;
+  torch: number | null;
+  /** > 1 means Switchboard is better. */
+  ratio: number | null;
+  target?: string;
+}
+
+function buildReport(ts: Measures, torch: Record<string, unknown> | null, growth: number, steps: number, ck: string) {
+  const rows: Row[] = [];
+  const t = (torch ?? {}) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  for (const [P, d] of Object.entries(ts.decode)) {
+    const td = t.decode?.[P] ?? t.decode?.find?.((x: any) => String(x.position) === P); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const off = td?.capture_off?.tokens_per_s ?? td?.capture_off ?? null;
+    const on = td?.capture_on?.tokens_per_s ?? td?.capture_on ?? null;
+    rows.push({ metric: `decode tok/s @${P}, capture off`, switchboard: d.capture_off, torch: off, ratio: off ? d.capture_off / off : null, target: '≥ 1.0×' });
+    rows.push({ metric: `decode tok/s @${P}, capture on`, switchboard: d.capture_on, torch: on, ratio: on ? d.capture_on / on : null, target: '≥ 1.0×' });
+  }
+  const tp = t.prefill?.tokens_per_s ?? t.prefill_tokens_per_s ?? null;
+  rows.push({ metric: 'prefill tok/s (256)', switchboard: ts.prefill_tokens_per_s, torch: tp, ratio: tp ? ts.prefill_tokens_per_s / tp : null });
+  const ti = t.image ?? {};
+  const tin = ti.no_cfg?.seconds ?? ti.no_cfg ?? null;
+  const tic = ti.cfg?.seconds ?? ti.cfg ?? null;
+  rows.push({ metric: 'image 64 codes, s (no CFG)', switchboard: ts.image_seconds.no_cfg, torch: tin, ratio: tin ? tin / ts.image_seconds.no_cfg : null });
+  rows.push({ metric: 'image 64 codes, s (CFG)', switchboard: ts.image_seconds.cfg, torch: tic, ratio: tic ? tic / ts.image_seconds.cfg : null });
+  const tt = t.train?.tokens_per_s ?? t.train_tokens_per_s ?? null;
+  rows.push({ metric: 'train tok/s (8×128)', switchboard: ts.train_tokens_per_s, torch: tt, ratio: tt ? ts.train_tokens_per_s / tt : null, target: '≥ 0.5×' });
+  const d16 = ts.decode['16'];
+  const d512 = ts.decode['512'];
+  const derived = {
+    capture_overhead: Object.fromEntries(Object.entries(ts.decode).map(([P, d]) => [P, d.capture_off / d.capture_on - 1])),
+    per_token_cost_512_over_16: d16 && d512 ? d16.capture_on / d512.capture_on : null,
+    tensors_alive_growth: growth,
+    decode_steps_for_growth: steps,
+  };
+  return { checkpoint: ck, date: new Date().toISOString(), switchboard: ts, torch, rows, derived };
+}
+
+function printTable(r: ReturnType<typeof buildReport>): void {
+  const f = (x: number | null) => (x === null || Number.isNaN(x) ? '—' : x >= 100 ? x.toFixed(0) : x.toFixed(3));
+  const lines = [`${'metric'.padEnd(34)} ${'switchboard'.padStart(12)} ${'pytorch'.padStart(10)} ${'ratio'.padStart(8)}  target`];
+  for (const row of r.rows) {
+    lines.push(`${row.metric.padEnd(34)} ${f(row.switchboard).padStart(12)} ${f(row.torch).padStart(10)} ${(row.ratio === null ? '—' : row.ratio.toFixed(2) + '×').padStart(8)}  ${row.target ?? ''}`);
+  }
+  const d = r.derived;
+  lines.push('');
+  lines.push(`capture overhead: ${Object.entries(d.capture_overhead).map(([P, o]) => `@${P} ${(o * 100).toFixed(1)}%`).join(', ')}  (target ≤ 5%)`);
+  lines.push(`per-token cost @512 / @16: ${d.per_token_cost_512_over_16 === null ? '—' : d.per_token_cost_512_over_16.toFixed(2)}×  (target ≤ 1.5×)`);
+  lines.push(`tensors alive after ${d.decode_steps_for_growth} decode steps: ${d.tensors_alive_growth >= 0 ? '+' : ''}${d.tensors_alive_growth}  (target 0)`);
+  lines.push('ratio > 1 means Switchboard is faster (for image seconds: PyTorch time / Switchboard time).');
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+if (require.main === module) {
+  runBench(process.argv.slice(2)).catch((e) => {
+    process.stderr.write(`bench: ${(e as Error).message}\n`);
+    process.exit(1);
+  });
+}

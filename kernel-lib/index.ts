@@ -1,0 +1,38 @@
+/**
+ * Switchboard's public surface: what notebooks and scripts import. Internals stay in their folders.
+ *
+ *   import { Session } from '../dist/kernel-lib';
+ *   const s = await Session.load('data/checkpoints/mm-moe-small');
+ *   for await (const step of s.generate('an emoji of a tiger', { startImage: true })) …
+ */
+export { initBackend, currentDevice, BACKEND_ORDER } from './backend/backend';
+export type { BackendName, DeviceInfo } from './backend/backend';
+
+export { defaultMoEConfig, validateMoEConfig, PRESETS, headDim } from './model/config';
+export type { MoEConfig, PresetName } from './model/config';
+export { MoEModel } from './model/model';
+export type { CaptureLevel, ForwardOptions, ForwardResult, StepResult } from './model/model';
+export type { LayerRouting } from './model/moe';
+export type { HookFn } from './model/hooks';
+export { KvCache } from './model/kv-cache';
+export { countParams, initHostParams, mixtralTensorShapes } from './model/params';
+export type { HostTensor } from './model/params';
+export { ROW_INIT_STRATEGIES, growVocabulary } from './model/vocab-extend';
+export type { RowInitStrategy, RowInitContext } from './model/vocab-extend';
+export type { ProjectionAdapter, ProjectionTarget } from './model/adapter-seam';
+
+export { ByteLevelBPE, MultimodalTokenizer } from './tokenizer';
+export type { Modality, ImageCodes, PromptPart, Prompt, GridPos, EncodedPrompt, TokenizerLayout } from './tokenizer';
+
+export { Generation } from './decode/generate';
+export type { Step, StepRouting, StopReason, GenerateOptions } from './decode/generate';
+export type { SamplingOptions } from './decode/sampling';
+
+export { train, trainableNames } from './train/trainer';
+export type { TrainOptions, TrainEvent, TrainResult, TrainBatch } from './train/trainer';
+export { learningRate } from './train/schedule';
+
+export { saveCheckpoint, loadCheckpoint, CheckpointError } from './checkpoint';
+
+export { Session } from './session';
+export type { RoutingTrace, SessionGenerateOptions } from './session';
