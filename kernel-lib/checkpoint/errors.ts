@@ -1,0 +1,26 @@
+/**
+ * One error type for everything the checkpoint layer rejects. The message always starts with the file
+ * it is about (`<dir>/model.safetensors: ...`), and `.tensor` names the tensor when there is one, so a
+ * notebook can show the user exactly which file and which weight to look at.
+ */
+export class CheckpointError extends Error {
+  /** The file (or directory) the problem is in, as the caller spelled its path. */
+  readonly file: string;
+  /** The tensor the problem is about, when there is one. */
+  readonly tensor?: string;
+  /** The message without the `<file>: ` prefix. */
+  readonly detail: string;
+
+  constructor(file: string, detail: string, tensor?: string) {
+    super(`${file}: ${detail}`);
+    this.name = 'CheckpointError';
+    this.file = file;
+    this.detail = detail;
+    if (tensor !== undefined) this.tensor = tensor;
+  }
+}
+
+/** The same problem reported against another file path (e.g. `config.json` -> `<dir>/config.json`). */
+export function refile(err: CheckpointError, file: string): CheckpointError {
+  return new CheckpointError(file, err.detail, err.tensor);
+}
