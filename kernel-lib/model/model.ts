@@ -45,8 +45,19 @@ export interface StepResult {
   routing: LayerRouting[];
 }
 
+export interface TensorForwardOptions {
+  hooks?: HookContext;
+  capture?: CaptureLevel;
+  /** Return this sequence's keys/values for a KV cache (batch 1). */
+  wantKv?: boolean;
+  modalities?: Uint8Array;
+  /** Gradients will be taken (custom-gradient linears, load-balancing loss). */
+  training?: boolean;
+}
+
 interface TensorForward {
   logits: tf.Tensor2D; // [B·T, V]
+  /** Mean load-balancing loss over layers (0 when not training). */
   aux: tf.Scalar;
   routing: LayerRouting[];
   kv: LayerKv[];
@@ -102,14 +113,14 @@ export class MoEModel {
   hookNames(): string[] {
     const ctx = new HookContext(new Map(), null, true);
     tf.tidy(() => {
-      this.forwardTensors(tf.tensor2d([[0]], [1, 1], 'int32'), ctx, 'none', false);
+      this.forwardTensors(tf.tensor2d([[0]], [1, 1], 'int32'), { hooks: ctx, capture: 'none' });
     });
     return ctx.seen;
   }
 
   /** Base projection plus any adapters registered for (layer, target). */
-  private project(layer: number, target: ProjectionTarget, x: tf.Tensor2D, w: tf.Tensor2D, modalities?: Uint8Array): tf.Tensor2D {
-    const y = linear(x, w);
+  private project(layer: number, target: ProjectionTarget, x: tf.Tensor2D, w: tf.Tensor2D, training: boolean, modalities?: Uint8Array): tf.Tensor2D {
+    const y: tf.Tensor2D = training ? linear(x, w) : tf.matMul(x, w);
     return this.adapters.isEmpty ? y : this.adapters.apply(layer, target, x, y, modalities);
   }
 
@@ -124,32 +135,36 @@ export class MoEModel {
     };
   }
 
-  private head(h: tf.Tensor2D): tf.Tensor2D {
+  private head(h: tf.Tensor2D, training: boolean): tf.Tensor2D {
     const c = this.config;
     const x = rmsNorm(h, this.p('final_norm') as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
-    const w = c.tieWordEmbeddings ? tf.transpose(this.p('embed')) : this.p('lm_head');
-    return linear(x, w as tf.Tensor2D); // [N, V]
+    const w = (c.tieWordEmbeddings ? tf.transpose(this.p('embed')) : this.p('lm_head')) as tf.Tensor2D;
+    return training ? linear(x, w) : tf.matMul(x, w); // [N, V]
   }
 
   /**
    * The whole-sequence forward on tensors; call inside tf.tidy (or a gradient scope).
    * ids [B, T] int32 → logits [B·T, V].
    */
-  forwardTensors(ids: tf.Tensor2D, hooks: HookContext, capture: CaptureLevel, wantKv: boolean, modalities?: Uint8Array): TensorForward {
+  forwardTensors(ids: tf.Tensor2D, o: TensorForwardOptions = {}): TensorForward {
     const c = this.config;
+    const hooks = o.hooks ?? HookContext.none;
+    const capture = o.capture ?? 'routing';
+    const training = o.training ?? false;
+    const modalities = o.modalities;
     const [B, T] = ids.shape;
     if (T > c.maxPositions) throw new Error(`Sequence length ${T} exceeds maxPositions ${c.maxPositions}`);
     let h = hooks.point('embed', embeddingLookup(tf.reshape(ids, [B * T]) as tf.Tensor1D, this.p('embed') as tf.Tensor as tf.Tensor2D)); // [B·T, H]
     const routing: LayerRouting[] = [];
     const kv: LayerKv[] = [];
-    let aux = tf.scalar(0);
+    let aux: tf.Scalar = tf.scalar(0);
     for (let i = 0; i < c.numLayers; i++) {
       h = hooks.point(`blocks.${i}.hook_resid_pre`, h);
       const xn = rmsNorm(h, this.p(`blocks.${i}.input_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
-      const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, modalities);
-      const a = attentionForward(qkv, B, T, this.attnShape, this.rope, this.masks, wantKv);
+      const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, training, modalities);
+      const a = attentionForward(qkv, B, T, this.attnShape, this.rope, this.masks, o.wantKv ?? false);
       if (a.kv) kv.push(a.kv);
-      const attnOut = hooks.point(`blocks.${i}.attn`, this.project(i, 'attn.wo', a.out, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, modalities));
+      const attnOut = hooks.point(`blocks.${i}.attn`, this.project(i, 'attn.wo', a.out, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, training, modalities));
       h = hooks.point(`blocks.${i}.hook_resid_mid`, tf.add(h, attnOut));
       const mn = rmsNorm(h, this.p(`blocks.${i}.post_attn_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
       const m = moeForward(mn, this.moeWeights(i), {
@@ -160,12 +175,13 @@ export class MoEModel {
         normTopKProb: c.normTopKProb,
         captureLogits: capture === 'full',
         hooks,
+        training,
       });
       routing.push(m.routing);
-      aux = tf.add(aux, m.aux);
+      if (m.aux) aux = tf.add(aux, m.aux) as tf.Scalar;
       h = hooks.point(`blocks.${i}.hook_resid_post`, tf.add(h, m.out));
     }
-    const logits = hooks.point('logits', this.head(h));
+    const logits = hooks.point('logits', this.head(h, training));
     return { logits, aux: tf.div(aux, c.numLayers) as tf.Scalar, routing: capture === 'none' ? [] : routing, kv };
   }
 
@@ -175,7 +191,7 @@ export class MoEModel {
     const ctx = new HookContext(opts.hooks ?? new Map(), opts.cacheNames ?? null);
     let out!: ForwardResult;
     tf.tidy(() => {
-      const r = this.forwardTensors(t(), ctx, opts.capture ?? 'routing', false, opts.modalities);
+      const r = this.forwardTensors(t(), { hooks: ctx, capture: opts.capture, modalities: opts.modalities });
       out = {
         logits: r.logits.dataSync() as Float32Array,
         shape: [B, T, this.config.vocabSize],
@@ -193,7 +209,7 @@ export class MoEModel {
     const ctx = new HookContext(opts.hooks ?? new Map(), filter);
     let out!: ForwardResult;
     tf.tidy(() => {
-      const r = this.forwardTensors(t(), ctx, opts.capture ?? 'routing', false, opts.modalities);
+      const r = this.forwardTensors(t(), { hooks: ctx, capture: opts.capture, modalities: opts.modalities });
       out = { logits: r.logits.dataSync() as Float32Array, shape: [ids.length, ids[0].length, this.config.vocabSize], routing: r.routing, aux: r.aux.dataSync()[0] };
     });
     if (Array.isArray(names)) {
@@ -220,7 +236,7 @@ export class MoEModel {
     let logits!: Float32Array;
     let routing!: LayerRouting[];
     const kv = tf.tidy(() => {
-      const r = this.forwardTensors(t(), HookContext.none, capture, true);
+      const r = this.forwardTensors(t(), { capture, wantKv: true });
       const V = this.config.vocabSize;
       logits = tf.slice(r.logits, [ids.length - 1, 0], [1, V]).dataSync() as Float32Array;
       routing = r.routing;
@@ -249,10 +265,10 @@ export class MoEModel {
       const kvOut: tf.Tensor[] = [];
       for (let i = 0; i < c.numLayers; i++) {
         const xn = rmsNorm(h, this.p(`blocks.${i}.input_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
-        const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, mods);
+        const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, false, mods);
         const a = attentionStep(qkv, pos, cache.layers[i], this.attnShape, this.rope);
         kvOut.push(a.kv.k, a.kv.v);
-        h = tf.add(h, this.project(i, 'attn.wo', a.out, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, mods));
+        h = tf.add(h, this.project(i, 'attn.wo', a.out, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, false, mods));
         const mn = rmsNorm(h, this.p(`blocks.${i}.post_attn_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
         const m = moeForward(mn, this.moeWeights(i), {
           layer: i,
@@ -262,11 +278,12 @@ export class MoEModel {
           normTopKProb: c.normTopKProb,
           captureLogits: capture === 'full',
           hooks: HookContext.none,
+          training: false,
         });
         if (capture !== 'none') routing.push(m.routing);
         h = tf.add(h, m.out);
       }
-      logits = this.head(h).dataSync() as Float32Array;
+      logits = this.head(h, false).dataSync() as Float32Array;
       return kvOut;
     });
     const layers: LayerKv[] = [];

@@ -4,9 +4,10 @@
  *
  * Top-k is chosen on the host from detached router probabilities (topk has no gradient on any TF.js
  * backend); gradients reach the router through the chosen probabilities, as in Mixtral. Ties are
- * broken by the LOWER expert index. The experts are computed as three dense 2-D matMuls over the
- * stacked expert weights, with non-chosen experts weighted by zero: at workbench scale this is far
- * cheaper on wasm than per-expert gathers (per-op dispatch dominates), and it is exactly the sparse sum.
+ * broken by the LOWER expert index. The experts are computed as two dense 2-D matMuls over the
+ * stacked expert weights, with non-chosen experts weighted by zero — exactly the sparse sum. Measured
+ * on wasm (bench/, notes in README): gathering the chosen experts' weights costs ~5 ms per layer
+ * (gather/slice of large tensors is slow there), while the dense form costs ~0.15 ms at batch 1.
  */
 import * as tf from '@tensorflow/tfjs';
 import { linear } from './linear';
@@ -60,12 +61,14 @@ export interface MoEOptions {
   /** Read router logits to the host as well (probs, experts and weights are always read). */
   captureLogits: boolean;
   hooks: HookContext;
+  /** Gradients will be taken: use the custom-gradient linear and compute the aux loss. */
+  training: boolean;
 }
 
 export interface MoEResult {
   out: tf.Tensor2D; // [N, H]
-  /** Switch-style load-balancing loss for this layer (scalar). */
-  aux: tf.Scalar;
+  /** Switch-style load-balancing loss for this layer (scalar); null when not training. */
+  aux: tf.Scalar | null;
   routing: LayerRouting;
 }
 
@@ -76,42 +79,21 @@ export function moeForward(x: tf.Tensor2D, w: MoEWeights, o: MoEOptions): MoERes
   const k = o.topK;
   const I = o.intermediateSize;
   const name = `blocks.${o.layer}.moe`;
-  const logits = o.hooks.point(`${name}.router`, linear(x, w.router)); // [N, E]
+  const mm = o.training ? linear : (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D => tf.matMul(a, b);
+  const logits = o.hooks.point(`${name}.router`, mm(x, w.router)); // [N, E]
   const probs = o.hooks.point(`${name}.probs`, tf.softmax(logits)); // [N, E]
 
   // Top-k on detached host values.
   const hostProbs = probs.dataSync() as Float32Array;
   const experts = new Int32Array(N * k);
   const weights = new Float32Array(N * k);
-  const mask = new Float32Array(N * E);
   for (let n = 0; n < N; n++) {
     const row = hostProbs.subarray(n * E, (n + 1) * E);
     topKRow(row, k, experts, n * k);
     let sum = 0;
     for (let j = 0; j < k; j++) sum += row[experts[n * k + j]];
-    for (let j = 0; j < k; j++) {
-      const e = experts[n * k + j];
-      mask[n * E + e] = 1;
-      weights[n * k + j] = o.normTopKProb ? row[e] / sum : row[e];
-    }
+    for (let j = 0; j < k; j++) weights[n * k + j] = o.normTopKProb ? row[experts[n * k + j]] / sum : row[experts[n * k + j]];
   }
-  const maskT = tf.tensor2d(mask, [N, E]); // [N, E] constant 0/1
-  let gate = tf.mul(probs, maskT); // [N, E]
-  if (o.normTopKProb) gate = tf.div(gate, tf.sum(gate, -1, true));
-  gate = o.hooks.point(`${name}.gate`, gate);
-
-  const h = linear(x, w.w13); // [N, 2·E·I]
-  const [a, b] = tf.split(h, 2, 1); // [N, E·I] each
-  const act = swiglu(a, b); // [N, E·I]
-  const weighted = tf.reshape(tf.mul(tf.reshape(act, [N, E, I]), tf.reshape(gate, [N, E, 1])), [N, E * I]);
-  let out = linear(weighted as tf.Tensor2D, w.w2); // [N, H] = Σ_e gate_e · expert_e(x)
-  if (w.sharedW13 && w.sharedW2) {
-    const [sa, sb] = tf.split(linear(x, w.sharedW13), 2, 1); // [N, S] each
-    out = tf.add(out, linear(swiglu(sa, sb) as tf.Tensor2D, w.sharedW2)) as tf.Tensor2D;
-  }
-
-  // Switch/Mixtral load balancing: E · Σ_e (fraction of token-slots to e) · (mean prob of e).
-  const aux = tf.mul(tf.sum(tf.mul(tf.mean(maskT, 0), tf.mean(probs, 0))), E) as tf.Scalar;
   const routing: LayerRouting = {
     layer: o.layer,
     experts,
@@ -119,5 +101,30 @@ export function moeForward(x: tf.Tensor2D, w: MoEWeights, o: MoEOptions): MoERes
     probs: hostProbs,
     logits: o.captureLogits ? (logits.dataSync() as Float32Array) : new Float32Array(0),
   };
+
+  let out: tf.Tensor2D;
+  let aux: tf.Scalar | null = null;
+  {
+    const mask = new Float32Array(N * E);
+    for (let i = 0; i < N * k; i++) mask[Math.floor(i / k) * E + experts[i]] = 1;
+    const maskT = tf.tensor2d(mask, [N, E]); // [N, E] constant 0/1
+    let gate = tf.mul(probs, maskT); // [N, E]; gradients reach the router through the chosen probs
+    if (o.normTopKProb) gate = tf.div(gate, tf.sum(gate, -1, true));
+    gate = o.hooks.point(`${name}.gate`, gate);
+    const h = mm(x, w.w13); // [N, 2·E·I]
+    const [a, b] = tf.split(h, 2, 1); // [N, E·I] each
+    const act = swiglu(a, b); // [N, E·I]
+    const weighted = tf.reshape(tf.mul(tf.reshape(act, [N, E, I]), tf.reshape(gate, [N, E, 1])), [N, E * I]);
+    out = mm(weighted as tf.Tensor2D, w.w2); // [N, H] = Σ_e gate_e · expert_e(x)
+    if (o.training) {
+      // Switch/Mixtral load balancing: E · Σ_e (fraction of token-slots to e) · (mean prob of e).
+      aux = tf.mul(tf.sum(tf.mul(tf.mean(maskT, 0), tf.mean(probs, 0))), E) as tf.Scalar;
+    }
+  }
+  if (w.sharedW13 && w.sharedW2) {
+    const [sa, sb] = tf.split(mm(x, w.sharedW13), 2, 1); // [N, S] each
+    out = tf.add(out, mm(swiglu(sa, sb) as tf.Tensor2D, w.sharedW2)) as tf.Tensor2D;
+  }
   return { out: o.hooks.point(name, out), aux, routing };
 }
+

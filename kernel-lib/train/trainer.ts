@@ -12,7 +12,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { MoEModel } from '../model/model';
-import { HookContext } from '../model/hooks';
 import { AdamW } from './adamw';
 import { learningRate } from './schedule';
 import { loadCheckpoint, readSafetensors, writeSafetensors } from '../checkpoint';
@@ -131,7 +130,7 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
       tf.tidy(() => {
         const vars = names.map((n) => model.params.get(n) as tf.Variable);
         const { value, grads } = tf.variableGrads(() => {
-          const r = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), HookContext.none, 'none', false, modalities);
+          const r = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', modalities, training: true });
           const logp = tf.logSoftmax(r.logits); // [N, V]
           const oh = tf.oneHot(tf.tensor1d(targets, 'int32'), cfg.vocabSize); // [N, V] (gather has no wasm gradient)
           const nll = tf.neg(tf.sum(tf.mul(logp, oh), -1)); // [N]
