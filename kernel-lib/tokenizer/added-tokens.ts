@@ -127,7 +127,9 @@ export function parseAddedTokens(
       ? fail(`added_tokens: id ${id} is ${show(names[i])}; expected ${want}`)
       : fail(`added_tokens: missing id ${id}; expected ${want}`);
   };
-  TEXT_SPECIALS.forEach((name, i) => names[i] !== name && misplaced(i, name));
+  TEXT_SPECIALS.forEach((name, i) => {
+    if (names[i] !== name) misplaced(i, name);
+  });
   if (names.length === TEXT_SPECIALS.length) return { numImageCodes: 0, numVokens: 0 };
   IMAGE_SPECIALS.forEach((name, j) => {
     const i = TEXT_SPECIALS.length + j;

@@ -5,7 +5,7 @@
  * so the vocabulary never holds one string twice.
  *
  * Speed comes from two standard tricks (the ones Hugging Face `tokenizers` uses):
- *  - words are counted once (English has ~50k distinct pre-tokens per million words), so a merge touches
+ *  - words are counted once (a million words of English hold only tens of thousands of distinct pre-tokens), so a merge touches
  *    each distinct word once, weighted by its frequency, instead of every occurrence in the corpus;
  *  - pair counts are updated incrementally: a merge only visits the words that contain the pair (an
  *    index from pair to words) and adjusts the counts of the pairs in those words. The most frequent
