@@ -50,7 +50,9 @@ export const embeddingLookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveF
   return {
     value: tf.gather(t2, ids1), // [N, H]
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const oh = tf.oneHot(saved[0] as tf.Tensor1D, vocab, 1, 0, 'float32'); // [N, V]
+      // oneHot is made as int32 and cast: the wasm OneHot kernel ignores a float32 dtype argument and
+      // writes int32 bits into a float32 tensor (found by tests/backend against the cpu backend).
+      const oh = tf.cast(tf.oneHot(saved[0] as tf.Tensor1D, vocab), 'float32'); // [N, V]
       const dTable = tf.matMul(tf.transpose(oh), dy as tf.Tensor2D); // [V, H]
       return [tf.zerosLike(saved[0]), dTable];
     },

@@ -132,7 +132,7 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
         const { value, grads } = tf.variableGrads(() => {
           const r = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', modalities, training: true });
           const logp = tf.logSoftmax(r.logits); // [N, V]
-          const oh = tf.oneHot(tf.tensor1d(targets, 'int32'), cfg.vocabSize); // [N, V] (gather has no wasm gradient)
+          const oh = tf.cast(tf.oneHot(tf.tensor1d(targets, 'int32'), cfg.vocabSize), 'float32'); // [N, V] (gather has no wasm gradient)
           const nll = tf.neg(tf.sum(tf.mul(logp, oh), -1)); // [N]
           const w = tf.tensor1d(weights);
           const lm = tf.div(tf.sum(tf.mul(nll, w)), Math.max(1e-8, weights.reduce((a, b) => a + b, 0)));
