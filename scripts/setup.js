@@ -456,8 +456,9 @@ async function main(argv) {
     if (first === '--bench') return await modeBench(rest);
     if (first === undefined) {
       const { buildOk } = await ensureAll('start');
+      if (!buildOk) log('warning: the build had errors (see above); npm test reports them too');
       printTimings('set-up done');
-      return buildOk ? 0 : 1;
+      return 0;
     }
     process.stderr.write(`unknown option ${first}\n${USAGE}\n`);
     return 2;

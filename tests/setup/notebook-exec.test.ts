@@ -33,7 +33,7 @@ beforeAll(() => {
     process.execPath,
     [
       path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'),
-      '--declaration', '--strict', '--target', 'ES2022', '--module', 'commonjs',
+      '--declaration', '--strict', '--target', 'ES2022', '--module', 'commonjs', '--types', 'node', '--skipLibCheck',
       '--rootDir', src, '--outDir', path.join(root, 'lib'),
       path.join(src, 'greet.ts'),
     ],
