@@ -1,0 +1,86 @@
+/** The `switchboard` CLI against a real (tiny) checkpoint: info, generate --json, errors. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { useBackend } from '../helpers/backend';
+import { tinySession } from '../helpers/fixtures';
+import { Session } from '../../kernel-lib/session';
+import type { Step } from '../../kernel-lib/decode/generate';
+
+const BIN = path.resolve(__dirname, '../../bin/switchboard.js');
+let dir: string;
+let s: Session;
+beforeAll(async () => {
+  await useBackend();
+  s = await tinySession({ seed: 9 });
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-cli-'));
+  s.save(dir);
+});
+afterAll(() => {
+  s.dispose();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, SWITCHBOARD_BACKEND: 'wasm' } });
+}
+
+test('info prints the model summary (and --json parses)', () => {
+  const r = cli('info', dir);
+  expect(r.status).toBe(0);
+  expect(r.stdout).toMatch(/layers\s+2 × \(attention 4 heads \/ 2 kv, MoE 4 experts top-2\)/);
+  expect(r.stdout).toMatch(/backend\s+wasm/);
+  const j = JSON.parse(cli('info', dir, '--json').stdout);
+  expect(j.config.numExperts).toBe(4);
+  expect(j.vocabulary.imageCodes).toBe(32);
+});
+
+test('generate --json: a prompt line, then one line per step equal to the library’s steps', async () => {
+  const r = cli('generate', dir, '--prompt', 'an emoji of a tiger', '--start-image', '--max-new-tokens', '20', '--seed', '4', '--temperature', '0.8', '--json');
+  expect(r.status).toBe(0);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const enc = s.encode('an emoji of a tiger');
+  expect(lines[0].prompt.ids).toEqual([...enc.ids, s.tokenizer.boi]);
+  expect(lines[0].prompt.modalities).toEqual([...enc.modalities, 'special']);
+  const lib: Step[] = [];
+  for await (const st of s.generate('an emoji of a tiger', { startImage: true, maxNewTokens: 20, seed: 4, temperature: 0.8 })) lib.push(st);
+  const steps = lines.slice(1) as Step[];
+  expect(steps.map((x) => x.tokenId)).toEqual(lib.map((x) => x.tokenId));
+  expect(Object.keys(steps[0]).sort()).toEqual(Object.keys(lib[0]).sort());
+  steps.forEach((x, i) => {
+    expect(x.routing.map((l) => l.experts)).toEqual(lib[i].routing.map((l) => l.experts));
+    expect(x.logprob).toBeCloseTo(lib[i].logprob, 5);
+    expect(x.grid).toEqual(lib[i].grid);
+  });
+  expect(r.stderr).toMatch(/\[\d+ tokens, stopped: (eos|max-new-tokens)\]/);
+});
+
+test('generate with image codes from a JSON file (image → caption)', () => {
+  const f = path.join(dir, '..', `codes-${process.pid}.json`);
+  fs.writeFileSync(f, JSON.stringify({ height: 4, width: 4, codes: Array.from({ length: 16 }, (_, i) => i) }));
+  const r = cli('generate', dir, '--image-from', f, '--prompt', 'this is', '--max-new-tokens', '3', '--json');
+  fs.rmSync(f);
+  expect(r.status).toBe(0);
+  const first = JSON.parse(r.stdout.split('\n')[0]);
+  expect(first.prompt.modalities.filter((m: string) => m === 'image')).toHaveLength(16);
+  expect(first.prompt.grid[2]).toEqual({ image: 0, row: 0, col: 0 });
+});
+
+test('bad input: exact messages and exit codes', () => {
+  let r = cli('generate', dir, '--prompt', 'x', '--max-new-tokens', 'lots');
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/^switchboard: --max-new-tokens must be an integer, got 'lots'/);
+  r = cli('generate', path.join(dir, 'nope'), '--prompt', 'x');
+  expect(r.status).toBe(1);
+  expect(r.stderr).toContain(`switchboard: ${path.join(dir, 'nope', 'config.json')}: file not found`);
+  r = cli('frobnicate');
+  expect(r.status).toBe(2);
+  expect(r.stderr).toContain("switchboard: unknown command 'frobnicate'");
+  r = cli('generate', dir, '--prompt', 'tiger '.repeat(300));
+  expect(r.status).toBe(1);
+  expect(r.stderr).toMatch(/switchboard: The prompt is \d+ tokens, longer than the model's context of 128 tokens/);
+  r = cli('generate', dir, '--image-from', 'cat.png');
+  expect(r.status).toBe(2);
+  expect(r.stderr).toContain('--image-from cat.png: PNG input needs the VQ-VAE image tokenizer');
+});
