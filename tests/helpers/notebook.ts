@@ -88,8 +88,8 @@ export interface NotebookResult {
   /** The exported HTML when `html` was asked for. */
   html?: string;
   timing: NotebookTiming;
-  /** Where the executed notebook was written. */
-  outputPath: string;
+  /** Where the executed notebook was written, when `outputPath` was given (otherwise it is not kept on disk). */
+  outputPath?: string;
 }
 
 export interface ExecuteOptions {
@@ -99,7 +99,7 @@ export interface ExecuteOptions {
   env?: Record<string, string | undefined>;
   /** Also export HTML (nbconvert's HTMLExporter); a string is a path to write it to as well. */
   html?: boolean | string;
-  /** Where to write the executed .ipynb; default a temporary file. */
+  /** Also write the executed .ipynb here (by default it is only returned). */
   outputPath?: string;
   /** Kernel working directory; default the notebook's directory (as Jupyter does). */
   cwd?: string;
@@ -288,9 +288,26 @@ export async function executeNotebook(notebookPath: string, opts: ExecuteOptions
   ensureKernelRegistered(kernelName);
   const timeoutS = opts.timeoutS ?? 300;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-nbexec-'));
+  try {
+    return await runNotebook(notebookPath, input, kernelName, timeoutS, work, opts);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function runNotebook(
+  notebookPath: string,
+  input: string,
+  kernelName: string,
+  timeoutS: number,
+  work: string,
+  opts: ExecuteOptions,
+): Promise<NotebookResult> {
   const outputPath = opts.outputPath ? path.resolve(opts.outputPath) : path.join(work, path.basename(input));
   const htmlPath = typeof opts.html === 'string' ? path.resolve(opts.html) : path.join(work, 'notebook.html');
   const resultPath = path.join(work, 'result.json');
+  fs.mkdirSync(path.dirname(outputPath), { recursive: true });
+  if (opts.html) fs.mkdirSync(path.dirname(htmlPath), { recursive: true });
   const args = {
     input,
     output: outputPath,
@@ -349,8 +366,8 @@ export async function executeNotebook(notebookPath: string, opts: ExecuteOptions
     notebook,
     cells,
     timing: { kernelStartS: runner.kernelStartS, cellS: runner.cellS, totalS: runner.totalS, wallS },
-    outputPath,
   };
+  if (opts.outputPath) result.outputPath = outputPath;
   if (opts.html) {
     if (runner.htmlError || !fs.existsSync(htmlPath)) {
       throw new NotebookExecutionError(`Notebook ${notebookPath}: HTML export failed:\n${indent(runner.htmlError ?? runnerLog)}`, 'runner', null, null, result);

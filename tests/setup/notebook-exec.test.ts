@@ -65,7 +65,8 @@ test('a 3-cell notebook imports a compiled local module by relative path and @te
     'g.length * 2',
   ]);
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-home-'));
-  const res = await executeNotebook(nb, { timeoutS: 180, html: true, env: { HOME: home } });
+  const executed = path.join(root, 'out', 'probe.executed.ipynb');
+  const res = await executeNotebook(nb, { timeoutS: 180, html: true, env: { HOME: home }, outputPath: executed });
   // Jupyter wrote nothing under $HOME: kernelspec, connection files and config live in .jupyter-local/.
   expect(fs.readdirSync(home)).toEqual([]);
   fs.rmSync(home, { recursive: true, force: true });
@@ -78,7 +79,8 @@ test('a 3-cell notebook imports a compiled local module by relative path and @te
   // tslab prints the value of a cell's last expression to stdout (not as an execute_result).
   expect(last.stdout + last.text).toContain('36');
   expect(res.html).toContain('greeting=hello, switchboard');
-  expect(fs.existsSync(res.outputPath)).toBe(true);
+  expect(res.outputPath).toBe(executed);
+  expect(JSON.parse(fs.readFileSync(executed, 'utf8')).cells[2].outputs.length).toBeGreaterThan(0);
   // eslint-disable-next-line no-console
   console.log(
     `tslab timing: kernel start ${res.timing.kernelStartS?.toFixed(2)}s, cells ${res.timing.cellS.map((s) => s.toFixed(2)).join('/')}s, ` +
