@@ -93,20 +93,20 @@ export function attentionForward(
 }
 
 /**
- * One decode step: qkv [1, (nh + 2·nKv)·hd] of the token at position `pos` (= cache length) →
+ * One decode step: qkv [1, (nh + 2·nKv)·hd] of the token at the cache's next position →
  * output [1, nh·hd] and the grown cache (the caller disposes the old one).
  */
 export function attentionStep(
   qkv: tf.Tensor2D,
-  pos: number,
+  /** RoPE rotation of this position, [hd, hd] (RopeTables.stepMatrix), shared by all layers. */
+  rot: tf.Tensor2D,
   cache: LayerKv | null,
   s: AttnShape,
-  rope: RopeTables,
 ): { out: tf.Tensor2D; kv: LayerKv } {
   const { numHeads: nh, numKvHeads: nkv, headDim: hd } = s;
   const g = nh / nkv;
   const qk = tf.reshape(tf.slice(qkv, [0, 0], [1, (nh + nkv) * hd]), [nh + nkv, hd]);
-  const qkRot = tf.matMul(qk, rope.stepMatrix(pos)); // [nh + nKv, hd]
+  const qkRot = tf.matMul(qk, rot); // [nh + nKv, hd]
   const q = tf.reshape(tf.slice(qkRot, [0, 0], [nh, hd]), [nkv, g, hd]); // heads grouped by kv head
   const k = tf.reshape(tf.slice(qkRot, [nh, 0], [nkv, hd]), [nkv, hd, 1]);
   const v = tf.reshape(tf.slice(qkv, [0, (nh + nkv) * hd], [1, nkv * hd]), [nkv, 1, hd]);

@@ -263,10 +263,11 @@ export class MoEModel {
     const next = tf.tidy(() => {
       let h = tf.gather(this.p('embed'), tf.tensor1d([tokenId], 'int32')) as tf.Tensor2D; // [1, H]
       const kvOut: tf.Tensor[] = [];
+      const rot = this.rope.stepMatrix(pos); // [hd, hd], one upload per step for all layers
       for (let i = 0; i < c.numLayers; i++) {
         const xn = rmsNorm(h, this.p(`blocks.${i}.input_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
         const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, false, mods);
-        const a = attentionStep(qkv, pos, cache.layers[i], this.attnShape, this.rope);
+        const a = attentionStep(qkv, rot, cache.layers[i], this.attnShape);
         kvOut.push(a.kv.k, a.kv.v);
         h = tf.add(h, this.project(i, 'attn.wo', a.out, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, false, mods));
         const mn = rmsNorm(h, this.p(`blocks.${i}.post_attn_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
