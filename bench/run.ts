@@ -108,19 +108,26 @@ export async function runBench(argv: string[]): Promise<void> {
   const quick = values.quick ?? false;
   const ckDir = values.checkpoint ?? (await benchCheckpoint(root, log));
   const threads = Number(values['torch-threads'] ?? '1');
+  // PyTorch runs before and after Switchboard and each metric keeps its better value: on a shared
+  // machine this makes the reference, not Switchboard, the one that benefits from a quiet moment.
+  const torchBefore = values['no-torch'] ? null : runTorch(ckDir, threads, quick);
   const s = await Session.load(ckDir);
   log(`checkpoint ${ckDir}; backend ${s.device.backend} (simd ${s.device.simd}, threads ${s.device.threads})`);
   const rand = mulberry32(1);
-  const steps = quick ? 8 : 32;
-  const repeats = quick ? 1 : 3;
+  const steps = quick ? 8 : 48;
+  const repeats = quick ? 1 : 5;
   const ts: Measures = { decode: {}, prefill_tokens_per_s: 0, image_seconds: { no_cfg: 0, cfg: 0 }, train_tokens_per_s: 0 };
   for (const P of [16, 128, 512]) {
     if (P + steps > s.config.maxPositions) continue;
     log(`decode at position ${P}`);
-    ts.decode[String(P)] = {
-      capture_off: measureDecode(s, P, steps, false, repeats, rand),
-      capture_on: measureDecode(s, P, steps, true, repeats, rand),
-    };
+    // capture off and on alternate, so drifting machine load affects both alike
+    const off: number[] = [];
+    const on: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      off.push(measureDecode(s, P, steps, false, 1, rand));
+      on.push(measureDecode(s, P, steps, true, 1, rand));
+    }
+    ts.decode[String(P)] = { capture_off: median(off), capture_on: median(on) };
   }
   log('prefill 256');
   const pre: number[] = [];
@@ -152,10 +159,7 @@ export async function runBench(argv: string[]): Promise<void> {
 
   let torch: Record<string, unknown> | null = null;
   if (!values['no-torch']) {
-    log(`PyTorch reference (threads ${threads})`);
-    const r = spawnSync('/usr/bin/python3', [path.join(root, 'scripts/torch_ref/bench_torch.py'), '--checkpoint', ckDir, '--threads', String(threads), ...(quick ? ['--quick'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
-    if (r.status !== 0) throw new Error(`bench: the PyTorch reference failed (exit ${r.status}); is python3-torch installed? (npm run setup installs it)`);
-    torch = JSON.parse(r.stdout) as Record<string, unknown>;
+    torch = bestOf(torchBefore, runTorch(ckDir, threads, quick));
   }
   const report = buildReport(ts, torch, tensorGrowth, total, ckDir);
   printTable(report);
@@ -163,6 +167,28 @@ export async function runBench(argv: string[]): Promise<void> {
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, JSON.stringify(report, null, 2));
   log(`wrote ${outFile}`);
+}
+
+function runTorch(ckDir: string, threads: number, quick: boolean): Record<string, unknown> {
+  log(`PyTorch reference (threads ${threads})`);
+  const r = spawnSync('/usr/bin/python3', [path.join(root, 'scripts/torch_ref/bench_torch.py'), '--checkpoint', ckDir, '--threads', String(threads), ...(quick ? ['--quick'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`bench: the PyTorch reference failed (exit ${r.status}); is python3-torch installed? (npm run setup installs it)`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+/** Per metric, the better of two PyTorch runs (higher tokens/s, fewer seconds). */
+function bestOf(a: Record<string, unknown> | null, b: Record<string, unknown>): Record<string, unknown> {
+  if (!a) return b;
+  const pick = (x: unknown, y: unknown, key: string): unknown => {
+    if (typeof x === 'number' && typeof y === 'number') return key === 'seconds' ? Math.min(x, y) : key === 'tokens_per_s' ? Math.max(x, y) : x;
+    if (x && y && typeof x === 'object' && typeof y === 'object' && !Array.isArray(x)) {
+      const o: Record<string, unknown> = {};
+      for (const k of Object.keys(x)) o[k] = pick((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k], k);
+      return o;
+    }
+    return x;
+  };
+  return { ...(pick(a, b, '') as Record<string, unknown>), runs_combined: 2 };
 }
 
 interface Row {
