@@ -38,7 +38,9 @@ export type PresetName = 'tiny' | 'small';
 const BASE: MoEConfig = {
   vocabSize: 4096,
   hiddenSize: 128,
-  intermediateSize: 128,
+  // LLaMA-MoE builds its 16 experts by splitting one dense FFN into 16 slices; here a dense FFN of
+  // width 1024 (8·hidden) split 16 ways gives experts of width 64, top-4 active (a quarter of it).
+  intermediateSize: 64,
   numLayers: 4,
   numHeads: 4,
   numKvHeads: 4,
@@ -55,8 +57,8 @@ const BASE: MoEConfig = {
 };
 
 /**
- * Presets. `small` mirrors LLaMA-MoE 4/16 (16 experts, top-4) at workbench scale:
- * ~4.6M parameters with a 4.6k vocabulary. `tiny` is for tests (well under 1M parameters).
+ * Presets. `small` mirrors LLaMA-MoE 4/16 (16 experts, top-4) at workbench scale: ~3.2M parameters
+ * with a 4.6k vocabulary (untied embedding and head). `tiny` is for tests (well under 1M parameters).
  */
 export const PRESETS: Record<PresetName, MoEConfig> = {
   tiny: {

@@ -1,0 +1,107 @@
+/**
+ * Language-model perplexity on a token stream, and a bigram baseline to measure it against.
+ * Both score exactly the same predictions: every token of every window after its first.
+ */
+import type { MoEModel } from '../model/model';
+
+export interface PerplexityResult {
+  perplexity: number;
+  /** Mean negative log-likelihood in nats. */
+  nll: number;
+  tokens: number;
+}
+
+/** Non-overlapping windows of `seqLen` tokens from the stream (the tail shorter than 2 is dropped). */
+export function windows(stream: ArrayLike<number>, seqLen: number, maxTokens = Infinity): number[][] {
+  const out: number[][] = [];
+  const end = Math.min(stream.length, maxTokens);
+  for (let s = 0; s + 2 <= end; s += seqLen) out.push(Array.from({ length: Math.min(seqLen, end - s) }, (_, j) => stream[s + j]));
+  return out;
+}
+
+/** exp(mean NLL) of the model on `stream`, in batches of equal-length windows. */
+export function modelPerplexity(model: MoEModel, stream: ArrayLike<number>, o: { seqLen?: number; batchSize?: number; maxTokens?: number } = {}): PerplexityResult {
+  const seqLen = o.seqLen ?? 128;
+  const ws = windows(stream, seqLen, o.maxTokens);
+  const V = model.config.vocabSize;
+  let nll = 0;
+  let n = 0;
+  // group windows by length (all full but the last) so each batch is rectangular
+  const byLen = new Map<number, number[][]>();
+  for (const w of ws) byLen.set(w.length, [...(byLen.get(w.length) ?? []), w]);
+  for (const [T, group] of byLen) {
+    for (let b = 0; b < group.length; b += o.batchSize ?? 8) {
+      const batch = group.slice(b, b + (o.batchSize ?? 8));
+      const r = model.forward(batch, { capture: 'none' });
+      batch.forEach((row, bi) => {
+        for (let t = 0; t + 1 < T; t++) {
+          const base = (bi * T + t) * V;
+          let m = -Infinity;
+          for (let v = 0; v < V; v++) m = Math.max(m, r.logits[base + v]);
+          let z = 0;
+          for (let v = 0; v < V; v++) z += Math.exp(r.logits[base + v] - m);
+          nll += m + Math.log(z) - r.logits[base + row[t + 1]];
+          n++;
+        }
+      });
+    }
+  }
+  return { perplexity: Math.exp(nll / n), nll: nll / n, tokens: n };
+}
+
+/**
+ * Interpolated bigram model: p(b | a) = λ·c(a,b)/c(a) + (1−λ)·p_uni(b), with add-one unigrams.
+ * λ is chosen on a held-out stream from a small grid.
+ */
+export class BigramBaseline {
+  private readonly pair = new Map<number, number>();
+  private readonly first: Float64Array;
+  private readonly uni: Float64Array;
+  lambda = 0.7;
+
+  constructor(train: ArrayLike<number>, readonly vocabSize: number) {
+    this.first = new Float64Array(vocabSize);
+    this.uni = new Float64Array(vocabSize).fill(1);
+    let total = vocabSize;
+    for (let i = 0; i < train.length; i++) {
+      this.uni[train[i]]++;
+      total++;
+      if (i + 1 < train.length) {
+        this.first[train[i]]++;
+        const k = train[i] * vocabSize + train[i + 1];
+        this.pair.set(k, (this.pair.get(k) ?? 0) + 1);
+      }
+    }
+    for (let v = 0; v < vocabSize; v++) this.uni[v] /= total;
+  }
+
+  prob(a: number, b: number): number {
+    const ca = this.first[a];
+    const big = ca > 0 ? (this.pair.get(a * this.vocabSize + b) ?? 0) / ca : 0;
+    return (ca > 0 ? this.lambda : 0) * big + (1 - (ca > 0 ? this.lambda : 0)) * this.uni[b];
+  }
+
+  /** Pick λ on `heldOut` windows (the same windows the model is scored on). */
+  tune(heldOut: ArrayLike<number>, seqLen = 128): number {
+    let best = { lambda: this.lambda, ppl: Infinity };
+    for (const lambda of [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]) {
+      this.lambda = lambda;
+      const p = this.perplexity(heldOut, seqLen).perplexity;
+      if (p < best.ppl) best = { lambda, ppl: p };
+    }
+    this.lambda = best.lambda;
+    return best.lambda;
+  }
+
+  perplexity(stream: ArrayLike<number>, seqLen = 128, maxTokens = Infinity): PerplexityResult {
+    let nll = 0;
+    let n = 0;
+    for (const w of windows(stream, seqLen, maxTokens)) {
+      for (let t = 0; t + 1 < w.length; t++) {
+        nll -= Math.log(this.prob(w[t], w[t + 1]));
+        n++;
+      }
+    }
+    return { perplexity: Math.exp(nll / n), nll: nll / n, tokens: n };
+  }
+}
