@@ -36,3 +36,11 @@ export { saveCheckpoint, loadCheckpoint, CheckpointError } from './checkpoint';
 
 export { Session } from './session';
 export type { RoutingTrace, SessionGenerateOptions } from './session';
+
+// Prompt widget: a websocket server in the kernel and the browser widget that talks to it.
+export { promptWidget, widgetServer } from './server/widget';
+export type { PromptWidget, PromptWidgetOptions } from './server/widget';
+export { WidgetServer } from './server/server';
+export type { WidgetServerOptions } from './server/server';
+export type { ImageCoder, DecodedImage, NamedImage } from './server/types';
+export { PROTOCOL_VERSION, CLOSE as WIDGET_CLOSE_CODES } from './server/protocol';

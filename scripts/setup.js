@@ -193,12 +193,20 @@ function listBuildSources() {
   return out.sort();
 }
 
-/** Returns true when dist/ is up to date (or there is nothing to build), false when tsc reported errors. */
+/** Returns true when dist/ and the widget bundle are up to date (or there is nothing to build), false on build errors. */
 async function ensureBuild() {
+  // The browser widget bundle (widgets/dist/widget.js, esbuild; quick no-op when up to date).
+  let widgetsOk = true;
+  try {
+    if (require('./build-widgets.js').buildWidgets() === 'built') log('build: bundled widgets/dist/widget.js');
+  } catch (e) {
+    widgetsOk = false;
+    log(`build: widget bundle failed: ${e.message}`);
+  }
   const sources = listBuildSources();
   if (sources.length === 0) {
     log('build: no TypeScript sources under kernel-lib/ or bench/ yet; skipped');
-    return true;
+    return widgetsOk;
   }
   const stampTime = mtimeMs(paths.buildStamp);
   let previous = null;
@@ -212,7 +220,7 @@ async function ensureBuild() {
   const sameSet = Array.isArray(previous) && previous.join('\n') === sources.join('\n');
   if (stampTime >= 0 && sameSet && changed.length === 0) {
     log(`build: dist/ up to date (${sources.length} sources)`);
-    return true;
+    return widgetsOk;
   }
   if (Array.isArray(previous) && previous.some((f) => !sources.includes(f))) {
     // A source was removed or renamed: drop its stale output so `require('./dist/...')` cannot pick it up.
@@ -230,7 +238,7 @@ async function ensureBuild() {
   fs.writeFileSync(paths.buildStamp, `${JSON.stringify({ builtAt: startedAt.toISOString(), sources }, null, 1)}\n`);
   // The stamp's mtime is when the build started, so a file saved during the build still counts as changed.
   fs.utimesSync(paths.buildStamp, startedAt, startedAt);
-  return true;
+  return widgetsOk;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
