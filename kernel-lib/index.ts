@@ -44,3 +44,12 @@ export { WidgetServer } from './server/server';
 export type { WidgetServerOptions } from './server/server';
 export type { ImageCoder, DecodedImage, NamedImage } from './server/types';
 export { PROTOCOL_VERSION, CLOSE as WIDGET_CLOSE_CODES } from './server/protocol';
+
+// Data sets (emoji, scenes, stories, Brown, captions) and the shipped text tokenizer.
+export { openDataset, batches, toPrompt, textOf, DATASET_NAMES, ensureData, buildData, SPLITS } from './data';
+export { downscale2x, toFloat01, fromFloat01, imageGrid, IMAGE_SIZE, LOW_RES_SIZE } from './data';
+export { trainTextTokenizer, loadTextTokenizer, TEXT_VOCAB_SIZE } from './data';
+export type {
+  Dataset, DatasetName, DatasetMeta, DatasetOptions, DataPart, Example, Split, RGBImage, EmojiInfo, SceneSpec, StorySpec,
+  BuildOptions, Manifest,
+} from './data';

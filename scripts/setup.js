@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Switchboard set-up and entry points (`npm start`, `npm test`, `npm run bench`, `npm run setup`).
+ * Switchboard set-up and entry points (`npm start`, `npm test`, `npm run bench`, `npm run data`, `npm run setup`).
  *
  *   node scripts/setup.js                 ensure steps only
  *   node scripts/setup.js --start [--no-launch] [notebook args...]
  *   node scripts/setup.js --test [jest args...]
  *   node scripts/setup.js --bench [bench args...]
+ *   node scripts/setup.js --data [data args...]   npm deps + build only, then dist/kernel-lib/data/cli.js
  *
  * Ensure steps (each prints one line and is quick when there is nothing to do):
  *   1. npm dependencies   `npm ci` (or `npm install` without a lockfile) when node_modules is missing or older
@@ -450,7 +451,17 @@ async function modeBench(args) {
   return runChild(process.execPath, [runJs, ...args], { env: jupyterEnv() });
 }
 
-const USAGE = `usage: node scripts/setup.js [--start [--no-launch] [notebook args] | --test [jest args] | --bench [bench args]]`;
+/** Builds the data sets and the text tokenizer; needs only the npm dependencies and dist/, not Jupyter or PyTorch. */
+async function modeData(args) {
+  await step('npm deps', ensureNpmDeps);
+  const buildOk = await step('build', ensureBuild);
+  if (!buildOk) throw new SetupError('the build had errors; refusing to build data with stale code');
+  const cliJs = path.join(paths.dist, 'kernel-lib', 'data', 'cli.js');
+  if (!fs.existsSync(cliJs)) throw new SetupError(`${path.relative(REPO, cliJs)} was not produced; check the build output above`);
+  return runChild(process.execPath, [cliJs, ...args]);
+}
+
+const USAGE = `usage: node scripts/setup.js [--start [--no-launch] [notebook args] | --test [jest args] | --bench [bench args] | --data [data args]]`;
 
 async function main(argv) {
   const [first, ...rest] = argv;
@@ -462,6 +473,7 @@ async function main(argv) {
     if (first === '--start') return await modeStart(rest);
     if (first === '--test') return await modeTest(rest);
     if (first === '--bench') return await modeBench(rest);
+    if (first === '--data') return await modeData(rest);
     if (first === undefined) {
       const { buildOk } = await ensureAll('start');
       if (!buildOk) log('warning: the build had errors (see above); npm test reports them too');

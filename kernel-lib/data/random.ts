@@ -1,0 +1,55 @@
+/**
+ * Deterministic randomness for the data sets. Everything random in a build is drawn from a mulberry32
+ * stream seeded by a *name* (`rngFor('scenes/train/17', seed)`), never from a shared stream, so example i
+ * does not depend on how many examples were built before it: a small build is a prefix of a large one,
+ * and changing one generator cannot shift another's output.
+ */
+import { mulberry32 } from '../model/params';
+
+/** FNV-1a, 32-bit, over the UTF-16 code units of `s` (stable across platforms and Node versions). */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  // One round of avalanche so that keys differing only in their last characters spread over [0, 2^32).
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+/** A number in [0, 1) fixed by the string: used to assign splits by hash. */
+export function unitHash(s: string): number {
+  return fnv1a(s) / 4294967296;
+}
+
+export type Rng = () => number;
+
+/** A fresh generator for the named purpose. */
+export function rngFor(key: string, seed = 0): Rng {
+  return mulberry32(fnv1a(`${seed}|${key}`));
+}
+
+/** Integer in [lo, hi] inclusive. */
+export function randInt(rand: Rng, lo: number, hi: number): number {
+  return lo + Math.floor(rand() * (hi - lo + 1));
+}
+
+export function pick<T>(rand: Rng, items: readonly T[]): T {
+  if (items.length === 0) throw new Error('pick: no items to choose from');
+  return items[Math.floor(rand() * items.length)];
+}
+
+/** Fisher–Yates shuffle of 0..n-1. */
+export function permutation(n: number, rand: Rng): Int32Array {
+  const p = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = p[i];
+    p[i] = p[j];
+    p[j] = t;
+  }
+  return p;
+}
