@@ -8,6 +8,8 @@
  *   node scripts/setup.js --test [jest args...]
  *   node scripts/setup.js --bench [bench args...]
  *   node scripts/setup.js --data [data args...]   npm deps + build only, then dist/kernel-lib/data/cli.js
+ *   node scripts/setup.js --run FILE [args...]    npm deps + build only, then node FILE args (a compiled entry
+ *                                                  point under dist/, e.g. the training CLIs behind npm run train:*)
  *
  * Ensure steps (each prints one line and is quick when there is nothing to do):
  *   1. npm dependencies   `npm ci` (or `npm install` without a lockfile) when node_modules is missing or older
@@ -461,7 +463,18 @@ async function modeData(args) {
   return runChild(process.execPath, [cliJs, ...args]);
 }
 
-const USAGE = `usage: node scripts/setup.js [--start [--no-launch] [notebook args] | --test [jest args] | --bench [bench args] | --data [data args]]`;
+async function modeRun(args) {
+  const [file, ...rest] = args;
+  if (!file) throw new SetupError('--run needs the compiled file to run, e.g. --run dist/kernel-lib/image/train-cli.js');
+  await step('npm deps', ensureNpmDeps);
+  const buildOk = await step('build', ensureBuild);
+  if (!buildOk) throw new SetupError(`the build had errors; refusing to run ${file} from a stale dist/`);
+  const target = path.resolve(REPO, file);
+  if (!fs.existsSync(target)) throw new SetupError(`${file} does not exist; it should be produced by the build (check its output above)`);
+  return runChild(process.execPath, [target, ...rest]);
+}
+
+const USAGE = `usage: node scripts/setup.js [--start [--no-launch] [notebook args] | --test [jest args] | --bench [bench args] | --data [data args] | --run FILE [args]]`;
 
 async function main(argv) {
   const [first, ...rest] = argv;
@@ -474,6 +487,7 @@ async function main(argv) {
     if (first === '--test') return await modeTest(rest);
     if (first === '--bench') return await modeBench(rest);
     if (first === '--data') return await modeData(rest);
+    if (first === '--run') return await modeRun(rest);
     if (first === undefined) {
       const { buildOk } = await ensureAll('start');
       if (!buildOk) log('warning: the build had errors (see above); npm test reports them too');
