@@ -45,6 +45,17 @@ export type { WidgetServerOptions } from './server/server';
 export type { ImageCoder, DecodedImage, NamedImage } from './server/types';
 export { PROTOCOL_VERSION, CLOSE as WIDGET_CLOSE_CODES } from './server/protocol';
 
+export {
+  initPlotly, showFigure, routingHeatmap, showRoutingHeatmap, tokensByExperts, showTokensByExperts, expertUsageBars,
+  showExpertUsageBars, coActivationMatrix, showCoActivationMatrix, lossCurves, showLossCurves, imagePng, imageGridPng,
+  upscaleNearest, showImage, showImageGrid, htmlTable, showTable, progress, Progress, CodePaletteRenderer, liveDecode,
+  defaultDisplay, TextTarget, MODALITY_COLORS,
+} from './display';
+export type {
+  DisplayTarget, DisplayArea, Output, Figure, PixelImage, TableOptions, ProgressOptions, PatchRenderer, LiveDecodeOptions,
+  LiveDecodeResult, LiveImage, LossHistory,
+} from './display';
+
 // Data sets (emoji, scenes, stories, Brown, captions) and the shipped text tokenizer.
 export { openDataset, batches, toPrompt, textOf, DATASET_NAMES, ensureData, buildData, SPLITS } from './data';
 export { downscale2x, toFloat01, fromFloat01, imageGrid, IMAGE_SIZE, LOW_RES_SIZE } from './data';

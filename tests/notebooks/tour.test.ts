@@ -1,0 +1,142 @@
+/**
+ * notebooks/00-tour.ipynb end to end: executed headlessly on tslab (quick mode), exported to HTML by
+ * nbconvert, and the HTML opened in headless Chromium, where its Plotly figures must render from the
+ * plotly.js the notebook itself carries (no network) with no page or console errors.
+ * Leaves test-artifacts/tour.html, tour.executed.ipynb and tour.png (a full-page screenshot).
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { chromium } from 'playwright-core';
+import { executeNotebook, NbOutput, NotebookResult, REPO } from '../helpers/notebook';
+
+const NOTEBOOK = path.join(REPO, 'notebooks', '00-tour.ipynb');
+const ARTIFACTS = path.join(REPO, 'test-artifacts');
+const CHROMIUM_FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--no-first-run',
+];
+/**
+ * The only console error an exported notebook may show: the prompt widget's websocket to its kernel,
+ * which is gone once the notebook has been executed (the widget then says so in its own output).
+ */
+/** What Plotly draws data with: heatmap images, bar and line paths (inside the plot area, `.overplot`). */
+const MARKS = 'svg.main-svg .overplot image, svg.main-svg .overplot path';
+const EXPECTED_CONSOLE = [/^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/.*' failed/];
+
+/** Notebooks import ../dist/kernel-lib: rebuild it when a source is newer (npm test's set-up normally has). */
+function ensureDist(): void {
+  const built = path.join(REPO, 'dist', 'kernel-lib', 'index.js');
+  const newest = (dir: string): number =>
+    fs.readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
+      const p = path.join(dir, e.name);
+      return Math.max(m, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? fs.statSync(p).mtimeMs : 0);
+    }, 0);
+  if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= newest(path.join(REPO, 'kernel-lib'))) return;
+  const r = spawnSync(process.execPath, [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: REPO,
+    encoding: 'utf8',
+  });
+  // Like set-up, go on when tsc reports errors but emitted: the notebook fails by itself if what it uses is broken.
+  if (r.status !== 0 && !fs.existsSync(built)) throw new Error(`tsc -p tsconfig.build.json failed:\n${r.stdout}${r.stderr}`);
+  if (r.status !== 0) console.warn(`tsc -p tsconfig.build.json reported errors (dist/ emitted anyway):\n${r.stdout}`);
+}
+
+function textOf(o: NbOutput, mime: string): string {
+  const v = o.data?.[mime];
+  return Array.isArray(v) ? v.join('') : typeof v === 'string' ? v : '';
+}
+
+function cellWith(res: NotebookResult, needle: string) {
+  const c = res.cells.find((x) => x.cellType === 'code' && x.source.includes(needle));
+  if (!c) throw new Error(`no code cell contains ${JSON.stringify(needle)}`);
+  return c;
+}
+
+let res: NotebookResult;
+const htmlPath = path.join(ARTIFACTS, 'tour.html');
+
+beforeAll(async () => {
+  ensureDist();
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  res = await executeNotebook(NOTEBOOK, { timeoutS: 240, html: htmlPath, outputPath: path.join(ARTIFACTS, 'tour.executed.ipynb') });
+}, 300_000);
+
+test('the tour runs in quick mode and ends with its results', () => {
+  const ran = JSON.parse(cellWith(res, 'JSON.stringify(results').stdout) as Record<string, any>;
+  expect(ran.notebook).toBe('00-tour');
+  expect(ran.quick).toBe(true);
+  expect(typeof ran.model).toBe('string');
+  // The image grammar forces a full grid of codes and then <eoi>.
+  expect(ran.decode.imageCodes.length).toBeGreaterThan(0);
+  expect(ran.decode.imageCodes.every((c: number) => Number.isInteger(c) && c >= 0)).toBe(true);
+  expect(ran.decode.tokens).toBeGreaterThan(ran.decode.imageCodes.length);
+  expect(ran.train.steps).toBeGreaterThan(0);
+  expect(Number.isFinite(ran.train.lastLoss)).toBe(true);
+  // Which model it used is said plainly.
+  expect(cellWith(res, 'CHECKPOINT =').stdout).toMatch(/Using the shipped checkpoint|using a tiny, untrained model built on the fly/);
+  console.log(`tour: kernel start ${res.timing.kernelStartS?.toFixed(1)} s, cells ${res.timing.cellS.map((s) => s.toFixed(1)).join(' ')} s, total ${res.timing.totalS?.toFixed(1)} s`);
+});
+
+test('plotly.js is injected once, ahead of the figures, and the live view keeps its final frame', () => {
+  const outputs = res.cells.flatMap((c) => c.outputs.map((o) => ({ cell: c.index, html: textOf(o, 'text/html') })));
+  const injections = outputs.filter((o) => o.html.includes("define('plotly'"));
+  expect(injections).toHaveLength(1);
+  const figures = outputs.filter((o) => o.html.includes('switchboard-figure'));
+  expect(figures.length).toBeGreaterThanOrEqual(5);
+  expect(figures.every((f) => f.cell > injections[0].cell)).toBe(true);
+  const live = cellWith(res, 'sb.liveDecode(').outputs.map((o) => textOf(o, 'text/html')).filter((h) => h.includes('switchboard-live'));
+  expect(live).toHaveLength(1); // one output area, updated in place
+  expect(live[0]).toMatch(/done: \d+ tokens/);
+  expect(live[0]).toContain('data:image/png;base64,');
+});
+
+test('the HTML export renders its plotly figures in Chromium with no errors', async () => {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-chromium-'));
+  // A fresh profile per run (Playwright passes it to Chromium as --user-data-dir).
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    args: CHROMIUM_FLAGS,
+    viewport: { width: 1100, height: 900 },
+  });
+  const problems: string[] = [];
+  const requests: string[] = [];
+  try {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !EXPECTED_CONSOLE.some((re) => re.test(m.text()))) problems.push(`console error: ${m.text()}`);
+    });
+    page.on('requestfailed', (r) => {
+      if (!r.url().startsWith('ws://127.0.0.1')) problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+    });
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(`file://${htmlPath}`, { waitUntil: 'load' });
+    await page.waitForFunction(
+      (MARKS) => {
+        const plots = Array.from(document.querySelectorAll('.switchboard-figure'));
+        return plots.length > 0 && plots.every((p) => p.classList.contains('js-plotly-plot') && p.querySelector(MARKS));
+      },
+      MARKS,
+      { timeout: 30_000 },
+    );
+    const plots = await page.$$eval('.js-plotly-plot', (els, marks) => els.map((el) => el.querySelectorAll(marks).length), MARKS);
+    expect(plots.length).toBeGreaterThanOrEqual(5);
+    expect(Math.min(...plots)).toBeGreaterThan(0);
+    // Let MathJax (loaded by nbconvert's template) finish, so its status box is not in the picture.
+    await page
+      .waitForFunction(() => {
+        const m = document.getElementById('MathJax_Message');
+        return !m || getComputedStyle(m).display === 'none';
+      }, null, { timeout: 5_000 })
+      .catch(() => undefined);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'tour.png'), fullPage: true });
+  } finally {
+    await context.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+  expect(problems).toEqual([]);
+  // Nothing but the page's own files and data: URIs (plotly.js comes from the notebook itself).
+  expect(requests.filter((u) => /^https?:/.test(u))).toEqual([]);
+}, 90_000);
