@@ -394,11 +394,11 @@ class MixtralRef(nn.Module):
 
 def load_balancing_loss(routing: List[Routing], num_experts: int) -> torch.Tensor:
     """Switch-style aux loss over all layers' (token, slot) assignments together, as Mixtral pools layers:
-    aux = E · Σ_e f_e·P_e, f_e = fraction of the N·k (token, slot) assignments (all layers) that go to expert e
-    (i.e. the per-slot fractions averaged over the k slots), P_e = mean router probability of e."""
+    aux = E · Σ_e f_e·P_e, f_e = (assignments to expert e) / N summed over the k slots (so aux = k when routing
+    is balanced, as in Switchboard's trainer), P_e = mean router probability of e."""
     probs = torch.cat([r["probs"].reshape(-1, num_experts) for r in routing], dim=0)
     idx = torch.cat([r["indices"].reshape(-1, r["indices"].shape[-1]) for r in routing], dim=0)
-    f = F.one_hot(idx, num_experts).float().mean(dim=(0, 1))
+    f = F.one_hot(idx, num_experts).float().mean(dim=0).sum(dim=0)
     P = probs.mean(dim=0)
     return num_experts * (f * P).sum()
 

@@ -241,12 +241,12 @@ def check_f16_load(tmp: str) -> Result:
 
 
 def check_aux_loss(tmp: str) -> Result:
-    # one layer, 2 tokens, E=4, k=2.  assignments: tok0 -> {0,1}, tok1 -> {0,2}  => f = [2,1,1,0]/4
+    # one layer, 2 tokens, E=4, k=2.  assignments: tok0 -> {0,1}, tok1 -> {0,2}  => f = [2,1,1,0]/2 (per token, summed over slots)
     probs = torch.tensor([[[0.4, 0.3, 0.2, 0.1], [0.5, 0.1, 0.3, 0.1]]])
     idx = torch.tensor([[[0, 1], [0, 2]]])
     r = [{"probs": probs, "indices": idx, "weights": torch.zeros(1, 2, 2)}]
     P = [0.45, 0.2, 0.25, 0.1]
-    f = [0.5, 0.25, 0.25, 0.0]
+    f = [1.0, 0.5, 0.5, 0.0]
     want = 4 * sum(a * b for a, b in zip(f, P))
     got = float(load_balancing_loss(r, 4))
     # pooled over layers: two identical layers give the same value
