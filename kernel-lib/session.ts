@@ -9,6 +9,7 @@ import { MoEConfig, PresetName, defaultMoEConfig } from './model/config';
 import { MoEModel, CaptureLevel } from './model/model';
 import { countParams, HostTensor } from './model/params';
 import { growVocabulary } from './model/vocab-extend';
+import { modalityCodes } from './model/adapter-seam';
 import type { LayerRouting } from './model/moe';
 import { loadCheckpoint, saveCheckpoint, CheckpointDtype } from './checkpoint';
 import { MultimodalTokenizer, Prompt, EncodedPrompt, Modality, GridPos, TokenizerLayout, ImageVocabularyOptions } from './tokenizer';
@@ -144,7 +145,7 @@ export class Session {
     } else {
       enc = this.encode(prompt);
     }
-    const r = this.model.forward([enc.ids], { capture: capture === 'none' ? 'routing' : capture });
+    const r = this.model.forward([enc.ids], { capture: capture === 'none' ? 'routing' : capture, modalities: modalityCodes(enc.ids, (id) => this.tokenizer.modalityOf(id)) });
     const c = this.config;
     return {
       ids: enc.ids,

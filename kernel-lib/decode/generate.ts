@@ -10,6 +10,7 @@ import type { MoEModel, CaptureLevel } from '../model/model';
 import type { KvCache } from '../model/kv-cache';
 import type { LayerRouting } from '../model/moe';
 import { mulberry32 } from '../model/params';
+import { MODALITY_CODES, modalityCodes } from '../model/adapter-seam';
 import { chooseToken, SamplingOptions, validateSampling } from './sampling';
 import { DecodeVocab, GridPos, ImageGrammar } from './grammar';
 
@@ -142,12 +143,14 @@ export class Generation implements AsyncIterable<Step> {
         this.stopReason = 'aborted';
         return;
       }
-      const pre = model.prefill(this.promptIds, 'none');
+      // Each token's modality goes with it, so modality-aware adapters (PLoRA) act as in a full forward.
+      const codes = (ids: number[]): Uint8Array => modalityCodes(ids, vocab.modalityOf);
+      const pre = model.prefill(this.promptIds, 'none', codes(this.promptIds));
       cache = pre.cache;
       let logits = pre.logits;
       let ulogits: Float32Array | null = null;
       if (cfgScale !== 1 && this.uncondIds && this.uncondIds.length > 0) {
-        const u = model.prefill(this.uncondIds, 'none');
+        const u = model.prefill(this.uncondIds, 'none', codes(this.uncondIds));
         uncache = u.cache;
         ulogits = u.logits;
       }
@@ -175,9 +178,10 @@ export class Generation implements AsyncIterable<Step> {
         const tokenId = forcedId ?? choice.tokenId;
         const logprob = forcedId !== null ? forcedLogprob : choice.logprob;
         const grid = grammar?.advance(tokenId);
-        const s = model.step(cache, tokenId, capture);
+        const modality = MODALITY_CODES[vocab.modalityOf(tokenId)];
+        const s = model.step(cache, tokenId, capture, modality);
         logits = s.logits;
-        if (uncache) ulogits = model.step(uncache, tokenId, 'none').logits;
+        if (uncache) ulogits = model.step(uncache, tokenId, 'none', modality).logits;
         const step: Step = {
           index,
           position,

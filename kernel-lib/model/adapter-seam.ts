@@ -8,12 +8,24 @@ import * as tf from '@tensorflow/tfjs';
 
 export type ProjectionTarget = 'attn.wqkv' | 'attn.wo';
 
+/** Per-token modality codes, as adapters receive them (ForwardOptions.modalities, model.step). */
+export const MODALITY_CODES = { text: 0, image: 1, special: 2 } as const;
+
+/** Modality codes [N] for token ids, from a vocabulary's `modalityOf`. */
+export function modalityCodes(ids: ArrayLike<number>, modalityOf: (id: number) => keyof typeof MODALITY_CODES): Uint8Array {
+  const out = new Uint8Array(ids.length);
+  for (let i = 0; i < ids.length; i++) out[i] = MODALITY_CODES[modalityOf(ids[i])];
+  return out;
+}
+
 export interface ProjectionAdapter {
   readonly name: string;
   enabled: boolean;
   appliesTo(layer: number, target: ProjectionTarget): boolean;
   /** Delta added to the base projection output y [N, out] for input x [N, in]. */
   delta(layer: number, target: ProjectionTarget, x: tf.Tensor2D, modalities: Uint8Array | undefined): tf.Tensor2D;
+  /** Trainable weights by parameter path (`adapters.<name>.…`); train() trains those of enabled adapters. */
+  parameters?(): Map<string, tf.Variable>;
   dispose(): void;
 }
 
@@ -37,6 +49,19 @@ export class AdapterSet {
 
   get names(): string[] {
     return this.list.map((a) => a.name);
+  }
+
+  /** The weights of every enabled adapter (a disabled adapter does not train). */
+  parameters(): Map<string, tf.Variable> {
+    const out = new Map<string, tf.Variable>();
+    for (const a of this.list) {
+      if (!a.enabled || !a.parameters) continue;
+      for (const [n, v] of a.parameters()) {
+        if (out.has(n)) throw new Error(`Adapter parameter '${n}' is defined twice`);
+        out.set(n, v);
+      }
+    }
+    return out;
   }
 
   apply(layer: number, target: ProjectionTarget, x: tf.Tensor2D, y: tf.Tensor2D, modalities: Uint8Array | undefined): tf.Tensor2D {

@@ -113,7 +113,7 @@ export class MoEModel {
   hookNames(): string[] {
     const ctx = new HookContext(new Map(), null, true);
     tf.tidy(() => {
-      this.forwardTensors(tf.tensor2d([[0]], [1, 1], 'int32'), { hooks: ctx, capture: 'none' });
+      this.forwardTensors(tf.tensor2d([[0]], [1, 1], 'int32'), { hooks: ctx, capture: 'none', modalities: Uint8Array.of(0) });
     });
     return ctx.seen;
   }
@@ -227,16 +227,16 @@ export class MoEModel {
 
   /**
    * Prefill a fresh cache with `ids` (batch 1). Returns the next-token logits and the routing of every
-   * prompt token. The cache is the caller's to dispose.
+   * prompt token. The cache is the caller's to dispose. `modalities` (codes per id) reach the adapters.
    */
-  prefill(ids: number[], capture: CaptureLevel = 'routing'): { cache: KvCache; logits: Float32Array; routing: LayerRouting[] } {
+  prefill(ids: number[], capture: CaptureLevel = 'routing', modalities?: Uint8Array): { cache: KvCache; logits: Float32Array; routing: LayerRouting[] } {
     if (ids.length === 0) throw new Error('prefill: the prompt has no tokens');
     const { t } = this.checkIds([ids]);
     const cache = new KvCache(this.config.numLayers, this.config.maxPositions);
     let logits!: Float32Array;
     let routing!: LayerRouting[];
     const kv = tf.tidy(() => {
-      const r = this.forwardTensors(t(), { capture, wantKv: true });
+      const r = this.forwardTensors(t(), { capture, wantKv: true, modalities });
       const V = this.config.vocabSize;
       logits = tf.slice(r.logits, [ids.length - 1, 0], [1, V]).dataSync() as Float32Array;
       routing = r.routing;

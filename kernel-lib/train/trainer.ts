@@ -4,21 +4,28 @@
  * step index, so a resumed run sees exactly the batches the uninterrupted run would have, and its loss
  * curve continues the same curve.
  *
+ * The trainable set is the model's parameters plus the weights of every enabled adapter attached to it
+ * (`model.adapters`, paths `adapters.<name>.…`), minus the frozen patterns, which apply to both.
+ *
  * A run directory holds `checkpoint/` (a normal model checkpoint, loadable on its own),
- * `optimizer.safetensors` (AdamW moments) and `trainer_state.json` (step, history, options),
- * written in that order each time so the state file only ever names a complete checkpoint.
+ * `optimizer.safetensors` (AdamW moments), `adapters.safetensors` (adapter weights, when adapters are
+ * attached) and `trainer_state.json` (step, history, options), written in that order each time so the
+ * state file only ever names a complete checkpoint.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { MoEModel } from '../model/model';
+import type { HostTensor } from '../model/params';
 import { AdamW } from './adamw';
 import { learningRate } from './schedule';
 import { loadCheckpoint, readSafetensors, writeSafetensors } from '../checkpoint';
 import { atomicWriteFile } from '../checkpoint/files';
+import { MODALITY_CODES } from '../model/adapter-seam';
 
 export type Modality = 'text' | 'image' | 'special';
-const MODALITY_CODE: Record<Modality, number> = { text: 0, image: 1, special: 2 };
+const MODALITY_CODE: Record<Modality, number> = MODALITY_CODES;
+const ADAPTERS_FILE = 'adapters.safetensors';
 
 /** Rows of equal length T+1: inputs are ids[:, :-1], targets ids[:, 1:]. */
 export interface TrainBatch {
@@ -94,8 +101,20 @@ export function trainableNames(all: string[], freeze: string[] = []): string[] {
   return out;
 }
 
-function fingerprint(o: TrainOptions): Record<string, unknown> {
-  return { steps: o.steps, lr: o.lr, minLr: o.minLr, warmupSteps: o.warmupSteps, weightDecay: o.weightDecay, freeze: o.freeze ?? [] };
+/** The model's parameters and its enabled adapters' weights (adapter paths start with `adapters.`). */
+export function trainingParams(model: MoEModel): Map<string, tf.Variable> {
+  const all = new Map(model.params);
+  for (const [n, v] of model.adapters.parameters()) {
+    if (all.has(n)) throw new Error(`train: adapter parameter '${n}' has the name of a model parameter`);
+    all.set(n, v);
+  }
+  return all;
+}
+
+function fingerprint(o: TrainOptions, adapterNames: string[]): Record<string, unknown> {
+  const f: Record<string, unknown> = { steps: o.steps, lr: o.lr, minLr: o.minLr, warmupSteps: o.warmupSteps, weightDecay: o.weightDecay, freeze: o.freeze ?? [] };
+  if (adapterNames.length > 0) f.adapters = adapterNames; // absent without adapters, so older run directories still resume
+  return f;
 }
 
 export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResult> {
@@ -107,14 +126,16 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
   const clip = o.clipNorm ?? 1;
   if (o.runDir && !o.saveModel) throw new Error('train: runDir needs saveModel (pass session.save or use session.train)');
   if (o.modalityWeights && !o.modalityOf) throw new Error('train: modalityWeights needs modalityOf');
-  const names = trainableNames([...model.params.keys()], o.freeze);
-  const opt = new AdamW(names, model.params, { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.95, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0.1 });
+  const params = trainingParams(model);
+  const adapterNames = [...params.keys()].filter((n) => !model.params.has(n));
+  const names = trainableNames([...params.keys()], o.freeze);
+  const opt = new AdamW(names, params, { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.95, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0.1 });
   const history: TrainEvent[] = [];
   let start = 0;
   const statePath = o.runDir ? path.join(o.runDir, 'trainer_state.json') : '';
   try {
     if (o.runDir && fs.existsSync(statePath)) {
-      start = resume(model, opt, o, history);
+      start = resume(model, params, adapterNames, opt, o, history);
     }
     const t0 = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
     for (let step = start; step < o.steps; step++) {
@@ -128,7 +149,7 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
       let auxLoss = 0;
       let gradNorm = 0;
       tf.tidy(() => {
-        const vars = names.map((n) => model.params.get(n) as tf.Variable);
+        const vars = names.map((n) => params.get(n) as tf.Variable);
         const { value, grads } = tf.variableGrads(() => {
           const r = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', modalities, training: true });
           const logp = tf.logSoftmax(r.logits); // [N, V]
@@ -143,7 +164,7 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
         void value;
         const gm = new Map<string, tf.Tensor>();
         for (const n of names) {
-          const v = model.params.get(n) as tf.Variable;
+          const v = params.get(n) as tf.Variable;
           const g = grads[v.name];
           if (g) gm.set(n, g);
         }
@@ -166,7 +187,7 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
       history.push(ev);
       o.onStep?.(ev);
       const last = step + 1 === o.steps;
-      if (o.runDir && (last || (o.checkpointEvery && (step + 1) % o.checkpointEvery === 0))) save(opt, o, history);
+      if (o.runDir && (last || (o.checkpointEvery && (step + 1) % o.checkpointEvery === 0))) save(opt, o, history, params, adapterNames);
     }
     return { history, resumedFrom: start, stopped: 'done' };
   } finally {
@@ -205,7 +226,7 @@ function prepareBatch(batch: TrainBatch, o: TrainOptions, V: number) {
   return { inputs, targets, weights: Array.from(weights), modalities, B, T };
 }
 
-function save(opt: AdamW, o: TrainOptions, history: TrainEvent[]): void {
+function save(opt: AdamW, o: TrainOptions, history: TrainEvent[], params: Map<string, tf.Variable>, adapterNames: string[]): void {
   const dir = o.runDir as string;
   const step = history.at(-1)?.step ?? 0;
   fs.mkdirSync(dir, { recursive: true });
@@ -213,15 +234,23 @@ function save(opt: AdamW, o: TrainOptions, history: TrainEvent[]): void {
   const tmp = path.join(dir, `optimizer.safetensors.tmp-${process.pid}`);
   writeSafetensors(tmp, opt.state(), { metadata: { step: String(step), adam_t: String(opt.t) } });
   fs.renameSync(tmp, path.join(dir, 'optimizer.safetensors'));
-  atomicWriteFile(path.join(dir, 'trainer_state.json'), JSON.stringify({ step, adamT: opt.t, options: fingerprint(o), history }, null, 1));
+  if (adapterNames.length > 0) {
+    const host = adapterNames.map((n): [string, { shape: number[]; data: Float32Array }] => {
+      const v = params.get(n) as tf.Variable;
+      return [n, { shape: v.shape.slice(), data: v.dataSync() as Float32Array }];
+    });
+    writeSafetensors(path.join(dir, ADAPTERS_FILE), host, { metadata: { step: String(step) } });
+  }
+  atomicWriteFile(path.join(dir, 'trainer_state.json'), JSON.stringify({ step, adamT: opt.t, options: fingerprint(o, adapterNames), history }, null, 1));
 }
 
-function resume(model: MoEModel, opt: AdamW, o: TrainOptions, history: TrainEvent[]): number {
+function resume(model: MoEModel, params: Map<string, tf.Variable>, adapterNames: string[], opt: AdamW, o: TrainOptions, history: TrainEvent[]): number {
   const dir = o.runDir as string;
   const file = path.join(dir, 'trainer_state.json');
   const state = JSON.parse(fs.readFileSync(file, 'utf8')) as { step: number; adamT: number; options: Record<string, unknown>; history: TrainEvent[] };
-  const want = fingerprint(o);
-  for (const [k, v] of Object.entries(want)) {
+  const want = fingerprint(o, adapterNames);
+  for (const k of new Set([...Object.keys(want), ...Object.keys(state.options)])) {
+    const v = want[k];
     if (JSON.stringify(state.options[k]) !== JSON.stringify(v)) {
       throw new Error(`${file}: this run was started with ${k} = ${JSON.stringify(state.options[k])}, now ${JSON.stringify(v)}; use a new runDir or the same options`);
     }
@@ -234,10 +263,20 @@ function resume(model: MoEModel, opt: AdamW, o: TrainOptions, history: TrainEven
     const v = model.params.get(n);
     if (!v || v.shape.join(',') !== h.shape.join(',')) throw new Error(`${dir}/checkpoint: parameter '${n}' does not fit this model`);
   }
+  const adapterState = adapterNames.length > 0 ? readSafetensors(path.join(dir, ADAPTERS_FILE)).tensors : new Map<string, HostTensor>();
+  for (const n of adapterNames) {
+    const h = adapterState.get(n);
+    const v = params.get(n) as tf.Variable;
+    if (!h || h.shape.join(',') !== v.shape.join(',')) throw new Error(`${dir}/${ADAPTERS_FILE}: adapter parameter '${n}' is missing or has another shape`);
+  }
   const optState = readSafetensors(path.join(dir, 'optimizer.safetensors'));
   opt.load(optState.tensors, state.adamT); // validates every moment before the model is touched
   tf.tidy(() => {
     for (const [n, h] of ck.params) (model.params.get(n) as tf.Variable).assign(tf.tensor(h.data, h.shape));
+    for (const n of adapterNames) {
+      const h = adapterState.get(n) as HostTensor;
+      (params.get(n) as tf.Variable).assign(tf.tensor(h.data, h.shape));
+    }
   });
   history.push(...state.history);
   return state.step;
