@@ -9,6 +9,7 @@ import { MoEConfig, PresetName, defaultMoEConfig } from './model/config';
 import { MoEModel, CaptureLevel } from './model/model';
 import { countParams, HostTensor } from './model/params';
 import { growVocabulary } from './model/vocab-extend';
+import './model/gw-init'; // registers the 'gromov-wasserstein' init strategy
 import { modalityCodes } from './model/adapter-seam';
 import type { LayerRouting } from './model/moe';
 import { loadCheckpoint, saveCheckpoint, CheckpointDtype } from './checkpoint';
@@ -171,11 +172,16 @@ export class Session {
   /**
    * A new session whose vocabulary adds image codes, <boi>/<eoi>/<img> and vokens to this text-only
    * one; embedding rows and LM-head columns for new ids are initialised by `init` (default
-   * 'mean-noise'). This session is left unchanged.
+   * 'mean-noise'; 'gromov-wasserstein' matches the geometry of `codebook`, the VQ codebook [K, D], to
+   * the text embeddings'). This session is left unchanged.
    */
-  extendWithImages(opts: ImageVocabularyOptions & { init?: string; seed?: number }): Session {
+  extendWithImages(opts: ImageVocabularyOptions & { init?: string; seed?: number; codebook?: HostTensor }): Session {
     const tokenizer = this.tokenizer.extendWithImages(opts);
-    const grown = growVocabulary(this.config, this.model.toHost() as Map<string, HostTensor>, tokenizer.vocabSize, opts.init, opts.seed);
+    if (opts.codebook && opts.codebook.shape[0] !== tokenizer.numImageCodes) {
+      throw new Error(`codebook has ${opts.codebook.shape[0]} rows but numImageCodes is ${tokenizer.numImageCodes}`);
+    }
+    const extras = { imageCodebook: opts.codebook, imageCodeOffset: tokenizer.imageCodeId(0) - this.tokenizer.vocabSize, textRows: this.tokenizer.textVocabSize };
+    const grown = growVocabulary(this.config, this.model.toHost() as Map<string, HostTensor>, tokenizer.vocabSize, opts.init, opts.seed, extras);
     return new Session(MoEModel.fromHost(grown.config, grown.params), tokenizer, this.device, `${this.source} + images`);
   }
 

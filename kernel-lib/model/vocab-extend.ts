@@ -13,7 +13,16 @@ export interface RowInitContext {
   rand: () => number;
   /** Which matrix is grown ('embed' or 'lm_head', both given as [V, H] rows). */
   target: 'embed' | 'lm_head';
+  /** The image tokenizer's codebook [K, D] (one row per image code), for strategies that use its geometry. */
+  imageCodebook?: HostTensor;
+  /** Index among the new rows of image code 0 (the codes' rows are consecutive). Default 0. */
+  imageCodeOffset?: number;
+  /** How many leading existing rows are text tokens (the rest are specials). Default: all. */
+  textRows?: number;
 }
+
+/** What a caller of growVocabulary may tell strategies about the new rows (see RowInitContext). */
+export type RowInitExtras = Pick<RowInitContext, 'imageCodebook' | 'imageCodeOffset' | 'textRows'>;
 
 /** Returns [newRows, H] row-major. */
 export type RowInitStrategy = (ctx: RowInitContext) => Float32Array;
@@ -68,6 +77,7 @@ export function growVocabulary(
   newVocabSize: number,
   strategy = 'mean-noise',
   seed = 0,
+  extras: RowInitExtras = {},
 ): { config: MoEConfig; params: Map<string, HostTensor> } {
   const init = ROW_INIT_STRATEGIES.get(strategy);
   if (!init) throw new Error(`Unknown init strategy '${strategy}'; expected one of ${[...ROW_INIT_STRATEGIES.keys()].join(', ')}`);
@@ -78,7 +88,7 @@ export function growVocabulary(
   const rand = mulberry32(seed);
   const out = new Map(params);
   const grow = (rows: HostTensor, target: 'embed' | 'lm_head'): HostTensor => {
-    const added = init({ existing: rows, newRows: n, rand, target });
+    const added = init({ ...extras, existing: rows, newRows: n, rand, target });
     if (added.length !== n * H) throw new Error(`init strategy '${strategy}' returned ${added.length} values, expected ${n * H}`);
     const data = new Float32Array((V + n) * H);
     data.set(rows.data);
