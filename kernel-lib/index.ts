@@ -64,3 +64,13 @@ export type {
   Dataset, DatasetName, DatasetMeta, DatasetOptions, DataPart, Example, Split, RGBImage, EmojiInfo, SceneSpec, StorySpec,
   BuildOptions, Manifest,
 } from './data';
+
+// Evaluators: the workbench CLIP (retrieval, CLIP-T, CLIP-I), FID on its features, and the exact scene checker.
+export {
+  ClipModel, loadClip, defaultClipDir, defaultClipConfig, trainClip, clipExamples, canonicalCaptions, clipRetrieval, retrievalMetrics,
+  gaussianStats, frechetDistance, frechetTerms, clipFid, clipFeatureStats, SceneChecker,
+} from './eval';
+export type {
+  ClipConfig, ClipTrainData, ClipTrainOptions, ClipTrainEvent, ClipTrainResult, ClipExample, PairScores, RetrievalMetrics, TopK,
+  CaptionedImage, GaussianStats, FrechetTerms, Detection, DetectOptions, SceneClaim, SceneCheck, SceneCheckSummary,
+} from './eval';
