@@ -3,6 +3,7 @@
  * Both score exactly the same predictions: every token of every window after its first.
  */
 import type { MoEModel } from '../model/model';
+import { modalityCodes } from '../model/adapter-seam';
 
 export interface PerplexityResult {
   perplexity: number;
@@ -19,8 +20,15 @@ export function windows(stream: ArrayLike<number>, seqLen: number, maxTokens = I
   return out;
 }
 
-/** exp(mean NLL) of the model on `stream`, in batches of equal-length windows. */
-export function modelPerplexity(model: MoEModel, stream: ArrayLike<number>, o: { seqLen?: number; batchSize?: number; maxTokens?: number } = {}): PerplexityResult {
+/**
+ * exp(mean NLL) of the model on `stream`, in batches of equal-length windows. With `modalityOf` (a
+ * vocabulary's), each token's modality reaches the adapters (needed with Partial LoRA attached).
+ */
+export function modelPerplexity(
+  model: MoEModel,
+  stream: ArrayLike<number>,
+  o: { seqLen?: number; batchSize?: number; maxTokens?: number; modalityOf?: (id: number) => 'text' | 'image' | 'special' } = {},
+): PerplexityResult {
   const seqLen = o.seqLen ?? 128;
   const ws = windows(stream, seqLen, o.maxTokens);
   const V = model.config.vocabSize;
@@ -32,7 +40,8 @@ export function modelPerplexity(model: MoEModel, stream: ArrayLike<number>, o: {
   for (const [T, group] of byLen) {
     for (let b = 0; b < group.length; b += o.batchSize ?? 8) {
       const batch = group.slice(b, b + (o.batchSize ?? 8));
-      const r = model.forward(batch, { capture: 'none' });
+      const modalities = o.modalityOf ? modalityCodes(batch.flat(), o.modalityOf) : undefined;
+      const r = model.forward(batch, { capture: 'none', modalities });
       batch.forEach((row, bi) => {
         for (let t = 0; t + 1 < T; t++) {
           const base = (bi * T + t) * V;

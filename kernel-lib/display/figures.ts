@@ -5,7 +5,8 @@
  *   routingHeatmap     layers × experts router probabilities of one token (top-k marked)
  *   tokensByExperts    tokens × experts router probabilities at one layer
  *   expertUsageBars    share of top-k assignments per expert, one bar series per modality
- *   coActivationMatrix experts × experts: how often two experts are chosen for the same token
+ *   coActivationMatrix experts × experts: how often two experts are chosen for the same token (counts, or
+ *                      CA(i, j) = N(i, j)/N(i) from analysis/co-activation — one definition for both)
  *
  * (Training curves are in loss-curves.ts.)
  */
@@ -15,6 +16,7 @@ import type { Modality } from '../tokenizer';
 import { MODALITIES, MODALITY_COLORS } from './colors';
 import { controlPictures } from './html';
 import { Figure, PlotlyTrace, ShowOptions, showFigure } from './plotly';
+import { expertCoActivation } from '../analysis/co-activation';
 
 const MARGIN = { l: 70, r: 20, t: 50, b: 50 };
 
@@ -268,6 +270,8 @@ export function expertUsageBars(traces: RoutingTrace | RoutingTrace[], opts: Exp
 export interface CoActivationOptions {
   /** For a trace: which layer (default 0). */
   layer?: number;
+  /** For a trace: token counts N(i, j) (default), or the co-activation ratio N(i, j)/N(i) (rows: i). */
+  value?: 'counts' | 'ratio';
   labels?: string[];
   title?: string;
 }
@@ -275,19 +279,13 @@ export interface CoActivationOptions {
 /** For a trace: C[i][j] = tokens whose top-k includes both i and j at the layer; C[i][i] = tokens choosing i. */
 export function coActivationCounts(trace: RoutingTrace, layer = 0): number[][] {
   checkLayer(trace, layer);
-  const { numExperts: E, topK: k } = trace;
-  const c = Array.from({ length: E }, () => new Array<number>(E).fill(0));
-  const ex = trace.layers[layer].experts;
-  for (let t = 0; t < trace.ids.length; t++) {
-    const chosen = ex.subarray(t * k, (t + 1) * k);
-    for (const i of chosen) for (const j of chosen) c[i][j]++;
-  }
-  return c;
+  return expertCoActivation(trace, { layer }).counts;
 }
 
 /** An experts × experts matrix (given, or counted from a trace at one layer) as a square heatmap. */
 export function coActivationMatrix(source: number[][] | RoutingTrace, opts: CoActivationOptions = {}): Figure {
-  const m = Array.isArray(source) ? source : coActivationCounts(source, opts.layer ?? 0);
+  const ratio = !Array.isArray(source) && opts.value === 'ratio';
+  const m = Array.isArray(source) ? source : ratio ? expertCoActivation(source, { layer: opts.layer ?? 0 }).matrix : coActivationCounts(source, opts.layer ?? 0);
   const E = m.length;
   m.forEach((row, i) => {
     if (row.length !== E) throw new Error(`coActivationMatrix needs a square matrix; row ${i} has ${row.length} entries, not ${E}`);
@@ -303,12 +301,13 @@ export function coActivationMatrix(source: number[][] | RoutingTrace, opts: CoAc
         x: labels,
         y: labels,
         zmin: 0,
+        ...(ratio ? { zmax: 1 } : {}),
         colorscale: 'Viridis',
-        hovertemplate: '%{y} with %{x}: %{z}<extra></extra>',
+        hovertemplate: ratio ? 'with %{y}, %{x} too: %{z:.2f}<extra></extra>' : '%{y} with %{x}: %{z}<extra></extra>',
       },
     ],
     layout: {
-      title: { text: opts.title ?? `Expert co-activation${Array.isArray(source) ? '' : ` at layer ${opts.layer ?? 0}`}` },
+      title: { text: opts.title ?? `Expert co-activation${ratio ? ' N(i,j)/N(i)' : ''}${Array.isArray(source) ? '' : ` at layer ${opts.layer ?? 0}`}` },
       xaxis: { type: 'category', title: { text: 'expert' } },
       yaxis: { type: 'category', title: { text: 'expert' }, autorange: 'reversed', scaleanchor: 'x' },
       width: side + 80,
