@@ -74,3 +74,23 @@ export type {
   ClipConfig, ClipTrainData, ClipTrainOptions, ClipTrainEvent, ClipTrainResult, ClipExample, PairScores, RetrievalMetrics, TopK,
   CaptionedImage, GaussianStats, FrechetTerms, Detection, DetectOptions, SceneClaim, SceneCheck, SceneCheckSummary,
 } from './eval';
+
+// Adapters (LoRA, Partial LoRA), Gromov–Wasserstein vocabulary init, and the routing/text analyses of the PLoRA paper.
+export { MODALITY_CODES, modalityCodes } from './model/adapter-seam';
+export {
+  attachLoRA, LoRAHandle, LoRAAdapter, PartialLoRAAdapter, saveAdapter, loadAdapter, loraParamCount, PLORA_TRAINABLE_FREEZE, ploraFreeze,
+} from './adapters';
+export type { LoRAKind, LoRATarget, LoRAOptions, LoRASpec, AdapterHost } from './adapters';
+export { gromovWassersteinInit } from './model/gw-init';
+export type { GWInitOptions } from './model/gw-init';
+export { entropicGromovWasserstein, gwObjective, barycentricProjection, pairwiseDistances } from './model/gromov-wasserstein';
+export type { GWOptions, GWResult } from './model/gromov-wasserstein';
+export type { RowInitExtras } from './model/vocab-extend';
+export {
+  expertCoActivation, coActivationByLayer, routingByModality, exclusivityByDepth, jensenShannon, textSuite, relativeChange, budgetTable,
+  modelPerplexity, BigramBaseline, TEXT_TASKS,
+} from './analysis';
+export type {
+  CoActivation, RoutingByModality, TextTask, TextSuiteOptions, TextSuiteResult, TaskScore, ScoreChange, RelativeChange, BudgetTable,
+  AdapterBudget, PerplexityResult, TraceLike,
+} from './analysis';
