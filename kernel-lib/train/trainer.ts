@@ -150,7 +150,9 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
       let gradNorm = 0;
       tf.tidy(() => {
         const vars = names.map((n) => params.get(n) as tf.Variable);
-        const { value, grads } = tf.variableGrads(() => {
+        // engine().gradients rather than variableGrads: a step where no trainable weight reaches the loss
+        // (only Partial LoRA adapters training on a batch without image tokens) has no gradients, not an error.
+        const { grads } = tf.engine().gradients(() => {
           const r = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', modalities, training: true });
           const logp = tf.logSoftmax(r.logits); // [N, V]
           const oh = tf.cast(tf.oneHot(tf.tensor1d(targets, 'int32'), cfg.vocabSize), 'float32'); // [N, V] (gather has no wasm gradient)
@@ -160,15 +162,12 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
           lmLoss = lm.dataSync()[0];
           auxLoss = r.aux.dataSync()[0];
           return tf.add(lm, tf.mul(r.aux, auxCoef)) as tf.Scalar;
-        }, vars);
-        void value;
+        }, vars, undefined, true);
         const gm = new Map<string, tf.Tensor>();
-        for (const n of names) {
-          const v = params.get(n) as tf.Variable;
-          const g = grads[v.name];
-          if (g) gm.set(n, g);
-        }
-        gradNorm = Math.sqrt(tf.addN([...gm.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
+        names.forEach((n, i) => {
+          if (grads[i]) gm.set(n, grads[i]);
+        });
+        gradNorm = gm.size === 0 ? 0 : Math.sqrt(tf.addN([...gm.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
         if (clip > 0 && gradNorm > clip) for (const [n, g] of gm) gm.set(n, tf.mul(g, clip / (gradNorm + 1e-6)));
         opt.apply(gm, rate);
       });

@@ -329,6 +329,23 @@ test('PLORA_TRAINABLE_FREEZE: train() trains adapters + router + experts and not
   }
 });
 
+test('training only PLoRA adapters on text-only batches changes nothing (no gradient reaches them)', async () => {
+  const model = MoEModel.fromHost(s.config, s.model.toHost());
+  const h = attachLoRA(model, { kind: 'plora', rank: 2, alpha: 4 });
+  try {
+    randomizeB(h);
+    const before = [...h.parameters()].map(([, v]) => Array.from(v.dataSync()));
+    const r = await train(model, {
+      steps: 2, batches: () => ({ ids: [textIds] }), lr: 1e-2, warmupSteps: 0, weightDecay: 0,
+      freeze: ['embed', 'blocks.*', 'final_norm', 'lm_head'], modalityOf: (id) => s.tokenizer.modalityOf(id),
+    });
+    expect(r.history.map((e) => e.gradNorm)).toEqual([0, 0]);
+    expect([...h.parameters()].map(([, v]) => Array.from(v.dataSync()))).toEqual(before);
+  } finally {
+    model.dispose();
+  }
+});
+
 test('a run with adapters, interrupted and resumed, continues with the adapter weights it had', async () => {
   const batch = { ids: [mixedIds.slice(0, 24)] };
   const opts = { steps: 4, batches: () => batch, lr: 1e-2, warmupSteps: 0, freeze: [...PLORA_TRAINABLE_FREEZE], modalityOf: (id: number) => s.tokenizer.modalityOf(id) };
