@@ -12,7 +12,7 @@ import { ParamStore, HostTensor, initHostParams, toParamStore, toHostParams, int
 import { linear, embeddingLookup } from './linear';
 import { rmsNorm, RopeTables } from './layers';
 import { attentionForward, attentionStep, AttnShape, CausalMasks, LayerKv } from './attention';
-import { moeForward, LayerRouting, MoEWeights } from './moe';
+import { moeForward, LayerRouting, MoEOptions, MoEWeights } from './moe';
 import { HookContext, HookFn } from './hooks';
 import { KvCache } from './kv-cache';
 import { AdapterSet, ProjectionTarget } from './adapter-seam';
@@ -135,6 +135,20 @@ export class MoEModel {
     };
   }
 
+  private moeOptions(layer: number, capture: CaptureLevel, hooks: HookContext, training: boolean): MoEOptions {
+    const c = this.config;
+    return {
+      layer,
+      numExperts: c.numExperts,
+      topK: c.topK,
+      intermediateSize: c.intermediateSize,
+      normTopKProb: c.normTopKProb,
+      captureLogits: capture === 'full',
+      hooks,
+      training,
+    };
+  }
+
   private head(h: tf.Tensor2D, training: boolean): tf.Tensor2D {
     const c = this.config;
     const x = rmsNorm(h, this.p('final_norm') as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
@@ -167,16 +181,7 @@ export class MoEModel {
       const attnOut = hooks.point(`blocks.${i}.attn`, this.project(i, 'attn.wo', a.out, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, training, modalities));
       h = hooks.point(`blocks.${i}.hook_resid_mid`, tf.add(h, attnOut));
       const mn = rmsNorm(h, this.p(`blocks.${i}.post_attn_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
-      const m = moeForward(mn, this.moeWeights(i), {
-        layer: i,
-        numExperts: c.numExperts,
-        topK: c.topK,
-        intermediateSize: c.intermediateSize,
-        normTopKProb: c.normTopKProb,
-        captureLogits: capture === 'full',
-        hooks,
-        training,
-      });
+      const m = moeForward(mn, this.moeWeights(i), this.moeOptions(i, capture, hooks, training));
       routing.push(m.routing);
       if (m.aux) aux = tf.add(aux, m.aux) as tf.Scalar;
       h = hooks.point(`blocks.${i}.hook_resid_post`, tf.add(h, m.out));
@@ -271,16 +276,7 @@ export class MoEModel {
         kvOut.push(a.kv.k, a.kv.v);
         h = tf.add(h, this.project(i, 'attn.wo', a.out, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, false, mods));
         const mn = rmsNorm(h, this.p(`blocks.${i}.post_attn_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
-        const m = moeForward(mn, this.moeWeights(i), {
-          layer: i,
-          numExperts: c.numExperts,
-          topK: c.topK,
-          intermediateSize: c.intermediateSize,
-          normTopKProb: c.normTopKProb,
-          captureLogits: capture === 'full',
-          hooks: HookContext.none,
-          training: false,
-        });
+        const m = moeForward(mn, this.moeWeights(i), this.moeOptions(i, capture, HookContext.none, false));
         if (capture !== 'none') routing.push(m.routing);
         h = tf.add(h, m.out);
       }

@@ -3,17 +3,10 @@
  * sentences, punctuation, numbers) for training at scale without a corpus, and a seeded PRNG.
  */
 
-/** mulberry32: a small seeded PRNG, so every test run sees the same "random" input. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the project's seeded PRNG), so every test run sees the same "random" input. */
+import { mulberry32 } from '../../kernel-lib/model/params';
+
+export const rng = mulberry32;
 
 export const ENGLISH = `
 The experts of a mixture-of-experts layer are ordinary feed-forward networks. A small router looks at
