@@ -93,26 +93,29 @@ export function attentionForward(
 }
 
 /**
- * One decode step: qkv [1, (nh + 2·nKv)·hd] of the token at the cache's next position →
- * output [1, nh·hd] and the grown cache (the caller disposes the old one).
+ * One decode step for the token at the cache's next position: qk [1, (nh + nKv)·hd] and v [1, nKv·hd]
+ * (already projected) → output [1, nh·hd] and the grown cache (the caller disposes the old one).
+ * `scale` multiplies the scores (1/√hd), or is null when it was folded into the query weights.
  */
 export function attentionStep(
-  qkv: tf.Tensor2D,
+  qk: tf.Tensor2D,
+  v: tf.Tensor2D,
   /** RoPE rotation of this position, [hd, hd] (RopeTables.stepMatrix), shared by all layers. */
   rot: tf.Tensor2D,
   cache: LayerKv | null,
   s: AttnShape,
+  scale: number | null,
 ): { out: tf.Tensor2D; kv: LayerKv } {
   const { numHeads: nh, numKvHeads: nkv, headDim: hd } = s;
   const g = nh / nkv;
-  const qk = tf.reshape(tf.slice(qkv, [0, 0], [1, (nh + nkv) * hd]), [nh + nkv, hd]);
-  const qkRot = tf.matMul(qk, rot); // [nh + nKv, hd]
+  const qkRot = tf.matMul(tf.reshape(qk, [nh + nkv, hd]), rot); // [nh + nKv, hd]
   const q = tf.reshape(tf.slice(qkRot, [0, 0], [nh, hd]), [nkv, g, hd]); // heads grouped by kv head
   const k = tf.reshape(tf.slice(qkRot, [nh, 0], [nkv, hd]), [nkv, hd, 1]);
-  const v = tf.reshape(tf.slice(qkv, [0, (nh + nkv) * hd], [1, nkv * hd]), [nkv, 1, hd]);
+  const vh = tf.reshape(v, [nkv, 1, hd]);
   const K = cache ? tf.concat([cache.k, k], 2) : k; // [nKv, hd, L+1]
-  const V = cache ? tf.concat([cache.v, v], 1) : v; // [nKv, L+1, hd]
-  const probs = tf.softmax(tf.mul(tf.matMul(q, K), 1 / Math.sqrt(hd))); // [nKv, g, L+1]
+  const V = cache ? tf.concat([cache.v, vh], 1) : vh; // [nKv, L+1, hd]
+  const scores = tf.matMul(q, K); // [nKv, g, L+1]
+  const probs = tf.softmax(scale === null ? scores : tf.mul(scores, scale));
   const out = tf.reshape(tf.matMul(probs, V), [1, nh * hd]) as tf.Tensor2D; // [1, nh·hd]
   return { out, kv: { k: K as tf.Tensor3D, v: V as tf.Tensor3D } };
 }

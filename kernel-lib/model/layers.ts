@@ -8,6 +8,11 @@ export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor1D, eps: number): tf.Tensor2
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w); // [N, H]
 }
 
+/** x / sqrt(mean(x², last) + eps), without a gain (decode folds the gain into the next matrix). */
+export function rmsNormUnit(x: tf.Tensor2D, eps: number): tf.Tensor2D {
+  return tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)));
+}
+
 /** silu(a) ⊙ b, the SwiGLU gate. */
 export function swiglu(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(a, tf.sigmoid(a)), b);

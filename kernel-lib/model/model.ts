@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import { MoEConfig, headDim, validateMoEConfig } from './config';
 import { ParamStore, HostTensor, initHostParams, toParamStore, toHostParams, internalParamShapes } from './params';
 import { linear, embeddingLookup } from './linear';
-import { rmsNorm, RopeTables } from './layers';
+import { rmsNorm, rmsNormUnit, RopeTables } from './layers';
+import { DecodeWeights } from './decode-weights';
 import { attentionForward, attentionStep, AttnShape, CausalMasks, LayerKv } from './attention';
 import { moeForward, LayerRouting, MoEOptions, MoEWeights } from './moe';
 import { HookContext, HookFn } from './hooks';
@@ -69,6 +70,7 @@ export class MoEModel {
   readonly adapters = new AdapterSet();
   private rope: RopeTables;
   private readonly masks = new CausalMasks();
+  private prepared: DecodeWeights | null = null;
   private readonly attnShape: AttnShape;
 
   constructor(config: MoEConfig, params: ParamStore) {
@@ -133,6 +135,15 @@ export class MoEModel {
       sharedW13: c.sharedExpertSize > 0 ? (this.p(`blocks.${i}.moe.shared.w13`) as tf.Tensor as tf.Tensor2D) : undefined,
       sharedW2: c.sharedExpertSize > 0 ? (this.p(`blocks.${i}.moe.shared.w2`) as tf.Tensor as tf.Tensor2D) : undefined,
     };
+  }
+
+  /** Decode weights, rebuilt when a parameter changed since they were prepared. */
+  private decodeWeights(): DecodeWeights {
+    if (!this.prepared || !this.prepared.fresh) {
+      this.prepared?.dispose();
+      this.prepared = new DecodeWeights(this.config, (n) => this.p(n));
+    }
+    return this.prepared;
   }
 
   private moeOptions(layer: number, capture: CaptureLevel, hooks: HookContext, training: boolean): MoEOptions {
@@ -265,22 +276,36 @@ export class MoEModel {
     const mods = modality === undefined ? undefined : Uint8Array.of(modality);
     let logits!: Float32Array;
     const routing: LayerRouting[] = [];
+    // Without adapters, decode uses prepared weights (gains and the attention scale folded in).
+    const dw = this.adapters.isEmpty ? this.decodeWeights() : null;
+    const hd = this.attnShape.headDim;
+    const nqk = (c.numHeads + c.numKvHeads) * hd;
     const next = tf.tidy(() => {
       let h = tf.gather(this.p('embed'), tf.tensor1d([tokenId], 'int32')) as tf.Tensor2D; // [1, H]
       const kvOut: tf.Tensor[] = [];
       const rot = this.rope.stepMatrix(pos); // [hd, hd], one upload per step for all layers
       for (let i = 0; i < c.numLayers; i++) {
-        const xn = rmsNorm(h, this.p(`blocks.${i}.input_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
-        const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, false, mods);
-        const a = attentionStep(qkv, rot, cache.layers[i], this.attnShape);
+        let a: { out: tf.Tensor2D; kv: LayerKv };
+        let m: ReturnType<typeof moeForward>;
+        const opts = this.moeOptions(i, capture, HookContext.none, false);
+        if (dw) {
+          const L = dw.layers[i];
+          const xn = rmsNormUnit(h, c.rmsNormEps);
+          a = attentionStep(tf.matMul(xn, L.wqk), tf.matMul(xn, L.wv), rot, cache.layers[i], this.attnShape, null);
+          h = tf.add(h, tf.matMul(a.out, L.wo));
+          m = moeForward(rmsNormUnit(h, c.rmsNormEps), L.moe, opts);
+        } else {
+          const xn = rmsNorm(h, this.p(`blocks.${i}.input_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
+          const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, false, mods);
+          a = attentionStep(tf.slice(qkv, [0, 0], [1, nqk]), tf.slice(qkv, [0, nqk], [1, -1]), rot, cache.layers[i], this.attnShape, 1 / Math.sqrt(hd));
+          h = tf.add(h, this.project(i, 'attn.wo', a.out, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, false, mods));
+          m = moeForward(rmsNorm(h, this.p(`blocks.${i}.post_attn_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps), this.moeWeights(i), opts);
+        }
         kvOut.push(a.kv.k, a.kv.v);
-        h = tf.add(h, this.project(i, 'attn.wo', a.out, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, false, mods));
-        const mn = rmsNorm(h, this.p(`blocks.${i}.post_attn_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
-        const m = moeForward(mn, this.moeWeights(i), this.moeOptions(i, capture, HookContext.none, false));
         if (capture !== 'none') routing.push(m.routing);
         h = tf.add(h, m.out);
       }
-      logits = this.head(h, false).dataSync() as Float32Array;
+      logits = (dw ? tf.matMul(rmsNormUnit(h, c.rmsNormEps), dw.head) : this.head(h, false)).dataSync() as Float32Array;
       return kvOut;
     });
     const layers: LayerKv[] = [];
@@ -312,5 +337,7 @@ export class MoEModel {
     for (const v of this.params.values()) v.dispose();
     this.rope.dispose();
     this.masks.dispose();
+    this.prepared?.dispose();
+    this.prepared = null;
   }
 }

@@ -57,3 +57,25 @@ describe.each([
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+test('decode weights (gains folded) are rebuilt when a parameter changes, without leaking', async () => {
+  await useBackend();
+  const cfg = defaultMoEConfig('tiny', { sharedExpertSize: 8 });
+  const model = MoEModel.init(cfg, 11);
+  const ids = randomIds(10, cfg.vocabSize, 2);
+  const check = () => {
+    const full = model.forward([ids]).logits;
+    const { cache } = model.prefill(ids.slice(0, 9));
+    const s = model.step(cache, ids[9]);
+    cache.dispose();
+    return maxAbsDiff(s.logits, full.subarray(9 * cfg.vocabSize, 10 * cfg.vocabSize));
+  };
+  expect(check()).toBeLessThanOrEqual(1e-4);
+  const before = tf.memory().numTensors;
+  for (const name of ['final_norm', 'blocks.1.post_attn_norm', 'blocks.0.attn.wqkv', 'blocks.1.moe.shared.w13']) {
+    tf.tidy(() => model.p(name).assign(tf.mul(model.p(name), 1.5)));
+    expect(check()).toBeLessThanOrEqual(1e-4);
+  }
+  expect(tf.memory().numTensors).toBe(before);
+  model.dispose();
+});
