@@ -48,7 +48,7 @@ export { PROTOCOL_VERSION, CLOSE as WIDGET_CLOSE_CODES } from './server/protocol
 export {
   initPlotly, showFigure, routingHeatmap, showRoutingHeatmap, tokensByExperts, showTokensByExperts, expertUsageBars,
   showExpertUsageBars, coActivationMatrix, showCoActivationMatrix, lossCurves, showLossCurves, imagePng, imageGridPng,
-  upscaleNearest, showImage, showImageGrid, htmlTable, showTable, progress, Progress, CodePaletteRenderer, liveDecode,
+  upscaleNearest, showImage, showImageGrid, htmlTable, showTable, progress, Progress, CodePaletteRenderer, VQPatchRenderer, liveDecode,
   defaultDisplay, TextTarget, MODALITY_COLORS,
 } from './display';
 export type {
@@ -94,3 +94,7 @@ export type {
   CoActivation, RoutingByModality, TextTask, TextSuiteOptions, TextSuiteResult, TaskScore, ScoreChange, RelativeChange, BudgetTable,
   AdapterBudget, PerplexityResult, TraceLike,
 } from './analysis';
+
+// Image tokenizer: a VQ-VAE, 32×32 → 8×8 codes and 16×16 → 4×4 with one set of weights; PNG in/out; training.
+export { VQVAE, defaultVQVAEConfig, validateVQVAEConfig, defaultVQVAEDir, trainVQVAE, evaluateVQVAE, codeUsage, psnr } from './image';
+export type { VQVAEConfig, VQVAETrainOptions, VQVAETrainEvent, VQVAETrainResult, SizeEval, CodeUsage } from './image';

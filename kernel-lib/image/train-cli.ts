@@ -1,0 +1,210 @@
+/**
+ * `npm run train:vqvae` (node scripts/setup.js --run dist/kernel-lib/image/train-cli.js): trains the emoji
+ * VQ-VAE and writes the shipped checkpoint. Resumable: run the same command again after an interruption
+ * and it continues from the last snapshot in the run directory.
+ *
+ *   --out DIR        checkpoint to write (default data/checkpoints/vqvae-emoji)
+ *   --run-dir DIR    resumable run state (default .cache/runs/<name of --out>)
+ *   --steps N        training steps (default 8000)
+ *   --batch N        32×32 images per step (default 16); --low-res-batch N: 16×16 images per step (default 16)
+ *   --seed N         (default 0)
+ *   --lr X           peak learning rate (default 5e-3)
+ *   --config JSON    architecture overrides, e.g. '{"hidden2": 96}' (see VQVAEConfig)
+ *   --fresh          delete the run directory first
+ *   --quick          a tiny run for checking the pipeline (80 steps, small model) unless overridden
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { initBackend } from '../backend/backend';
+import { openDataset } from '../data/dataset';
+import { IMAGE_SIZE, RGBImage } from '../data/image';
+import { repoRoot } from '../data/paths';
+import { atomicWriteFile } from '../checkpoint/files';
+import { VQVAE } from './model';
+import { trainVQVAE, VQVAETrainEvent, VQVAETrainOptions } from './train-vqvae';
+import { evaluateVQVAE, SizeEval } from './evaluate';
+import { writePng } from './png';
+import { METRICS_FILE } from './checkpoint';
+import { psnr } from './metrics';
+import { gridSize } from './config';
+import { downscale2x, imageGrid } from '../data/image';
+
+const USAGE =
+  'usage: npm run train:vqvae -- [--out DIR] [--run-dir DIR] [--steps N] [--batch N] [--low-res-batch N] [--seed N] [--lr X] [--config JSON] [--fresh] [--quick]';
+
+/** Held-out images the shipped-checkpoint test re-scores (stored with the checkpoint as a PNG grid). */
+export const FIXED_BATCH_FILE = 'heldout-sample.png';
+export const FIXED_BATCH_SIZE = 64;
+export const FIXED_BATCH_COLS = 8;
+
+const log = (msg: string): void => void process.stdout.write(`[vqvae] ${msg}\n`);
+
+async function emojiImages(split: 'train' | 'val' | 'test'): Promise<RGBImage[]> {
+  const ds = await openDataset('emoji', { split });
+  const out: RGBImage[] = [];
+  for (const ex of ds) {
+    for (const p of ex.parts) if ('image' in p) out.push({ ...p.image, pixels: p.image.pixels.slice() });
+  }
+  return out;
+}
+
+const fmtEval = (r: SizeEval): string =>
+  `${r.size}px→${r.grid}×${r.grid}: PSNR ${r.psnr.toFixed(2)} dB (mean/image ${r.meanImagePsnr.toFixed(2)}), ` +
+  `perplexity ${r.usage.perplexity.toFixed(1)}, live ${(100 * r.usage.liveFraction).toFixed(1)}%`;
+
+function progress(ev: VQVAETrainEvent): void {
+  if (ev.kind === 'step') {
+    if (ev.step % 50 !== 0 && ev.step !== ev.totalSteps) return;
+    const eta = ((ev.totalSteps - ev.step) * ev.msPerStep) / 60000;
+    const mse = Object.entries(ev.mse).map(([s, m]) => `${s}px ${(10 * Math.log10(1 / m)).toFixed(2)} dB`).join(', ');
+    log(
+      `step ${ev.step}/${ev.totalSteps} loss ${ev.loss.toFixed(4)} (train PSNR ${mse}) commit ${ev.commitment.toFixed(4)} ` +
+        `batch ppl ${ev.batchPerplexity.toFixed(0)} restarts ${ev.restarts} lr ${ev.lr.toExponential(2)} ` +
+        `${ev.msPerStep.toFixed(0)} ms/step (cpu ${ev.cpuMsPerStep.toFixed(0)}), ${(ev.elapsedMs / 60000).toFixed(1)} min, ETA ${eta.toFixed(1)} min`,
+    );
+  } else if (ev.kind === 'eval') {
+    log(`eval @${ev.step} (val): ${ev.results.map(fmtEval).join('; ')}`);
+  } else if (ev.kind === 'resume') {
+    log(`resuming from step ${ev.step}`);
+  }
+}
+
+function readme(name: string, metrics: Record<string, unknown>, test: SizeEval[]): string {
+  const rows = test.map((r) => `| ${r.size}×${r.size} → ${r.grid}×${r.grid} | ${r.psnr.toFixed(2)} | ${r.meanImagePsnr.toFixed(2)} | ${r.usage.perplexity.toFixed(1)} | ${(100 * r.usage.liveFraction).toFixed(1)}% |`);
+  return [
+    `# ${name}`,
+    '',
+    'VQ-VAE image tokenizer for Switchboard (`kernel-lib/image`): 32×32 RGB → 8×8 codes and 16×16 → 4×4 codes with one',
+    `set of weights, codebook of ${(metrics.config as { numCodes: number }).numCodes} codes. Made by \`npm run train:vqvae\`; load with \`VQVAE.load(dir)\`.`,
+    '',
+    `Held-out (test split, ${test[0].images} emoji whose base emoji are not in training):`,
+    '',
+    '| image → codes | PSNR (dB, pooled MSE) | mean per-image PSNR (dB) | code perplexity | live codes |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    'Files: `config.json` (architecture, codebook size, grid sizes), `model.safetensors` (float16), `metrics.json` (loss',
+    `curves, evaluations, wall time, backend), \`${FIXED_BATCH_FILE}\` (the fixed held-out batch the tests re-score),`,
+    '`reconstructions.png` (held-out originals above their reconstructions, 32×32 then 16×16).',
+    '',
+    '## Training data and licence',
+    '',
+    'Trained on the Twemoji images in the `emoji-datasource-twitter` npm package (32 px sheet), alpha composited on white.',
+    'Twemoji graphics: Copyright 2019 Twitter, Inc. and other contributors, licensed under CC-BY 4.0',
+    '(https://creativecommons.org/licenses/by/4.0/). The images in this folder are Twemoji images and reconstructions of them.',
+    '',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const a = new Map<string, string>();
+  const flags = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    if (['--fresh', '--quick'].includes(k)) flags.add(k);
+    else if (['--out', '--run-dir', '--steps', '--batch', '--low-res-batch', '--seed', '--lr', '--config'].includes(k) && i + 1 < argv.length) a.set(k, argv[++i]);
+    else {
+      process.stderr.write(`unknown or incomplete argument ${k}\n${USAGE}\n`);
+      return 2;
+    }
+  }
+  const int = (k: string, def: number): number => {
+    const v = a.get(k);
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${k} must be a non-negative integer, got ${v}`);
+    return n;
+  };
+  const quick = flags.has('--quick');
+  const out = path.resolve(a.get('--out') ?? path.join(repoRoot(), 'data', 'checkpoints', quick ? 'vqvae-quick' : 'vqvae-emoji'));
+  const name = path.basename(out);
+  const runDir = path.resolve(a.get('--run-dir') ?? path.join(repoRoot(), '.cache', 'runs', name));
+  if (flags.has('--fresh')) fs.rmSync(runDir, { recursive: true, force: true });
+
+  const device = await initBackend();
+  log(`backend ${device.backend} (${device.threads} thread${device.threads === 1 ? '' : 's'}${device.simd ? ', SIMD' : ''}); run dir ${path.relative(process.cwd(), runDir)}`);
+  const [train, val, test] = [await emojiImages('train'), await emojiImages('val'), await emojiImages('test')];
+  log(`emoji images: ${train.length} train, ${val.length} val, ${test.length} test (${IMAGE_SIZE}×${IMAGE_SIZE})`);
+
+  const opts: VQVAETrainOptions = {
+    train,
+    val: quick ? val.slice(0, 64) : val,
+    steps: int('--steps', quick ? 80 : 8000),
+    batchSize: int('--batch', quick ? 8 : 16),
+    lowResBatchSize: int('--low-res-batch', quick ? 8 : 16),
+    seed: int('--seed', 0),
+    config: { ...(quick ? { numCodes: 64, codeDim: 8, hidden1: 8, hidden2: 16 } : {}), ...(JSON.parse(a.get('--config') ?? '{}') as object) },
+    ...(a.has('--lr') ? { lr: Number(a.get('--lr')) } : {}),
+    evalEvery: quick ? 40 : 500,
+    checkpointEvery: quick ? 20 : 250,
+    runDir,
+    onEvent: progress,
+  };
+  const abort = new AbortController();
+  const onSignal = (): void => {
+    log('stopping after this step (snapshot kept in the run directory; run again to resume)');
+    abort.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const res = await trainVQVAE({ ...opts, signal: abort.signal });
+  if (res.stopped === 'aborted') {
+    res.model.dispose();
+    return 130;
+  }
+  log(`trained ${opts.steps} steps in ${(res.elapsedMs / 60000).toFixed(1)} min wall, ${(res.cpuMs / 60000).toFixed(1)} min CPU (median ${res.msPerStep.toFixed(0)} ms/step this session)`);
+
+  // Ship float16, then measure the shipped weights (not the float32 ones in memory).
+  res.model.save(out, { dtype: 'float16' });
+  res.model.dispose();
+  const vq = VQVAE.load(out);
+  const testEval = evaluateVQVAE(vq, test);
+  const valEval = evaluateVQVAE(vq, val);
+  for (const r of testEval) log(`test ${fmtEval(r)}`);
+  const fixed = test.slice(0, FIXED_BATCH_SIZE);
+  const fixedPsnr: Record<string, number> = {};
+  for (const s of vq.config.imageSizes) {
+    const imgs = fixed.map((im) => (s === IMAGE_SIZE ? im : downscale2x(im)));
+    const pixels = new Uint8Array(imgs.length * s * s * 3);
+    imgs.forEach((im, i) => pixels.set(im.pixels, i * s * s * 3));
+    fixedPsnr[String(s)] = psnr(pixels, vq.reconstruct(pixels, imgs.length, s));
+  }
+  const config = { ...vq.config };
+  const metrics = {
+    model: name,
+    createdAt: new Date().toISOString(),
+    backend: { backend: device.backend, threads: device.threads, simd: device.simd },
+    wallTimeMs: Math.round(res.elapsedMs),
+    cpuTimeMs: Math.round(res.cpuMs),
+    msPerStep: Math.round(res.msPerStep),
+    steps: opts.steps,
+    config,
+    training: res.settings,
+    data: { dataset: 'emoji (kernel-lib/data)', train: train.length, val: val.length, test: test.length, licence: 'Twemoji, CC-BY 4.0' },
+    heldOut: { split: 'test', results: testEval },
+    val: valEval,
+    fixedBatch: { file: FIXED_BATCH_FILE, split: 'test', images: fixed.length, cols: FIXED_BATCH_COLS, psnr: fixedPsnr },
+    curve: res.curve,
+    evals: res.evals,
+  };
+  atomicWriteFile(path.join(out, METRICS_FILE), `${JSON.stringify(metrics, null, 1)}\n`);
+  atomicWriteFile(path.join(out, 'README.md'), readme(name, metrics, testEval));
+  atomicWriteFile(path.join(out, FIXED_BATCH_FILE), await writePng(imageGrid(fixed, FIXED_BATCH_COLS, { gap: 0 })));
+  const show = test.slice(0, 16);
+  const both = [...show, ...show.map(downscale2x)];
+  atomicWriteFile(path.join(out, 'reconstructions.png'), await vq.reconstructionGridPng(both, { cols: 16, scale: 2 }));
+  vq.dispose();
+  const size = fs.readdirSync(out).reduce((s, f) => s + fs.statSync(path.join(out, f)).size, 0);
+  log(`wrote ${path.relative(process.cwd(), out)} (${(size / 1e6).toFixed(2)} MB); fixed batch PSNR ${Object.entries(fixedPsnr).map(([s, p]) => `${s}px→${gridSize(Number(s))}×${gridSize(Number(s))} ${p.toFixed(2)} dB`).join(', ')}`);
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`[vqvae] error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}
