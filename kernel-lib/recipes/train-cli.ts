@@ -1,12 +1,14 @@
 /**
  * `npm run train:<name>`: trains one shipped model by its recipe, resumably (Ctrl-C and run again to
  * continue), printing progress. Run directories live in .cache/runs/<name>/.
- *   node dist/kernel-lib/recipes/train-cli.js text-moe-small [--steps N] [--out DIR] [--fresh]
+ *   node dist/kernel-lib/recipes/train-cli.js text-moe-small|mm-moe-small [--steps N] [--out DIR] [--fresh]
+ * mm-moe-small starts from data/checkpoints/{text-moe-small, vqvae-emoji, clip-emoji}.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { trainTextMoeSmall } from './text-moe-small';
+import { trainTextMoeSmall, evaluateTextMoeSmall, RecipeOptions } from './text-moe-small';
+import { trainMmMoeSmall, evaluateMmMoeSmall } from './mm-moe-small';
 import type { TrainEvent } from '../train/trainer';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -29,14 +31,27 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { steps: { type: 'string' }, out: { type: 'string' }, fresh: { type: 'boolean' }, 'eval-tokens': { type: 'string' } },
+    options: { steps: { type: 'string' }, out: { type: 'string' }, fresh: { type: 'boolean' }, 'eval-tokens': { type: 'string' }, 'eval-only': { type: 'boolean' } },
   });
   const name = positionals[0];
-  const recipes: Record<string, typeof trainTextMoeSmall> = { 'text-moe-small': trainTextMoeSmall };
+  const ck = (n: string) => path.join(ROOT, 'data', 'checkpoints', n);
+  const recipes: Record<string, (o: RecipeOptions) => Promise<Record<string, unknown>>> = {
+    'text-moe-small': trainTextMoeSmall,
+    'mm-moe-small': (o) => trainMmMoeSmall({ ...o, baseDir: ck('text-moe-small'), vqvaeDir: ck('vqvae-emoji'), clipDir: ck('clip-emoji') }),
+  };
   const recipe = recipes[name];
   if (!recipe) {
     process.stderr.write(`train: unknown model '${name}'; expected one of ${Object.keys(recipes).join(', ')}\n`);
     return 2;
+  }
+  if (values['eval-only']) {
+    const evals: Record<string, (dir: string) => Promise<Record<string, unknown>>> = {
+      'text-moe-small': (dir) => evaluateTextMoeSmall(dir),
+      'mm-moe-small': (dir) => evaluateMmMoeSmall(dir, { vqvaeDir: ck('vqvae-emoji'), clipDir: ck('clip-emoji'), baseDir: ck('text-moe-small') }),
+    };
+    const m = await evals[name](values.out ?? ck(name));
+    process.stdout.write(JSON.stringify(m, null, 1) + '\n');
+    return 0;
   }
   const runDir = path.join(ROOT, '.cache', 'runs', name);
   if (values.fresh) fs.rmSync(runDir, { recursive: true, force: true });

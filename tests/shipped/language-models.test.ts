@@ -32,3 +32,32 @@ describe('text-moe-small', () => {
     s.dispose();
   });
 });
+
+describe('mm-moe-small', () => {
+  test('extends text-moe-small with the VQ codes; CLIP-T re-measured on the fixed sample matches metrics.json', async () => {
+    const { VQVAE } = await import('../../kernel-lib/image');
+    const { ClipModel } = await import('../../kernel-lib/eval');
+    const { openDataset, textOf } = await import('../../kernel-lib/data');
+    const { generateForCaptions, CHECK_CAPTIONS } = await import('../../kernel-lib/recipes/mm-moe-small');
+    const dir = path.join(CK, 'mm-moe-small');
+    expect(fs.statSync(path.join(dir, 'model.safetensors')).size).toBeLessThan(15 * 1024 * 1024);
+    const m = readMetrics('mm-moe-small');
+    const s = await Session.load(dir);
+    const vq = VQVAE.load(path.join(CK, 'vqvae-emoji'));
+    expect(s.tokenizer.numImageCodes).toBe(vq.numCodes);
+    expect(s.tokenizer.imageGrid).toEqual({ height: 8, width: 8 });
+    // text ids are those of text-moe-small: the vocabulary was extended, not rebuilt
+    const base = await Session.load(path.join(CK, 'text-moe-small'));
+    expect(s.tokenizer.encodePrompt('a tiger to the left of an apple').ids).toEqual(base.tokenizer.encodePrompt('a tiger to the left of an apple').ids);
+    base.dispose();
+    const ds = await openDataset('scenes', { split: 'test' });
+    const caps = Array.from({ length: CHECK_CAPTIONS }, (_, i) => textOf(ds.get(i).parts));
+    const images = await generateForCaptions(s, vq, caps, { cfgScale: m.clip_t.sampling.cfgScale });
+    const clip = ClipModel.load(path.join(CK, 'clip-emoji'));
+    const own = clip.clipT(images, caps).mean;
+    expect(Math.abs(own - m.check.clip_t_own_mean)).toBeLessThan(1e-3);
+    clip.dispose();
+    vq.dispose();
+    s.dispose();
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * Recipe for the shipped `mm-moe-small`, the default model of the tour and the widget:
+ * `text-moe-small` extended with the VQ-VAE's image codes (plus <boi>/<eoi>/<img> and 8 vokens), new
+ * rows initialised mean + noise, then fine-tuned on captioned emoji and scenes in both directions
+ * (caption → image, image → caption) mixed with Brown text.
+ *
+ * Evaluated on held-out scene captions: images generated for each caption are scored by the project's
+ * CLIP against their own caption (CLIP-T) and against a shuffled caption; the gap is the signal.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { openDataset, textOf } from '../data';
+import type { RGBImage } from '../data';
+import { Session } from '../session';
+import { VQVAE } from '../image';
+import { imageGridPng } from '../image/png';
+import { ClipModel } from '../eval';
+import { brownStreams, thinCurve, writeMetrics, RecipeOptions } from './text-moe-small';
+import { mixedSampler, CaptionedCodes } from './mm-data';
+import { modelPerplexity } from '../analysis/perplexity';
+import type { ImageCodes } from '../tokenizer';
+
+export interface MmRecipeOptions extends RecipeOptions {
+  baseDir: string;
+  vqvaeDir: string;
+  clipDir: string;
+  /** Held-out captions to generate images for. */
+  evalImages?: number;
+  cfgScale?: number;
+}
+
+async function captioned(vq: VQVAE, name: 'emoji' | 'scenes', split: 'train' | 'test', limit = Infinity) {
+  const ds = await openDataset(name, { split });
+  const caps: string[] = [];
+  const imgs: RGBImage[] = [];
+  for (const ex of ds) {
+    if (caps.length >= limit) break;
+    const img = ex.parts.find((p): p is { image: RGBImage } => 'image' in p);
+    if (!img) continue;
+    caps.push(textOf(ex.parts));
+    imgs.push(img.image);
+  }
+  const codes: ImageCodes[] = [];
+  for (let i = 0; i < imgs.length; i += 256) codes.push(...vq.encodeImages(imgs.slice(i, i + 256)));
+  return { caps, imgs, codes };
+}
+
+/** A derangement of 0..n−1 by rotation (every caption moves). */
+const shuffled = <T>(xs: T[]): T[] => xs.map((_, i) => xs[(i + Math.max(1, Math.floor(xs.length / 2))) % xs.length]);
+
+function barSvg(matched: number, shuffledMean: number, title: string): string {
+  const h = 160;
+  const y = (v: number) => h - 20 - Math.max(0, v) * (h - 40);
+  const bar = (x: number, v: number, label: string, colour: string) =>
+    `<rect x="${x}" y="${y(v)}" width="70" height="${h - 20 - y(v)}" fill="${colour}"/>` +
+    `<text x="${x + 35}" y="${y(v) - 4}" text-anchor="middle" font-size="12">${v.toFixed(3)}</text>` +
+    `<text x="${x + 35}" y="${h - 5}" text-anchor="middle" font-size="12">${label}</text>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="260" height="${h + 20}" font-family="sans-serif">` +
+    `<text x="130" y="14" text-anchor="middle" font-size="13">${title}</text><g transform="translate(0,16)">` +
+    bar(40, matched, 'own caption', '#4878d0') + bar(150, shuffledMean, 'shuffled caption', '#b0b0b0') + '</g></svg>\n';
+}
+
+export async function trainMmMoeSmall(o: MmRecipeOptions): Promise<Record<string, unknown>> {
+  const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const t0 = Date.now();
+  const base = await Session.load(o.baseDir);
+  const vq = VQVAE.load(o.vqvaeDir);
+  const side = 32 / 4; // 32×32 images → 8×8 codes
+  const s = base.extendWithImages({ numImageCodes: vq.numCodes, grid: { height: side, width: side }, numVokens: 8, init: 'mean-noise', seed: o.seed ?? 0 });
+  base.dispose();
+  const textStreams = await brownStreams(s.tokenizer);
+  log('encoding training images with the VQ-VAE …');
+  const emoji = await captioned(vq, 'emoji', 'train');
+  const scenes = await captioned(vq, 'scenes', 'train');
+  vq.dispose();
+  const data: CaptionedCodes[] = [...emoji.caps.map((c, i) => ({ caption: c, codes: emoji.codes[i] })), ...scenes.caps.map((c, i) => ({ caption: c, codes: scenes.codes[i] }))];
+  log(`captioned images: ${emoji.caps.length} emoji + ${scenes.caps.length} scenes`);
+  const steps = o.steps ?? 700;
+  const batchSize = o.batchSize ?? 8;
+  const seqLen = o.seqLen ?? 128;
+  const lr = o.lr ?? 1e-3;
+  const r = await s.train({
+    steps,
+    batches: mixedSampler(s.tokenizer, data, textStreams.train, { batchSize, seqLen, seed: o.seed ?? 0, textFraction: 0.25 }),
+    lr,
+    minLr: lr / 10,
+    warmupSteps: Math.min(50, Math.floor(steps / 10)),
+    runDir: o.runDir,
+    checkpointEvery: 50,
+    onStep: o.onProgress,
+  });
+  for (const f of ['metrics.json', 'clip-t.svg', 'samples.png']) if (fs.existsSync(path.join(o.outDir, f))) fs.rmSync(path.join(o.outDir, f));
+  s.save(o.outDir, { dtype: 'float16', extra: { recipe: 'mm-moe-small' } });
+  writeMetrics(o.outDir, {
+    name: 'mm-moe-small',
+    base: path.basename(o.baseDir),
+    data: 'Twemoji emoji (train split) and composed scenes (train split) with captions, both directions; Brown text 25% of rows',
+    config: s.config,
+    vocabulary: { total: s.tokenizer.vocabSize, text: s.tokenizer.textVocabSize, imageCodes: s.tokenizer.numImageCodes, vokens: s.tokenizer.numVokens, init: 'mean-noise' },
+    training: { steps, batchSize, seqLen, lr, minLr: lr / 10, textFraction: 0.25, tokensSeen: steps * batchSize * seqLen, resumedFrom: r.resumedFrom },
+    lossCurve: thinCurve(r.history),
+    train_wall_time_s: (r.history.at(-1)?.elapsedMs ?? 0) / 1000,
+    backend: s.device,
+    date: new Date().toISOString(),
+  });
+  s.dispose();
+  const m = await evaluateMmMoeSmall(o.outDir, o);
+  return { ...m, recipe_wall_time_s: (Date.now() - t0) / 1000 };
+}
+
+/** The fixed sample tests re-measure: the first CHECK_CAPTIONS held-out scene captions. */
+export const CHECK_CAPTIONS = 4;
+
+/** Images for held-out scene captions (deterministic per caption index), decoded to pixels. */
+export async function generateForCaptions(s: Session, vq: VQVAE, caps: string[], sampling: { cfgScale: number }): Promise<RGBImage[]> {
+  const side = s.tokenizer.imageGrid.height;
+  const generated: ImageCodes[] = [];
+  for (let i = 0; i < caps.length; i++) {
+    const codes: number[] = [];
+    for await (const st of s.generate(caps[i], { startImage: true, maxNewTokens: side * side, temperature: 1, topK: 64, cfgScale: sampling.cfgScale, seed: i, capture: 'none' })) {
+      if (st.modality === 'image') codes.push(s.tokenizer.codeOf(st.tokenId));
+    }
+    generated.push({ height: side, width: side, codes });
+  }
+  return vq.decode(generated);
+}
+
+/** Evaluates the SAVED checkpoint and merges text perplexity and CLIP-T numbers into metrics.json. */
+export async function evaluateMmMoeSmall(
+  dir: string,
+  o: { baseDir: string; vqvaeDir: string; clipDir: string; evalTokens?: number; evalImages?: number; cfgScale?: number; log?: (s: string) => void },
+): Promise<Record<string, unknown>> {
+  const log = o.log ?? ((x: string) => process.stderr.write(x + '\n'));
+  const s = await Session.load(dir);
+  const base = await Session.load(o.baseDir);
+  const vq = VQVAE.load(o.vqvaeDir);
+  const streams = await brownStreams(base.tokenizer);
+  log('evaluating: text perplexity, images for held-out scene captions, CLIP-T …');
+  const before = modelPerplexity(base.model, streams.test, { maxTokens: o.evalTokens ?? 20000 });
+  base.dispose();
+  const after = modelPerplexity(s.model, streams.test, { maxTokens: o.evalTokens ?? 20000 });
+  const held = await captioned(vq, 'scenes', 'test', o.evalImages ?? 48);
+  const cfgScale = o.cfgScale ?? 3;
+  const images = await generateForCaptions(s, vq, held.caps, { cfgScale });
+  const clip = ClipModel.load(o.clipDir);
+  const own = clip.clipT(images, held.caps);
+  const other = clip.clipT(images, shuffled(held.caps));
+  const real = clip.clipT(held.imgs, held.caps);
+  const realOther = clip.clipT(held.imgs, shuffled(held.caps));
+  clip.dispose();
+  const wins = own.scores.reduce((n, v, i) => n + (v > other.scores[i] ? 1 : 0), 0);
+  const checkOwn = own.scores.slice(0, CHECK_CAPTIONS).reduce((a, b) => a + b, 0) / CHECK_CAPTIONS;
+  const old = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
+  const metrics = {
+    ...old,
+    evaluated: 'the saved float16 checkpoint, reloaded',
+    text_test_perplexity: { base: before.perplexity, after: after.perplexity, tokens: after.tokens },
+    clip_t: {
+      heldOutSceneCaptions: held.caps.length,
+      sampling: { temperature: 1, topK: 64, cfgScale, seed: 'caption index' },
+      generated_vs_own_caption: own.mean,
+      generated_vs_shuffled_caption: other.mean,
+      gap: own.mean - other.mean,
+      own_beats_shuffled_fraction: wins / held.caps.length,
+      reference_real_images: { own: real.mean, shuffled: realOther.mean },
+    },
+    check: { captions: CHECK_CAPTIONS, clip_t_own_mean: checkOwn },
+  };
+  writeMetrics(dir, metrics);
+  fs.writeFileSync(path.join(dir, 'clip-t.svg'), barSvg(own.mean, other.mean, `CLIP-T, ${held.caps.length} held-out scene captions`));
+  fs.writeFileSync(path.join(dir, 'samples.png'), await imageGridPng(images.slice(0, 16), { cols: 8, pad: 2, scale: 3 }));
+  log(`CLIP-T own ${own.mean.toFixed(3)} vs shuffled ${other.mean.toFixed(3)}; text ppl ${before.perplexity.toFixed(1)} → ${after.perplexity.toFixed(1)} (${dir})`);
+  s.dispose();
+  vq.dispose();
+  return metrics;
+}
