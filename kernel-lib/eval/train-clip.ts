@@ -18,7 +18,7 @@ import { readSafetensors, writeSafetensors } from '../checkpoint/safetensors';
 import { permutation, rngFor } from '../data/random';
 import { AdamW } from '../train/adamw';
 import { linear } from '../model/linear';
-import { learningRate } from '../train/schedule';
+import { learningRate, OptimOptions } from '../train/schedule';
 import { ClipModel } from './clip';
 import { patchGrid } from './clip-config';
 import { ClipExample, ClipSource } from './clip-data';
@@ -30,18 +30,12 @@ export interface ClipTrainData {
   scenes: readonly ClipExample[];
 }
 
-export interface ClipTrainOptions {
+export interface ClipTrainOptions extends OptimOptions {
   steps: number;
   /** Pairs per batch (default 256). */
   batchSize?: number;
   /** Share of each batch drawn from emoji, the rest from scenes (default 0.5). */
   emojiShare?: number;
-  lr?: number;
-  minLr?: number;
-  warmupSteps?: number;
-  weightDecay?: number;
-  beta1?: number;
-  beta2?: number;
   /** Emoji are translated by up to this many pixels in each direction (default 2; scenes never). */
   maxShift?: number;
   seed?: number;

@@ -13,3 +13,13 @@ export function learningRate(step: number, o: ScheduleOptions): number {
   const t = Math.min(1, (step - o.warmupSteps) / decaySteps);
   return o.minLr + 0.5 * (o.lr - o.minLr) * (1 + Math.cos(Math.PI * t));
 }
+
+/** Optimisation options shared by every trainer (LM, CLIP): AdamW and the warmup + cosine schedule. */
+export interface OptimOptions {
+  lr?: number;
+  minLr?: number;
+  warmupSteps?: number;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+}

@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { MoEModel } from '../model/model';
 import type { HostTensor } from '../model/params';
 import { AdamW } from './adamw';
-import { learningRate } from './schedule';
+import { learningRate, OptimOptions } from './schedule';
 import { loadCheckpoint, readSafetensors, writeSafetensors } from '../checkpoint';
 import { atomicWriteFile } from '../checkpoint/files';
 import { MODALITY_CODES } from '../model/adapter-seam';
@@ -47,16 +47,10 @@ export interface TrainEvent {
   elapsedMs: number;
 }
 
-export interface TrainOptions {
+export interface TrainOptions extends OptimOptions {
   steps: number;
   /** The batch for 0-based step i (must be deterministic in i for resume to continue the same curve). */
   batches: (step: number) => TrainBatch;
-  lr?: number;
-  minLr?: number;
-  warmupSteps?: number;
-  weightDecay?: number;
-  beta1?: number;
-  beta2?: number;
   eps?: number;
   /** Clip the global gradient norm to this (0 = off). Default 1. */
   clipNorm?: number;
