@@ -3,7 +3,7 @@
  * VQ-VAE and writes the shipped checkpoint. Resumable: run the same command again after an interruption
  * and it continues from the last snapshot in the run directory.
  *
- *   --out DIR        checkpoint to write (default data/checkpoints/vqvae-emoji)
+ *   --out DIR        checkpoint to write (default data/checkpoints/vqvae-emoji; with --quick, .cache/vqvae-quick)
  *   --run-dir DIR    resumable run state (default .cache/runs/<name of --out>)
  *   --steps N        training steps (default 8000)
  *   --batch N        32×32 images per step (default 16); --low-res-batch N: 16×16 images per step (default 16)
@@ -116,7 +116,8 @@ export async function main(argv: string[]): Promise<number> {
     return n;
   };
   const quick = flags.has('--quick');
-  const out = path.resolve(a.get('--out') ?? path.join(repoRoot(), 'data', 'checkpoints', quick ? 'vqvae-quick' : 'vqvae-emoji'));
+  // --quick writes under .cache (gitignored): a pipeline check is not a checkpoint to ship
+  const out = path.resolve(a.get('--out') ?? (quick ? path.join(repoRoot(), '.cache', 'vqvae-quick') : path.join(repoRoot(), 'data', 'checkpoints', 'vqvae-emoji')));
   const name = path.basename(out);
   const runDir = path.resolve(a.get('--run-dir') ?? path.join(repoRoot(), '.cache', 'runs', name));
   if (flags.has('--fresh')) fs.rmSync(runDir, { recursive: true, force: true });
