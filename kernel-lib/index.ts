@@ -48,7 +48,7 @@ export { PROTOCOL_VERSION, CLOSE as WIDGET_CLOSE_CODES } from './server/protocol
 export {
   initPlotly, showFigure, routingHeatmap, showRoutingHeatmap, tokensByExperts, showTokensByExperts, expertUsageBars,
   showExpertUsageBars, coActivationMatrix, showCoActivationMatrix, lossCurves, showLossCurves, imagePng, imageGridPng,
-  upscaleNearest, showImage, showImageGrid, htmlTable, showTable, progress, Progress, CodePaletteRenderer, VQPatchRenderer, liveDecode,
+  upscaleNearest, showImage, showImageGrid, htmlTable, showTable, progress, Progress, CodePaletteRenderer, liveDecode,
   defaultDisplay, TextTarget, MODALITY_COLORS,
 } from './display';
 export type {

@@ -17,7 +17,6 @@ export type { TableInput, TableOptions } from './table';
 export { progress, Progress } from './progress';
 export type { ProgressOptions, ProgressInfo } from './progress';
 export { CodePaletteRenderer } from './patch-renderer';
-export { VQPatchRenderer } from './vq-renderer';
 export type { PatchRenderer } from './patch-renderer';
 export { MODALITY_COLORS, codeColor, viridis } from './colors';
 export { escapeHtml } from './html';
