@@ -1,7 +1,7 @@
 /**
  * The `switchboard` command line:
  *   switchboard info MODEL [--json]
- *   switchboard generate MODEL --prompt "..." [--image-from codes.json] [--start-image]
+ *   switchboard generate MODEL --prompt "..." [--image-from image.png|codes.json] [--vqvae DIR] [--start-image]
  *       [--max-new-tokens N] [--seed S] [--temperature T] [--top-k K] [--top-p P] [--cfg-scale S] [--json]
  *   switchboard bench [bench options]
  * MODEL is a checkpoint directory (config.json, model.safetensors, tokenizer.json).
@@ -11,14 +11,16 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Session } from '../session';
 import type { ImageCodes, PromptPart } from '../tokenizer';
+import { VQVAE, defaultVQVAEDir, DOWNSAMPLE } from '../image';
 
 const USAGE = `usage:
   switchboard info MODEL [--json]
-  switchboard generate MODEL --prompt TEXT [--image-from CODES.json] [--start-image]
+  switchboard generate MODEL --prompt TEXT [--image-from IMAGE.png|CODES.json] [--vqvae DIR] [--start-image]
                         [--max-new-tokens N] [--seed S] [--temperature T] [--top-k K] [--top-p P]
                         [--cfg-scale S] [--capture none|routing|full] [--json]
   switchboard bench [--quick] [--out FILE] [--checkpoint DIR] [--torch-threads N]
-MODEL is a checkpoint directory (config.json, model.safetensors, tokenizer.json).`;
+MODEL is a checkpoint directory (config.json, model.safetensors, tokenizer.json). A PNG given to
+--image-from is turned into image codes by the VQ-VAE (default data/checkpoints/vqvae-emoji).`;
 
 export class UsageError extends Error {}
 
@@ -31,9 +33,23 @@ function num(name: string, v: string | undefined, integer: boolean): number | un
   return n;
 }
 
-function readImageCodes(file: string): ImageCodes {
+async function readImageCodes(file: string, session: Session, vqvaeDir: string): Promise<ImageCodes> {
   if (/\.png$/i.test(file)) {
-    throw new UsageError(`--image-from ${file}: PNG input needs the VQ-VAE image tokenizer, which is not part of this build yet; pass a JSON file {"height","width","codes"} of image codes`);
+    let png: Uint8Array;
+    try {
+      png = fs.readFileSync(file);
+    } catch (e) {
+      throw new UsageError(`--image-from ${file}: ${(e as Error).message}`);
+    }
+    const vq = VQVAE.load(vqvaeDir);
+    try {
+      if (vq.numCodes !== session.tokenizer.numImageCodes) {
+        throw new Error(`the VQ-VAE at ${vqvaeDir} has ${vq.numCodes} codes but the model has ${session.tokenizer.numImageCodes} image codes`);
+      }
+      return await vq.encodePng(png, { size: session.tokenizer.imageGrid.height * DOWNSAMPLE });
+    } finally {
+      vq.dispose();
+    }
   }
   let j: unknown;
   try {
@@ -71,6 +87,7 @@ async function generate(argv: string[], out: (s: string) => void, err: (s: strin
     options: {
       prompt: { type: 'string' },
       'image-from': { type: 'string' },
+      vqvae: { type: 'string' },
       'start-image': { type: 'boolean' },
       'max-new-tokens': { type: 'string' },
       seed: { type: 'string' },
@@ -86,9 +103,6 @@ async function generate(argv: string[], out: (s: string) => void, err: (s: strin
   if (values.prompt === undefined && values['image-from'] === undefined) throw new UsageError('generate needs --prompt (and/or --image-from)');
   const capture = values.capture ?? 'routing';
   if (!['none', 'routing', 'full'].includes(capture)) throw new UsageError(`--capture must be none, routing or full, got '${capture}'`);
-  const parts: PromptPart[] = [];
-  if (values['image-from'] !== undefined) parts.push({ image: readImageCodes(values['image-from']) });
-  if (values.prompt !== undefined) parts.push({ text: values.prompt });
   const opts = {
     maxNewTokens: num('max-new-tokens', values['max-new-tokens'], true),
     seed: num('seed', values.seed, true),
@@ -101,6 +115,9 @@ async function generate(argv: string[], out: (s: string) => void, err: (s: strin
   };
   const s = await Session.load(positionals[0]);
   try {
+    const parts: PromptPart[] = [];
+    if (values['image-from'] !== undefined) parts.push({ image: await readImageCodes(values['image-from'], s, values.vqvae ?? defaultVQVAEDir()) });
+    if (values.prompt !== undefined) parts.push({ text: values.prompt });
     const enc = s.encode(parts);
     const ac = new AbortController();
     const onInt = () => ac.abort();

@@ -80,7 +80,28 @@ test('bad input: exact messages and exit codes', () => {
   r = cli('generate', dir, '--prompt', 'tiger '.repeat(300));
   expect(r.status).toBe(1);
   expect(r.stderr).toMatch(/switchboard: The prompt is \d+ tokens, longer than the model's context of 128 tokens/);
-  r = cli('generate', dir, '--image-from', 'cat.png');
+  r = cli('generate', dir, '--image-from', 'no-such.png');
   expect(r.status).toBe(2);
-  expect(r.stderr).toContain('--image-from cat.png: PNG input needs the VQ-VAE image tokenizer');
+  expect(r.stderr).toContain("--image-from no-such.png: ENOENT: no such file or directory, open 'no-such.png'");
+});
+
+test('generate --image-from a PNG: the VQ-VAE turns it into codes (image → caption)', async () => {
+  const sharp = (await import('sharp')).default;
+  const raw = Buffer.alloc(32 * 32 * 3, 255);
+  for (let y = 8; y < 24; y++) for (let x = 8; x < 24; x++) raw.set([220, 30, 30], (y * 32 + x) * 3);
+  const png = path.join(dir, '..', `red-${process.pid}.png`);
+  fs.writeFileSync(png, await sharp(raw, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
+  try {
+    // the tiny test model has 32 image codes: the shipped VQ-VAE (512) does not fit it
+    let r = cli('generate', dir, '--image-from', png, '--prompt', 'this is');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the VQ-VAE at .*vqvae-emoji has 512 codes but the model has 32 image codes/);
+    const mm = path.resolve(__dirname, '../../data/checkpoints/mm-moe-small');
+    r = cli('generate', mm, '--image-from', png, '--prompt', 'this is', '--max-new-tokens', '3', '--json');
+    expect(r.status).toBe(0);
+    const first = JSON.parse(r.stdout.split('\n')[0]);
+    expect(first.prompt.modalities.filter((m: string) => m === 'image')).toHaveLength(64);
+  } finally {
+    fs.rmSync(png);
+  }
 });
