@@ -36,7 +36,11 @@ export function modelPerplexity(
   let n = 0;
   // group windows by length (all full but the last) so each batch is rectangular
   const byLen = new Map<number, number[][]>();
-  for (const w of ws) byLen.set(w.length, [...(byLen.get(w.length) ?? []), w]);
+  for (const w of ws) {
+    const group = byLen.get(w.length);
+    if (group) group.push(w);
+    else byLen.set(w.length, [w]);
+  }
   for (const [T, group] of byLen) {
     for (let b = 0; b < group.length; b += o.batchSize ?? 8) {
       const batch = group.slice(b, b + (o.batchSize ?? 8));

@@ -203,8 +203,12 @@ export class MoEModel {
 
   /** Full forward on host ids (rows of equal length) → host logits and routing. No tensors escape. */
   forward(ids: number[][], opts: ForwardOptions = {}): ForwardResult {
+    return this.run(ids, new HookContext(opts.hooks ?? new Map(), opts.cacheNames ?? null), opts);
+  }
+
+  /** One tidy forward with a given hook context, read back to the host. */
+  private run(ids: number[][], ctx: HookContext, opts: ForwardOptions): ForwardResult {
     const { B, T, t } = this.checkIds(ids);
-    const ctx = new HookContext(opts.hooks ?? new Map(), opts.cacheNames ?? null);
     let out!: ForwardResult;
     tf.tidy(() => {
       const r = this.forwardTensors(t(), { hooks: ctx, capture: opts.capture, modalities: opts.modalities });
@@ -221,13 +225,8 @@ export class MoEModel {
   /** TransformerLens-style: run and return named activations (host copies; nothing to dispose). */
   runWithCache(ids: number[][], names?: string[] | ((name: string) => boolean), opts: ForwardOptions = {}): ForwardResult & { cache: Map<string, HostTensor> } {
     const filter = names === undefined ? () => true : typeof names === 'function' ? names : (n: string) => names.includes(n);
-    const { t } = this.checkIds(ids);
     const ctx = new HookContext(opts.hooks ?? new Map(), filter);
-    let out!: ForwardResult;
-    tf.tidy(() => {
-      const r = this.forwardTensors(t(), { hooks: ctx, capture: opts.capture, modalities: opts.modalities });
-      out = { logits: r.logits.dataSync() as Float32Array, shape: [ids.length, ids[0].length, this.config.vocabSize], routing: r.routing, aux: r.aux.dataSync()[0] };
-    });
+    const out = this.run(ids, ctx, opts);
     if (Array.isArray(names)) {
       for (const n of names) if (!ctx.cache.has(n)) throw new Error(`runWithCache: no hook point named '${n}' (see model.hookNames())`);
     }
