@@ -29,7 +29,7 @@ export type { Step, StepRouting, StopReason, GenerateOptions } from './decode/ge
 export type { SamplingOptions } from './decode/sampling';
 
 export { train, trainableNames } from './train/trainer';
-export type { TrainOptions, TrainEvent, TrainResult, TrainBatch } from './train/trainer';
+export type { TrainOptions, TrainEvent, TrainResult, TrainBatch, TrainSlice } from './train/trainer';
 export { learningRate } from './train/schedule';
 
 export { saveCheckpoint, loadCheckpoint, CheckpointError } from './checkpoint';

@@ -1,5 +1,5 @@
 /** The VQ-VAE image tokenizer: images ⇄ integer code grids, PNG in/out, evaluation and training. */
-export { VQVAE, toModelRange, fromModelRange } from './model';
+export { VQVAE, toModelRange, fromModelRange, CODEBOOK } from './model';
 export { defaultVQVAEConfig, validateVQVAEConfig, vqvaeParamShapes, gridSize, DOWNSAMPLE } from './config';
 export type { VQVAEConfig } from './config';
 export { readVQVAECheckpoint, writeVQVAECheckpoint, readVQVAEMetrics, VQVAE_FORMAT } from './checkpoint';

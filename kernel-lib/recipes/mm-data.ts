@@ -4,6 +4,9 @@
  * packed with Brown text into fixed-length rows. Every row depends only on (seed, step).
  */
 import type { MultimodalTokenizer, ImageCodes } from '../tokenizer';
+import { openDataset, textOf, downscale2x } from '../data';
+import type { RGBImage } from '../data';
+import type { VQVAE } from '../image';
 import type { TrainBatch } from '../train/trainer';
 import { mulberry32 } from '../model/params';
 
@@ -24,6 +27,8 @@ export interface MixOptions {
   seed: number;
   /** Fraction of rows that are Brown text (the rest are captioned images). */
   textFraction: number;
+  /** Fraction of captioned images drawn caption → image (the rest image → caption). Default 0.5. */
+  captionFirstFraction?: number;
 }
 
 /**
@@ -33,6 +38,7 @@ export interface MixOptions {
 export function mixedSampler(tok: MultimodalTokenizer, images: CaptionedCodes[], text: Int32Array, o: MixOptions): (step: number) => TrainBatch {
   const L = o.seqLen + 1;
   if (images.length === 0) throw new Error('mixedSampler: no captioned images');
+  const captionFirst = o.captionFirstFraction ?? 0.5;
   return (step) => {
     const rand = mulberry32((o.seed * 7919 + step * 104729) >>> 0);
     const ids: number[][] = [];
@@ -45,10 +51,39 @@ export function mixedSampler(tok: MultimodalTokenizer, images: CaptionedCodes[],
       const row: number[] = [];
       while (row.length < L) {
         const ex = images[Math.floor(rand() * images.length)];
-        row.push(...captionedSequence(tok, ex, rand() < 0.5));
+        row.push(...captionedSequence(tok, ex, rand() < 1 - captionFirst));
       }
       ids.push(row.slice(0, L));
     }
     return { ids };
   };
 }
+
+/**
+ * Captioned images of a dataset split with their VQ codes (32×32 → 8×8; with `lowRes`, the 16×16
+ * downscaled copy → 4×4). `imgs` are the images that were encoded.
+ */
+export async function captioned(
+  vq: VQVAE,
+  name: 'emoji' | 'scenes',
+  split: 'train' | 'val' | 'test',
+  limit = Infinity,
+  o: { lowRes?: boolean } = {},
+): Promise<{ caps: string[]; imgs: RGBImage[]; codes: ImageCodes[] }> {
+  const ds = await openDataset(name, { split });
+  const caps: string[] = [];
+  const imgs: RGBImage[] = [];
+  for (const ex of ds) {
+    if (caps.length >= limit) break;
+    const img = ex.parts.find((p): p is { image: RGBImage } => 'image' in p);
+    if (!img) continue;
+    caps.push(textOf(ex.parts));
+    imgs.push(o.lowRes ? downscale2x(img.image) : img.image);
+  }
+  const codes: ImageCodes[] = [];
+  for (let i = 0; i < imgs.length; i += 256) codes.push(...vq.encodeImages(imgs.slice(i, i + 256)));
+  return { caps, imgs, codes };
+}
+
+/** Pairs of caption and codes from `captioned`. */
+export const pairs = (c: { caps: string[]; codes: ImageCodes[] }): CaptionedCodes[] => c.caps.map((caption, i) => ({ caption, codes: c.codes[i] }));

@@ -9,14 +9,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { openDataset, textOf } from '../data';
 import type { RGBImage } from '../data';
 import { Session } from '../session';
 import { VQVAE } from '../image';
 import { imageGridPng } from '../image/png';
-import { ClipModel } from '../eval';
+import { ClipModel, captionConditioning } from '../eval';
+import type { ConditioningProbe } from '../eval';
 import { brownStreams, thinCurve, writeMetrics, RecipeOptions } from './text-moe-small';
-import { mixedSampler, CaptionedCodes } from './mm-data';
+import { mixedSampler, CaptionedCodes, captioned } from './mm-data';
 import { modelPerplexity } from '../analysis/perplexity';
 import type { ImageCodes } from '../tokenizer';
 
@@ -27,23 +27,14 @@ export interface MmRecipeOptions extends RecipeOptions {
   /** Held-out captions to generate images for. */
   evalImages?: number;
   cfgScale?: number;
+  /** Stage-2 (conditioning) steps; default 2400. */
+  conditioningSteps?: number;
+  /** Held-out scenes for the own-vs-shuffled caption probe (default 24). */
+  probeExamples?: number;
 }
 
-async function captioned(vq: VQVAE, name: 'emoji' | 'scenes', split: 'train' | 'test', limit = Infinity) {
-  const ds = await openDataset(name, { split });
-  const caps: string[] = [];
-  const imgs: RGBImage[] = [];
-  for (const ex of ds) {
-    if (caps.length >= limit) break;
-    const img = ex.parts.find((p): p is { image: RGBImage } => 'image' in p);
-    if (!img) continue;
-    caps.push(textOf(ex.parts));
-    imgs.push(img.image);
-  }
-  const codes: ImageCodes[] = [];
-  for (let i = 0; i < imgs.length; i += 256) codes.push(...vq.encodeImages(imgs.slice(i, i + 256)));
-  return { caps, imgs, codes };
-}
+const fmtProbe = (p: ConditioningProbe) =>
+  `image NLL own ${p.own.toFixed(3)} vs shuffled ${p.shuffled.toFixed(3)} (gap ${p.gap.toFixed(4)}, own better ${(100 * p.ownBetterFraction).toFixed(0)}%)`;
 
 /** A derangement of 0..n−1 by rotation (every caption moves). */
 const shuffled = <T>(xs: T[]): T[] => xs.map((_, i) => xs[(i + Math.max(1, Math.floor(xs.length / 2))) % xs.length]);
@@ -72,13 +63,13 @@ export async function trainMmMoeSmall(o: MmRecipeOptions): Promise<Record<string
   log('encoding training images with the VQ-VAE …');
   const emoji = await captioned(vq, 'emoji', 'train');
   const scenes = await captioned(vq, 'scenes', 'train');
-  vq.dispose();
   const data: CaptionedCodes[] = [...emoji.caps.map((c, i) => ({ caption: c, codes: emoji.codes[i] })), ...scenes.caps.map((c, i) => ({ caption: c, codes: scenes.codes[i] }))];
   log(`captioned images: ${emoji.caps.length} emoji + ${scenes.caps.length} scenes`);
-  const steps = o.steps ?? 700;
+  const steps = o.steps ?? 800;
   const batchSize = o.batchSize ?? 8;
   const seqLen = o.seqLen ?? 128;
   const lr = o.lr ?? 1e-3;
+  // Stage 1: learn the image-code language, both directions, a quarter Brown text.
   const r = await s.train({
     steps,
     batches: mixedSampler(s.tokenizer, data, textStreams.train, { batchSize, seqLen, seed: o.seed ?? 0, textFraction: 0.25 }),
@@ -89,17 +80,50 @@ export async function trainMmMoeSmall(o: MmRecipeOptions): Promise<Record<string
     checkpointEvery: 50,
     onStep: o.onProgress,
   });
+  // Stage 2: conditioning. After stage 1 the model draws plausible code statistics but ignores the
+  // caption (image-code NLL after the own caption = after a shuffled one); this stage draws most
+  // captioned images caption → image and logs the own-vs-shuffled probe on held-out scenes as it goes.
+  const probeSet = await captioned(vq, 'scenes', 'val', o.probeExamples ?? 24);
+  const probeExamples = probeSet.caps.map((caption, i) => ({ caption, codes: probeSet.codes[i] }));
+  vq.dispose();
+  const steps2 = o.conditioningSteps ?? 2400;
+  const probes: Record<string, unknown>[] = [{ step: 0, ...captionConditioning(s, probeExamples) }];
+  log(`conditioning probe before stage 2: ${fmtProbe(probes[0] as unknown as ConditioningProbe)}`);
+  const probeEvery = Math.max(1, Math.min(300, steps2));
+  const r2 = await s.train({
+    steps: steps2,
+    batches: mixedSampler(s.tokenizer, data, textStreams.train, { batchSize, seqLen, seed: (o.seed ?? 0) + 1, textFraction: 0.15, captionFirstFraction: 0.8 }),
+    lr,
+    minLr: lr / 10,
+    warmupSteps: Math.min(50, Math.floor(steps2 / 10)),
+    runDir: `${o.runDir}-stage2`,
+    checkpointEvery: 50,
+    onStep: (e) => {
+      o.onProgress?.(e);
+      if (e.step % probeEvery === 0 || e.step === e.totalSteps) {
+        const p = captionConditioning(s, probeExamples);
+        probes.push({ step: e.step, ...p });
+        log(`conditioning probe at stage-2 step ${e.step}: ${fmtProbe(p)}`);
+      }
+    },
+  });
   for (const f of ['metrics.json', 'clip-t.svg', 'samples.png']) if (fs.existsSync(path.join(o.outDir, f))) fs.rmSync(path.join(o.outDir, f));
   s.save(o.outDir, { dtype: 'float16', extra: { recipe: 'mm-moe-small' } });
+  const elapsed = (h: { elapsedMs: number }[]) => (h.at(-1)?.elapsedMs ?? 0) / 1000;
   writeMetrics(o.outDir, {
     name: 'mm-moe-small',
     base: path.basename(o.baseDir),
-    data: 'Twemoji emoji (train split) and composed scenes (train split) with captions, both directions; Brown text 25% of rows',
+    data: 'Twemoji emoji (train split) and composed scenes (train split) with captions, both directions; Brown text 25% of rows (stage 1), 15% (stage 2)',
     config: s.config,
     vocabulary: { total: s.tokenizer.vocabSize, text: s.tokenizer.textVocabSize, imageCodes: s.tokenizer.numImageCodes, vokens: s.tokenizer.numVokens, init: 'mean-noise' },
-    training: { steps, batchSize, seqLen, lr, minLr: lr / 10, textFraction: 0.25, tokensSeen: steps * batchSize * seqLen, resumedFrom: r.resumedFrom },
+    training: { steps, batchSize, seqLen, lr, minLr: lr / 10, textFraction: 0.25, captionFirstFraction: 0.5, tokensSeen: steps * batchSize * seqLen, resumedFrom: r.resumedFrom },
+    stage2: {
+      steps: steps2, lr, minLr: lr / 10, textFraction: 0.15, captionFirstFraction: 0.8, tokensSeen: steps2 * batchSize * seqLen, resumedFrom: r2.resumedFrom,
+      lossCurve: thinCurve(r2.history), train_wall_time_s: elapsed(r2.history),
+      conditioningProbe: { examples: 'scenes val split, first ' + probeExamples.length, note: 'image-code NLL (nats) after own vs shuffled caption; probes at steps before a resume are not re-run', curve: probes },
+    },
     lossCurve: thinCurve(r.history),
-    train_wall_time_s: (r.history.at(-1)?.elapsedMs ?? 0) / 1000,
+    train_wall_time_s: elapsed(r.history) + elapsed(r2.history),
     backend: s.device,
     date: new Date().toISOString(),
   });
@@ -148,6 +172,7 @@ export async function evaluateMmMoeSmall(
   const real = clip.clipT(held.imgs, held.caps);
   const realOther = clip.clipT(held.imgs, shuffled(held.caps));
   clip.dispose();
+  const probe = captionConditioning(s, held.caps.map((caption, i) => ({ caption, codes: held.codes[i] })));
   const wins = own.scores.reduce((n, v, i) => n + (v > other.scores[i] ? 1 : 0), 0);
   const checkOwn = own.scores.slice(0, CHECK_CAPTIONS).reduce((a, b) => a + b, 0) / CHECK_CAPTIONS;
   const old = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
@@ -164,6 +189,7 @@ export async function evaluateMmMoeSmall(
       own_beats_shuffled_fraction: wins / held.caps.length,
       reference_real_images: { own: real.mean, shuffled: realOther.mean },
     },
+    conditioning_probe_test: probe,
     check: { captions: CHECK_CAPTIONS, clip_t_own_mean: checkOwn },
   };
   writeMetrics(dir, metrics);

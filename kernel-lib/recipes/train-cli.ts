@@ -1,14 +1,17 @@
 /**
  * `npm run train:<name>`: trains one shipped model by its recipe, resumably (Ctrl-C and run again to
  * continue), printing progress. Run directories live in .cache/runs/<name>/.
- *   node dist/kernel-lib/recipes/train-cli.js text-moe-small|mm-moe-small [--steps N] [--out DIR] [--fresh]
- * mm-moe-small starts from data/checkpoints/{text-moe-small, vqvae-emoji, clip-emoji}.
+ *   node dist/kernel-lib/recipes/train-cli.js text-moe-small|mm-moe-small|s1-plora|s1-lora|s1-init-ablation
+ *        [--steps N] [--out DIR] [--fresh] [--conditioning-steps N (mm)] [--lowres-steps N (s1)]
+ * mm-moe-small starts from data/checkpoints/{text-moe-small, vqvae-emoji, clip-emoji}; the s1-* recipes
+ * (the PLoRA paper, notebooks/01-…) from text-moe-small and vqvae-emoji (--steps = high-res steps).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { trainTextMoeSmall, evaluateTextMoeSmall, RecipeOptions } from './text-moe-small';
 import { trainMmMoeSmall, evaluateMmMoeSmall } from './mm-moe-small';
+import { trainS1Variant } from './plora-paper';
 import type { TrainEvent } from '../train/trainer';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -27,17 +30,50 @@ function progressPrinter(name: string): (e: TrainEvent) => void {
   };
 }
 
+function positiveInt(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got '${v}'`);
+  return n;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { steps: { type: 'string' }, out: { type: 'string' }, fresh: { type: 'boolean' }, 'eval-tokens': { type: 'string' }, 'eval-only': { type: 'boolean' } },
+    options: { steps: { type: 'string' }, out: { type: 'string' }, fresh: { type: 'boolean' }, 'eval-tokens': { type: 'string' }, 'eval-only': { type: 'boolean' }, 'conditioning-steps': { type: 'string' }, 'lowres-steps': { type: 'string' } },
   });
   const name = positionals[0];
   const ck = (n: string) => path.join(ROOT, 'data', 'checkpoints', n);
   const recipes: Record<string, (o: RecipeOptions) => Promise<Record<string, unknown>>> = {
     'text-moe-small': trainTextMoeSmall,
-    'mm-moe-small': (o) => trainMmMoeSmall({ ...o, baseDir: ck('text-moe-small'), vqvaeDir: ck('vqvae-emoji'), clipDir: ck('clip-emoji') }),
+    'mm-moe-small': (o) => trainMmMoeSmall({ ...o, conditioningSteps: positiveInt(values['conditioning-steps'], '--conditioning-steps'), baseDir: ck('text-moe-small'), vqvaeDir: ck('vqvae-emoji'), clipDir: ck('clip-emoji') }),
+  };
+  const s1 = (variant: 'lora' | 'plora') => (o: RecipeOptions) =>
+    trainS1Variant({
+      variant,
+      baseDir: ck('text-moe-small'),
+      vqvaeDir: ck('vqvae-emoji'),
+      outDir: o.outDir,
+      runDir: o.runDir,
+      highResSteps: o.steps,
+      lowResSteps: positiveInt(values['lowres-steps'], '--lowres-steps'),
+      onProgress: (e) => progress(e),
+    });
+  const progress = progressPrinter(name);
+  recipes['s1-plora'] = s1('plora');
+  recipes['s1-lora'] = s1('lora');
+  // the initialisation ablation: the first low-res steps with mean-initialised rows (not shipped; its
+  // metrics go to notebooks/results/, beside the notebook that reads them)
+  recipes['s1-init-ablation'] = async (o) => {
+    const m = await trainS1Variant({
+      variant: 'plora', init: 'mean', lowResOnly: true, baseDir: ck('text-moe-small'), vqvaeDir: ck('vqvae-emoji'), outDir: o.outDir, runDir: o.runDir,
+      lowResSteps: positiveInt(values['lowres-steps'], '--lowres-steps') ?? 250, onProgress: (e) => progress(e),
+    });
+    const file = values.out ? path.join(values.out, 'metrics.json') : path.join(ROOT, 'notebooks', 'results', 's1-init-ablation-mean.json');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, JSON.stringify(m, null, 1) + '\n');
+    return m;
   };
   const recipe = recipes[name];
   if (!recipe) {

@@ -19,7 +19,16 @@ export class AdamW {
   /** Updates applied so far (bias correction uses it). */
   t = 0;
 
-  constructor(readonly names: string[], private readonly params: Map<string, tf.Variable>, readonly o: AdamWOptions) {
+  /**
+   * `masks` (by name, the parameter's shape, 1 = trains, 0 = frozen) restrict weight decay to the
+   * trainable part of a partly trained parameter; its gradients must already be masked the same way.
+   */
+  constructor(
+    readonly names: string[],
+    private readonly params: Map<string, tf.Variable>,
+    readonly o: AdamWOptions,
+    private readonly masks: ReadonlyMap<string, tf.Tensor> = new Map(),
+  ) {
     for (const n of names) {
       const p = params.get(n);
       if (!p) throw new Error(`AdamW: no parameter '${n}'`);
@@ -44,7 +53,8 @@ export class AdamW {
         m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
         v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
         const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
-        const decay = p.rank >= 2 && weightDecay > 0 ? tf.mul(p, weightDecay) : null;
+        const mask = this.masks.get(n);
+        const decay = p.rank >= 2 && weightDecay > 0 ? tf.mul(mask ? tf.mul(p, mask) : p, weightDecay) : null;
         p.assign(tf.sub(p, tf.mul(decay ? tf.add(update, decay) : update, lr)));
       }
     });

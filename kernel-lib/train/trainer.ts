@@ -34,6 +34,15 @@ export interface TrainBatch {
   weights?: number[][];
 }
 
+/** Part of a parameter that trains (see TrainOptions.trainSlices). */
+export interface TrainSlice {
+  param: string;
+  axis: number;
+  from: number;
+  /** Exclusive end (default: the whole axis). */
+  to?: number;
+}
+
 export interface TrainEvent {
   /** Updates completed (1-based). */
   step: number;
@@ -61,6 +70,13 @@ export interface TrainOptions extends OptimOptions {
   modalityOf?: (id: number) => Modality;
   /** Glob patterns (`*` = any run of characters) of parameters to keep frozen, e.g. `blocks.*.attn.*`. */
   freeze?: string[];
+  /**
+   * Parameters that train only in part: along `axis`, indices [from, to) train and the rest stays
+   * exactly as it is (no gradient step, no weight decay). For a vocabulary grown for a new modality,
+   * `{ param: 'embed', axis: 0, from: oldVocab }` and `{ param: 'lm_head', axis: 1, from: oldVocab }`
+   * train the new rows/columns while the text ones stay frozen.
+   */
+  trainSlices?: TrainSlice[];
   /** Directory for resumable checkpoints; with it, a run that finds trainer_state.json resumes. */
   runDir?: string;
   checkpointEvery?: number;
@@ -107,6 +123,7 @@ export function trainingParams(model: MoEModel): Map<string, tf.Variable> {
 
 function fingerprint(o: TrainOptions, adapterNames: string[]): Record<string, unknown> {
   const f: Record<string, unknown> = { steps: o.steps, lr: o.lr, minLr: o.minLr, warmupSteps: o.warmupSteps, weightDecay: o.weightDecay, freeze: o.freeze ?? [] };
+  if (o.trainSlices && o.trainSlices.length > 0) f.trainSlices = o.trainSlices;
   if (adapterNames.length > 0) f.adapters = adapterNames; // absent without adapters, so older run directories still resume
   return f;
 }
@@ -123,7 +140,8 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
   const params = trainingParams(model);
   const adapterNames = [...params.keys()].filter((n) => !model.params.has(n));
   const names = trainableNames([...params.keys()], o.freeze);
-  const opt = new AdamW(names, params, { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.95, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0.1 });
+  const masks = sliceMasks(params, names, o.trainSlices ?? []);
+  const opt = new AdamW(names, params, { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.95, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0.1 }, masks);
   const history: TrainEvent[] = [];
   let start = 0;
   const statePath = o.runDir ? path.join(o.runDir, 'trainer_state.json') : '';
@@ -159,7 +177,8 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
         }, vars, undefined, true);
         const gm = new Map<string, tf.Tensor>();
         names.forEach((n, i) => {
-          if (grads[i]) gm.set(n, grads[i]);
+          const mask = masks.get(n);
+          if (grads[i]) gm.set(n, mask ? tf.mul(grads[i], mask) : grads[i]);
         });
         gradNorm = gm.size === 0 ? 0 : Math.sqrt(tf.addN([...gm.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
         if (clip > 0 && gradNorm > clip) for (const [n, g] of gm) gm.set(n, tf.mul(g, clip / (gradNorm + 1e-6)));
@@ -185,7 +204,37 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
     return { history, resumedFrom: start, stopped: 'done' };
   } finally {
     opt.dispose();
+    for (const m of masks.values()) m.dispose();
   }
+}
+
+/** 0/1 masks for TrainOptions.trainSlices, validated against the trainable parameters. */
+function sliceMasks(params: Map<string, tf.Variable>, trainable: string[], slices: TrainSlice[]): Map<string, tf.Tensor> {
+  const ranges = new Map<string, TrainSlice>();
+  for (const [i, sl] of slices.entries()) {
+    const where = `trainSlices[${i}]`;
+    const p = params.get(sl?.param);
+    if (!p) throw new Error(`${where}: no parameter '${String(sl?.param)}'`);
+    if (!trainable.includes(sl.param)) throw new Error(`${where}: parameter '${sl.param}' is frozen; a slice of it cannot train`);
+    if (ranges.has(sl.param)) throw new Error(`${where}: parameter '${sl.param}' has two slices`);
+    if (!Number.isInteger(sl.axis) || sl.axis < 0 || sl.axis >= p.rank) throw new Error(`${where}: axis must be an integer in [0, ${p.rank}) for '${sl.param}' of shape [${p.shape.join(', ')}], got ${String(sl.axis)}`);
+    const dim = p.shape[sl.axis];
+    const to = sl.to ?? dim;
+    if (!Number.isInteger(sl.from) || !Number.isInteger(to) || sl.from < 0 || to > dim || sl.from >= to) {
+      throw new Error(`${where}: need integers 0 <= from < to <= ${dim} on axis ${sl.axis} of '${sl.param}', got from ${String(sl.from)}, to ${String(to)}`);
+    }
+    ranges.set(sl.param, { ...sl, to });
+  }
+  const out = new Map<string, tf.Tensor>();
+  for (const [n, sl] of ranges) {
+    const p = params.get(n) as tf.Variable;
+    const dim = p.shape[sl.axis];
+    const line = new Float32Array(dim);
+    line.fill(1, sl.from, sl.to);
+    const shape = p.shape.map((d, a) => (a === sl.axis ? d : 1));
+    out.set(n, tf.tidy(() => tf.mul(tf.ones(p.shape), tf.tensor(line, shape))));
+  }
+  return out;
 }
 
 function prepareBatch(batch: TrainBatch, o: TrainOptions, V: number) {

@@ -88,3 +88,66 @@ test('a run interrupted and resumed continues the same loss curve', async () => 
   await expect(train(second, { steps: 9, batches, runDir, saveModel: saver(second) })).rejects.toThrow(/this run was started with steps = 8, now 9/);
   second.dispose();
 });
+
+describe('trainSlices: a parameter that trains only in part', () => {
+  // new vocabulary rows train, the old ones stay bit-identical (no step, no weight decay)
+  const slices = [
+    { param: 'embed', axis: 0, from: 40 },
+    { param: 'lm_head', axis: 1, from: 40 },
+  ];
+  const rowsOf = (data: Float32Array, rows: number, cols: number, axis: number, lo: number, hi: number): number[] => {
+    const out: number[] = [];
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if ((axis === 0 ? r : c) >= lo && (axis === 0 ? r : c) < hi) out.push(data[r * cols + c]);
+    return out;
+  };
+
+  test('rows outside the slice keep their exact values; rows inside change; no leaks', async () => {
+    const model = MoEModel.init(cfg, 5);
+    model.forward([batches(0).ids[0].slice(1)]);
+    const V = cfg.vocabSize;
+    const H = cfg.hiddenSize;
+    const e0 = model.p('embed').dataSync().slice() as Float32Array;
+    const h0 = model.p('lm_head').dataSync().slice() as Float32Array;
+    const r0 = Array.from(model.p('blocks.0.moe.router').dataSync());
+    const before = tf.memory().numTensors;
+    // rows reach every id in [0, 50); weight decay on, so an unmasked decay would move frozen rows too
+    await train(model, { steps: 4, batches, lr: 1e-2, weightDecay: 0.5, trainSlices: slices });
+    expect(tf.memory().numTensors).toBe(before);
+    const e1 = model.p('embed').dataSync() as Float32Array;
+    const h1 = model.p('lm_head').dataSync() as Float32Array;
+    expect(rowsOf(e1, V, H, 0, 0, 40)).toEqual(rowsOf(e0, V, H, 0, 0, 40));
+    expect(rowsOf(h1, H, V, 1, 0, 40)).toEqual(rowsOf(h0, H, V, 1, 0, 40));
+    const moved = (a: number[], b: number[]) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+    expect(moved(rowsOf(e1, V, H, 0, 40, 50), rowsOf(e0, V, H, 0, 40, 50))).toBeGreaterThan(1e-4);
+    expect(moved(rowsOf(h1, H, V, 1, 40, V), rowsOf(h0, H, V, 1, 40, V))).toBeGreaterThan(1e-4);
+    // the rest of the model trains as usual
+    expect(moved(Array.from(model.p('blocks.0.moe.router').dataSync()), r0)).toBeGreaterThan(1e-4);
+    model.dispose();
+  });
+
+  test('bad slices are refused, naming what is wrong, before anything trains', async () => {
+    const model = MoEModel.init(cfg, 6);
+    const w0 = model.p('blocks.0.moe.router').dataSync().slice();
+    const run = (trainSlices: unknown, freeze?: string[]) =>
+      train(model, { steps: 1, batches, trainSlices: trainSlices as { param: string; axis: number; from: number }[], freeze });
+    await expect(run([{ param: 'embedding', axis: 0, from: 1 }])).rejects.toThrow("trainSlices[0]: no parameter 'embedding'");
+    await expect(run([{ param: 'embed', axis: 0, from: 1 }], ['embed'])).rejects.toThrow("trainSlices[0]: parameter 'embed' is frozen; a slice of it cannot train");
+    await expect(run([{ param: 'embed', axis: 2, from: 1 }])).rejects.toThrow("trainSlices[0]: axis must be an integer in [0, 2) for 'embed' of shape [64, 32], got 2");
+    await expect(run([{ param: 'embed', axis: 0, from: 64 }])).rejects.toThrow("trainSlices[0]: need integers 0 <= from < to <= 64 on axis 0 of 'embed', got from 64, to 64");
+    await expect(run([{ param: 'embed', axis: 0, from: 1 }, { param: 'embed', axis: 1, from: 1 }])).rejects.toThrow("trainSlices[1]: parameter 'embed' has two slices");
+    expect(model.p('blocks.0.moe.router').dataSync()).toEqual(w0);
+    model.dispose();
+  });
+
+  test('a resumed run must use the same slices', async () => {
+    const model = MoEModel.init(cfg, 7);
+    const runDir = path.join(tmp, 'slices-run');
+    await train(model, { steps: 2, batches, runDir, saveModel: saver(model), trainSlices: slices });
+    const m2 = MoEModel.init(cfg, 7);
+    await expect(train(m2, { steps: 2, batches, runDir, saveModel: saver(m2) })).rejects.toThrow(
+      `${path.join(runDir, 'trainer_state.json')}: this run was started with trainSlices = ${JSON.stringify(slices)}, now undefined; use a new runDir or the same options`,
+    );
+    model.dispose();
+    m2.dispose();
+  });
+});

@@ -1,0 +1,168 @@
+/**
+ * Recipe for the S1 paper reproduction ("Efficient Multimodal Generation via Redundancy-Aware MoE",
+ * PLoRA): `text-moe-small` (16 experts, top-4) extended to images and fine-tuned in two stages, once
+ * with Partial LoRA (adapters on image tokens only) and once with plain LoRA (every token) as the
+ * baseline. Everything else is the same for both variants, as in the paper:
+ *
+ * - vocabulary grows by the VQ-VAE's 512 codes + <boi>/<eoi>/<img> (paper A.1); the new embedding
+ *   rows and LM-head columns are initialised by Gromov–Wasserstein (paper §2; 'mean' as the ablation);
+ * - trainable: adapters (q, k, v, o; rank-stabilised α/√r) + routers + experts (paper §2) and the NEW
+ *   embedding rows / head columns only (text rows stay exactly as pretrained);
+ * - data: captioned images, caption → image (the paper trains text-to-image on image–text pairs);
+ * - low-res stage (16×16 images → 4×4 codes) then high-res stage (32×32 → 8×8), each AdamW with
+ *   warmup + cosine, peak lr scaled from the paper's 2e-4 → 2e-5 to this model size (1e-3 → 1e-4).
+ *
+ * Output per variant: `data/checkpoints/s1-<variant>/` (the fine-tuned model, float16) and
+ * `data/checkpoints/s1-<variant>-adapters/<variant>.{json,safetensors}`; `loadS1Variant` puts them
+ * back together. The mean-init ablation trains only the first low-res steps and is not shipped.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Session } from '../session';
+import { VQVAE, CODEBOOK } from '../image';
+import { attachLoRA, ploraFreeze, saveAdapter, loadAdapter, LoRAHandle } from '../adapters';
+import type { LoRAKind } from '../adapters';
+import { captionConditioning } from '../eval';
+import type { ConditioningProbe } from '../eval';
+import { captioned, mixedSampler, pairs, CaptionedCodes } from './mm-data';
+import { thinCurve, writeMetrics } from './text-moe-small';
+import type { TrainEvent, TrainSlice } from '../train/trainer';
+import type { HostTensor } from '../model/params';
+
+export type S1Init = 'gromov-wasserstein' | 'mean';
+
+export interface S1RecipeOptions {
+  variant: LoRAKind;
+  init?: S1Init;
+  baseDir: string;
+  vqvaeDir: string;
+  /** Finished model goes here; adapters to `${outDir}-adapters`. */
+  outDir: string;
+  /** Run directories `${runDir}/lowres`, `${runDir}/highres` (resumable). */
+  runDir: string;
+  lowResSteps?: number;
+  highResSteps?: number;
+  batchSize?: number;
+  seqLen?: number;
+  lr?: number;
+  rank?: number;
+  alpha?: number;
+  seed?: number;
+  /** Held-out low-res image-code NLL is probed at these low-res steps (early image loss). */
+  probeSteps?: number[];
+  probeExamples?: number;
+  onProgress?: (e: TrainEvent & { stage: string }) => void;
+  log?: (s: string) => void;
+}
+
+export const S1_DEFAULTS = { lowResSteps: 250, highResSteps: 500, batchSize: 8, seqLen: 128, lr: 1e-3, rank: 8, alpha: 8, seed: 0, probeSteps: [0, 10, 25, 50, 100, 150, 250] };
+
+/**
+ * The trainable set of the paper plus the new vocabulary rows: freeze embedding, attention, norms and
+ * head, except the embedding rows / head columns from `oldVocab` on.
+ */
+export function s1Trainable(s: Session, oldVocab: number): { freeze: string[]; trainSlices: TrainSlice[] } {
+  const freeze = ploraFreeze(s.config).filter((p) => p !== 'embed' && p !== 'lm_head');
+  const trainSlices: TrainSlice[] = [{ param: 'embed', axis: 0, from: oldVocab }];
+  if (!s.config.tieWordEmbeddings) trainSlices.push({ param: 'lm_head', axis: 1, from: oldVocab });
+  return { freeze, trainSlices };
+}
+
+/** `text-moe-small` + image vocabulary (512 codes, <boi>/<eoi>/<img>, 8×8 grid), rows by `init`. */
+export async function extendForImages(baseDir: string, vq: VQVAE, init: S1Init, seed = 0): Promise<{ session: Session; oldVocab: number }> {
+  const base = await Session.load(baseDir);
+  const oldVocab = base.tokenizer.vocabSize;
+  const codebook = vq.hostTensors().get(CODEBOOK) as HostTensor;
+  try {
+    const session = base.extendWithImages({ numImageCodes: vq.numCodes, grid: { height: 8, width: 8 }, numVokens: 0, init, codebook: init === 'gromov-wasserstein' ? codebook : undefined, seed });
+    return { session, oldVocab };
+  } finally {
+    base.dispose();
+  }
+}
+
+/** A fine-tuned variant as shipped: the model with its adapter attached (enabled). */
+export async function loadS1Variant(dir: string, variant: LoRAKind): Promise<{ session: Session; adapter: LoRAHandle }> {
+  const session = await Session.load(dir);
+  try {
+    return { session, adapter: loadAdapter(session, `${dir}-adapters`, variant) };
+  } catch (err) {
+    session.dispose();
+    throw err;
+  }
+}
+
+const probeLine = (p: ConditioningProbe) => `held-out image-code NLL ${p.own.toFixed(3)} (shuffled captions ${p.shuffled.toFixed(3)})`;
+
+/** Trains one variant through both stages (or only the first `lowResSteps` with `lowResOnly`). */
+export async function trainS1Variant(o: S1RecipeOptions & { lowResOnly?: boolean }): Promise<Record<string, unknown>> {
+  const d = { ...S1_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as typeof S1_DEFAULTS & S1RecipeOptions;
+  const log = o.log ?? ((x: string) => process.stderr.write(x + '\n'));
+  const init = o.init ?? 'gromov-wasserstein';
+  const t0 = Date.now();
+  const vq = VQVAE.load(o.vqvaeDir);
+  log(`extending the vocabulary (${init} init) …`);
+  const tInit = Date.now();
+  const { session: s, oldVocab } = await extendForImages(o.baseDir, vq, init, d.seed);
+  const initSeconds = (Date.now() - tInit) / 1000;
+  const adapter = attachLoRA(s, { kind: o.variant, name: o.variant, rank: d.rank, alpha: d.alpha, seed: d.seed });
+  const trainable = s1Trainable(s, oldVocab);
+  log('encoding captioned images (low-res 16×16 → 4×4 and high-res 32×32 → 8×8) …');
+  const low: CaptionedCodes[] = [...pairs(await captioned(vq, 'emoji', 'train', Infinity, { lowRes: true })), ...pairs(await captioned(vq, 'scenes', 'train', Infinity, { lowRes: true }))];
+  const lowProbe = pairs(await captioned(vq, 'scenes', 'val', d.probeExamples ?? 24, { lowRes: true }));
+  const high: CaptionedCodes[] = o.lowResOnly ? [] : [...pairs(await captioned(vq, 'emoji', 'train')), ...pairs(await captioned(vq, 'scenes', 'train'))];
+  const highProbe = o.lowResOnly ? [] : pairs(await captioned(vq, 'scenes', 'val', d.probeExamples ?? 24));
+  vq.dispose();
+  const noText = new Int32Array(0);
+  const stage = async (name: 'lowres' | 'highres', steps: number, data: CaptionedCodes[], probeSet: CaptionedCodes[], probeAt: Set<number>) => {
+    const probes: ({ step: number } & ConditioningProbe)[] = [];
+    const probe = (step: number) => {
+      const p = captionConditioning(s, probeSet);
+      probes.push({ step, ...p });
+      log(`[${o.variant}/${init}] ${name} step ${step}: ${probeLine(p)}`);
+    };
+    if (probeAt.has(0)) probe(0);
+    const r = await s.train({
+      steps,
+      batches: mixedSampler(s.tokenizer, data, noText, { batchSize: d.batchSize, seqLen: d.seqLen, seed: d.seed + (name === 'lowres' ? 0 : 1), textFraction: 0, captionFirstFraction: 1 }),
+      lr: d.lr,
+      minLr: d.lr / 10,
+      warmupSteps: Math.min(50, Math.floor(steps / 10)),
+      freeze: trainable.freeze,
+      trainSlices: trainable.trainSlices,
+      runDir: path.join(o.runDir, name),
+      checkpointEvery: 50,
+      onStep: (e) => {
+        o.onProgress?.({ ...e, stage: name });
+        if (probeAt.has(e.step)) probe(e.step);
+      },
+    });
+    return { steps, lossCurve: thinCurve(r.history), earlyLoss: r.history.slice(0, 100).map((e) => Number(e.lmLoss.toFixed(4))), train_wall_time_s: (r.history.at(-1)?.elapsedMs ?? 0) / 1000, resumedFrom: r.resumedFrom, probes };
+  };
+  const lowSteps = d.lowResSteps;
+  const lowres = await stage('lowres', lowSteps, low, lowProbe, new Set(d.probeSteps.filter((x) => x <= lowSteps)));
+  const highres = o.lowResOnly ? null : await stage('highres', d.highResSteps, high, highProbe, new Set([0, Math.floor(d.highResSteps / 2), d.highResSteps]));
+  const metrics: Record<string, unknown> = {
+    name: `s1-${o.variant}`,
+    paper: 'Efficient Multimodal Generation via Redundancy-Aware MoE (PLoRA), workbench scale',
+    base: path.basename(o.baseDir),
+    variant: o.variant,
+    vocabulary: { before: oldVocab, after: s.tokenizer.vocabSize, newRows: s.tokenizer.vocabSize - oldVocab, init, init_seconds: initSeconds },
+    adapter: { ...adapter.spec, scaling: adapter.scaling, params: adapter.numParams },
+    trainable: trainable,
+    data: 'captioned Twemoji emoji + composed scenes (train splits), caption → image; probes on scenes val',
+    optimizer: { name: 'AdamW', lr: d.lr, minLr: d.lr / 10, schedule: 'warmup + cosine per stage', batchSize: d.batchSize, seqLen: d.seqLen },
+    stages: { lowres: { image: '16×16 → 4×4 codes', ...lowres }, ...(highres ? { highres: { image: '32×32 → 8×8 codes', ...highres } } : {}) },
+    backend: s.device,
+    date: new Date().toISOString(),
+  };
+  if (!o.lowResOnly) {
+    for (const f of ['metrics.json']) if (fs.existsSync(path.join(o.outDir, f))) fs.rmSync(path.join(o.outDir, f));
+    s.save(o.outDir, { dtype: 'float16', extra: { recipe: `s1-${o.variant}` } });
+    fs.rmSync(`${o.outDir}-adapters`, { recursive: true, force: true });
+    saveAdapter(adapter, `${o.outDir}-adapters`);
+    writeMetrics(o.outDir, { ...metrics, recipe_wall_time_s: (Date.now() - t0) / 1000 });
+  }
+  s.dispose();
+  return { ...metrics, recipe_wall_time_s: (Date.now() - t0) / 1000 };
+}
