@@ -88,12 +88,20 @@ export type { GWOptions, GWResult } from './model/gromov-wasserstein';
 export type { RowInitExtras } from './model/vocab-extend';
 export {
   expertCoActivation, coActivationByLayer, routingByModality, exclusivityByDepth, jensenShannon, textSuite, relativeChange, budgetTable,
-  modelPerplexity, BigramBaseline, TEXT_TASKS,
+  modelPerplexity, BigramBaseline, TEXT_TASKS, s1Verdicts,
 } from './analysis';
 export type {
   CoActivation, RoutingByModality, TextTask, TextSuiteOptions, TextSuiteResult, TaskScore, ScoreChange, RelativeChange, BudgetTable,
-  AdapterBudget, PerplexityResult, TraceLike,
+  AdapterBudget, PerplexityResult, TraceLike, S1Numbers, Verdict,
 } from './analysis';
+export { captionConditioning } from './eval';
+export type { ConditioningProbe, CaptionedCodeExample } from './eval';
+
+// Recipes of the shipped models and of the paper reproductions (what `npm run train:<name>` runs).
+export { trainS1Variant, loadS1Variant, extendForImages, s1Trainable, s1HeldOut, s1Traces, S1_DEFAULTS } from './recipes/plora-paper';
+export type { S1RecipeOptions, S1Init, S1HeldOut } from './recipes/plora-paper';
+export { captioned, pairs, mixedSampler } from './recipes/mm-data';
+export type { CaptionedCodes } from './recipes/mm-data';
 
 // Image tokenizer: a VQ-VAE, 32×32 → 8×8 codes and 16×16 → 4×4 with one set of weights; PNG in/out; training.
 export { VQVAE, defaultVQVAEConfig, validateVQVAEConfig, defaultVQVAEDir, trainVQVAE, evaluateVQVAE, codeUsage, psnr } from './image';

@@ -10,3 +10,5 @@ export type { BudgetTable, AdapterBudget } from './budget';
 export { modelPerplexity, BigramBaseline, windows } from './perplexity';
 export type { PerplexityResult } from './perplexity';
 export type { TraceLike } from './traces';
+export { s1Verdicts } from './paper-claims';
+export type { S1Numbers, Verdict } from './paper-claims';

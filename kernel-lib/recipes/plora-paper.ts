@@ -19,6 +19,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Session } from '../session';
+import type { RoutingTrace } from '../session';
+import { openDataset, textOf } from '../data';
 import { VQVAE, CODEBOOK } from '../image';
 import { attachLoRA, ploraFreeze, saveAdapter, loadAdapter, LoRAHandle } from '../adapters';
 import type { LoRAKind } from '../adapters';
@@ -165,4 +167,33 @@ export async function trainS1Variant(o: S1RecipeOptions & { lowResOnly?: boolean
   }
   s.dispose();
   return { ...metrics, recipe_wall_time_s: (Date.now() - t0) / 1000 };
+}
+
+/** Held-out material the S1 analyses run on: scene captions with their 8×8 codes, Brown paragraphs. */
+export interface S1HeldOut {
+  t2i: CaptionedCodes[];
+  passages: string[];
+}
+
+/** The first `captions` held-out scenes (test split) and `passages` Brown test paragraphs of ≥ 6 words. */
+export async function s1HeldOut(vq: VQVAE, o: { captions: number; passages: number }): Promise<S1HeldOut> {
+  const t2i = pairs(await captioned(vq, 'scenes', 'test', o.captions));
+  const passages: string[] = [];
+  for (const ex of await openDataset('brown', { split: 'test', unit: 'paragraph' })) {
+    if (passages.length >= o.passages) break;
+    const text = textOf(ex.parts);
+    if (text.split(/\s+/).filter(Boolean).length >= 6) passages.push(text);
+  }
+  return { t2i, passages };
+}
+
+/**
+ * Routing traces over held-out material: each caption → image sequence (`<bos> caption <boi> codes
+ * <eoi>`), when the session has images, and each passage (`<bos>` + up to `maxTextTokens` tokens).
+ */
+export function s1Traces(s: Session, held: S1HeldOut, o: { maxTextTokens?: number } = {}): RoutingTrace[] {
+  const out: RoutingTrace[] = [];
+  if (s.tokenizer.hasImages) for (const ex of held.t2i) out.push(s.trace([{ text: ex.caption }, { image: ex.codes }]));
+  for (const p of held.passages) out.push(s.trace({ ids: [s.tokenizer.bos, ...s.tokenizer.bpe.encode(p)].slice(0, (o.maxTextTokens ?? 128) + 1) }));
+  return out;
 }
