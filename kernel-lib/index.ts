@@ -101,6 +101,7 @@ export type { ConditioningProbe, CaptionedCodeExample } from './eval';
 export { trainS1Variant, loadS1Variant, extendForImages, s1Trainable, s1HeldOut, s1Traces, S1_DEFAULTS } from './recipes/plora-paper';
 export type { S1RecipeOptions, S1Init, S1HeldOut } from './recipes/plora-paper';
 export { captioned, pairs, mixedSampler } from './recipes/mm-data';
+export { generateForCaptions } from './recipes/mm-moe-small';
 export type { CaptionedCodes } from './recipes/mm-data';
 
 // Image tokenizer: a VQ-VAE, 32×32 → 8×8 codes and 16×16 → 4×4 with one set of weights; PNG in/out; training.

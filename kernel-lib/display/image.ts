@@ -12,13 +12,16 @@ import type { RGB } from './colors';
  * Pixels, row-major and interleaved (`data[(y·width + x)·channels + c]`). Integer arrays are 0–255;
  * Float32Array values are mapped from `range` (default [0, 1]) to 0–255, clamped.
  */
-export interface PixelImage {
+export interface PixelData {
   width: number;
   height: number;
   /** 1 (grey), 3 (RGB, default) or 4 (RGBA; alpha is dropped onto the background). */
   channels?: 1 | 3 | 4;
   data: Uint8Array | Uint8ClampedArray | Float32Array | readonly number[];
 }
+
+/** Pixels to show: `data` with channels, or a dataset / VQ-VAE image (`pixels`, 8-bit RGB). */
+export type PixelImage = PixelData | { width: number; height: number; pixels: Uint8Array };
 
 /** An RGB image with 8-bit channels: what everything is converted to before encoding. */
 export interface RgbBytes {
@@ -35,7 +38,8 @@ export interface ToRgbOptions {
 }
 
 /** Checks the shape and converts to 8-bit RGB. */
-export function toRgb(img: PixelImage, opts: ToRgbOptions = {}): RgbBytes {
+export function toRgb(image: PixelImage, opts: ToRgbOptions = {}): RgbBytes {
+  const img: PixelData = 'pixels' in image ? { width: image.width, height: image.height, channels: 3, data: image.pixels } : image;
   const { width: W, height: H } = img;
   const C = img.channels ?? 3;
   if (!Number.isInteger(W) || !Number.isInteger(H) || W < 1 || H < 1) throw new Error(`image size must be positive integers, got ${W}×${H}`);

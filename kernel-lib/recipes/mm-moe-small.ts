@@ -135,16 +135,26 @@ export async function trainMmMoeSmall(o: MmRecipeOptions): Promise<Record<string
 /** The fixed sample tests re-measure: the first CHECK_CAPTIONS held-out scene captions. */
 export const CHECK_CAPTIONS = 4;
 
-/** Images for held-out scene captions (deterministic per caption index), decoded to pixels. */
-export async function generateForCaptions(s: Session, vq: VQVAE, caps: string[], sampling: { cfgScale: number }): Promise<RGBImage[]> {
+/**
+ * Images for captions (caption i sampled with seed `firstSeed + i`, default i), decoded to pixels;
+ * `onImage(i)` after each.
+ */
+export async function generateForCaptions(
+  s: Session,
+  vq: VQVAE,
+  caps: string[],
+  sampling: { cfgScale: number; temperature?: number; topK?: number; firstSeed?: number; onImage?: (done: number) => void },
+): Promise<RGBImage[]> {
   const side = s.tokenizer.imageGrid.height;
   const generated: ImageCodes[] = [];
   for (let i = 0; i < caps.length; i++) {
     const codes: number[] = [];
-    for await (const st of s.generate(caps[i], { startImage: true, maxNewTokens: side * side, temperature: 1, topK: 64, cfgScale: sampling.cfgScale, seed: i, capture: 'none' })) {
+    const opts = { startImage: true, maxNewTokens: side * side, temperature: sampling.temperature ?? 1, topK: sampling.topK ?? 64, cfgScale: sampling.cfgScale, seed: (sampling.firstSeed ?? 0) + i, capture: 'none' as const };
+    for await (const st of s.generate(caps[i], opts)) {
       if (st.modality === 'image') codes.push(s.tokenizer.codeOf(st.tokenId));
     }
     generated.push({ height: side, width: side, codes });
+    sampling.onImage?.(i + 1);
   }
   return vq.decode(generated);
 }

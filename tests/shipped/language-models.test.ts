@@ -61,3 +61,46 @@ describe('mm-moe-small', () => {
     s.dispose();
   });
 });
+
+describe('s1-plora and s1-lora (the PLoRA paper fine-tunes)', () => {
+  const size = (dir: string): number =>
+    fs.readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? size(path.join(dir, e.name)) : fs.statSync(path.join(dir, e.name)).size), 0);
+
+  test('each under 15 MB with its adapter; all shipped checkpoints under 60 MB', () => {
+    for (const v of ['s1-plora', 's1-lora']) expect(size(path.join(CK, v)) + size(path.join(CK, `${v}-adapters`))).toBeLessThan(15 * 1024 * 1024);
+    expect(size(CK)).toBeLessThan(60 * 1024 * 1024);
+  });
+
+  test.each(['plora', 'lora'] as const)('s1-%s: frozen parts are bit-identical to text-moe-small; the adapter toggles as its kind says', async (variant) => {
+    const { loadS1Variant } = await import('../../kernel-lib/recipes/plora-paper');
+    const { modalityCodes } = await import('../../kernel-lib/model/adapter-seam');
+    const { session: s, adapter } = await loadS1Variant(path.join(CK, `s1-${variant}`), variant);
+    const base = await Session.load(path.join(CK, 'text-moe-small'));
+    const m = readMetrics(`s1-${variant}`);
+    expect(m.variant).toBe(variant);
+    expect(m.vocabulary.init).toBe('gromov-wasserstein');
+    expect(adapter.spec.kind).toBe(variant);
+    // text rows of the embedding and head, attention and norms: trained around, never changed
+    const V0 = base.tokenizer.vocabSize;
+    const H = base.config.hiddenSize;
+    expect(Array.from(s.model.p('embed').dataSync().subarray(0, V0 * H))).toEqual(Array.from(base.model.p('embed').dataSync()));
+    const head = s.model.p('lm_head').dataSync();
+    const head0 = base.model.p('lm_head').dataSync();
+    const V = s.config.vocabSize;
+    for (const r of [0, 17, H - 1]) expect(Array.from(head.subarray(r * V, r * V + V0))).toEqual(Array.from(head0.subarray(r * V0, (r + 1) * V0)));
+    expect(Array.from(s.model.p('blocks.0.attn.wqkv').dataSync())).toEqual(Array.from(base.model.p('blocks.0.attn.wqkv').dataSync()));
+    // experts and routers trained
+    expect(Array.from(s.model.p('blocks.0.moe.router').dataSync())).not.toEqual(Array.from(base.model.p('blocks.0.moe.router').dataSync()));
+    // on text the Partial LoRA is exactly absent; plain LoRA is not
+    const ids = [s.tokenizer.bos, ...s.tokenizer.bpe.encode('The jury said it did find that the election was conducted.')];
+    const run = () => s.model.forward([ids], { capture: 'none', modalities: modalityCodes(ids, (id) => s.tokenizer.modalityOf(id)) }).logits;
+    const on = run();
+    adapter.enabled = false;
+    const off = run();
+    adapter.enabled = true;
+    if (variant === 'plora') expect(Array.from(on)).toEqual(Array.from(off));
+    else expect(Array.from(on)).not.toEqual(Array.from(off));
+    base.dispose();
+    s.dispose();
+  });
+});
