@@ -88,3 +88,9 @@ test('showImage sends image/png to a notebook and a line of text elsewhere', asy
   await showImage(small, { scale: 2, display: new TextTarget((s) => lines.push(s)) });
   expect(lines).toEqual(['[image 3×2, shown ×2]\n']);
 });
+
+test('toRgb takes a dataset / VQ-VAE image ({height, width, pixels}) as 8-bit RGB, checked the same way', () => {
+  const pixels = Uint8Array.from([1, 2, 3, 4, 5, 6]);
+  expect(toRgb({ width: 2, height: 1, pixels })).toEqual({ width: 2, height: 1, data: pixels });
+  expect(() => toRgb({ width: 2, height: 2, pixels })).toThrow('image data has 6 values; a 2×2 image with 3 channels needs 12');
+});
