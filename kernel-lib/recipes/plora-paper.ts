@@ -53,6 +53,8 @@ export interface S1RecipeOptions {
   /** Held-out low-res image-code NLL is probed at these low-res steps (early image loss). */
   probeSteps?: number[];
   probeExamples?: number;
+  /** The paper trains routers and experts with the adapters (default true); false freezes them too. */
+  trainRoutersAndExperts?: boolean;
   onProgress?: (e: TrainEvent & { stage: string }) => void;
   log?: (s: string) => void;
 }
@@ -63,8 +65,9 @@ export const S1_DEFAULTS = { lowResSteps: 250, highResSteps: 500, batchSize: 8, 
  * The trainable set of the paper plus the new vocabulary rows: freeze embedding, attention, norms and
  * head, except the embedding rows / head columns from `oldVocab` on.
  */
-export function s1Trainable(s: Session, oldVocab: number): { freeze: string[]; trainSlices: TrainSlice[] } {
+export function s1Trainable(s: Session, oldVocab: number, o: { trainRoutersAndExperts?: boolean } = {}): { freeze: string[]; trainSlices: TrainSlice[] } {
   const freeze = ploraFreeze(s.config).filter((p) => p !== 'embed' && p !== 'lm_head');
+  if (o.trainRoutersAndExperts === false) freeze.push('blocks.*.moe.*');
   const trainSlices: TrainSlice[] = [{ param: 'embed', axis: 0, from: oldVocab }];
   if (!s.config.tieWordEmbeddings) trainSlices.push({ param: 'lm_head', axis: 1, from: oldVocab });
   return { freeze, trainSlices };
@@ -108,7 +111,7 @@ export async function trainS1Variant(o: S1RecipeOptions & { lowResOnly?: boolean
   const { session: s, oldVocab } = await extendForImages(o.baseDir, vq, init, d.seed);
   const initSeconds = (Date.now() - tInit) / 1000;
   const adapter = attachLoRA(s, { kind: o.variant, name: o.variant, rank: d.rank, alpha: d.alpha, seed: d.seed });
-  const trainable = s1Trainable(s, oldVocab);
+  const trainable = s1Trainable(s, oldVocab, { trainRoutersAndExperts: o.trainRoutersAndExperts });
   log('encoding captioned images (low-res 16×16 → 4×4 and high-res 32×32 → 8×8) …');
   const low: CaptionedCodes[] = [...pairs(await captioned(vq, 'emoji', 'train', Infinity, { lowRes: true })), ...pairs(await captioned(vq, 'scenes', 'train', Infinity, { lowRes: true }))];
   const lowProbe = pairs(await captioned(vq, 'scenes', 'val', d.probeExamples ?? 24, { lowRes: true }));

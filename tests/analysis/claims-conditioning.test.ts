@@ -9,6 +9,7 @@ import { attachLoRA } from '../../kernel-lib/adapters';
 describe('s1Verdicts: the paper claims judged on hand-made numbers', () => {
   const paperLike = {
     textAverageDelta: { lora: -15.35, plora: -0.14 },
+    textPerplexity: { base: 100, lora: 180, plora: 101 },
     ecaBefore: [0.6, 0.65, 0.7, 0.7],
     ecaAfter: [0.1, 0.5, 0.6, 0.65],
     exclusivity: [0.5, 0.1, 0.15, 0.4],
@@ -16,13 +17,14 @@ describe('s1Verdicts: the paper claims judged on hand-made numbers', () => {
   test("the paper's own pattern reproduces every claim", () => {
     const v = s1Verdicts(paperLike);
     expect(v.map((x) => x.reproduces)).toEqual([true, true, true, true, true]);
-    expect(v[0].ours).toBe('-0.14 pp');
-    expect(v[1].ours).toBe('LoRA -15.35 pp vs PLoRA -0.14 pp');
+    expect(v[0].ours).toBe('-0.14 pp; perplexity 100.0 → 101.0 (+1.0 %)');
+    expect(v[1].ours).toBe('LoRA -15.35 pp vs PLoRA -0.14 pp; perplexity LoRA +80.0 % vs PLoRA +1.0 %');
     expect(v[3].ours).toBe('largest drop at layer 0 (0.500, 0.150, 0.100, 0.050)');
   });
   test('each claim fails on its own counter-example', () => {
     const v = s1Verdicts({
       textAverageDelta: { lora: -1.5, plora: -1.2 }, // PLoRA moved > 1 pp; LoRA not 1 pp worse
+      textPerplexity: { base: 100, lora: 120, plora: 110 },
       ecaBefore: [0.5, 0.5, 0.5, 0.5],
       ecaAfter: [0.5, 0.45, 0.6, 0.6], // mean rises; the largest drop is at layer 1
       exclusivity: [0.2, 0.3, 0.1, 0.4], // a middle layer above the first
@@ -30,6 +32,23 @@ describe('s1Verdicts: the paper claims judged on hand-made numbers', () => {
     expect(v.map((x) => x.reproduces)).toEqual([false, false, false, false, false]);
     expect(v[3].ours).toBe('largest drop at layer 1 (0.000, 0.050, -0.100, -0.100)');
   });
+  test('preserved text needs the perplexity too, and exclusivity must be pronounced, not just ordered', () => {
+    const v = s1Verdicts({ ...paperLike, textPerplexity: { base: 100, lora: 900, plora: 600 }, exclusivity: [0.15, 0.02, 0.03, 0.12] });
+    expect(v[0].reproduces).toBe(false); // −0.14 pp on the tasks, but perplexity ×6
+    expect(v[4].reproduces).toBe(false); // ends above the middle, but 0.12 bits < 0.2
+    expect(v[4].criterion).toBe('min(first, last) > max(middle layers), and min(first, last) ≥ 0.2 bits (pronounced)');
+  });
+
+  test('images follow captions when the paired CLIP-T difference clears two standard errors', () => {
+    const yes = s1Verdicts({ ...paperLike, clipTDiffs: [0.1, 0.2, 0.3, 0.2] });
+    expect(yes).toHaveLength(6);
+    // mean 0.2, sd 0.0816…, se 0.0408…
+    expect(yes[5].ours).toBe('CLIP-T own − shuffled caption +0.200 ± 0.041 (s.e., 4 held-out captions)');
+    expect(yes[5].reproduces).toBe(true);
+    expect(s1Verdicts({ ...paperLike, clipTDiffs: [0.3, -0.2, 0.1, -0.1] })[5].reproduces).toBe(false);
+    expect(s1Verdicts(paperLike)).toHaveLength(5); // no image numbers, no image claim
+  });
+
   test('per-layer arrays must agree', () => {
     expect(() => s1Verdicts({ ...paperLike, ecaAfter: [0.1, 0.2, 0.3] })).toThrow(
       's1Verdicts: per-layer arrays differ in length (ecaBefore 4, ecaAfter 3, exclusivity 4)',
@@ -106,5 +125,20 @@ describe('captionConditioning: image-code NLL after own vs shuffled captions', (
     const text = await tinySession({ images: false });
     expect(() => captionConditioning(text, examples())).toThrow('captionConditioning: the session has no image vocabulary');
     text.dispose();
+  });
+});
+
+describe('s1Trainable: the paper trainable set plus the new vocabulary rows', () => {
+  test('freezes embedding/attention/norms/head but slices in the rows from the old vocabulary size on', async () => {
+    const { s1Trainable } = await import('../../kernel-lib/recipes/plora-paper');
+    const s = await tinySession({ seed: 2 });
+    const t = s1Trainable(s, 300);
+    expect(t.freeze).toEqual(['blocks.*.input_norm', 'blocks.*.attn.*', 'blocks.*.post_attn_norm', 'final_norm']);
+    expect(t.trainSlices).toEqual([
+      { param: 'embed', axis: 0, from: 300 },
+      { param: 'lm_head', axis: 1, from: 300 },
+    ]);
+    expect(s1Trainable(s, 300, { trainRoutersAndExperts: false }).freeze).toContain('blocks.*.moe.*');
+    s.dispose();
   });
 });
