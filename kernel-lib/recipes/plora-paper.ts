@@ -145,7 +145,7 @@ export async function trainS1Variant(o: S1RecipeOptions & { lowResOnly?: boolean
     return { steps, lossCurve: thinCurve(r.history), earlyLoss: r.history.slice(0, 100).map((e) => Number(e.lmLoss.toFixed(4))), train_wall_time_s: (r.history.at(-1)?.elapsedMs ?? 0) / 1000, resumedFrom: r.resumedFrom, probes };
   };
   const lowSteps = d.lowResSteps;
-  const lowres = await stage('lowres', lowSteps, low, lowProbe, new Set(d.probeSteps.filter((x) => x <= lowSteps)));
+  const lowres = await stage('lowres', lowSteps, low, lowProbe, new Set([...d.probeSteps.filter((x) => x <= lowSteps), lowSteps]));
   const highres = o.lowResOnly ? null : await stage('highres', d.highResSteps, high, highProbe, new Set([0, Math.floor(d.highResSteps / 2), d.highResSteps]));
   const metrics: Record<string, unknown> = {
     name: `s1-${o.variant}`,
