@@ -42,7 +42,7 @@ function checkShape(r: Record<string, any>): void {
   }
   // the all-pairs average is (k−1)/(E−1) = 3/15 for any router (why the notebook uses the top partner)
   for (const x of r.eca.allPairsMean) expect(x).toBeCloseTo(0.2, 3);
-  expect(r.verdicts).toHaveLength(5);
+  expect(r.verdicts).toHaveLength(6); // five claims of the paper + its images following their captions
   for (const v of r.verdicts) expect(typeof v.reproduces).toBe('boolean');
   // Partial LoRA leaves text exactly as without it; plain LoRA does not
   const toggle = Object.fromEntries(r.adapterToggle.map((t: any) => [t.variant, t]));
