@@ -46,9 +46,9 @@ function barSvg(matched: number, shuffledMean: number, title: string): string {
     `<rect x="${x}" y="${y(v)}" width="70" height="${h - 20 - y(v)}" fill="${colour}"/>` +
     `<text x="${x + 35}" y="${y(v) - 4}" text-anchor="middle" font-size="12">${v.toFixed(3)}</text>` +
     `<text x="${x + 35}" y="${h - 5}" text-anchor="middle" font-size="12">${label}</text>`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="260" height="${h + 20}" font-family="sans-serif">` +
-    `<text x="130" y="14" text-anchor="middle" font-size="13">${title}</text><g transform="translate(0,16)">` +
-    bar(40, matched, 'own caption', '#4878d0') + bar(150, shuffledMean, 'shuffled caption', '#b0b0b0') + '</g></svg>\n';
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="420" height="${h + 20}" font-family="sans-serif">` +
+    `<text x="210" y="14" text-anchor="middle" font-size="13">${title}</text><g transform="translate(0,16)">` +
+    bar(110, matched, 'own caption', '#4878d0') + bar(240, shuffledMean, 'shuffled caption', '#b0b0b0') + '</g></svg>\n';
 }
 
 export async function trainMmMoeSmall(o: MmRecipeOptions): Promise<Record<string, unknown>> {
@@ -183,6 +183,9 @@ export async function evaluateMmMoeSmall(
   const realOther = clip.clipT(held.imgs, shuffled(held.caps));
   clip.dispose();
   const probe = captionConditioning(s, held.caps.map((caption, i) => ({ caption, codes: held.codes[i] })));
+  const diffs = Array.from(own.scores, (x, i) => x - other.scores[i]);
+  const dMean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
+  const dSe = Math.sqrt(diffs.reduce((a, x) => a + (x - dMean) ** 2, 0) / (diffs.length - 1) / diffs.length);
   const wins = own.scores.reduce((n, v, i) => n + (v > other.scores[i] ? 1 : 0), 0);
   const checkOwn = own.scores.slice(0, CHECK_CAPTIONS).reduce((a, b) => a + b, 0) / CHECK_CAPTIONS;
   const old = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
@@ -197,15 +200,16 @@ export async function evaluateMmMoeSmall(
       generated_vs_shuffled_caption: other.mean,
       gap: own.mean - other.mean,
       own_beats_shuffled_fraction: wins / held.caps.length,
+      paired_difference: { mean: dMean, standard_error: dSe, t: dMean / dSe },
       reference_real_images: { own: real.mean, shuffled: realOther.mean },
     },
     conditioning_probe_test: probe,
     check: { captions: CHECK_CAPTIONS, clip_t_own_mean: checkOwn },
   };
   writeMetrics(dir, metrics);
-  fs.writeFileSync(path.join(dir, 'clip-t.svg'), barSvg(own.mean, other.mean, `CLIP-T, ${held.caps.length} held-out scene captions`));
+  fs.writeFileSync(path.join(dir, 'clip-t.svg'), barSvg(own.mean, other.mean, `CLIP-T, ${held.caps.length} held-out scene captions (difference ${dMean.toFixed(3)} ± ${dSe.toFixed(3)} s.e.)`));
   fs.writeFileSync(path.join(dir, 'samples.png'), await imageGridPng(images.slice(0, 16), { cols: 8, pad: 2, scale: 3 }));
-  log(`CLIP-T own ${own.mean.toFixed(3)} vs shuffled ${other.mean.toFixed(3)}; text ppl ${before.perplexity.toFixed(1)} → ${after.perplexity.toFixed(1)} (${dir})`);
+  log(`CLIP-T own ${own.mean.toFixed(3)} vs shuffled ${other.mean.toFixed(3)} (paired difference ${dMean.toFixed(3)} ± ${dSe.toFixed(3)} s.e.); text ppl ${before.perplexity.toFixed(1)} → ${after.perplexity.toFixed(1)} (${dir})`);
   s.dispose();
   vq.dispose();
   return metrics;

@@ -42,6 +42,12 @@ describe('mm-moe-small', () => {
     const dir = path.join(CK, 'mm-moe-small');
     expect(fs.statSync(path.join(dir, 'model.safetensors')).size).toBeLessThan(15 * 1024 * 1024);
     const m = readMetrics('mm-moe-small');
+    // the bar: images for held-out scene captions score CLIP-T clearly above the same images
+    // against shuffled captions (paired difference over two standard errors), and the probe agrees
+    expect(m.clip_t.heldOutSceneCaptions).toBeGreaterThanOrEqual(48);
+    expect(m.clip_t.generated_vs_own_caption).toBeGreaterThan(m.clip_t.generated_vs_shuffled_caption);
+    expect(m.clip_t.paired_difference.mean).toBeGreaterThan(2 * m.clip_t.paired_difference.standard_error);
+    expect(m.conditioning_probe_test.gap).toBeGreaterThan(0);
     const s = await Session.load(dir);
     const vq = VQVAE.load(path.join(CK, 'vqvae-emoji'));
     expect(s.tokenizer.numImageCodes).toBe(vq.numCodes);
