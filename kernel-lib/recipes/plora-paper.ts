@@ -99,17 +99,48 @@ export async function loadS1Variant(dir: string, variant: LoRAKind): Promise<{ s
 
 const probeLine = (p: ConditioningProbe) => `held-out image-code NLL ${p.own.toFixed(3)} (shuffled captions ${p.shuffled.toFixed(3)})`;
 
-/** Trains one variant through both stages (or only the first `lowResSteps` with `lowResOnly`). */
+/**
+ * Trains one variant through both stages (or only the first `lowResSteps` with `lowResOnly`). Each stage
+ * resumes from its run directory; probes due before a resume point are not re-run (the metrics then list
+ * fewer of them).
+ */
 export async function trainS1Variant(o: S1RecipeOptions & { lowResOnly?: boolean }): Promise<Record<string, unknown>> {
   const d = { ...S1_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as typeof S1_DEFAULTS & S1RecipeOptions;
   const log = o.log ?? ((x: string) => process.stderr.write(x + '\n'));
   const init = o.init ?? 'gromov-wasserstein';
   const t0 = Date.now();
   const vq = VQVAE.load(o.vqvaeDir);
-  log(`extending the vocabulary (${init} init) …`);
-  const tInit = Date.now();
-  const { session: s, oldVocab } = await extendForImages(o.baseDir, vq, init, d.seed);
-  const initSeconds = (Date.now() - tInit) / 1000;
+  try {
+    log(`extending the vocabulary (${init} init) …`);
+    const tInit = Date.now();
+    const { session: s, oldVocab } = await extendForImages(o.baseDir, vq, init, d.seed);
+    const initSeconds = (Date.now() - tInit) / 1000;
+    try {
+      return await trainExtended({ o, d, s, oldVocab, vq, init, t0, initSeconds, log });
+    } finally {
+      s.dispose();
+    }
+  } finally {
+    vq.dispose();
+  }
+}
+
+interface S1Run {
+  o: S1RecipeOptions & { lowResOnly?: boolean };
+  /** Options with the defaults filled in. */
+  d: typeof S1_DEFAULTS & S1RecipeOptions;
+  /** The extended session (owned by the caller). */
+  s: Session;
+  oldVocab: number;
+  vq: VQVAE;
+  init: S1Init;
+  t0: number;
+  initSeconds: number;
+  log: (x: string) => void;
+}
+
+/** The stages of trainS1Variant on an extended session: adapter, data, low-res, high-res, save. */
+async function trainExtended({ o, d, s, oldVocab, vq, init, t0, initSeconds, log }: S1Run): Promise<Record<string, unknown>> {
   const adapter = attachLoRA(s, { kind: o.variant, name: o.variant, rank: d.rank, alpha: d.alpha, seed: d.seed });
   const trainable = s1Trainable(s, oldVocab, { trainRoutersAndExperts: o.trainRoutersAndExperts });
   log('encoding captioned images (low-res 16×16 → 4×4 and high-res 32×32 → 8×8) …');
@@ -117,7 +148,6 @@ export async function trainS1Variant(o: S1RecipeOptions & { lowResOnly?: boolean
   const lowProbe = pairs(await captioned(vq, 'scenes', 'val', d.probeExamples ?? 24, { lowRes: true }));
   const high: CaptionedCodes[] = o.lowResOnly ? [] : [...pairs(await captioned(vq, 'emoji', 'train')), ...pairs(await captioned(vq, 'scenes', 'train'))];
   const highProbe = o.lowResOnly ? [] : pairs(await captioned(vq, 'scenes', 'val', d.probeExamples ?? 24));
-  vq.dispose();
   const noText = new Int32Array(0);
   const stage = async (name: 'lowres' | 'highres', steps: number, data: CaptionedCodes[], probeSet: CaptionedCodes[], probeAt: Set<number>) => {
     const probes: ({ step: number } & ConditioningProbe)[] = [];
@@ -164,11 +194,9 @@ export async function trainS1Variant(o: S1RecipeOptions & { lowResOnly?: boolean
   if (!o.lowResOnly) {
     for (const f of ['metrics.json']) if (fs.existsSync(path.join(o.outDir, f))) fs.rmSync(path.join(o.outDir, f));
     s.save(o.outDir, { dtype: 'float16', extra: { recipe: `s1-${o.variant}` } });
-    fs.rmSync(`${o.outDir}-adapters`, { recursive: true, force: true });
-    saveAdapter(adapter, `${o.outDir}-adapters`);
+    saveAdapter(adapter, `${o.outDir}-adapters`); // replaces <variant>.{json,safetensors} there, nothing else
     writeMetrics(o.outDir, { ...metrics, recipe_wall_time_s: (Date.now() - t0) / 1000 });
   }
-  s.dispose();
   return { ...metrics, recipe_wall_time_s: (Date.now() - t0) / 1000 };
 }
 
