@@ -3,6 +3,7 @@
  * against numbers measured here, each with the criterion it is judged by, so a notebook's closing cell
  * says plainly what reproduces at workbench scale and what does not.
  */
+import { pairedDifference } from '../eval/conditioning';
 
 export interface S1Numbers {
   /** Change of the text-suite average vs the base model, percentage points (Table 1's bracket). */
@@ -86,8 +87,7 @@ export function s1Verdicts(n: S1Numbers): Verdict[] {
   ];
   const d = n.clipTDiffs;
   if (d && d.length >= 2) {
-    const m = mean(d);
-    const se = Math.sqrt(d.reduce((a, x) => a + (x - m) ** 2, 0) / (d.length - 1) / d.length);
+    const { mean: m, standardError: se } = pairedDifference(d);
     verdicts.push({
       claim: 'PLoRA images follow their captions',
       paper: 'high-fidelity text-to-image samples (Fig. 2)',

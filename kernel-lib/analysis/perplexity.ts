@@ -20,6 +20,15 @@ export function windows(stream: ArrayLike<number>, seqLen: number, maxTokens = I
   return out;
 }
 
+/** log Σ_v exp(logits[base + v]) over one row of V logits (max-shifted). */
+export function rowLogSumExp(logits: ArrayLike<number>, base: number, V: number): number {
+  let m = -Infinity;
+  for (let v = 0; v < V; v++) m = Math.max(m, logits[base + v]);
+  let z = 0;
+  for (let v = 0; v < V; v++) z += Math.exp(logits[base + v] - m);
+  return m + Math.log(z);
+}
+
 /**
  * exp(mean NLL) of the model on `stream`, in batches of equal-length windows. With `modalityOf` (a
  * vocabulary's), each token's modality reaches the adapters (needed with Partial LoRA attached).
@@ -49,11 +58,7 @@ export function modelPerplexity(
       batch.forEach((row, bi) => {
         for (let t = 0; t + 1 < T; t++) {
           const base = (bi * T + t) * V;
-          let m = -Infinity;
-          for (let v = 0; v < V; v++) m = Math.max(m, r.logits[base + v]);
-          let z = 0;
-          for (let v = 0; v < V; v++) z += Math.exp(r.logits[base + v] - m);
-          nll += m + Math.log(z) - r.logits[base + row[t + 1]];
+          nll += rowLogSumExp(r.logits, base, V) - r.logits[base + row[t + 1]];
           n++;
         }
       });

@@ -8,6 +8,7 @@
 import type { Session } from '../session';
 import type { ImageCodes } from '../tokenizer';
 import { modalityCodes } from '../model/adapter-seam';
+import { rowLogSumExp } from '../analysis/perplexity';
 
 export interface CaptionedCodeExample {
   caption: string;
@@ -43,15 +44,30 @@ function imageCodeNll(s: Session, ids: number[]): { sum: number; n: number } {
   for (let t = 0; t + 1 < ids.length; t++) {
     const y = ids[t + 1];
     if (!tok.isImageCode(y)) continue;
-    const base = t * V;
-    let m = -Infinity;
-    for (let v = 0; v < V; v++) m = Math.max(m, r.logits[base + v]);
-    let z = 0;
-    for (let v = 0; v < V; v++) z += Math.exp(r.logits[base + v] - m);
-    sum += m + Math.log(z) - r.logits[base + y];
+    sum += rowLogSumExp(r.logits, t * V, V) - r.logits[t * V + y];
     n++;
   }
   return { sum, n };
+}
+
+/**
+ * The fixed derangement every own-vs-shuffled comparison uses: item i gets item (i + ⌊n/2⌋) mod n
+ * (at least 1 away, so every item moves when n ≥ 2).
+ */
+export function halfRotation<T>(xs: readonly T[]): T[] {
+  const shift = Math.max(1, Math.floor(xs.length / 2));
+  return xs.map((_, i) => xs[(i + shift) % xs.length]);
+}
+
+/** Mean of paired differences and its standard error (sample s.d. / √n); needs n ≥ 2. */
+export function pairedDifference(d: ArrayLike<number>): { mean: number; standardError: number } {
+  const n = d.length;
+  if (n < 2) throw new Error(`pairedDifference: needs at least 2 pairs, got ${n}`);
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += d[i] / n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (d[i] - mean) ** 2;
+  return { mean, standardError: Math.sqrt(ss / (n - 1) / n) };
 }
 
 /** The own-vs-shuffled caption probe on `examples` (at least 2; their images must fit the vocabulary). */
@@ -59,14 +75,14 @@ export function captionConditioning(s: Session, examples: readonly CaptionedCode
   if (!s.tokenizer.hasImages) throw new Error('captionConditioning: the session has no image vocabulary');
   if (examples.length < 2) throw new Error(`captionConditioning: needs at least 2 examples to shuffle captions, got ${examples.length}`);
   const n = examples.length;
-  const shift = Math.max(1, Math.floor(n / 2));
+  const others = halfRotation(examples);
   let own = 0;
   let other = 0;
   let tokens = 0;
   let wins = 0;
   examples.forEach((ex, i) => {
     const a = imageCodeNll(s, t2iIds(s, ex.caption, ex.codes));
-    const b = imageCodeNll(s, t2iIds(s, examples[(i + shift) % n].caption, ex.codes));
+    const b = imageCodeNll(s, t2iIds(s, others[i].caption, ex.codes));
     own += a.sum;
     other += b.sum;
     tokens += a.n;

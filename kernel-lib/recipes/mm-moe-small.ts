@@ -13,7 +13,7 @@ import type { RGBImage } from '../data';
 import { Session } from '../session';
 import { VQVAE } from '../image';
 import { imageGridPng } from '../image/png';
-import { ClipModel, captionConditioning } from '../eval';
+import { ClipModel, captionConditioning, halfRotation, pairedDifference } from '../eval';
 import type { ConditioningProbe } from '../eval';
 import { brownStreams, thinCurve, writeMetrics, RecipeOptions } from './text-moe-small';
 import { mixedSampler, CaptionedCodes, captioned } from './mm-data';
@@ -36,8 +36,6 @@ export interface MmRecipeOptions extends RecipeOptions {
 const fmtProbe = (p: ConditioningProbe) =>
   `image NLL own ${p.own.toFixed(3)} vs shuffled ${p.shuffled.toFixed(3)} (gap ${p.gap.toFixed(4)}, own better ${(100 * p.ownBetterFraction).toFixed(0)}%)`;
 
-/** A derangement of 0..n−1 by rotation (every caption moves). */
-const shuffled = <T>(xs: T[]): T[] => xs.map((_, i) => xs[(i + Math.max(1, Math.floor(xs.length / 2))) % xs.length]);
 
 function barSvg(matched: number, shuffledMean: number, title: string): string {
   const h = 160;
@@ -178,14 +176,12 @@ export async function evaluateMmMoeSmall(
   const images = await generateForCaptions(s, vq, held.caps, { cfgScale });
   const clip = ClipModel.load(o.clipDir);
   const own = clip.clipT(images, held.caps);
-  const other = clip.clipT(images, shuffled(held.caps));
+  const other = clip.clipT(images, halfRotation(held.caps));
   const real = clip.clipT(held.imgs, held.caps);
-  const realOther = clip.clipT(held.imgs, shuffled(held.caps));
+  const realOther = clip.clipT(held.imgs, halfRotation(held.caps));
   clip.dispose();
   const probe = captionConditioning(s, held.caps.map((caption, i) => ({ caption, codes: held.codes[i] })));
-  const diffs = Array.from(own.scores, (x, i) => x - other.scores[i]);
-  const dMean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
-  const dSe = Math.sqrt(diffs.reduce((a, x) => a + (x - dMean) ** 2, 0) / (diffs.length - 1) / diffs.length);
+  const { mean: dMean, standardError: dSe } = pairedDifference(Array.from(own.scores, (x, i) => x - other.scores[i]));
   const wins = own.scores.reduce((n, v, i) => n + (v > other.scores[i] ? 1 : 0), 0);
   const checkOwn = own.scores.slice(0, CHECK_CAPTIONS).reduce((a, b) => a + b, 0) / CHECK_CAPTIONS;
   const old = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8')) as Record<string, unknown>;

@@ -49,27 +49,15 @@ async function main(argv: string[]): Promise<number> {
     'text-moe-small': trainTextMoeSmall,
     'mm-moe-small': (o) => trainMmMoeSmall({ ...o, conditioningSteps: positiveInt(values['conditioning-steps'], '--conditioning-steps'), baseDir: ck('text-moe-small'), vqvaeDir: ck('vqvae-emoji'), clipDir: ck('clip-emoji') }),
   };
-  const s1 = (variant: 'lora' | 'plora') => (o: RecipeOptions) =>
-    trainS1Variant({
-      variant,
-      baseDir: ck('text-moe-small'),
-      vqvaeDir: ck('vqvae-emoji'),
-      outDir: o.outDir,
-      runDir: o.runDir,
-      highResSteps: o.steps,
-      lowResSteps: positiveInt(values['lowres-steps'], '--lowres-steps'),
-      onProgress: (e) => progress(e),
-    });
   const progress = progressPrinter(name);
-  recipes['s1-plora'] = s1('plora');
-  recipes['s1-lora'] = s1('lora');
+  const s1 = { baseDir: ck('text-moe-small'), vqvaeDir: ck('vqvae-emoji'), lowResSteps: positiveInt(values['lowres-steps'], '--lowres-steps'), onProgress: progress };
+  for (const variant of ['plora', 'lora'] as const) {
+    recipes[`s1-${variant}`] = (o) => trainS1Variant({ ...s1, variant, outDir: o.outDir, runDir: o.runDir, highResSteps: o.steps });
+  }
   // the initialisation ablation: the first low-res steps with mean-initialised rows (not shipped; its
   // metrics go to notebooks/results/, beside the notebook that reads them)
   recipes['s1-init-ablation'] = async (o) => {
-    const m = await trainS1Variant({
-      variant: 'plora', init: 'mean', lowResOnly: true, baseDir: ck('text-moe-small'), vqvaeDir: ck('vqvae-emoji'), outDir: o.outDir, runDir: o.runDir,
-      lowResSteps: positiveInt(values['lowres-steps'], '--lowres-steps') ?? 250, onProgress: (e) => progress(e),
-    });
+    const m = await trainS1Variant({ ...s1, variant: 'plora', init: 'mean', lowResOnly: true, outDir: o.outDir, runDir: o.runDir });
     const file = values.out ? path.join(values.out, 'metrics.json') : path.join(ROOT, 'notebooks', 'results', 's1-init-ablation-mean.json');
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, JSON.stringify(m, null, 1) + '\n');
@@ -85,7 +73,12 @@ async function main(argv: string[]): Promise<number> {
       'text-moe-small': (dir) => evaluateTextMoeSmall(dir),
       'mm-moe-small': (dir) => evaluateMmMoeSmall(dir, { vqvaeDir: ck('vqvae-emoji'), clipDir: ck('clip-emoji'), baseDir: ck('text-moe-small') }),
     };
-    const m = await evals[name](values.out ?? ck(name));
+    const evaluate = evals[name];
+    if (!evaluate) {
+      process.stderr.write(`train: --eval-only is for ${Object.keys(evals).join(', ')}; the ${name} recipe evaluates as it trains (metrics.json)\n`);
+      return 2;
+    }
+    const m = await evaluate(values.out ?? ck(name));
     process.stdout.write(JSON.stringify(m, null, 1) + '\n');
     return 0;
   }

@@ -142,3 +142,19 @@ describe('s1Trainable: the paper trainable set plus the new vocabulary rows', ()
     s.dispose();
   });
 });
+
+describe('halfRotation and pairedDifference', () => {
+  test('every item moves, by ⌊n/2⌋ (at least 1)', async () => {
+    const { halfRotation } = await import('../../kernel-lib/eval/conditioning');
+    expect(halfRotation([0, 1, 2, 3, 4])).toEqual([2, 3, 4, 0, 1]);
+    expect(halfRotation(['a', 'b'])).toEqual(['b', 'a']);
+    expect(halfRotation([7, 8, 9])).toEqual([8, 9, 7]);
+  });
+  test('mean and standard error of paired differences; fewer than 2 pairs is refused', async () => {
+    const { pairedDifference } = await import('../../kernel-lib/eval/conditioning');
+    const r = pairedDifference([0.1, 0.2, 0.3, 0.2]);
+    expect(r.mean).toBeCloseTo(0.2, 12);
+    expect(r.standardError).toBeCloseTo(Math.sqrt(0.02 / 3 / 4), 12);
+    expect(() => pairedDifference([1])).toThrow('pairedDifference: needs at least 2 pairs, got 1');
+  });
+});

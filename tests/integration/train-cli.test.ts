@@ -1,0 +1,22 @@
+/** `npm run train:<name>` (dist/kernel-lib/recipes/train-cli.js): argument errors are named before any work. */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+const CLI = path.resolve(__dirname, '../../dist/kernel-lib/recipes/train-cli.js');
+const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, SWITCHBOARD_BACKEND: 'wasm' } });
+const lastLine = (s: string) => s.trim().split('\n').at(-1);
+
+test('unknown recipe, bad step counts and --eval-only where there is no evaluator', () => {
+  const unknown = run('gpt-5');
+  expect(unknown.status).toBe(2);
+  expect(lastLine(unknown.stderr)).toBe("train: unknown model 'gpt-5'; expected one of text-moe-small, mm-moe-small, s1-plora, s1-lora, s1-init-ablation");
+  const low = run('s1-plora', '--lowres-steps', '0');
+  expect(low.status).toBe(1);
+  expect(lastLine(low.stderr)).toBe("train: --lowres-steps must be a positive integer, got '0'");
+  const steps = run('s1-lora', '--steps', '2.5');
+  expect(steps.status).toBe(2);
+  expect(lastLine(steps.stderr)).toBe("train: --steps must be a positive integer, got '2.5'");
+  const evalOnly = run('s1-plora', '--eval-only');
+  expect(evalOnly.status).toBe(2);
+  expect(lastLine(evalOnly.stderr)).toBe('train: --eval-only is for text-moe-small, mm-moe-small; the s1-plora recipe evaluates as it trains (metrics.json)');
+});
