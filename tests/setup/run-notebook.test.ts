@@ -18,6 +18,17 @@ test('usage errors exit 2 and say what is wrong', () => {
   expect(missing.stderr).toBe(`run-notebook: no notebook at ${path.join(REPO, 'notebooks', 'nope.ipynb')}\n`);
 });
 
+test('a quick run of a paper notebook leaves its committed full-mode results alone', () => {
+  const committed = path.join(REPO, 'notebooks', 'results', '01-redundancy-aware-moe-plora.json');
+  const before = fs.readFileSync(committed, 'utf8');
+  const quickOut = path.join(REPO, '.cache', 'results', '01-redundancy-aware-moe-plora.json');
+  fs.rmSync(quickOut, { force: true });
+  const r = run('notebooks/01-redundancy-aware-moe-plora.ipynb', '--quick');
+  expect(r.status).toBe(0);
+  expect(fs.readFileSync(committed, 'utf8')).toBe(before);
+  expect(JSON.parse(fs.readFileSync(quickOut, 'utf8')).quick).toBe(true);
+}, 420_000);
+
 test('runs the tour in quick mode and writes the executed copy', () => {
   const out = path.join(REPO, 'test-artifacts', '00-tour.executed.ipynb');
   fs.rmSync(out, { force: true });
