@@ -23,7 +23,7 @@ export interface VQVAEConfig {
 export const DOWNSAMPLE = 4;
 
 export function defaultVQVAEConfig(overrides: Partial<VQVAEConfig> = {}): VQVAEConfig {
-  return { numCodes: 512, codeDim: 32, hidden1: 32, hidden2: 64, resBlocks: 1, imageSizes: [32, 16], ...overrides };
+  return { numCodes: 512, codeDim: 32, hidden1: 32, hidden2: 96, resBlocks: 1, imageSizes: [32, 16], ...overrides };
 }
 
 const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;

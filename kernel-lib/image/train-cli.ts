@@ -9,7 +9,7 @@
  *   --batch N        32×32 images per step (default 16); --low-res-batch N: 16×16 images per step (default 16)
  *   --seed N         (default 0)
  *   --lr X           peak learning rate (default 5e-3)
- *   --config JSON    architecture overrides, e.g. '{"hidden2": 96}' (see VQVAEConfig)
+ *   --config JSON    architecture overrides, e.g. '{"hidden2": 128}' (see VQVAEConfig)
  *   --fresh          delete the run directory first
  *   --quick          a tiny run for checking the pipeline (80 steps, small model) unless overridden
  */

@@ -74,7 +74,7 @@ export async function trainMmMoeSmall(o: MmRecipeOptions): Promise<Record<string
     lr,
     minLr: lr / 10,
     warmupSteps: Math.min(50, Math.floor(steps / 10)),
-    runDir: o.runDir,
+    runDir: path.join(o.runDir, 'stage1'),
     checkpointEvery: 50,
     onStep: o.onProgress,
   });
@@ -94,7 +94,7 @@ export async function trainMmMoeSmall(o: MmRecipeOptions): Promise<Record<string
     lr,
     minLr: lr / 10,
     warmupSteps: Math.min(50, Math.floor(steps2 / 10)),
-    runDir: `${o.runDir}-stage2`,
+    runDir: path.join(o.runDir, 'stage2'),
     checkpointEvery: 50,
     onStep: (e) => {
       o.onProgress?.(e);

@@ -1,7 +1,8 @@
 /**
  * The shipped tokenizer checkpoint (data/checkpoints/vqvae-emoji): it loads, is float16 and within the
  * size budget, encodes 32×32 → 8×8 and 16×16 → 4×4, and its PSNR on the fixed held-out batch stored
- * beside it (heldout-sample.png, test-split emoji) stays within 0.5 dB of what metrics.json recorded.
+ * beside it (heldout-sample.png, test-split emoji) stays within 0.5 dB of what metrics.json recorded, and the
+ * whole test split re-measured gives the recorded held-out PSNR (≥ 24 dB at 8×8).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -13,6 +14,8 @@ import { psnr } from '../../kernel-lib/image/metrics';
 import { readVQVAEMetrics } from '../../kernel-lib/image/checkpoint';
 import { readSafetensors } from '../../kernel-lib/checkpoint/safetensors';
 import { downscale2x, RGBImage } from '../../kernel-lib/data/image';
+import { openDataset } from '../../kernel-lib/data/dataset';
+import { evaluateVQVAE } from '../../kernel-lib/image/evaluate';
 
 const DIR = path.join(__dirname, '..', '..', 'data', 'checkpoints', 'vqvae-emoji');
 const MARGIN_DB = 0.5;
@@ -87,13 +90,19 @@ test(`PSNR on the fixed held-out batch is at least the recorded value − ${MARG
   expect(tf.memory().numTensors).toBe(before);
 });
 
-test('the recorded held-out numbers: 8×8 PSNR within 0.5 dB of the 24 dB target, and the codebook is in use', () => {
-  // The shipped model records 23.87 dB (the issue's target is 24 dB; README reports the miss). This guards
-  // against shipping anything worse, and is what mm-moe-small's image codes were trained with.
-  const r8 = metrics.heldOut.results.find((r) => r.size === 32)!;
-  expect(r8.psnr).toBeGreaterThanOrEqual(23.5);
+test('held-out test split, re-measured: 8×8 PSNR meets the 24 dB target and matches metrics.json; the codebook is in use', async () => {
+  // The issue's target is 24 dB at 8×8 on held-out emoji (test split: base emoji never seen in training).
+  const ds = await openDataset('emoji', { split: 'test' });
+  const test: RGBImage[] = [];
+  for (const ex of ds) for (const p of ex.parts) if ('image' in p) test.push(p.image);
+  const before = tf.memory().numTensors;
+  const got = evaluateVQVAE(vq, test);
+  expect(tf.memory().numTensors).toBe(before);
   for (const r of metrics.heldOut.results) {
-    expect(r.usage.liveFraction).toBeGreaterThan(0.5);
-    expect(r.usage.perplexity).toBeGreaterThan(50);
+    const m = got.find((g) => g.size === r.size)!;
+    expect([r.size, Math.abs(m.psnr - r.psnr) < 1e-6]).toEqual([r.size, true]);
+    expect(m.usage.liveFraction).toBeGreaterThan(0.5);
+    expect(m.usage.perplexity).toBeGreaterThan(50);
   }
+  expect(got.find((g) => g.size === 32)!.psnr).toBeGreaterThanOrEqual(24);
 });
