@@ -57,7 +57,7 @@ export type {
 } from './display';
 
 // Data sets (emoji, scenes, stories, Brown, captions) and the shipped text tokenizer.
-export { openDataset, batches, toPrompt, textOf, DATASET_NAMES, ensureData, buildData, SPLITS } from './data';
+export { openDataset, batches, toPrompt, textOf, imagesOf, DATASET_NAMES, ensureData, buildData, SPLITS } from './data';
 export { downscale2x, toFloat01, fromFloat01, imageGrid, IMAGE_SIZE, LOW_RES_SIZE } from './data';
 export { trainTextTokenizer, loadTextTokenizer, TEXT_VOCAB_SIZE } from './data';
 export type {

@@ -118,6 +118,11 @@ export function toPrompt(parts: readonly DataPart[], encode: (image: RGBImage) =
   return parts.map((p) => ('text' in p ? { text: p.text } : { image: encode(p.image) }));
 }
 
+/** The images of an example's image parts, in order (text left out). */
+export function imagesOf(parts: readonly DataPart[]): RGBImage[] {
+  return parts.flatMap((p) => ('image' in p ? [p.image] : []));
+}
+
 /** The text of an example's text parts, joined by a space (images left out). */
 export function textOf(parts: readonly DataPart[]): string {
   return parts.flatMap((p) => ('text' in p ? [p.text] : [])).join(' ');

@@ -1,5 +1,5 @@
 /** Data layer: the emoji, scenes, stories, Brown and captions data sets, and the shipped text tokenizer. */
-export { openDataset, datasetFromStore, batches, toPrompt, textOf, captionTexts, DATASET_NAMES } from './dataset';
+export { openDataset, datasetFromStore, batches, toPrompt, textOf, imagesOf, captionTexts, DATASET_NAMES } from './dataset';
 export type { Dataset, DatasetName, DatasetMeta, DatasetOptions, DataPart, Example } from './dataset';
 export { ensureData, DataStore } from './store';
 export { buildData, DEFAULT_DATA_OPTIONS, FORMAT_VERSION } from './build';

@@ -16,8 +16,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from '../backend/backend';
-import { openDataset } from '../data/dataset';
-import { IMAGE_SIZE, RGBImage } from '../data/image';
+import { openDataset, imagesOf } from '../data/dataset';
+import { IMAGE_SIZE, RGBImage, downscale2x, imageGrid } from '../data/image';
 import { repoRoot } from '../data/paths';
 import { atomicWriteFile } from '../checkpoint/files';
 import { VQVAE } from './model';
@@ -27,7 +27,6 @@ import { writePng } from './png';
 import { METRICS_FILE } from './checkpoint';
 import { psnr } from './metrics';
 import { gridSize } from './config';
-import { downscale2x, imageGrid } from '../data/image';
 
 const USAGE =
   'usage: npm run train:vqvae -- [--out DIR] [--run-dir DIR] [--steps N] [--batch N] [--low-res-batch N] [--seed N] [--lr X] [--config JSON] [--fresh] [--quick]';
@@ -42,9 +41,7 @@ const log = (msg: string): void => void process.stdout.write(`[vqvae] ${msg}\n`)
 async function emojiImages(split: 'train' | 'val' | 'test'): Promise<RGBImage[]> {
   const ds = await openDataset('emoji', { split });
   const out: RGBImage[] = [];
-  for (const ex of ds) {
-    for (const p of ex.parts) if ('image' in p) out.push({ ...p.image, pixels: p.image.pixels.slice() });
-  }
+  for (const ex of ds) for (const im of imagesOf(ex.parts)) out.push({ ...im, pixels: im.pixels.slice() });
   return out;
 }
 

@@ -4,7 +4,7 @@
  * packed with Brown text into fixed-length rows. Every row depends only on (seed, step).
  */
 import type { MultimodalTokenizer, ImageCodes } from '../tokenizer';
-import { openDataset, textOf, downscale2x } from '../data';
+import { openDataset, textOf, imagesOf, downscale2x } from '../data';
 import type { RGBImage } from '../data';
 import type { VQVAE } from '../image';
 import type { TrainBatch } from '../train/trainer';
@@ -75,10 +75,10 @@ export async function captioned(
   const imgs: RGBImage[] = [];
   for (const ex of ds) {
     if (caps.length >= limit) break;
-    const img = ex.parts.find((p): p is { image: RGBImage } => 'image' in p);
+    const [img] = imagesOf(ex.parts);
     if (!img) continue;
     caps.push(textOf(ex.parts));
-    imgs.push(o.lowRes ? downscale2x(img.image) : img.image);
+    imgs.push(o.lowRes ? downscale2x(img) : img);
   }
   const codes: ImageCodes[] = [];
   for (let i = 0; i < imgs.length; i += 256) codes.push(...vq.encodeImages(imgs.slice(i, i + 256)));

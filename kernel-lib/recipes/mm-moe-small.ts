@@ -36,7 +36,6 @@ export interface MmRecipeOptions extends RecipeOptions {
 const fmtProbe = (p: ConditioningProbe) =>
   `image NLL own ${p.own.toFixed(3)} vs shuffled ${p.shuffled.toFixed(3)} (gap ${p.gap.toFixed(4)}, own better ${(100 * p.ownBetterFraction).toFixed(0)}%)`;
 
-
 function barSvg(matched: number, shuffledMean: number, title: string): string {
   const h = 160;
   const y = (v: number) => h - 20 - Math.max(0, v) * (h - 40);
@@ -176,9 +175,10 @@ export async function evaluateMmMoeSmall(
   const images = await generateForCaptions(s, vq, held.caps, { cfgScale });
   const clip = ClipModel.load(o.clipDir);
   const own = clip.clipT(images, held.caps);
-  const other = clip.clipT(images, halfRotation(held.caps));
+  const shuffledCaps = halfRotation(held.caps);
+  const other = clip.clipT(images, shuffledCaps);
   const real = clip.clipT(held.imgs, held.caps);
-  const realOther = clip.clipT(held.imgs, halfRotation(held.caps));
+  const realOther = clip.clipT(held.imgs, shuffledCaps);
   clip.dispose();
   const probe = captionConditioning(s, held.caps.map((caption, i) => ({ caption, codes: held.codes[i] })));
   const { mean: dMean, standardError: dSe } = pairedDifference(Array.from(own.scores, (x, i) => x - other.scores[i]));

@@ -1,6 +1,6 @@
 /** The dataset API: parts and shapes, seeded order and caption variants, resolutions, formats, batching, errors. */
 import fs from 'fs';
-import { batches, datasetFromStore, DataPart, openDataset, textOf, toPrompt } from '../../kernel-lib/data/dataset';
+import { batches, datasetFromStore, DataPart, imagesOf, openDataset, textOf, toPrompt } from '../../kernel-lib/data/dataset';
 import { downscale2x, RGBImage } from '../../kernel-lib/data/image';
 import { DataStore, ensureData } from '../../kernel-lib/data/store';
 import { ByteLevelBPE, MultimodalTokenizer } from '../../kernel-lib/tokenizer';
@@ -74,6 +74,9 @@ test('scenes: caption format and MUMU format (each object phrase followed by its
     expect(m.parts.map((q) => (isImage(q) ? 'image' : 'text')).join(',')).toMatch(/^(text,image,)+(text,)?image$/);
     // Crops are the objects' original emoji images, in the order the caption names them.
     const crops = m.parts.slice(0, -1).filter(isImage).map((q) => q.image);
+    const all = m.parts.filter(isImage).map((q) => q.image);
+    expect(imagesOf(m.parts).map((im, k) => im === all[k])).toEqual(all.map(() => true));
+    expect(imagesOf(p.parts)).toHaveLength(1);
     const named = p.meta.template.filter((x): x is number => typeof x === 'number').map((k) => store.emojiImage(p.meta.objects[k].emoji));
     expect(crops.length).toBe(named.length);
     crops.forEach((c, k) => expect(sameImage(c, named[k])).toBe(true));
