@@ -26,7 +26,7 @@ import { evaluateVQVAE, SizeEval } from './evaluate';
 import { writePng } from './png';
 import { METRICS_FILE } from './checkpoint';
 import { psnr } from './metrics';
-import { gridSize } from './config';
+import { gridSize, defaultVQVAEConfig, validateVQVAEConfig, VQVAEConfig } from './config';
 
 const USAGE =
   'usage: npm run train:vqvae -- [--out DIR] [--run-dir DIR] [--steps N] [--batch N] [--low-res-batch N] [--seed N] [--lr X] [--config JSON] [--fresh] [--quick]';
@@ -35,6 +35,9 @@ const USAGE =
 export const FIXED_BATCH_FILE = 'heldout-sample.png';
 export const FIXED_BATCH_SIZE = 64;
 export const FIXED_BATCH_COLS = 8;
+
+/** A bad command line: reported as one line (no stack) with exit status 2, before any work starts. */
+class UsageError extends Error {}
 
 const log = (msg: string): void => void process.stdout.write(`[vqvae] ${msg}\n`);
 
@@ -101,18 +104,41 @@ export async function main(argv: string[]): Promise<number> {
     if (['--fresh', '--quick'].includes(k)) flags.add(k);
     else if (['--out', '--run-dir', '--steps', '--batch', '--low-res-batch', '--seed', '--lr', '--config'].includes(k) && i + 1 < argv.length) a.set(k, argv[++i]);
     else {
-      process.stderr.write(`unknown or incomplete argument ${k}\n${USAGE}\n`);
+      process.stderr.write(`train:vqvae: unknown or incomplete argument ${k}\n${USAGE}\n`);
       return 2;
     }
   }
-  const int = (k: string, def: number): number => {
+  const quick = flags.has('--quick');
+  // Every option is checked before the backend starts or data loads, and a bad one is named.
+  const int = (k: string, def: number, min = 0): number => {
     const v = a.get(k);
     if (v === undefined) return def;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${k} must be a non-negative integer, got ${v}`);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`${k} must be ${min > 0 ? 'a positive' : 'a non-negative'} integer, got '${v}'`);
     return n;
   };
-  const quick = flags.has('--quick');
+  let overrides: Partial<VQVAEConfig>;
+  try {
+    overrides = JSON.parse(a.get('--config') ?? '{}') as Partial<VQVAEConfig>;
+  } catch (e) {
+    throw new UsageError(`--config is not valid JSON (${(e as Error).message}): ${a.get('--config')}`);
+  }
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) throw new UsageError(`--config must be a JSON object, got ${a.get('--config')}`);
+  const known = Object.keys(defaultVQVAEConfig());
+  const unknownKey = Object.keys(overrides).find((k) => !known.includes(k));
+  if (unknownKey !== undefined) throw new UsageError(`--config: unknown field '${unknownKey}'; VQVAEConfig fields are ${known.join(', ')}`);
+  const archConfig = { ...(quick ? { numCodes: 64, codeDim: 8, hidden1: 8, hidden2: 16 } : {}), ...overrides };
+  try {
+    validateVQVAEConfig(defaultVQVAEConfig(archConfig));
+  } catch (e) {
+    throw new UsageError(`--config: ${(e as Error).message}`);
+  }
+  const lr = a.has('--lr') ? Number(a.get('--lr')) : undefined;
+  if (lr !== undefined && !(lr > 0 && Number.isFinite(lr))) throw new UsageError(`--lr must be a positive number, got '${a.get('--lr')}'`);
+  const steps = int('--steps', quick ? 80 : 8000, 1);
+  const batchSize = int('--batch', quick ? 8 : 16, 1);
+  const lowResBatchSize = int('--low-res-batch', quick ? 8 : 16);
+  const seed = int('--seed', 0);
   // --quick writes under .cache (gitignored): a pipeline check is not a checkpoint to ship
   const out = path.resolve(a.get('--out') ?? (quick ? path.join(repoRoot(), '.cache', 'vqvae-quick') : path.join(repoRoot(), 'data', 'checkpoints', 'vqvae-emoji')));
   const name = path.basename(out);
@@ -127,12 +153,12 @@ export async function main(argv: string[]): Promise<number> {
   const opts: VQVAETrainOptions = {
     train,
     val: quick ? val.slice(0, 64) : val,
-    steps: int('--steps', quick ? 80 : 8000),
-    batchSize: int('--batch', quick ? 8 : 16),
-    lowResBatchSize: int('--low-res-batch', quick ? 8 : 16),
-    seed: int('--seed', 0),
-    config: { ...(quick ? { numCodes: 64, codeDim: 8, hidden1: 8, hidden2: 16 } : {}), ...(JSON.parse(a.get('--config') ?? '{}') as object) },
-    ...(a.has('--lr') ? { lr: Number(a.get('--lr')) } : {}),
+    steps,
+    batchSize,
+    lowResBatchSize,
+    seed,
+    config: archConfig,
+    ...(lr !== undefined ? { lr } : {}),
     evalEvery: quick ? 40 : 500,
     checkpointEvery: quick ? 20 : 250,
     runDir,
@@ -201,6 +227,10 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {
+      if (e instanceof UsageError) {
+        process.stderr.write(`train:vqvae: ${e.message}\n${USAGE}\n`);
+        process.exit(2);
+      }
       process.stderr.write(`[vqvae] error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       process.exit(1);
     },
