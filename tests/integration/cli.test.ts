@@ -105,3 +105,37 @@ test('generate --image-from a PNG: the VQ-VAE turns it into codes (image → cap
     fs.rmSync(png);
   }
 });
+
+test('generate --start-image --image-out: one whole image by default, written as the VQ-VAE decodes its codes', async () => {
+  const { VQVAE } = await import('../../kernel-lib/image');
+  const { imageGridPng } = await import('../../kernel-lib/image/png');
+  const ck = path.resolve(__dirname, '../../data/checkpoints');
+  const mm = path.join(ck, 'mm-moe-small');
+  const out = path.join(dir, 'drawn.png');
+  const r = cli('generate', mm, '--prompt', 'an apple above a dog', '--start-image', '--seed', '3', '--cfg-scale', '3', '--json', '--image-out', out);
+  expect(r.status).toBe(0);
+  const steps = r.stdout.trim().split('\n').slice(1).map((l) => JSON.parse(l) as Step);
+  // 64 codes and <eoi> without --max-new-tokens
+  expect(steps.map((st) => st.modality).join(',')).toBe([...Array(64).fill('image'), 'special'].join(','));
+  expect(r.stderr).toContain(`wrote ${out} (1 image)`);
+  const mmSession = await Session.load(mm);
+  const codes = steps.filter((st) => st.modality === 'image').map((st) => mmSession.tokenizer.codeOf(st.tokenId));
+  mmSession.dispose();
+  const vq = VQVAE.load(path.join(ck, 'vqvae-emoji'));
+  const expected = await imageGridPng(vq.decode([{ height: 8, width: 8, codes }]), { cols: 1, pad: 2, scale: 4 });
+  vq.dispose();
+  expect(Buffer.compare(fs.readFileSync(out), Buffer.from(expected))).toBe(0);
+});
+
+test('generate --image-out errors: not a .png, no such directory, no complete image drawn', () => {
+  const mm = path.resolve(__dirname, '../../data/checkpoints/mm-moe-small');
+  let r = cli('generate', mm, '--prompt', 'a dog', '--image-out', 'dog.jpg');
+  expect([r.status, r.stderr.split('\n')[0]]).toEqual([2, "switchboard: --image-out must name a .png file, got 'dog.jpg'"]);
+  r = cli('generate', mm, '--prompt', 'a dog', '--image-out', path.join(dir, 'no-such-dir', 'dog.png'));
+  expect([r.status, r.stderr.split('\n')[0]]).toEqual([2, `switchboard: --image-out ${path.join(dir, 'no-such-dir', 'dog.png')}: no directory ${path.join(dir, 'no-such-dir')}`]);
+  const out = path.join(dir, 'none.png');
+  r = cli('generate', mm, '--prompt', 'a dog', '--max-new-tokens', '3', '--image-out', out);
+  expect(r.status).toBe(1);
+  expect(r.stderr.trim().split('\n').at(-1)).toBe(`switchboard: --image-out ${out}: the model drew no complete image (0 of 64 codes); use --start-image, or raise --max-new-tokens`);
+  expect(fs.existsSync(out)).toBe(false);
+});
