@@ -14,13 +14,24 @@ import { modalityCodes } from './model/adapter-seam';
 import type { LayerRouting } from './model/moe';
 import { loadCheckpoint, saveCheckpoint, CheckpointDtype } from './checkpoint';
 import { MultimodalTokenizer, Prompt, EncodedPrompt, Modality, GridPos, TokenizerLayout, ImageVocabularyOptions } from './tokenizer';
-import { Generation, GenerateOptions } from './decode/generate';
+import { Generation, GenerateOptions, DEFAULT_MAX_NEW_TOKENS } from './decode/generate';
 import type { DecodeVocab } from './decode/grammar';
 import { train, TrainOptions, TrainResult } from './train/trainer';
 
 export interface SessionGenerateOptions extends GenerateOptions {
-  /** Append <boi> to the prompt, so generation starts with an image. */
+  /** Append <boi> to the prompt, so generation starts with an image (and, without maxNewTokens, draws all of it). */
   startImage?: boolean;
+}
+
+/**
+ * The token budget a generation gets: `maxNewTokens` when given; else one whole image (its codes and
+ * <eoi>) after `startImage`, else DEFAULT_MAX_NEW_TOKENS.
+ */
+export function resolveMaxNewTokens(tok: MultimodalTokenizer, opts: SessionGenerateOptions): number {
+  if (opts.maxNewTokens !== undefined) return opts.maxNewTokens;
+  if (!opts.startImage || !tok.hasImages) return DEFAULT_MAX_NEW_TOKENS;
+  const grid = typeof opts.imageGrammar === 'object' ? opts.imageGrammar : tok.imageGrid;
+  return grid.height * grid.width + 1;
 }
 
 /** Routing of every token of a sequence, with what each token is. Analyses take these. */
@@ -134,7 +145,7 @@ export class Session {
       // Unconditional branch: the same prompt with its text dropped (Liquid / LlamaGen).
       uncond = ids.filter((id) => this.tokenizer.modalityOf(id) !== 'text');
     }
-    return new Generation(this.model, this.decodeVocab(), ids, uncond, opts);
+    return new Generation(this.model, this.decodeVocab(), ids, uncond, { ...opts, maxNewTokens: resolveMaxNewTokens(this.tokenizer, opts) });
   }
 
   /** Routing of every token of a prompt (one full forward). */

@@ -153,7 +153,6 @@ async function generate(argv: string[], out: (s: string) => void, err: (s: strin
     // checked before any decoding: the images will need a VQ-VAE that fits the model
     if (imageOut !== undefined) vq = vqvaeFor(s, values.vqvae ?? defaultVQVAEDir());
     const { height, width } = s.tokenizer.imageGrid;
-    if (opts.startImage && opts.maxNewTokens === undefined) opts.maxNewTokens = height * width + 1; // the codes and <eoi>
     const parts: PromptPart[] = [];
     if (values['image-from'] !== undefined) parts.push({ image: await readImageCodes(values['image-from'], s, values.vqvae ?? defaultVQVAEDir()) });
     if (values.prompt !== undefined) parts.push({ text: values.prompt });

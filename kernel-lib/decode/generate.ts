@@ -76,8 +76,11 @@ export function stepRoutingOf(r: LayerRouting[], k: number, E: number, row: numb
   });
 }
 
+/** maxNewTokens when none is given (a session opening an image draws the whole image instead). */
+export const DEFAULT_MAX_NEW_TOKENS = 32;
+
 export function validateGenerate(o: GenerateOptions): void {
-  const n = o.maxNewTokens ?? 32;
+  const n = o.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
   if (!Number.isInteger(n) || n < 0) throw new Error(`maxNewTokens must be an integer ≥ 0, got ${JSON.stringify(o.maxNewTokens)}`);
   const seed = o.seed ?? 0;
   if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${JSON.stringify(o.seed)}`);
@@ -126,7 +129,7 @@ export class Generation implements AsyncIterable<Step> {
     const cfg = model.config;
     const sampling = validateSampling(opts);
     const rand = mulberry32(opts.seed ?? 0);
-    const maxNew = opts.maxNewTokens ?? 32;
+    const maxNew = opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
     const stops = new Set(opts.stopTokens ?? [vocab.eos]);
     const capture = opts.capture ?? 'routing';
     const cfgScale = opts.cfgScale ?? 1;

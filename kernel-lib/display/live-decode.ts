@@ -7,6 +7,7 @@
  *   const live = await liveDecode(session, 'an emoji of a tiger', { startImage: true, temperature: 1 });
  *   live.images[0].codes   // the generated image codes
  */
+import { resolveMaxNewTokens } from '../session';
 import type { Session, SessionGenerateOptions } from '../session';
 import type { Step, StopReason } from '../decode/generate';
 import type { Prompt } from '../tokenizer';
@@ -59,7 +60,7 @@ export async function liveDecode(session: LiveDecodeSession, prompt: Prompt, opt
     grid,
     renderer,
     maxHeatmapTokens,
-    maxNewTokens: genOpts.maxNewTokens ?? 32,
+    maxNewTokens: resolveMaxNewTokens(tok, genOpts),
     prompt: promptIds.map((id) => ({ piece: tok.pieceOf(id), modality: tok.modalityOf(id) })),
     codeOf: (id) => tok.codeOf(id),
   });

@@ -57,6 +57,18 @@ test('greedy decoding matches argmax of the full forward at every step', async (
   }
 });
 
+test('without maxNewTokens: startImage draws one whole image (H×W codes and <eoi>); otherwise 32 tokens', async () => {
+  const { resolveMaxNewTokens } = await import('../../kernel-lib/session');
+  const t = s.tokenizer;
+  const steps = await collect(s.generate('an emoji of an apple', { startImage: true, seed: 1, temperature: 2 }));
+  expect(steps.map((x) => (t.isImageCode(x.tokenId) ? 'code' : x.tokenId === t.eoi ? 'eoi' : 'other'))).toEqual([...Array(16).fill('code'), 'eoi']);
+  expect(resolveMaxNewTokens(t, { startImage: true, imageGrammar: { height: 2, width: 3 } })).toBe(7);
+  expect(resolveMaxNewTokens(t, { startImage: true, maxNewTokens: 5 })).toBe(5);
+  expect(resolveMaxNewTokens(t, {})).toBe(32);
+  const text = await collect(s.generate('a tiger', { seed: 1, temperature: 1.5, imageGrammar: false, stopTokens: [] }));
+  expect(text).toHaveLength(32);
+});
+
 test('same seed → same tokens; another seed → (almost surely) different', async () => {
   const run = async (seed: number) => (await collect(s.generate('a tiger', { maxNewTokens: 12, seed, temperature: 1.5, imageGrammar: false, stopTokens: [] }))).map((x) => x.tokenId);
   const a = await run(5);
