@@ -5,11 +5,11 @@
  *   <dir>/model.safetensors   Mixtral-named [out, in] weights, in mixtralTensorShapes order, F32 or F16
  *   <dir>/tokenizer.json      the HF tokenizer, as given
  *
- * Saving is atomic: the files are written and flushed into a temporary directory beside `dir`, then
- * renamed into place; an existing checkpoint is moved aside only once the new one is complete, and
- * deleted only after the new one is in place. A failure at any point leaves the old checkpoint as it
- * was. (Between the two renames there is an instant with no `dir`; a crash exactly then leaves the old
- * checkpoint in `.<name>.old-*` and the new one in `.<name>.tmp-*` beside it, nothing lost.)
+ * Saving is atomic (files.ts writeDirAtomic): the files are written and flushed into a temporary
+ * directory beside `dir`, then renamed into place; an existing checkpoint is moved aside only once the
+ * new one is complete, and deleted only after the new one is in place. A failure at any point leaves the
+ * old checkpoint as it was. (Between the two renames there is an instant with no `dir`; a crash exactly
+ * then leaves the old checkpoint in `.<name>.old-*` and the new one in `.<name>.tmp-*` beside it.)
  *
  * Loading validates everything (config, tokenizer, every tensor's presence, shape, dtype and values)
  * before returning, and throws CheckpointError (`<dir>/<file>: ...`) otherwise: never a half-loaded model.
@@ -19,7 +19,7 @@ import * as path from 'path';
 import { MoEConfig } from '../model/config';
 import { HostTensor, fromMixtralTensors, internalParamShapes, mixtralTensorShapes, toMixtralTensors } from '../model/params';
 import { CheckpointError } from './errors';
-import { fsyncDir, siblingTempName, writeFileSynced } from './files';
+import { writeDirAtomic } from './files';
 import { TorchDtype, parseHfConfig, toHfConfig } from './hf-config';
 import { assertPlainJson, isPlainObject, readJsonFile } from './json';
 import { SafetensorsDtype, encodeSafetensors, readSafetensors } from './safetensors';
@@ -85,62 +85,24 @@ export function saveCheckpoint(dir: string, options: SaveCheckpointOptions): voi
   const ordered: [string, HostTensor][] = [...mixtralTensorShapes(config).keys()].map((n) => [n, mixtral.get(n) as HostTensor]);
   const weights = encodeSafetensors(ordered, { dtype: TO_SAFETENSORS[dtype] as 'F32' | 'F16', metadata: { format: 'pt' } }, at(WEIGHTS_FILE));
 
-  const target = path.resolve(dir);
-  const existing = inspectTarget(dir, target);
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  const tmp = siblingTempName(target, 'tmp');
-  try {
-    fs.mkdirSync(tmp);
-    for (const [name, data] of [[CONFIG_FILE, configText], [WEIGHTS_FILE, weights], [TOKENIZER_FILE, tokenizerText]] as const) {
-      try {
-        writeFileSynced(path.join(tmp, name), data);
-      } catch (err) {
-        throw new CheckpointError(at(name), `cannot write (${(err as Error).message}); ${existing ? 'the previous checkpoint is untouched' : 'nothing was saved'}`);
-      }
-    }
-    fsyncDir(tmp);
-    if (!existing) {
-      fs.renameSync(tmp, target);
-      fsyncDir(path.dirname(target));
-      return;
-    }
-    const old = siblingTempName(target, 'old');
-    fs.renameSync(target, old);
-    try {
-      fs.renameSync(tmp, target);
-    } catch (err) {
-      fs.renameSync(old, target); // put the previous checkpoint back
-      throw err;
-    }
-    fsyncDir(path.dirname(target)); // the new checkpoint is durable before the old one goes
-    try {
-      fs.rmSync(old, { recursive: true, force: true });
-    } catch {
-      // The save succeeded; a leftover `.<name>.old-*` directory is only clutter.
-    }
-  } catch (err) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  writeDirAtomic(dir, new Map<string, Uint8Array | string>([[CONFIG_FILE, configText], [WEIGHTS_FILE, weights], [TOKENIZER_FILE, tokenizerText]]), {
+    checkExisting: inspectTarget,
+    writeError: (name, err, replacing) =>
+      new CheckpointError(at(name), `cannot write (${err.message}); ${replacing ? 'the previous checkpoint is untouched' : 'nothing was saved'}`),
+  });
 }
 
 /**
  * Whether `dir` holds something to replace. Refuses a file, or a directory with anything in it besides
  * checkpoint files: saving into the wrong folder must never delete the user's other files.
  */
-function inspectTarget(dir: string, target: string): boolean {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(target);
-  } catch {
-    return false;
-  }
-  if (!stat.isDirectory()) throw new CheckpointError(dir, 'exists and is not a directory; refusing to replace it');
+function inspectTarget(dir: string): void {
+  const target = path.resolve(dir);
+  if (!fs.statSync(target).isDirectory()) throw new CheckpointError(dir, 'exists and is not a directory; refusing to replace it');
   const foreign = fs.readdirSync(target).filter((f) => !CHECKPOINT_FILES.has(f));
   if (foreign.length > 0) {
     throw new CheckpointError(dir, `exists and holds files that are not part of a checkpoint (${foreign.map((f) => `"${f}"`).join(', ')}); refusing to replace it`);
   }
-  return true;
 }
 
 /** Checks the caller's internal params against the config before anything is converted or written. */

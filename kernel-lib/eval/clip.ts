@@ -15,8 +15,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend/backend';
-import { readSafetensors, writeSafetensors } from '../checkpoint/safetensors';
-import { atomicWriteFile } from '../checkpoint/files';
+import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
+import { writeDirAtomic } from '../checkpoint/files';
 import { RGBImage } from '../data/image';
 import { repoRoot } from '../data/paths';
 import { HostTensor, mulberry32, normalArray } from '../model/params';
@@ -139,14 +139,23 @@ export class ClipModel {
     return ClipModel.fromHost(config, host, tokenizer, extra);
   }
 
-  /** Writes config.json, model.safetensors and tokenizer.json into `dir` (each file atomically). */
+  /**
+   * Writes config.json, model.safetensors and tokenizer.json as directory `dir`, atomically (the
+   * previous checkpoint stays until the new one is complete); other files already there (README.md,
+   * metrics.json) are carried over.
+   */
   save(dir: string, options: ClipSaveOptions = {}): void {
     const dtype = options.dtype ?? 'float16';
-    fs.mkdirSync(dir, { recursive: true });
-    writeSafetensors(path.join(dir, 'model.safetensors'), this.hostParams(), { dtype: dtype === 'float16' ? 'F16' : 'F32', metadata: { format: 'pt' } });
-    atomicWriteFile(path.join(dir, 'tokenizer.json'), `${JSON.stringify(this.tokenizer.toHF(), null, 2)}\n`);
     const config = { model_type: CLIP_MODEL_TYPE, format: CLIP_FORMAT_VERSION, torch_dtype: dtype, config: this.config, ...options.extra };
-    atomicWriteFile(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    writeDirAtomic(
+      dir,
+      new Map<string, Uint8Array | string>([
+        ['model.safetensors', encodeSafetensors(this.hostParams(), { dtype: dtype === 'float16' ? 'F16' : 'F32', metadata: { format: 'pt' } })],
+        ['tokenizer.json', `${JSON.stringify(this.tokenizer.toHF(), null, 2)}\n`],
+        ['config.json', `${JSON.stringify(config, null, 2)}\n`],
+      ]),
+      { keepOthers: true },
+    );
   }
 
   /** Parameters as host tensors, in checkpoint order. */

@@ -5,20 +5,18 @@
  * caption text are both positives for each other (soft targets), so repeated captions are not
  * punished as negatives.
  *
- * AdamW + warmup/cosine (train/adamw.ts, train/schedule.ts). The batch of step i is a pure function of
- * (seed, i), so a resumed run sees the batches the uninterrupted run would have. A run directory holds
- * `checkpoint/` (a float32 CLIP checkpoint), `optimizer.safetensors` and `trainer_state.json`, written
- * in that order so the state file only ever names a complete checkpoint.
+ * The shared loop (train/loop.ts: AdamW + warmup/cosine). The batch of step i is a pure function of
+ * (seed, i), so a resumed run sees the batches the uninterrupted run would have. Its run directory
+ * (train/run-dir.ts) keeps `step-N/` snapshots of `checkpoint/` (a float32 CLIP checkpoint) and
+ * `optimizer.safetensors`, and `trainer_state.json` naming the newest complete one.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { atomicWriteFile } from '../checkpoint/files';
-import { readSafetensors, writeSafetensors } from '../checkpoint/safetensors';
+import type { DirEntry } from '../checkpoint/files';
 import { permutation, rngFor } from '../data/random';
-import { AdamW } from '../train/adamw';
 import { linear } from '../model/linear';
-import { learningRate, OptimOptions } from '../train/schedule';
+import { trainLoop } from '../train/loop';
+import type { OptimOptions } from '../train/schedule';
 import { ClipModel } from './clip';
 import { patchGrid } from './clip-config';
 import { ClipExample, ClipSource } from './clip-data';
@@ -174,118 +172,78 @@ export function clipLoss(img: tf.Tensor2D, txt: tf.Tensor2D, logitScale: tf.Tens
   return tf.div(tf.add(i2t, t2i), 2 * B) as tf.Scalar;
 }
 
-function fingerprint(r: Resolved): Record<string, unknown> {
-  return { ...r };
-}
-
 /** Trains `model` in place. See the file comment. */
 export async function trainClip(model: ClipModel, data: ClipTrainData, options: ClipTrainOptions): Promise<ClipTrainResult> {
   const r = resolve(options);
   const cfg = model.config;
-  const names = [...model.params.keys()];
-  const opt = new AdamW(names, model.params, { beta1: r.beta1, beta2: r.beta2, eps: 1e-8, weightDecay: r.weightDecay });
-  const sched = { lr: r.lr, minLr: r.minLr, warmupSteps: r.warmupSteps, totalSteps: r.steps };
   const history: ClipStepRecord[] = [];
   const evals: ClipEvalRecord[] = [];
   const emit = options.onEvent ?? (() => {});
   const G2 = patchGrid(cfg) ** 2;
   const rowLen = cfg.patchSize * cfg.patchSize * 3;
-  let start = 0;
-  try {
-    if (options.runDir && fs.existsSync(path.join(options.runDir, 'trainer_state.json'))) {
-      start = resume(model, opt, options.runDir, r, history, evals);
-      emit({ kind: 'resume', step: start, dir: options.runDir });
-    }
-    const runEval = (step: number): void => {
-      if (!options.evalSets) return;
-      const sets: Record<string, RetrievalMetrics> = {};
-      for (const [name, items] of Object.entries(options.evalSets)) sets[name] = clipRetrieval(model, items);
-      const rec = { step, sets };
-      evals.push(rec);
-      emit({ kind: 'eval', ...rec });
-    };
-    const t0 = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
-    for (let step = start; step < r.steps; step++) {
-      await new Promise<void>((res) => setImmediate(res));
-      if (options.signal?.aborted) return { history, evals, resumedFrom: start, stopped: 'aborted' };
-      const ts = performance.now();
-      const batch = clipBatch(data, r, step);
+  let t0 = performance.now();
+  const runEval = (step: number): void => {
+    if (!options.evalSets) return;
+    const sets: Record<string, RetrievalMetrics> = {};
+    for (const [name, items] of Object.entries(options.evalSets)) sets[name] = clipRetrieval(model, items);
+    const rec = { step, sets };
+    evals.push(rec);
+    emit({ kind: 'eval', ...rec });
+  };
+  const res = await trainLoop<Batch, { history: ClipStepRecord[]; evals: ClipEvalRecord[] }>({
+    steps: r.steps,
+    params: model.params,
+    lr: r.lr,
+    minLr: r.minLr,
+    warmupSteps: r.warmupSteps,
+    adam: { beta1: r.beta1, beta2: r.beta2, eps: 1e-8, weightDecay: r.weightDecay },
+    clipNorm: 0,
+    batches: (step) => clipBatch(data, r, step),
+    loss: (batch) => {
       const B = batch.items.length;
-      const patches = imagePatches(batch.items.map((x) => x.image), cfg, batch.shifts);
-      const bags = textBags(batch.captions.map((c) => model.tokenize(c)), cfg.vocabSize);
-      const targets = captionTargets(batch.captions);
-      const rate = learningRate(step, sched);
-      let loss = NaN;
-      tf.tidy(() => {
-        const x = tf.tensor2d(patches, [B * G2, rowLen]);
-        const t = tf.tensor2d(bags, [2 * B, cfg.vocabSize]);
-        const y = tf.tensor2d(targets, [B, B]);
-        const vars = names.map((n) => model.params.get(n) as tf.Variable);
-        const { value, grads } = tf.variableGrads(
-          () => clipLoss(model.imageTower(x, B), model.textTower(t, B), model.params.get('logit_scale') as tf.Variable, cfg.maxLogitScale, y),
-          vars,
-        );
-        loss = value.dataSync()[0];
-        const gm = new Map<string, tf.Tensor>();
-        for (const n of names) {
-          const g = grads[(model.params.get(n) as tf.Variable).name];
-          if (g) gm.set(n, g);
-        }
-        opt.apply(gm, rate);
-      });
-      if (!Number.isFinite(loss)) throw new Error(`trainClip: loss became ${loss} at step ${step + 1}`);
+      const x = tf.tensor2d(imagePatches(batch.items.map((e) => e.image), cfg, batch.shifts), [B * G2, rowLen]);
+      const t = tf.tensor2d(textBags(batch.captions.map((c) => model.tokenize(c)), cfg.vocabSize), [2 * B, cfg.vocabSize]);
+      const y = tf.tensor2d(captionTargets(batch.captions), [B, B]);
+      return clipLoss(model.imageTower(x, B), model.textTower(t, B), model.params.get('logit_scale') as tf.Variable, cfg.maxLogitScale, y);
+    },
+    onStep: (s, batch) => {
+      if (!Number.isFinite(s.loss)) throw new Error(`trainClip: loss became ${s.loss} at step ${s.step}`);
       const now = performance.now();
-      const rec: ClipStepRecord = { step: step + 1, loss, lr: rate, logitScale: model.logitScale, elapsedMs: now - t0 };
+      const rec: ClipStepRecord = { step: s.step, loss: s.loss, lr: s.lr, logitScale: model.logitScale, elapsedMs: now - t0 };
       history.push(rec);
-      emit({ kind: 'step', totalSteps: r.steps, pairsPerSec: B / ((now - ts) / 1000), ...rec });
-      const last = step + 1 === r.steps;
-      if (last || (options.evalEvery && (step + 1) % options.evalEvery === 0)) runEval(step + 1);
-      if (options.runDir && (last || (options.checkpointEvery && (step + 1) % options.checkpointEvery === 0))) {
-        save(model, opt, options.runDir, r, history, evals);
-        emit({ kind: 'checkpoint', step: step + 1, dir: options.runDir });
-      }
-    }
-    return { history, evals, resumedFrom: start, stopped: 'done' };
-  } finally {
-    opt.dispose();
-  }
+      emit({ kind: 'step', totalSteps: r.steps, pairsPerSec: batch.items.length / ((now - s.startedAt) / 1000), ...rec });
+      if (s.step === r.steps || (options.evalEvery && s.step % options.evalEvery === 0)) runEval(s.step);
+    },
+    run: options.runDir
+      ? {
+          dir: options.runDir,
+          fingerprint: { ...r },
+          every: options.checkpointEvery,
+          content: (step) => new Map<string, DirEntry>([['checkpoint', (dir) => model.save(dir, { dtype: 'float32', extra: { train_step: step } })]]),
+          record: () => ({ history, evals }),
+          restore: (dir, record, step) => {
+            restore(model, path.join(dir, 'checkpoint'), step);
+            history.push(...record.history);
+            evals.push(...record.evals);
+            t0 = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
+            emit({ kind: 'resume', step, dir: options.runDir as string });
+          },
+          onSaved: (step) => emit({ kind: 'checkpoint', step, dir: options.runDir as string }),
+        }
+      : undefined,
+    signal: options.signal,
+  });
+  return { history, evals, resumedFrom: res.resumedFrom, stopped: res.stopped };
 }
 
-interface TrainerState {
-  step: number;
-  adamT: number;
-  options: Record<string, unknown>;
-  history: ClipStepRecord[];
-  evals: ClipEvalRecord[];
-}
-
-function save(model: ClipModel, opt: AdamW, dir: string, r: Resolved, history: ClipStepRecord[], evals: ClipEvalRecord[]): void {
-  const step = history.at(-1)?.step ?? 0;
-  fs.mkdirSync(dir, { recursive: true });
-  model.save(path.join(dir, 'checkpoint'), { dtype: 'float32', extra: { train_step: step } });
-  writeSafetensors(path.join(dir, 'optimizer.safetensors'), opt.state(), { metadata: { step: String(step), adam_t: String(opt.t) } });
-  const state: TrainerState = { step, adamT: opt.t, options: fingerprint(r), history, evals };
-  atomicWriteFile(path.join(dir, 'trainer_state.json'), JSON.stringify(state));
-}
-
-function resume(model: ClipModel, opt: AdamW, dir: string, r: Resolved, history: ClipStepRecord[], evals: ClipEvalRecord[]): number {
-  const file = path.join(dir, 'trainer_state.json');
-  const state = JSON.parse(fs.readFileSync(file, 'utf8')) as TrainerState;
-  for (const [k, v] of Object.entries(fingerprint(r))) {
-    if (JSON.stringify(state.options[k]) !== JSON.stringify(v)) {
-      throw new Error(`${file}: this run was started with ${k} = ${JSON.stringify(state.options[k])}, now ${JSON.stringify(v)}; use a new runDir or the same options`);
-    }
-  }
-  const saved = ClipModel.load(path.join(dir, 'checkpoint'));
+/** Loads the snapshot's checkpoint into `model` (validated: its step and config must fit). */
+function restore(model: ClipModel, dir: string, step: number): void {
+  const saved = ClipModel.load(dir);
   try {
-    if (saved.extra.train_step !== state.step) throw new Error(`${file}: names step ${state.step} but checkpoint/ holds step ${String(saved.extra.train_step)}`);
-    if (JSON.stringify(saved.config) !== JSON.stringify(model.config)) throw new Error(`${dir}/checkpoint: its ClipConfig differs from the model being trained`);
-    opt.load(readSafetensors(path.join(dir, 'optimizer.safetensors')).tensors, state.adamT);
+    if (saved.extra.train_step !== step) throw new Error(`${dir}: holds step ${String(saved.extra.train_step)}, the run directory names step ${step}`);
+    if (JSON.stringify(saved.config) !== JSON.stringify(model.config)) throw new Error(`${dir}: its ClipConfig differs from the model being trained`);
     model.setParams(saved.hostParams());
   } finally {
     saved.dispose();
   }
-  history.push(...state.history);
-  evals.push(...state.evals);
-  return state.step;
 }

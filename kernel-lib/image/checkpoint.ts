@@ -6,13 +6,13 @@
  *   metrics.json       training record (loss curves, held-out PSNR, codebook usage, wall time, backend); optional
  *   README.md          what it is and what it was trained on (licence of the training images); optional
  *
- * Written into a temporary sibling directory and renamed into place, so a reader never sees half a
- * checkpoint. Loading checks the format tag, the config, and every tensor's presence, shape and values.
+ * Written into a temporary sibling directory and renamed into place (checkpoint/files.ts writeDirAtomic,
+ * which puts the old checkpoint back if the rename fails), so a reader never sees half a checkpoint. Loading checks the format tag, the config, and every tensor's presence, shape and values.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointError } from '../checkpoint/errors';
-import { fsyncDir, siblingTempName, writeFileSynced } from '../checkpoint/files';
+import { writeDirAtomic } from '../checkpoint/files';
 import { isPlainObject, readJsonFile } from '../checkpoint/json';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
 import type { HostTensor } from '../model/params';
@@ -60,28 +60,6 @@ export function writeVQVAECheckpoint(dir: string, modelConfig: VQVAEConfig, tens
   if (options.metrics !== undefined) files.set(METRICS_FILE, `${JSON.stringify(options.metrics, null, 1)}\n`);
   if (options.readme !== undefined) files.set(README_FILE, options.readme);
   writeDirAtomic(dir, files);
-}
-
-/** Writes `files` into `dir` via a temporary sibling directory and renames (old contents removed after). */
-export function writeDirAtomic(dir: string, files: Map<string, Uint8Array | string>): void {
-  fs.mkdirSync(path.dirname(path.resolve(dir)), { recursive: true });
-  const tmp = siblingTempName(path.resolve(dir), 'tmp');
-  fs.mkdirSync(tmp);
-  try {
-    for (const [name, data] of files) writeFileSynced(path.join(tmp, name), data);
-    fsyncDir(tmp);
-    let old: string | null = null;
-    if (fs.existsSync(dir)) {
-      old = siblingTempName(path.resolve(dir), 'old');
-      fs.renameSync(dir, old);
-    }
-    fs.renameSync(tmp, dir);
-    fsyncDir(path.dirname(path.resolve(dir)));
-    if (old !== null) fs.rmSync(old, { recursive: true, force: true });
-  } catch (err) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw err;
-  }
 }
 
 /** Reads and validates a checkpoint directory; throws CheckpointError naming the file (and tensor). */

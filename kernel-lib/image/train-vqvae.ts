@@ -9,20 +9,22 @@
  *             steps) re-seeded from random encoder outputs of the current batch, up to `restartUntil`.
  *
  * Batches and restarts are pure functions of (seed, step), so a run resumed from its run directory
- * continues exactly as the uninterrupted run would (batches.ts; the run directory is run-dir.ts).
+ * continues exactly as the uninterrupted run would (batches.ts). The loop and the run directory are the
+ * shared ones (train/loop.ts, train/run-dir.ts); a snapshot holds `model.safetensors` (F32),
+ * `optimizer.safetensors` and `ema.json` (the EMA codebook state as float64 JSON).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import type { RGBImage } from '../data/image';
-import { AdamW } from '../train/adamw';
-import { learningRate } from '../train/schedule';
+import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
+import type { DirEntry } from '../checkpoint/files';
+import { trainLoop } from '../train/loop';
 import { defaultVQVAEConfig, VQVAEConfig } from './config';
 import { CODEBOOK, toModelRange, VQVAE } from './model';
 import { CodebookEma, codeUsage } from './quantizer';
 import { evaluateVQVAE, packImages, SizeEval } from './evaluate';
 import { makeBatch, rngAt, Sampler } from './batches';
-import { resumeRun, saveRun } from './run-dir';
 
 export interface VQVAETrainOptions {
   /** Architecture (default: defaultVQVAEConfig()). */
@@ -154,84 +156,57 @@ export async function trainVQVAE(options: VQVAETrainOptions): Promise<VQVAETrain
   const samplers = new Map(sizes.map((s, i) => [s, new Sampler(options.train.length, o.seed, 10 + i)]));
   const batchOf = (s: number): number => (s === full ? o.batchSize : o.lowResBatchSize);
   const weightOf = (s: number): number => (s === full ? 1 : o.lowResWeight);
-  const sched = { lr: o.lr, minLr: o.minLr, warmupSteps: o.warmupSteps, totalSteps: o.steps };
 
   const model = VQVAE.create(o.config, o.seed);
-  const names = model.trainableNames();
-  const opt = new AdamW(names, model.params, { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: o.weightDecay });
   const ema = new CodebookEma(o.config.numCodes, o.config.codeDim, { decay: o.emaDecay, epsilon: o.emaEpsilon });
   const codebook = model.params.get(CODEBOOK) as tf.Variable;
   const curve: CurvePoint[] = [];
   const evals: Array<{ step: number; results: SizeEval[] }> = [];
-  let start = 0;
   let priorMs = 0;
   let cpuMs = 0;
   const fp = fingerprint(o, options.train.length);
-  if (options.runDir && fs.existsSync(path.join(options.runDir, 'state.json'))) {
-    const st = resumeRun(options.runDir, fp, model, opt, ema);
-    start = st.step;
-    priorMs = st.elapsedMs;
-    cpuMs = st.cpuMs ?? 0;
-    curve.push(...st.curve);
-    evals.push(...st.evals);
-    options.onEvent?.({ kind: 'resume', step: start });
-  }
-
   const t0 = performance.now();
   const stepTimes: number[] = [];
   const acc = { n: 0, loss: 0, commit: 0, restarts: 0, ms: 0, cpu: 0, mse: new Map<number, number>() };
   const elapsed = (): number => priorMs + (performance.now() - t0);
-  const runEval = (step: number): void => {
-    const results = evaluateVQVAE(model, options.val, sizes);
-    evals.push({ step, results });
-    options.onEvent?.({ kind: 'eval', step, totalSteps: o.steps, results });
-  };
-  const snapshot = (step: number): void => {
-    if (!options.runDir) return;
-    saveRun(options.runDir, step, model, opt, ema, { version: 1, step, snapshot: '', adamT: opt.t, elapsedMs: elapsed(), cpuMs, options: fp, curve, evals });
-    options.onEvent?.({ kind: 'checkpoint', step, dir: options.runDir });
-  };
+  type Batches = Array<{ s: number; pixels: Uint8Array }>;
+  // What the loss closure keeps of the step for the EMA update (z and codes) and the curve.
+  let kept: Array<{ z: tf.Tensor; codes: tf.Tensor; mse: tf.Scalar; commit: tf.Scalar; s: number }> = [];
 
-  try {
-    for (let step = start; step < o.steps; step++) {
-      await new Promise<void>((r) => setImmediate(r));
-      if (options.signal?.aborted) {
-        snapshot(step);
-        return { model, curve, evals, resumedFrom: start, stopped: 'aborted', elapsedMs: elapsed(), msPerStep: median(stepTimes), cpuMs, settings: fp };
-      }
-      const ts = performance.now();
-      const cpu0 = process.cpuUsage();
+  const r = await trainLoop<Batches, RunRecord>({
+    steps: o.steps,
+    params: model.params,
+    freeze: [CODEBOOK], // the codebook follows the EMA, not the gradient
+    lr: o.lr,
+    minLr: o.minLr,
+    warmupSteps: o.warmupSteps,
+    adam: { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: o.weightDecay },
+    clipNorm: 0,
+    batches: (step) => {
       const flipRand = o.flip ? rngAt(o.seed, 1, step) : null;
       const batches = sizes.map((s) => ({ s, pixels: makeBatch(tables.get(s) as Uint8Array, s, (samplers.get(s) as Sampler).indices(step, batchOf(s)), flipRand) }));
       if (step === 0) initCodebook(model, ema, batches, o.seed);
-      const rate = learningRate(step, sched);
-      // The training step: forward both sizes, one backward, AdamW; z and codes come back for the EMA.
-      const kept: Array<{ z: tf.Tensor; codes: tf.Tensor; mse: tf.Scalar; commit: tf.Scalar; s: number }> = [];
-      let loss = 0;
-      tf.tidy(() => {
-        const vars = names.map((n) => model.params.get(n) as tf.Variable);
-        const { value, grads } = tf.variableGrads(() => {
-          let total: tf.Scalar = tf.scalar(0);
-          for (const { s, pixels } of batches) {
-            const x = toModelRange(pixels, [batchOf(s), s, s, 3]); // [B, S, S, 3]
-            const out = model.forward(x);
-            const mse = tf.mean(tf.square(tf.sub(out.recon, x))) as tf.Scalar;
-            const commit = tf.mean(tf.square(tf.sub(out.z, out.e))) as tf.Scalar; // e carries no gradient
-            total = tf.add(total, tf.mul(tf.add(mse, tf.mul(commit, o.commitment)), weightOf(s)));
-            kept.push({ s, z: tf.keep(out.z), codes: tf.keep(out.codes), mse: tf.keep(mse), commit: tf.keep(commit) });
-          }
-          return total;
-        }, vars);
-        loss = value.dataSync()[0];
-        const gm = new Map<string, tf.Tensor>();
-        for (const n of names) gm.set(n, grads[(model.params.get(n) as tf.Variable).name]);
-        opt.apply(gm, rate);
-      });
+      return batches;
+    },
+    // Forward every size, one backward; z and codes are kept for the EMA.
+    loss: (batches) => {
+      kept = [];
+      let total: tf.Scalar = tf.scalar(0);
+      for (const { s, pixels } of batches) {
+        const x = toModelRange(pixels, [batchOf(s), s, s, 3]); // [B, S, S, 3]
+        const out = model.forward(x);
+        const mse = tf.mean(tf.square(tf.sub(out.recon, x))) as tf.Scalar;
+        const commit = tf.mean(tf.square(tf.sub(out.z, out.e))) as tf.Scalar; // e carries no gradient
+        total = tf.add(total, tf.mul(tf.add(mse, tf.mul(commit, o.commitment)), weightOf(s)));
+        kept.push({ s, z: tf.keep(out.z), codes: tf.keep(out.codes), mse: tf.keep(mse), commit: tf.keep(commit) });
+      }
+      return total;
+    },
+    onStep: (st) => {
+      const step = st.step - 1;
       // EMA codebook update on the host, then dead-code restarts.
-      const zs = kept.map((k) => k.z.dataSync() as Float32Array);
-      const cs = kept.map((k) => k.codes.dataSync() as Int32Array);
-      const zAll = concatF32(zs);
-      const cAll = concatI32(cs);
+      const zAll = concatF32(kept.map((k) => k.z.dataSync() as Float32Array));
+      const cAll = concatI32(kept.map((k) => k.codes.dataSync() as Int32Array));
       ema.update(zAll, cAll, step + 1);
       let restarted = 0;
       if (step + 1 < o.restartUntil * o.steps) restarted = ema.restartDead(zAll, step + 1, o.deadAfter, rngAt(o.seed, 2, step)).length;
@@ -241,17 +216,18 @@ export async function trainVQVAE(options: VQVAETrainOptions): Promise<VQVAETrain
         acc.commit += k.commit.dataSync()[0] * weightOf(k.s);
       }
       tf.dispose(kept.flatMap((k) => [k.z, k.codes, k.mse, k.commit]));
-      const ms = performance.now() - ts;
-      const cpuUsed = process.cpuUsage(cpu0);
+      kept = [];
+      const ms = performance.now() - st.startedAt;
+      const cpuUsed = process.cpuUsage(st.cpuAtStart);
       const cpu = (cpuUsed.user + cpuUsed.system) / 1000;
       cpuMs += cpu;
       stepTimes.push(ms);
       acc.n++;
-      acc.loss += loss;
+      acc.loss += st.loss;
       acc.restarts += restarted;
       acc.ms += ms;
       acc.cpu += cpu;
-      const done = step + 1;
+      const done = st.step;
       if (done % o.logEvery === 0 || done === o.steps) {
         const point: CurvePoint = {
           step: done,
@@ -260,7 +236,7 @@ export async function trainVQVAE(options: VQVAETrainOptions): Promise<VQVAETrain
           commitment: acc.commit / acc.n,
           batchPerplexity: codeUsage(cAll, o.config.numCodes).perplexity,
           restarts: acc.restarts,
-          lr: rate,
+          lr: st.lr,
           msPerStep: acc.ms / acc.n,
           cpuMsPerStep: acc.cpu / acc.n,
         };
@@ -268,13 +244,69 @@ export async function trainVQVAE(options: VQVAETrainOptions): Promise<VQVAETrain
         options.onEvent?.({ kind: 'step', totalSteps: o.steps, elapsedMs: elapsed(), ...point });
         Object.assign(acc, { n: 0, loss: 0, commit: 0, restarts: 0, ms: 0, cpu: 0, mse: new Map() });
       }
-      if ((o.evalEvery > 0 && done % o.evalEvery === 0) || done === o.steps) runEval(done);
-      if (done === o.steps || (o.checkpointEvery > 0 && done % o.checkpointEvery === 0)) snapshot(done);
-    }
-    return { model, curve, evals, resumedFrom: start, stopped: 'done', elapsedMs: elapsed(), msPerStep: median(stepTimes), cpuMs, settings: fp };
-  } finally {
-    opt.dispose();
+      if ((o.evalEvery > 0 && done % o.evalEvery === 0) || done === o.steps) {
+        const results = evaluateVQVAE(model, options.val, sizes);
+        evals.push({ step: done, results });
+        options.onEvent?.({ kind: 'eval', step: done, totalSteps: o.steps, results });
+      }
+    },
+    run: options.runDir
+      ? {
+          dir: options.runDir,
+          fingerprint: fp,
+          every: o.checkpointEvery,
+          onAbort: true,
+          content: () =>
+            new Map<string, DirEntry>([
+              ['model.safetensors', encodeSafetensors(model.hostTensors())],
+              ['ema.json', JSON.stringify({ clusterSize: Array.from(ema.clusterSize), embedSum: Array.from(ema.embedSum), lastUsed: Array.from(ema.lastUsed) })],
+            ]),
+          record: () => ({ elapsedMs: elapsed(), cpuMs, curve, evals }),
+          restore: (dir, st, step) => {
+            restoreSnapshot(dir, model, ema);
+            priorMs = st.elapsedMs;
+            cpuMs = st.cpuMs;
+            curve.push(...st.curve);
+            evals.push(...st.evals);
+            options.onEvent?.({ kind: 'resume', step });
+          },
+          onSaved: (step) => options.onEvent?.({ kind: 'checkpoint', step, dir: options.runDir as string }),
+        }
+      : undefined,
+    signal: options.signal,
+  });
+  tf.dispose(kept.flatMap((k) => [k.z, k.codes, k.mse, k.commit]));
+  return { model, curve, evals, resumedFrom: r.resumedFrom, stopped: r.stopped, elapsedMs: elapsed(), msPerStep: median(stepTimes), cpuMs, settings: fp };
+}
+
+/** The trainer's part of trainer_state.json. */
+interface RunRecord {
+  elapsedMs: number;
+  cpuMs: number;
+  curve: CurvePoint[];
+  evals: Array<{ step: number; results: SizeEval[] }>;
+}
+
+/** Loads a snapshot's weights and EMA state, all validated before anything is assigned. */
+function restoreSnapshot(snap: string, model: VQVAE, ema: CodebookEma): void {
+  const weights = readSafetensors(path.join(snap, 'model.safetensors')).tensors;
+  const e = JSON.parse(fs.readFileSync(path.join(snap, 'ema.json'), 'utf8')) as Record<'clusterSize' | 'embedSum' | 'lastUsed', number[]>;
+  if (e.clusterSize.length !== ema.clusterSize.length || e.embedSum.length !== ema.embedSum.length || e.lastUsed.length !== ema.lastUsed.length) {
+    throw new Error(`${snap}/ema.json: EMA state does not fit a codebook of ${ema.numCodes}×${ema.dim}`);
   }
+  for (const [n, v] of model.params) {
+    const h = weights.get(n);
+    if (!h || h.shape.join(',') !== v.shape.join(',')) throw new Error(`${snap}/model.safetensors: parameter '${n}' is missing or has another shape`);
+  }
+  tf.tidy(() => {
+    for (const [n, v] of model.params) {
+      const h = weights.get(n)!;
+      v.assign(tf.tensor(h.data, h.shape));
+    }
+  });
+  ema.clusterSize.set(e.clusterSize);
+  ema.embedSum.set(e.embedSum);
+  ema.lastUsed.set(e.lastUsed);
 }
 
 /** Seeds the codebook with distinct random encoder outputs of the first batches (k-means++-free init). */

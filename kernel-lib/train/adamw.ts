@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { HostTensor } from '../model/params';
+import type { ParamSettings } from './params';
 
 export interface AdamWOptions {
   beta1: number;
@@ -22,12 +23,14 @@ export class AdamW {
   /**
    * `masks` (by name, the parameter's shape, 1 = trains, 0 = frozen) restrict weight decay to the
    * trainable part of a partly trained parameter; its gradients must already be masked the same way.
+   * `settings` (by name) give a parameter group's learning-rate multiplier and weight decay.
    */
   constructor(
     readonly names: string[],
     private readonly params: Map<string, tf.Variable>,
     readonly o: AdamWOptions,
     private readonly masks: ReadonlyMap<string, tf.Tensor> = new Map(),
+    private readonly settings: ReadonlyMap<string, ParamSettings> = new Map(),
   ) {
     for (const n of names) {
       const p = params.get(n);
@@ -40,7 +43,7 @@ export class AdamW {
   /** One update with the given gradients (by name) and learning rate. */
   apply(grads: Map<string, tf.Tensor>, lr: number): void {
     this.t++;
-    const { beta1: b1, beta2: b2, eps, weightDecay } = this.o;
+    const { beta1: b1, beta2: b2, eps } = this.o;
     const c1 = 1 - Math.pow(b1, this.t);
     const c2 = 1 - Math.pow(b2, this.t);
     tf.tidy(() => {
@@ -54,8 +57,10 @@ export class AdamW {
         v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
         const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
         const mask = this.masks.get(n);
+        const group = this.settings.get(n);
+        const weightDecay = group?.weightDecay ?? this.o.weightDecay;
         const decay = p.rank >= 2 && weightDecay > 0 ? tf.mul(mask ? tf.mul(p, mask) : p, weightDecay) : null;
-        p.assign(tf.sub(p, tf.mul(decay ? tf.add(update, decay) : update, lr)));
+        p.assign(tf.sub(p, tf.mul(decay ? tf.add(update, decay) : update, group ? lr * group.lrScale : lr)));
       }
     });
   }

@@ -1,27 +1,30 @@
 /**
- * train(): AdamW + warmup/cosine + global-norm clipping + the MoE load-balancing loss, per-modality
- * loss weights, frozen parameter groups, seeded and resumable. Batches come from a function of the
- * step index, so a resumed run sees exactly the batches the uninterrupted run would have, and its loss
- * curve continues the same curve.
+ * train(): the language-model trainer on the shared loop (loop.ts): AdamW + warmup/cosine + global-norm
+ * clipping + the MoE load-balancing loss, per-modality loss weights, frozen parameters, slices, parameter
+ * groups, seeded and resumable. Batches come from a function of the step index, so a resumed run sees
+ * exactly the batches the uninterrupted run would have, and its loss curve continues the same curve.
  *
  * The trainable set is the model's parameters plus the weights of every enabled adapter attached to it
  * (`model.adapters`, paths `adapters.<name>.…`), minus the frozen patterns, which apply to both.
  *
- * A run directory holds `checkpoint/` (a normal model checkpoint, loadable on its own),
- * `optimizer.safetensors` (AdamW moments), `adapters.safetensors` (adapter weights, when adapters are
- * attached) and `trainer_state.json` (step, history, options), written in that order each time so the
- * state file only ever names a complete checkpoint.
+ * A run directory (run-dir.ts) holds `step-N/` snapshots of `checkpoint/` (a normal model checkpoint,
+ * loadable on its own), `optimizer.safetensors` (AdamW moments) and `adapters.safetensors` (adapter
+ * weights, when adapters are attached), and `trainer_state.json` (step, history, options) naming the
+ * newest complete snapshot.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { MoEModel } from '../model/model';
 import type { HostTensor } from '../model/params';
-import { AdamW } from './adamw';
-import { learningRate, OptimOptions } from './schedule';
-import { loadCheckpoint, readSafetensors, writeSafetensors } from '../checkpoint';
-import { atomicWriteFile } from '../checkpoint/files';
+import type { OptimOptions } from './schedule';
+import { encodeSafetensors, loadCheckpoint, readSafetensors } from '../checkpoint';
 import { MODALITY_CODES } from '../model/adapter-seam';
+import type { DirEntry } from '../checkpoint/files';
+import { trainLoop } from './loop';
+import type { ParamGroup, TrainSlice } from './params';
+
+export { trainableNames } from './params';
+export type { ParamGroup, TrainSlice } from './params';
 
 export type Modality = 'text' | 'image' | 'special';
 const MODALITY_CODE: Record<Modality, number> = MODALITY_CODES;
@@ -32,15 +35,6 @@ export interface TrainBatch {
   ids: number[][];
   /** Optional per-target loss weights [B, T] (multiplied with the modality weights). */
   weights?: number[][];
-}
-
-/** Part of a parameter that trains (see TrainOptions.trainSlices). */
-export interface TrainSlice {
-  param: string;
-  axis: number;
-  from: number;
-  /** Exclusive end (default: the whole axis). */
-  to?: number;
 }
 
 export interface TrainEvent {
@@ -77,6 +71,8 @@ export interface TrainOptions extends OptimOptions {
    * train the new rows/columns while the text ones stay frozen.
    */
   trainSlices?: TrainSlice[];
+  /** Parameters (by glob) with their own learning-rate multiplier and weight decay (params.ts). */
+  groups?: ParamGroup[];
   /** Directory for resumable checkpoints; with it, a run that finds trainer_state.json resumes. */
   runDir?: string;
   checkpointEvery?: number;
@@ -93,24 +89,6 @@ export interface TrainResult {
   stopped: 'done' | 'aborted';
 }
 
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-}
-
-/** The names of parameters that train, given freeze patterns (each pattern must match something). */
-export function trainableNames(all: string[], freeze: string[] = []): string[] {
-  const res = freeze.map((g) => ({ g, re: globToRegExp(g), hit: false }));
-  const out = all.filter((n) => {
-    let frozen = false;
-    for (const r of res) if (r.re.test(n)) (r.hit = true), (frozen = true);
-    return !frozen;
-  });
-  const miss = res.find((r) => !r.hit);
-  if (miss) throw new Error(`freeze pattern '${miss.g}' matches no parameter`);
-  if (out.length === 0) throw new Error('every parameter is frozen: nothing to train');
-  return out;
-}
-
 /** The model's parameters and its enabled adapters' weights (adapter paths start with `adapters.`). */
 export function trainingParams(model: MoEModel): Map<string, tf.Variable> {
   const all = new Map(model.params);
@@ -125,6 +103,7 @@ function fingerprint(o: TrainOptions, adapterNames: string[]): Record<string, un
   const f: Record<string, unknown> = { steps: o.steps, lr: o.lr, minLr: o.minLr, warmupSteps: o.warmupSteps, weightDecay: o.weightDecay, freeze: o.freeze ?? [] };
   if (o.trainSlices && o.trainSlices.length > 0) f.trainSlices = o.trainSlices;
   if (adapterNames.length > 0) f.adapters = adapterNames; // absent without adapters, so older run directories still resume
+  if (o.groups && o.groups.length > 0) f.groups = o.groups; // likewise absent without groups
   return f;
 }
 
@@ -132,109 +111,84 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
   const cfg = model.config;
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`steps must be a positive integer, got ${JSON.stringify(o.steps)}`);
   const lr = o.lr ?? 1e-3;
-  const sched = { lr, minLr: o.minLr ?? lr / 10, warmupSteps: o.warmupSteps ?? Math.min(100, Math.floor(o.steps / 10)), totalSteps: o.steps };
   const auxCoef = o.auxLossCoef ?? cfg.routerAuxLossCoef;
-  const clip = o.clipNorm ?? 1;
   if (o.runDir && !o.saveModel) throw new Error('train: runDir needs saveModel (pass session.save or use session.train)');
   if (o.modalityWeights && !o.modalityOf) throw new Error('train: modalityWeights needs modalityOf');
   const params = trainingParams(model);
   const adapterNames = [...params.keys()].filter((n) => !model.params.has(n));
-  const names = trainableNames([...params.keys()], o.freeze);
-  const masks = sliceMasks(params, names, o.trainSlices ?? []);
-  const opt = new AdamW(names, params, { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.95, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0.1 }, masks);
   const history: TrainEvent[] = [];
-  let start = 0;
-  const statePath = o.runDir ? path.join(o.runDir, 'trainer_state.json') : '';
-  try {
-    if (o.runDir && fs.existsSync(statePath)) {
-      start = resume(model, params, adapterNames, opt, o, history);
-    }
-    const t0 = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
-    for (let step = start; step < o.steps; step++) {
-      await new Promise<void>((r) => setImmediate(r));
-      if (o.signal?.aborted) return { history, resumedFrom: start, stopped: 'aborted' };
-      const ts = performance.now();
-      const batch = o.batches(step);
-      const { inputs, targets, weights, modalities, B, T } = prepareBatch(batch, o, cfg.vocabSize);
-      const rate = learningRate(step, sched);
-      let lmLoss = 0;
-      let auxLoss = 0;
-      let gradNorm = 0;
-      tf.tidy(() => {
-        const vars = names.map((n) => params.get(n) as tf.Variable);
-        // engine().gradients rather than variableGrads: a step where no trainable weight reaches the loss
-        // (only Partial LoRA adapters training on a batch without image tokens) has no gradients, not an error.
-        const { grads } = tf.engine().gradients(() => {
-          const r = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', modalities, training: true });
-          const logp = tf.logSoftmax(r.logits); // [N, V]
-          const oh = tf.cast(tf.oneHot(tf.tensor1d(targets, 'int32'), cfg.vocabSize), 'float32'); // [N, V] (gather has no wasm gradient)
-          const nll = tf.neg(tf.sum(tf.mul(logp, oh), -1)); // [N]
-          const w = tf.tensor1d(weights);
-          const lm = tf.div(tf.sum(tf.mul(nll, w)), Math.max(1e-8, weights.reduce((a, b) => a + b, 0)));
-          lmLoss = lm.dataSync()[0];
-          auxLoss = r.aux.dataSync()[0];
-          return tf.add(lm, tf.mul(r.aux, auxCoef)) as tf.Scalar;
-        }, vars, undefined, true);
-        const gm = new Map<string, tf.Tensor>();
-        names.forEach((n, i) => {
-          const mask = masks.get(n);
-          if (grads[i]) gm.set(n, mask ? tf.mul(grads[i], mask) : grads[i]);
-        });
-        gradNorm = gm.size === 0 ? 0 : Math.sqrt(tf.addN([...gm.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
-        if (clip > 0 && gradNorm > clip) for (const [n, g] of gm) gm.set(n, tf.mul(g, clip / (gradNorm + 1e-6)));
-        opt.apply(gm, rate);
-      });
+  let t0 = performance.now();
+  let lmLoss = 0;
+  let auxLoss = 0;
+  let shape = { B: 0, T: 0 };
+  const r = await trainLoop({
+    steps: o.steps,
+    params,
+    freeze: o.freeze,
+    trainSlices: o.trainSlices,
+    groups: o.groups,
+    lr,
+    minLr: o.minLr ?? lr / 10,
+    warmupSteps: o.warmupSteps ?? Math.min(100, Math.floor(o.steps / 10)),
+    adam: { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.95, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0.1 },
+    clipNorm: o.clipNorm ?? 1,
+    batches: (step) => prepareBatch(o.batches(step), o, cfg.vocabSize),
+    loss: ({ inputs, targets, weights, modalities, B, T }) => {
+      shape = { B, T };
+      const out = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', modalities, training: true });
+      const logp = tf.logSoftmax(out.logits); // [N, V]
+      const oh = tf.cast(tf.oneHot(tf.tensor1d(targets, 'int32'), cfg.vocabSize), 'float32'); // [N, V] (gather has no wasm gradient)
+      const nll = tf.neg(tf.sum(tf.mul(logp, oh), -1)); // [N]
+      const w = tf.tensor1d(weights);
+      const lm = tf.div(tf.sum(tf.mul(nll, w)), Math.max(1e-8, weights.reduce((a, b) => a + b, 0)));
+      lmLoss = lm.dataSync()[0];
+      auxLoss = out.aux.dataSync()[0];
+      return tf.add(lm, tf.mul(out.aux, auxCoef)) as tf.Scalar;
+    },
+    onStep: (s) => {
       const now = performance.now();
       const ev: TrainEvent = {
-        step: step + 1,
+        step: s.step,
         totalSteps: o.steps,
         loss: lmLoss + auxCoef * auxLoss,
         lmLoss,
         auxLoss,
-        lr: rate,
-        gradNorm,
-        tokensPerSec: (B * T) / ((now - ts) / 1000),
+        lr: s.lr,
+        gradNorm: s.gradNorm,
+        tokensPerSec: (shape.B * shape.T) / ((now - s.startedAt) / 1000),
         elapsedMs: now - t0,
       };
       history.push(ev);
       o.onStep?.(ev);
-      const last = step + 1 === o.steps;
-      if (o.runDir && (last || (o.checkpointEvery && (step + 1) % o.checkpointEvery === 0))) save(opt, o, history, params, adapterNames);
-    }
-    return { history, resumedFrom: start, stopped: 'done' };
-  } finally {
-    opt.dispose();
-    for (const m of masks.values()) m.dispose();
-  }
+    },
+    run: o.runDir
+      ? {
+          dir: o.runDir,
+          fingerprint: fingerprint(o, adapterNames),
+          every: o.checkpointEvery,
+          content: (step) => {
+            const files = new Map<string, DirEntry>([['checkpoint', (dir) => o.saveModel!(dir, { train_step: step })]]);
+            if (adapterNames.length > 0) files.set(ADAPTERS_FILE, encodeSafetensors(hostOf(params, adapterNames), { metadata: { step: String(step) } }));
+            return files;
+          },
+          record: () => ({ history }),
+          restore: (dir, record: { history: TrainEvent[] }, step) => {
+            restore(model, params, adapterNames, dir, step);
+            history.push(...record.history);
+            t0 = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
+          },
+        }
+      : undefined,
+    signal: o.signal,
+  });
+  return { history, resumedFrom: r.resumedFrom, stopped: r.stopped };
 }
 
-/** 0/1 masks for TrainOptions.trainSlices, validated against the trainable parameters. */
-function sliceMasks(params: Map<string, tf.Variable>, trainable: string[], slices: TrainSlice[]): Map<string, tf.Tensor> {
-  const ranges = new Map<string, TrainSlice>();
-  for (const [i, sl] of slices.entries()) {
-    const where = `trainSlices[${i}]`;
-    const p = params.get(sl?.param);
-    if (!p) throw new Error(`${where}: no parameter '${String(sl?.param)}'`);
-    if (!trainable.includes(sl.param)) throw new Error(`${where}: parameter '${sl.param}' is frozen; a slice of it cannot train`);
-    if (ranges.has(sl.param)) throw new Error(`${where}: parameter '${sl.param}' has two slices`);
-    if (!Number.isInteger(sl.axis) || sl.axis < 0 || sl.axis >= p.rank) throw new Error(`${where}: axis must be an integer in [0, ${p.rank}) for '${sl.param}' of shape [${p.shape.join(', ')}], got ${String(sl.axis)}`);
-    const dim = p.shape[sl.axis];
-    const to = sl.to ?? dim;
-    if (!Number.isInteger(sl.from) || !Number.isInteger(to) || sl.from < 0 || to > dim || sl.from >= to) {
-      throw new Error(`${where}: need integers 0 <= from < to <= ${dim} on axis ${sl.axis} of '${sl.param}', got from ${String(sl.from)}, to ${String(to)}`);
-    }
-    ranges.set(sl.param, { ...sl, to });
-  }
-  const out = new Map<string, tf.Tensor>();
-  for (const [n, sl] of ranges) {
-    const p = params.get(n) as tf.Variable;
-    const dim = p.shape[sl.axis];
-    const line = new Float32Array(dim);
-    line.fill(1, sl.from, sl.to);
-    const shape = p.shape.map((d, a) => (a === sl.axis ? d : 1));
-    out.set(n, tf.tidy(() => tf.mul(tf.ones(p.shape), tf.tensor(line, shape))));
-  }
-  return out;
+function hostOf(params: Map<string, tf.Variable>, names: string[]): Array<[string, HostTensor]> {
+  return names.map((n) => {
+    const v = params.get(n) as tf.Variable;
+    return [n, { shape: v.shape.slice(), data: v.dataSync() as Float32Array }];
+  });
 }
 
 function prepareBatch(batch: TrainBatch, o: TrainOptions, V: number) {
@@ -268,39 +222,10 @@ function prepareBatch(batch: TrainBatch, o: TrainOptions, V: number) {
   return { inputs, targets, weights: Array.from(weights), modalities, B, T };
 }
 
-function save(opt: AdamW, o: TrainOptions, history: TrainEvent[], params: Map<string, tf.Variable>, adapterNames: string[]): void {
-  const dir = o.runDir as string;
-  const step = history.at(-1)?.step ?? 0;
-  fs.mkdirSync(dir, { recursive: true });
-  o.saveModel!(path.join(dir, 'checkpoint'), { train_step: step });
-  const tmp = path.join(dir, `optimizer.safetensors.tmp-${process.pid}`);
-  writeSafetensors(tmp, opt.state(), { metadata: { step: String(step), adam_t: String(opt.t) } });
-  fs.renameSync(tmp, path.join(dir, 'optimizer.safetensors'));
-  if (adapterNames.length > 0) {
-    const host = adapterNames.map((n): [string, { shape: number[]; data: Float32Array }] => {
-      const v = params.get(n) as tf.Variable;
-      return [n, { shape: v.shape.slice(), data: v.dataSync() as Float32Array }];
-    });
-    writeSafetensors(path.join(dir, ADAPTERS_FILE), host, { metadata: { step: String(step) } });
-  }
-  atomicWriteFile(path.join(dir, 'trainer_state.json'), JSON.stringify({ step, adamT: opt.t, options: fingerprint(o, adapterNames), history }, null, 1));
-}
-
-function resume(model: MoEModel, params: Map<string, tf.Variable>, adapterNames: string[], opt: AdamW, o: TrainOptions, history: TrainEvent[]): number {
-  const dir = o.runDir as string;
-  const file = path.join(dir, 'trainer_state.json');
-  const state = JSON.parse(fs.readFileSync(file, 'utf8')) as { step: number; adamT: number; options: Record<string, unknown>; history: TrainEvent[] };
-  const want = fingerprint(o, adapterNames);
-  for (const k of new Set([...Object.keys(want), ...Object.keys(state.options)])) {
-    const v = want[k];
-    if (JSON.stringify(state.options[k]) !== JSON.stringify(v)) {
-      throw new Error(`${file}: this run was started with ${k} = ${JSON.stringify(state.options[k])}, now ${JSON.stringify(v)}; use a new runDir or the same options`);
-    }
-  }
+/** Loads snapshot `dir` of step `step` into the model and its adapters, all validated before anything is assigned. */
+function restore(model: MoEModel, params: Map<string, tf.Variable>, adapterNames: string[], dir: string, step: number): void {
   const ck = loadCheckpoint(path.join(dir, 'checkpoint'));
-  if (ck.extra.train_step !== state.step) {
-    throw new Error(`${file}: names step ${state.step} but checkpoint/ holds step ${String(ck.extra.train_step)}`);
-  }
+  if (ck.extra.train_step !== step) throw new Error(`${dir}/checkpoint: holds step ${String(ck.extra.train_step)}, the run directory names step ${step}`);
   for (const [n, h] of ck.params) {
     const v = model.params.get(n);
     if (!v || v.shape.join(',') !== h.shape.join(',')) throw new Error(`${dir}/checkpoint: parameter '${n}' does not fit this model`);
@@ -311,8 +236,6 @@ function resume(model: MoEModel, params: Map<string, tf.Variable>, adapterNames:
     const v = params.get(n) as tf.Variable;
     if (!h || h.shape.join(',') !== v.shape.join(',')) throw new Error(`${dir}/${ADAPTERS_FILE}: adapter parameter '${n}' is missing or has another shape`);
   }
-  const optState = readSafetensors(path.join(dir, 'optimizer.safetensors'));
-  opt.load(optState.tensors, state.adamT); // validates every moment before the model is touched
   tf.tidy(() => {
     for (const [n, h] of ck.params) (model.params.get(n) as tf.Variable).assign(tf.tensor(h.data, h.shape));
     for (const n of adapterNames) {
@@ -320,6 +243,4 @@ function resume(model: MoEModel, params: Map<string, tf.Variable>, adapterNames:
       (params.get(n) as tf.Variable).assign(tf.tensor(h.data, h.shape));
     }
   });
-  history.push(...state.history);
-  return state.step;
 }
