@@ -32,6 +32,7 @@ export { train, trainableNames } from './train/trainer';
 export type { TrainOptions, TrainEvent, TrainResult, TrainBatch, TrainSlice } from './train/trainer';
 export { learningRate } from './train/schedule';
 
+export { SwitchboardError, DEBUG_ENV_VAR } from './errors';
 export { saveCheckpoint, loadCheckpoint, CheckpointError } from './checkpoint';
 
 export { Session } from './session';

@@ -12,7 +12,7 @@ import { growVocabulary } from './model/vocab-extend';
 import './model/gw-init'; // registers the 'gromov-wasserstein' init strategy
 import { modalityCodes } from './model/adapter-seam';
 import type { LayerRouting } from './model/moe';
-import { loadCheckpoint, saveCheckpoint, CheckpointDtype } from './checkpoint';
+import { loadCheckpoint, saveCheckpoint, CheckpointDtype, CheckpointError } from './checkpoint';
 import { MultimodalTokenizer, Prompt, EncodedPrompt, Modality, GridPos, TokenizerLayout, ImageVocabularyOptions } from './tokenizer';
 import { Generation, GenerateOptions, DEFAULT_MAX_NEW_TOKENS } from './decode/generate';
 import type { DecodeVocab } from './decode/grammar';
@@ -66,7 +66,7 @@ export class Session {
     const ck = loadCheckpoint(dir);
     const tokenizer = MultimodalTokenizer.fromHF(ck.tokenizer, (ck.tokenizerLayout ?? undefined) as TokenizerLayout | undefined);
     if (tokenizer.vocabSize !== ck.config.vocabSize) {
-      throw new Error(`${path.join(dir, 'tokenizer.json')}: the tokenizer has ${tokenizer.vocabSize} ids but config.json has vocab_size ${ck.config.vocabSize}`);
+      throw new CheckpointError(path.join(dir, 'tokenizer.json'), `the tokenizer has ${tokenizer.vocabSize} ids but config.json has vocab_size ${ck.config.vocabSize}`);
     }
     return new Session(MoEModel.fromHost(ck.config, ck.params), tokenizer, device, dir);
   }
