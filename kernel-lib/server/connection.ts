@@ -19,6 +19,8 @@ export interface ServerContext {
   sessions: Map<string, SessionEntry>;
   nextGen(): number;
   welcome(entry: SessionEntry): WelcomeMsg;
+  /** Called once a connection has authenticated (and so counts against maxConnections): false = over the cap. */
+  admit(c: Connection): boolean;
   onClose(c: Connection): void;
 }
 
@@ -33,6 +35,7 @@ const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 export class Connection implements Sink {
   entry: SessionEntry | null = null;
   private uploads = 0;
+  private closing = false;
   private readonly helloTimer: ReturnType<typeof setTimeout>;
 
   constructor(private readonly ws: WebSocket, private readonly ctx: ServerContext) {
@@ -63,7 +66,18 @@ export class Connection implements Sink {
     return this.ws.readyState === this.ws.OPEN;
   }
 
+  /** Said a valid hello and was admitted, and is not being closed: counts against maxConnections. */
+  get authenticated(): boolean {
+    return this.entry !== null && !this.closing;
+  }
+
+  /** Has not said hello yet, and is not being closed: counts against maxPendingConnections. */
+  get pending(): boolean {
+    return this.entry === null && !this.closing;
+  }
+
   close(code: number, reason: string): void {
+    this.closing = true;
     if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
   }
 
@@ -76,6 +90,8 @@ export class Connection implements Sink {
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
+    // Frames that were on their way when we closed (a hello from a connection evicted to make room) are not served.
+    if (this.closing) return;
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (this.entry === null) return this.onFirstFrame(buf, isBinary);
     if (isBinary) return this.onBinary(buf);
@@ -100,6 +116,10 @@ export class Connection implements Sink {
     if (!entry) return this.close(CLOSE.unknownSession, 'unknown session');
     clearTimeout(this.helloTimer);
     this.entry = entry;
+    if (!this.ctx.admit(this)) {
+      this.entry = null;
+      return this.close(CLOSE.tryAgainLater, 'too many connections');
+    }
     this.sendJson(this.ctx.welcome(entry));
   }
 

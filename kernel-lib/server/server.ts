@@ -9,7 +9,12 @@
  *     other origins get HTTP 403 before a websocket exists. No Origin (non-browser clients) is let
  *     through, because a non-browser client could send any Origin anyway — the token is what guards;
  *   - a random per-kernel token, checked on the first frame (close 4001);
- *   - maxPayload on every frame (close 1009), no compression (no zip bombs), a connection cap (1013).
+ *   - maxPayload on every frame (close 1009), no compression (no zip bombs);
+ *   - two connection caps (1013). Only authenticated connections count against maxConnections, and a
+ *     connection must say hello within helloTimeoutMs (2 s), so local clients that connect and stay
+ *     silent cannot lock the real widget out; they have their own, smaller cap (maxPendingConnections),
+ *     and when it is full the oldest silent one makes room (a real widget says hello within
+ *     milliseconds of opening, so it is never the oldest for long).
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -27,15 +32,20 @@ export interface WidgetServerOptions {
   allowedOrigins?: (string | RegExp)[] | ((origin: string) => boolean);
   /** Largest frame accepted, in bytes (default 4 MiB: room for a PNG upload). */
   maxPayload?: number;
-  /** Simultaneous connections (default 32). */
+  /** Simultaneous authenticated connections (default 32). */
   maxConnections?: number;
-  /** A connection must authenticate within this many ms (default 10 s). */
+  /** Simultaneous connections that have not said hello yet (default 16); the oldest makes room for a new one. */
+  maxPendingConnections?: number;
+  /** A connection must authenticate within this many ms (default 2 s). */
   helloTimeoutMs?: number;
   /** The browser bundle served at /widget.js (default: none; promptWidget passes it). */
   bundlePath?: string;
 }
 
 export const DEFAULT_MAX_PAYLOAD = 4 * 1024 * 1024;
+export const DEFAULT_MAX_CONNECTIONS = 32;
+export const DEFAULT_MAX_PENDING_CONNECTIONS = 16;
+export const DEFAULT_HELLO_TIMEOUT_MS = 2000;
 export const LOCALHOST_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/;
 
 export class WidgetServer {
@@ -57,8 +67,9 @@ export class WidgetServer {
     const opts = {
       allowedOrigins: options.allowedOrigins ?? [LOCALHOST_ORIGIN],
       maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-      maxConnections: options.maxConnections ?? 32,
-      helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
+      maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      maxPendingConnections: options.maxPendingConnections ?? DEFAULT_MAX_PENDING_CONNECTIONS,
+      helloTimeoutMs: options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS,
       bundlePath: options.bundlePath,
     };
     const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false });
@@ -88,9 +99,20 @@ export class WidgetServer {
     return this.closing;
   }
 
-  /** Open connections (tests watch this to see that nothing leaks). */
+  /** Open connections, authenticated or not (tests watch this to see that nothing leaks). */
   get connectionCount(): number {
     return this.conns.size;
+  }
+
+  /** Connections that count against maxConnections (authenticated) and maxPendingConnections (not yet). */
+  get counts(): { authenticated: number; pending: number } {
+    let authenticated = 0;
+    let pending = 0;
+    for (const c of this.conns) {
+      if (c.authenticated) authenticated++;
+      else if (c.pending) pending++;
+    }
+    return { authenticated, pending };
   }
 
   /** Makes a session reachable from widgets; returns the key a hello names it by. */
@@ -169,6 +191,8 @@ export class WidgetServer {
       sessions: this.sessions,
       nextGen: () => ++this.gen,
       welcome: (e) => this.welcome(e),
+      // Called after the connection's entry is set, so it is already one of the authenticated.
+      admit: () => this.counts.authenticated <= this.opts.maxConnections,
       onClose: (c) => this.conns.delete(c),
     };
   }
@@ -180,7 +204,9 @@ export class WidgetServer {
     if (this.closing || path !== '/ws') return refuse(socket, 404, 'Not Found', 'no websocket here; use /ws');
     if (!this.originAllowed(origin)) return refuse(socket, 403, 'Forbidden', `Origin not allowed: ${origin}`);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      if (this.conns.size >= this.opts.maxConnections) return ws.close(CLOSE.tryAgainLater, 'too many connections');
+      const pending = [...this.conns].filter((c) => c.pending);
+      // Insertion order is age: the first pending one has been silent longest.
+      if (pending.length >= this.opts.maxPendingConnections) pending[0].close(CLOSE.tryAgainLater, 'too many unauthenticated connections');
       this.conns.add(new Connection(ws, this.context()));
     });
   }

@@ -239,11 +239,14 @@ test('closing the connection that owns a generation aborts it; unregistering clo
 
 test('more than maxConnections → 1013; freed slots are reusable', async () => {
   await new Promise((r) => setTimeout(r, 50)); // let earlier closes settle
-  const base = server.connectionCount;
+  // Only authenticated connections count against maxConnections (silent ones: connection-limits.test.ts).
+  const base = server.counts.authenticated;
   const open: TestClient[] = [];
-  for (let i = base; i < 8; i++) open.push(await TestClient.open(server));
+  for (let i = base; i < 8; i++) open.push(await TestClient.hello(server, key));
   const extra = await TestClient.open(server);
+  extra.send({ type: 'hello', version: PROTOCOL_VERSION, token: server.token, session: key });
   expect(await extra.closed).toEqual({ code: CLOSE.tryAgainLater, reason: 'too many connections' });
+  expect(extra.received).toHaveLength(0); // no welcome
   await Promise.all(open.map((c) => c.close()));
   await new Promise((r) => setTimeout(r, 50));
   await stillServes();
