@@ -118,6 +118,12 @@ export interface WelcomeMsg {
   /** True when the server sends decoded RGB patch frames; otherwise the widget colours codes itself. */
   patches: boolean;
   limits: { maxPayload: number; maxNewTokens: number; paceMs: number };
+  /**
+   * The library's token budget when generate.params has no maxNewTokens (Session.generate's
+   * resolveMaxNewTokens): `text` without startImage, `startImage` after it (one whole image: its codes
+   * and <eoi>; null when the session has no images). The widget shows it in the empty max-tokens box.
+   */
+  budget: { text: number; startImage: number | null };
 }
 export interface StartedMsg {
   type: 'started';

@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { Session } from '../session';
+import { resolveMaxNewTokens, Session } from '../session';
 import { Connection, ServerContext } from './connection';
 import { CLOSE, LIMITS, PROTOCOL_VERSION, WelcomeMsg } from './protocol';
 import type { SessionEntry, WidgetSessionOptions } from './types';
@@ -180,6 +180,7 @@ export class WidgetServer {
         : { enabled: false, reason: 'Uploading a PNG needs an image encoder (VQ-VAE); pass promptWidget(session, { coder }) to enable it.' },
       patches: entry.coder?.decode !== undefined,
       limits: { maxPayload: this.opts.maxPayload, maxNewTokens: LIMITS.maxNewTokens, paceMs: LIMITS.paceMs },
+      budget: { text: resolveMaxNewTokens(t, {}), startImage: t.hasImages ? resolveMaxNewTokens(t, { startImage: true }) : null },
     };
   }
 

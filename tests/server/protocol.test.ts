@@ -9,6 +9,7 @@ import type { Session } from '../../kernel-lib/session';
 import { WidgetServer } from '../../kernel-lib/server/server';
 import { CLOSE, ERR, PROTOCOL_VERSION, StepMsg } from '../../kernel-lib/server/protocol';
 import { encodeFrame, FRAME, readRouting, uploadFrame } from '../../kernel-lib/server/frames';
+import { DEFAULT_MAX_NEW_TOKENS } from '../../kernel-lib/decode/generate';
 import { TestClient } from './client';
 import { countStepsAfterAbort, fakePng } from './fixtures';
 
@@ -48,6 +49,8 @@ test('hello → welcome describes the session; a generation streams started, ste
     type: 'welcome', version: 1, patches: false, images: [{ name: 'tiger', height: 4, width: 4 }],
     session: { numLayers: 2, numExperts: 4, topK: 2, imageGrid: { height: 4, width: 4 }, numImageCodes: 32 },
     upload: { enabled: false }, limits: { maxPayload: 64 * 1024 },
+    // Left out, maxNewTokens is the library's: 32 for text, one whole 4×4 image and <eoi> after startImage.
+    budget: { text: DEFAULT_MAX_NEW_TOKENS, startImage: 4 * 4 + 1 },
   });
   c.send(generate('r1', { maxNewTokens: 5, temperature: 0 }, [{ text: 'a red heart ' }, { imageRef: 'tiger' }]));
   const started = await c.until('started');
@@ -235,6 +238,32 @@ test('closing the connection that owns a generation aborts it; unregistering clo
   server.unregister(k2);
   expect(await c.closed).toEqual({ code: CLOSE.unknownSession, reason: 'session closed' });
   await stillServes();
+});
+
+test('without maxNewTokens a startImage run draws one whole image, a text run the library default', async () => {
+  const c = await TestClient.hello(server, key);
+  c.send({ type: 'generate', id: 'whole', prompt: [{ text: 'an emoji of a tiger' }], params: { startImage: true, seed: 3 } });
+  const done = await c.until('done');
+  const steps = c.json().filter((m): m is StepMsg => m.type === 'step');
+  expect(done).toMatchObject({ id: 'whole', steps: 17, stopReason: 'max-new-tokens' });
+  expect(steps.filter((m) => m.modality === 'image').map((m) => m.grid)).toHaveLength(16);
+  expect(steps[16].piece).toBe(s.tokenizer.pieceOf(s.tokenizer.eoi));
+  const text = await TestClient.hello(server, key);
+  text.send({ type: 'generate', id: 'text', prompt: [{ text: 'a red heart' }], params: { seed: 3, temperature: 0 } });
+  const d2 = await text.until('done');
+  expect(d2.stopReason === 'eos' || d2.steps === DEFAULT_MAX_NEW_TOKENS).toBe(true);
+  await Promise.all([c.close(), text.close()]);
+});
+
+test('a text-only session: the welcome says startImage has no budget (no images)', async () => {
+  const t = await tinySession({ images: false });
+  const k = server.register(t);
+  const c = await TestClient.open(server);
+  c.send({ type: 'hello', version: PROTOCOL_VERSION, token: server.token, session: k });
+  expect(await c.nextJson()).toMatchObject({ type: 'welcome', session: { imageGrid: null }, budget: { text: DEFAULT_MAX_NEW_TOKENS, startImage: null } });
+  await c.close();
+  server.unregister(k);
+  t.dispose();
 });
 
 test('more than maxConnections → 1013; freed slots are reusable', async () => {

@@ -3,6 +3,7 @@ const CSS = `
 .sbw{position:relative;font:13px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111827;background:#fff;
   border:1px solid #e5e7eb;border-radius:10px;padding:12px 14px;max-width:980px;box-sizing:border-box}
 .sbw *{box-sizing:border-box}
+.sbw [hidden]{display:none!important}
 .sbw-head{display:flex;align-items:center;gap:10px;margin-bottom:10px}
 .sbw-title{font-weight:600;font-size:14px}
 .sbw-info{color:#6b7280;font-size:12px;flex:1;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
@@ -28,6 +29,7 @@ const CSS = `
 .sbw-controls{display:flex;flex-wrap:wrap;gap:6px 12px;align-items:flex-end;padding:8px 0;border-top:1px solid #f3f4f6;border-bottom:1px solid #f3f4f6}
 .sbw-field{display:flex;flex-direction:column;font-size:11px;color:#6b7280;gap:2px}
 .sbw-field input[type=number]{width:74px}
+.sbw-field input[data-param=maxNewTokens]{width:88px}
 .sbw-check{flex-direction:row;align-items:center;gap:5px;padding-bottom:5px}
 .sbw-spacer{flex:1}
 .sbw-btn{font:600 12.5px system-ui,sans-serif;border-radius:7px;padding:6px 14px;border:1px solid #d1d5db;background:#fff;color:#111827;cursor:pointer}
@@ -44,13 +46,15 @@ const CSS = `
 .sbw-tok:hover{outline:2px solid #6366f1}
 .sbw-tok-image{background:var(--sbw-code);color:#fff;border-color:transparent;text-shadow:0 0 2px rgba(0,0,0,.6);min-width:22px;text-align:center}
 .sbw-tok-special{background:#f3f4f6;color:#6b7280;border-color:#e5e7eb;font-style:italic}
-.sbw-tip{position:absolute;z-index:10;width:340px;background:#111827;color:#f9fafb;border-radius:8px;padding:8px 10px;font-size:11.5px;
+.sbw-tip{position:absolute;z-index:10;width:max-content;min-width:260px;max-width:min(560px,100%);background:#111827;color:#f9fafb;border-radius:8px;padding:8px 10px;font-size:11.5px;
   box-shadow:0 6px 20px rgba(0,0,0,.2);pointer-events:none}
 .sbw-tip-head{font-weight:600;margin-bottom:2px;white-space:pre-wrap;word-break:break-all}
 .sbw-tip-alts{color:#9ca3af;margin-bottom:6px;white-space:pre}
-.sbw-tip-row{display:flex;align-items:flex-end;gap:6px;height:22px}
-.sbw-tip-layer{width:24px;color:#9ca3af}
-.sbw-tip-bars{display:flex;align-items:flex-end;gap:1px;height:18px}
+.sbw-tip-row{display:flex;align-items:flex-end;gap:6px;min-height:22px;padding:2px 0}
+.sbw-tip-layer{flex:none;width:24px;color:#9ca3af}
+.sbw-tip-bars{flex:none;display:flex;align-items:flex-end;gap:1px;height:18px}
+.sbw-tip-experts{flex:1;min-width:0;display:flex;flex-wrap:wrap;gap:0 8px;line-height:16px}
+.sbw-tip-expert{white-space:nowrap}
 .sbw-bar{display:inline-block;width:var(--sbw-bar-w,4px);background:#4b5563}
 .sbw-bar-on{background:#fbbf24}
 .sbw-panels[hidden]{display:none}

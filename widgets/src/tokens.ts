@@ -18,16 +18,17 @@ export class TokenStream {
     this.list = h('div', { class: 'sbw-tokens', 'data-count': 0 });
     this.tip = h('div', { class: 'sbw-tip', hidden: true });
     this.root = h('div', { class: 'sbw-stream' }, this.list, this.tip);
-    this.list.append(h('span', { class: 'sbw-empty', text: 'Generated tokens appear here; hover one to see its routing.' }));
+    this.reset('Generated tokens appear here; hover one to see its routing.');
   }
 
   configure(experts: number): void {
     this.E = experts;
   }
 
-  reset(): void {
+  /** Empties the stream; `note` says why it is empty until the first token comes. */
+  reset(note?: string): void {
     this.records.length = 0;
-    this.list.replaceChildren();
+    this.list.replaceChildren(...(note ? [h('span', { class: 'sbw-empty', text: note })] : []));
     this.list.dataset.count = '0';
     this.tip.hidden = true;
   }
@@ -37,6 +38,7 @@ export class TokenStream {
   }
 
   add(rec: StepRecord): void {
+    if (this.records.length === 0) this.list.replaceChildren(); // the note goes with the first token
     this.records.push(rec);
     const chip = h('span', { class: `sbw-tok sbw-tok-${rec.modality}`, 'data-index': rec.index });
     if (rec.modality === 'image' && rec.code !== undefined) {
@@ -63,16 +65,17 @@ export class TokenStream {
     for (let l = 0; l < L; l++) {
       const bars = h('span', { class: 'sbw-tip-bars' });
       bars.style.setProperty('--sbw-bar-w', `${Math.max(2, Math.min(10, Math.floor(120 / E)))}px`);
-      const chosen: string[] = [];
+      const chosen: HTMLElement[] = [];
       for (let e = 0; e < E; e++) {
         const p = (rec.probs as Float32Array)[l * E + e];
         const g = rec.gates ? rec.gates[l * E + e] : 0;
         const bar = h('span', { class: g > 0 ? 'sbw-bar sbw-bar-on' : 'sbw-bar', title: `expert ${e}: p=${p.toFixed(3)}` });
         bar.style.height = `${Math.max(1, Math.round(p * 18))}px`;
         bars.append(bar);
-        if (g > 0) chosen.push(`e${e} ${(g * 100).toFixed(0)}%`);
+        if (g > 0) chosen.push(h('span', { class: 'sbw-tip-expert', text: `e${e} ${(g * 100).toFixed(0)}%` }));
       }
-      rows.push(h('div', { class: 'sbw-tip-row' }, h('span', { class: 'sbw-tip-layer', text: `L${l}` }), bars, h('span', { text: chosen.join(' · ') })));
+      // Each "eN p%" stays whole; a long list wraps between entries and its row grows (never a fixed height).
+      rows.push(h('div', { class: 'sbw-tip-row' }, h('span', { class: 'sbw-tip-layer', text: `L${l}` }), bars, h('span', { class: 'sbw-tip-experts' }, ...chosen)));
     }
     const head = `#${rec.index} ${JSON.stringify(rec.piece)} · ${rec.modality} · id ${rec.tokenId} · logp ${rec.logprob.toFixed(2)}`;
     const alts = rec.top.slice(0, 3).map((t) => `${visible(t.piece)} ${(t.prob * 100).toFixed(0)}%`).join('  ');
@@ -85,7 +88,7 @@ export class TokenStream {
     // Above the chip (over the controls), so the heatmap below stays visible while it follows the hover.
     const box = this.root.getBoundingClientRect();
     const r = chip.getBoundingClientRect();
-    this.tip.style.left = `${Math.max(0, Math.min(r.left - box.left, box.width - 340))}px`;
+    this.tip.style.left = `${Math.max(0, Math.min(r.left - box.left, box.width - this.tip.offsetWidth))}px`;
     this.tip.style.top = `${r.top - box.top - this.tip.offsetHeight - 6}px`;
   }
 }

@@ -34,6 +34,8 @@ export function render(o: RenderOptions): () => void {
   let current: { id: string; gen: number | null } | null = null;
   let records = new Map<number, StepRecord>();
   let hovering = false;
+  /** The kernel's message when the current generation failed (its 'done' comes after). */
+  let failure: string | null = null;
 
   const info = h('span', { class: 'sbw-info', text: url });
   const pill = h('span', { class: 'sbw-pill', text: 'connecting…' });
@@ -138,6 +140,7 @@ export function render(o: RenderOptions): () => void {
     const s = w.session;
     info.textContent = `${s.source} · ${s.numLayers} layers × ${s.numExperts} experts, top-${s.topK}` + (s.imageGrid ? ` · images ${s.imageGrid.width}×${s.imageGrid.height}` : '');
     prompt.configure(w);
+    controls.configure(w);
     heatmap.configure(s.numLayers, s.numExperts);
     tokens.configure(s.numExperts);
     canvas.configure(s.imageGrid);
@@ -154,8 +157,22 @@ export function render(o: RenderOptions): () => void {
     const id = `run-${++runCount}`;
     if (!link.send({ type: 'generate', id, prompt: parts, params })) return say('Not connected.', true);
     current = { id, gen: null };
+    failure = null;
+    // The previous run's output goes now, not when this one starts: if the kernel refuses this request,
+    // what stays on screen must not look like its result.
+    clearOutput('Waiting for the kernel…');
     say('Starting…');
     setState('running');
+  }
+
+  function clearOutput(note?: string): void {
+    records = new Map();
+    tokens.reset(note);
+    canvas.reset();
+    usage.reset();
+    heatmap.show(null);
+    delete root.dataset.stopAt;
+    root.dataset.steps = '0';
   }
 
   function stop(): void {
@@ -180,14 +197,8 @@ export function render(o: RenderOptions): () => void {
       case 'started':
         if (!current || current.id !== m.id) return;
         current.gen = m.gen;
-        records = new Map();
-        tokens.reset();
-        canvas.reset();
-        usage.reset();
-        heatmap.show(null);
-        delete root.dataset.stopAt;
-        root.dataset.steps = '0';
-        return say(`Running · prompt ${m.promptTokens} tokens`);
+        clearOutput();
+        return say(`Running · prompt ${tokensText(m.promptTokens)}`);
       case 'step': {
         if (!current || current.gen !== m.gen) return;
         const rec: StepRecord = { index: m.index, piece: m.piece, modality: m.modality, tokenId: m.tokenId, logprob: m.logprob, top: m.top, code: m.code };
@@ -195,20 +206,26 @@ export function render(o: RenderOptions): () => void {
         tokens.add(rec);
         if (m.grid && m.code !== undefined) canvas.paintCode(m.grid, m.code);
         root.dataset.steps = String(tokens.count);
-        return say(`Running · ${tokens.count} tokens`);
+        return say(`Running · ${tokensText(tokens.count)}`);
       }
-      case 'done':
+      case 'done': {
         if (!current || current.id !== m.id) return;
         current = null;
         setState('idle');
-        return say(`Done · ${m.steps} tokens in ${(m.ms / 1000).toFixed(2)} s · ${m.stopReason}`);
+        const took = `${tokensText(m.steps)} in ${(m.ms / 1000).toFixed(2)} s`;
+        if (m.stopReason === 'error') return say(`Failed after ${took}: ${failure ?? 'the generation failed in the kernel'}`, true);
+        if (m.stopReason === 'aborted') return say(`Stopped · ${took}`);
+        return say(`Done · ${took} · ${m.stopReason}`);
+      }
       case 'image':
         prompt.addUploaded(m.upload, { height: m.height, width: m.width, codes: m.codes });
         return say(`Inserted upload ${m.upload} (${m.width}×${m.height} codes).`);
       case 'error': {
         say(`${m.code}: ${m.message}`, true);
+        if (current && m.id === current.id && m.code === 'generate-failed') failure = m.message; // 'done' follows
         if (current && m.id === current.id && (m.code === 'busy' || m.code === 'bad-request')) {
           current = null; // refused before it started
+          tokens.reset('Nothing was generated: the kernel refused the request (the reason is above).');
           setState('idle');
         }
         return;
@@ -245,4 +262,9 @@ export function render(o: RenderOptions): () => void {
     if (root.isConnected) root.remove();
   }
   return cleanup;
+}
+
+/** "1 token", "24 tokens". */
+function tokensText(n: number): string {
+  return `${n} ${n === 1 ? 'token' : 'tokens'}`;
 }
