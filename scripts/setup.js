@@ -26,6 +26,7 @@ const path = require('path');
 const os = require('os');
 const { spawn, spawnSync } = require('child_process');
 const envLib = require('./lib/env.js');
+const { runJupyter } = require('./lib/jupyter.js');
 
 const { REPO, PYTHON, KERNEL_NAME, paths, jupyterEnv, testEnv } = envLib;
 
@@ -59,6 +60,8 @@ class SetupError extends Error {}
 
 let currentChild = null;
 let signalsInstalled = false;
+/** While Jupyter runs (npm start), its runner handles the stop signals (scripts/lib/jupyter.js says why). */
+let signalOwner = null;
 
 const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
 
@@ -67,6 +70,7 @@ function installSignalForwarding() {
   signalsInstalled = true;
   for (const sig of Object.keys(SIGNAL_NUMBERS)) {
     process.on(sig, () => {
+      if (signalOwner) return signalOwner(sig);
       if (!currentChild || currentChild.exitCode !== null || currentChild.signalCode !== null) {
         process.exit(128 + SIGNAL_NUMBERS[sig]);
       }
@@ -366,19 +370,61 @@ async function ensureKernel() {
   for (const [name, spec] of Object.entries(kernelSpecs())) {
     const file = kernelSpecPath(name);
     const text = `${JSON.stringify(spec, null, 1)}\n`;
-    let current = null;
-    try {
-      current = fs.readFileSync(file, 'utf8');
-    } catch {
-      /* not there yet */
-    }
-    if (current === text) continue;
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, text);
-    written++;
+    written += writeIfChanged(file, text);
   }
+  written += writeIfChanged(WIDGETS_STUB, WIDGETS_STUB_TEXT);
   const where = path.relative(REPO, path.dirname(kernelSpecPath()));
   log(written ? `tslab kernel: registered in ${where} (and jslab)` : `tslab kernel: registered (${where})`);
+}
+
+/**
+ * The classic notebook page loads ipywidgets' extension from /nbextensions/widgets/notebook/js/extension.js
+ * whenever jupyter-js-widgets is not installed (a hard-coded fallback in notebook/js/main.js), and logs a
+ * 404 on every notebook load. Switchboard's widgets do not use ipywidgets, so an empty extension in the
+ * project-local data dir (which Jupyter serves nbextensions from) answers that request.
+ */
+const WIDGETS_STUB = path.join(paths.jupyterData, 'nbextensions', 'widgets', 'notebook', 'js', 'extension.js');
+const WIDGETS_STUB_TEXT = [
+  '// Written by Switchboard set-up (scripts/setup.js): the notebook page asks for ipywidgets\' extension here',
+  '// on every load; Switchboard does not use ipywidgets, so this one does nothing (and the 404 is gone).',
+  'define([], function () { return { load_ipython_extension: function () {} }; });',
+  '',
+].join('\n');
+
+/** Writes `text` to `file` unless it already holds exactly that; returns 1 when it wrote. */
+function writeIfChanged(file, text) {
+  try {
+    if (fs.readFileSync(file, 'utf8') === text) return 0;
+  } catch {
+    /* not there yet */
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+  return 1;
+}
+
+/**
+ * The TensorFlow.js backend a kernel will get: initBackend() from dist/ in a Node started like a kernel
+ * (same node, same environment, so SWITCHBOARD_BACKEND counts). One line; a probe that fails is reported,
+ * not fatal (notebooks say the same when they load a model).
+ */
+function probeBackend() {
+  const backendJs = path.join(paths.dist, 'kernel-lib', 'backend', 'backend.js');
+  if (!fs.existsSync(backendJs)) return `not known (${path.relative(REPO, backendJs)} is missing)`;
+  const code = [
+    `require(${JSON.stringify(backendJs)}).initBackend().then(`,
+    '  (d) => process.stdout.write("@@SWITCHBOARD@@" + JSON.stringify(d)),',
+    '  (e) => { process.stdout.write("@@SWITCHBOARD@@" + JSON.stringify({ error: e.message })); });',
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['-e', code], { cwd: paths.notebooks, env: jupyterEnv(), encoding: 'utf8', timeout: 60_000 });
+  const at = (r.stdout || '').indexOf('@@SWITCHBOARD@@');
+  if (at < 0) return `not known (the probe failed: ${(r.stderr || r.error || '').toString().trim().split('\n').pop()})`;
+  const d = JSON.parse(r.stdout.slice(at + '@@SWITCHBOARD@@'.length));
+  if (d.error) return `none (${d.error})`;
+  const what = d.gpu ? 'GPU' : `${d.threads} thread${d.threads === 1 ? '' : 's'}${d.backend === 'wasm' ? (d.simd ? ', SIMD' : ', no SIMD') : ''}`;
+  const skipped = d.skipped.length ? `; skipped ${d.skipped.map((x) => `${x.backend} (${/^Cannot find module/.test(x.reason) ? 'not installed' : x.reason.slice(0, 80)})`).join(', ')}` : '';
+  const how = process.env.SWITCHBOARD_BACKEND ? ` (SWITCHBOARD_BACKEND=${process.env.SWITCHBOARD_BACKEND})` : '';
+  return `${d.backend}${how}, ${what}${skipped}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -410,13 +456,23 @@ async function modeStart(args) {
   const { buildOk } = await ensureAll('start');
   if (!buildOk) log('warning: the build had errors; notebooks importing ../dist/kernel-lib may see stale code');
   fs.mkdirSync(paths.notebooks, { recursive: true });
+  log(`TensorFlow.js backend for notebook kernels: ${await step('backend', probeBackend)}`);
   const cmd = [PYTHON, ...notebookArgs(extra)];
   if (noLaunch) {
     log(`ready; --no-launch given, not running: ${cmd.join(' ')}`);
     return 0;
   }
-  log('starting Jupyter Notebook; open the URL with the login token that it prints below (Ctrl-C to stop)');
-  return runChild(cmd[0], cmd.slice(1), { env: jupyterEnv() });
+  log('starting Jupyter Notebook; open the URL with the login token that it prints below (Ctrl-C to stop it and its kernels)');
+  const jupyter = runJupyter(cmd[0], cmd.slice(1), { env: jupyterEnv(), cwd: REPO, log });
+  signalOwner = jupyter.stop;
+  installSignalForwarding();
+  try {
+    return await jupyter.exited;
+  } catch (e) {
+    throw new SetupError(e.message);
+  } finally {
+    signalOwner = null;
+  }
 }
 
 async function modeTest(args) {

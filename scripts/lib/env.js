@@ -51,6 +51,10 @@ function jupyterVars() {
  */
 function jupyterEnv(base = process.env) {
   const env = { ...base, ...jupyterVars() };
+  // Notebook 6 imports ipykernel (and with it debugpy) to list kernelspecs; debugpy then prints a
+  // four-line "Debugger warning: … frozen modules" under Python 3.11. Nobody debugs Jupyter's own
+  // Python here, so the check is turned off (it logs at debug level instead).
+  env.PYDEVD_DISABLE_FILE_VALIDATION = '1';
   const pathParts = [path.dirname(process.execPath), path.join(REPO, 'node_modules', '.bin')];
   env.PATH = [...pathParts, base.PATH || ''].filter(Boolean).join(path.delimiter);
   return env;
