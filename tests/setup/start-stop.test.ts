@@ -2,8 +2,9 @@
  * `npm start` (scripts/setup.js --start) stops Jupyter and every kernel it started on Ctrl-C and on
  * SIGTERM — also when the signal goes to the whole process group, which used to reach Jupyter twice
  * and crash its kernel cleanup ("Event loop stopped before Future completed"), leaving a tslab kernel
- * running. And it starts quietly: no debugpy "frozen modules" warning, no 404 for the ipywidgets
- * extension the notebook page asks for, and one line naming the TensorFlow.js backend kernels get.
+ * running; a kernel that outlives Jupyter anyway is ended by set-up. And it starts quietly: no debugpy
+ * "frozen modules" warning, no 404 for the ipywidgets extension the notebook page asks for, and one line
+ * naming the TensorFlow.js backend kernels get.
  */
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
@@ -150,6 +151,22 @@ test('SIGTERM to set-up alone, twice: one orderly stop, Jupyter and its kernel a
     s.child.kill('SIGTERM'); // e.g. npm forwarding the same signal: must not cut the kernel shutdown short
     await expectAllGone(s, 'SIGTERM');
     expect(s.out()).toContain('[setup] SIGTERM: already stopping Jupyter and its kernels');
+  } finally {
+    await cleanUp(s);
+  }
+}, 180_000);
+
+test('when Jupyter dies without cleaning up (SIGKILL), set-up ends the kernel it left running', async () => {
+  let s: Started | undefined;
+  try {
+    s = await startWithKernel();
+    process.kill(s.jupyter.pid, 'SIGKILL');
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([s.exited, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 30_000)))]);
+    clearTimeout(timer);
+    expect(code).toBe(128 + 9);
+    expect(alive(s.kernel)).toBe(false);
+    expect(s.out()).toContain('[setup] stopped 1 kernel process that Jupyter left running\n');
   } finally {
     await cleanUp(s);
   }
