@@ -1,5 +1,5 @@
 /**
- * `npm run bench` / `switchboard bench`: Switchboard's engine beside the PyTorch eager reference
+ * `switchboard bench` (`npm run bench`): Switchboard's engine beside the PyTorch eager reference
  * (scripts/torch_ref/bench_torch.py) on the same checkpoint, same machine, same run. Prints a table
  * of ratios and writes JSON (bench/results/bench-<timestamp>.json, or --out).
  *
@@ -9,15 +9,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { Session } from '../kernel-lib/session';
 import { benchCheckpoint } from './checkpoint';
 import { Generation, stepRoutingOf } from '../kernel-lib/decode/generate';
 import { mulberry32 } from '../kernel-lib/model/params';
+import { repoRoot } from '../kernel-lib/paths';
+import { CommandSpec, helpText, numberArg, parseCommand } from '../kernel-lib/cli/args';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const root = fs.existsSync(path.join(ROOT, 'package.json')) ? ROOT : path.resolve(__dirname, '..');
 
 function median(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
@@ -94,20 +93,31 @@ async function measureTrain(s: Session, steps: number): Promise<number> {
   return median(rates);
 }
 
-export async function runBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean' },
-      out: { type: 'string' },
-      checkpoint: { type: 'string' },
-      'torch-threads': { type: 'string' },
-      'no-torch': { type: 'boolean' },
-    },
-  });
-  const quick = values.quick ?? false;
-  const ckDir = values.checkpoint ?? (await benchCheckpoint(root, log));
-  const threads = Number(values['torch-threads'] ?? '1');
+export const BENCH: CommandSpec = {
+  usage: 'switchboard bench',
+  positionals: [],
+  about:
+    "Switchboard's engine beside the PyTorch eager reference on the same checkpoint: decode, prefill, image and training\n" +
+    'speed, capture overhead and tensor growth; prints a table of ratios and writes JSON (bench/results/ or --out).',
+  options: {
+    quick: { type: 'boolean', help: 'fewer repetitions and positions (a smoke run)' },
+    out: { type: 'string', arg: 'FILE', help: 'where the JSON goes (default bench/results/bench-<time>.json)' },
+    checkpoint: { type: 'string', arg: 'DIR', help: 'the model to measure (default data/checkpoints/mm-moe-small)' },
+    'torch-threads': { type: 'string', arg: 'N', help: 'PyTorch threads (default 1)' },
+    'no-torch': { type: 'boolean', help: 'measure Switchboard only' },
+  },
+};
+
+/** Runs the benchmark; returns the exit status (0, or 0 after printing --help). */
+export async function runBench(argv: string[]): Promise<number> {
+  const { values, help } = parseCommand(argv, BENCH);
+  if (help) {
+    process.stdout.write(`${helpText(BENCH)}\n`);
+    return 0;
+  }
+  const quick = values.quick === true;
+  const ckDir = (values.checkpoint as string | undefined) ?? (await benchCheckpoint(repoRoot(), log));
+  const threads = numberArg(values, 'torch-threads', { integer: true, min: 1 }) ?? 1;
   // PyTorch runs before and after Switchboard and each metric keeps its better value: on a shared
   // machine this makes the reference, not Switchboard, the one that benefits from a quiet moment.
   const torchBefore = values['no-torch'] ? null : runTorch(ckDir, threads, quick);
@@ -163,15 +173,16 @@ export async function runBench(argv: string[]): Promise<void> {
   }
   const report = buildReport(ts, torch, tensorGrowth, total, ckDir);
   printTable(report);
-  const outFile = values.out ?? path.join(root, 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const outFile = (values.out as string | undefined) ?? path.join(repoRoot(), 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, JSON.stringify(report, null, 2));
   log(`wrote ${outFile}`);
+  return 0;
 }
 
 function runTorch(ckDir: string, threads: number, quick: boolean): Record<string, unknown> {
   log(`PyTorch reference (threads ${threads})`);
-  const r = spawnSync('/usr/bin/python3', [path.join(root, 'scripts/torch_ref/bench_torch.py'), '--checkpoint', ckDir, '--threads', String(threads), ...(quick ? ['--quick'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+  const r = spawnSync('/usr/bin/python3', [path.join(repoRoot(), 'scripts/torch_ref/bench_torch.py'), '--checkpoint', ckDir, '--threads', String(threads), ...(quick ? ['--quick'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`bench: the PyTorch reference failed (exit ${r.status}); is python3-torch installed? (npm run setup installs it)`);
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
@@ -243,11 +254,4 @@ function printTable(r: ReturnType<typeof buildReport>): void {
   lines.push(`tensors alive after ${d.decode_steps_for_growth} decode steps: ${d.tensors_alive_growth >= 0 ? '+' : ''}${d.tensors_alive_growth}  (target 0)`);
   lines.push('ratio > 1 means Switchboard is faster (for image seconds: PyTorch time / Switchboard time).');
   process.stdout.write(lines.join('\n') + '\n');
-}
-
-if (require.main === module) {
-  runBench(process.argv.slice(2)).catch((e) => {
-    process.stderr.write(`bench: ${(e as Error).message}\n`);
-    process.exit(1);
-  });
 }

@@ -27,6 +27,7 @@ export type { Modality, ImageCodes, PromptPart, Prompt, GridPos, EncodedPrompt, 
 export { Generation } from './decode/generate';
 export type { Step, StepRouting, StopReason, GenerateOptions } from './decode/generate';
 export type { SamplingOptions } from './decode/sampling';
+export { checkSeed, SEED_RULE } from './decode/seed';
 
 export { train, trainableNames } from './train/trainer';
 export type { TrainOptions, TrainEvent, TrainResult, TrainBatch, TrainSlice } from './train/trainer';

@@ -8,7 +8,9 @@
  *
  *   node scripts/build-widgets.js [--force]
  *
- * Returns quickly when the bundle is newer than every input.
+ * Returns quickly when the bundle is newer than every input. The inputs are what esbuild reported bundling
+ * last time (its metafile, kept beside the bundle as widget.inputs.json), so a file the bundle reaches through
+ * any import (kernel-lib/display/colors.ts, say) counts, and nothing else does.
  */
 const fs = require('fs');
 const path = require('path');
@@ -16,30 +18,42 @@ const path = require('path');
 const REPO = path.resolve(__dirname, '..');
 const ENTRY = path.join(REPO, 'widgets', 'src', 'index.ts');
 const OUT = path.join(REPO, 'widgets', 'dist', 'widget.js');
-const INPUT_DIRS = [path.join(REPO, 'widgets', 'src'), path.join(REPO, 'kernel-lib', 'server')];
+/** The repo-relative files the last bundle was made from (esbuild's metafile inputs). */
+const INPUTS = path.join(REPO, 'widgets', 'dist', 'widget.inputs.json');
 
-function newestInput() {
-  let newest = 0;
-  for (const dir of INPUT_DIRS) {
-    for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
-      if (f.endsWith('.ts')) newest = Math.max(newest, fs.statSync(path.join(dir, f)).mtimeMs);
-    }
+/** The last bundle's inputs plus this script (its options shape the bundle); null when unknown. */
+function lastInputs() {
+  try {
+    const inputs = JSON.parse(fs.readFileSync(INPUTS, 'utf8')).inputs;
+    return Array.isArray(inputs) ? [...inputs.map((f) => path.join(REPO, f)), __filename] : null;
+  } catch {
+    return null;
   }
-  return newest;
+}
+
+/** True when the bundle exists and no input of it changed (or vanished) since it was written. */
+function upToDate() {
+  if (!fs.existsSync(OUT)) return false;
+  const inputs = lastInputs();
+  if (!inputs) return false;
+  const outTime = fs.statSync(OUT).mtimeMs;
+  return inputs.every((f) => fs.existsSync(f) && fs.statSync(f).mtimeMs <= outTime);
 }
 
 /** Builds when needed; returns 'up to date' | 'built' | 'no sources'. Throws when esbuild is missing or fails. */
 function buildWidgets({ force = false, quiet = false } = {}) {
   if (!fs.existsSync(ENTRY)) return 'no sources';
-  const outTime = fs.existsSync(OUT) ? fs.statSync(OUT).mtimeMs : -1;
-  if (!force && outTime >= newestInput()) return 'up to date';
+  if (!force && upToDate()) return 'up to date';
   let esbuild;
   try {
     esbuild = require('esbuild');
   } catch (e) {
     throw new Error(`esbuild is not installed (${e.code || e.message}); run npm ci`);
   }
-  esbuild.buildSync({
+  const started = new Date();
+  const result = esbuild.buildSync({
+    absWorkingDir: REPO,
+    metafile: true,
     entryPoints: [ENTRY],
     outfile: OUT,
     bundle: true,
@@ -51,10 +65,13 @@ function buildWidgets({ force = false, quiet = false } = {}) {
     legalComments: 'none',
     logLevel: quiet ? 'silent' : 'warning',
   });
+  fs.writeFileSync(INPUTS, `${JSON.stringify({ inputs: Object.keys(result.metafile.inputs).sort() }, null, 1)}\n`);
+  // dated to when bundling started, so an input saved while esbuild ran still counts as newer
+  fs.utimesSync(OUT, started, started);
   return 'built';
 }
 
-module.exports = { buildWidgets, OUT };
+module.exports = { buildWidgets, OUT, INPUTS };
 
 if (require.main === module) {
   try {

@@ -7,14 +7,17 @@
  *   node scripts/setup.js --start [--no-launch] [notebook args...]
  *   node scripts/setup.js --test [jest args...]
  *   node scripts/setup.js --bench [bench args...]
- *   node scripts/setup.js --data [data args...]   npm deps + build only, then dist/kernel-lib/data/cli.js
- *   node scripts/setup.js --run FILE [args...]    npm deps + build only, then node FILE args (a compiled entry
- *                                                  point under dist/, e.g. the training CLIs behind npm run train:*)
+ *   node scripts/setup.js --data [data args...]   = --cli data [data args...]
+ *   node scripts/setup.js --cli [args...]         npm deps + build only, then bin/switchboard.js args (npm run
+ *                                                  data, npm run train:<recipe>: switchboard train <recipe>)
+ *   node scripts/setup.js --run FILE [args...]    npm deps + build only, then node FILE args (a compiled file)
  *
  * Ensure steps (each prints one line and is quick when there is nothing to do):
  *   1. npm dependencies   `npm ci` (or `npm install` without a lockfile) when node_modules is missing or older
  *                         than package.json / package-lock.json
- *   2. build              `tsc -p tsconfig.build.json` when a .ts under kernel-lib/ or bench/ changed
+ *   2. build              `tsc -p tsconfig.build.json` when a .ts under kernel-lib/ or bench/ changed, and the
+ *                         widget bundle when one of its inputs did (scripts/lib/build.js, also run by the CLI
+ *                         and by jest's globalSetup)
  *   3. Debian packages    Jupyter Notebook, nbclient, nbconvert (+ PyTorch for --test/--bench, + Chromium for
  *                         --test) for /usr/bin/python3; installed with apt-get when root
  *   4. tslab kernel       kernelspec written to .jupyter-local/data/kernels/tslab (nothing global)
@@ -27,8 +30,12 @@ const os = require('os');
 const { spawn, spawnSync } = require('child_process');
 const envLib = require('./lib/env.js');
 const { runJupyter } = require('./lib/jupyter.js');
+const { ensureBuilt } = require('./lib/build.js');
 
-const { REPO, PYTHON, KERNEL_NAME, paths, jupyterEnv, testEnv } = envLib;
+const { REPO, PYTHON, KERNEL_NAME, TORCH_REQUIRED_ENV, paths, jupyterEnv, testEnv } = envLib;
+
+/** The one command-line entry point; npm run data / bench / train:* all go through it. */
+const CLI = path.join(REPO, 'bin', 'switchboard.js');
 
 // ---------------------------------------------------------------------------------------------------------------
 // Output and timing
@@ -174,78 +181,14 @@ async function ensureNpmDeps() {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// 2. build (kernel-lib and bench -> dist/)
-
-const BUILD_ROOTS = ['kernel-lib', 'bench'];
-
-function listBuildSources() {
-  const out = [];
-  const walk = (dir) => {
-    let entries;
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) {
-        if (e.name !== 'node_modules' && !e.name.startsWith('.')) walk(p);
-      } else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') && !e.name.endsWith('.test.ts')) {
-        out.push(path.relative(REPO, p));
-      }
-    }
-  };
-  for (const root of BUILD_ROOTS) walk(path.join(REPO, root));
-  return out.sort();
-}
+// 2. build (kernel-lib and bench -> dist/, the widget bundle): scripts/lib/build.js, shared with the CLI and jest
 
 /** Returns true when dist/ and the widget bundle are up to date (or there is nothing to build), false on build errors. */
 async function ensureBuild() {
-  // The browser widget bundle (widgets/dist/widget.js, esbuild; quick no-op when up to date).
-  let widgetsOk = true;
-  try {
-    if (require('./build-widgets.js').buildWidgets() === 'built') log('build: bundled widgets/dist/widget.js');
-  } catch (e) {
-    widgetsOk = false;
-    log(`build: widget bundle failed: ${e.message}`);
-  }
-  const sources = listBuildSources();
-  if (sources.length === 0) {
-    log('build: no TypeScript sources under kernel-lib/ or bench/ yet; skipped');
-    return widgetsOk;
-  }
-  const stampTime = mtimeMs(paths.buildStamp);
-  let previous = null;
-  try {
-    previous = readJson(paths.buildStamp).sources;
-  } catch {
-    /* no stamp */
-  }
-  const inputs = [...sources, 'tsconfig.json', 'tsconfig.build.json'];
-  const changed = inputs.filter((f) => mtimeMs(path.join(REPO, f)) > stampTime);
-  const sameSet = Array.isArray(previous) && previous.join('\n') === sources.join('\n');
-  if (stampTime >= 0 && sameSet && changed.length === 0) {
-    log(`build: dist/ up to date (${sources.length} sources)`);
-    return widgetsOk;
-  }
-  if (Array.isArray(previous) && previous.some((f) => !sources.includes(f))) {
-    // A source was removed or renamed: drop its stale output so `require('./dist/...')` cannot pick it up.
-    for (const root of BUILD_ROOTS) fs.rmSync(path.join(paths.dist, root), { recursive: true, force: true });
-  }
-  const why = stampTime < 0 ? 'no previous build' : !sameSet ? 'sources added or removed' : `${changed.length} file(s) changed`;
-  log(`build: ${why}; running tsc -p tsconfig.build.json`);
-  const startedAt = new Date();
-  const code = await runChild(process.execPath, [path.join(paths.nodeModules, 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json']);
-  if (code !== 0) {
-    log(`build: tsc reported errors (exit ${code}); dist/ was emitted anyway but may be stale or broken`);
-    return false;
-  }
-  fs.mkdirSync(paths.dist, { recursive: true });
-  fs.writeFileSync(paths.buildStamp, `${JSON.stringify({ builtAt: startedAt.toISOString(), sources }, null, 1)}\n`);
-  // The stamp's mtime is when the build started, so a file saved during the build still counts as changed.
-  fs.utimesSync(paths.buildStamp, startedAt, startedAt);
-  return widgetsOk;
+  const r = await ensureBuilt({ log, run: (cmd, args) => runChild(cmd, args) });
+  if (r.tsc === 'no sources') log('build: no TypeScript sources under kernel-lib/ or bench/ yet; skipped');
+  else if (r.tsc === 'up to date') log(`build: dist/ up to date (${r.sources} sources)`);
+  return r.ok;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -482,7 +425,8 @@ async function modeTest(args) {
   );
   log(typecheck === 0 ? 'typecheck: ok' : `typecheck: failed (exit ${typecheck}); running jest anyway`);
   const jest = await step('jest', () =>
-    runChild(process.execPath, [path.join(paths.nodeModules, 'jest', 'bin', 'jest.js'), ...args], { env: testEnv() }),
+    // torch was installed above, so a torch test that cannot import it fails instead of skipping (tests/helpers/torch.ts)
+    runChild(process.execPath, [path.join(paths.nodeModules, 'jest', 'bin', 'jest.js'), ...args], { env: { ...testEnv(), [TORCH_REQUIRED_ENV]: '1' } }),
   );
   printTimings('timing');
   const problems = [];
@@ -496,32 +440,24 @@ async function modeTest(args) {
 
 async function modeBench(args) {
   const { buildOk } = await ensureAll('bench');
-  const runJs = path.join(paths.dist, 'bench', 'run.js');
-  if (!fs.existsSync(runJs)) {
-    const src = fs.existsSync(path.join(REPO, 'bench', 'run.ts'));
-    throw new SetupError(
-      src
-        ? `dist/bench/run.js was not produced although bench/run.ts exists; check the build output above`
-        : `the benchmark entry point bench/run.ts does not exist yet (expected to compile to dist/bench/run.js)`,
-    );
-  }
   if (!buildOk) throw new SetupError('the build had errors; refusing to benchmark stale code');
-  return runChild(process.execPath, [runJs, ...args], { env: jupyterEnv() });
+  return runChild(process.execPath, [CLI, 'bench', ...args], { env: jupyterEnv() });
 }
 
-/** Builds the data sets and the text tokenizer; needs only the npm dependencies and dist/, not Jupyter or PyTorch. */
-async function modeData(args) {
+/**
+ * `switchboard <args>` after the npm dependencies and the build (npm run data, npm run train:*): what needs
+ * neither Jupyter nor PyTorch.
+ */
+async function modeCli(args) {
   await step('npm deps', ensureNpmDeps);
   const buildOk = await step('build', ensureBuild);
-  if (!buildOk) throw new SetupError('the build had errors; refusing to build data with stale code');
-  const cliJs = path.join(paths.dist, 'kernel-lib', 'data', 'cli.js');
-  if (!fs.existsSync(cliJs)) throw new SetupError(`${path.relative(REPO, cliJs)} was not produced; check the build output above`);
-  return runChild(process.execPath, [cliJs, ...args]);
+  if (!buildOk) throw new SetupError(`the build had errors; refusing to run switchboard ${args[0] || ''} from a stale dist/`);
+  return runChild(process.execPath, [CLI, ...args]);
 }
 
 async function modeRun(args) {
   const [file, ...rest] = args;
-  if (!file) throw new SetupError('--run needs the compiled file to run, e.g. --run dist/kernel-lib/image/train-cli.js');
+  if (!file) throw new SetupError('--run needs the compiled file to run, e.g. --run dist/bench/run.js');
   await step('npm deps', ensureNpmDeps);
   const buildOk = await step('build', ensureBuild);
   if (!buildOk) throw new SetupError(`the build had errors; refusing to run ${file} from a stale dist/`);
@@ -530,7 +466,7 @@ async function modeRun(args) {
   return runChild(process.execPath, [target, ...rest]);
 }
 
-const USAGE = `usage: node scripts/setup.js [--start [--no-launch] [notebook args] | --test [jest args] | --bench [bench args] | --data [data args] | --run FILE [args]]`;
+const USAGE = `usage: node scripts/setup.js [--start [--no-launch] [notebook args] | --test [jest args] | --bench [bench args] | --data [data args] | --cli [switchboard args] | --run FILE [args]]`;
 
 async function main(argv) {
   const [first, ...rest] = argv;
@@ -542,7 +478,8 @@ async function main(argv) {
     if (first === '--start') return await modeStart(rest);
     if (first === '--test') return await modeTest(rest);
     if (first === '--bench') return await modeBench(rest);
-    if (first === '--data') return await modeData(rest);
+    if (first === '--data') return await modeCli(['data', ...rest]);
+    if (first === '--cli') return await modeCli(rest);
     if (first === '--run') return await modeRun(rest);
     if (first === undefined) {
       const { buildOk } = await ensureAll('start');

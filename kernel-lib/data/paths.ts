@@ -6,24 +6,12 @@
  */
 import fs from 'fs';
 import path from 'path';
+import { cachePath, repoRoot } from '../paths';
 
 export const CACHE_ENV_VAR = 'SWITCHBOARD_DATA_CACHE';
 
-/** The checkout's root: the nearest folder above this file whose package.json is Switchboard's. */
-export function repoRoot(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string };
-      if (pkg.name === 'switchboard') return dir;
-    } catch {
-      /* no package.json here */
-    }
-    if (path.dirname(dir) === dir) throw new Error(`could not find Switchboard's package.json above ${__dirname}`);
-  }
-}
-
 export function defaultCacheDir(): string {
-  return process.env[CACHE_ENV_VAR] || path.join(repoRoot(), '.cache', 'data');
+  return process.env[CACHE_ENV_VAR] || cachePath('data');
 }
 
 export function defaultTokenizerPath(): string {

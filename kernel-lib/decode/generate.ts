@@ -13,6 +13,7 @@ import { mulberry32 } from '../model/params';
 import { MODALITY_CODES, modalityCodes } from '../model/adapter-seam';
 import { chooseToken, SamplingOptions, validateSampling } from './sampling';
 import { DecodeVocab, GridPos, ImageGrammar } from './grammar';
+import { checkSeed } from './seed';
 
 export interface StepRouting {
   layer: number;
@@ -50,7 +51,7 @@ export type StopReason = 'eos' | 'stop-token' | 'max-new-tokens' | 'context-full
 export interface GenerateOptions extends SamplingOptions {
   /** Default 32. */
   maxNewTokens?: number;
-  /** Same seed → same tokens. Default 0. */
+  /** Same seed → same tokens: an integer in [0, 2^32) (decode/seed.ts). Default 0. */
   seed?: number;
   /** Token ids that end generation (emitted as the last step). Default [eos]. */
   stopTokens?: number[];
@@ -82,8 +83,7 @@ export const DEFAULT_MAX_NEW_TOKENS = 32;
 export function validateGenerate(o: GenerateOptions): void {
   const n = o.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
   if (!Number.isInteger(n) || n < 0) throw new Error(`maxNewTokens must be an integer ≥ 0, got ${JSON.stringify(o.maxNewTokens)}`);
-  const seed = o.seed ?? 0;
-  if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${JSON.stringify(o.seed)}`);
+  if (o.seed !== undefined) checkSeed(o.seed);
   const s = o.cfgScale ?? 1;
   if (typeof s !== 'number' || !Number.isFinite(s) || s < 0) throw new Error(`cfgScale must be a finite number ≥ 0, got ${JSON.stringify(o.cfgScale)}`);
   if (o.capture !== undefined && !['none', 'routing', 'full'].includes(o.capture)) {

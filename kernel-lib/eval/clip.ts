@@ -18,7 +18,7 @@ import { initBackend } from '../backend/backend';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
 import { writeDirAtomic } from '../checkpoint/files';
 import { RGBImage } from '../data/image';
-import { repoRoot } from '../data/paths';
+import { checkpointDir } from '../paths';
 import { HostTensor, mulberry32, normalArray } from '../model/params';
 import { linear } from '../model/linear';
 import { ByteLevelBPE } from '../tokenizer';
@@ -30,7 +30,7 @@ export const CLIP_FORMAT_VERSION = 1;
 
 /** Where the shipped CLIP lives. */
 export function defaultClipDir(): string {
-  return path.join(repoRoot(), 'data', 'checkpoints', 'clip-emoji');
+  return checkpointDir('clip-emoji');
 }
 
 /** Mean and per-pair cosine similarities. */

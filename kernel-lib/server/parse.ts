@@ -2,6 +2,7 @@
  * Runtime validation of client frames (server side). Never throws: a bad frame becomes an error code
  * and an exact message naming the field, which the server sends back as `error`.
  */
+import { seedProblem } from '../decode/seed';
 import { ClientMessage, ERR, GenerateParams, LIMITS, Parsed, show, WireImage, WirePromptPart } from './protocol';
 
 function isObj(x: unknown): x is Record<string, unknown> {
@@ -70,7 +71,9 @@ function parseParams(x: unknown): GenerateParams {
   set('temperature', num(x, 'temperature', w, 0, 100, false));
   set('topK', num(x, 'topK', w, 0, 1_000_000, true));
   set('topP', num(x, 'topP', w, 1e-6, 1, false));
-  set('seed', num(x, 'seed', w, 0, 2 ** 32 - 1, true));
+  const seedBad = x.seed === undefined ? null : seedProblem(x.seed, `${w}.seed`, show(x.seed));
+  if (seedBad) bad(seedBad);
+  set('seed', x.seed as number | undefined);
   set('cfgScale', num(x, 'cfgScale', w, 0, 100, false));
   set('paceMs', num(x, 'paceMs', w, 0, LIMITS.paceMs, true));
   if (x.startImage !== undefined) {

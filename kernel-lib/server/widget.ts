@@ -11,6 +11,7 @@ import type { Session } from '../session';
 import { widgetHtml } from './page';
 import type { GenerateParams } from './protocol';
 import { WidgetServer, WidgetServerOptions } from './server';
+import { repoRoot } from '../paths';
 import type { WidgetSessionOptions } from './types';
 
 export interface PromptWidgetOptions extends WidgetSessionOptions {
@@ -82,16 +83,6 @@ function tslabDisplay(): ((html: string) => void) | null {
   } catch {
     return null;
   }
-}
-
-/** The repository root (where widgets/ lives), from either kernel-lib/server or dist/kernel-lib/server. */
-function repoRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    if (fs.existsSync(path.join(dir, 'widgets', 'src')) && fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    dir = path.dirname(dir);
-  }
-  return path.resolve(__dirname, '..', '..');
 }
 
 export function bundlePath(): string {

@@ -1,6 +1,6 @@
 'use strict';
 /**
- * Paths and environment shared by scripts/setup.js, the test helpers and (later) the CLI.
+ * Paths and environment shared by scripts/setup.js, scripts/lib/build.js, bin/switchboard.js and the test helpers.
  * Plain Node, no dependencies: this runs before `npm install`.
  */
 const path = require('path');
@@ -17,6 +17,12 @@ const JUPYTER_LOCAL = path.join(REPO, '.jupyter-local');
 const QUICK_ENV_VAR = 'SWITCHBOARD_QUICK';
 
 const KERNEL_NAME = 'tslab';
+
+/**
+ * Set by `npm test` (which installs python3-torch first): a torch test that cannot import torch fails
+ * instead of skipping (tests/helpers/torch.ts).
+ */
+const TORCH_REQUIRED_ENV = 'SWITCHBOARD_REQUIRE_TORCH';
 
 const paths = {
   repo: REPO,
@@ -65,4 +71,4 @@ function testEnv(base = process.env) {
   return { ...jupyterEnv(base), [QUICK_ENV_VAR]: '1' };
 }
 
-module.exports = { REPO, PYTHON, QUICK_ENV_VAR, KERNEL_NAME, paths, jupyterVars, jupyterEnv, testEnv };
+module.exports = { REPO, PYTHON, QUICK_ENV_VAR, KERNEL_NAME, TORCH_REQUIRED_ENV, paths, jupyterVars, jupyterEnv, testEnv };

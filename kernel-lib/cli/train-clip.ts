@@ -1,15 +1,6 @@
 /**
- * `npm run train:clip` (→ node dist/kernel-lib/eval/train-clip-cli.js): trains the workbench CLIP on the
- * emoji and scene train splits, resumably, and ships it as a float16 checkpoint with metrics.json.
- *
- *   --steps N        training steps (default 900)        --batch N      pairs per batch (default 256)
- *   --lr X           peak learning rate (default 2e-3)   --seed N       (default 0)
- *   --out DIR        checkpoint folder (default data/checkpoints/clip-emoji)
- *   --run-dir DIR    resumable run state (default .cache/runs/clip-emoji); an interrupted run continues
- *   --fresh          discard the run state and start over
- *   --quick          a 30-step smoke run into .cache/runs/clip-quick (does not touch --out unless given)
- *   --measure-only   no training: re-measure the checkpoint in --out and rewrite its metrics.json (the
- *                    loss curve and training info come from the run directory)
+ * `switchboard train clip` (`npm run train:clip`): trains the workbench CLIP on the emoji and scene train
+ * splits, resumably, and ships it as a float16 checkpoint with metrics.json.
  *
  * After training, the float16 checkpoint is reloaded and measured — held-out retrieval on the emoji and
  * scene test splits, CLIP-T of matching vs shuffled captions, FID sanity values — and everything goes
@@ -19,18 +10,37 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from '../backend/backend';
 import { atomicWriteFile } from '../checkpoint/files';
-import { repoRoot } from '../data/paths';
+import { runDir as runDirOf } from '../paths';
 import { mulberry32 } from '../model/params';
 import { DataStore, ensureData } from '../data/store';
 import { loadTextTokenizer } from '../data/text-tokenizer';
-import { ClipModel, defaultClipDir } from './clip';
-import { defaultClipConfig } from './clip-config';
-import { canonicalCaptions, CHECK_SAMPLE, clipExamples } from './clip-data';
-import { clipFid } from './fid';
-import { clipRetrieval, RetrievalMetrics } from './retrieval';
-import { ClipEvalRecord, ClipStepRecord, trainClip } from './train-clip';
+import { ClipModel, defaultClipDir } from '../eval/clip';
+import { defaultClipConfig } from '../eval/clip-config';
+import { canonicalCaptions, CHECK_SAMPLE, clipExamples } from '../eval/clip-data';
+import { clipFid } from '../eval/fid';
+import { clipRetrieval, RetrievalMetrics } from '../eval/retrieval';
+import { ClipEvalRecord, ClipStepRecord, trainClip } from '../eval/train-clip';
+import { CommandSpec, numberArg, parseCommand, seedArg } from './args';
+import type { Io } from './io';
 
-const USAGE = 'usage: npm run train:clip -- [--steps N] [--batch N] [--lr X] [--seed N] [--out DIR] [--run-dir DIR] [--fresh] [--quick] [--measure-only]';
+export const TRAIN_CLIP: CommandSpec = {
+  usage: 'switchboard train clip',
+  positionals: [],
+  about:
+    'Trains the workbench CLIP on the emoji and scene train splits (resumable: run it again after Ctrl-C), saves the\n' +
+    'float16 checkpoint, then re-measures it (held-out retrieval, CLIP-T, FID sanity values) into its metrics.json.',
+  options: {
+    steps: { type: 'string', arg: 'N', help: 'training steps (default 900; --quick 30)' },
+    batch: { type: 'string', arg: 'N', help: 'pairs per batch (default 256; --quick 64)' },
+    lr: { type: 'string', arg: 'X', help: 'peak learning rate (default 2e-3)' },
+    seed: { type: 'string', arg: 'N', help: 'an integer in [0, 2^32) (default 0)' },
+    out: { type: 'string', arg: 'DIR', help: 'checkpoint folder (default data/checkpoints/clip-emoji)' },
+    'run-dir': { type: 'string', arg: 'DIR', help: 'resumable run state (default .cache/runs/clip-emoji); an interrupted run continues' },
+    fresh: { type: 'boolean', help: 'discard the run state and start over' },
+    quick: { type: 'boolean', help: 'a 30-step smoke run into .cache/runs/clip-quick (does not touch --out unless given)' },
+    'measure-only': { type: 'boolean', help: 'no training: re-measure the checkpoint in --out and rewrite its metrics.json' },
+  },
+};
 const log = (line: string): void => console.log(`[clip] ${line}`);
 
 interface Args {
@@ -45,47 +55,23 @@ interface Args {
   measureOnly: boolean;
 }
 
-function parseArgs(argv: string[]): Args | string {
-  const root = repoRoot();
-  const quick = argv.includes('--quick');
-  const a: Args = {
-    steps: quick ? 30 : 900,
-    batch: quick ? 64 : 256,
-    lr: 2e-3,
-    seed: 0,
-    out: quick ? path.join(root, '.cache', 'runs', 'clip-quick', 'out') : defaultClipDir(),
-    runDir: path.join(root, '.cache', 'runs', quick ? 'clip-quick' : 'clip-emoji'),
-    fresh: quick,
+/** The options, each checked before any work starts (a bad one is a UsageError naming it). */
+function clipArgs(values: Record<string, string | boolean | undefined>): Args {
+  const quick = values.quick === true;
+  const str = (k: string) => values[k] as string | undefined;
+  const out = str('out');
+  const runDir = str('run-dir');
+  return {
+    steps: numberArg(values, 'steps', { integer: true, min: 1 }) ?? (quick ? 30 : 900),
+    batch: numberArg(values, 'batch', { integer: true, min: 1 }) ?? (quick ? 64 : 256),
+    lr: numberArg(values, 'lr', { min: 0 }) ?? 2e-3,
+    seed: seedArg(values) ?? 0,
+    out: out !== undefined ? path.resolve(out) : quick ? path.join(runDirOf('clip-quick'), 'out') : defaultClipDir(),
+    runDir: runDir !== undefined ? path.resolve(runDir) : runDirOf(quick ? 'clip-quick' : 'clip-emoji'),
+    fresh: quick || values.fresh === true,
     quick,
-    measureOnly: false,
+    measureOnly: values['measure-only'] === true,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    const num = (v: string): number => {
-      const n = Number(v);
-      if (!Number.isFinite(n)) throw new Error(`${flag}: not a number: ${v}`);
-      return n;
-    };
-    try {
-      if (flag === '--steps') a.steps = num(value());
-      else if (flag === '--batch') a.batch = num(value());
-      else if (flag === '--lr') a.lr = num(value());
-      else if (flag === '--seed') a.seed = num(value());
-      else if (flag === '--out') a.out = path.resolve(value());
-      else if (flag === '--run-dir') a.runDir = path.resolve(value());
-      else if (flag === '--fresh') a.fresh = true;
-      else if (flag === '--measure-only') a.measureOnly = true;
-      else if (flag !== '--quick') return `unknown argument ${flag}`;
-    } catch (e) {
-      return (e as Error).message;
-    }
-  }
-  return a;
 }
 
 const fmtTime = (s: number): string => {
@@ -112,13 +98,10 @@ interface RunState {
   evals: ClipEvalRecord[];
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const parsed = parseArgs(argv);
-  if (typeof parsed === 'string') {
-    process.stderr.write(`${parsed}\n${USAGE}\n`);
-    return 2;
-  }
-  const args = parsed;
+export async function trainClipCommand(argv: string[], io: Io): Promise<number> {
+  const parsed = parseCommand(argv, TRAIN_CLIP);
+  if (parsed.help) return io.help(TRAIN_CLIP);
+  const args = clipArgs(parsed.values);
   const tStart = performance.now();
   const device = await initBackend();
   log(`backend ${device.backend}${device.simd ? ' (SIMD)' : ''}, ${device.threads} thread(s)`);
@@ -258,14 +241,4 @@ async function train(args: Args, store: DataStore): Promise<RunState & { resumed
   model.dispose();
   log(`saved float16 checkpoint to ${path.relative(process.cwd(), args.out)}`);
   return { history: result.history, evals: result.evals, resumedFrom: result.resumedFrom };
-}
-
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`[clip] error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exit(1);
-    },
-  );
 }

@@ -1,32 +1,35 @@
 /**
- * `npm run data` (node scripts/setup.js --data → node dist/kernel-lib/data/cli.js): builds the data cache
- * and (re)trains the text tokenizer, writing data/tokenizer/tokenizer.json only when it changed.
- *
- *   --force           rebuild the cache even when it is current
- *   --no-tokenizer    skip the tokenizer
- *   --check           train the tokenizer but do not write it; exit 1 when the committed file differs
- *   --cache-dir DIR   build there instead of .cache/data (also: SWITCHBOARD_DATA_CACHE)
+ * `switchboard data` (`npm run data`): builds the data cache and (re)trains the text tokenizer, writing
+ * data/tokenizer/tokenizer.json only when it changed.
  */
 import fs from 'fs';
 import path from 'path';
-import { buildData, defaultProgress } from './build';
-import { defaultTokenizerPath } from './paths';
-import { ensureData } from './store';
-import { loadTextTokenizer, saveTextTokenizer, tokenizerJsonText, trainTextTokenizer } from './text-tokenizer';
+import { buildData, defaultProgress } from '../data/build';
+import { defaultTokenizerPath } from '../data/paths';
+import { ensureData } from '../data/store';
+import { loadTextTokenizer, saveTextTokenizer, tokenizerJsonText, trainTextTokenizer } from '../data/text-tokenizer';
+import { CommandSpec, parseCommand } from './args';
+import type { Io } from './io';
 
-const USAGE = 'usage: npm run data -- [--force] [--no-tokenizer] [--check] [--cache-dir DIR]';
+export const DATA: CommandSpec = {
+  usage: 'switchboard data',
+  positionals: [],
+  about:
+    'Builds the data sets (emoji, scenes, stories, Brown) into .cache/data and retrains the text tokenizer, writing\n' +
+    'data/tokenizer/tokenizer.json only when it changed (data/README.md).',
+  options: {
+    force: { type: 'boolean', help: 'rebuild the cache even when it is current' },
+    'no-tokenizer': { type: 'boolean', help: 'skip the tokenizer' },
+    check: { type: 'boolean', help: 'train the tokenizer but do not write it; exit 1 when the committed file differs' },
+    'cache-dir': { type: 'string', arg: 'DIR', help: 'build there instead of .cache/data (also: SWITCHBOARD_DATA_CACHE)' },
+  },
+};
 
-export async function main(argv: string[]): Promise<number> {
-  const flags = new Set<string>();
-  let cacheDir: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--cache-dir') cacheDir = argv[++i];
-    else if (['--force', '--no-tokenizer', '--check'].includes(argv[i])) flags.add(argv[i]);
-    else {
-      process.stderr.write(`unknown argument ${argv[i]}\n${USAGE}\n`);
-      return 2;
-    }
-  }
+export async function data(argv: string[], io: Io): Promise<number> {
+  const { values, help } = parseCommand(argv, DATA);
+  if (help) return io.help(DATA);
+  const cacheDir = values['cache-dir'] as string | undefined;
+  const flags = new Set(Object.keys(values).filter((k) => values[k] === true).map((k) => `--${k}`));
   const log = defaultProgress;
   const t0 = performance.now();
   const manifest = await buildData({ cacheDir, force: flags.has('--force'), onProgress: log });
@@ -64,14 +67,4 @@ export async function main(argv: string[]): Promise<number> {
   loadTextTokenizer(file); // validates what was written
   log(`${rel}: ${wrote ? 'written' : 'unchanged'}; total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return 0;
-}
-
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`[data] error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exit(1);
-    },
-  );
 }

@@ -1,43 +1,51 @@
 /**
- * `npm run train:vqvae` (node scripts/setup.js --run dist/kernel-lib/image/train-cli.js): trains the emoji
- * VQ-VAE and writes the shipped checkpoint. Resumable: run the same command again after an interruption
- * and it continues from the last snapshot in the run directory.
- *
- *   --out DIR        checkpoint to write (default data/checkpoints/vqvae-emoji; with --quick, .cache/vqvae-quick)
- *   --run-dir DIR    resumable run state (default .cache/runs/<name of --out>)
- *   --steps N        training steps (default 8000)
- *   --batch N        32×32 images per step (default 16); --low-res-batch N: 16×16 images per step (default 16)
- *   --seed N         (default 0)
- *   --lr X           peak learning rate (default 5e-3)
- *   --config JSON    architecture overrides, e.g. '{"hidden2": 128}' (see VQVAEConfig)
- *   --fresh          delete the run directory first
- *   --quick          a tiny run for checking the pipeline (80 steps, small model) unless overridden
+ * `switchboard train vqvae` (`npm run train:vqvae`): trains the emoji VQ-VAE and writes the shipped checkpoint.
+ * Resumable: run the same command again after an interruption and it continues from the last snapshot in
+ * the run directory.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from '../backend/backend';
 import { openDataset, imagesOf } from '../data/dataset';
 import { IMAGE_SIZE, RGBImage, downscale2x, imageGrid } from '../data/image';
-import { repoRoot } from '../data/paths';
+import { checkpointDir, cachePath, runDir as runDirOf } from '../paths';
 import { atomicWriteFile } from '../checkpoint/files';
-import { VQVAE } from './model';
-import { trainVQVAE, VQVAETrainEvent, VQVAETrainOptions } from './train-vqvae';
-import { evaluateVQVAE, SizeEval } from './evaluate';
-import { writePng } from './png';
-import { METRICS_FILE } from './checkpoint';
-import { psnr } from './metrics';
-import { gridSize, defaultVQVAEConfig, validateVQVAEConfig, VQVAEConfig } from './config';
+import { VQVAE } from '../image/model';
+import { trainVQVAE, VQVAETrainEvent, VQVAETrainOptions } from '../image/train-vqvae';
+import { evaluateVQVAE, SizeEval } from '../image/evaluate';
+import { writePng } from '../image/png';
+import { METRICS_FILE } from '../image/checkpoint';
+import { psnr } from '../image/metrics';
+import { gridSize, defaultVQVAEConfig, validateVQVAEConfig, VQVAEConfig } from '../image/config';
+import { CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
+import type { Io } from './io';
 
-const USAGE =
-  'usage: npm run train:vqvae -- [--out DIR] [--run-dir DIR] [--steps N] [--batch N] [--low-res-batch N] [--seed N] [--lr X] [--config JSON] [--fresh] [--quick]';
+export const TRAIN_VQVAE: CommandSpec = {
+  usage: 'switchboard train vqvae',
+  positionals: [],
+  about:
+    'Trains the emoji VQ-VAE (32×32 → 8×8 codes and 16×16 → 4×4 with one set of weights) and writes the checkpoint with\n' +
+    'its metrics.json, README.md and held-out sample. Resumable: run it again after Ctrl-C to continue.',
+  options: {
+    out: { type: 'string', arg: 'DIR', help: 'checkpoint to write (default data/checkpoints/vqvae-emoji; with --quick, .cache/vqvae-quick)' },
+    'run-dir': { type: 'string', arg: 'DIR', help: 'resumable run state (default .cache/runs/<name of --out>)' },
+    steps: { type: 'string', arg: 'N', help: 'training steps (default 8000)' },
+    batch: { type: 'string', arg: 'N', help: '32×32 images per step (default 16)' },
+    'low-res-batch': { type: 'string', arg: 'N', help: '16×16 images per step (default 16)' },
+    seed: { type: 'string', arg: 'N', help: 'an integer in [0, 2^32) (default 0)' },
+    lr: { type: 'string', arg: 'X', help: 'peak learning rate (default 5e-3)' },
+    config: { type: 'string', arg: 'JSON', help: `architecture overrides, e.g. '{"hidden2": 128}' (VQVAEConfig fields)` },
+    fresh: { type: 'boolean', help: 'delete the run directory first' },
+    quick: { type: 'boolean', help: 'a tiny run for checking the pipeline (80 steps, small model) unless overridden' },
+  },
+  // the wording npm run train:vqvae has always used (tests/integration/vqvae-cli.test.ts)
+  unknownOrIncomplete: (flag) => `unknown or incomplete argument ${flag}`,
+};
 
 /** Held-out images the shipped-checkpoint test re-scores (stored with the checkpoint as a PNG grid). */
 export const FIXED_BATCH_FILE = 'heldout-sample.png';
 export const FIXED_BATCH_SIZE = 64;
 export const FIXED_BATCH_COLS = 8;
-
-/** A bad command line: reported as one line (no stack) with exit status 2, before any work starts. */
-class UsageError extends Error {}
 
 const log = (msg: string): void => void process.stdout.write(`[vqvae] ${msg}\n`);
 
@@ -96,27 +104,14 @@ function readme(name: string, metrics: Record<string, unknown>, test: SizeEval[]
   ].join('\n');
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const a = new Map<string, string>();
-  const flags = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    if (['--fresh', '--quick'].includes(k)) flags.add(k);
-    else if (['--out', '--run-dir', '--steps', '--batch', '--low-res-batch', '--seed', '--lr', '--config'].includes(k) && i + 1 < argv.length) a.set(k, argv[++i]);
-    else {
-      process.stderr.write(`train:vqvae: unknown or incomplete argument ${k}\n${USAGE}\n`);
-      return 2;
-    }
-  }
-  const quick = flags.has('--quick');
+export async function trainVqvaeCommand(argv: string[], io: Io): Promise<number> {
+  const parsed = parseCommand(argv, TRAIN_VQVAE);
+  if (parsed.help) return io.help(TRAIN_VQVAE);
+  const values = parsed.values;
+  const a = new Map(Object.entries(values).filter(([, v]) => typeof v === 'string').map(([k, v]) => [`--${k}`, v as string]));
+  const quick = values.quick === true;
   // Every option is checked before the backend starts or data loads, and a bad one is named.
-  const int = (k: string, def: number, min = 0): number => {
-    const v = a.get(k);
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`${k} must be ${min > 0 ? 'a positive' : 'a non-negative'} integer, got '${v}'`);
-    return n;
-  };
+  const int = (k: string, def: number, min = 0): number => numberArg(values, k, { integer: true, min }) ?? def;
   let overrides: Partial<VQVAEConfig>;
   try {
     overrides = JSON.parse(a.get('--config') ?? '{}') as Partial<VQVAEConfig>;
@@ -135,15 +130,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   const lr = a.has('--lr') ? Number(a.get('--lr')) : undefined;
   if (lr !== undefined && !(lr > 0 && Number.isFinite(lr))) throw new UsageError(`--lr must be a positive number, got '${a.get('--lr')}'`);
-  const steps = int('--steps', quick ? 80 : 8000, 1);
-  const batchSize = int('--batch', quick ? 8 : 16, 1);
-  const lowResBatchSize = int('--low-res-batch', quick ? 8 : 16);
-  const seed = int('--seed', 0);
+  const steps = int('steps', quick ? 80 : 8000, 1);
+  const batchSize = int('batch', quick ? 8 : 16, 1);
+  const lowResBatchSize = int('low-res-batch', quick ? 8 : 16);
+  int('seed', 0); // a negative seed keeps its old wording ('must be a non-negative integer')
+  const seed = seedArg(values) ?? 0;
   // --quick writes under .cache (gitignored): a pipeline check is not a checkpoint to ship
-  const out = path.resolve(a.get('--out') ?? (quick ? path.join(repoRoot(), '.cache', 'vqvae-quick') : path.join(repoRoot(), 'data', 'checkpoints', 'vqvae-emoji')));
+  const out = path.resolve(a.get('--out') ?? (quick ? cachePath('vqvae-quick') : checkpointDir('vqvae-emoji')));
   const name = path.basename(out);
-  const runDir = path.resolve(a.get('--run-dir') ?? path.join(repoRoot(), '.cache', 'runs', name));
-  if (flags.has('--fresh')) fs.rmSync(runDir, { recursive: true, force: true });
+  const runDir = path.resolve(a.get('--run-dir') ?? runDirOf(name));
+  if (values.fresh === true) fs.rmSync(runDir, { recursive: true, force: true });
 
   const device = await initBackend();
   log(`backend ${device.backend} (${device.threads} thread${device.threads === 1 ? '' : 's'}${device.simd ? ', SIMD' : ''}); run dir ${path.relative(process.cwd(), runDir)}`);
@@ -221,18 +217,4 @@ export async function main(argv: string[]): Promise<number> {
   const size = fs.readdirSync(out).reduce((s, f) => s + fs.statSync(path.join(out, f)).size, 0);
   log(`wrote ${path.relative(process.cwd(), out)} (${(size / 1e6).toFixed(2)} MB); fixed batch PSNR ${Object.entries(fixedPsnr).map(([s, p]) => `${s}px→${gridSize(Number(s))}×${gridSize(Number(s))} ${p.toFixed(2)} dB`).join(', ')}`);
   return 0;
-}
-
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      if (e instanceof UsageError) {
-        process.stderr.write(`train:vqvae: ${e.message}\n${USAGE}\n`);
-        process.exit(2);
-      }
-      process.stderr.write(`[vqvae] error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exit(1);
-    },
-  );
 }
