@@ -139,3 +139,72 @@ test('generate --image-out errors: not a .png, no such directory, no complete im
   expect(r.stderr.trim().split('\n').at(-1)).toBe(`switchboard: --image-out ${out}: the model drew no complete image (0 of 64 codes); use --start-image, or raise --max-new-tokens`);
   expect(fs.existsSync(out)).toBe(false);
 });
+
+test('Ctrl-C during generate: stops within a step and exits 130 (not 0), after saying it was aborted', async () => {
+  const { spawn } = await import('node:child_process');
+  const mm = path.resolve(__dirname, '../../data/checkpoints/mm-moe-small');
+  // an image is at least 64 forced steps, so the signal lands mid-generation
+  const child = spawn(process.execPath, [BIN, 'generate', mm, '--prompt', 'a dog', '--start-image', '--cfg-scale', '3', '--json'], { env: { ...process.env, SWITCHBOARD_BACKEND: 'wasm' } });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  child.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+    if (out.split('\n').length > 2 && !child.killed) child.kill('SIGINT'); // the prompt line and one step are out
+  });
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+  expect([code, signal]).toEqual([130, null]);
+  const steps = out.trim().split('\n').length - 1;
+  expect(steps).toBeGreaterThanOrEqual(1);
+  expect(steps).toBeLessThan(65);
+  expect(err.trim().split('\n').at(-1)).toBe(`[${steps} tokens, stopped: aborted]`);
+});
+
+test('--seed: integers in [0, 2^32) only (4294967296 used to wrap to seed 0)', () => {
+  for (const bad of ['4294967296', '-1', '1.5', 'x', '']) {
+    const r = cli('generate', dir, '--prompt', 'x', '--seed', bad);
+    expect([r.status, r.stderr.trim()]).toEqual([2, `switchboard: --seed must be an integer in [0, 2^32), got '${bad}'`]);
+  }
+  const top = cli('generate', dir, '--prompt', 'x', '--seed', '4294967295', '--max-new-tokens', '2', '--json');
+  expect(top.status).toBe(0);
+});
+
+test('--image-from a file that is not an image: the error names the file', () => {
+  const f = path.join(dir, '..', `notes-${process.pid}.png`);
+  fs.writeFileSync(f, 'not a picture');
+  const mm = path.resolve(__dirname, '../../data/checkpoints/mm-moe-small');
+  try {
+    const r = cli('generate', mm, '--image-from', f, '--prompt', 'this is');
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^switchboard: --image-from ${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a readable image \\(.+\\)$`));
+  } finally {
+    fs.rmSync(f);
+  }
+});
+
+test('the command line: one line naming the flag, exit 2; --help on every command', () => {
+  const cases: [string[], string][] = [
+    [['generate', dir, '--prompt', 'x', '--bogus'], 'switchboard: unknown option --bogus'],
+    [['generate', dir, '--prompt'], 'switchboard: --prompt needs a value'],
+    [['generate', dir, '--prompt', 'x', '--temperature', 'hot'], "switchboard: --temperature must be a number, got 'hot'"],
+    [['info', dir, '--json=yes'], 'switchboard: --json takes no value'],
+    [['info'], 'switchboard: info takes exactly one MODEL, got none'],
+    [['data', '--nope'], 'switchboard: unknown option --nope'],
+    [['bench', '--torch-threads', '0'], "switchboard: --torch-threads must be a positive integer, got '0'"],
+    [['train', 'clip', '--steps', 'many'], "train:clip: --steps must be a positive integer, got 'many'"],
+  ];
+  for (const [args, line] of cases) {
+    const r = cli(...args);
+    expect([r.status, r.stderr.trim()]).toEqual([2, line]);
+  }
+  const top = cli('--help');
+  expect(top.status).toBe(0);
+  for (const c of ['info', 'generate', 'bench', 'data', 'train']) expect(top.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+  for (const c of [['info'], ['generate'], ['bench'], ['data'], ['train'], ...['text-moe-small', 'mm-moe-small', 's1-plora', 's1-lora', 's1-init-ablation', 'vqvae', 'clip'].map((r) => ['train', r])]) {
+    const r = cli(...c, '--help');
+    expect([c, r.status]).toEqual([c, 0]);
+    expect(r.stdout.split('\n')[0]).toBe(`usage: switchboard ${c.join(' ')}${c[0] === 'train' && c.length === 1 ? ' RECIPE' : ['info', 'generate'].includes(c[0]) ? ' MODEL [options]' : ' [options]'}`);
+    expect(r.stdout).toContain('--help');
+  }
+  expect(cli('train').status).toBe(2);
+});

@@ -1,17 +1,17 @@
-/** `npm run train:<name>` (dist/kernel-lib/recipes/train-cli.js): argument errors are named before any work. */
+/** `npm run train:<name>` (switchboard train <name>): argument errors are named before any work. */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
-const CLI = path.resolve(__dirname, '../../dist/kernel-lib/recipes/train-cli.js');
-const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, SWITCHBOARD_BACKEND: 'wasm' } });
+const BIN = path.resolve(__dirname, '../../bin/switchboard.js');
+const run = (...args: string[]) => spawnSync(process.execPath, [BIN, 'train', ...args], { encoding: 'utf8', env: { ...process.env, SWITCHBOARD_BACKEND: 'wasm' } });
 const lastLine = (s: string) => s.trim().split('\n').at(-1);
 
 test('unknown recipe, bad step counts and --eval-only where there is no evaluator', () => {
   const unknown = run('gpt-5');
   expect(unknown.status).toBe(2);
-  expect(lastLine(unknown.stderr)).toBe("train: unknown model 'gpt-5'; expected one of text-moe-small, mm-moe-small, s1-plora, s1-lora, s1-init-ablation");
+  expect(lastLine(unknown.stderr)).toBe("train: unknown model 'gpt-5'; expected one of text-moe-small, mm-moe-small, s1-plora, s1-lora, s1-init-ablation, vqvae, clip");
   const low = run('s1-plora', '--lowres-steps', '0');
-  expect(low.status).toBe(1);
+  expect(low.status).toBe(2); // was 1: checked inside the recipe; now, as every bad number, before any work
   expect(lastLine(low.stderr)).toBe("train: --lowres-steps must be a positive integer, got '0'");
   const steps = run('s1-lora', '--steps', '2.5');
   expect(steps.status).toBe(2);

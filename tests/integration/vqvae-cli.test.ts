@@ -1,10 +1,10 @@
-/** `npm run train:vqvae` (dist/kernel-lib/image/train-cli.js): a bad option is named, exit 2, before the backend or data load. */
+/** `npm run train:vqvae` (switchboard train vqvae): a bad option is named, exit 2, before the backend or data load. */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
-const CLI = path.resolve(__dirname, '../../dist/kernel-lib/image/train-cli.js');
+const BIN = path.resolve(__dirname, '../../bin/switchboard.js');
 const firstLine = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [BIN, 'train', 'vqvae', ...args], { encoding: 'utf8' });
   return [r.status, r.stderr.split('\n')[0], r.stdout];
 };
 
@@ -17,6 +17,7 @@ test.each([
   [['--seed', '-1'], "train:vqvae: --seed must be a non-negative integer, got '-1'"],
   [['--bogus'], 'train:vqvae: unknown or incomplete argument --bogus'],
   [['--out'], 'train:vqvae: unknown or incomplete argument --out'],
+  [['--seed', '4294967296'], "train:vqvae: --seed must be an integer in [0, 2^32), got '4294967296'"],
 ])('%j', (args, message) => {
   // nothing on stdout: the backend line would come first if work had started
   expect(firstLine(...args)).toEqual([2, message, '']);

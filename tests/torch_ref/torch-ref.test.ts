@@ -1,32 +1,22 @@
 /**
  * Behaviour of the PyTorch reference in scripts/torch_ref/ (run with Debian's /usr/bin/python3 + torch):
  * its self-checks (KV cache == full forward, sparse loop == dense, tie-break, naive float64 loop, F16 load,
- * aux loss), the `logits` CLI output encoding, and a smoke run of bench_torch.py. Skipped with a warning when
- * /usr/bin/python3 cannot import torch.
+ * aux loss), the `logits` CLI output encoding, and a smoke run of bench_torch.py. Needs torch: tests/helpers/torch.ts
+ * decides (under npm test a missing torch fails; elsewhere it is skipped with a warning).
  */
 import { spawnSync, SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { describeTorch, PYTHON } from '../helpers/torch';
 
-const PY = '/usr/bin/python3';
+const PY = PYTHON;
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCRIPTS = path.join(ROOT, 'scripts', 'torch_ref');
 
 function py(args: string[], timeoutMs = 60_000): SpawnSyncReturns<string> {
   return spawnSync(PY, args, { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
 }
-
-function hasTorch(): boolean {
-  if (!fs.existsSync(PY)) return false;
-  return py(['-c', 'import torch'], 30_000).status === 0;
-}
-
-const HAVE_TORCH = hasTorch();
-if (!HAVE_TORCH) {
-  console.warn(`tests/torch_ref: skipped — ${PY} cannot import torch (install Debian's python3-torch to run them)`);
-}
-const describeTorch = HAVE_TORCH ? describe : describe.skip;
 
 interface EncodedTensor {
   dtype: string;
