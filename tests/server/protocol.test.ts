@@ -130,6 +130,8 @@ test('after hello: bad JSON, non-object, unknown type, bad fields and a second h
     [generate('x', { temperature: -1 }), { code: 'bad-message', message: 'generate.params.temperature must be a finite number in [0, 100], got -1' }],
     [generate('x', { maxNewTokens: 1.5 }), { code: 'bad-message', message: 'generate.params.maxNewTokens must be an integer in [0, 4096], got 1.5' }],
     [generate('x', { sneaky: 1 }), { code: 'bad-message', message: 'generate.params.sneaky is not a known parameter' }],
+    [generate('x', { seed: 2 ** 32 }), { code: 'bad-message', message: 'generate.params.seed must be an integer in [0, 2^32), got 4294967296' }],
+    [generate('x', { seed: -1 }), { code: 'bad-message', message: 'generate.params.seed must be an integer in [0, 2^32), got -1' }],
     [generate('x', {}, [{ text: 'a', image: tiger }]), { code: 'bad-message', message: 'generate.prompt[0] must be {text}, {image} or {imageRef}, got {"text":"a","image":{"height":4,"width":4,"codes":[0,1,2,...' }],
     [{ type: 'generate', id: '', prompt: [] }, { code: 'bad-message', message: 'generate.id must be a non-empty string of at most 64 characters, got ""' }],
     [{ type: 'hello', version: 1, token: server.token, session: key }, { code: 'bad-message', message: ERR.helloTwice }],
