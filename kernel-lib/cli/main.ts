@@ -8,6 +8,7 @@
  * Every sub-command takes --help. Exit codes: 0 ok, 1 error (one line on stderr), 2 usage, 130 interrupted.
  * The npm scripts (npm run data, npm run train:<recipe>, npm run bench) call this same entry.
  */
+import { DEBUG_ENV_VAR } from '../errors';
 import { CommandSpec, UsageError } from './args';
 import { processIo, Io } from './io';
 import { info, INFO } from './info';
@@ -52,7 +53,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const usage = e instanceof UsageError;
     io.err(`${prefix}: ${e instanceof Error ? e.message : String(e)}`);
     // one line is what a user needs; a developer chasing an internal error asks for the stack
-    if (!usage && process.env.SWITCHBOARD_STACK === '1' && e instanceof Error && e.stack) io.err(e.stack);
+    if (!usage && process.env[DEBUG_ENV_VAR] === '1' && e instanceof Error && e.stack) io.err(e.stack);
     return usage ? 2 : 1;
   }
 }
