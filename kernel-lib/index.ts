@@ -44,7 +44,7 @@ export { promptWidget, widgetServer } from './server/widget';
 export type { PromptWidget, PromptWidgetOptions } from './server/widget';
 export { WidgetServer } from './server/server';
 export type { WidgetServerOptions } from './server/server';
-export type { ImageCoder, DecodedImage, NamedImage } from './server/types';
+export type { NamedImage } from './server/types';
 export { PROTOCOL_VERSION, CLOSE as WIDGET_CLOSE_CODES } from './server/protocol';
 
 export {
@@ -60,10 +60,10 @@ export type {
 
 // Data sets (emoji, scenes, stories, Brown, captions) and the shipped text tokenizer.
 export { openDataset, batches, toPrompt, textOf, imagesOf, DATASET_NAMES, ensureData, buildData, SPLITS } from './data';
-export { downscale2x, toFloat01, fromFloat01, imageGrid, IMAGE_SIZE, LOW_RES_SIZE } from './data';
+export { IMAGE_SIZE, LOW_RES_SIZE } from './data';
 export { trainTextTokenizer, loadTextTokenizer, TEXT_VOCAB_SIZE } from './data';
 export type {
-  Dataset, DatasetName, DatasetMeta, DatasetOptions, DataPart, Example, Split, RGBImage, EmojiInfo, SceneSpec, StorySpec,
+  Dataset, DatasetName, DatasetMeta, DatasetOptions, DataPart, Example, Split, EmojiInfo, SceneSpec, StorySpec,
   BuildOptions, Manifest,
 } from './data';
 
@@ -106,6 +106,8 @@ export { captioned, pairs, mixedSampler } from './recipes/mm-data';
 export { generateForCaptions } from './recipes/mm-moe-small';
 export type { CaptionedCodes } from './recipes/mm-data';
 
-// Image tokenizer: a VQ-VAE, 32×32 → 8×8 codes and 16×16 → 4×4 with one set of weights; PNG in/out; training.
+// Images (one RGBImage type, pixel operations, PNG) and the image tokenizer: a VQ-VAE, 32×32 → 8×8 codes and 16×16 → 4×4 with one set of weights; PNG in/out; training.
 export { VQVAE, defaultVQVAEConfig, validateVQVAEConfig, defaultVQVAEDir, trainVQVAE, evaluateVQVAE, codeUsage, psnr } from './image';
 export type { VQVAEConfig, VQVAETrainOptions, VQVAETrainEvent, VQVAETrainResult, SizeEval, CodeUsage } from './image';
+export { downscale2x, toFloat01, fromFloat01, imageGrid, readPng, writePng } from './image';
+export type { RGBImage, ImageCoder } from './image';

@@ -4,6 +4,7 @@
  */
 import type { MoEModel } from '../model/model';
 import { modalityCodes } from '../model/adapter-seam';
+import type { Modality } from '../tokenizer';
 
 export interface PerplexityResult {
   perplexity: number;
@@ -36,7 +37,7 @@ export function rowLogSumExp(logits: ArrayLike<number>, base: number, V: number)
 export function modelPerplexity(
   model: MoEModel,
   stream: ArrayLike<number>,
-  o: { seqLen?: number; batchSize?: number; maxTokens?: number; modalityOf?: (id: number) => 'text' | 'image' | 'special' } = {},
+  o: { seqLen?: number; batchSize?: number; maxTokens?: number; modalityOf?: (id: number) => Modality } = {},
 ): PerplexityResult {
   const seqLen = o.seqLen ?? 128;
   const ws = windows(stream, seqLen, o.maxTokens);

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Session } from '../session';
 import type { ImageCodes, PromptPart } from '../tokenizer';
 import { VQVAE, defaultVQVAEDir, DOWNSAMPLE } from '../image';
-import { imageGridPng } from '../image/png';
+import { imageGridPng, PREVIEW_BACKGROUND } from '../image/png';
 import type { Step } from '../decode/generate';
 import { CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
 import type { Io } from './io';
@@ -154,7 +154,7 @@ export async function generate(argv: string[], io: Io): Promise<number> {
         if (images.length === 0) {
           throw new Error(`--image-out ${imageOut}: the model drew no complete image (${partial} of ${height * width} codes); use --start-image, or raise --max-new-tokens`);
         }
-        fs.writeFileSync(imageOut, await imageGridPng(vq.decode(images), { cols: images.length, pad: 2, scale: 4 }));
+        fs.writeFileSync(imageOut, await imageGridPng(vq.decode(images), { columns: images.length, padding: 2, scale: 4, background: PREVIEW_BACKGROUND }));
         io.err(`wrote ${imageOut} (${images.length} image${images.length === 1 ? '' : 's'}${partial ? `; ${partial} codes of an unfinished one left out` : ''})`);
       }
       return 0;

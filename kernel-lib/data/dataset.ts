@@ -13,7 +13,9 @@
 import { ImageCodes, PromptPart } from '../tokenizer';
 import { BuildOptions } from './build';
 import { EmojiInfo, Split, SPLITS } from './emoji';
-import { downscale2x, IMAGE_SIZE, LOW_RES_SIZE, RGBImage } from './image';
+import { IMAGE_SIZE, LOW_RES_SIZE } from './image';
+import type { RGBImage } from '../image/types';
+import { downscale2x } from '../image/rgb';
 import { permutation, pick, rngFor, Rng } from './random';
 import { renderCaption, SceneSpec } from './scenes';
 import { StorySpec } from './stories';

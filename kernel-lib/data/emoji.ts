@@ -8,7 +8,8 @@
  */
 import fs from 'fs';
 import sharp from 'sharp';
-import { compositeOnWhite, IMAGE_BYTES, IMAGE_SIZE } from './image';
+import { IMAGE_BYTES, IMAGE_SIZE } from './image';
+import { compositeOnWhite } from '../image/rgb';
 import { categoryPhrase, countryPhrase, nameFromKeyword, SKIN_TONES, toneWords, withArticle } from './names';
 import { EMOJI_PACKAGE, EMOJILIB_PACKAGE, packageFile } from './paths';
 import { unitHash } from './random';

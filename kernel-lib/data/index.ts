@@ -10,7 +10,6 @@ export type { SceneSpec, SceneObject, CaptionTemplate } from './scenes';
 export type { StorySpec, StoryFrame, StoryObject, StoryEvent } from './stories';
 export type { Box, Region, Relation } from './layout';
 export type { BrownDocument } from './brown';
-export { IMAGE_SIZE, LOW_RES_SIZE, downscale2x, resizeArea, toFloat01, fromFloat01, imageGrid } from './image';
-export type { RGBImage } from './image';
+export { IMAGE_SIZE, LOW_RES_SIZE } from './image';
 export { trainTextTokenizer, loadTextTokenizer, saveTextTokenizer, tokenizerCorpus, TEXT_VOCAB_SIZE } from './text-tokenizer';
 export { defaultCacheDir, defaultTokenizerPath } from './paths';

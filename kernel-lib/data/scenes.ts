@@ -8,7 +8,9 @@
  * A scene is a pure function of (split, index, seed): `sceneSpec` draws from its own named random stream.
  */
 import { EmojiInfo, Split } from './emoji';
-import { blankImage, IMAGE_SIZE, paste, resizeArea, RGBImage } from './image';
+import { IMAGE_SIZE } from './image';
+import type { RGBImage } from '../image/types';
+import { blankImage, paste, resizeArea } from '../image/rgb';
 import {
   Box, disjointLayouts, impliedRelations, INVERSE, OBJECT_MAX, OBJECT_MIN, placeIn, Region, regionPhrase, Relation,
 } from './layout';

@@ -12,8 +12,9 @@ import type { LayerRouting } from '../model/moe';
 import { mulberry32 } from '../model/params';
 import { MODALITY_CODES, modalityCodes } from '../model/adapter-seam';
 import { chooseToken, SamplingOptions, validateSampling } from './sampling';
-import { DecodeVocab, GridPos, ImageGrammar } from './grammar';
+import { DecodeVocab, ImageGrammar } from './grammar';
 import { checkSeed } from './seed';
+import type { GridPos, Modality } from '../tokenizer/prompt';
 
 export interface StepRouting {
   layer: number;
@@ -35,7 +36,7 @@ export interface Step {
   position: number;
   tokenId: number;
   piece: string;
-  modality: 'text' | 'image' | 'special';
+  modality: Modality;
   logprob: number;
   top: { tokenId: number; prob: number; piece: string }[];
   /** This token's routing at every layer (empty when capture is 'none'). */

@@ -3,6 +3,8 @@
  * codes), then `<eoi>` is forced. Outside an image, image codes and `<eoi>` (and `<bos>`/`<pad>`) are
  * never sampled. The grammar also assigns each image code its (image, row, col) on the grid.
  */
+import type { GridPos, Modality } from '../tokenizer/prompt';
+
 export interface DecodeVocab {
   vocabSize: number;
   bos: number;
@@ -11,13 +13,7 @@ export interface DecodeVocab {
   /** Present when the vocabulary has images. */
   image?: { boi: number; eoi: number; codeStart: number; numCodes: number; grid: { height: number; width: number } };
   pieceOf(id: number): string;
-  modalityOf(id: number): 'text' | 'image' | 'special';
-}
-
-export interface GridPos {
-  image: number;
-  row: number;
-  col: number;
+  modalityOf(id: number): Modality;
 }
 
 export class ImageGrammar {

@@ -3,8 +3,9 @@
  * the live decoding view and a PNG.
  */
 import type { Modality } from '../tokenizer';
+import type { RGB } from '../image/types';
 
-export type RGB = [number, number, number];
+export type { RGB };
 
 /** One colour per modality (Plotly's default blue, orange and grey). */
 export const MODALITY_COLORS: Record<Modality, string> = {

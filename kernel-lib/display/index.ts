@@ -11,7 +11,7 @@ export type { RoutingHeatmapOptions, TokensByExpertsOptions, ExpertUsageOptions,
 export { lossCurves, showLossCurves } from './loss-curves';
 export type { LossHistory, LossCurvesOptions } from './loss-curves';
 export { toRgb, upscaleNearest, imagePng, imageGridPng, showImage, showImageGrid } from './image';
-export type { PixelImage, RgbBytes, ImageOptions, GridOptions } from './image';
+export type { PixelImage, PixelData, ImageOptions, GridOptions } from './image';
 export { htmlTable, textTable, showTable } from './table';
 export type { TableInput, TableOptions } from './table';
 export { progress, Progress } from './progress';

@@ -13,7 +13,8 @@ import type { Step, StopReason } from '../decode/generate';
 import type { Prompt } from '../tokenizer';
 import { DisplayArea, DisplayTarget, resolveDisplay } from './env';
 import { LiveImage, LiveView } from './live-view';
-import { CodePaletteRenderer, PatchRenderer } from './patch-renderer';
+import { CodePaletteRenderer } from './patch-renderer';
+import type { PatchRenderer } from '../image/types';
 
 export interface LiveDecodeOptions extends SessionGenerateOptions {
   /** Minimum time between two redraws (default 100 ms). The final frame is always drawn. */

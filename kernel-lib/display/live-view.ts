@@ -12,11 +12,12 @@
  *   sequence         (layer, expert) rows × generated tokens, gate weights of chosen experts (PNG)
  */
 import type { Step } from '../decode/generate';
-import type { Modality } from '../tokenizer';
+import type { GridPos, Modality } from '../tokenizer';
 import { codeColor, hexToRgb, MODALITY_COLORS, MODALITIES, RGB, rgbToHex, viridis } from './colors';
 import { controlPictures, escapeAttr, escapeHtml, pngDataUri } from './html';
-import { rgbPng, upscaleNearest } from './image';
-import type { PatchRenderer } from './patch-renderer';
+import { rgbPng, upscaleNearest } from '../image/png';
+import type { RGBImage } from '../image/types';
+import type { PatchRenderer } from '../image/types';
 import { svgColorbar, svgHeatmap } from './svg-heatmap';
 
 export interface LiveViewConfig {
@@ -49,7 +50,7 @@ const CANVAS_PX = 192;
 export class LiveView {
   readonly steps: Step[] = [];
   readonly images = new Map<number, LiveImage>();
-  private current: { image: number; row: number; col: number } | null = null;
+  private current: GridPos | null = null;
   stopReason: string | null = null;
   error: string | null = null;
   final = false;
@@ -152,7 +153,7 @@ export class LiveView {
     const rgb = this.cfg.renderer.render(img.codes, { height: img.height, width: img.width });
     if (rgb.length !== W * H * 3) throw new Error(`PatchRenderer returned ${rgb.length} bytes; a ${W}×${H} RGB image has ${W * H * 3}`);
     const scale = Math.max(1, Math.floor(CANVAS_PX / Math.max(W, H)));
-    const big = upscaleNearest({ width: W, height: H, data: rgb }, scale);
+    const big = upscaleNearest({ width: W, height: H, pixels: rgb }, scale);
     const cur = this.current;
     if (cur && cur.image === img.index && !this.final) {
       const side = P * scale;
@@ -189,7 +190,7 @@ export class LiveView {
     const strip = 5;
     const width = Math.max(1, steps.length) * cw;
     const height = L * E * ch + (L - 1) * gap + 2 + strip;
-    const img = { width, height, data: new Uint8Array(width * height * 3).fill(255) };
+    const img: RGBImage = { width, height, pixels: new Uint8Array(width * height * 3).fill(255) };
     steps.forEach((s, t) => {
       for (const r of s.routing) {
         const w = new Array<number>(E).fill(0);
@@ -216,13 +217,13 @@ function tokenTitle(s: Step): string {
   return [head, ...routes].join('\n');
 }
 
-function fillRect(img: { width: number; height: number; data: Uint8Array }, x0: number, y0: number, w: number, h: number, rgb: RGB): void {
+function fillRect(img: RGBImage, x0: number, y0: number, w: number, h: number, rgb: RGB): void {
   for (let y = Math.max(0, y0); y < Math.min(img.height, y0 + h); y++) {
-    for (let x = Math.max(0, x0); x < Math.min(img.width, x0 + w); x++) img.data.set(rgb, (y * img.width + x) * 3);
+    for (let x = Math.max(0, x0); x < Math.min(img.width, x0 + w); x++) img.pixels.set(rgb, (y * img.width + x) * 3);
   }
 }
 
-function outline(img: { width: number; height: number; data: Uint8Array }, x: number, y: number, w: number, h: number, t: number, rgb: RGB): void {
+function outline(img: RGBImage, x: number, y: number, w: number, h: number, t: number, rgb: RGB): void {
   fillRect(img, x, y, w, t, rgb);
   fillRect(img, x, y + h - t, w, t, rgb);
   fillRect(img, x, y, t, h, rgb);

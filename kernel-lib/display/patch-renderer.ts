@@ -1,22 +1,14 @@
 /**
- * Pixels for image codes. A VQ-VAE decoder (another part of the project) will turn codes into a picture;
- * until then CodePaletteRenderer paints each code as a flat patch in a fixed colour, which already shows
- * the structure of what a model generates (repeats, rows, borders). liveDecode takes any PatchRenderer.
+ * Pixels for image codes without an image decoder: CodePaletteRenderer paints each code as a flat patch
+ * in a fixed colour, which already shows the structure of what a model generates (repeats, rows,
+ * borders). liveDecode takes any PatchRenderer (image/types.ts); a VQVAE's `patchRenderer()` draws the
+ * decoded pixels instead.
  */
-import { codeColor, RGB } from './colors';
+import { codeColor } from './colors';
+import { PENDING_RGB, type PatchRenderer } from '../image/types';
 
-export interface PatchRenderer {
-  /** Pixels per patch side: an H×W grid becomes an (H·patchSize)×(W·patchSize) image. */
-  readonly patchSize: number;
-  /**
-   * RGB bytes of the whole image, row-major. `codes` has height·width entries; −1 marks a code not
-   * generated yet (drawn as background).
-   */
-  render(codes: readonly number[], grid: { height: number; width: number }): Uint8Array;
-}
-
-/** The colour of codes not generated yet. */
-export const PENDING_RGB: RGB = [236, 236, 236];
+export { PENDING_RGB };
+export type { PatchRenderer };
 
 /** Each code is a patchSize×patchSize square in the colour `codeColor(code)`. */
 export class CodePaletteRenderer implements PatchRenderer {

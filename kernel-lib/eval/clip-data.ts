@@ -4,7 +4,7 @@
  */
 import { DataStore } from '../data/store';
 import { Split } from '../data/emoji';
-import { RGBImage } from '../data/image';
+import type { RGBImage } from '../image/types';
 import type { CaptionedImage } from './retrieval';
 
 /** The fixed sample whose retrieval metrics.json records and tests re-measure: the first images of each test split. */

@@ -3,7 +3,8 @@
  * plain JS, because the input needs no gradient: an im2col of the pixels costs nothing here, whereas
  * gather/slice on large tensors is slow on the wasm backend.
  */
-import { resizeArea, RGBImage } from '../data/image';
+import type { RGBImage } from '../image/types';
+import { resizeArea } from '../image/rgb';
 import { ClipConfig, patchGrid } from './clip-config';
 
 /** Grid position (row, column) of Morton index m: even bits are the column, odd bits the row. */

@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend/backend';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
 import { writeDirAtomic } from '../checkpoint/files';
-import { RGBImage } from '../data/image';
+import type { RGBImage } from '../image/types';
 import { checkpointDir } from '../paths';
 import { HostTensor, mulberry32, normalArray } from '../model/params';
 import { linear } from '../model/linear';

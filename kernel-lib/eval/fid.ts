@@ -7,7 +7,7 @@
  * masses at opposite poles). With few images the covariance estimate is noisy and biased upwards, as
  * with any FID: compare numbers measured on equally many images.
  */
-import type { RGBImage } from '../data/image';
+import type { RGBImage } from '../image/types';
 import type { ClipModel } from './clip';
 import { frechetTerms, FrechetTerms, gaussianStats, GaussianStats } from './frechet';
 

@@ -6,7 +6,7 @@
  * Ties count against the model: a correct item is at rank r when r wrong items score at least as high,
  * so a constant similarity scores 0, not 100%.
  */
-import type { RGBImage } from '../data/image';
+import type { RGBImage } from '../image/types';
 import type { ClipModel } from './clip';
 
 export interface TopK {

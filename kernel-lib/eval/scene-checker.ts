@@ -18,7 +18,9 @@
  * relation holds when it holds between the two detected boxes.
  */
 import * as tf from '@tensorflow/tfjs';
-import { RGBImage, IMAGE_SIZE, resizeArea } from '../data/image';
+import { IMAGE_SIZE } from '../data/image';
+import type { RGBImage } from '../image/types';
+import { resizeArea } from '../image/rgb';
 import { Box, boxesOverlap, holds, Region, REGION_RECTS, Relation } from '../data/layout';
 import { OBJECT_MAX, OBJECT_MIN } from '../data/layout';
 import { objectVocabulary, SCENE_SUBCATEGORIES } from '../data/objects';

@@ -3,7 +3,8 @@
  * given at their full size; smaller sizes are made the way the data sets make them (2×2 averaging for
  * half size, area resampling otherwise).
  */
-import { downscale2x, resizeArea, RGBImage } from '../data/image';
+import type { RGBImage } from './types';
+import { downscale2x, resizeArea } from './rgb';
 import type { VQVAE } from './model';
 import { meanImagePsnr, psnr } from './metrics';
 import { codeUsage, CodeUsage } from './quantizer';

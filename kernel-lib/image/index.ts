@@ -1,4 +1,7 @@
-/** The VQ-VAE image tokenizer: images ⇄ integer code grids, PNG in/out, evaluation and training. */
+/** Images and the VQ-VAE image tokenizer: the RGBImage type and its pixel operations, PNG in/out and grids, images ⇄ integer code grids. */
+export type { RGBImage, RGB, PixelData, PixelImage, ImageCoder, PatchRenderer } from './types';
+export { PENDING_RGB } from './types';
+export { blankImage, compositeOnWhite, resizeArea, downscale2x, paste, toFloat01, fromFloat01, imageGrid } from './rgb';
 export { VQVAE, toModelRange, fromModelRange, CODEBOOK } from './model';
 export { defaultVQVAEConfig, validateVQVAEConfig, vqvaeParamShapes, gridSize, DOWNSAMPLE } from './config';
 export type { VQVAEConfig } from './config';
@@ -6,8 +9,8 @@ export { readVQVAECheckpoint, writeVQVAECheckpoint, readVQVAEMetrics, VQVAE_FORM
 export type { SaveVQVAEOptions } from './checkpoint';
 export { CodebookEma, codeUsage, nearestCodes, detach } from './quantizer';
 export type { CodeUsage, EmaOptions } from './quantizer';
-export { readPng, writePng, imageGridPng } from './png';
-export type { GridOptions, ReadPngOptions } from './png';
+export { readPng, writePng, imagePng, rgbPng, toRgb, upscaleNearest, gridLayout, imageGridPng, PREVIEW_BACKGROUND } from './png';
+export type { GridOptions, ImageOptions, ReadPngOptions, ToRgbOptions } from './png';
 export { psnr, meanImagePsnr } from './metrics';
 export { evaluateVQVAE, packImages, atSize } from './evaluate';
 export type { SizeEval } from './evaluate';

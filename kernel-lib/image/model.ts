@@ -14,16 +14,14 @@
  * by gradient but set from its EMA (quantizer.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { RGBImage } from '../data/image';
 import type { ImageCodes } from '../tokenizer';
 import { conv1x1, conv3x3, depthToSpace2, spaceToDepth2 } from './conv';
 import { DOWNSAMPLE, gridSize, validateVQVAEConfig, VQVAEConfig, vqvaeParamShapes } from './config';
 import { detach, nearestCodes } from './quantizer';
 import { HostTensor, mulberry32, normalArray } from '../model/params';
 import { readVQVAECheckpoint, SaveVQVAEOptions, writeVQVAECheckpoint } from './checkpoint';
-import { GridOptions, readPng, imageGridPng, writePng } from './png';
-import type { DecodedImage, ImageCoder } from '../server/types';
-import { PENDING_RGB, type PatchRenderer } from '../display/patch-renderer';
+import { PREVIEW_BACKGROUND, readPng, imageGridPng, writePng } from './png';
+import { PENDING_RGB, type ImageCoder, type PatchRenderer, type RGBImage } from './types';
 
 export const CODEBOOK = 'quantizer.codebook';
 /** Images per device call in encode/decode (bounds memory for long lists). */
@@ -301,23 +299,20 @@ export class VQVAE {
    * A PNG comparing `images` (top row) with their reconstructions (row below), `cols` images per row pair
    * (default all, at most 16). Images of different supported sizes may be mixed.
    */
-  async reconstructionGridPng(images: readonly RGBImage[], { cols, scale = 4, pad = 2 }: Omit<GridOptions, 'captions'> = {}): Promise<Uint8Array> {
+  async reconstructionGridPng(images: readonly RGBImage[], { cols, scale = 4, pad = 2 }: { cols?: number; scale?: number; pad?: number } = {}): Promise<Uint8Array> {
     if (images.length === 0) throw new Error('reconstructionGridPng: no images');
     const per = cols ?? Math.min(16, images.length);
     const recon = this.decode(this.encodeImages(images));
     const cells: RGBImage[] = [];
     for (let i = 0; i < images.length; i += per) cells.push(...images.slice(i, i + per), ...recon.slice(i, i + per));
-    return imageGridPng(cells, { cols: per, scale, pad });
+    return imageGridPng(cells, { columns: per, scale, padding: pad, background: PREVIEW_BACKGROUND });
   }
 
   /** This model as the widget server's image coder (upload → codes, codes → pixels). */
   imageCoder(): ImageCoder {
     return {
       encodePng: (png: Uint8Array) => this.encodePng(png),
-      decode: (image: ImageCodes): DecodedImage => {
-        const img = this.decode([image])[0];
-        return { height: img.height, width: img.width, rgb: img.pixels };
-      },
+      decode: (image: ImageCodes): RGBImage => this.decode([image])[0],
     };
   }
 

@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import type { RGBImage } from '../data/image';
+import type { RGBImage } from './types';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
 import type { DirEntry } from '../checkpoint/files';
 import { trainLoop } from '../train/loop';

@@ -4,8 +4,9 @@
  * packed with Brown text into fixed-length rows. Every row depends only on (seed, step).
  */
 import type { MultimodalTokenizer, ImageCodes } from '../tokenizer';
-import { openDataset, textOf, imagesOf, downscale2x } from '../data';
-import type { RGBImage } from '../data';
+import { openDataset, textOf, imagesOf } from '../data';
+import { downscale2x } from '../image';
+import type { RGBImage } from '../image';
 import type { VQVAE } from '../image';
 import type { TrainBatch } from '../train/trainer';
 import { mulberry32 } from '../model/params';

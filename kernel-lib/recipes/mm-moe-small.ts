@@ -9,10 +9,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { RGBImage } from '../data';
+import type { RGBImage } from '../image';
 import { Session } from '../session';
 import { VQVAE } from '../image';
-import { imageGridPng } from '../image/png';
+import { imageGridPng, PREVIEW_BACKGROUND } from '../image/png';
 import { ClipModel, captionConditioning, halfRotation, pairedDifference } from '../eval';
 import type { ConditioningProbe } from '../eval';
 import { brownStreams, thinCurve, writeMetrics, RecipeOptions } from './text-moe-small';
@@ -204,7 +204,7 @@ export async function evaluateMmMoeSmall(
   };
   writeMetrics(dir, metrics);
   fs.writeFileSync(path.join(dir, 'clip-t.svg'), barSvg(own.mean, other.mean, `CLIP-T, ${held.caps.length} held-out scene captions (difference ${dMean.toFixed(3)} ± ${dSe.toFixed(3)} s.e.)`));
-  fs.writeFileSync(path.join(dir, 'samples.png'), await imageGridPng(images.slice(0, 16), { cols: 8, pad: 2, scale: 3 }));
+  fs.writeFileSync(path.join(dir, 'samples.png'), await imageGridPng(images.slice(0, 16), { columns: 8, padding: 2, scale: 3, background: PREVIEW_BACKGROUND }));
   log(`CLIP-T own ${own.mean.toFixed(3)} vs shuffled ${other.mean.toFixed(3)} (paired difference ${dMean.toFixed(3)} ± ${dSe.toFixed(3)} s.e.); text ppl ${before.perplexity.toFixed(1)} → ${after.perplexity.toFixed(1)} (${dir})`);
   s.dispose();
   vq.dispose();

@@ -6,4 +6,4 @@ export type { WidgetServerOptions } from './server';
 export * from './protocol';
 export { parseClientMessage } from './parse';
 export * from './frames';
-export type { ImageCoder, DecodedImage, NamedImage, WidgetSessionOptions } from './types';
+export type { ImageCoder, NamedImage, WidgetSessionOptions } from './types';

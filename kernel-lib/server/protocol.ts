@@ -17,6 +17,7 @@
  *
  * One generation per session at a time: a second `generate` gets error `busy` (no queue; see server.ts).
  */
+import type { GridPos, Modality } from '../tokenizer/prompt';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -52,12 +53,8 @@ export const LIMITS = {
   paceMs: 2000,
 } as const;
 
-export type Modality = 'text' | 'image' | 'special';
-export interface GridPos {
-  image: number;
-  row: number;
-  col: number;
-}
+// The tokenizer's vocabulary, re-exported so the browser side (widgets/) reads the same types.
+export type { Modality, GridPos };
 export interface WireImage {
   height: number;
   width: number;

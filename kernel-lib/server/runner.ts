@@ -7,7 +7,8 @@ import type { Generation, Step } from '../decode/generate';
 import type { ImageCodes, PromptPart } from '../tokenizer';
 import { routingFrame, patchFrame } from './frames';
 import { ERR, GenerateMsg, ServerMessage, WireStopReason } from './protocol';
-import type { DecodedImage, SessionEntry } from './types';
+import type { RGBImage } from '../image/types';
+import type { SessionEntry } from './types';
 
 /** Where a generation's output goes (a websocket connection in the server, anything in tests). */
 export interface Sink {
@@ -68,7 +69,7 @@ export async function runGeneration(entry: SessionEntry, sink: Sink, msg: Genera
         try {
           const img = await decode({ height, width, codes: codes.slice() });
           const p = cropPatch(img, { height, width, codes }, step.grid.row, step.grid.col);
-          sink.sendBinary(patchFrame(gen, step.index, step.grid.row, step.grid.col, p.height, p.width, p.rgb));
+          sink.sendBinary(patchFrame(gen, step.index, step.grid.row, step.grid.col, p.height, p.width, p.pixels));
         } catch (e) {
           decodeOk = false; // the widget keeps colouring codes from its palette
           sink.sendJson({ type: 'error', code: 'decode-failed', id, message: `image decoder failed: ${errorText(e)}` });
@@ -113,18 +114,18 @@ export function routingArrays(step: Step, L: number, E: number): { probs: Float3
 }
 
 /** The pixels of grid cell (row, col). */
-export function cropPatch(img: DecodedImage, grid: ImageCodes, row: number, col: number): DecodedImage {
+export function cropPatch(img: RGBImage, grid: ImageCodes, row: number, col: number): RGBImage {
   const ph = img.height / grid.height;
   const pw = img.width / grid.width;
-  if (!Number.isInteger(ph) || !Number.isInteger(pw) || img.rgb.length !== img.height * img.width * 3) {
-    throw new Error(`decoded image ${img.width}×${img.height} (${img.rgb.length} bytes) does not split into a ${grid.width}×${grid.height} grid of RGB patches`);
+  if (!Number.isInteger(ph) || !Number.isInteger(pw) || img.pixels.length !== img.height * img.width * 3) {
+    throw new Error(`decoded image ${img.width}×${img.height} (${img.pixels.length} bytes) does not split into a ${grid.width}×${grid.height} grid of RGB patches`);
   }
-  const rgb = new Uint8Array(ph * pw * 3); // [ph, pw, 3]
+  const pixels = new Uint8Array(ph * pw * 3); // [ph, pw, 3]
   for (let y = 0; y < ph; y++) {
     const src = ((row * ph + y) * img.width + col * pw) * 3;
-    rgb.set(img.rgb.subarray(src, src + pw * 3), y * pw * 3);
+    pixels.set(img.pixels.subarray(src, src + pw * 3), y * pw * 3);
   }
-  return { height: ph, width: pw, rgb };
+  return { height: ph, width: pw, pixels };
 }
 
 /** Waits until `until` (pacing) and until the socket has drained below the high-water mark; an abort ends the wait. */

@@ -1,28 +1,9 @@
 /** What a session brings to the widget server: the session, named images, and an optional image coder. */
 import type { Session } from '../session';
 import type { ImageCodes } from '../tokenizer';
+import type { ImageCoder } from '../image/types';
 
-/** Pixels, row-major RGB: height × width × 3 bytes. */
-export interface DecodedImage {
-  height: number;
-  width: number;
-  rgb: Uint8Array;
-}
-
-/**
- * Turns pictures into VQ codes and back. The VQ-VAE does not exist yet, so it is an option: without
- * `encodePng` the widget's upload control is disabled (with a tooltip saying why); without `decode`
- * the widget colours generated codes with a deterministic palette instead of receiving RGB patches.
- */
-export interface ImageCoder {
-  encodePng(png: Uint8Array): Promise<ImageCodes>;
-  /**
-   * Pixels of a whole code grid (codes not generated yet are 0). The image's pixel size must be a
-   * multiple of the grid so each code owns one patch. Called once per generated code: the server
-   * sends that code's patch.
-   */
-  decode?(image: ImageCodes): Promise<DecodedImage> | DecodedImage;
-}
+export type { ImageCoder };
 
 /** An image the widget's picker offers, as a code grid (e.g. from the dataset). */
 export interface NamedImage {

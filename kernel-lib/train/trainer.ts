@@ -20,13 +20,13 @@ import type { OptimOptions } from './schedule';
 import { encodeSafetensors, loadCheckpoint, readSafetensors } from '../checkpoint';
 import { MODALITY_CODES } from '../model/adapter-seam';
 import type { DirEntry } from '../checkpoint/files';
+import type { Modality } from '../tokenizer/prompt';
 import { trainLoop } from './loop';
 import type { ParamGroup, TrainSlice } from './params';
 
 export { trainableNames } from './params';
 export type { ParamGroup, TrainSlice } from './params';
 
-export type Modality = 'text' | 'image' | 'special';
 const MODALITY_CODE: Record<Modality, number> = MODALITY_CODES;
 const ADAPTERS_FILE = 'adapters.safetensors';
 

@@ -1,7 +1,8 @@
 /** The dataset API: parts and shapes, seeded order and caption variants, resolutions, formats, batching, errors. */
 import fs from 'fs';
 import { batches, datasetFromStore, DataPart, imagesOf, openDataset, textOf, toPrompt } from '../../kernel-lib/data/dataset';
-import { downscale2x, RGBImage } from '../../kernel-lib/data/image';
+import type { RGBImage } from '../../kernel-lib/image/types';
+import { downscale2x } from '../../kernel-lib/image/rgb';
 import { DataStore, ensureData } from '../../kernel-lib/data/store';
 import { ByteLevelBPE, MultimodalTokenizer } from '../../kernel-lib/tokenizer';
 import { quiet, SMALL, tempDir } from './helpers';

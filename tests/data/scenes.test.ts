@@ -5,7 +5,7 @@
  */
 import fs from 'fs';
 import { SPLITS } from '../../kernel-lib/data/emoji';
-import { resizeArea } from '../../kernel-lib/data/image';
+import { resizeArea } from '../../kernel-lib/image/rgb';
 import { DataStore, ensureData } from '../../kernel-lib/data/store';
 import { namesGroup, POS, quiet, REL, regionHolds, relationHolds, SMALL, tempDir, TestBox } from './helpers';
 

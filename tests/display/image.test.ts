@@ -1,28 +1,29 @@
 import sharp from 'sharp';
 import { gridLayout, imageGridPng, imagePng, showImage, toRgb, upscaleNearest } from '../../kernel-lib/display/image';
 import { TextTarget } from '../../kernel-lib/display/env';
+import type { RGBImage } from '../../kernel-lib/image/types';
 import { RecordingTarget } from './sink';
 
 /** Decodes a PNG to raw RGB with sharp. */
-async function decode(png: Uint8Array): Promise<{ width: number; height: number; data: Uint8Array }> {
+async function decode(png: Uint8Array): Promise<RGBImage> {
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   expect(info.channels).toBe(3);
-  return { width: info.width, height: info.height, data: new Uint8Array(data) };
+  return { width: info.width, height: info.height, pixels: new Uint8Array(data) };
 }
 
-const px = (img: { width: number; data: Uint8Array }, x: number, y: number): number[] => Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
+const px = (img: RGBImage, x: number, y: number): number[] => Array.from(img.pixels.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
 
 // 3×2 RGB: red green blue / black grey white
-const small = { width: 3, height: 2, data: new Uint8Array([255, 0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 128, 128, 128, 255, 255, 255]) };
+const small: RGBImage = { width: 3, height: 2, pixels: new Uint8Array([255, 0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 128, 128, 128, 255, 255, 255]) };
 
 test('toRgb maps floats from their range, clamps, and zeroes NaN; grey and RGBA become RGB', () => {
   const f = toRgb({ width: 2, height: 1, data: new Float32Array([0, 0.5, 1, 2, -1, NaN]) });
-  expect(Array.from(f.data)).toEqual([0, 128, 255, 255, 0, 0]);
+  expect(Array.from(f.pixels)).toEqual([0, 128, 255, 255, 0, 0]);
   const r = toRgb({ width: 1, height: 1, data: new Float32Array([-1, 0, 1]) }, { range: [-1, 1] });
-  expect(Array.from(r.data)).toEqual([0, 128, 255]);
-  expect(Array.from(toRgb({ width: 2, height: 1, channels: 1, data: [7, 200] }).data)).toEqual([7, 7, 7, 200, 200, 200]);
+  expect(Array.from(r.pixels)).toEqual([0, 128, 255]);
+  expect(Array.from(toRgb({ width: 2, height: 1, channels: 1, data: [7, 200] }).pixels)).toEqual([7, 7, 7, 200, 200, 200]);
   const rgba = toRgb({ width: 2, height: 1, channels: 4, data: new Uint8Array([255, 0, 0, 255, 255, 0, 0, 0]) }, { background: [0, 0, 255] });
-  expect(Array.from(rgba.data)).toEqual([255, 0, 0, 0, 0, 255]);
+  expect(Array.from(rgba.pixels)).toEqual([255, 0, 0, 0, 0, 255]);
 });
 
 test('toRgb refuses a bad shape with a message that gives the sizes', () => {
@@ -41,13 +42,13 @@ test('upscaleNearest copies each pixel into an exact factor×factor block', () =
 test('imagePng decodes with sharp to the scaled size and the exact pixels', async () => {
   const img = await decode(await imagePng(small, { scale: 4 }));
   expect([img.width, img.height]).toEqual([12, 8]);
-  expect(Buffer.from(img.data).equals(Buffer.from(upscaleNearest(small, 4).data))).toBe(true);
+  expect(Buffer.from(img.pixels).equals(Buffer.from(upscaleNearest(small, 4).pixels))).toBe(true);
   expect(px(img, 11, 7)).toEqual([255, 255, 255]);
   expect(px(img, 4, 4)).toEqual([128, 128, 128]);
 });
 
 test('imageGridPng: images in padded cells on the background, smaller ones centred', async () => {
-  const tiny = { width: 1, height: 1, data: new Uint8Array([10, 20, 30]) };
+  const tiny: RGBImage = { width: 1, height: 1, pixels: new Uint8Array([10, 20, 30]) };
   const png = await imageGridPng([small, small, tiny], { columns: 2, padding: 3, scale: 2, background: [1, 2, 3] });
   const g = gridLayout([{ width: 6, height: 4 }, { width: 6, height: 4 }, { width: 2, height: 2 }], { columns: 2, padding: 3 });
   const img = await decode(png);
@@ -91,6 +92,6 @@ test('showImage sends image/png to a notebook and a line of text elsewhere', asy
 
 test('toRgb takes a dataset / VQ-VAE image ({height, width, pixels}) as 8-bit RGB, checked the same way', () => {
   const pixels = Uint8Array.from([1, 2, 3, 4, 5, 6]);
-  expect(toRgb({ width: 2, height: 1, pixels })).toEqual({ width: 2, height: 1, data: pixels });
+  expect(toRgb({ width: 2, height: 1, pixels })).toEqual({ width: 2, height: 1, pixels });
   expect(() => toRgb({ width: 2, height: 2, pixels })).toThrow('image data has 6 values; a 2×2 image with 3 channels needs 12');
 });

@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../helpers/backend';
-import { RGBImage } from '../../kernel-lib/data/image';
+import type { RGBImage } from '../../kernel-lib/image/types';
 import { ByteLevelBPE } from '../../kernel-lib/tokenizer';
 import { ClipModel } from '../../kernel-lib/eval/clip';
 import { ClipConfig, defaultClipConfig, validateClipConfig } from '../../kernel-lib/eval/clip-config';

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../helpers/backend';
 import { Split } from '../../kernel-lib/data/emoji';
-import { RGBImage } from '../../kernel-lib/data/image';
+import type { RGBImage } from '../../kernel-lib/image/types';
 import { renderScene, SceneSpec } from '../../kernel-lib/data/scenes';
 import { DataStore, ensureData } from '../../kernel-lib/data/store';
 import { SceneChecker } from '../../kernel-lib/eval/scene-checker';

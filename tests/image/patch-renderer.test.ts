@@ -1,6 +1,6 @@
 import { useBackend } from '../helpers/backend';
 import { VQVAE, defaultVQVAEConfig } from '../../kernel-lib/image';
-import { PENDING_RGB } from '../../kernel-lib/display/patch-renderer';
+import { PENDING_RGB } from '../../kernel-lib/image/types';
 
 test('vq.patchRenderer(): generated patches are decoder pixels (pending cells decoded as a blank patch), pending ones the pending colour', async () => {
   await useBackend();

@@ -13,7 +13,8 @@ import sharp from 'sharp';
 import { psnr } from '../../kernel-lib/image/metrics';
 import { readVQVAEMetrics } from '../../kernel-lib/image/checkpoint';
 import { readSafetensors } from '../../kernel-lib/checkpoint/safetensors';
-import { downscale2x, RGBImage } from '../../kernel-lib/data/image';
+import type { RGBImage } from '../../kernel-lib/image/types';
+import { downscale2x } from '../../kernel-lib/image/rgb';
 import { openDataset, imagesOf } from '../../kernel-lib/data/dataset';
 import { evaluateVQVAE } from '../../kernel-lib/image/evaluate';
 

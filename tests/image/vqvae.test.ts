@@ -12,7 +12,7 @@ import { VQVAE } from '../../kernel-lib/image/model';
 import { imageGridPng, readPng, writePng } from '../../kernel-lib/image/png';
 import { trainVQVAE, VQVAETrainOptions } from '../../kernel-lib/image/train-vqvae';
 import { readSafetensors } from '../../kernel-lib/checkpoint/safetensors';
-import type { RGBImage } from '../../kernel-lib/data/image';
+import type { RGBImage } from '../../kernel-lib/image/types';
 
 const SMALL: VQVAEConfig = defaultVQVAEConfig({ numCodes: 16, codeDim: 4, hidden1: 4, hidden2: 8 });
 
@@ -143,7 +143,7 @@ describe('PNG', () => {
     const png = await model.decodeToPng(codes, { scale: 2 });
     const meta = await readPng(png, { size: 64, resize: false });
     expect(meta.height).toBe(64);
-    const grid = await imageGridPng([synthImage(1), synthImage(2), synthImage(3, 16)], { cols: 2, pad: 1 });
+    const grid = await imageGridPng([synthImage(1), synthImage(2), synthImage(3, 16)], { columns: 2, padding: 1 });
     // 2 columns of 32 px + 3 gaps, 2 rows of 32 px + 3 gaps
     expect((await readPng(grid, { size: 67, resize: false })).pixels).toHaveLength(67 * 67 * 3);
   });
@@ -164,7 +164,7 @@ describe('PNG', () => {
     const coder = model.imageCoder();
     const codes = await coder.encodePng(await writePng(synthImage(5)));
     const px = await coder.decode!(codes);
-    expect([px.height, px.width, px.rgb.length]).toEqual([32, 32, 3072]);
+    expect([px.height, px.width, px.pixels.length]).toEqual([32, 32, 3072]);
   });
 });
 

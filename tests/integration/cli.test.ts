@@ -108,7 +108,7 @@ test('generate --image-from a PNG: the VQ-VAE turns it into codes (image → cap
 
 test('generate --start-image --image-out: one whole image by default, written as the VQ-VAE decodes its codes', async () => {
   const { VQVAE } = await import('../../kernel-lib/image');
-  const { imageGridPng } = await import('../../kernel-lib/image/png');
+  const { imageGridPng, PREVIEW_BACKGROUND } = await import('../../kernel-lib/image/png');
   const ck = path.resolve(__dirname, '../../data/checkpoints');
   const mm = path.join(ck, 'mm-moe-small');
   const out = path.join(dir, 'drawn.png');
@@ -122,7 +122,7 @@ test('generate --start-image --image-out: one whole image by default, written as
   const codes = steps.filter((st) => st.modality === 'image').map((st) => mmSession.tokenizer.codeOf(st.tokenId));
   mmSession.dispose();
   const vq = VQVAE.load(path.join(ck, 'vqvae-emoji'));
-  const expected = await imageGridPng(vq.decode([{ height: 8, width: 8, codes }]), { cols: 1, pad: 2, scale: 4 });
+  const expected = await imageGridPng(vq.decode([{ height: 8, width: 8, codes }]), { columns: 1, padding: 2, scale: 4, background: PREVIEW_BACKGROUND });
   vq.dispose();
   expect(Buffer.compare(fs.readFileSync(out), Buffer.from(expected))).toBe(0);
 });

@@ -1,7 +1,7 @@
 /** Server-test fixtures: a fake ImageCoder (the VQ-VAE does not exist yet) and a step counter around generate. */
 import type { Session, SessionGenerateOptions } from '../../kernel-lib/session';
 import type { Step } from '../../kernel-lib/decode/generate';
-import type { ImageCoder } from '../../kernel-lib/server/types';
+import type { ImageCoder } from '../../kernel-lib/image/types';
 import type { Prompt } from '../../kernel-lib/tokenizer';
 
 export const PATCH_PX = 2;
@@ -27,7 +27,7 @@ export function fakeCoder(numCodes = 32): ImageCoder {
           rgb.set([code * 8, 100, 200], (y * W + x) * 3);
         }
       }
-      return { height: H, width: W, rgb };
+      return { height: H, width: W, pixels: rgb };
     },
   };
 }

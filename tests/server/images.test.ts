@@ -77,7 +77,7 @@ test('without a decoder no patch frames are sent (the widget colours codes); a f
   expect(c.binary().every((b) => (decodeHeader(b) as { kind: number }).kind === FRAME.routing)).toBe(true);
   await c.close();
 
-  const broken = server.register(s, { coder: { encodePng: fakeCoder().encodePng, decode: () => ({ height: 3, width: 3, rgb: new Uint8Array(27) }) } });
+  const broken = server.register(s, { coder: { encodePng: fakeCoder().encodePng, decode: () => ({ height: 3, width: 3, pixels: new Uint8Array(27) }) } });
   const d = await TestClient.hello(server, broken);
   d.send({ type: 'generate', id: 'b', prompt: [{ text: 'a tiger' }], params: { startImage: true, maxNewTokens: 16 } });
   const done = await d.until('done');
