@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ByteLevelBPE, MultimodalTokenizer } from '../kernel-lib/tokenizer';
 import { Session } from '../kernel-lib/session';
-import { mulberry32 } from '../kernel-lib/model/params';
+import { mulberry32 } from '../kernel-lib/util/random';
 
 const SYLLABLES = ['ta', 'ke', 'ri', 'mo', 'lu', 'an', 'sel', 'dor', 'pin', 'gra', 'fe', 'th', 'ou', 'ne', 'st', 'qu', 'al', 'ver', 'ing', 'ed'];
 

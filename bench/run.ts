@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Session } from '../kernel-lib/session';
 import { benchCheckpoint } from './checkpoint';
 import { Generation, stepRoutingOf } from '../kernel-lib/decode/generate';
-import { mulberry32 } from '../kernel-lib/model/params';
+import { mulberry32 } from '../kernel-lib/util/random';
 import { repoRoot } from '../kernel-lib/paths';
 import { CommandSpec, helpText, numberArg, parseCommand } from '../kernel-lib/cli/args';
 

@@ -96,7 +96,8 @@ export type {
   CoActivation, RoutingByModality, TextTask, TextSuiteOptions, TextSuiteResult, TaskScore, ScoreChange, RelativeChange, BudgetTable,
   AdapterBudget, PerplexityResult, TraceLike, S1Numbers, Verdict,
 } from './analysis';
-export { captionConditioning, halfRotation, pairedDifference } from './eval';
+export { captionConditioning, halfRotation } from './eval';
+export { pairedDifference } from './util/stats';
 export type { ConditioningProbe, CaptionedCodeExample } from './eval';
 
 // Recipes of the shipped models and of the paper reproductions (what `npm run train:<name>` runs).

@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { MoEConfig, headDim } from '../model/config';
 import { linear } from '../model/linear';
-import { mulberry32, normalArray } from '../model/params';
+import { mulberry32, normalArray } from '../util/random';
 import { MODALITY_CODES, ProjectionAdapter, ProjectionTarget } from '../model/adapter-seam';
 
 export type LoRAKind = 'lora' | 'plora';

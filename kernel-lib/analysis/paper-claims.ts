@@ -3,7 +3,7 @@
  * against numbers measured here, each with the criterion it is judged by, so a notebook's closing cell
  * says plainly what reproduces at workbench scale and what does not.
  */
-import { pairedDifference } from '../eval/conditioning';
+import { pairedDifference } from '../util/stats';
 
 export interface S1Numbers {
   /** Change of the text-suite average vs the base model, percentage points (Table 1's bracket). */

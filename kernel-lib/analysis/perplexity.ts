@@ -5,6 +5,7 @@
 import type { MoEModel } from '../model/model';
 import { modalityCodes } from '../model/adapter-seam';
 import type { Modality } from '../tokenizer';
+import { rowLogSumExp } from '../util/stats';
 
 export interface PerplexityResult {
   perplexity: number;
@@ -19,15 +20,6 @@ export function windows(stream: ArrayLike<number>, seqLen: number, maxTokens = I
   const end = Math.min(stream.length, maxTokens);
   for (let s = 0; s + 2 <= end; s += seqLen) out.push(Array.from({ length: Math.min(seqLen, end - s) }, (_, j) => stream[s + j]));
   return out;
-}
-
-/** log Σ_v exp(logits[base + v]) over one row of V logits (max-shifted). */
-export function rowLogSumExp(logits: ArrayLike<number>, base: number, V: number): number {
-  let m = -Infinity;
-  for (let v = 0; v < V; v++) m = Math.max(m, logits[base + v]);
-  let z = 0;
-  for (let v = 0; v < V; v++) z += Math.exp(logits[base + v] - m);
-  return m + Math.log(z);
 }
 
 /**

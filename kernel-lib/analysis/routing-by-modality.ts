@@ -5,6 +5,7 @@
  * use the experts in the same proportions, 1 when no expert serves both.
  */
 import { TraceLike, checkTraces } from './traces';
+import { expertUsageCounts } from '../util/stats';
 
 export interface RoutingByModality {
   layer: number;
@@ -44,17 +45,11 @@ export function jensenShannon(p: ArrayLike<number>, q: ArrayLike<number>): numbe
 }
 
 export function routingByModality(traces: TraceLike | TraceLike[], opts: { layer: number }): RoutingByModality {
-  const { list, E, k } = checkTraces(traces, opts.layer);
-  const counts = { text: new Array<number>(E).fill(0), image: new Array<number>(E).fill(0) };
-  const tokens = { text: 0, image: 0 };
-  for (const t of list) {
-    const ex = t.layers[opts.layer].experts;
-    t.modalities.forEach((m, n) => {
-      if (m !== 'text' && m !== 'image') return; // specials (<bos>, <boi>, …) are neither
-      tokens[m]++;
-      for (let s = 0; s < k; s++) counts[m][ex[n * k + s]]++;
-    });
-  }
+  const { list, E } = checkTraces(traces, opts.layer);
+  // specials (<bos>, <boi>, …) are neither text nor image, so they are not counted
+  const usage = expertUsageCounts(list, E, ['text', 'image'] as const, [opts.layer]);
+  const counts = { text: usage.counts.text[0], image: usage.counts.image[0] };
+  const tokens = usage.tokens;
   const norm = (c: number[]): number[] => {
     const s = c.reduce((a, b) => a + b, 0);
     return c.map((x) => (s > 0 ? x / s : 0));

@@ -24,7 +24,7 @@
  */
 import type { Session } from '../session';
 import { modalityCodes } from '../model/adapter-seam';
-import { mulberry32 } from '../model/params';
+import { mulberry32 } from '../util/random';
 import { modelPerplexity, PerplexityResult } from './perplexity';
 
 export const TEXT_TASKS = ['lastWord', 'shuffled', 'continuation'] as const;

@@ -11,7 +11,7 @@ import * as path from 'path';
 import { initBackend } from '../backend/backend';
 import { atomicWriteFile } from '../checkpoint/files';
 import { runDir as runDirOf } from '../paths';
-import { mulberry32 } from '../model/params';
+import { mulberry32 } from '../util/random';
 import { DataStore, ensureData } from '../data/store';
 import { loadTextTokenizer } from '../data/text-tokenizer';
 import { ClipModel, defaultClipDir } from '../eval/clip';

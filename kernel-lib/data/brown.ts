@@ -11,7 +11,7 @@
 import fs from 'fs';
 import { Split } from './emoji';
 import { BROWN_PACKAGE, packageFile } from './paths';
-import { unitHash } from './random';
+import { unitHash } from '../util/random';
 
 export interface BrownDocument {
   /** File name, e.g. "ca01" (genre letter a–r, then a number). */

@@ -16,7 +16,7 @@ import { EmojiInfo, Split, SPLITS } from './emoji';
 import { IMAGE_SIZE, LOW_RES_SIZE } from './image';
 import type { RGBImage } from '../image/types';
 import { downscale2x } from '../image/rgb';
-import { permutation, pick, rngFor, Rng } from './random';
+import { permutation, pick, rngFor, Rng } from '../util/random';
 import { renderCaption, SceneSpec } from './scenes';
 import { StorySpec } from './stories';
 import { DataStore, ensureData } from './store';

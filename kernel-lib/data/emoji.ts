@@ -12,7 +12,7 @@ import { IMAGE_BYTES, IMAGE_SIZE } from './image';
 import { compositeOnWhite } from '../image/rgb';
 import { categoryPhrase, countryPhrase, nameFromKeyword, SKIN_TONES, toneWords, withArticle } from './names';
 import { EMOJI_PACKAGE, EMOJILIB_PACKAGE, packageFile } from './paths';
-import { unitHash } from './random';
+import { unitHash } from '../util/random';
 
 export type Split = 'train' | 'val' | 'test';
 export const SPLITS: readonly Split[] = ['train', 'val', 'test'];

@@ -3,7 +3,7 @@
  * halves), boxes, the relations a pair of regions implies, and placing an object in a region.
  */
 import { IMAGE_SIZE } from './image';
-import { randInt, Rng } from './random';
+import { randInt, Rng } from '../util/random';
 
 export interface Box {
   x: number;

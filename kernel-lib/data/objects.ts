@@ -8,7 +8,7 @@
  * test (val) pair. So a held-out pair is never seen together in training, though each object is.
  */
 import { EmojiInfo, Split, splitOf } from './emoji';
-import { Rng, pick } from './random';
+import { Rng, pick } from '../util/random';
 
 /** Sub-categories that make good scene objects: concrete things with short names. */
 export const SCENE_SUBCATEGORIES: readonly string[] = [

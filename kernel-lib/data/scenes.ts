@@ -15,7 +15,7 @@ import {
   Box, disjointLayouts, impliedRelations, INVERSE, OBJECT_MAX, OBJECT_MIN, placeIn, Region, regionPhrase, Relation,
 } from './layout';
 import { sampleObjects } from './objects';
-import { permutation, pick, randInt, rngFor } from './random';
+import { permutation, pick, randInt, rngFor } from '../util/random';
 
 export interface SceneObject {
   /** Catalog index of the emoji (its original 32×32 image is the object's crop). */

@@ -17,7 +17,7 @@ import { EmojiInfo, Split } from './emoji';
 import { OBJECT_MAX, OBJECT_MIN, placeIn, QUADRANTS, Region } from './layout';
 import { isPlural, sentenceCase, toneWords } from './names';
 import { pairSplit } from './objects';
-import { pick, randInt, Rng, rngFor } from './random';
+import { pick, randInt, Rng, rngFor } from '../util/random';
 import { SceneObject } from './scenes';
 
 export type StoryEvent =

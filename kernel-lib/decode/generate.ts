@@ -9,7 +9,8 @@
 import type { MoEModel, CaptureLevel } from '../model/model';
 import type { KvCache } from '../model/kv-cache';
 import type { LayerRouting } from '../model/moe';
-import { mulberry32 } from '../model/params';
+import { mulberry32 } from '../util/random';
+import { rowLogSumExp } from '../util/stats';
 import { MODALITY_CODES, modalityCodes } from '../model/adapter-seam';
 import { chooseToken, SamplingOptions, validateSampling } from './sampling';
 import { DecodeVocab, ImageGrammar } from './grammar';
@@ -176,7 +177,7 @@ export class Generation implements AsyncIterable<Step> {
           for (let i = 0; i < logits.length; i++) logits[i] = ulogits[i] + cfgScale * (logits[i] - ulogits[i]);
         }
         // A forced token's logprob is read from the unmasked distribution (the mask would make it −∞).
-        const forcedLogprob = forcedId !== null ? logits[forcedId] - logSumExp(logits) : 0;
+        const forcedLogprob = forcedId !== null ? logits[forcedId] - rowLogSumExp(logits, 0, logits.length) : 0;
         grammar?.mask(logits);
         const choice = chooseToken(logits, sampling, rand);
         const tokenId = forcedId ?? choice.tokenId;
@@ -212,12 +213,4 @@ export class Generation implements AsyncIterable<Step> {
       if (this.stopReason === null) this.stopReason = 'aborted';
     }
   }
-}
-
-function logSumExp(x: Float32Array): number {
-  let m = -Infinity;
-  for (let i = 0; i < x.length; i++) if (x[i] > m) m = x[i];
-  let z = 0;
-  for (let i = 0; i < x.length; i++) z += Math.exp(x[i] - m);
-  return m + Math.log(z);
 }

@@ -17,6 +17,7 @@ import { MODALITIES, MODALITY_COLORS } from './colors';
 import { controlPictures } from './html';
 import { Figure, PlotlyTrace, ShowOptions, showFigure } from './plotly';
 import { expertCoActivation } from '../analysis/co-activation';
+import { expertUsageCounts } from '../util/stats';
 
 const MARGIN = { l: 70, r: 20, t: 50, b: 50 };
 
@@ -206,24 +207,12 @@ export function expertUsage(traces: RoutingTrace | RoutingTrace[]): { counts: Re
   const list = Array.isArray(traces) ? traces : [traces];
   if (list.length === 0) throw new Error('expertUsage needs at least one trace');
   const { numLayers: L, numExperts: E, topK: k } = list[0];
-  const counts = {} as Record<Modality, number[][]>;
-  const tokens = {} as Record<Modality, number>;
-  for (const m of MODALITIES) {
-    counts[m] = Array.from({ length: L }, () => new Array<number>(E).fill(0));
-    tokens[m] = 0;
-  }
   for (const tr of list) {
     if (tr.numLayers !== L || tr.numExperts !== E || tr.topK !== k) {
       throw new Error(`traces disagree on the model: ${tr.numLayers} layers × ${tr.numExperts} experts (top-${tr.topK}) vs ${L} × ${E} (top-${k})`);
     }
-    tr.modalities.forEach((m, t) => {
-      tokens[m]++;
-      tr.layers.forEach((lr, l) => {
-        for (const e of lr.experts.subarray(t * k, (t + 1) * k)) counts[m][l][e]++;
-      });
-    });
   }
-  return { counts, tokens };
+  return expertUsageCounts(list, E, MODALITIES, range(0, L));
 }
 
 /** Expert usage split by modality: one bar series per modality. */

@@ -8,7 +8,7 @@
 import type { Session } from '../session';
 import type { ImageCodes } from '../tokenizer';
 import { modalityCodes } from '../model/adapter-seam';
-import { rowLogSumExp } from '../analysis/perplexity';
+import { rowLogSumExp } from '../util/stats';
 
 export interface CaptionedCodeExample {
   caption: string;
@@ -57,17 +57,6 @@ function imageCodeNll(s: Session, ids: number[]): { sum: number; n: number } {
 export function halfRotation<T>(xs: readonly T[]): T[] {
   const shift = Math.max(1, Math.floor(xs.length / 2));
   return xs.map((_, i) => xs[(i + shift) % xs.length]);
-}
-
-/** Mean of paired differences and its standard error (sample s.d. / √n); needs n ≥ 2. */
-export function pairedDifference(d: ArrayLike<number>): { mean: number; standardError: number } {
-  const n = d.length;
-  if (n < 2) throw new Error(`pairedDifference: needs at least 2 pairs, got ${n}`);
-  let mean = 0;
-  for (let i = 0; i < n; i++) mean += d[i] / n;
-  let ss = 0;
-  for (let i = 0; i < n; i++) ss += (d[i] - mean) ** 2;
-  return { mean, standardError: Math.sqrt(ss / (n - 1) / n) };
 }
 
 /** The own-vs-shuffled caption probe on `examples` (at least 2; their images must fit the vocabulary). */

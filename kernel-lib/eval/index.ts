@@ -16,5 +16,5 @@ export type { SymmetricEigen } from './linalg';
 export { clipFid, clipFeatureStats } from './fid';
 export { SceneChecker, WINDOW_SIZES, centreIn } from './scene-checker';
 export type { SceneTemplate, Detection, DetectOptions, SceneClaim, SceneCheck, SceneCheckSummary } from './scene-checker';
-export { captionConditioning, halfRotation, pairedDifference } from './conditioning';
+export { captionConditioning, halfRotation } from './conditioning';
 export type { ConditioningProbe, CaptionedCodeExample } from './conditioning';

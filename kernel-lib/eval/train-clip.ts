@@ -13,7 +13,7 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import type { DirEntry } from '../checkpoint/files';
-import { permutation, rngFor } from '../data/random';
+import { permutation, rngFor } from '../util/random';
 import { linear } from '../model/linear';
 import { trainLoop } from '../train/loop';
 import type { OptimOptions } from '../train/schedule';

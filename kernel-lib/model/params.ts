@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { MoEConfig, headDim } from './config';
+import { mulberry32, normalArray } from '../util/random';
 
 export type ParamStore = Map<string, tf.Variable>;
 
@@ -211,31 +212,6 @@ export function fromMixtralTensors(cfg: MoEConfig, hf: Map<string, HostTensor>):
     const head = new Float32Array(H * cfg.vocabSize);
     transposeInto(get('lm_head.weight').data, cfg.vocabSize, H, head, cfg.vocabSize, 0);
     out.set('lm_head', { shape: [H, cfg.vocabSize], data: head });
-  }
-  return out;
-}
-
-/** Mulberry32: a small seeded PRNG (deterministic initialisation and sampling). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Seeded normal samples (Box–Muller). */
-export function normalArray(n: number, std: number, rand: () => number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = Math.max(rand(), 1e-12);
-    const v = rand();
-    const r = Math.sqrt(-2 * Math.log(u)) * std;
-    out[i] = r * Math.cos(2 * Math.PI * v);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
   }
   return out;
 }

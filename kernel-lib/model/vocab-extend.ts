@@ -4,7 +4,8 @@
  * Strategies are a registry (a plain Map) so papers can add theirs (Gromov–Wasserstein, …).
  */
 import type { MoEConfig } from './config';
-import { HostTensor, mulberry32, normalArray } from './params';
+import { HostTensor } from './params';
+import { mulberry32, normalArray } from '../util/random';
 
 /** Context a strategy sees: the existing rows (as [V, H] row-major), how many to add, a seeded RNG. */
 export interface RowInitContext {

@@ -1,6 +1,6 @@
 /** Token streams and deterministic batch samplers for language-model training recipes. */
 import type { TrainBatch } from '../train/trainer';
-import { mulberry32 } from '../model/params';
+import { mulberry32 } from '../util/random';
 
 /** Concatenate documents as <bos> doc <eos> … into one stream. */
 export function tokenStream(docs: Iterable<number[]>, bos: number, eos: number): Int32Array {

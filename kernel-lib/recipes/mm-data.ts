@@ -9,7 +9,7 @@ import { downscale2x } from '../image';
 import type { RGBImage } from '../image';
 import type { VQVAE } from '../image';
 import type { TrainBatch } from '../train/trainer';
-import { mulberry32 } from '../model/params';
+import { mulberry32 } from '../util/random';
 
 export interface CaptionedCodes {
   caption: string;

@@ -1,6 +1,7 @@
 import { useBackend } from '../helpers/backend';
 import { tinySession } from '../helpers/fixtures';
-import { mulberry32, HostTensor } from '../../kernel-lib/model/params';
+import { HostTensor } from '../../kernel-lib/model/params';
+import { mulberry32 } from '../../kernel-lib/util/random';
 import {
   barycentricProjection, entropicGromovWasserstein, gwObjective, marginals, pairwiseDistances, sinkhorn,
 } from '../../kernel-lib/model/gromov-wasserstein';

@@ -7,7 +7,7 @@ import { tinySession } from '../helpers/fixtures';
 import type { Session } from '../../kernel-lib/session';
 import { MoEModel } from '../../kernel-lib/model/model';
 import { modalityCodes } from '../../kernel-lib/model/adapter-seam';
-import { mulberry32, normalArray } from '../../kernel-lib/model/params';
+import { mulberry32, normalArray } from '../../kernel-lib/util/random';
 import { train } from '../../kernel-lib/train/trainer';
 import { saveCheckpoint } from '../../kernel-lib/checkpoint';
 import {

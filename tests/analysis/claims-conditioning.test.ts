@@ -151,7 +151,7 @@ describe('halfRotation and pairedDifference', () => {
     expect(halfRotation([7, 8, 9])).toEqual([8, 9, 7]);
   });
   test('mean and standard error of paired differences; fewer than 2 pairs is refused', async () => {
-    const { pairedDifference } = await import('../../kernel-lib/eval/conditioning');
+    const { pairedDifference } = await import('../../kernel-lib/util/stats');
     const r = pairedDifference([0.1, 0.2, 0.3, 0.2]);
     expect(r.mean).toBeCloseTo(0.2, 12);
     expect(r.standardError).toBeCloseTo(Math.sqrt(0.02 / 3 / 4), 12);

@@ -4,7 +4,7 @@ import { tinySession } from '../helpers/fixtures';
 import type { Session } from '../../kernel-lib/session';
 import { Generation } from '../../kernel-lib/decode/generate';
 import { modalityCodes } from '../../kernel-lib/model/adapter-seam';
-import { mulberry32, normalArray } from '../../kernel-lib/model/params';
+import { mulberry32, normalArray } from '../../kernel-lib/util/random';
 import { defaultMoEConfig } from '../../kernel-lib/model/config';
 import { attachLoRA } from '../../kernel-lib/adapters';
 import { textSuite, relativeChange, scoreSequences } from '../../kernel-lib/analysis/text-suite';

@@ -6,14 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, currentDevice } from '../../kernel-lib/backend/backend';
 import { linear, batchMatMul, embeddingLookup } from '../../kernel-lib/model/linear';
 import { maxAbsDiff } from '../helpers/backend';
-
-function seeded(n: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s / 2147483648 - 0.5;
-  });
-}
+import { seeded } from '../helpers/random';
 
 test('the default backend here is wasm with SIMD, reported on the device info', async () => {
   const d = await initBackend();

@@ -6,7 +6,7 @@
 import {
   bfloat16BitsToFloat32, float16BitsToFloat32, float32ToFloat16Bits, roundToFloat16,
 } from '../../kernel-lib/checkpoint';
-import { mulberry32 } from '../../kernel-lib/model/params';
+import { mulberry32 } from '../../kernel-lib/util/random';
 
 /** Nearest float16 value to the float32 value x, ties to even, in float64. */
 function refHalf(x: number): number {

@@ -3,7 +3,8 @@ import * as path from 'path';
 import {
   CheckpointError, decodeSafetensors, encodeSafetensors, readSafetensors, roundToFloat16, writeSafetensors,
 } from '../../kernel-lib/checkpoint';
-import { HostTensor, mulberry32, normalArray } from '../../kernel-lib/model/params';
+import { HostTensor } from '../../kernel-lib/model/params';
+import { mulberry32, normalArray } from '../../kernel-lib/util/random';
 import { assemble, disassemble, f32Bytes, makeTempDir, sameBits } from './helpers';
 
 const F = 'x.safetensors';

@@ -1,6 +1,6 @@
 import { chooseToken, topIndices, validateSampling } from '../../kernel-lib/decode/sampling';
 import { ImageGrammar, DecodeVocab } from '../../kernel-lib/decode/grammar';
-import { mulberry32 } from '../../kernel-lib/model/params';
+import { mulberry32 } from '../../kernel-lib/util/random';
 
 const logits = () => Float32Array.from([1, 3, 3, 0, 2, -1]);
 

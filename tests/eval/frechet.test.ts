@@ -5,7 +5,7 @@
  */
 import { frechetDistance, frechetTerms, gaussianStats, GaussianStats } from '../../kernel-lib/eval/frechet';
 import { symmetricEigen, sqrtPsd } from '../../kernel-lib/eval/linalg';
-import { mulberry32 } from '../../kernel-lib/model/params';
+import { mulberry32 } from '../../kernel-lib/util/random';
 
 // ------------------------------------------------------------------------------ float64 references
 

@@ -9,7 +9,7 @@ import type { RGBImage } from '../../kernel-lib/image/types';
 import { renderScene, SceneSpec } from '../../kernel-lib/data/scenes';
 import { DataStore, ensureData } from '../../kernel-lib/data/store';
 import { SceneChecker } from '../../kernel-lib/eval/scene-checker';
-import { mulberry32 } from '../../kernel-lib/model/params';
+import { mulberry32 } from '../../kernel-lib/util/random';
 
 let store: DataStore;
 let checker: SceneChecker;

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../kernel-lib/backend/backend';
 import { conv1x1, conv3x3, depthToSpace2, im2col3x3, spaceToDepth2, transpose2d } from '../../kernel-lib/image/conv';
 import { maxAbsDiff } from '../helpers/backend';
-import { seeded } from './helpers';
+import { seeded } from '../helpers/random';
 
 type Case = { b: number; h: number; w: number; cin: number; cout: number };
 const CASES: Case[] = [

@@ -5,8 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../kernel-lib/backend/backend';
 import { CodebookEma, codeUsage, detach, nearestCodes } from '../../kernel-lib/image/quantizer';
-import { mulberry32 } from '../../kernel-lib/model/params';
-import { seeded } from './helpers';
+import { mulberry32 } from '../../kernel-lib/util/random';
+import { seeded } from '../helpers/random';
 
 beforeAll(async () => {
   await initBackend('wasm');

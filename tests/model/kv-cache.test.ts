@@ -2,15 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { useBackend, maxAbsDiff } from '../helpers/backend';
 import { MoEModel } from '../../kernel-lib/model/model';
 import { defaultMoEConfig } from '../../kernel-lib/model/config';
-
-
-function randomIds(n: number, vocab: number, seed: number): number[] {
-  let s = seed;
-  return Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s % vocab;
-  });
-}
+import { randomIds } from '../helpers/random';
 
 describe.each([
   ['tiny', defaultMoEConfig('tiny')],

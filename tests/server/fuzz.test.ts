@@ -12,7 +12,7 @@ import { tinySession } from '../helpers/fixtures';
 import type { Session } from '../../kernel-lib/session';
 import { WidgetServer } from '../../kernel-lib/server/server';
 import { encodeFrame } from '../../kernel-lib/server/frames';
-import { mulberry32 } from '../../kernel-lib/model/params';
+import { mulberry32 } from '../../kernel-lib/util/random';
 import { TestClient } from './client';
 import { fakeCoder, fakePng } from './fixtures';
 

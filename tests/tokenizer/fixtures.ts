@@ -4,7 +4,7 @@
  */
 
 /** mulberry32 (the project's seeded PRNG), so every test run sees the same "random" input. */
-import { mulberry32 } from '../../kernel-lib/model/params';
+import { mulberry32 } from '../../kernel-lib/util/random';
 
 export const rng = mulberry32;
 

@@ -1,10 +1,37 @@
 /**
- * Deterministic randomness for the data sets. Everything random in a build is drawn from a mulberry32
+ * Every seeded random number in the project: the mulberry32 generator (weight initialisation, sampling,
+ * batches, tests), normal samples, and the helpers the data sets build with. A data set draws from a
  * stream seeded by a *name* (`rngFor('scenes/train/17', seed)`), never from a shared stream, so example i
  * does not depend on how many examples were built before it: a small build is a prefix of a large one,
  * and changing one generator cannot shift another's output.
  */
-import { mulberry32 } from '../model/params';
+
+export type Rng = () => number;
+
+/** Mulberry32: a small seeded PRNG (deterministic initialisation and sampling). */
+export function mulberry32(seed: number): Rng {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Seeded normal samples (Box–Muller). */
+export function normalArray(n: number, std: number, rand: Rng): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u = Math.max(rand(), 1e-12);
+    const v = rand();
+    const r = Math.sqrt(-2 * Math.log(u)) * std;
+    out[i] = r * Math.cos(2 * Math.PI * v);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
+  }
+  return out;
+}
 
 /** FNV-1a, 32-bit, over the UTF-16 code units of `s` (stable across platforms and Node versions). */
 export function fnv1a(s: string): number {
@@ -24,8 +51,6 @@ export function fnv1a(s: string): number {
 export function unitHash(s: string): number {
   return fnv1a(s) / 4294967296;
 }
-
-export type Rng = () => number;
 
 /** A fresh generator for the named purpose. */
 export function rngFor(key: string, seed = 0): Rng {
