@@ -108,7 +108,9 @@ export { generateForCaptions } from './recipes/mm-moe-small';
 export type { CaptionedCodes } from './recipes/mm-data';
 
 // Images (one RGBImage type, pixel operations, PNG) and the image tokenizer: a VQ-VAE, 32×32 → 8×8 codes and 16×16 → 4×4 with one set of weights; PNG in/out; training.
-export { VQVAE, defaultVQVAEConfig, validateVQVAEConfig, defaultVQVAEDir, trainVQVAE, evaluateVQVAE, codeUsage, psnr } from './image';
-export type { VQVAEConfig, VQVAETrainOptions, VQVAETrainEvent, VQVAETrainResult, SizeEval, CodeUsage } from './image';
+export { VQVAE, defaultVQVAEConfig, validateVQVAEConfig, defaultVQVAEDir, evaluateVQVAE, codeUsage, psnr } from './image';
+export type { VQVAEConfig, SizeEval, CodeUsage } from './image';
+export { trainVQVAE } from './train/vqvae/train-vqvae';
+export type { VQVAETrainOptions, VQVAETrainEvent, VQVAETrainResult, CurvePoint } from './train/vqvae/train-vqvae';
 export { downscale2x, toFloat01, fromFloat01, imageGrid, readPng, writePng } from './image';
 export type { RGBImage, ImageCoder } from './image';

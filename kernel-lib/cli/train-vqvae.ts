@@ -13,7 +13,7 @@ import { downscale2x, imageGrid } from '../image/rgb';
 import { checkpointDir, cachePath, runDir as runDirOf } from '../paths';
 import { atomicWriteFile } from '../checkpoint/files';
 import { VQVAE } from '../image/model';
-import { trainVQVAE, VQVAETrainEvent, VQVAETrainOptions } from '../image/train-vqvae';
+import { trainVQVAE, VQVAETrainEvent, VQVAETrainOptions } from '../train/vqvae/train-vqvae';
 import { evaluateVQVAE, SizeEval } from '../image/evaluate';
 import { writePng } from '../image/png';
 import { METRICS_FILE } from '../image/checkpoint';

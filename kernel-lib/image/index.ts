@@ -14,6 +14,4 @@ export type { GridOptions, ImageOptions, ReadPngOptions, ToRgbOptions } from './
 export { psnr, meanImagePsnr } from './metrics';
 export { evaluateVQVAE, packImages, atSize } from './evaluate';
 export type { SizeEval } from './evaluate';
-export { trainVQVAE } from './train-vqvae';
-export type { VQVAETrainOptions, VQVAETrainEvent, VQVAETrainResult, CurvePoint } from './train-vqvae';
 export { defaultVQVAEDir } from './paths';

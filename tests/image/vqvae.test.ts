@@ -10,7 +10,7 @@ import { initBackend } from '../../kernel-lib/backend/backend';
 import { defaultVQVAEConfig, validateVQVAEConfig, vqvaeParamShapes, VQVAEConfig } from '../../kernel-lib/image/config';
 import { VQVAE } from '../../kernel-lib/image/model';
 import { imageGridPng, readPng, writePng } from '../../kernel-lib/image/png';
-import { trainVQVAE, VQVAETrainOptions } from '../../kernel-lib/image/train-vqvae';
+import { trainVQVAE, VQVAETrainOptions } from '../../kernel-lib/train/vqvae/train-vqvae';
 import { readSafetensors } from '../../kernel-lib/checkpoint/safetensors';
 import type { RGBImage } from '../../kernel-lib/image/types';
 

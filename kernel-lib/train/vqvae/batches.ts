@@ -2,7 +2,7 @@
  * Training batches as pure functions of (seed, step): epoch-shuffled sampling without replacement and
  * seeded horizontal flips, so a resumed run sees exactly the batches the uninterrupted run would have.
  */
-import { mulberry32 } from '../util/random';
+import { mulberry32 } from '../../util/random';
 
 /** A seeded stream per purpose and index, so batch i never depends on batches before it. */
 export const rngAt = (seed: number, purpose: number, i: number): (() => number) =>

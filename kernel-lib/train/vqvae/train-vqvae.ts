@@ -16,14 +16,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import type { RGBImage } from './types';
-import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
-import type { DirEntry } from '../checkpoint/files';
-import { trainLoop } from '../train/loop';
-import { defaultVQVAEConfig, VQVAEConfig } from './config';
-import { CODEBOOK, toModelRange, VQVAE } from './model';
-import { CodebookEma, codeUsage } from './quantizer';
-import { evaluateVQVAE, packImages, SizeEval } from './evaluate';
+import type { RGBImage } from '../../image/types';
+import { encodeSafetensors, readSafetensors } from '../../checkpoint/safetensors';
+import type { DirEntry } from '../../checkpoint/files';
+import { trainLoop } from '../loop';
+import { defaultVQVAEConfig, VQVAEConfig } from '../../image/config';
+import { CODEBOOK, toModelRange, VQVAE } from '../../image/model';
+import { CodebookEma, codeUsage } from '../../image/quantizer';
+import { evaluateVQVAE, packImages, SizeEval } from '../../image/evaluate';
 import { makeBatch, rngAt, Sampler } from './batches';
 
 export interface VQVAETrainOptions {
