@@ -21,8 +21,3 @@ export class CheckpointError extends SwitchboardError {
     if (tensor !== undefined) (this as { tensor?: string }).tensor = tensor;
   }
 }
-
-/** The same problem reported against another file path (e.g. `config.json` -> `<dir>/config.json`). */
-export function refile(err: CheckpointError, file: string): CheckpointError {
-  return new CheckpointError(file, err.detail, err.tensor);
-}

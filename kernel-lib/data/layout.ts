@@ -55,12 +55,6 @@ export function holds(rel: Relation, a: Box, b: Box): boolean {
   }
 }
 
-/** True when the box lies inside the region. */
-export function inRegion(b: Box, r: Region): boolean {
-  const R = REGION_RECTS.get(r) as Box;
-  return b.x >= R.x && b.y >= R.y && b.x + b.w <= R.x + R.w && b.y + b.h <= R.y + R.h;
-}
-
 function overlaps(a: Box, b: Box): boolean {
   return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 }
