@@ -17,7 +17,7 @@ const ROOT = path.resolve(__dirname, '..', '..', 'kernel-lib');
  * Files at the top of kernel-lib/ count as folders of their own name (session.ts → `session`).
  */
 const LAYERS: readonly (readonly string[])[] = [
-  ['util'], //                                  seeded random numbers, small statistics
+  ['util', 'errors'], //                        seeded random numbers, small statistics; SwitchboardError
   ['backend', 'tokenizer', 'model'], //         wasm/cpu setup; text BPE + multimodal vocabulary; the MoE model
   ['checkpoint'], //                            safetensors, HF config, atomic directories
   ['image', 'decode'], //                       RGBImage, PNG, the VQ-VAE tokenizer; sampling and generation
