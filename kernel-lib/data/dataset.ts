@@ -16,18 +16,13 @@ import { EmojiInfo, Split, SPLITS } from './emoji';
 import { IMAGE_SIZE, LOW_RES_SIZE } from './image';
 import type { RGBImage } from '../image/types';
 import { downscale2x } from '../image/rgb';
-import { permutation, pick, rngFor, Rng } from '../util/random';
+import { DataPart, ExampleBuilder, ExampleList, ListDataset } from './example-list';
+import { pick } from '../util/random';
 import { renderCaption, SceneSpec } from './scenes';
 import { StorySpec } from './stories';
 import { DataStore, ensureData } from './store';
 
-export type DataPart = { text: string } | { image: RGBImage };
-
-export interface Example<M = unknown> {
-  id: string;
-  parts: DataPart[];
-  meta: M;
-}
+export type { DataPart, Example } from './example-list';
 
 export const DATASET_NAMES = ['emoji', 'scenes', 'stories', 'brown', 'captions'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
@@ -61,44 +56,9 @@ export interface DatasetOptions {
   build?: BuildOptions;
 }
 
-export interface Dataset<M = unknown> extends Iterable<Example<M>> {
+/** A data set: an example list named by its data set. */
+export interface Dataset<M = unknown> extends ExampleList<M> {
   readonly name: DatasetName;
-  readonly split: Split;
-  readonly size: number;
-  /** Example i in stored order (its caption variant drawn for `epoch` when the data set has a seed). */
-  get(i: number, epoch?: number): Example<M>;
-  /** All examples for one epoch: a seeded shuffle when there is a seed, else stored order. */
-  epoch(e: number): IterableIterator<Example<M>>;
-}
-
-type Builder<M> = (i: number, rand: Rng | null) => Example<M>;
-
-class ListDataset<M> implements Dataset<M> {
-  constructor(
-    readonly name: DatasetName,
-    readonly split: Split,
-    readonly size: number,
-    private readonly seed: number | undefined,
-    private readonly build: Builder<M>,
-  ) {}
-
-  get(i: number, epoch = 0): Example<M> {
-    if (!Number.isInteger(i) || i < 0 || i >= this.size) {
-      throw new Error(`${this.name} ${this.split}: index ${i} is outside [0, ${this.size})`);
-    }
-    const rand = this.seed === undefined ? null : rngFor(`${this.name}/${this.split}/${epoch}/${i}`, this.seed);
-    return this.build(i, rand);
-  }
-
-  *epoch(e: number): IterableIterator<Example<M>> {
-    const order =
-      this.seed === undefined ? null : permutation(this.size, rngFor(`order/${this.name}/${this.split}/${e}`, this.seed));
-    for (let k = 0; k < this.size; k++) yield this.get(order === null ? k : order[k], e);
-  }
-
-  [Symbol.iterator](): IterableIterator<Example<M>> {
-    return this.epoch(0);
-  }
 }
 
 /** Groups items into arrays of `size` (the last one shorter unless dropLast). */
@@ -170,7 +130,7 @@ function buildDataset(store: DataStore, name: DatasetName, options: DatasetOptio
   const low = options.resolution === LOW_RES_SIZE;
   const img = (im: RGBImage): DataPart => ({ image: low ? downscale2x(im) : im });
   const pair = (text: string, image: RGBImage): DataPart[] => (options.imageFirst ? [img(image), { text }] : [{ text }, img(image)]);
-  const make = <M>(size: number, build: Builder<M>): Dataset<M> => new ListDataset(name, split, size, seed, build);
+  const make = <M>(size: number, build: ExampleBuilder<M>): Dataset<M> => new ListDataset(name, split, size, seed, build);
 
   switch (name) {
     case 'emoji': {

@@ -15,7 +15,7 @@ import {
   Box, disjointLayouts, impliedRelations, INVERSE, OBJECT_MAX, OBJECT_MIN, placeIn, Region, regionPhrase, Relation,
 } from './layout';
 import { sampleObjects } from './objects';
-import { permutation, pick, randInt, rngFor } from '../util/random';
+import { permutation, pick, randInt, Rng, rngFor } from '../util/random';
 
 export interface SceneObject {
   /** Catalog index of the emoji (its original 32×32 image is the object's crop). */
@@ -52,7 +52,17 @@ export function renderCaption(template: CaptionTemplate, phrases: readonly strin
 export function sceneSpec(index: number, split: Split, vocab: readonly EmojiInfo[], seed = 0): SceneSpec {
   const rand = rngFor(`scenes/${split}/${index}`, seed);
   const n = rand() < 0.5 ? 2 : 3;
-  const chosen = sampleObjects(rand, vocab, n, split);
+  return layoutScene(sampleObjects(rand, vocab, n, split), rand);
+}
+
+/**
+ * Places chosen objects (2 or 3) in disjoint regions and writes the caption: the second half of
+ * `sceneSpec`, open to callers that choose the objects themselves (scene edits, prompts that combine
+ * objects from several scenes).
+ */
+export function layoutScene(chosen: readonly EmojiInfo[], rand: Rng): SceneSpec {
+  const n = chosen.length;
+  if (!(n in LAYOUTS)) throw new Error(`layoutScene: a scene holds 2 or 3 objects, got ${n}`);
   const layout = pick(rand, LAYOUTS[n]);
   const order = permutation(n, rand);
   const objects: SceneObject[] = chosen.map((e, i) => {
