@@ -66,6 +66,18 @@ export type {
   Dataset, DatasetName, DatasetMeta, DatasetOptions, DataPart, Example, Split, EmojiInfo, SceneSpec, StorySpec,
   BuildOptions, Manifest,
 } from './data';
+// Paper data: MoSS instruction data (story completion, scene edits, continue with an image), Liquid's mixture
+// sampler, pools and understanding questions, MUMU's multimodal prompts and other-source crops.
+export {
+  instructionData, promptAndTarget, INSTRUCTION_KINDS, drawEdit, applyEdit, renderScene, Mixture, batchCounts, liquidPools,
+  liquidMixture, CAPTION_PROMPT, LIQUID_TASKS, sceneQuestion, QUESTION_KINDS, mumuPrompts, harmonisationPrompts, OTHER_SOURCES,
+  categoryOf, cropImage, augmentCrop, maybeAugment,
+} from './data';
+export type {
+  ExampleList, InstructionKind, InstructionMeta, InstructionOptions, TargetScene, SceneEdit, EditedScene, MixturePool,
+  MixtureOptions, MixtureItem, LiquidTask, LiquidMeta, LiquidPoolOptions, SceneQuestion, QuestionKind, MumuMeta, MumuOptions,
+  PromptCrop, CropSource, Category, AugmentOptions, Augmentation,
+} from './data';
 
 // Evaluators: the workbench CLIP (retrieval, CLIP-T, CLIP-I), FID on its features, and the exact scene checker.
 export {
