@@ -71,7 +71,7 @@ export type {
 export {
   instructionData, promptAndTarget, INSTRUCTION_KINDS, drawEdit, applyEdit, renderScene, Mixture, batchCounts, liquidPools,
   liquidMixture, CAPTION_PROMPT, LIQUID_TASKS, sceneQuestion, QUESTION_KINDS, mumuPrompts, harmonisationPrompts, OTHER_SOURCES,
-  categoryOf, cropImage, augmentCrop, maybeAugment,
+  categoryOf, augmentCrop, maybeAugment,
 } from './data';
 export type {
   ExampleList, InstructionKind, InstructionMeta, InstructionOptions, TargetScene, SceneEdit, EditedScene, MixturePool,
@@ -124,5 +124,5 @@ export { VQVAE, defaultVQVAEConfig, validateVQVAEConfig, defaultVQVAEDir, evalua
 export type { VQVAEConfig, SizeEval, CodeUsage } from './image';
 export { trainVQVAE } from './train/vqvae/train-vqvae';
 export type { VQVAETrainOptions, VQVAETrainEvent, VQVAETrainResult, CurvePoint } from './train/vqvae/train-vqvae';
-export { downscale2x, toFloat01, fromFloat01, imageGrid, readPng, writePng } from './image';
+export { downscale2x, cropImage, toFloat01, fromFloat01, imageGrid, readPng, writePng } from './image';
 export type { RGBImage, ImageCoder } from './image';

@@ -12,9 +12,9 @@
  * by `augmentDecision`: the first draw of the stream named by the crop's key, below `rate` — so the
  * choice for one crop never depends on any other crop, and the rate is `rate` in expectation.
  */
-import { blankImage, paste, resizeArea, RGBImage } from './image';
-import { Rng, rngFor } from './random';
-import { cropImage } from './crops';
+import type { RGBImage } from '../image/types';
+import { blankImage, cropImage, paste, resizeArea } from '../image/rgb';
+import { Rng, rngFor } from '../util/random';
 
 export interface AugmentOptions {
   /** Share of crops augmented (default 0.2, as MUMU). */

@@ -31,6 +31,5 @@ export type { MumuMeta, MumuOptions, PromptCrop, CropSource, CropInput } from '.
 export { harmonisationPrompts, OTHER_SOURCES } from './mumu-sources';
 export { categoryOf, categoryWithArticle, CATEGORIES } from './categories';
 export type { Category } from './categories';
-export { cropImage } from './crops';
 export { augmentCrop, maybeAugment, augmentDecision, flipHorizontal, scaleInk, rescaleCentred, rotateChannels, DEFAULT_AUGMENT_RATE } from './augment';
 export type { AugmentOptions, Augmentation } from './augment';

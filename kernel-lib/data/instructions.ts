@@ -17,10 +17,12 @@
  */
 import { DataPart, Example, ExampleList, ListDataset } from './example-list';
 import { EmojiInfo, Split, SPLITS } from './emoji';
-import { downscale2x, IMAGE_SIZE, LOW_RES_SIZE, RGBImage } from './image';
+import { IMAGE_SIZE, LOW_RES_SIZE } from './image';
+import type { RGBImage } from '../image/types';
+import { downscale2x } from '../image/rgb';
 import { Box, Region } from './layout';
 import { objectVocabulary, SCENE_SUBCATEGORIES } from './objects';
-import { pick, randInt, rngFor } from './random';
+import { pick, randInt, rngFor } from '../util/random';
 import { drawEdit, SceneEdit } from './scene-edit';
 import { renderScene } from './scenes';
 import { DataStore } from './store';

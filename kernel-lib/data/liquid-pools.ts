@@ -21,7 +21,7 @@ import { EmojiInfo, Split, SPLITS } from './emoji';
 import { DataPart, Example, ExampleList, ListDataset } from './example-list';
 import { Mixture } from './mixture';
 import { objectVocabulary, SCENE_SUBCATEGORIES } from './objects';
-import { rngFor, unitHash } from './random';
+import { rngFor, unitHash } from '../util/random';
 import { sceneQuestion, SceneQuestion } from './scene-questions';
 import { DataStore } from './store';
 

@@ -14,7 +14,7 @@
  * reads every example id of every pool and names the first id found in two pools.
  */
 import { Example, ExampleList } from './example-list';
-import { permutation, rngFor } from './random';
+import { permutation, rngFor } from '../util/random';
 
 export interface MixturePool<M = unknown> {
   name: string;

@@ -19,13 +19,13 @@
  */
 import { Augmentation, AugmentOptions, maybeAugment } from './augment';
 import { categoryOf, Category } from './categories';
-import { cropImage } from './crops';
 import { EmojiInfo, Split, SPLITS } from './emoji';
 import { DataPart, Example, ExampleList, ListDataset } from './example-list';
-import { resizeArea, RGBImage } from './image';
+import type { RGBImage } from '../image/types';
+import { cropImage, resizeArea } from '../image/rgb';
 import { Box } from './layout';
 import { indefiniteArticle } from './names';
-import { rngFor } from './random';
+import { rngFor } from '../util/random';
 import { SceneSpec } from './scenes';
 import { DataStore } from './store';
 

@@ -13,13 +13,13 @@
  * the crops' source differs. The target's spec (`meta.scene`) is what the scene checker scores.
  */
 import { rotateChannels } from './augment';
-import { cropImage } from './crops';
+import { cropImage } from '../image/rgb';
 import { EmojiInfo } from './emoji';
 import { Example, ExampleList, ListDataset } from './example-list';
 import { buildMumuPrompt, checkMumuOptions, CropInput, CropSource, MumuMeta, MumuOptions } from './mumu-prompts';
 import { IMAGE_SIZE } from './image';
 import { pairSplit } from './objects';
-import { pick, rngFor } from './random';
+import { pick, rngFor } from '../util/random';
 import { layoutScene, renderScene } from './scenes';
 import { DataStore } from './store';
 

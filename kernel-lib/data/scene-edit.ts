@@ -17,7 +17,7 @@
 import { EmojiInfo, Split } from './emoji';
 import { Box, boxesOverlap, placeIn, Region, REGION_RECTS, regionPhrase } from './layout';
 import { pairsAllowed, pairsOf } from './objects';
-import { pick, Rng } from './random';
+import { pick, Rng } from '../util/random';
 import { CaptionTemplate, renderCaption, SceneObject, SceneSpec } from './scenes';
 
 export type SceneEdit =

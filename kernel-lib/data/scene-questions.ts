@@ -17,7 +17,7 @@ import { categoryOf, CATEGORIES, Category } from './categories';
 import { EmojiInfo } from './emoji';
 import { Box, holds, Relation } from './layout';
 import { isPlural } from './names';
-import { pick, permutation, Rng } from './random';
+import { pick, permutation, Rng } from '../util/random';
 
 export type QuestionKind = 'relation' | 'count' | 'exists';
 export const QUESTION_KINDS: readonly QuestionKind[] = ['relation', 'count', 'exists'];

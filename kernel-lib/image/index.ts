@@ -1,7 +1,7 @@
 /** Images and the VQ-VAE image tokenizer: the RGBImage type and its pixel operations, PNG in/out and grids, images ⇄ integer code grids. */
 export type { RGBImage, RGB, PixelData, PixelImage, ImageCoder, PatchRenderer } from './types';
 export { PENDING_RGB } from './types';
-export { blankImage, compositeOnWhite, resizeArea, downscale2x, paste, toFloat01, fromFloat01, imageGrid } from './rgb';
+export { blankImage, compositeOnWhite, resizeArea, downscale2x, paste, cropImage, toFloat01, fromFloat01, imageGrid } from './rgb';
 export { VQVAE, toModelRange, fromModelRange, CODEBOOK } from './model';
 export { defaultVQVAEConfig, validateVQVAEConfig, vqvaeParamShapes, gridSize, DOWNSAMPLE } from './config';
 export type { VQVAEConfig } from './config';

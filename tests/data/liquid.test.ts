@@ -10,7 +10,7 @@ import { ListDataset } from '../../kernel-lib/data/example-list';
 import { CAPTION_PROMPT, liquidMixture, liquidPools, LIQUID_TASKS } from '../../kernel-lib/data/liquid-pools';
 import { batchCounts, Mixture } from '../../kernel-lib/data/mixture';
 import { objectVocabulary, pairSplit, SCENE_SUBCATEGORIES } from '../../kernel-lib/data/objects';
-import { rngFor } from '../../kernel-lib/data/random';
+import { rngFor } from '../../kernel-lib/util/random';
 import { SceneQuestion, sceneQuestion } from '../../kernel-lib/data/scene-questions';
 import { DataStore, ensureData } from '../../kernel-lib/data/store';
 import { quiet, relationHolds, SMALL, tempDir, TestBox } from './helpers';

@@ -10,11 +10,12 @@ import { flipHorizontal, rescaleCentred, rotateChannels, scaleInk } from '../../
 import { categoryOf } from '../../kernel-lib/data/categories';
 import { Split, SPLITS } from '../../kernel-lib/data/emoji';
 import { Example } from '../../kernel-lib/data/example-list';
-import { resizeArea, RGBImage } from '../../kernel-lib/data/image';
+import type { RGBImage } from '../../kernel-lib/image/types';
+import { resizeArea } from '../../kernel-lib/image/rgb';
 import { harmonisationPrompts } from '../../kernel-lib/data/mumu-sources';
 import { MumuMeta, mumuPrompts } from '../../kernel-lib/data/mumu-prompts';
 import { objectVocabulary, pairSplit, SCENE_SUBCATEGORIES, STORY_EXTRA_SUBCATEGORIES } from '../../kernel-lib/data/objects';
-import { rngFor } from '../../kernel-lib/data/random';
+import { rngFor } from '../../kernel-lib/util/random';
 import { DataStore, ensureData } from '../../kernel-lib/data/store';
 import { quiet, SMALL, tempDir, TestBox } from './helpers';
 
