@@ -15,7 +15,7 @@ import { benchCheckpoint } from './checkpoint';
 import { Generation, stepRoutingOf } from '../kernel-lib/decode/generate';
 import { mulberry32 } from '../kernel-lib/util/random';
 import { repoRoot } from '../kernel-lib/paths';
-import { CommandSpec, helpText, numberArg, parseCommand } from '../kernel-lib/cli/args';
+import { CommandSpec, UsageError, helpText, numberArg, parseCommand } from '../kernel-lib/cli/args';
 
 
 function median(xs: number[]): number {
@@ -105,6 +105,7 @@ export const BENCH: CommandSpec = {
     checkpoint: { type: 'string', arg: 'DIR', help: 'the model to measure (default data/checkpoints/mm-moe-small)' },
     'torch-threads': { type: 'string', arg: 'N', help: 'PyTorch threads (default 1)' },
     'no-torch': { type: 'boolean', help: 'measure Switchboard only' },
+    only: { type: 'string', arg: 'LIST', help: 'only these sections, comma-separated: decode, prefill, image, train, leak (default all)' },
   },
 };
 
@@ -118,6 +119,12 @@ export async function runBench(argv: string[]): Promise<number> {
   const quick = values.quick === true;
   const ckDir = (values.checkpoint as string | undefined) ?? (await benchCheckpoint(repoRoot(), log));
   const threads = numberArg(values, 'torch-threads', { integer: true, min: 1 }) ?? 1;
+  // --only decode,image,…: run only these sections, e.g. to compare decode ratios before/after an
+  // engine change without the minutes of training.
+  const SECTIONS = ['decode', 'prefill', 'image', 'train', 'leak'];
+  const onlyArg = values.only as string | undefined;
+  const only = new Set(onlyArg === undefined ? SECTIONS : onlyArg.split(','));
+  for (const o of only) if (!SECTIONS.includes(o)) throw new UsageError(`--only: unknown section '${o}' (expected ${SECTIONS.join(', ')})`);
   // PyTorch runs before and after Switchboard and each metric keeps its better value: on a shared
   // machine this makes the reference, not Switchboard, the one that benefits from a quiet moment.
   const torchBefore = values['no-torch'] ? null : runTorch(ckDir, threads, quick);
@@ -127,7 +134,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const steps = quick ? 8 : 48;
   const repeats = quick ? 1 : 5;
   const ts: Measures = { decode: {}, prefill_tokens_per_s: 0, image_seconds: { no_cfg: 0, cfg: 0 }, train_tokens_per_s: 0 };
-  for (const P of [16, 128, 512]) {
+  for (const P of only.has('decode') ? [16, 128, 512] : []) {
     if (P + steps > s.config.maxPositions) continue;
     log(`decode at position ${P}`);
     // capture off and on alternate, so drifting machine load affects both alike
@@ -139,22 +146,35 @@ export async function runBench(argv: string[]): Promise<number> {
     }
     ts.decode[String(P)] = { capture_off: median(off), capture_on: median(on) };
   }
-  log('prefill 256');
   const pre: number[] = [];
-  for (let r = 0; r < repeats + 1; r++) {
+  if (only.has('prefill')) log('prefill 256');
+  for (let r = 0; only.has('prefill') && r < repeats + 1; r++) {
     const ids = randomIds(256, s.config.vocabSize, rand);
     const t0 = performance.now();
     s.model.prefill(ids, 'none').cache.dispose();
     if (r > 0) pre.push(256 / ((performance.now() - t0) / 1000));
   }
-  ts.prefill_tokens_per_s = median(pre);
-  log('image 64 codes, without and with CFG');
-  ts.image_seconds = { no_cfg: await measureImage(s, 1, repeats), cfg: await measureImage(s, 3, repeats) };
-  log('training 8×128');
-  ts.train_tokens_per_s = await measureTrain(s, quick ? 2 : 5);
+  ts.prefill_tokens_per_s = pre.length ? median(pre) : NaN;
+  if (only.has('image')) {
+    log('image 64 codes, without and with CFG (alternating)');
+    const no: number[] = [];
+    const yes: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      no.push(await measureImage(s, 1, 1));
+      yes.push(await measureImage(s, 3, 1));
+    }
+    ts.image_seconds = { no_cfg: median(no), cfg: median(yes) };
+  } else {
+    ts.image_seconds = { no_cfg: NaN, cfg: NaN };
+  }
+  ts.train_tokens_per_s = NaN;
+  if (only.has('train')) {
+    log('training 8×128');
+    ts.train_tokens_per_s = await measureTrain(s, quick ? 2 : 5);
+  }
 
-  log(`tensors alive over ${quick ? 1000 : 10000} decode steps`);
-  const total = quick ? 1000 : 10000;
+  const total = only.has('leak') ? (quick ? 1000 : 10000) : 0;
+  if (total > 0) log(`tensors alive over ${total} decode steps`);
   const before = tf.memory().numTensors;
   let done = 0;
   while (done < total) {
@@ -235,6 +255,7 @@ function buildReport(ts: Measures, torch: Record<string, unknown> | null, growth
   const derived = {
     capture_overhead: Object.fromEntries(Object.entries(ts.decode).map(([P, d]) => [P, d.capture_off / d.capture_on - 1])),
     per_token_cost_512_over_16: d16 && d512 ? d16.capture_on / d512.capture_on : null,
+    cfg_over_no_cfg: ts.image_seconds.cfg / ts.image_seconds.no_cfg,
     tensors_alive_growth: growth,
     decode_steps_for_growth: steps,
   };
@@ -250,7 +271,8 @@ function printTable(r: ReturnType<typeof buildReport>): void {
   const d = r.derived;
   lines.push('');
   lines.push(`capture overhead: ${Object.entries(d.capture_overhead).map(([P, o]) => `@${P} ${(o * 100).toFixed(1)}%`).join(', ')}  (target ≤ 5%)`);
-  lines.push(`per-token cost @512 / @16: ${d.per_token_cost_512_over_16 === null ? '—' : d.per_token_cost_512_over_16.toFixed(2)}×  (target ≤ 1.5×)`);
+  lines.push(`per-token cost @512 / @16: ${d.per_token_cost_512_over_16 === null ? '—' : d.per_token_cost_512_over_16.toFixed(2)}×  (target ≤ 1.2×)`);
+  lines.push(`one 64-code image, CFG / no CFG: ${Number.isNaN(d.cfg_over_no_cfg) ? '—' : d.cfg_over_no_cfg.toFixed(2)}×  (target ≤ 1.3×)`);
   lines.push(`tensors alive after ${d.decode_steps_for_growth} decode steps: ${d.tensors_alive_growth >= 0 ? '+' : ''}${d.tensors_alive_growth}  (target 0)`);
   lines.push('ratio > 1 means Switchboard is faster (for image seconds: PyTorch time / Switchboard time).');
   process.stdout.write(lines.join('\n') + '\n');
