@@ -17,7 +17,8 @@ import * as tf from '@tensorflow/tfjs';
 import { MoEConfig, headDim } from '../model/config';
 import { linear } from '../model/linear';
 import { mulberry32, normalArray } from '../util/random';
-import { MODALITY_CODES, ProjectionAdapter, ProjectionTarget } from '../model/adapter-seam';
+import { AdapterContext, MODALITY_CODES, ProjectionAdapter, ProjectionTarget } from '../model/adapter-seam';
+import type { PositionMeta } from '../model/positions';
 
 export type LoRAKind = 'lora' | 'plora';
 export type LoRATarget = 'q' | 'k' | 'v' | 'o';
@@ -136,14 +137,14 @@ export class LoRAAdapter implements ProjectionAdapter {
    * Rows of x that get the adapter, as a [N, 1] 0/1 mask; null means every row, 'none' means no row.
    * Plain LoRA adapts every row.
    */
-  protected rowMask(_N: number, _modalities: Uint8Array | undefined): tf.Tensor2D | null | 'none' {
+  protected rowMask(_N: number, _positions: PositionMeta | undefined): tf.Tensor2D | null | 'none' {
     return null;
   }
 
-  delta(layer: number, target: ProjectionTarget, x: tf.Tensor2D, modalities: Uint8Array | undefined): tf.Tensor2D {
+  delta(layer: number, target: ProjectionTarget, x: tf.Tensor2D, ctx: AdapterContext): tf.Tensor2D {
     const N = x.shape[0];
     const outWidth = target === 'attn.wo' ? this.widths.o : this.widths.q + this.widths.k + this.widths.v;
-    const mask = this.rowMask(N, modalities);
+    const mask = this.rowMask(N, ctx.positions);
     if (mask === 'none') return tf.zeros([N, outWidth]); // exactly the base projection, and no gradient
     const xm: tf.Tensor2D = mask ? tf.mul(x, mask) : x; // [N, in]; masked rows are exactly 0, so their delta and gradients are too
     const low = (t: LoRATarget): tf.Tensor2D => {
@@ -173,13 +174,14 @@ export class LoRAAdapter implements ProjectionAdapter {
  * special tokens use the base weights alone. Needs the per-token modality codes of every forward.
  */
 export class PartialLoRAAdapter extends LoRAAdapter {
-  protected override rowMask(N: number, modalities: Uint8Array | undefined): tf.Tensor2D | null | 'none' {
-    if (!modalities) {
+  protected override rowMask(N: number, positions: PositionMeta | undefined): tf.Tensor2D | null | 'none' {
+    if (!positions) {
       throw new Error(
         `Partial LoRA adapter '${this.name}' needs each token's modality: pass modalities (codes 0 text, 1 image, 2 special) ` +
-          'to forward/prefill/step, or go through Session.trace/generate/train, which pass them',
+          'or positions (positionMeta) to forward/prefill/step, or go through Session.trace/generate/train, which pass them',
       );
     }
+    const modalities = positions.modality;
     if (modalities.length !== N) throw new Error(`Partial LoRA adapter '${this.name}': ${modalities.length} modality codes for ${N} tokens`);
     const m = new Float32Array(N);
     let any = false;

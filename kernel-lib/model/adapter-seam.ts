@@ -1,21 +1,33 @@
 /**
  * The seam where adapters (LoRA, Partial LoRA, MoE-LoRA, ConvLoRA) plug into the model: every
  * attention projection goes through `AdapterSet.apply`, which adds each enabled adapter's delta for
- * that (layer, target). An adapter sees the projection input and the per-token modality codes, so it
- * can act on a subset of positions (Partial LoRA: image positions only).
+ * that (layer, target). An adapter sees the projection input and an AdapterContext: how the rows are
+ * laid out, each row's position metadata (modality, image grid cell, output modality; positions.ts),
+ * and, while decoding with a KvCache, its own per-sequence decode state (kept by the cache).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { PositionMeta } from './positions';
+import type { AdapterDecodeState, KvCache } from './kv-cache';
+
+export { MODALITY_CODES, modalityCodes } from './positions';
+export type { AdapterDecodeState } from './kv-cache';
 
 export type ProjectionTarget = 'attn.wqkv' | 'attn.wo';
 
-/** Per-token modality codes, as adapters receive them (ForwardOptions.modalities, model.step). */
-export const MODALITY_CODES = { text: 0, image: 1, special: 2 } as const;
-
-/** Modality codes [N] for token ids, from a vocabulary's `modalityOf`. */
-export function modalityCodes(ids: ArrayLike<number>, modalityOf: (id: number) => keyof typeof MODALITY_CODES): Uint8Array {
-  const out = new Uint8Array(ids.length);
-  for (let i = 0; i < ids.length; i++) out[i] = MODALITY_CODES[modalityOf(ids[i])];
-  return out;
+/** What an adapter knows about the rows of its input x [N, in], N = batch · seqLen. */
+export interface AdapterContext {
+  /** Sequences in this call; row b·seqLen + t is token t of sequence b. */
+  batch: number;
+  seqLen: number;
+  /** Absolute position of each sequence's first row (0 in a forward or prefill; the cache lengths in a step). */
+  start: readonly number[];
+  /** Per-row metadata, or undefined when the caller passed none. */
+  positions: PositionMeta | undefined;
+  /**
+   * This adapter's decode state, one per sequence (prefill and step through a KvCache; undefined in a
+   * plain forward or training). Created by createDecodeState on first use.
+   */
+  states?: AdapterDecodeState[];
 }
 
 export interface ProjectionAdapter {
@@ -23,10 +35,22 @@ export interface ProjectionAdapter {
   enabled: boolean;
   appliesTo(layer: number, target: ProjectionTarget): boolean;
   /** Delta added to the base projection output y [N, out] for input x [N, in]. */
-  delta(layer: number, target: ProjectionTarget, x: tf.Tensor2D, modalities: Uint8Array | undefined): tf.Tensor2D;
+  delta(layer: number, target: ProjectionTarget, x: tf.Tensor2D, ctx: AdapterContext): tf.Tensor2D;
   /** Trainable weights by parameter path (`adapters.<name>.…`); train() trains those of enabled adapters. */
   parameters?(): Map<string, tf.Variable>;
+  /** A fresh decode state for one sequence, for adapters that keep one while step-decoding. */
+  createDecodeState?(): AdapterDecodeState;
   dispose(): void;
+}
+
+/** The layout of a call, before adapter states are attached (AdapterSet.apply adds them). */
+export interface ProjectionCall {
+  batch: number;
+  seqLen: number;
+  start: readonly number[];
+  positions: PositionMeta | undefined;
+  /** The decode cache of a prefill or step; adapters' states live there. */
+  cache?: KvCache;
 }
 
 export class AdapterSet {
@@ -64,11 +88,19 @@ export class AdapterSet {
     return out;
   }
 
-  apply(layer: number, target: ProjectionTarget, x: tf.Tensor2D, y: tf.Tensor2D, modalities: Uint8Array | undefined): tf.Tensor2D {
+  apply(layer: number, target: ProjectionTarget, x: tf.Tensor2D, y: tf.Tensor2D, call: ProjectionCall): tf.Tensor2D {
     let out = y;
     for (const a of this.list) {
-      if (a.enabled && a.appliesTo(layer, target)) out = tf.add(out, a.delta(layer, target, x, modalities));
+      if (!a.enabled || !a.appliesTo(layer, target)) continue;
+      const ctx: AdapterContext = { batch: call.batch, seqLen: call.seqLen, start: call.start, positions: call.positions };
+      if (call.cache && a.createDecodeState) ctx.states = call.cache.adapterStates(a.name, () => a.createDecodeState!());
+      out = tf.add(out, a.delta(layer, target, x, ctx));
     }
     return out;
   }
+}
+
+/** The context of a plain forward over one sequence with this metadata (for calling `delta` directly). */
+export function sequenceContext(positions: PositionMeta): AdapterContext {
+  return { batch: 1, seqLen: positions.modality.length, start: [0], positions };
 }

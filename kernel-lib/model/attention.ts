@@ -3,22 +3,17 @@
  * `attentionForward` over a whole sequence batch (training, prefill; returns the keys/values for a
  * KV cache) and `attentionStep` for one new token against a KV cache (decode).
  *
- * Cache layout (batch 1): keys [nKv, hd, L] (pre-transposed so a step is a plain matMul q·K) and
- * values [nKv, L, hd].
+ * Cache layout: see kv-cache.ts (keys pre-transposed so a step is a plain matMul q·K).
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMul } from './linear';
 import { RopeTables } from './layers';
+import type { KvCache, LayerKv } from './kv-cache';
 
 export interface AttnShape {
   numHeads: number;
   numKvHeads: number;
   headDim: number;
-}
-
-export interface LayerKv {
-  k: tf.Tensor3D; // [nKv, hd, L]
-  v: tf.Tensor3D; // [nKv, L, hd]
 }
 
 /**
@@ -93,29 +88,35 @@ export function attentionForward(
 }
 
 /**
- * One decode step for the token at the cache's next position: qk [1, (nh + nKv)·hd] and v [1, nKv·hd]
- * (already projected) → output [1, nh·hd] and the grown cache (the caller disposes the old one).
+ * One decode step for B sequences at once, each at its own next position: qk [B, (nh + nKv)·hd] and
+ * v [B, nKv·hd] (already projected) → output [B, nh·hd]. The new keys/values are written into the
+ * cache's layer `layer` (KvCache.write); `mask` [B, 1, C] hides each row's unused columns.
  * `scale` multiplies the scores (1/√hd), or is null when it was folded into the query weights.
  */
 export function attentionStep(
   qk: tf.Tensor2D,
   v: tf.Tensor2D,
-  /** RoPE rotation of this position, [hd, hd] (RopeTables.stepMatrix), shared by all layers. */
-  rot: tf.Tensor2D,
-  cache: LayerKv | null,
+  /** RoPE rotation of each row's position (RopeTables.stepMatrix): [hd, hd] for B = 1, else [B, hd, hd]. */
+  rot: tf.Tensor2D | tf.Tensor3D,
+  cache: KvCache,
+  layer: number,
+  mask: tf.Tensor3D,
   s: AttnShape,
   scale: number | null,
-): { out: tf.Tensor2D; kv: LayerKv } {
+): tf.Tensor2D {
   const { numHeads: nh, numKvHeads: nkv, headDim: hd } = s;
   const g = nh / nkv;
-  const qkRot = tf.matMul(tf.reshape(qk, [nh + nkv, hd]), rot); // [nh + nKv, hd]
-  const q = tf.reshape(tf.slice(qkRot, [0, 0], [nh, hd]), [nkv, g, hd]); // heads grouped by kv head
-  const k = tf.reshape(tf.slice(qkRot, [nh, 0], [nkv, hd]), [nkv, hd, 1]);
-  const vh = tf.reshape(v, [nkv, 1, hd]);
-  const K = cache ? tf.concat([cache.k, k], 2) : k; // [nKv, hd, L+1]
-  const V = cache ? tf.concat([cache.v, vh], 1) : vh; // [nKv, L+1, hd]
-  const scores = tf.matMul(q, K); // [nKv, g, L+1]
-  const probs = tf.softmax(scale === null ? scores : tf.mul(scores, scale));
-  const out = tf.reshape(tf.matMul(probs, V), [1, nh * hd]) as tf.Tensor2D; // [1, nh·hd]
-  return { out, kv: { k: K as tf.Tensor3D, v: V as tf.Tensor3D } };
+  const B = qk.shape[0];
+  const qkRot = B === 1
+    ? tf.matMul(tf.reshape(qk, [nh + nkv, hd]), rot as tf.Tensor2D) // [nh + nKv, hd]
+    : tf.matMul(tf.reshape(qk, [B, nh + nkv, hd]), rot as tf.Tensor3D); // [B, nh + nKv, hd]
+  const rows = tf.reshape(qkRot, [B, nh + nkv, hd]);
+  const q = tf.reshape(tf.slice(rows, [0, 0, 0], [B, nh, hd]), [B * nkv, g, hd]); // heads grouped by kv head
+  const k = tf.reshape(tf.slice(rows, [0, nh, 0], [B, nkv, hd]), [B * nkv, hd]) as tf.Tensor2D;
+  const { k: K, v: V } = cache.write(layer, k, tf.reshape(v, [B * nkv, hd]) as tf.Tensor2D); // [B·nKv, hd, C], [B·nKv, C, hd]
+  const C = K.shape[2];
+  const raw = tf.matMul(q, K); // [B·nKv, g, C]
+  const scores = tf.add(tf.reshape(scale === null ? raw : tf.mul(raw, scale), [B, nkv * g, C]), mask); // [B, nh, C]
+  const probs = tf.reshape(tf.softmax(scores), [B * nkv, g, C]);
+  return tf.reshape(tf.matMul(probs, V), [B, nh * hd]) as tf.Tensor2D; // [B, nh·hd]
 }

@@ -25,22 +25,48 @@ export function swiglu(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
  * rotate_half is a fixed [hd, hd] matrix R so that rotate_half(x) = x·R (one 2-D matMul, no slicing),
  * and a decode step builds, for its one position p, the full rotation M_p = diag(cos_p) + R·diag(sin_p)
  * on the host (hd² numbers) so that it rotates all heads with one matMul: x_rot = x·M_p.
+ *
+ * Tables are built lazily for the positions actually used (doubling, at most maxPos), so a config
+ * with a long context costs nothing until a long sequence comes.
  */
 export class RopeTables {
-  readonly cos: tf.Tensor2D; // [maxPos, hd]
-  readonly sin: tf.Tensor2D; // [maxPos, hd]
   readonly rotateHalf: tf.Tensor2D; // [hd, hd]
-  private readonly hostCos: Float32Array;
-  private readonly hostSin: Float32Array;
+  private built = 0;
+  private hostCos = new Float32Array(0);
+  private hostSin = new Float32Array(0);
+  private tables: { cos: tf.Tensor2D; sin: tf.Tensor2D } | null = null; // [built, hd] each
 
-  constructor(readonly maxPos: number, readonly headDim: number, theta: number) {
+  constructor(readonly maxPos: number, readonly headDim: number, private readonly theta: number) {
     const hd = headDim;
     const half = hd / 2;
-    const cos = new Float32Array(maxPos * hd);
-    const sin = new Float32Array(maxPos * hd);
-    for (let p = 0; p < maxPos; p++) {
+    // rotate_half(x)[j] = −x[j+half] (j < half), x[j−half] (j ≥ half); as x·R: R[j+half, j] = −1, R[j, j+half] = 1.
+    const r = new Float32Array(hd * hd);
+    for (let j = 0; j < half; j++) {
+      r[(j + half) * hd + j] = -1;
+      r[j * hd + j + half] = 1;
+    }
+    this.rotateHalf = tf.keep(tf.tensor2d(r, [hd, hd]));
+  }
+
+  /** Positions the tables hold now (grows on demand). */
+  get length(): number {
+    return this.built;
+  }
+
+  /** Makes sure positions 0..n−1 have tables. */
+  private ensure(n: number): void {
+    if (n <= this.built) return;
+    if (n > this.maxPos) throw new Error(`RoPE: position ${n - 1} is beyond maxPositions ${this.maxPos}`);
+    const len = Math.min(this.maxPos, Math.max(n, 2 * this.built, 64));
+    const hd = this.headDim;
+    const half = hd / 2;
+    const cos = new Float32Array(len * hd);
+    const sin = new Float32Array(len * hd);
+    cos.set(this.hostCos);
+    sin.set(this.hostSin);
+    for (let p = this.built; p < len; p++) {
       for (let j = 0; j < half; j++) {
-        const ang = p * Math.pow(theta, (-2 * j) / hd);
+        const ang = p * Math.pow(this.theta, (-2 * j) / hd);
         const c = Math.cos(ang);
         const s = Math.sin(ang);
         cos[p * hd + j] = c;
@@ -49,17 +75,11 @@ export class RopeTables {
         sin[p * hd + j + half] = s;
       }
     }
-    // rotate_half(x)[j] = −x[j+half] (j < half), x[j−half] (j ≥ half); as x·R: R[j+half, j] = −1, R[j, j+half] = 1.
-    const r = new Float32Array(hd * hd);
-    for (let j = 0; j < half; j++) {
-      r[(j + half) * hd + j] = -1;
-      r[j * hd + j + half] = 1;
-    }
-    this.cos = tf.keep(tf.tensor2d(cos, [maxPos, hd]));
-    this.sin = tf.keep(tf.tensor2d(sin, [maxPos, hd]));
-    this.rotateHalf = tf.keep(tf.tensor2d(r, [hd, hd]));
     this.hostCos = cos;
     this.hostSin = sin;
+    this.built = len;
+    if (this.tables) tf.dispose([this.tables.cos, this.tables.sin]);
+    this.tables = null; // uploaded when a full forward needs them
   }
 
   /**
@@ -68,29 +88,45 @@ export class RopeTables {
    */
   apply(x: tf.Tensor4D, offset: number): tf.Tensor4D {
     const [B, T, nh, hd] = x.shape;
-    const cos = tf.reshape(tf.slice(this.cos, [offset, 0], [T, hd]), [1, T, 1, hd]);
-    const sin = tf.reshape(tf.slice(this.sin, [offset, 0], [T, hd]), [1, T, 1, hd]);
+    this.ensure(offset + T);
+    if (!this.tables) {
+      this.tables = {
+        cos: tf.keep(tf.tensor2d(this.hostCos, [this.built, hd])),
+        sin: tf.keep(tf.tensor2d(this.hostSin, [this.built, hd])),
+      };
+    }
+    const cos = tf.reshape(tf.slice(this.tables.cos, [offset, 0], [T, hd]), [1, T, 1, hd]);
+    const sin = tf.reshape(tf.slice(this.tables.sin, [offset, 0], [T, hd]), [1, T, 1, hd]);
     const rot = tf.reshape(linear(tf.reshape(x, [B * T * nh, hd]), this.rotateHalf), [B, T, nh, hd]);
     return tf.add(tf.mul(x, cos), tf.mul(rot, sin));
   }
 
-  /** The [hd, hd] rotation for one position (decode step). */
-  stepMatrix(pos: number): tf.Tensor2D {
+  /** The [hd, hd] rotation for one position (decode step); several positions give [B, hd, hd]. */
+  stepMatrix(pos: number): tf.Tensor2D;
+  stepMatrix(pos: readonly number[]): tf.Tensor2D | tf.Tensor3D;
+  stepMatrix(pos: number | readonly number[]): tf.Tensor2D | tf.Tensor3D {
+    const ps = typeof pos === 'number' ? [pos] : pos;
+    this.ensure(Math.max(...ps) + 1);
     const hd = this.headDim;
     const half = hd / 2;
-    const m = new Float32Array(hd * hd);
-    const c = this.hostCos.subarray(pos * hd, (pos + 1) * hd);
-    const s = this.hostSin.subarray(pos * hd, (pos + 1) * hd);
-    // M_p[a, b] = cos_p[b]·δ(a, b) + R[a, b]·sin_p[b]
-    for (let b = 0; b < hd; b++) m[b * hd + b] = c[b];
-    for (let j = 0; j < half; j++) {
-      m[(j + half) * hd + j] = -s[j];
-      m[j * hd + j + half] = s[j + half];
-    }
-    return tf.tensor2d(m, [hd, hd]);
+    const m = new Float32Array(ps.length * hd * hd);
+    ps.forEach((p, i) => {
+      const o = i * hd * hd;
+      const c = this.hostCos.subarray(p * hd, (p + 1) * hd);
+      const s = this.hostSin.subarray(p * hd, (p + 1) * hd);
+      // M_p[a, b] = cos_p[b]·δ(a, b) + R[a, b]·sin_p[b]
+      for (let b = 0; b < hd; b++) m[o + b * hd + b] = c[b];
+      for (let j = 0; j < half; j++) {
+        m[o + (j + half) * hd + j] = -s[j];
+        m[o + j * hd + j + half] = s[j + half];
+      }
+    });
+    return ps.length === 1 ? tf.tensor2d(m, [hd, hd]) : tf.tensor3d(m, [ps.length, hd, hd]);
   }
 
   dispose(): void {
-    tf.dispose([this.cos, this.sin, this.rotateHalf]);
+    tf.dispose(this.rotateHalf);
+    if (this.tables) tf.dispose([this.tables.cos, this.tables.sin]);
+    this.tables = null;
   }
 }

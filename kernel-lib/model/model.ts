@@ -12,22 +12,32 @@ import { ParamStore, HostTensor, initHostParams, toParamStore, toHostParams, int
 import { linear, embeddingLookup } from './linear';
 import { rmsNorm, rmsNormUnit, RopeTables } from './layers';
 import { DecodeWeights } from './decode-weights';
-import { attentionForward, attentionStep, AttnShape, CausalMasks, LayerKv } from './attention';
+import { attentionForward, attentionStep, AttnShape, CausalMasks } from './attention';
 import { moeForward, LayerRouting, MoEOptions, MoEWeights } from './moe';
 import { HookContext, HookFn } from './hooks';
-import { KvCache } from './kv-cache';
-import { AdapterSet, ProjectionTarget } from './adapter-seam';
+import { KvCache, LayerKv } from './kv-cache';
+import { AdapterSet, ProjectionCall, ProjectionTarget } from './adapter-seam';
+import { PositionMeta, checkMetaRows, metaFromModalities } from './positions';
+import { HiddenCapture, HiddenRequest, HiddenStates } from './hidden';
 
 export type CaptureLevel = 'none' | 'routing' | 'full';
 
-export interface ForwardOptions {
+/** Per-token position metadata, given either way (not both). */
+export interface PositionOptions {
+  /** Position metadata [B·T] rows (positions.ts): modality, image grid cell, output modality. */
+  positions?: PositionMeta;
+  /** Legacy: modality codes only [B·T] (0 text, 1 image, 2 special); read as metadata without grid or output. */
+  modalities?: Uint8Array;
+}
+
+export interface ForwardOptions extends PositionOptions {
   /** 'routing' (default) returns experts/weights/probs per layer; 'full' adds router logits. */
   capture?: CaptureLevel;
   hooks?: ReadonlyMap<string, HookFn>;
   /** Names (or a predicate) of activations to copy to the host. */
   cacheNames?: (name: string) => boolean;
-  /** Per-token modality codes [B·T] (0 text, 1 image, 2 special) for modality-aware adapters. */
-  modalities?: Uint8Array;
+  /** Hidden states of chosen rows to return (hidden.ts). */
+  hidden?: HiddenRequest;
 }
 
 export interface ForwardResult {
@@ -37,6 +47,8 @@ export interface ForwardResult {
   routing: LayerRouting[];
   /** Mean load-balancing loss over layers. */
   aux: number;
+  /** The requested hidden states (when `hidden` was given). */
+  hidden?: HiddenStates;
 }
 
 export interface StepResult {
@@ -44,16 +56,41 @@ export interface StepResult {
   logits: Float32Array;
   /** One entry per layer for the token just consumed (k experts). Empty when capture is 'none'. */
   routing: LayerRouting[];
+  hidden?: HiddenStates;
 }
 
-export interface TensorForwardOptions {
+export interface StepOptions {
+  capture?: CaptureLevel;
+  /** Metadata of the tokens fed, one row per sequence of the cache. */
+  positions?: PositionMeta;
+  /** Hidden states of this step's rows (`rows` index the cache's sequences). */
+  hidden?: HiddenRequest;
+}
+
+export interface BatchStepResult {
+  /** Next-token logits per sequence, each [V]. */
+  logits: Float32Array[];
+  /** Per layer, B rows (row b = sequence b). Empty when capture is 'none'. */
+  routing: LayerRouting[];
+  hidden?: HiddenStates;
+}
+
+export interface PrefillOptions extends PositionOptions {
+  capture?: CaptureLevel;
+  hidden?: HiddenRequest;
+}
+
+export interface TensorForwardOptions extends PositionOptions {
   hooks?: HookContext;
   capture?: CaptureLevel;
   /** Return this sequence's keys/values for a KV cache (batch 1). */
   wantKv?: boolean;
-  modalities?: Uint8Array;
   /** Gradients will be taken (custom-gradient linears, load-balancing loss). */
   training?: boolean;
+  /** Records hidden states at the residual-stream points it asks for. */
+  hidden?: HiddenCapture;
+  /** The cache a prefill fills (adapters keep their decode state in it). */
+  cache?: KvCache;
 }
 
 interface TensorForward {
@@ -62,6 +99,14 @@ interface TensorForward {
   aux: tf.Scalar;
   routing: LayerRouting[];
   kv: LayerKv[];
+}
+
+/** The one PositionMeta of a call from either option, checked against its row count. */
+function positionsOf(o: PositionOptions, n: number, who: string): PositionMeta | undefined {
+  if (o.positions && o.modalities) throw new Error(`${who}: pass positions or modalities, not both`);
+  const m = o.positions ?? (o.modalities ? metaFromModalities(o.modalities) : undefined);
+  if (m) checkMetaRows(m, n, who);
+  return m;
 }
 
 export class MoEModel {
@@ -121,9 +166,9 @@ export class MoEModel {
   }
 
   /** Base projection plus any adapters registered for (layer, target). */
-  private project(layer: number, target: ProjectionTarget, x: tf.Tensor2D, w: tf.Tensor2D, training: boolean, modalities?: Uint8Array): tf.Tensor2D {
+  private project(layer: number, target: ProjectionTarget, x: tf.Tensor2D, w: tf.Tensor2D, training: boolean, call: ProjectionCall): tf.Tensor2D {
     const y: tf.Tensor2D = training ? linear(x, w) : tf.matMul(x, w);
-    return this.adapters.isEmpty ? y : this.adapters.apply(layer, target, x, y, modalities);
+    return this.adapters.isEmpty ? y : this.adapters.apply(layer, target, x, y, call);
   }
 
   private moeWeights(i: number): MoEWeights {
@@ -160,48 +205,57 @@ export class MoEModel {
     };
   }
 
-  private head(h: tf.Tensor2D, training: boolean): tf.Tensor2D {
+  private finalNorm(h: tf.Tensor2D): tf.Tensor2D {
+    return rmsNorm(h, this.p('final_norm') as tf.Tensor as tf.Tensor1D, this.config.rmsNormEps); // [N, H]
+  }
+
+  private headOf(x: tf.Tensor2D, training: boolean): tf.Tensor2D {
     const c = this.config;
-    const x = rmsNorm(h, this.p('final_norm') as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
     const w = (c.tieWordEmbeddings ? tf.transpose(this.p('embed')) : this.p('lm_head')) as tf.Tensor2D;
     return training ? linear(x, w) : tf.matMul(x, w); // [N, V]
   }
 
   /**
    * The whole-sequence forward on tensors; call inside tf.tidy (or a gradient scope).
-   * ids [B, T] int32 → logits [B·T, V].
+   * ids [B, T] int32 → logits [B·T, V]. This is the training forward too: `positions` (or the legacy
+   * `modalities`) reach the adapters as in every other path.
    */
   forwardTensors(ids: tf.Tensor2D, o: TensorForwardOptions = {}): TensorForward {
     const c = this.config;
     const hooks = o.hooks ?? HookContext.none;
     const capture = o.capture ?? 'routing';
     const training = o.training ?? false;
-    const modalities = o.modalities;
     const [B, T] = ids.shape;
     if (T > c.maxPositions) throw new Error(`Sequence length ${T} exceeds maxPositions ${c.maxPositions}`);
-    let h = hooks.point('embed', embeddingLookup(tf.reshape(ids, [B * T]) as tf.Tensor1D, this.p('embed') as tf.Tensor as tf.Tensor2D)); // [B·T, H]
+    const call: ProjectionCall = { batch: B, seqLen: T, start: new Array<number>(B).fill(0), positions: positionsOf(o, B * T, 'forward'), cache: o.cache };
+    const point = <X extends tf.Tensor2D>(name: string, t: X): X => {
+      const out = hooks.point(name, t);
+      o.hidden?.take(name, out);
+      return out;
+    };
+    let h = point('embed', embeddingLookup(tf.reshape(ids, [B * T]) as tf.Tensor1D, this.p('embed') as tf.Tensor as tf.Tensor2D)); // [B·T, H]
     const routing: LayerRouting[] = [];
     const kv: LayerKv[] = [];
     let aux: tf.Scalar = tf.scalar(0);
     for (let i = 0; i < c.numLayers; i++) {
-      h = hooks.point(`blocks.${i}.hook_resid_pre`, h);
+      h = point(`blocks.${i}.hook_resid_pre`, h);
       const xn = rmsNorm(h, this.p(`blocks.${i}.input_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
-      const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, training, modalities);
+      const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, training, call);
       const a = attentionForward(qkv, B, T, this.attnShape, this.rope, this.masks, o.wantKv ?? false);
       if (a.kv) kv.push(a.kv);
-      const attnOut = hooks.point(`blocks.${i}.attn`, this.project(i, 'attn.wo', a.out, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, training, modalities));
-      h = hooks.point(`blocks.${i}.hook_resid_mid`, tf.add(h, attnOut));
+      const attnOut = hooks.point(`blocks.${i}.attn`, this.project(i, 'attn.wo', a.out, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, training, call));
+      h = point(`blocks.${i}.hook_resid_mid`, tf.add(h, attnOut));
       const mn = rmsNorm(h, this.p(`blocks.${i}.post_attn_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
       const m = moeForward(mn, this.moeWeights(i), this.moeOptions(i, capture, hooks, training));
       routing.push(m.routing);
       if (m.aux) aux = tf.add(aux, m.aux) as tf.Scalar;
-      h = hooks.point(`blocks.${i}.hook_resid_post`, tf.add(h, m.out));
+      h = point(`blocks.${i}.hook_resid_post`, tf.add(h, m.out));
     }
-    const logits = hooks.point('logits', this.head(h, training));
+    const logits = hooks.point('logits', this.headOf(point('final_norm', this.finalNorm(h)), training));
     return { logits, aux: tf.div(aux, c.numLayers) as tf.Scalar, routing: capture === 'none' ? [] : routing, kv };
   }
 
-  /** Full forward on host ids (rows of equal length) → host logits and routing. No tensors escape. */
+  /** Full forward on host ids (rows of equal length) → host logits and routing. No tensors escape but requested hidden tensors. */
   forward(ids: number[][], opts: ForwardOptions = {}): ForwardResult {
     return this.run(ids, new HookContext(opts.hooks ?? new Map(), opts.cacheNames ?? null), opts);
   }
@@ -209,16 +263,23 @@ export class MoEModel {
   /** One tidy forward with a given hook context, read back to the host. */
   private run(ids: number[][], ctx: HookContext, opts: ForwardOptions): ForwardResult {
     const { B, T, t } = this.checkIds(ids);
+    const hidden = opts.hidden ? new HiddenCapture(opts.hidden, this.config.numLayers, B * T) : undefined;
     let out!: ForwardResult;
-    tf.tidy(() => {
-      const r = this.forwardTensors(t(), { hooks: ctx, capture: opts.capture, modalities: opts.modalities });
-      out = {
-        logits: r.logits.dataSync() as Float32Array,
-        shape: [B, T, this.config.vocabSize],
-        routing: r.routing,
-        aux: r.aux.dataSync()[0],
-      };
-    });
+    try {
+      tf.tidy(() => {
+        const r = this.forwardTensors(t(), { hooks: ctx, capture: opts.capture, positions: opts.positions, modalities: opts.modalities, hidden });
+        out = {
+          logits: r.logits.dataSync() as Float32Array,
+          shape: [B, T, this.config.vocabSize],
+          routing: r.routing,
+          aux: r.aux.dataSync()[0],
+        };
+      });
+    } catch (err) {
+      hidden?.discard();
+      throw err;
+    }
+    if (hidden) out.hidden = hidden.result();
     return out;
   }
 
@@ -242,75 +303,111 @@ export class MoEModel {
 
   /**
    * Prefill a fresh cache with `ids` (batch 1). Returns the next-token logits and the routing of every
-   * prompt token. The cache is the caller's to dispose. `modalities` (codes per id) reach the adapters.
+   * prompt token. The cache is the caller's to dispose. Position metadata (or the legacy modality
+   * codes, as a Uint8Array third argument) reach the adapters, which may start their decode state.
    */
-  prefill(ids: number[], capture: CaptureLevel = 'routing', modalities?: Uint8Array): { cache: KvCache; logits: Float32Array; routing: LayerRouting[] } {
+  prefill(ids: number[], capture: CaptureLevel = 'routing', opts: Uint8Array | Omit<PrefillOptions, 'capture'> = {}): { cache: KvCache; logits: Float32Array; routing: LayerRouting[]; hidden?: HiddenStates } {
     if (ids.length === 0) throw new Error('prefill: the prompt has no tokens');
+    const o: PrefillOptions = opts instanceof Uint8Array ? { modalities: opts } : opts;
     const { t } = this.checkIds([ids]);
     const cache = new KvCache(this.config.numLayers, this.config.maxPositions);
+    const hidden = o.hidden ? new HiddenCapture(o.hidden, this.config.numLayers, ids.length) : undefined;
     let logits!: Float32Array;
     let routing!: LayerRouting[];
-    const kv = tf.tidy(() => {
-      const r = this.forwardTensors(t(), { capture, wantKv: true, modalities });
-      const V = this.config.vocabSize;
-      logits = tf.slice(r.logits, [ids.length - 1, 0], [1, V]).dataSync() as Float32Array;
-      routing = r.routing;
-      return r.kv.flatMap((l) => [l.k, l.v]);
-    });
-    const layers: LayerKv[] = [];
-    for (let i = 0; i < kv.length; i += 2) layers.push({ k: kv[i] as tf.Tensor3D, v: kv[i + 1] as tf.Tensor3D });
-    cache.replace(layers, ids.length);
-    return { cache, logits, routing };
+    try {
+      tf.tidy(() => {
+        const r = this.forwardTensors(t(), { capture, wantKv: true, positions: o.positions, modalities: o.modalities, hidden, cache });
+        const V = this.config.vocabSize;
+        logits = tf.slice(r.logits, [ids.length - 1, 0], [1, V]).dataSync() as Float32Array;
+        routing = r.routing;
+        cache.fill(r.kv, ids.length);
+      });
+    } catch (err) {
+      hidden?.discard();
+      cache.dispose();
+      throw err;
+    }
+    return { cache, logits, routing, ...(hidden ? { hidden: hidden.result() } : {}) };
   }
 
-  /** Feed one token at position cache.length; grows the cache and returns next-token logits. */
-  step(cache: KvCache, tokenId: number, capture: CaptureLevel = 'routing', modality?: number): StepResult {
-    const c = this.config;
+  /**
+   * Feed one token at position cache.length (batch-1 cache); returns next-token logits. The fourth
+   * argument is the token's metadata options, or (legacy) its modality code.
+   */
+  step(cache: KvCache, tokenId: number, capture: CaptureLevel = 'routing', opts?: number | Omit<StepOptions, 'capture'>): StepResult {
     if (cache.isDisposed) throw new Error('step: the KvCache was disposed');
-    if (!Number.isInteger(tokenId) || tokenId < 0 || tokenId >= c.vocabSize) {
-      throw new Error(`step: token id ${tokenId} is outside the vocabulary [0, ${c.vocabSize})`);
+    if (cache.batch !== 1) throw new Error(`step: the cache holds ${cache.batch} sequences; use stepBatch`);
+    const o: StepOptions = typeof opts === 'number' ? { positions: metaFromModalities(Uint8Array.of(opts)) } : { ...opts };
+    const r = this.stepBatch(cache, [tokenId], { ...o, capture });
+    return { logits: r.logits[0], routing: r.routing, ...(r.hidden ? { hidden: r.hidden } : {}) };
+  }
+
+  /**
+   * One token for each sequence of a (possibly batched, KvCache.stack) cache, each at its own next
+   * position. Rows are independent: row b's logits equal a batch-1 step of sequence b.
+   */
+  stepBatch(cache: KvCache, tokenIds: readonly number[], o: StepOptions = {}): BatchStepResult {
+    const c = this.config;
+    const capture = o.capture ?? 'routing';
+    if (cache.isDisposed) throw new Error('step: the KvCache was disposed');
+    const B = cache.batch;
+    if (tokenIds.length !== B) throw new Error(`step: ${tokenIds.length} token ids for a cache of ${B} sequences`);
+    for (const id of tokenIds) {
+      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new Error(`step: token id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
     }
-    const pos = cache.length;
-    if (pos >= c.maxPositions) throw new Error(`step: position ${pos} would exceed maxPositions ${c.maxPositions}`);
-    const mods = modality === undefined ? undefined : Uint8Array.of(modality);
-    let logits!: Float32Array;
+    const pos = cache.lengths.slice();
+    for (const p of pos) if (p >= c.maxPositions) throw new Error(`step: position ${p} would exceed maxPositions ${c.maxPositions}`);
+    const positions = positionsOf(o, B, 'step');
+    const hidden = o.hidden ? new HiddenCapture(o.hidden, c.numLayers, B) : undefined;
+    cache.reserve(1);
+    const call: ProjectionCall = { batch: B, seqLen: 1, start: pos, positions, cache };
     const routing: LayerRouting[] = [];
+    let flat!: Float32Array;
     // Without adapters, decode uses prepared weights (gains and the attention scale folded in).
     const dw = this.adapters.isEmpty ? this.decodeWeights() : null;
     const hd = this.attnShape.headDim;
     const nqk = (c.numHeads + c.numKvHeads) * hd;
-    const next = tf.tidy(() => {
-      let h = tf.gather(this.p('embed'), tf.tensor1d([tokenId], 'int32')) as tf.Tensor2D; // [1, H]
-      const kvOut: tf.Tensor[] = [];
-      const rot = this.rope.stepMatrix(pos); // [hd, hd], one upload per step for all layers
-      for (let i = 0; i < c.numLayers; i++) {
-        let a: { out: tf.Tensor2D; kv: LayerKv };
-        let m: ReturnType<typeof moeForward>;
-        const opts = this.moeOptions(i, capture, HookContext.none, false);
-        if (dw) {
-          const L = dw.layers[i];
-          const xn = rmsNormUnit(h, c.rmsNormEps);
-          a = attentionStep(tf.matMul(xn, L.wqk), tf.matMul(xn, L.wv), rot, cache.layers[i], this.attnShape, null);
-          h = tf.add(h, tf.matMul(a.out, L.wo));
-          m = moeForward(rmsNormUnit(h, c.rmsNormEps), L.moe, opts);
-        } else {
-          const xn = rmsNorm(h, this.p(`blocks.${i}.input_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
-          const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, false, mods);
-          a = attentionStep(tf.slice(qkv, [0, 0], [1, nqk]), tf.slice(qkv, [0, nqk], [1, -1]), rot, cache.layers[i], this.attnShape, 1 / Math.sqrt(hd));
-          h = tf.add(h, this.project(i, 'attn.wo', a.out, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, false, mods));
-          m = moeForward(rmsNorm(h, this.p(`blocks.${i}.post_attn_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps), this.moeWeights(i), opts);
+    try {
+      tf.tidy(() => {
+        let h = tf.gather(this.p('embed'), tf.tensor1d(tokenIds as number[], 'int32')) as tf.Tensor2D; // [B, H]
+        hidden?.take('embed', h);
+        const rot = this.rope.stepMatrix(pos); // [hd, hd] or [B, hd, hd], one upload per step for all layers
+        const mask = cache.stepMask(); // [B, 1, C]
+        for (let i = 0; i < c.numLayers; i++) {
+          hidden?.take(`blocks.${i}.hook_resid_pre`, h);
+          let m: ReturnType<typeof moeForward>;
+          const mo = this.moeOptions(i, capture, HookContext.none, false);
+          if (dw) {
+            const L = dw.layers[i];
+            const xn = rmsNormUnit(h, c.rmsNormEps);
+            const a = attentionStep(tf.matMul(xn, L.wqk), tf.matMul(xn, L.wv), rot, cache, i, mask, this.attnShape, null);
+            h = tf.add(h, tf.matMul(a, L.wo));
+            hidden?.take(`blocks.${i}.hook_resid_mid`, h);
+            m = moeForward(rmsNormUnit(h, c.rmsNormEps), L.moe, mo);
+          } else {
+            const xn = rmsNorm(h, this.p(`blocks.${i}.input_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
+            const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, false, call);
+            const a = attentionStep(tf.slice(qkv, [0, 0], [B, nqk]), tf.slice(qkv, [0, nqk], [B, -1]), rot, cache, i, mask, this.attnShape, 1 / Math.sqrt(hd));
+            h = tf.add(h, this.project(i, 'attn.wo', a, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, false, call));
+            hidden?.take(`blocks.${i}.hook_resid_mid`, h);
+            m = moeForward(rmsNorm(h, this.p(`blocks.${i}.post_attn_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps), this.moeWeights(i), mo);
+          }
+          if (capture !== 'none') routing.push(m.routing);
+          h = tf.add(h, m.out);
+          hidden?.take(`blocks.${i}.hook_resid_post`, h);
         }
-        kvOut.push(a.kv.k, a.kv.v);
-        if (capture !== 'none') routing.push(m.routing);
-        h = tf.add(h, m.out);
-      }
-      logits = (dw ? tf.matMul(rmsNormUnit(h, c.rmsNormEps), dw.head) : this.head(h, false)).dataSync() as Float32Array;
-      return kvOut;
-    });
-    const layers: LayerKv[] = [];
-    for (let i = 0; i < next.length; i += 2) layers.push({ k: next[i] as tf.Tensor3D, v: next[i + 1] as tf.Tensor3D });
-    cache.replace(layers, pos + 1);
-    return { logits, routing };
+        if (hidden?.wants('final_norm')) hidden.take('final_norm', this.finalNorm(h));
+        const logits = dw ? tf.matMul(rmsNormUnit(h, c.rmsNormEps), dw.head) : this.headOf(this.finalNorm(h), false); // [B, V]
+        flat = logits.dataSync() as Float32Array;
+      });
+    } catch (err) {
+      hidden?.discard();
+      throw err;
+    }
+    cache.advance();
+    const V = c.vocabSize;
+    const logits = Array.from({ length: B }, (_, b) => flat.subarray(b * V, (b + 1) * V));
+    return { logits, routing, ...(hidden ? { hidden: hidden.result() } : {}) };
   }
 
   private checkIds(ids: number[][]): { B: number; T: number; t: () => tf.Tensor2D } {

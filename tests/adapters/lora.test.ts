@@ -6,7 +6,8 @@ import { useBackend, maxAbsDiff } from '../helpers/backend';
 import { tinySession } from '../helpers/fixtures';
 import type { Session } from '../../kernel-lib/session';
 import { MoEModel } from '../../kernel-lib/model/model';
-import { modalityCodes } from '../../kernel-lib/model/adapter-seam';
+import { modalityCodes, sequenceContext } from '../../kernel-lib/model/adapter-seam';
+import { metaFromModalities } from '../../kernel-lib/model/positions';
 import { mulberry32, normalArray } from '../../kernel-lib/util/random';
 import { train } from '../../kernel-lib/train/trainer';
 import { saveCheckpoint } from '../../kernel-lib/checkpoint';
@@ -163,7 +164,7 @@ test('the fused q|k|v delta is the concatenation of the separate q, k, v deltas 
       for (const [n, v] of a.parameters()) if (n.endsWith('.B')) v.assign(tf.tensor(normalArray(v.size, 1, rand), v.shape));
       const x = tf.tensor2d(normalArray(3 * c.hiddenSize, 1, rand), [3, c.hiddenSize]);
       const mods = Uint8Array.of(1, 0, 1);
-      const d = a.delta(0, 'attn.wqkv', x, mods).arraySync();
+      const d = a.delta(0, 'attn.wqkv', x, sequenceContext(metaFromModalities(mods))).arraySync();
       const p = a.parameters();
       const ref = (t: string) => tf.mul(tf.matMul(tf.matMul(x, p.get(`adapters.plora.blocks.0.attn.${t}.A`)!), p.get(`adapters.plora.blocks.0.attn.${t}.B`)!), a.scaling).arraySync() as number[][];
       const q = ref('q');
@@ -220,10 +221,10 @@ test('adapter delta: text rows are exactly zero and contribute no gradient', () 
       const textRows = tf.tensor2d([[1], [0], [1], [0]]);
       const B = a.parameters().get('adapters.plora.blocks.0.attn.o.B')!;
       // loss only over text rows → zero gradient; over all rows = over image rows only
-      const gText = tf.variableGrads(() => tf.sum(tf.mul(tf.mul(a.delta(0, 'attn.wo', x, mods), w), textRows)) as tf.Scalar, [B]).grads[B.name];
+      const gText = tf.variableGrads(() => tf.sum(tf.mul(tf.mul(a.delta(0, 'attn.wo', x, sequenceContext(metaFromModalities(mods))), w), textRows)) as tf.Scalar, [B]).grads[B.name];
       expect(gText.dataSync().every((z) => z === 0)).toBe(true);
-      const gAll = tf.variableGrads(() => tf.sum(tf.mul(a.delta(0, 'attn.wo', x, mods), w)) as tf.Scalar, [B]).grads[B.name];
-      const gImg = tf.variableGrads(() => tf.sum(tf.mul(tf.mul(a.delta(0, 'attn.wo', x, mods), w), tf.sub(1, textRows))) as tf.Scalar, [B]).grads[B.name];
+      const gAll = tf.variableGrads(() => tf.sum(tf.mul(a.delta(0, 'attn.wo', x, sequenceContext(metaFromModalities(mods))), w)) as tf.Scalar, [B]).grads[B.name];
+      const gImg = tf.variableGrads(() => tf.sum(tf.mul(tf.mul(a.delta(0, 'attn.wo', x, sequenceContext(metaFromModalities(mods))), w), tf.sub(1, textRows))) as tf.Scalar, [B]).grads[B.name];
       expect(gAll.dataSync()).toEqual(gImg.dataSync());
     });
   } finally {
