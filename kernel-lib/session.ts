@@ -10,7 +10,7 @@ import { MoEModel, CaptureLevel } from './model/model';
 import { countParams, HostTensor } from './model/params';
 import { growVocabulary } from './model/vocab-extend';
 import './model/gw-init'; // registers the 'gromov-wasserstein' init strategy
-import { modalityCodes } from './model/adapter-seam';
+import { PositionMeta, positionMeta } from './model/positions';
 import type { LayerRouting } from './model/moe';
 import { loadCheckpoint, saveCheckpoint, CheckpointDtype, CheckpointError } from './checkpoint';
 import { MultimodalTokenizer, Prompt, EncodedPrompt, Modality, GridPos, TokenizerLayout, ImageVocabularyOptions } from './tokenizer';
@@ -133,6 +133,14 @@ export class Session {
   }
 
   /**
+   * Position metadata of token ids (one sequence, or a batch of equal-length rows flattened): what
+   * every forward path hands the adapters (model/positions.ts says what each field means).
+   */
+  positions(ids: readonly number[] | readonly (readonly number[])[]): PositionMeta {
+    return positionMeta(ids, this.decodeVocab());
+  }
+
+  /**
    * Step decoding: `for await (const step of session.generate(prompt, opts))`. The prompt is checked
    * (and its length against the context) before any compute.
    */
@@ -157,7 +165,7 @@ export class Session {
     } else {
       enc = this.encode(prompt);
     }
-    const r = this.model.forward([enc.ids], { capture: capture === 'none' ? 'routing' : capture, modalities: modalityCodes(enc.ids, (id) => this.tokenizer.modalityOf(id)) });
+    const r = this.model.forward([enc.ids], { capture: capture === 'none' ? 'routing' : capture, positions: this.positions(enc.ids) });
     const c = this.config;
     return {
       ids: enc.ids,

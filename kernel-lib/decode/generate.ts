@@ -7,11 +7,12 @@
  * cancel) is seen before the next step starts: cancellation takes effect within one step.
  */
 import type { MoEModel, CaptureLevel } from '../model/model';
-import type { KvCache } from '../model/kv-cache';
+import { KvCache } from '../model/kv-cache';
 import type { LayerRouting } from '../model/moe';
 import { mulberry32 } from '../util/random';
 import { rowLogSumExp } from '../util/stats';
-import { MODALITY_CODES, modalityCodes } from '../model/adapter-seam';
+import { PositionEntry, PositionTracker, metaOf } from '../model/positions';
+import { HiddenCapture } from '../model/hidden';
 import { chooseToken, SamplingOptions, validateSampling } from './sampling';
 import { DecodeVocab, ImageGrammar } from './grammar';
 import { checkSeed } from './seed';
@@ -38,7 +39,16 @@ export interface Step {
   tokenId: number;
   piece: string;
   modality: Modality;
+  /**
+   * log p(token) at temperature 1 AFTER the image grammar's mask, i.e. renormalised over the tokens the
+   * grammar allowed here (inside an image: the image codes; outside: everything but codes, <eoi>,
+   * <bos>, <pad>). With CFG it is read from the guided logits. A token the grammar forced (<eoi>) has
+   * the unmasked value, since the mask leaves it alone in the support.
+   */
   logprob: number;
+  /** log p(token) at temperature 1 under the model's full, unmasked distribution (same logits as logprob). */
+  rawLogprob: number;
+  /** The most likely tokens after the mask (probabilities as for logprob). */
   top: { tokenId: number; prob: number; piece: string }[];
   /** This token's routing at every layer (empty when capture is 'none'). */
   routing: StepRouting[];
@@ -46,6 +56,8 @@ export interface Step {
   grid?: GridPos;
   /** True when the grammar forced this token. */
   forced?: boolean;
+  /** Hidden states at this position by point name ([H] each), when GenerateOptions.hidden asked. */
+  hidden?: Record<string, Float32Array>;
 }
 
 export type StopReason = 'eos' | 'stop-token' | 'max-new-tokens' | 'context-full' | 'aborted';
@@ -64,6 +76,8 @@ export interface GenerateOptions extends SamplingOptions {
   cfgScale?: number;
   /** 'routing' (default), 'full' (adds router logits), 'none'. */
   capture?: CaptureLevel;
+  /** Residual-stream points whose state at each step's position goes into Step.hidden (host copies). */
+  hidden?: string[];
 }
 
 export function stepRoutingOf(r: LayerRouting[], k: number, E: number, row: number): StepRouting[] {
@@ -122,6 +136,7 @@ export class Generation implements AsyncIterable<Step> {
         throw new Error(`Prompt token id ${id} is outside the vocabulary [0, ${model.config.vocabSize})`);
       }
     }
+    if (opts.hidden !== undefined) new HiddenCapture({ names: opts.hidden }, model.config.numLayers, 1); // checks the names now
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Step> {
@@ -139,33 +154,38 @@ export class Generation implements AsyncIterable<Step> {
     const grammar = grammarOpt && vocab.image ? new ImageGrammar(vocab, grammarOpt === true ? undefined : grammarOpt) : null;
     if (grammarOpt && !vocab.image) throw new Error('imageGrammar was requested but this vocabulary has no image codes');
     if (cfgScale !== 1 && !vocab.image) throw new Error('cfgScale applies to image codes, but this vocabulary has none');
-    grammar?.replay(this.promptIds);
+    // Position metadata of each sequence (the grammar's own tracker for the conditional one, so both
+    // read one state): prefill gets the prompt's, every step the fed token's.
+    const gridOpt = typeof grammarOpt === 'object' ? grammarOpt : undefined;
+    const track = grammar?.tracker ?? new PositionTracker(vocab, gridOpt);
+    const promptMeta = metaOf(this.promptIds.map((id) => track.next(id)));
 
     let cache: KvCache | null = null;
-    let uncache: KvCache | null = null;
     try {
       if (opts.signal?.aborted) {
         this.stopReason = 'aborted';
         return;
       }
-      // Each token's modality goes with it, so modality-aware adapters (PLoRA) act as in a full forward.
-      const codes = (ids: number[]): Uint8Array => modalityCodes(ids, vocab.modalityOf);
-      const pre = model.prefill(this.promptIds, 'none', codes(this.promptIds));
+      const pre = model.prefill(this.promptIds, 'none', { positions: promptMeta });
       cache = pre.cache;
       let logits = pre.logits;
       let ulogits: Float32Array | null = null;
+      // CFG: the unconditional sequence is a second row of the same cache, so each step is one batch-2 step.
+      let utrack: PositionTracker | null = null;
       if (cfgScale !== 1 && this.uncondIds && this.uncondIds.length > 0) {
-        const u = model.prefill(this.uncondIds, 'none', codes(this.uncondIds));
-        uncache = u.cache;
+        utrack = new PositionTracker(vocab, gridOpt);
+        const u = model.prefill(this.uncondIds, 'none', { positions: metaOf(this.uncondIds.map((id) => utrack!.next(id))) });
         ulogits = u.logits;
+        cache = KvCache.stack([cache, u.cache]);
       }
+      const hidden = opts.hidden && opts.hidden.length > 0 ? { names: opts.hidden, rows: [0] } : undefined;
       for (let index = 0; index < maxNew; index++) {
         await new Promise<void>((r) => setImmediate(r)); // let aborts and other I/O in
         if (opts.signal?.aborted) {
           this.stopReason = 'aborted';
           return;
         }
-        const position = cache.length;
+        const position = cache.lengths[0];
         if (position >= cfg.maxPositions) {
           this.stopReason = 'context-full';
           return;
@@ -176,17 +196,22 @@ export class Generation implements AsyncIterable<Step> {
           // CFG on image codes: l = u + s·(c − u)
           for (let i = 0; i < logits.length; i++) logits[i] = ulogits[i] + cfgScale * (logits[i] - ulogits[i]);
         }
-        // A forced token's logprob is read from the unmasked distribution (the mask would make it −∞).
-        const forcedLogprob = forcedId !== null ? logits[forcedId] - rowLogSumExp(logits, 0, logits.length) : 0;
+        // Unmasked log-normaliser (float64), for rawLogprob; a forced token's logprob is read from the
+        // unmasked distribution too (the mask would make it −∞).
+        const rawLogZ = rowLogSumExp(logits, 0, logits.length);
+        const forcedRaw = forcedId !== null ? logits[forcedId] - rawLogZ : 0;
         grammar?.mask(logits);
         const choice = chooseToken(logits, sampling, rand);
         const tokenId = forcedId ?? choice.tokenId;
-        const logprob = forcedId !== null ? forcedLogprob : choice.logprob;
-        const grid = grammar?.advance(tokenId);
-        const modality = MODALITY_CODES[vocab.modalityOf(tokenId)];
-        const s = model.step(cache, tokenId, capture, modality);
-        logits = s.logits;
-        if (uncache) ulogits = model.step(uncache, tokenId, 'none', modality).logits;
+        // A sampled token is one the mask allowed, so its logit is still the raw one.
+        const rawLogprob = forcedId !== null ? forcedRaw : logits[tokenId] - rawLogZ;
+        const logprob = forcedId !== null ? forcedRaw : choice.logprob;
+        const entries: PositionEntry[] = [track.next(tokenId)];
+        if (utrack) entries.push(utrack.next(tokenId));
+        const s = model.stepBatch(cache, entries.map(() => tokenId), { capture, positions: metaOf(entries), hidden });
+        logits = s.logits[0];
+        if (utrack) ulogits = s.logits[1];
+        const e = entries[0];
         const step: Step = {
           index,
           position,
@@ -194,11 +219,13 @@ export class Generation implements AsyncIterable<Step> {
           piece: vocab.pieceOf(tokenId),
           modality: vocab.modalityOf(tokenId),
           logprob,
+          rawLogprob,
           top: choice.top.map((t) => ({ ...t, piece: vocab.pieceOf(t.tokenId) })),
           routing: stepRoutingOf(s.routing, cfg.topK, cfg.numExperts, 0),
         };
-        if (grid) step.grid = grid;
+        if (e.image >= 0) step.grid = { image: e.image, row: e.row, col: e.col };
         if (forcedId !== null) step.forced = true;
+        if (s.hidden?.host) step.hidden = Object.fromEntries([...s.hidden.host].map(([n, t]) => [n, t.data]));
         this.steps.push(step);
         yield step;
         if (stops.has(tokenId)) {
@@ -209,7 +236,6 @@ export class Generation implements AsyncIterable<Step> {
       this.stopReason = 'max-new-tokens';
     } finally {
       cache?.dispose();
-      uncache?.dispose();
       if (this.stopReason === null) this.stopReason = 'aborted';
     }
   }
