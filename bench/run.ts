@@ -36,15 +36,34 @@ interface Measures {
   prefill_tokens_per_s: number;
   image_seconds: { no_cfg: number; cfg: number };
   train_tokens_per_s: number;
+  /** CPU milliseconds per decoded token (capture on), by position. */
+  decode_cpu_ms_per_token: Record<string, number>;
+  /** CPU seconds per image. */
+  image_cpu_seconds: { no_cfg: number; cfg: number };
 }
+
+/**
+ * This process's CPU seconds (user + system) since `from`. On a machine other jobs share, CPU time
+ * moves much less than wall time (it does not count the time spent waiting for a core), so the
+ * within-run ratios below are also reported on it.
+ */
+function cpuSince(from: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(from);
+  return (c.user + c.system) / 1e6;
+}
+
+/** CPU seconds per token of the last measureDecode call, and per image of the last measureImage call. */
+const cpuCost = { decode: NaN, image: NaN };
 
 function measureDecode(s: Session, P: number, steps: number, capture: boolean, repeats: number, rand: () => number): number {
   const m = s.model;
   const c = m.config;
   const rates: number[] = [];
+  const cpus: number[] = [];
   for (let r = 0; r < repeats + 1; r++) {
     const { cache, logits: first } = m.prefill(randomIds(P, c.vocabSize, rand), 'none');
     let logits = first;
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) {
       let best = 0;
@@ -54,20 +73,25 @@ function measureDecode(s: Session, P: number, steps: number, capture: boolean, r
       logits = out.logits;
     }
     const dt = (performance.now() - t0) / 1000;
+    const cpu = cpuSince(c0);
     cache.dispose();
     if (r > 0) rates.push(steps / dt); // first run is warm-up
+    if (r > 0) cpus.push(cpu / steps);
   }
+  cpuCost.decode = median(cpus);
   return median(rates);
 }
 
 async function measureImage(s: Session, cfgScale: number, repeats: number): Promise<number> {
   const times: number[] = [];
+  const cpus: number[] = [];
   const rand = mulberry32(11);
   const t = s.tokenizer;
   if (!t.hasImages) return NaN;
   const grid = t.imageGrid;
   for (let r = 0; r < repeats + 1; r++) {
     const prompt = { ids: randomIds(6, t.textVocabSize, rand) };
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     // 8 prompt tokens (<bos>, 6 text ids, <boi>) then 64 codes; CFG's unconditional branch drops the text.
     const gen = new Generation(
@@ -78,9 +102,12 @@ async function measureImage(s: Session, cfgScale: number, repeats: number): Prom
     let n = 0;
     for await (const st of gen) if (st.modality === 'image') n++;
     const dt = (performance.now() - t0) / 1000;
+    const cpu = cpuSince(c0);
     if (n !== 64) throw new Error(`bench: image generation produced ${n} codes, expected 64`);
     if (r > 0) times.push(dt);
+    if (r > 0) cpus.push(cpu);
   }
+  cpuCost.image = median(cpus);
   return median(times);
 }
 
@@ -133,18 +160,21 @@ export async function runBench(argv: string[]): Promise<number> {
   const rand = mulberry32(1);
   const steps = quick ? 8 : 48;
   const repeats = quick ? 1 : 5;
-  const ts: Measures = { decode: {}, prefill_tokens_per_s: 0, image_seconds: { no_cfg: 0, cfg: 0 }, train_tokens_per_s: 0 };
+  const ts: Measures = { decode: {}, prefill_tokens_per_s: 0, image_seconds: { no_cfg: 0, cfg: 0 }, train_tokens_per_s: 0, decode_cpu_ms_per_token: {}, image_cpu_seconds: { no_cfg: NaN, cfg: NaN } };
   for (const P of only.has('decode') ? [16, 128, 512] : []) {
     if (P + steps > s.config.maxPositions) continue;
     log(`decode at position ${P}`);
     // capture off and on alternate, so drifting machine load affects both alike
     const off: number[] = [];
     const on: number[] = [];
+    const onCpu: number[] = [];
     for (let r = 0; r < repeats; r++) {
       off.push(measureDecode(s, P, steps, false, 1, rand));
       on.push(measureDecode(s, P, steps, true, 1, rand));
+      onCpu.push(cpuCost.decode);
     }
     ts.decode[String(P)] = { capture_off: median(off), capture_on: median(on) };
+    ts.decode_cpu_ms_per_token[String(P)] = median(onCpu) * 1000;
   }
   const pre: number[] = [];
   if (only.has('prefill')) log('prefill 256');
@@ -159,11 +189,16 @@ export async function runBench(argv: string[]): Promise<number> {
     log('image 64 codes, without and with CFG (alternating)');
     const no: number[] = [];
     const yes: number[] = [];
+    const noCpu: number[] = [];
+    const yesCpu: number[] = [];
     for (let r = 0; r < repeats; r++) {
       no.push(await measureImage(s, 1, 1));
+      noCpu.push(cpuCost.image);
       yes.push(await measureImage(s, 3, 1));
+      yesCpu.push(cpuCost.image);
     }
     ts.image_seconds = { no_cfg: median(no), cfg: median(yes) };
+    ts.image_cpu_seconds = { no_cfg: median(noCpu), cfg: median(yesCpu) };
   } else {
     ts.image_seconds = { no_cfg: NaN, cfg: NaN };
   }
@@ -256,6 +291,8 @@ function buildReport(ts: Measures, torch: Record<string, unknown> | null, growth
     capture_overhead: Object.fromEntries(Object.entries(ts.decode).map(([P, d]) => [P, d.capture_off / d.capture_on - 1])),
     per_token_cost_512_over_16: d16 && d512 ? d16.capture_on / d512.capture_on : null,
     cfg_over_no_cfg: ts.image_seconds.cfg / ts.image_seconds.no_cfg,
+    per_token_cpu_cost_512_over_16: ts.decode_cpu_ms_per_token['512'] / ts.decode_cpu_ms_per_token['16'],
+    cfg_over_no_cfg_cpu: ts.image_cpu_seconds.cfg / ts.image_cpu_seconds.no_cfg,
     tensors_alive_growth: growth,
     decode_steps_for_growth: steps,
   };
@@ -273,6 +310,8 @@ function printTable(r: ReturnType<typeof buildReport>): void {
   lines.push(`capture overhead: ${Object.entries(d.capture_overhead).map(([P, o]) => `@${P} ${(o * 100).toFixed(1)}%`).join(', ')}  (target ≤ 5%)`);
   lines.push(`per-token cost @512 / @16: ${d.per_token_cost_512_over_16 === null ? '—' : d.per_token_cost_512_over_16.toFixed(2)}×  (target ≤ 1.2×)`);
   lines.push(`one 64-code image, CFG / no CFG: ${Number.isNaN(d.cfg_over_no_cfg) ? '—' : d.cfg_over_no_cfg.toFixed(2)}×  (target ≤ 1.3×)`);
+  const x = (v: number) => (Number.isNaN(v) ? '—' : `${v.toFixed(2)}×`);
+  lines.push(`  the same two ratios in CPU time (steadier on a shared machine): ${x(d.per_token_cpu_cost_512_over_16)}, ${x(d.cfg_over_no_cfg_cpu)}`);
   lines.push(`tensors alive after ${d.decode_steps_for_growth} decode steps: ${d.tensors_alive_growth >= 0 ? '+' : ''}${d.tensors_alive_growth}  (target 0)`);
   lines.push('ratio > 1 means Switchboard is faster (for image seconds: PyTorch time / Switchboard time).');
   process.stdout.write(lines.join('\n') + '\n');

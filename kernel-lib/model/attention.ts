@@ -113,10 +113,14 @@ export function attentionStep(
   const rows = tf.reshape(qkRot, [B, nh + nkv, hd]);
   const q = tf.reshape(tf.slice(rows, [0, 0, 0], [B, nh, hd]), [B * nkv, g, hd]); // heads grouped by kv head
   const k = tf.reshape(tf.slice(rows, [0, nh, 0], [B, nkv, hd]), [B * nkv, hd]) as tf.Tensor2D;
-  const { k: K, v: V } = cache.write(layer, k, tf.reshape(v, [B * nkv, hd]) as tf.Tensor2D); // [B·nKv, hd, C], [B·nKv, C, hd]
-  const C = K.shape[2];
-  const raw = tf.matMul(q, K); // [B·nKv, g, C]
+  const { k: K, v: V } = cache.write(layer, k, tf.reshape(v, [B * nkv, hd]) as tf.Tensor2D); // [B·nKv, C, hd], [B·nKv, hd, C]
+  const C = K.shape[1];
+  // The cache is the first matMul operand (see kv-cache.ts); for g = 1 the transposes are reshapes.
+  const tr = (x: tf.Tensor, shape: [number, number, number]): tf.Tensor3D => (g === 1 ? tf.reshape(x, shape) : tf.transpose(x, [0, 2, 1])) as tf.Tensor3D;
+  const rawT = tf.matMul(K, tr(q, [B * nkv, hd, g])); // [B·nKv, C, g]
+  const raw = tr(rawT, [B * nkv, g, C]); // [B·nKv, g, C]
   const scores = tf.add(tf.reshape(scale === null ? raw : tf.mul(raw, scale), [B, nkv * g, C]), mask); // [B, nh, C]
-  const probs = tf.reshape(tf.softmax(scores), [B * nkv, g, C]);
-  return tf.reshape(tf.matMul(probs, V), [B, nh * hd]) as tf.Tensor2D; // [B, nh·hd]
+  const probs = tf.reshape(tf.softmax(scores), [B * nkv, g, C]) as tf.Tensor3D;
+  const outT = tf.matMul(V, tr(probs, [B * nkv, C, g])); // [B·nKv, hd, g]
+  return tf.reshape(tr(outT, [B * nkv, g, hd]), [B, nh * hd]) as tf.Tensor2D; // [B, nh·hd]
 }

@@ -92,6 +92,27 @@ const INTEGER_FIELDS = [
   'maxPositions',
 ] as const;
 
+/**
+ * Upper bounds of the size fields: generous for real checkpoints (Mixtral 8×7B, 256k vocabularies,
+ * million-token contexts) but refusing a number that would only make allocations fail far from the
+ * config ("Invalid typed array length") or eat memory for nothing.
+ */
+export const SIZE_LIMITS: Readonly<Record<(typeof INTEGER_FIELDS)[number] | 'sharedExpertSize', number>> = {
+  vocabSize: 1 << 21,
+  hiddenSize: 1 << 16,
+  intermediateSize: 1 << 18,
+  numLayers: 1024,
+  numHeads: 1024,
+  numKvHeads: 1024,
+  numExperts: 1024,
+  topK: 1024,
+  maxPositions: 1 << 20,
+  sharedExpertSize: 1 << 18,
+};
+
+/** Most numbers one weight array may hold (a typed array's limit). */
+const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1;
+
 /** Throws an Error naming the first bad field. Returns the config typed as valid. */
 export function validateMoEConfig(cfg: unknown): MoEConfig {
   if (typeof cfg !== 'object' || cfg === null) throw new Error('MoEConfig must be an object');
@@ -101,11 +122,13 @@ export function validateMoEConfig(cfg: unknown): MoEConfig {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
       throw new Error(`MoEConfig.${f} must be a positive integer, got ${JSON.stringify(v)}`);
     }
+    if (v > SIZE_LIMITS[f]) throw new Error(`MoEConfig.${f} must be at most ${SIZE_LIMITS[f]}, got ${v}`);
   }
   const sh = c.sharedExpertSize;
   if (typeof sh !== 'number' || !Number.isInteger(sh) || sh < 0) {
     throw new Error(`MoEConfig.sharedExpertSize must be a non-negative integer (0 = no shared expert), got ${JSON.stringify(sh)}`);
   }
+  if (sh > SIZE_LIMITS.sharedExpertSize) throw new Error(`MoEConfig.sharedExpertSize must be at most ${SIZE_LIMITS.sharedExpertSize}, got ${sh}`);
   for (const f of ['ropeTheta', 'rmsNormEps', 'initStd'] as const) {
     const v = c[f];
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
@@ -131,6 +154,14 @@ export function validateMoEConfig(cfg: unknown): MoEConfig {
   }
   if (n.topK > n.numExperts) {
     throw new Error(`MoEConfig.topK (${n.topK}) must be at most numExperts (${n.numExperts})`);
+  }
+  // Each weight must fit one array: the embedding/head [V, H] and the stacked experts [H, 2·E·I].
+  const big: [string, number, string][] = [
+    ['vocabSize', n.vocabSize * n.hiddenSize, 'the embedding (vocabSize × hiddenSize)'],
+    ['intermediateSize', n.hiddenSize * 2 * n.numExperts * n.intermediateSize, 'the stacked experts (hiddenSize × 2 × numExperts × intermediateSize)'],
+  ];
+  for (const [f, count, what] of big) {
+    if (count > MAX_TENSOR_ELEMENTS) throw new Error(`MoEConfig.${f}: ${what} would hold ${count} numbers, more than one weight array can (${MAX_TENSOR_ELEMENTS})`);
   }
   const known = new Set<string>([...INTEGER_FIELDS, 'sharedExpertSize', 'ropeTheta', 'rmsNormEps', 'initStd',
     'routerAuxLossCoef', 'normTopKProb', 'tieWordEmbeddings']);

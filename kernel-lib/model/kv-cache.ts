@@ -3,8 +3,11 @@
  * plus the per-sequence decode state adapters keep (a causal ConvLoRA's previous grid row, …).
  *
  * Layout per layer (R = B·nKv rows, C = capacity ≥ every row's length):
- *   keys   [R, hd, C]  pre-transposed, so a step's scores are a plain matMul q·K
- *   values [R, C, hd]
+ *   keys   [R, C, hd]   scoresᵀ = K · qᵀ
+ *   values [R, hd, C]   outᵀ = V · probsᵀ
+ * The cache is always the FIRST operand of its matMuls: the wasm backend caches a packed copy of a
+ * batch-1 matMul's second operand by tensor id, which would go stale under in-place writes (a
+ * one-kv-head model showed it; tests/model/kv-cache.test.ts keeps such a model).
  * Row b's tokens occupy columns 0..lengths[b]−1; later columns are zero and masked out (additive −1e9,
  * so they get probability exactly 0). Capacity grows in blocks of KV_BLOCK, and a step writes its one
  * new key/value column in place (wasm and cpu backends: straight into the tensor's memory), so the
@@ -19,9 +22,15 @@ import * as tf from '@tensorflow/tfjs';
 /** Columns added at a time when a cache grows. */
 export const KV_BLOCK = 64;
 
+/** Keys and values of one layer. In a cache: k [R, C, hd], v [R, hd, C]; from a prefill (attentionForward): k [nKv, hd, T], v [nKv, T, hd]. */
 export interface LayerKv {
-  k: tf.Tensor3D; // [R, hd, C]
-  v: tf.Tensor3D; // [R, C, hd]
+  k: tf.Tensor3D;
+  v: tf.Tensor3D;
+}
+
+/** Copies `runs` runs of srcLen numbers into runs of dstLen (from run dstRun0 on): growing or stacking buffers. */
+function copyRows(src: Float32Array, srcLen: number, dst: Float32Array, dstLen: number, runs: number, dstRun0: number): void {
+  for (let i = 0; i < runs; i++) dst.set(src.subarray(i * srcLen, (i + 1) * srcLen), (dstRun0 + i) * dstLen);
 }
 
 /**
@@ -91,15 +100,19 @@ export class KvCache {
     this.headDim = hd;
     const C = this.roundCapacity(T + 1);
     kv.forEach((l, i) => {
-      const k = l.k.dataSync() as Float32Array;
-      const v = l.v.dataSync() as Float32Array;
-      const K = new Float32Array(nkv * hd * C);
-      const V = new Float32Array(nkv * C * hd);
+      const k = l.k.dataSync() as Float32Array; // [nKv, hd, T]
+      const v = l.v.dataSync() as Float32Array; // [nKv, T, hd]
+      const K = new Float32Array(nkv * C * hd); // [nKv, C, hd]
+      const V = new Float32Array(nkv * hd * C); // [nKv, hd, C]
       for (let r = 0; r < nkv; r++) {
-        for (let d = 0; d < hd; d++) K.set(k.subarray((r * hd + d) * T, (r * hd + d + 1) * T), (r * hd + d) * C);
-        V.set(v.subarray(r * T * hd, (r + 1) * T * hd), r * C * hd);
+        for (let t = 0; t < T; t++) {
+          for (let d = 0; d < hd; d++) {
+            K[(r * C + t) * hd + d] = k[(r * hd + d) * T + t];
+            V[(r * hd + d) * C + t] = v[(r * T + t) * hd + d];
+          }
+        }
       }
-      this.layers[i] = { k: tf.keep(tf.tensor3d(K, [nkv, hd, C])), v: tf.keep(tf.tensor3d(V, [nkv, C, hd])) };
+      this.layers[i] = { k: tf.keep(tf.tensor3d(K, [nkv, C, hd])), v: tf.keep(tf.tensor3d(V, [nkv, hd, C])) };
     });
     this.capacity = C;
     this.lengths[0] = T;
@@ -129,12 +142,12 @@ export class KvCache {
     if (this.inPlace) {
       const kd = k.dataSync() as Float32Array; // [R, hd], small
       const vd = v.dataSync() as Float32Array;
-      const K = memoryOf(L.k) as Float32Array;
-      const V = memoryOf(L.v) as Float32Array;
+      const K = memoryOf(L.k) as Float32Array; // [R, C, hd]
+      const V = memoryOf(L.v) as Float32Array; // [R, hd, C]
       for (let r = 0; r < this.batch * nkv; r++) {
         const col = this.lengths[Math.floor(r / nkv)];
-        for (let d = 0; d < hd; d++) K[(r * hd + d) * C + col] = kd[r * hd + d];
-        V.set(vd.subarray(r * hd, (r + 1) * hd), (r * C + col) * hd);
+        K.set(kd.subarray(r * hd, (r + 1) * hd), (r * C + col) * hd);
+        for (let d = 0; d < hd; d++) V[(r * hd + d) * C + col] = vd[r * hd + d];
       }
       return L;
     }
@@ -143,8 +156,8 @@ export class KvCache {
     for (let r = 0; r < this.batch * nkv; r++) oh[r * C + this.lengths[Math.floor(r / nkv)]] = 1;
     const e = tf.tensor3d(oh, [this.batch * nkv, 1, C]);
     const next: LayerKv = {
-      k: tf.keep(tf.add(L.k, tf.mul(tf.reshape(k, [-1, hd, 1]), e))) as tf.Tensor3D,
-      v: tf.keep(tf.add(L.v, tf.mul(tf.reshape(e, [-1, C, 1]), tf.reshape(v, [-1, 1, hd])))) as tf.Tensor3D,
+      k: tf.keep(tf.add(L.k, tf.mul(tf.reshape(e, [-1, C, 1]), tf.reshape(k, [-1, 1, hd])))) as tf.Tensor3D,
+      v: tf.keep(tf.add(L.v, tf.mul(tf.reshape(v, [-1, hd, 1]), e))) as tf.Tensor3D,
     };
     tf.dispose([L.k, L.v]);
     this.layers[layer] = next;
@@ -203,19 +216,16 @@ export class KvCache {
     const C = Math.max(...parts.map((p) => p.capacity));
     const { kvHeads: nkv, headDim: hd } = p0;
     for (let i = 0; i < p0.layers.length; i++) {
-      const K = new Float32Array(B * nkv * hd * C);
-      const V = new Float32Array(B * nkv * C * hd);
+      const K = new Float32Array(B * nkv * C * hd);
+      const V = new Float32Array(B * nkv * hd * C);
       let r0 = 0;
       for (const p of parts) {
-        const pk = p.layers[i]!.k.dataSync() as Float32Array;
-        const pv = p.layers[i]!.v.dataSync() as Float32Array;
-        for (let r = 0; r < p.batch * nkv; r++) {
-          for (let d = 0; d < hd; d++) K.set(pk.subarray((r * hd + d) * p.capacity, (r * hd + d + 1) * p.capacity), ((r0 + r) * hd + d) * C);
-          V.set(pv.subarray(r * p.capacity * hd, (r + 1) * p.capacity * hd), (r0 + r) * C * hd);
-        }
-        r0 += p.batch * nkv;
+        const R = p.batch * nkv;
+        copyRows(p.layers[i]!.k.dataSync() as Float32Array, p.capacity * hd, K, C * hd, R, r0); // rows of C·hd
+        copyRows(p.layers[i]!.v.dataSync() as Float32Array, p.capacity, V, C, R * hd, r0 * hd); // (row, d) runs of C
+        r0 += R;
       }
-      out.layers[i] = { k: tf.keep(tf.tensor3d(K, [B * nkv, hd, C])), v: tf.keep(tf.tensor3d(V, [B * nkv, C, hd])) };
+      out.layers[i] = { k: tf.keep(tf.tensor3d(K, [B * nkv, C, hd])), v: tf.keep(tf.tensor3d(V, [B * nkv, hd, C])) };
     }
     out.capacity = C;
     let b0 = 0;
@@ -269,16 +279,12 @@ export class KvCache {
     const R = this.batch * nkv;
     this.layers = this.layers.map((l) => {
       if (!l) return null;
-      const ok = l.k.dataSync() as Float32Array;
-      const ov = l.v.dataSync() as Float32Array;
-      const K = new Float32Array(R * hd * C);
-      const V = new Float32Array(R * C * hd);
-      for (let r = 0; r < R; r++) {
-        for (let d = 0; d < hd; d++) K.set(ok.subarray((r * hd + d) * old, (r * hd + d + 1) * old), (r * hd + d) * C);
-        V.set(ov.subarray(r * old * hd, (r + 1) * old * hd), r * C * hd);
-      }
+      const K = new Float32Array(R * C * hd);
+      const V = new Float32Array(R * hd * C);
+      copyRows(l.k.dataSync() as Float32Array, old * hd, K, C * hd, R, 0);
+      copyRows(l.v.dataSync() as Float32Array, old, V, C, R * hd, 0);
       tf.dispose([l.k, l.v]);
-      return { k: tf.keep(tf.tensor3d(K, [R, hd, C])), v: tf.keep(tf.tensor3d(V, [R, C, hd])) };
+      return { k: tf.keep(tf.tensor3d(K, [R, C, hd])), v: tf.keep(tf.tensor3d(V, [R, hd, C])) };
     });
     this.capacity = C;
   }

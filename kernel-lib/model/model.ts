@@ -78,6 +78,8 @@ export interface BatchStepResult {
 export interface PrefillOptions extends PositionOptions {
   capture?: CaptureLevel;
   hidden?: HiddenRequest;
+  /** An empty batch-1 cache to fill (a new one, or one that was reset); default a new cache. */
+  cache?: KvCache;
 }
 
 export interface TensorForwardOptions extends PositionOptions {
@@ -310,7 +312,10 @@ export class MoEModel {
     if (ids.length === 0) throw new Error('prefill: the prompt has no tokens');
     const o: PrefillOptions = opts instanceof Uint8Array ? { modalities: opts } : opts;
     const { t } = this.checkIds([ids]);
-    const cache = new KvCache(this.config.numLayers, this.config.maxPositions);
+    if (o.cache && (o.cache.isDisposed || o.cache.batch !== 1 || o.cache.capacity !== 0 || o.cache.layers.length !== this.config.numLayers)) {
+      throw new Error('prefill: the cache given must be an empty batch-1 cache of this model (new, or reset)');
+    }
+    const cache = o.cache ?? new KvCache(this.config.numLayers, this.config.maxPositions);
     const hidden = o.hidden ? new HiddenCapture(o.hidden, this.config.numLayers, ids.length) : undefined;
     let logits!: Float32Array;
     let routing!: LayerRouting[];
@@ -324,7 +329,8 @@ export class MoEModel {
       });
     } catch (err) {
       hidden?.discard();
-      cache.dispose();
+      if (o.cache) cache.reset();
+      else cache.dispose();
       throw err;
     }
     return { cache, logits, routing, ...(hidden ? { hidden: hidden.result() } : {}) };

@@ -124,3 +124,16 @@ test('toHfConfig refuses what would not survive JSON or would collide', () => {
     .toThrow('config.json: "vocab_size" is 512 but switchboard.tokenizer_layout.vocabSize is 7; the embedding and the tokenizer disagree');
   expect(() => toHfConfig({ ...cfg, topK: 9 })).toThrow('config.json: MoEConfig.topK (9) must be at most numExperts (4)');
 });
+
+test('size fields are bounded: an absurd max_position_embeddings is refused naming file and key (issue 12.12)', () => {
+  expectError({ ...MIXTRAL_8X7B, max_position_embeddings: 1e7 }, 'config.json: MoEConfig.maxPositions must be at most 1048576, got 10000000 (key "max_position_embeddings")');
+  expectError({ ...MIXTRAL_8X7B, max_position_embeddings: 1e12 }, 'config.json: MoEConfig.maxPositions must be at most 1048576, got 1000000000000 (key "max_position_embeddings")');
+  expectError({ ...MIXTRAL_8X7B, num_hidden_layers: 5000 }, 'config.json: MoEConfig.numLayers must be at most 1024, got 5000 (key "num_hidden_layers")');
+  expectError({ ...MIXTRAL_8X7B, vocab_size: 1e9 }, 'config.json: MoEConfig.vocabSize must be at most 2097152, got 1000000000 (key "vocab_size")');
+  expectError({ ...MIXTRAL_8X7B, num_local_experts: 64, num_experts_per_tok: 2 },
+    'config.json: MoEConfig.intermediateSize: the stacked experts (hiddenSize × 2 × numExperts × intermediateSize) would hold 7516192768 numbers, more than one weight array can (2147483647) (key "intermediate_size")');
+  expectError({ ...MIXTRAL_8X7B, switchboard: { format_version: 1, norm_topk_prob: true, shared_expert_size: 1e6 } },
+    'config.json: MoEConfig.sharedExpertSize must be at most 262144, got 1000000 (key "switchboard.shared_expert_size")');
+  // the largest real values stay accepted
+  expect(parseHfConfig({ ...MIXTRAL_8X7B, max_position_embeddings: 1 << 20 }).config.maxPositions).toBe(1 << 20);
+});

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { useBackend, maxAbsDiff } from '../helpers/backend';
 import { MoEModel } from '../../kernel-lib/model/model';
+import { KvCache } from '../../kernel-lib/model/kv-cache';
 import { defaultMoEConfig } from '../../kernel-lib/model/config';
 import { randomIds } from '../helpers/random';
 
@@ -8,6 +9,9 @@ describe.each([
   ['tiny', defaultMoEConfig('tiny')],
   ['tiny + shared expert, tied', defaultMoEConfig('tiny', { sharedExpertSize: 16, tieWordEmbeddings: true, normTopKProb: false })],
   ['small', defaultMoEConfig('small', { vocabSize: 600, maxPositions: 96 })],
+  // one kv head: the wasm backend caches a packed copy of a batch-1 matMul's second operand by tensor
+  // id, so a cache written in place must never be that operand (kv-cache.ts)
+  ['tiny, one kv head', defaultMoEConfig('tiny', { numKvHeads: 1 })],
 ])('KV-cached step decoding (%s)', (_name, cfg) => {
   let model: MoEModel;
   beforeAll(async () => {
@@ -17,7 +21,7 @@ describe.each([
   afterAll(() => model.dispose());
 
   test('each step’s logits equal the full forward over the same sequence (≤ 1e-4)', () => {
-    const ids = randomIds(40, cfg.vocabSize, 3);
+    const ids = randomIds(Math.min(cfg.maxPositions, 90), cfg.vocabSize, 3); // past a 64-column block
     const full = model.forward([ids]);
     const V = cfg.vocabSize;
     const pre = 5;
@@ -70,4 +74,70 @@ test('decode weights (gains folded) are rebuilt when a parameter changes, withou
   }
   expect(tf.memory().numTensors).toBe(before);
   model.dispose();
+});
+
+describe('the preallocated, batched cache', () => {
+  const cfg = defaultMoEConfig('tiny', { maxPositions: 200 });
+  const V = cfg.vocabSize;
+  let model: MoEModel;
+  beforeAll(async () => {
+    await useBackend();
+    model = MoEModel.init(cfg, 4);
+  });
+  afterAll(() => model.dispose());
+
+  test('grows in blocks of KV_BLOCK columns and refuses to pass maxPositions', () => {
+    const { cache } = model.prefill(randomIds(60, V, 1));
+    expect(cache.capacity).toBe(64);
+    for (let i = 0; i < 4; i++) model.step(cache, i);
+    expect([cache.length, cache.capacity]).toEqual([64, 64]);
+    model.step(cache, 4);
+    expect([cache.length, cache.capacity]).toEqual([65, 128]);
+    expect(() => cache.reserve(200)).toThrow('KvCache: 265 positions would exceed maxPositions 200');
+    cache.dispose();
+    expect(() => model.step(cache, 1)).toThrow('step: the KvCache was disposed');
+  });
+
+  test('two prompts of different lengths stepped as one batch equal two batch-1 steps (≤ 1e-4), across block growth', () => {
+    const p1 = randomIds(62, V, 2);
+    const p2 = randomIds(9, V, 3);
+    const a = model.prefill(p1);
+    const b = model.prefill(p2);
+    const both = KvCache.stack([model.prefill(p1).cache, model.prefill(p2).cache]);
+    expect(() => both.length).toThrow('KvCache.length is for batch 1; this cache holds 2 sequences (use lengths)');
+    expect(() => model.step(both, 1)).toThrow('step: the cache holds 2 sequences; use stepBatch');
+    expect(() => model.stepBatch(both, [1])).toThrow('step: 1 token ids for a cache of 2 sequences');
+    let worst = 0;
+    for (let i = 0; i < 8; i++) {
+      const t = [(i * 5) % V, (i * 11) % V];
+      const r = model.stepBatch(both, t);
+      const s1 = model.step(a.cache, t[0]);
+      const s2 = model.step(b.cache, t[1]);
+      worst = Math.max(worst, maxAbsDiff(r.logits[0], s1.logits), maxAbsDiff(r.logits[1], s2.logits));
+      // routing rows follow the sequences
+      expect(Array.from(r.routing[0].experts.subarray(0, cfg.topK))).toEqual(Array.from(s1.routing[0].experts));
+      expect(Array.from(r.routing[0].experts.subarray(cfg.topK))).toEqual(Array.from(s2.routing[0].experts));
+    }
+    expect(both.lengths).toEqual([70, 17]);
+    expect(worst).toBeLessThanOrEqual(1e-4);
+    for (const c of [a.cache, b.cache, both]) c.dispose();
+  });
+
+  test('the in-place write and the tensor-update fallback give the same logits; clone is independent; no leaks', () => {
+    const ids = randomIds(80, V, 9);
+    model.forward([ids.slice(0, 10)]); // warm the causal masks used below
+    model.forward([ids.slice(0, 42)]);
+    const before = tf.memory().numTensors;
+    const fast = model.prefill(ids.slice(0, 10)).cache;
+    const slow = model.prefill(ids.slice(0, 10), 'routing', { cache: new KvCache(cfg.numLayers, cfg.maxPositions, 1, { inPlace: false }) }).cache;
+    let branch: KvCache | null = null;
+    for (let t = 10; t < 80; t++) {
+      expect(model.step(slow, ids[t]).logits).toEqual(model.step(fast, ids[t]).logits);
+      if (t === 40) branch = fast.clone();
+    }
+    const full = model.forward([ids.slice(0, 42)]).logits;
+    expect(maxAbsDiff(model.step(branch!, ids[41]).logits, full.subarray(41 * V, 42 * V))).toBeLessThanOrEqual(1e-4);
+    for (const c of [fast, slow, branch!]) c.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });
