@@ -158,3 +158,89 @@ test('save → load round-trips bit-exactly and decodes identically', async () =
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** log-sum-exp in float64 over the ids `allowed` keeps. */
+function lse64(l: ArrayLike<number>, allowed: (id: number) => boolean): number {
+  let m = -Infinity;
+  for (let i = 0; i < l.length; i++) if (allowed(i)) m = Math.max(m, l[i]);
+  let z = 0;
+  for (let i = 0; i < l.length; i++) if (allowed(i)) z += Math.exp(l[i] - m);
+  return m + Math.log(z);
+}
+
+test('logprob is after the grammar mask (renormalised over allowed tokens), rawLogprob unmasked: both against float64', async () => {
+  const t = s.tokenizer;
+  const prompt = s.encode('an emoji of an apple').ids;
+  const steps = await collect(s.generate('an emoji of an apple', { startImage: true, maxNewTokens: 20, seed: 4, temperature: 1 }));
+  expect(steps[16].tokenId).toBe(t.eoi);
+  const ids = [...prompt, t.boi];
+  const V = s.config.vocabSize;
+  for (const st of steps) {
+    const r = s.model.forward([ids], { capture: 'none' });
+    const l = Array.from(r.logits.subarray((ids.length - 1) * V, ids.length * V));
+    const inImage = st.index < 16; // codes; step 16 is the forced <eoi>; then text
+    const allowed = inImage ? (i: number) => t.isImageCode(i) : (i: number) => !t.isImageCode(i) && i !== t.eoi && i !== t.bos && i !== t.pad;
+    const raw = l[st.tokenId] - lse64(l, () => true);
+    expect(Math.abs(st.rawLogprob - raw)).toBeLessThanOrEqual(1e-4);
+    // the forced <eoi> is outside the mask's support: its logprob is the unmasked one
+    const masked = st.forced ? raw : l[st.tokenId] - lse64(l, allowed);
+    expect(Math.abs(st.logprob - masked)).toBeLessThanOrEqual(1e-4);
+    if (inImage) expect(st.logprob).toBeGreaterThan(st.rawLogprob); // renormalised over fewer tokens
+    ids.push(st.tokenId);
+  }
+});
+
+test('CFG as one batch-2 step equals the two-branch computation: same tokens for the same seed, logprobs ≤ 1e-4', async () => {
+  const { ImageGrammar } = await import('../../kernel-lib/decode/grammar');
+  const { chooseToken, validateSampling } = await import('../../kernel-lib/decode/sampling');
+  const { mulberry32 } = await import('../../kernel-lib/model/params');
+  const t = s.tokenizer;
+  const cfgScale = 3;
+  const opts = { startImage: true, maxNewTokens: 19, seed: 7, temperature: 1, cfgScale };
+  const got = await collect(s.generate('a tiger to the left of an apple', opts));
+  // the reference: two batch-1 caches, stepped one after the other (what Generation did before)
+  const cond = [...s.encode('a tiger to the left of an apple').ids, t.boi];
+  const uncond = cond.filter((id) => t.modalityOf(id) !== 'text');
+  const a = s.model.prefill(cond, 'none');
+  const b = s.model.prefill(uncond, 'none');
+  const grammar = new ImageGrammar(s.decodeVocab());
+  grammar.replay(cond);
+  const rand = mulberry32(7);
+  const sampling = validateSampling({ temperature: 1 });
+  let lc = a.logits;
+  let lu = b.logits;
+  const want: { tokenId: number; logprob: number }[] = [];
+  for (let i = 0; i < 19; i++) {
+    const l = Float32Array.from(lc);
+    if (grammar.insideImage) for (let j = 0; j < l.length; j++) l[j] = lu[j] + cfgScale * (l[j] - lu[j]);
+    const forced = grammar.forced();
+    const forcedLp = forced !== null ? l[forced] - lse64(l, () => true) : 0;
+    grammar.mask(l);
+    const c = chooseToken(l, sampling, rand);
+    const tokenId = forced ?? c.tokenId;
+    want.push({ tokenId, logprob: forced !== null ? forcedLp : c.logprob });
+    grammar.advance(tokenId);
+    lc = s.model.step(a.cache, tokenId, 'none').logits;
+    lu = s.model.step(b.cache, tokenId, 'none').logits;
+  }
+  a.cache.dispose();
+  b.cache.dispose();
+  expect(got.map((x) => x.tokenId)).toEqual(want.map((x) => x.tokenId));
+  expect(got.filter((x) => t.isImageCode(x.tokenId))).toHaveLength(16);
+  for (let i = 0; i < 19; i++) expect(Math.abs(got[i].logprob - want[i].logprob)).toBeLessThanOrEqual(1e-4);
+});
+
+test('GenerateOptions.hidden puts each position’s states on its Step (equal to the full forward’s)', async () => {
+  const steps = await collect(s.generate('a red heart', { maxNewTokens: 4, temperature: 0, imageGrammar: false, stopTokens: [], hidden: ['final_norm'] }));
+  const ids = [...s.encode('a red heart').ids, ...steps.map((x) => x.tokenId)];
+  const full = s.model.forward([ids], { hidden: { names: ['final_norm'], rows: steps.map((x) => x.position) } }).hidden!.host!.get('final_norm')!;
+  const H = s.config.hiddenSize;
+  steps.forEach((st, i) => {
+    const d = st.hidden!.final_norm;
+    expect(d).toHaveLength(H);
+    let worst = 0;
+    for (let j = 0; j < H; j++) worst = Math.max(worst, Math.abs(d[j] - full.data[i * H + j]));
+    expect(worst).toBeLessThanOrEqual(1e-4);
+  });
+  expect(() => s.generate('a', { hidden: ['nope'] })).toThrow("hidden: no residual-stream point named 'nope'");
+});
