@@ -8,18 +8,23 @@
 export { initBackend, currentDevice, BACKEND_ORDER } from './backend/backend';
 export type { BackendName, DeviceInfo } from './backend/backend';
 
-export { defaultMoEConfig, validateMoEConfig, PRESETS, headDim } from './model/config';
+export { defaultMoEConfig, validateMoEConfig, PRESETS, headDim, SIZE_LIMITS } from './model/config';
 export type { MoEConfig, PresetName } from './model/config';
 export { MoEModel } from './model/model';
-export type { CaptureLevel, ForwardOptions, ForwardResult, StepResult } from './model/model';
+export type { CaptureLevel, ForwardOptions, ForwardResult, StepResult, StepOptions, BatchStepResult, PrefillOptions } from './model/model';
 export type { LayerRouting } from './model/moe';
 export type { HookFn } from './model/hooks';
-export { KvCache } from './model/kv-cache';
+export { KvCache, KV_BLOCK } from './model/kv-cache';
+export type { AdapterDecodeState } from './model/kv-cache';
+export { positionMeta, PositionTracker, metaFromModalities, OUTPUT_UNKNOWN } from './model/positions';
+export type { PositionMeta, PositionVocab, PositionEntry } from './model/positions';
+export { hiddenPointNames } from './model/hidden';
+export type { HiddenRequest, HiddenStates } from './model/hidden';
 export { countParams, initHostParams, mixtralTensorShapes } from './model/params';
 export type { HostTensor } from './model/params';
 export { ROW_INIT_STRATEGIES, growVocabulary } from './model/vocab-extend';
 export type { RowInitStrategy, RowInitContext } from './model/vocab-extend';
-export type { ProjectionAdapter, ProjectionTarget } from './model/adapter-seam';
+export type { ProjectionAdapter, ProjectionTarget, AdapterContext } from './model/adapter-seam';
 
 export { ByteLevelBPE, MultimodalTokenizer } from './tokenizer';
 export type { Modality, ImageCodes, PromptPart, Prompt, GridPos, EncodedPrompt, TokenizerLayout } from './tokenizer';
