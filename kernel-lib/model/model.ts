@@ -17,99 +17,17 @@ import { moeForward, LayerRouting, MoEOptions, MoEWeights } from './moe';
 import { HookContext, HookFn } from './hooks';
 import { KvCache, LayerKv } from './kv-cache';
 import { AdapterSet, ProjectionCall, ProjectionTarget } from './adapter-seam';
-import { PositionMeta, checkMetaRows, metaFromModalities } from './positions';
-import { HiddenCapture, HiddenRequest, HiddenStates } from './hidden';
+import { metaFromModalities } from './positions';
+import { HiddenCapture, HiddenStates } from './hidden';
+import {
+  BatchStepResult, CaptureLevel, ForwardOptions, ForwardResult, PrefillOptions, StepOptions, StepResult, TensorForward,
+  TensorForwardOptions, positionsOf,
+} from './forward-options';
 
-export type CaptureLevel = 'none' | 'routing' | 'full';
-
-/** Per-token position metadata, given either way (not both). */
-export interface PositionOptions {
-  /** Position metadata [B·T] rows (positions.ts): modality, image grid cell, output modality. */
-  positions?: PositionMeta;
-  /** Legacy: modality codes only [B·T] (0 text, 1 image, 2 special); read as metadata without grid or output. */
-  modalities?: Uint8Array;
-}
-
-export interface ForwardOptions extends PositionOptions {
-  /** 'routing' (default) returns experts/weights/probs per layer; 'full' adds router logits. */
-  capture?: CaptureLevel;
-  hooks?: ReadonlyMap<string, HookFn>;
-  /** Names (or a predicate) of activations to copy to the host. */
-  cacheNames?: (name: string) => boolean;
-  /** Hidden states of chosen rows to return (hidden.ts). */
-  hidden?: HiddenRequest;
-}
-
-export interface ForwardResult {
-  /** [B, T, V] row-major. */
-  logits: Float32Array;
-  shape: [number, number, number];
-  routing: LayerRouting[];
-  /** Mean load-balancing loss over layers. */
-  aux: number;
-  /** The requested hidden states (when `hidden` was given). */
-  hidden?: HiddenStates;
-}
-
-export interface StepResult {
-  /** Next-token logits [V]. */
-  logits: Float32Array;
-  /** One entry per layer for the token just consumed (k experts). Empty when capture is 'none'. */
-  routing: LayerRouting[];
-  hidden?: HiddenStates;
-}
-
-export interface StepOptions {
-  capture?: CaptureLevel;
-  /** Metadata of the tokens fed, one row per sequence of the cache. */
-  positions?: PositionMeta;
-  /** Hidden states of this step's rows (`rows` index the cache's sequences). */
-  hidden?: HiddenRequest;
-}
-
-export interface BatchStepResult {
-  /** Next-token logits per sequence, each [V]. */
-  logits: Float32Array[];
-  /** Per layer, B rows (row b = sequence b). Empty when capture is 'none'. */
-  routing: LayerRouting[];
-  hidden?: HiddenStates;
-}
-
-export interface PrefillOptions extends PositionOptions {
-  capture?: CaptureLevel;
-  hidden?: HiddenRequest;
-  /** An empty batch-1 cache to fill (a new one, or one that was reset); default a new cache. */
-  cache?: KvCache;
-}
-
-export interface TensorForwardOptions extends PositionOptions {
-  hooks?: HookContext;
-  capture?: CaptureLevel;
-  /** Return this sequence's keys/values for a KV cache (batch 1). */
-  wantKv?: boolean;
-  /** Gradients will be taken (custom-gradient linears, load-balancing loss). */
-  training?: boolean;
-  /** Records hidden states at the residual-stream points it asks for. */
-  hidden?: HiddenCapture;
-  /** The cache a prefill fills (adapters keep their decode state in it). */
-  cache?: KvCache;
-}
-
-interface TensorForward {
-  logits: tf.Tensor2D; // [B·T, V]
-  /** Mean load-balancing loss over layers (0 when not training). */
-  aux: tf.Scalar;
-  routing: LayerRouting[];
-  kv: LayerKv[];
-}
-
-/** The one PositionMeta of a call from either option, checked against its row count. */
-function positionsOf(o: PositionOptions, n: number, who: string): PositionMeta | undefined {
-  if (o.positions && o.modalities) throw new Error(`${who}: pass positions or modalities, not both`);
-  const m = o.positions ?? (o.modalities ? metaFromModalities(o.modalities) : undefined);
-  if (m) checkMetaRows(m, n, who);
-  return m;
-}
+export type {
+  CaptureLevel, PositionOptions, ForwardOptions, ForwardResult, StepResult, StepOptions, BatchStepResult, PrefillOptions,
+  TensorForwardOptions, TensorForward,
+} from './forward-options';
 
 export class MoEModel {
   readonly config: MoEConfig;
