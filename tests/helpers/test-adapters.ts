@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { MoEConfig } from '../../kernel-lib/model/config';
 import { headDim } from '../../kernel-lib/model/config';
 import type { AdapterContext, AdapterDecodeState, ProjectionAdapter, ProjectionTarget } from '../../kernel-lib/model/adapter-seam';
-import { mulberry32, normalArray } from '../../kernel-lib/model/params';
+import { mulberry32, normalArray } from '../../kernel-lib/util/random';
 
 /** Adds nothing; records the layout and metadata of every call at (layer 0, attn.wqkv). */
 export class RecordingAdapter implements ProjectionAdapter {

@@ -5,7 +5,7 @@ import { RecordingAdapter } from '../helpers/test-adapters';
 import type { Session } from '../../kernel-lib/session';
 import { MODALITY_CODES as M, OUTPUT_UNKNOWN, metaFromModalities, modalityCodes, positionMeta } from '../../kernel-lib/model/positions';
 import { attachLoRA } from '../../kernel-lib/adapters';
-import { mulberry32, normalArray } from '../../kernel-lib/model/params';
+import { mulberry32, normalArray } from '../../kernel-lib/util/random';
 import type { Step } from '../../kernel-lib/decode/generate';
 
 let s: Session;

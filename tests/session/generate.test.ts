@@ -193,7 +193,7 @@ test('logprob is after the grammar mask (renormalised over allowed tokens), rawL
 test('CFG as one batch-2 step equals the two-branch computation: same tokens for the same seed, logprobs ≤ 1e-4', async () => {
   const { ImageGrammar } = await import('../../kernel-lib/decode/grammar');
   const { chooseToken, validateSampling } = await import('../../kernel-lib/decode/sampling');
-  const { mulberry32 } = await import('../../kernel-lib/model/params');
+  const { mulberry32 } = await import('../../kernel-lib/util/random');
   const t = s.tokenizer;
   const cfgScale = 3;
   const opts = { startImage: true, maxNewTokens: 19, seed: 7, temperature: 1, cfgScale };
