@@ -4,15 +4,17 @@
  *
  * Top-k is chosen on the host from detached router probabilities (topk has no gradient on any TF.js
  * backend); gradients reach the router through the chosen probabilities, as in Mixtral. Ties are
- * broken by the LOWER expert index. The experts are computed as two dense 2-D matMuls over the
- * stacked expert weights, with non-chosen experts weighted by zero — exactly the sparse sum. Measured
- * on wasm (bench/, notes in README): gathering the chosen experts' weights costs ~5 ms per layer
- * (gather/slice of large tensors is slow there), while the dense form costs ~0.15 ms at batch 1.
+ * broken by the LOWER expert index. The experts themselves are in `experts.ts`: for a few tokens (decode)
+ * two dense 2-D matMuls over the stacked expert weights with non-chosen experts weighted by zero (gathering
+ * the chosen experts' weights cost ~5 ms per layer on wasm, the dense form ~0.15 ms at batch 1); for many
+ * tokens (training, prefill) the tokens grouped by expert on the host, k/E of the FLOPs. Both compute the
+ * same sparse sum.
  */
 import * as tf from '@tensorflow/tfjs';
 import { linear } from './linear';
 import { swiglu } from './layers';
 import { HookContext } from './hooks';
+import { denseExperts, groupedExperts, GROUPED_MIN_ROWS_PER_EXPERT } from './experts';
 
 /** Up to this many tokens, inference computes routing on the host (the decode fast path). */
 const FAST_PATH_MAX_TOKENS = 16;
@@ -137,14 +139,13 @@ export function moeForward(x: tf.Tensor2D, w: MoEWeights, o: MoEOptions): MoERes
     const mask = new Float32Array(N * E);
     for (let i = 0; i < N * k; i++) mask[Math.floor(i / k) * E + experts[i]] = 1;
     const maskT = tf.tensor2d(mask, [N, E]); // [N, E] constant 0/1
-    let gate = tf.mul(probsT, maskT); // [N, E]; gradients reach the router through the chosen probs
-    if (o.normTopKProb) gate = tf.div(gate, tf.sum(gate, -1, true));
+    let gate = tf.mul(probsT, maskT) as tf.Tensor2D; // [N, E]; gradients reach the router through the chosen probs
+    if (o.normTopKProb) gate = tf.div(gate, tf.sum(gate, -1, true)) as tf.Tensor2D;
     gate = o.hooks.point(`${name}.gate`, gate);
-    const h = mm(x, w.w13); // [N, 2·E·I]
-    const [a, b] = tf.split(h, 2, 1); // [N, E·I] each
-    const act = swiglu(a, b); // [N, E·I]
-    const weighted = tf.reshape(tf.mul(tf.reshape(act, [N, E, I]), tf.reshape(gate, [N, E, 1])), [N, E * I]);
-    out = mm(weighted as tf.Tensor2D, w.w2); // [N, H] = Σ_e gate_e · expert_e(x)
+    // Many tokens: group them by expert (k/E of the FLOPs); few: the dense form's few kernels win.
+    out = (N * k) / E >= GROUPED_MIN_ROWS_PER_EXPERT
+      ? groupedExperts(x, w.w13, w.w2, gate, experts, k, E, I, mm)
+      : denseExperts(x, w.w13, w.w2, gate, E, I, mm); // [N, H] = Σ_e gate_e · expert_e(x)
     if (o.training) {
       // Switch/Mixtral load balancing: E · Σ_e (fraction of token-slots to e) · (mean prob of e).
       aux = tf.mul(tf.sum(tf.mul(tf.mean(maskT, 0), tf.mean(probsT, 0))), E) as tf.Scalar;
