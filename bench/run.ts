@@ -4,9 +4,13 @@
  * of ratios and writes JSON (bench/results/bench-<timestamp>.json, or --out).
  *
  *   decode tokens/s at positions 16, 128, 512 with routing capture on and off; prefill tokens/s;
- *   64-code image with and without CFG; training tokens/s; tensors alive after 10,000 decode steps.
+ *   64-code image with and without CFG; training tokens/s (the trainer, and data-parallel workers);
+ *   tensors alive after 10,000 decode steps. Above the table: the baseline's BLAS, a 512×512 matmul's
+ *   GFLOP/s on both sides and the machine's load; ratios are withheld when PyTorch runs on the reference BLAS.
+ *   `--only profile` prints the kernel profile of one training step instead (README, "Training kernels").
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
@@ -15,7 +19,11 @@ import { benchCheckpoint } from './checkpoint';
 import { Generation, stepRoutingOf } from '../kernel-lib/decode/generate';
 import { mulberry32 } from '../kernel-lib/util/random';
 import { repoRoot } from '../kernel-lib/paths';
-import { CommandSpec, UsageError, helpText, numberArg, parseCommand } from '../kernel-lib/cli/args';
+import { CommandSpec, helpText, numberArg, parseCommand, UsageError } from '../kernel-lib/cli/args';
+import { BlasInfo, probeTorchBlas, ratioRefusal, tfMatmulGflops } from './blas';
+import { buildReport, formatReport, Measures } from './report';
+import { parallelTrainRates } from './parallel-train';
+import { profileTable, profileTrainStep } from './profile';
 
 
 function median(xs: number[]): number {
@@ -31,16 +39,6 @@ function randomIds(n: number, V: number, rand: () => number): number[] {
   return Array.from({ length: n }, () => Math.floor(rand() * V));
 }
 
-interface Measures {
-  decode: Record<string, { capture_off: number; capture_on: number }>;
-  prefill_tokens_per_s: number;
-  image_seconds: { no_cfg: number; cfg: number };
-  train_tokens_per_s: number;
-  /** CPU milliseconds per decoded token (capture on), by position. */
-  decode_cpu_ms_per_token: Record<string, number>;
-  /** CPU seconds per image. */
-  image_cpu_seconds: { no_cfg: number; cfg: number };
-}
 
 /**
  * This process's CPU seconds (user + system) since `from`. On a machine other jobs share, CPU time
@@ -120,6 +118,8 @@ async function measureTrain(s: Session, steps: number): Promise<number> {
   return median(rates);
 }
 
+const SECTIONS = ['decode', 'prefill', 'image', 'train', 'leak'];
+
 export const BENCH: CommandSpec = {
   usage: 'switchboard bench',
   positionals: [],
@@ -130,11 +130,19 @@ export const BENCH: CommandSpec = {
     quick: { type: 'boolean', help: 'fewer repetitions and positions (a smoke run)' },
     out: { type: 'string', arg: 'FILE', help: 'where the JSON goes (default bench/results/bench-<time>.json)' },
     checkpoint: { type: 'string', arg: 'DIR', help: 'the model to measure (default data/checkpoints/mm-moe-small)' },
-    'torch-threads': { type: 'string', arg: 'N', help: 'PyTorch threads (default 1)' },
+    'torch-threads': { type: 'string', arg: 'N,M', help: 'PyTorch thread counts, one table column each (default 1,2)' },
+    workers: { type: 'string', arg: 'N,M', help: 'data-parallel worker counts for the train section (default 1,2; 0 = none)' },
+    only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step)` },
     'no-torch': { type: 'boolean', help: 'measure Switchboard only' },
-    only: { type: 'string', arg: 'LIST', help: 'only these sections, comma-separated: decode, prefill, image, train, leak (default all)' },
   },
 };
+
+/** A comma-separated list of positive integers (`--workers 0`: none), else a UsageError naming the flag. */
+function countsArg(values: Record<string, unknown>, flag: string, dflt: string, noneAllowed: boolean): number[] {
+  const text = typeof values[flag] === 'string' ? (values[flag] as string) : dflt;
+  if (noneAllowed && text.trim() === '0') return [];
+  return text.split(',').map((part) => numberArg({ [flag]: part }, flag, { integer: true, min: 1 }) as number);
+}
 
 /** Runs the benchmark; returns the exit status (0, or 0 after printing --help). */
 export async function runBench(argv: string[]): Promise<number> {
@@ -145,22 +153,34 @@ export async function runBench(argv: string[]): Promise<number> {
   }
   const quick = values.quick === true;
   const ckDir = (values.checkpoint as string | undefined) ?? (await benchCheckpoint(repoRoot(), log));
-  const threads = numberArg(values, 'torch-threads', { integer: true, min: 1 }) ?? 1;
-  // --only decode,image,…: run only these sections, e.g. to compare decode ratios before/after an
-  // engine change without the minutes of training.
-  const SECTIONS = ['decode', 'prefill', 'image', 'train', 'leak'];
-  const onlyArg = values.only as string | undefined;
-  const only = new Set(onlyArg === undefined ? SECTIONS : onlyArg.split(','));
-  for (const o of only) if (!SECTIONS.includes(o)) throw new UsageError(`--only: unknown section '${o}' (expected ${SECTIONS.join(', ')})`);
+  const only = new Set(typeof values.only === 'string' ? values.only.split(',') : SECTIONS);
+  for (const o of only) if (![...SECTIONS, 'profile'].includes(o)) throw new UsageError(`--only: unknown section '${o}' (expected ${SECTIONS.join(', ')} or profile)`);
+  const workerCounts = countsArg(values, 'workers', '1,2', true);
+  const torchThreads = values['no-torch'] ? [] : countsArg(values, 'torch-threads', '1,2', false);
+  const loadStart = os.loadavg()[0];
+  if (only.has('profile')) {
+    log('kernel profile of one training step 8×128');
+    const s = await Session.load(ckDir);
+    const p = await profileTrainStep(s.model);
+    s.dispose();
+    process.stdout.write(profileTable(p) + '\n');
+    only.delete('profile');
+    if (only.size === 0) return 0;
+  }
+  const torchScript = path.join(repoRoot(), 'scripts/torch_ref/bench_torch.py');
+  const blas: BlasInfo[] = torchThreads.map((t) => probeTorchBlas(torchScript, t));
+  const refusal = ratioRefusal(blas);
+  if (refusal) log(refusal);
   // PyTorch runs before and after Switchboard and each metric keeps its better value: on a shared
   // machine this makes the reference, not Switchboard, the one that benefits from a quiet moment.
-  const torchBefore = values['no-torch'] ? null : runTorch(ckDir, threads, quick);
+  const torchBefore = new Map(torchThreads.map((t) => [t, runTorch(ckDir, t, quick)]));
   const s = await Session.load(ckDir);
   log(`checkpoint ${ckDir}; backend ${s.device.backend} (simd ${s.device.simd}, threads ${s.device.threads})`);
+  const sbGflops = tfMatmulGflops();
   const rand = mulberry32(1);
   const steps = quick ? 8 : 48;
   const repeats = quick ? 1 : 5;
-  const ts: Measures = { decode: {}, prefill_tokens_per_s: 0, image_seconds: { no_cfg: 0, cfg: 0 }, train_tokens_per_s: 0, decode_cpu_ms_per_token: {}, image_cpu_seconds: { no_cfg: NaN, cfg: NaN } };
+  const ts: Measures = { decode: {}, prefill_tokens_per_s: NaN, image_seconds: { no_cfg: NaN, cfg: NaN }, train_tokens_per_s: NaN, parallel_train: null, decode_cpu_ms_per_token: {}, image_cpu_seconds: { no_cfg: NaN, cfg: NaN } };
   for (const P of only.has('decode') ? [16, 128, 512] : []) {
     if (P + steps > s.config.maxPositions) continue;
     log(`decode at position ${P}`);
@@ -176,15 +196,17 @@ export async function runBench(argv: string[]): Promise<number> {
     ts.decode[String(P)] = { capture_off: median(off), capture_on: median(on) };
     ts.decode_cpu_ms_per_token[String(P)] = median(onCpu) * 1000;
   }
-  const pre: number[] = [];
-  if (only.has('prefill')) log('prefill 256');
-  for (let r = 0; only.has('prefill') && r < repeats + 1; r++) {
-    const ids = randomIds(256, s.config.vocabSize, rand);
-    const t0 = performance.now();
-    s.model.prefill(ids, 'none').cache.dispose();
-    if (r > 0) pre.push(256 / ((performance.now() - t0) / 1000));
+  if (only.has('prefill')) {
+    log('prefill 256');
+    const pre: number[] = [];
+    for (let r = 0; r < repeats + 1; r++) {
+      const ids = randomIds(256, s.config.vocabSize, rand);
+      const t0 = performance.now();
+      s.model.prefill(ids, 'none').cache.dispose();
+      if (r > 0) pre.push(256 / ((performance.now() - t0) / 1000));
+    }
+    ts.prefill_tokens_per_s = median(pre);
   }
-  ts.prefill_tokens_per_s = pre.length ? median(pre) : NaN;
   if (only.has('image')) {
     log('image 64 codes, without and with CFG (alternating)');
     const no: number[] = [];
@@ -199,13 +221,16 @@ export async function runBench(argv: string[]): Promise<number> {
     }
     ts.image_seconds = { no_cfg: median(no), cfg: median(yes) };
     ts.image_cpu_seconds = { no_cfg: median(noCpu), cfg: median(yesCpu) };
-  } else {
-    ts.image_seconds = { no_cfg: NaN, cfg: NaN };
   }
-  ts.train_tokens_per_s = NaN;
   if (only.has('train')) {
     log('training 8×128');
     ts.train_tokens_per_s = await measureTrain(s, quick ? 2 : 5);
+    if (workerCounts.length > 0) {
+      log(`training 8×128 with data-parallel workers: ${workerCounts.join(', ')} (taking turns step by step)`);
+      const copy = await Session.load(ckDir); // the workers' runs update weights: keep them off the decode model
+      ts.parallel_train = await parallelTrainRates(copy, workerCounts, quick ? 2 : 6, log);
+      copy.dispose();
+    }
   }
 
   const total = only.has('leak') ? (quick ? 1000 : 10000) : 0;
@@ -222,12 +247,12 @@ export async function runBench(argv: string[]): Promise<number> {
   const tensorGrowth = tf.memory().numTensors - before;
   s.dispose();
 
-  let torch: Record<string, unknown> | null = null;
-  if (!values['no-torch']) {
-    torch = bestOf(torchBefore, runTorch(ckDir, threads, quick));
-  }
-  const report = buildReport(ts, torch, tensorGrowth, total, ckDir);
-  printTable(report);
+  const torch: Record<string, Record<string, unknown>> = {};
+  for (const t of torchThreads) torch[String(t)] = bestOf(torchBefore.get(t) ?? null, runTorch(ckDir, t, quick));
+  const device = `${s.device.backend}${s.device.simd ? ' SIMD' : ''}, ${s.device.threads} thread${s.device.threads === 1 ? '' : 's'}`;
+  const env = { device, matmul_512_gflops: sbGflops, load: { start: loadStart, end: os.loadavg()[0], cores: os.cpus().length }, blas };
+  const report = buildReport(ts, torch, env, tensorGrowth, total, ckDir);
+  process.stdout.write(formatReport(report));
   const outFile = (values.out as string | undefined) ?? path.join(repoRoot(), 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, JSON.stringify(report, null, 2));
@@ -257,62 +282,3 @@ function bestOf(a: Record<string, unknown> | null, b: Record<string, unknown>): 
   return { ...(pick(a, b, '') as Record<string, unknown>), runs_combined: 2 };
 }
 
-interface Row {
-  metric: string;
-  switchboard: number;
-  torch: number | null;
-  /** > 1 means Switchboard is better. */
-  ratio: number | null;
-  target?: string;
-}
-
-function buildReport(ts: Measures, torch: Record<string, unknown> | null, growth: number, steps: number, ck: string) {
-  const rows: Row[] = [];
-  const t = (torch ?? {}) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  for (const [P, d] of Object.entries(ts.decode)) {
-    const td = t.decode?.[P] ?? t.decode?.find?.((x: any) => String(x.position) === P); // eslint-disable-line @typescript-eslint/no-explicit-any
-    const off = td?.capture_off?.tokens_per_s ?? td?.capture_off ?? null;
-    const on = td?.capture_on?.tokens_per_s ?? td?.capture_on ?? null;
-    rows.push({ metric: `decode tok/s @${P}, capture off`, switchboard: d.capture_off, torch: off, ratio: off ? d.capture_off / off : null, target: '≥ 1.0×' });
-    rows.push({ metric: `decode tok/s @${P}, capture on`, switchboard: d.capture_on, torch: on, ratio: on ? d.capture_on / on : null, target: '≥ 1.0×' });
-  }
-  const tp = t.prefill?.tokens_per_s ?? t.prefill_tokens_per_s ?? null;
-  rows.push({ metric: 'prefill tok/s (256)', switchboard: ts.prefill_tokens_per_s, torch: tp, ratio: tp ? ts.prefill_tokens_per_s / tp : null });
-  const ti = t.image ?? {};
-  const tin = ti.no_cfg?.seconds ?? ti.no_cfg ?? null;
-  const tic = ti.cfg?.seconds ?? ti.cfg ?? null;
-  rows.push({ metric: 'image 64 codes, s (no CFG)', switchboard: ts.image_seconds.no_cfg, torch: tin, ratio: tin ? tin / ts.image_seconds.no_cfg : null });
-  rows.push({ metric: 'image 64 codes, s (CFG)', switchboard: ts.image_seconds.cfg, torch: tic, ratio: tic ? tic / ts.image_seconds.cfg : null });
-  const tt = t.train?.tokens_per_s ?? t.train_tokens_per_s ?? null;
-  rows.push({ metric: 'train tok/s (8×128)', switchboard: ts.train_tokens_per_s, torch: tt, ratio: tt ? ts.train_tokens_per_s / tt : null, target: '≥ 0.5×' });
-  const d16 = ts.decode['16'];
-  const d512 = ts.decode['512'];
-  const derived = {
-    capture_overhead: Object.fromEntries(Object.entries(ts.decode).map(([P, d]) => [P, d.capture_off / d.capture_on - 1])),
-    per_token_cost_512_over_16: d16 && d512 ? d16.capture_on / d512.capture_on : null,
-    cfg_over_no_cfg: ts.image_seconds.cfg / ts.image_seconds.no_cfg,
-    per_token_cpu_cost_512_over_16: ts.decode_cpu_ms_per_token['512'] / ts.decode_cpu_ms_per_token['16'],
-    cfg_over_no_cfg_cpu: ts.image_cpu_seconds.cfg / ts.image_cpu_seconds.no_cfg,
-    tensors_alive_growth: growth,
-    decode_steps_for_growth: steps,
-  };
-  return { checkpoint: ck, date: new Date().toISOString(), switchboard: ts, torch, rows, derived };
-}
-
-function printTable(r: ReturnType<typeof buildReport>): void {
-  const f = (x: number | null) => (x === null || Number.isNaN(x) ? '—' : x >= 100 ? x.toFixed(0) : x.toFixed(3));
-  const lines = [`${'metric'.padEnd(34)} ${'switchboard'.padStart(12)} ${'pytorch'.padStart(10)} ${'ratio'.padStart(8)}  target`];
-  for (const row of r.rows) {
-    lines.push(`${row.metric.padEnd(34)} ${f(row.switchboard).padStart(12)} ${f(row.torch).padStart(10)} ${(row.ratio === null ? '—' : row.ratio.toFixed(2) + '×').padStart(8)}  ${row.target ?? ''}`);
-  }
-  const d = r.derived;
-  lines.push('');
-  lines.push(`capture overhead: ${Object.entries(d.capture_overhead).map(([P, o]) => `@${P} ${(o * 100).toFixed(1)}%`).join(', ')}  (target ≤ 5%)`);
-  lines.push(`per-token cost @512 / @16: ${d.per_token_cost_512_over_16 === null ? '—' : d.per_token_cost_512_over_16.toFixed(2)}×  (target ≤ 1.2×)`);
-  lines.push(`one 64-code image, CFG / no CFG: ${Number.isNaN(d.cfg_over_no_cfg) ? '—' : d.cfg_over_no_cfg.toFixed(2)}×  (target ≤ 1.3×)`);
-  const x = (v: number) => (Number.isNaN(v) ? '—' : `${v.toFixed(2)}×`);
-  lines.push(`  the same two ratios in CPU time (steadier on a shared machine): ${x(d.per_token_cpu_cost_512_over_16)}, ${x(d.cfg_over_no_cfg_cpu)}`);
-  lines.push(`tensors alive after ${d.decode_steps_for_growth} decode steps: ${d.tensors_alive_growth >= 0 ? '+' : ''}${d.tensors_alive_growth}  (target 0)`);
-  lines.push('ratio > 1 means Switchboard is faster (for image seconds: PyTorch time / Switchboard time).');
-  process.stdout.write(lines.join('\n') + '\n');
-}

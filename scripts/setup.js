@@ -18,8 +18,8 @@
  *   2. build              `tsc -p tsconfig.build.json` when a .ts under kernel-lib/ or bench/ changed, and the
  *                         widget bundle when one of its inputs did (scripts/lib/build.js, also run by the CLI
  *                         and by jest's globalSetup)
- *   3. Debian packages    Jupyter Notebook, nbclient, nbconvert (+ PyTorch for --test/--bench, + Chromium for
- *                         --test) for /usr/bin/python3; installed with apt-get when root
+ *   3. Debian packages    Jupyter Notebook, nbclient, nbconvert (+ PyTorch and OpenBLAS for --test/--bench,
+ *                         + Chromium for --test) for /usr/bin/python3; installed with apt-get when root
  *   4. tslab kernel       kernelspec written to .jupyter-local/data/kernels/tslab (nothing global)
  *
  * Plain Node with no dependencies: it runs before `npm install`.
@@ -202,11 +202,29 @@ const PY_MODULE_PACKAGES = {
   torch: 'python3-torch',
 };
 const CHROMIUM = '/usr/bin/chromium';
+/**
+ * Debian library packages checked with dpkg-query. python3-torch links the generic libblas.so.3, which on a
+ * fresh Debian 12 is netlib's reference BLAS (~10× slower matMuls); libopenblas0-pthread takes over
+ * libblas.so.3 through update-alternatives, so the PyTorch baseline of the tests and the benchmark is honest.
+ */
+const TORCH_LIBRARIES = ['libopenblas0-pthread'];
 
 function requirementsFor(mode) {
   const modules = ['notebook', 'nbclient', 'nbconvert'];
-  if (mode === 'test' || mode === 'bench') modules.push('torch');
-  return { modules, chromium: mode === 'test' };
+  const libraries = [];
+  if (mode === 'test' || mode === 'bench') {
+    modules.push('torch');
+    libraries.push(...TORCH_LIBRARIES);
+  }
+  return { modules, libraries, chromium: mode === 'test' };
+}
+
+/** Installed state of Debian packages (dpkg-query); the ones not fully installed. */
+function missingLibraries(libraries) {
+  return libraries.filter((p) => {
+    const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' });
+    return r.status !== 0 || !/\binstall ok installed\b/.test(r.stdout || '');
+  });
 }
 
 /** Imports each module with /usr/bin/python3; returns { missing: [module...], versions: {module: version} }. */
@@ -235,6 +253,7 @@ function checkPythonModules(modules) {
 function missingPackages(req) {
   const py = checkPythonModules(req.modules);
   const pkgs = py.missing.map((m) => PY_MODULE_PACKAGES[m]);
+  pkgs.push(...missingLibraries(req.libraries));
   if (req.chromium && !fs.existsSync(CHROMIUM)) pkgs.push('chromium');
   return { pkgs, py };
 }
@@ -245,6 +264,7 @@ async function ensureDebianPackages(mode) {
   const describe = () =>
     Object.entries(py.versions)
       .map(([m, v]) => `${m} ${v}`)
+      .concat(req.libraries)
       .concat(req.chromium ? ['chromium'] : [])
       .join(', ');
   if (pkgs.length === 0) {

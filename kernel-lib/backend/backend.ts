@@ -7,6 +7,7 @@
  *   wasm            @tensorflow/tfjs-backend-wasm (SIMD; one thread under Node)
  *   cpu             plain JavaScript (slow; the reference the wasm workarounds are tested against)
  */
+import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -21,6 +22,11 @@ export interface DeviceInfo {
   gpu: boolean;
   /** Threads the backend computes with (wasm under Node is single-threaded). */
   threads: number;
+  /**
+   * Data-parallel worker threads training uses (train/parallel: each its own backend and copy of the
+   * weights), from SWITCHBOARD_TRAIN_WORKERS; 1 = train on this thread, the fallback.
+   */
+  trainWorkers: number;
   simd: boolean;
   /** Why each backend earlier in the order did not load (empty when forced or first succeeded). */
   skipped: { backend: BackendName; reason: string }[];
@@ -56,7 +62,7 @@ async function tryLoad(name: BackendName): Promise<DeviceInfo> {
     require(pkg);
     tfName = 'tensorflow';
     gpu = name === 'tensorflow-gpu';
-    threads = (await import('node:os')).cpus().length;
+    threads = os.cpus().length;
   } else if (name === 'wasm') {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@tensorflow/tfjs-backend-wasm');
@@ -68,7 +74,19 @@ async function tryLoad(name: BackendName): Promise<DeviceInfo> {
   if (!ok) throw new Error(`tf.setBackend('${tfName}') returned false`);
   await tf.ready();
   const simd = tfName === 'wasm' ? Boolean(tf.env().getBool('WASM_HAS_SIMD_SUPPORT')) : false;
-  return { backend: name, tfBackend: tfName, gpu, threads, simd, skipped: [] };
+  return { backend: name, tfBackend: tfName, gpu, threads, simd, trainWorkers: tfName === 'tensorflow' ? 1 : trainWorkersFromEnv(), skipped: [] };
+}
+
+/**
+ * SWITCHBOARD_TRAIN_WORKERS: a positive integer, or `auto` for one worker per core (at most 8). Unset: 1.
+ * Only for backends that compute on one thread: libtensorflow already uses every core.
+ */
+export function trainWorkersFromEnv(value = process.env.SWITCHBOARD_TRAIN_WORKERS, cores = os.availableParallelism()): number {
+  if (value === undefined || value === '') return 1;
+  if (value === 'auto') return Math.max(1, Math.min(8, cores));
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`SWITCHBOARD_TRAIN_WORKERS must be a positive integer or 'auto', got '${value}'`);
+  return n;
 }
 
 /**

@@ -30,6 +30,11 @@ JSON layout (numbers are medians; "runs" lists every repeat):
    "prefill": {"prompt_tokens", "tokens_per_s", "runs"},
    "image": {"codes", "code_range", "code_range_source", "no_cfg": {"seconds", "runs"}, "cfg": {"seconds", "scale", "runs"}},
    "train": {"batch": [8, 128], "tokens_per_s", "step_seconds_median", "step_seconds", "ce_first", "ce_last", ...}}
+  blas      which BLAS PyTorch's matrix products run on: where libblas.so.3 resolves on this machine, the BLAS
+            libraries actually mapped into this process (/proc/self/maps; LD_LIBRARY_PATH can differ from the
+            system link), their kind ("openblas", "reference" = netlib, "blis", "atlas", "mkl", "unknown"), the
+            OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE environment, and a 512x512 float32 matmul in GFLOP/s at --threads.
+            --blas-only prints just {"blas": ...} (a second or two) so the benchmark can check before it starts.
 --quick (smoke test): 4 decode steps, 1 repeat, 32-token prefill, 8 codes, 1 warm-up + 1 train step on 2x16.
 All decoding runs under torch.inference_mode().  --threads sets torch.set_num_threads (default 1, matching the
 single-threaded TF.js wasm backend in Node); inter-op threads are set to 1.
@@ -54,6 +59,46 @@ from mixtral_ref import MixtralRef, load_balancing_loss  # noqa: E402
 
 def log(msg: str) -> None:
     print(f"[bench_torch] {msg}", file=sys.stderr, flush=True)
+
+
+LIBBLAS = "/usr/lib/x86_64-linux-gnu/libblas.so.3"
+BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def blas_kind(path: str) -> str:
+    """The BLAS implementation a libblas.so.3 path belongs to (Debian's alternatives layout)."""
+    p = path.lower()
+    for kind in ("openblas", "blis", "atlas", "mkl"):
+        if kind in p:
+            return kind
+    # netlib's reference implementation is the libblas3 package: /usr/lib/<triplet>/blas/libblas.so.3*
+    if "/blas/libblas.so" in p:
+        return "reference"
+    return "unknown"
+
+
+def blas_info(threads: int) -> Dict[str, Any]:
+    mapped: List[str] = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and any(k in os.path.basename(parts[-1]) for k in ("blas", "mkl", "blis")):
+                if parts[-1] not in mapped:
+                    mapped.append(parts[-1])
+    # The library that answers sgemm_ is the one mapped under the name libblas.so.3 (torch links that name).
+    loaded = next((m for m in mapped if os.path.basename(m).startswith("libblas.so")), mapped[0] if mapped else "")
+    a, b = torch.randn(512, 512), torch.randn(512, 512)
+    for _ in range(3):
+        a @ b
+    n, t0 = 0, time.perf_counter()
+    while n < 10 or time.perf_counter() - t0 < 0.5:
+        a @ b
+        n += 1
+    gflops = 2 * 512 ** 3 * n / (time.perf_counter() - t0) / 1e9
+    return {"libblas_so_3": os.path.realpath(LIBBLAS) if os.path.exists(LIBBLAS) else None,
+            "loaded": loaded, "mapped": mapped, "kind": blas_kind(loaded) if loaded else "unknown",
+            "env": {k: os.environ[k] for k in BLAS_ENV if k in os.environ},
+            "matmul_512_gflops": gflops, "threads": threads}
 
 
 def median_of(fn: Callable[[], float], repeats: int, warmup: int = 1) -> Tuple[float, List[float]]:
@@ -156,7 +201,7 @@ def train_bench(ckpt: str, steps: int, warmup: int, batch: int, seq: int, seed: 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--checkpoint")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--positions", default="16,128,512")
     ap.add_argument("--decode-steps", type=int, default=32)
@@ -167,9 +212,12 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 4 decode steps, 1 repeat, 32-token prefill, 8 codes, 1+1 train steps on 2x16")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--blas-only", action="store_true", help="print only the BLAS description and exit")
     a = ap.parse_args()
     if a.threads < 1:
         ap.error("--threads must be >= 1")
+    if not a.checkpoint and not a.blas_only:
+        ap.error("--checkpoint is required (except with --blas-only)")
     positions = [int(p) for p in a.positions.split(",") if p.strip()]
     steps, repeats, n_prefill, n_codes, train_steps, train_warmup = \
         a.decode_steps, a.repeats, a.prefill_tokens, a.image_codes, a.train_steps, 2
@@ -183,6 +231,11 @@ def main() -> int:
     except RuntimeError:
         pass
     torch.set_num_threads(a.threads)
+    blas = blas_info(a.threads)
+    log(f"BLAS: {blas['kind']} ({blas['loaded']}), 512x512 matmul {blas['matmul_512_gflops']:.1f} GFLOP/s")
+    if a.blas_only:
+        print(json.dumps({"blas": blas}))
+        return 0
     model = MixtralRef.from_checkpoint(a.checkpoint)
     model.eval()
     cfg = model.cfg
@@ -191,7 +244,7 @@ def main() -> int:
         "tool": "scripts/torch_ref/bench_torch.py", "baseline": "PyTorch eager (CPU, float32, sparse expert loop)",
         "torch_version": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
         "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
-        "checkpoint": a.checkpoint, "quick": a.quick,
+        "checkpoint": a.checkpoint, "quick": a.quick, "blas": blas,
         "model": {"vocab_size": cfg.vocab_size, "hidden_size": cfg.hidden_size, "intermediate_size": cfg.intermediate_size,
                   "layers": cfg.num_layers, "heads": cfg.num_heads, "kv_heads": cfg.num_kv_heads,
                   "experts": cfg.num_experts, "top_k": cfg.top_k, "shared_expert_size": cfg.shared_expert_size,

@@ -8,7 +8,7 @@ import { useBackend, maxAbsDiff } from '../helpers/backend';
 import { denseExperts, groupedExperts, groupByExpert } from '../../kernel-lib/model/experts';
 import { gatherRows, scatterAddRows } from '../../kernel-lib/model/host-rows';
 import { linear } from '../../kernel-lib/model/linear';
-import { mulberry32 } from '../../kernel-lib/model/params';
+import { mulberry32 } from '../../kernel-lib/util/random';
 
 const N = 40;
 const H = 8;

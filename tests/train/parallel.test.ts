@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { useBackend, maxAbsDiff } from '../helpers/backend';
 import { MoEModel } from '../../kernel-lib/model/model';
 import { defaultMoEConfig } from '../../kernel-lib/model/config';
-import { mulberry32 } from '../../kernel-lib/model/params';
+import { mulberry32 } from '../../kernel-lib/util/random';
 import { DataParallelPool, compiledModule } from '../../kernel-lib/train/parallel/pool';
 import { lmShare, splitRows, LmGradInit } from '../../kernel-lib/train/parallel/lm-grads';
 

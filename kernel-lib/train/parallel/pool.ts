@@ -13,9 +13,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { repoRoot } from '../../data/paths';
+import { repoRoot } from '../../paths';
 import { Collective, collectiveBuffers, CollectiveBuffers } from './collective';
-import { flatLayout, FromWorker, ParamSpec, ToWorker, WorkerInit } from './protocol';
+import { flatLayout, FromWorker, ParamSpec, readResult, resultsBuffer, ToWorker, WorkerInit } from './protocol';
 
 export interface PoolOptions {
   workers: number;
@@ -35,8 +35,9 @@ export interface PoolResult {
   loss: number;
   grads: Map<string, Float32Array>;
   stats: Record<string, number>;
-  /** Each worker's compute time, ms. */
+  /** Each worker's compute time, ms: wall and its thread's CPU time. */
   workerMs: number[];
+  workerCpuMs: number[];
 }
 
 /** The compiled JS of a repository file (e.g. `kernel-lib/train/parallel/lm-grads`): workers run JS, not TS. */
@@ -59,6 +60,7 @@ export class DataParallelPool {
     private readonly params: Float32Array,
     private readonly gradBufs: Float32Array[],
     private readonly collective: CollectiveBuffers,
+    private readonly results: SharedArrayBuffer,
   ) {}
 
   get size(): number {
@@ -72,11 +74,12 @@ export class DataParallelPool {
     const grads = Array.from({ length: o.workers }, () => new SharedArrayBuffer(layout.total * 4));
     const collective = collectiveBuffers(o.workers, o.reduceCapacity ?? 65536);
     const script = compiledModule('kernel-lib/train/parallel/worker');
+    const results = resultsBuffer(o.workers);
     const workers = grads.map((g, rank) => {
-      const init: WorkerInit = { rank, workers: o.workers, module: o.module, init: o.init, backend: o.backend ?? 'wasm', specs: o.specs, params, grads: g, collective };
+      const init: WorkerInit = { rank, workers: o.workers, module: o.module, init: o.init, backend: o.backend ?? 'wasm', specs: o.specs, params, grads: g, collective, results };
       return new Worker(script, { workerData: init });
     });
-    const pool = new DataParallelPool(workers, o.specs, new Float32Array(params), grads.map((g) => new Float32Array(g)), collective);
+    const pool = new DataParallelPool(workers, o.specs, new Float32Array(params), grads.map((g) => new Float32Array(g)), collective, results);
     try {
       await Promise.all(workers.map((w) => pool.reply(w, null)));
     } catch (e) {
@@ -119,6 +122,42 @@ export class DataParallelPool {
    * is worker r's part of the batch (null: none this step).
    */
   async grads(values: (name: string) => Float32Array, shares: unknown[]): Promise<PoolResult> {
+    const id = this.begin(values, shares);
+    const replies = this.workers.map((w) => this.reply(w, id));
+    this.post(id, shares);
+    const settled = await Promise.allSettled(replies);
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason as Error;
+    return this.finish(settled.map((s) => (s as PromiseFulfilledResult<Extract<FromWorker, { type: 'done' }>>).value));
+  }
+
+  /**
+   * The same, blocking this thread until every worker is done (Atomics.wait; allowed on Node's main thread):
+   * for a synchronous seam such as the training loop's `gradients`. `timeoutMs` bounds a step whose worker
+   * died without reporting.
+   */
+  gradsSync(values: (name: string) => Float32Array, shares: unknown[], timeoutMs = 600_000): PoolResult {
+    const id = this.begin(values, shares);
+    const counter = new Int32Array(this.results, 0, 1);
+    Atomics.store(counter, 0, 0);
+    this.post(id, shares);
+    const until = Date.now() + timeoutMs;
+    for (let n = Atomics.load(counter, 0); n < this.workers.length; n = Atomics.load(counter, 0)) {
+      if (Date.now() > until) {
+        Collective.abort(this.collective);
+        throw new Error(`data-parallel step: no result from ${this.workers.length - n} worker(s) within ${timeoutMs} ms`);
+      }
+      Atomics.wait(counter, 0, n, 1000);
+    }
+    const msgs = this.workers.map((_, r) => readResult(this.results, r));
+    const err = msgs.find((m): m is Extract<FromWorker, { type: 'error' }> => m.type === 'error');
+    if (err) throw new Error(err.message);
+    const done = msgs as Extract<FromWorker, { type: 'done' }>[];
+    if (done.some((m) => m.id !== id)) throw new Error('data-parallel step: a worker reported another step');
+    return this.finish(done);
+  }
+
+  private begin(values: (name: string) => Float32Array, shares: unknown[]): number {
     if (this.closed) throw new Error('data-parallel pool is closed');
     if (shares.length !== this.workers.length) throw new Error(`data-parallel grads: ${shares.length} shares for ${this.workers.length} workers`);
     const layout = flatLayout(this.specs);
@@ -128,13 +167,16 @@ export class DataParallelPool {
       this.params.set(v, layout.offsets[i]);
     });
     Collective.reset(this.collective);
-    const id = this.nextId++;
-    const replies = this.workers.map((w) => this.reply(w, id));
+    return this.nextId++;
+  }
+
+  private post(id: number, shares: unknown[]): void {
     this.workers.forEach((w, r) => w.postMessage({ type: 'step', id, share: shares[r] } satisfies ToWorker));
-    const settled = await Promise.allSettled(replies);
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) throw failed.reason as Error;
-    const done = settled.map((s) => (s as PromiseFulfilledResult<Extract<FromWorker, { type: 'done' }>>).value);
+  }
+
+  /** Adds the workers' gradients in worker order (the same bits for a given worker count). */
+  private finish(done: Extract<FromWorker, { type: 'done' }>[]): PoolResult {
+    const layout = flatLayout(this.specs);
     const grads = new Map<string, Float32Array>();
     this.specs.forEach((s, i) => {
       const sum = new Float32Array(layout.sizes[i]);
@@ -150,7 +192,7 @@ export class DataParallelPool {
       loss += d.loss;
       for (const [k, v] of Object.entries(d.stats)) stats[k] = (stats[k] ?? 0) + v;
     }
-    return { loss, grads, stats, workerMs: done.map((d) => d.ms) };
+    return { loss, grads, stats, workerMs: done.map((d) => d.ms), workerCpuMs: done.map((d) => d.cpuMs) };
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@
  * module it runs. A gradient module is a compiled JS file exporting `createGradFn(init)`; each worker
  * loads it once, with its own TF.js and wasm backend.
  */
+import * as fs from 'node:fs';
 import type * as tf from '@tensorflow/tfjs';
 import type { Collective, CollectiveBuffers } from './collective';
 
@@ -47,12 +48,41 @@ export interface WorkerInit {
   /** This worker's gradients, same layout. */
   grads: SharedArrayBuffer;
   collective: CollectiveBuffers;
+  /**
+   * Where the worker also reports each step (for `gradsSync`, whose main thread blocks and cannot receive
+   * messages): Int32 [0] = steps finished by all workers (Atomics-notified); then per worker a UTF-8 JSON
+   * FromWorker message in its RESULT_BYTES slot, length-prefixed.
+   */
+  results: SharedArrayBuffer;
+}
+
+export const RESULT_BYTES = 8192;
+
+export function resultsBuffer(workers: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(8 + workers * RESULT_BYTES);
+}
+
+/** Writes worker `rank`'s message into its slot and counts it as finished. */
+export function postResult(buf: SharedArrayBuffer, rank: number, m: FromWorker): void {
+  const bytes = new TextEncoder().encode(JSON.stringify(m).slice(0, RESULT_BYTES / 4 - 8));
+  const base = 8 + rank * RESULT_BYTES;
+  new DataView(buf).setInt32(base, bytes.length, true);
+  new Uint8Array(buf, base + 4, bytes.length).set(bytes);
+  const counter = new Int32Array(buf, 0, 1);
+  Atomics.add(counter, 0, 1);
+  Atomics.notify(counter, 0);
+}
+
+export function readResult(buf: SharedArrayBuffer, rank: number): FromWorker {
+  const base = 8 + rank * RESULT_BYTES;
+  const n = new DataView(buf).getInt32(base, true);
+  return JSON.parse(new TextDecoder().decode(new Uint8Array(buf, base + 4, n).slice())) as FromWorker;
 }
 
 export type ToWorker = { type: 'step'; id: number; share: unknown } | { type: 'close' };
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'done'; id: number; loss: number; stats: Record<string, number>; ms: number }
+  | { type: 'done'; id: number; loss: number; stats: Record<string, number>; ms: number; cpuMs: number }
   | { type: 'error'; id: number; message: string };
 
 /** Offsets of each parameter in the flat float32 layout. */
@@ -68,3 +98,20 @@ export function flatLayout(specs: ParamSpec[]): { offsets: number[]; sizes: numb
   }
   return { offsets, sizes, total };
 }
+
+/**
+ * CPU time of the calling thread in ms (Linux: utime + stime of /proc/thread-self/stat, 10 ms ticks);
+ * NaN where that file does not exist. On a machine shared with other work a worker's wall time says how
+ * busy the machine is, its CPU time how much work the worker did.
+ */
+export function threadCpuMs(): number {
+  try {
+    const stat = fs.readFileSync('/proc/thread-self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) ", field 3 is fields[0]
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return NaN;
+  }
+}
+/** USER_HZ: 100 on every Linux architecture Node supports. */
+const CLOCK_TICKS_PER_S = 100;

@@ -7,12 +7,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../backend/backend';
 import { Collective } from './collective';
-import { CreateGradFn, flatLayout, FromWorker, GradFn, ToWorker, WorkerInit } from './protocol';
+import { CreateGradFn, flatLayout, FromWorker, GradFn, postResult, threadCpuMs, ToWorker, WorkerInit } from './protocol';
 
 async function main(): Promise<void> {
   const w = workerData as WorkerInit;
   const port = parentPort!;
-  const send = (m: FromWorker): void => port.postMessage(m);
+  const send = (m: FromWorker): void => {
+    if (m.type !== 'ready') postResult(w.results, w.rank, m);
+    port.postMessage(m);
+  };
   await initBackend(w.backend);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require(w.module) as { createGradFn?: CreateGradFn };
@@ -34,6 +37,7 @@ async function main(): Promise<void> {
       return;
     }
     const t0 = performance.now();
+    const c0 = threadCpuMs();
     try {
       tf.tidy(() => {
         vars.forEach((v, i) => v.assign(tf.tensor(params.subarray(layout.offsets[i], layout.offsets[i] + layout.sizes[i]), v.shape)));
@@ -48,7 +52,7 @@ async function main(): Promise<void> {
         });
         return { loss: res.loss, stats: res.stats ?? {} };
       });
-      send({ type: 'done', id: m.id, loss: r.loss, stats: r.stats, ms: performance.now() - t0 });
+      send({ type: 'done', id: m.id, loss: r.loss, stats: r.stats, ms: performance.now() - t0, cpuMs: threadCpuMs() - c0 });
     } catch (e) {
       Collective.abort(w.collective); // peers waiting in a barrier fail too instead of hanging
       send({ type: 'error', id: m.id, message: `worker ${w.rank}: ${(e as Error).message}` });
