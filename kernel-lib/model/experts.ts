@@ -5,25 +5,32 @@
  * - dense: all E experts for every token as two 2-D matMuls over the stacked weights, unchosen experts
  *   weighted by zero. E/k times the FLOPs, but only a handful of kernels: the right choice for a few tokens
  *   (decode, short prompts).
- * - grouped: tokens grouped by expert on the host (top-k is already there), each expert's rows gathered on
- *   the host (`host-rows.ts`), one pair of 2-D matMuls per expert that received tokens, the results
- *   scatter-added back. k/E of the FLOPs for ~10 kernels per expert. No capacity limit: every (token,
- *   expert) pair is computed, so the result is the dense sum exactly (up to float rounding), unlike a
- *   capacity-factor dispatch that drops overflow tokens and would change what a checkpoint computes.
- *   Wasm's batched matMul (one [E, C, H] · [E, H, 2I] call) was measured 3× slower than E 2-D matMuls,
- *   so the experts are separate calls.
+ * - grouped: tokens grouped by expert on the host (top-k is already there), each expert's rows and weights
+ *   cut out on the host (`host-rows.ts`), three 2-D matMuls per expert that received tokens, the results
+ *   scatter-added back on the host; one custom-gradient op with the SwiGLU gradient written out. k/E of
+ *   the FLOPs for ~8 kernels per expert forward, ~20 backward. No capacity limit: every (token, expert)
+ *   pair is computed, so the result is the dense sum (up to float rounding), unlike a capacity-factor
+ *   dispatch that drops overflow tokens and would change what a checkpoint computes.
+ *   Measured on wasm (README, "Training kernels"): a batched matMul over padded [E, C, H] groups was 3×
+ *   slower than E 2-D matMuls, and tf.gather / tf.split / SplitV to cut the groups cost more than the
+ *   FLOPs they saved, so all cutting and pasting happens in JavaScript.
  *
  * Weight layout (checkpoint format, unchanged): w13 [H, 2·E·I] with columns (part, expert, unit), part 0 the
  * gate projection W1 and part 1 the up projection W3; w2 [E·I, H] with rows (expert, unit).
  */
 import * as tf from '@tensorflow/tfjs';
 import { swiglu } from './layers';
-import { gatherRows, scatterAddRows } from './host-rows';
+import { columnsHost, gatherHost, gatherTransposedHost, scatterAddHost } from './host-rows';
 
 export type MatMul2D = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
 
-/** Average (token, expert) pairs per expert from which the grouped form is used (see README's profile). */
-export const GROUPED_MIN_ROWS_PER_EXPERT = 8;
+/**
+ * Average (token, expert) pairs per expert, N·k/E, from which the grouped form is used. Measured on wasm
+ * (CPU ms per layer, 16 experts of 64, top-4, hidden 128; README "Training kernels"): with gradients,
+ * N = 1,024: dense 151, grouped 108; N = 256: 30 / 23; N = 64: 11 / 19. Forward only: N = 1,024: 111 / 66;
+ * N = 256: 23 / 29 — the backward pass's larger matMuls favour grouping earlier.
+ */
+export const GROUPED_MIN_ROWS_PER_EXPERT = { training: 64, inference: 256 } as const;
 
 /** x [N, H], gate [N, E] → [N, H], every expert computed for every token. */
 export function denseExperts(x: tf.Tensor2D, w13: tf.Tensor2D, w2: tf.Tensor2D, gate: tf.Tensor2D, E: number, I: number, mm: MatMul2D): tf.Tensor2D {
@@ -68,26 +75,98 @@ export function groupByExpert(experts: Int32Array, N: number, k: number, E: numb
   return { counts, token, gateIndex };
 }
 
-/** x [N, H], gate [N, E], experts [N·k] (the experts gate is non-zero for) → [N, H], only chosen pairs computed. */
-export function groupedExperts(
-  x: tf.Tensor2D, w13: tf.Tensor2D, w2: tf.Tensor2D, gate: tf.Tensor2D, experts: Int32Array, k: number, E: number, I: number, mm: MatMul2D,
-): tf.Tensor2D {
+/** One expert's weights, cut out of the stacked matrices on the host (no Slice/SplitV kernels). */
+function expertWeights(w13: Float32Array, w2: Float32Array, e: number, H: number, E: number, I: number) {
+  const w2e = w2.subarray(e * I * H, (e + 1) * I * H); // [I, H]
+  return {
+    w1: columnsHost(w13, H, 2 * E * I, e * I, I), // [H, I]
+    w3: columnsHost(w13, H, 2 * E * I, E * I + e * I, I), // [H, I]
+    w2: w2e,
+    w1T: columnsHost(w13, H, 2 * E * I, e * I, I, true), // [I, H]
+    w3T: columnsHost(w13, H, 2 * E * I, E * I + e * I, I, true), // [I, H]
+    w2T: columnsHost(w2e, I, H, 0, H, true), // [H, I]
+  };
+}
+
+/**
+ * x [N, H], gate [N, E], experts [N·k] (the experts gate is non-zero for) → [N, H], only chosen pairs
+ * computed. One custom-gradient op: per expert, its tokens' rows and its weights are cut out on the host,
+ * the SwiGLU runs as three 2-D matMuls on [c_e, ·] and the results are scatter-added back on the host; the
+ * backward pass does the same with the explicit SwiGLU gradient (transposes on the host too). The gate's
+ * gradient is returned for the chosen pairs only (0 elsewhere): moe.ts multiplies the gate by the 0/1
+ * choice mask, so the router's gradient is the dense form's.
+ */
+export function groupedExperts(x: tf.Tensor2D, w13: tf.Tensor2D, w2: tf.Tensor2D, gate: tf.Tensor2D, experts: Int32Array, k: number, E: number, I: number): tf.Tensor2D {
   const [N, H] = x.shape;
   const g = groupByExpert(experts, N, k, E);
-  const used = Array.from(g.counts.keys()).filter((e) => g.counts[e] > 0);
-  const sizes = used.map((e) => g.counts[e]);
-  const xs = gatherRows(x, g.token); // [N·k, H] rows grouped by expert
-  const gs = gatherRows(tf.reshape(gate, [N * E, 1]) as tf.Tensor2D, g.gateIndex); // [N·k, 1]
-  // Per-expert weights: w13's columns (part, e, i) regrouped to [E, H, part, i] by one transpose, so each
-  // expert's [H, 2I] block is contiguous; w2's rows (e, i) already are.
-  const w13e = tf.split(tf.reshape(tf.transpose(tf.reshape(w13, [H, 2, E, I]), [2, 0, 1, 3]), [E, H * 2 * I]), E, 0);
-  const w2e = tf.split(w2, E, 0); // E × [I, H]
-  const xParts = used.length > 1 ? tf.split(xs, sizes, 0) : [xs];
-  const gParts = used.length > 1 ? tf.split(gs, sizes, 0) : [gs];
-  const ys = used.map((e, u) => {
-    const [a, b] = tf.split(mm(xParts[u] as tf.Tensor2D, tf.reshape(w13e[e], [H, 2 * I])), 2, 1); // [c_e, I] each
-    return mm(tf.mul(swiglu(a, b), gParts[u]) as tf.Tensor2D, w2e[e] as tf.Tensor2D); // [c_e, H]
-  });
-  const y = ys.length > 1 ? (tf.concat(ys, 0) as tf.Tensor2D) : ys[0]; // [N·k, H]
-  return scatterAddRows(y, g.token, N); // [N, H]
+  const starts = new Int32Array(E + 1);
+  for (let e = 0; e < E; e++) starts[e + 1] = starts[e] + g.counts[e];
+  const tokensOf = (e: number) => g.token.subarray(starts[e], starts[e + 1]);
+  const gatesOf = (gh: Float32Array, e: number) => Float32Array.from(g.gateIndex.subarray(starts[e], starts[e + 1]), (i) => gh[i]);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xT, w13T, w2T, gateT] = args as tf.Tensor2D[];
+    const xh = xT.dataSync() as Float32Array;
+    const w13h = w13T.dataSync() as Float32Array;
+    const w2h = w2T.dataSync() as Float32Array;
+    const gh = gateT.dataSync() as Float32Array;
+    const out = new Float32Array(N * H);
+    for (let e = 0; e < E; e++) {
+      const c = g.counts[e];
+      if (c === 0) continue;
+      const tok = tokensOf(e);
+      const w = expertWeights(w13h, w2h, e, H, E, I);
+      const y = tf.tidy(() => {
+        const xe = tf.tensor2d(gatherHost(xh, H, tok), [c, H]);
+        const act = swiglu(tf.matMul(xe, tf.tensor2d(w.w1, [H, I])), tf.matMul(xe, tf.tensor2d(w.w3, [H, I]))); // [c, I]
+        return tf.matMul(tf.mul(act, tf.tensor2d(gatesOf(gh, e), [c, 1])) as tf.Tensor2D, tf.tensor2d(w.w2, [I, H])); // [c, H]
+      });
+      scatterAddHost(y.dataSync() as Float32Array, H, tok, out);
+      y.dispose();
+    }
+    return {
+      value: tf.tensor2d(out, [N, H]),
+      gradFunc: (dy: tf.Tensor) => {
+        const dyh = dy.dataSync() as Float32Array;
+        const dx = new Float32Array(N * H);
+        const dw13 = new Float32Array(H * 2 * E * I);
+        const dw2 = new Float32Array(E * I * H);
+        const dgate = new Float32Array(N * E);
+        for (let e = 0; e < E; e++) {
+          const c = g.counts[e];
+          if (c === 0) continue;
+          const tok = tokensOf(e);
+          const w = expertWeights(w13h, w2h, e, H, E, I);
+          tf.tidy(() => {
+            const xe = tf.tensor2d(gatherHost(xh, H, tok), [c, H]);
+            const ge = tf.tensor2d(gatesOf(gh, e), [c, 1]);
+            const a = tf.matMul(xe, tf.tensor2d(w.w1, [H, I])); // [c, I]
+            const b = tf.matMul(xe, tf.tensor2d(w.w3, [H, I])); // [c, I]
+            const sig = tf.sigmoid(a);
+            const silu = tf.mul(a, sig);
+            const act = tf.mul(silu, b);
+            const dye = tf.tensor2d(gatherHost(dyh, H, tok), [c, H]);
+            const uT = tf.tensor2d(columnsHost(tf.mul(act, ge).dataSync() as Float32Array, c, I, 0, I, true), [I, c]);
+            dw2.set(tf.matMul(uT, dye).dataSync() as Float32Array, e * I * H); // [I, H]
+            const du = tf.matMul(dye, tf.tensor2d(w.w2T, [H, I])); // [c, I]
+            const dge = tf.sum(tf.mul(du, act), 1).dataSync() as Float32Array; // [c]
+            for (let p = 0; p < c; p++) dgate[g.gateIndex[starts[e] + p]] = dge[p];
+            const dact = tf.mul(du, ge);
+            const db = tf.mul(dact, silu); // [c, I]
+            const da = tf.mul(tf.mul(dact, b), tf.mul(sig, tf.add(1, tf.mul(a, tf.sub(1, sig))))); // silu'(a) = σ(a)(1 + a(1 − σ(a)))
+            const xeT = tf.tensor2d(gatherTransposedHost(xh, H, tok), [H, c]);
+            const dw1 = tf.matMul(xeT, da).dataSync() as Float32Array; // [H, I]
+            const dw3 = tf.matMul(xeT, db).dataSync() as Float32Array; // [H, I]
+            for (let h = 0; h < H; h++) {
+              dw13.set(dw1.subarray(h * I, (h + 1) * I), h * 2 * E * I + e * I);
+              dw13.set(dw3.subarray(h * I, (h + 1) * I), h * 2 * E * I + E * I + e * I);
+            }
+            const dxe = tf.add(tf.matMul(da, tf.tensor2d(w.w1T, [I, H])), tf.matMul(db, tf.tensor2d(w.w3T, [I, H]))); // [c, H]
+            scatterAddHost(dxe.dataSync() as Float32Array, H, tok, dx);
+          });
+        }
+        return [tf.tensor2d(dx, [N, H]), tf.tensor2d(dw13, [H, 2 * E * I]), tf.tensor2d(dw2, [E * I, H]), tf.tensor2d(dgate, [N, E])];
+      },
+    };
+  }) as unknown as (x: tf.Tensor2D, w13: tf.Tensor2D, w2: tf.Tensor2D, gate: tf.Tensor2D) => tf.Tensor2D;
+  return op(x, w13, w2, gate);
 }

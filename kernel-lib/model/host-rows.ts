@@ -1,60 +1,51 @@
 /**
- * Row gather and row scatter-add done on the host, with gradients. On wasm, `tf.gather` of 4,096 rows of
- * width 128 takes ~60 ms and its gradient (UnsortedSegmentSum) has no kernel at all, while reading the
- * tensor, copying the rows in JavaScript and uploading the result takes ~9 ms (measured on this project's
- * 2-core machine). The two ops are each other's adjoint, so each one's gradient is the other.
- *
- * Call inside tf.tidy / a gradient tape; the index arrays must not change until the gradient has run.
+ * Row gather, row scatter-add and transposes on host Float32Arrays, for the grouped expert path
+ * (`experts.ts`). On wasm these data movements are far cheaper in JavaScript than as kernels (measured on
+ * this project's 2-core machine): `tf.gather` of 4,096 rows of width 128 ~60 ms against ~9 ms read,
+ * copied and uploaded; SplitV along rows ~40 ms per call for a [4096, 128] tensor; gather's gradient
+ * (UnsortedSegmentSum) has no wasm kernel at all; 2-D transposes of tall matrices are 20–40× slower than
+ * the same permutation in 3-D form.
  */
-import * as tf from '@tensorflow/tfjs';
 
-function check(idx: Int32Array, rows: number, what: string): void {
-  for (let i = 0; i < idx.length; i++) {
-    if (!(idx[i] >= 0 && idx[i] < rows)) throw new Error(`${what}: index ${idx[i]} at ${i} is outside [0, ${rows})`);
-  }
-}
-
-function gatherHost(src: Float32Array, width: number, idx: Int32Array): Float32Array {
+/** rows idx[0], idx[1], … of src [R, width] → [idx.length, width]. */
+export function gatherHost(src: Float32Array, width: number, idx: Int32Array): Float32Array {
   const out = new Float32Array(idx.length * width);
   for (let r = 0; r < idx.length; r++) out.set(src.subarray(idx[r] * width, (idx[r] + 1) * width), r * width);
   return out;
 }
 
-function scatterAddHost(src: Float32Array, width: number, idx: Int32Array, rows: number): Float32Array {
-  const out = new Float32Array(rows * width);
+/** dst[idx[r]] += src[r] for src [idx.length, width], dst [R, width]. */
+export function scatterAddHost(src: Float32Array, width: number, idx: Int32Array, dst: Float32Array): void {
   for (let r = 0; r < idx.length; r++) {
     const o = idx[r] * width;
     const s = r * width;
-    for (let c = 0; c < width; c++) out[o + c] += src[s + c];
+    for (let c = 0; c < width; c++) dst[o + c] += src[s + c];
+  }
+}
+
+/** Rows idx of src [R, width], transposed: [width, idx.length]. */
+export function gatherTransposedHost(src: Float32Array, width: number, idx: Int32Array): Float32Array {
+  const n = idx.length;
+  const out = new Float32Array(width * n);
+  for (let r = 0; r < n; r++) {
+    const s = idx[r] * width;
+    for (let c = 0; c < width; c++) out[c * n + r] = src[s + c];
   }
   return out;
 }
 
-/** out[r] = t[idx[r]] for t [R, D] → [idx.length, D]; the gradient scatter-adds dy back into [R, D]. */
-export function gatherRows(t: tf.Tensor2D, idx: Int32Array): tf.Tensor2D {
-  const [R, D] = t.shape;
-  check(idx, R, 'gatherRows');
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const x = args[0] as tf.Tensor2D;
-    return {
-      value: tf.tensor2d(gatherHost(x.dataSync() as Float32Array, D, idx), [idx.length, D]),
-      gradFunc: (dy: tf.Tensor) => tf.tensor2d(scatterAddHost(dy.dataSync() as Float32Array, D, idx, R), [R, D]),
-    };
-  }) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;
-  return op(t);
-}
-
-/** out[idx[r]] += t[r] for t [idx.length, D] → [rows, D]; the gradient gathers dy's rows. */
-export function scatterAddRows(t: tf.Tensor2D, idx: Int32Array, rows: number): tf.Tensor2D {
-  const [n, D] = t.shape;
-  if (n !== idx.length) throw new Error(`scatterAddRows: ${n} rows but ${idx.length} indices`);
-  check(idx, rows, 'scatterAddRows');
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const x = args[0] as tf.Tensor2D;
-    return {
-      value: tf.tensor2d(scatterAddHost(x.dataSync() as Float32Array, D, idx, rows), [rows, D]),
-      gradFunc: (dy: tf.Tensor) => tf.tensor2d(gatherHost(dy.dataSync() as Float32Array, D, idx), [n, D]),
-    };
-  }) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;
-  return op(t);
+/**
+ * Columns [from, from + count) of src [rows, stride], as a [rows, count] matrix (transposed: [count, rows]).
+ * `stride` is src's row length.
+ */
+export function columnsHost(src: Float32Array, rows: number, stride: number, from: number, count: number, transposed = false): Float32Array {
+  const out = new Float32Array(rows * count);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < count; c++) {
+      const v = src[r * stride + from + c];
+      if (transposed) out[c * rows + r] = v;
+      else out[r * count + c] = v;
+    }
+  }
+  return out;
 }

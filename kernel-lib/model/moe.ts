@@ -143,8 +143,8 @@ export function moeForward(x: tf.Tensor2D, w: MoEWeights, o: MoEOptions): MoERes
     if (o.normTopKProb) gate = tf.div(gate, tf.sum(gate, -1, true)) as tf.Tensor2D;
     gate = o.hooks.point(`${name}.gate`, gate);
     // Many tokens: group them by expert (k/E of the FLOPs); few: the dense form's few kernels win.
-    out = (N * k) / E >= GROUPED_MIN_ROWS_PER_EXPERT
-      ? groupedExperts(x, w.w13, w.w2, gate, experts, k, E, I, mm)
+    out = (N * k) / E >= GROUPED_MIN_ROWS_PER_EXPERT[o.training ? 'training' : 'inference']
+      ? groupedExperts(x, w.w13, w.w2, gate, experts, k, E, I)
       : denseExperts(x, w.w13, w.w2, gate, E, I, mm); // [N, H] = Σ_e gate_e · expert_e(x)
     if (o.training) {
       // Switch/Mixtral load balancing: E · Σ_e (fraction of token-slots to e) · (mean prob of e).

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { useBackend, maxAbsDiff } from '../helpers/backend';
 import { denseExperts, groupedExperts, groupByExpert } from '../../kernel-lib/model/experts';
-import { gatherRows, scatterAddRows } from '../../kernel-lib/model/host-rows';
+import { columnsHost, gatherHost, gatherTransposedHost, scatterAddHost } from '../../kernel-lib/model/host-rows';
 import { linear } from '../../kernel-lib/model/linear';
 import { mulberry32 } from '../../kernel-lib/util/random';
 
@@ -58,17 +58,19 @@ function reference(p: ReturnType<typeof problem>): Float64Array {
 }
 
 function run(p: ReturnType<typeof problem>, grouped: boolean): Float32Array[] {
-  return tf.tidy(() => {
+  let res: Float32Array[] = [];
+  tf.tidy(() => {
     const f = (x: tf.Tensor, w13: tf.Tensor, w2: tf.Tensor, gate: tf.Tensor): tf.Tensor2D =>
       grouped
-        ? groupedExperts(x as tf.Tensor2D, w13 as tf.Tensor2D, w2 as tf.Tensor2D, gate as tf.Tensor2D, p.experts, k, E, I, linear)
+        ? groupedExperts(x as tf.Tensor2D, w13 as tf.Tensor2D, w2 as tf.Tensor2D, gate as tf.Tensor2D, p.experts, k, E, I)
         : denseExperts(x as tf.Tensor2D, w13 as tf.Tensor2D, w2 as tf.Tensor2D, gate as tf.Tensor2D, E, I, linear);
     const ins = [tf.tensor2d(p.x, [N, H]), tf.tensor2d(p.w13, [H, 2 * E * I]), tf.tensor2d(p.w2, [E * I, H]), tf.tensor2d(p.gate, [N, E])];
     const dy = tf.tensor2d(p.dy, [N, H]);
     const out = f(ins[0], ins[1], ins[2], ins[3]);
     const grads = tf.grads((a, b, c, d) => tf.sum(tf.mul(f(a, b, c, d), dy)))(ins);
-    return [out, ...grads].map((t) => t.dataSync() as Float32Array);
+    res = [out, ...grads].map((t) => t.dataSync() as Float32Array);
   });
+  return res;
 }
 
 describe.each(['cpu', 'wasm'] as const)('on %s', (backend) => {
@@ -105,26 +107,6 @@ describe.each(['cpu', 'wasm'] as const)('on %s', (backend) => {
     expect(chosen).toBe(N * k);
     expect(Math.max(...Array.from(ddx, Math.abs))).toBeGreaterThan(0.1); // gradients are not trivially zero
   });
-
-  test('gatherRows and scatterAddRows: values, mutual-adjoint gradients, no leaks', () => {
-    const before = tf.memory().numTensors;
-    const [g, dg, s, ds] = tf.tidy(() => {
-      const t = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);
-      const idx = Int32Array.of(2, 0, 2, 1);
-      const w = tf.tensor2d([1, 10, 100, 1000, 1, 1, 2, 2], [4, 2]);
-      const gathered = gatherRows(t, idx);
-      const dGather = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(gatherRows(x as tf.Tensor2D, idx), w)))(t);
-      const src = tf.tensor2d([1, 1, 2, 2, 3, 3, 4, 4], [4, 2]);
-      const scattered = scatterAddRows(src, idx, 3);
-      const dScatter = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(scatterAddRows(x as tf.Tensor2D, idx, 3), t)))(src);
-      return [gathered, dGather, scattered, dScatter].map((x) => Array.from(x.dataSync()));
-    });
-    expect(g).toEqual([5, 6, 1, 2, 5, 6, 3, 4]);
-    expect(dg).toEqual([100, 1000, 2, 2, 2, 11]); // row 2 was picked twice: 1+1, 10+1
-    expect(s).toEqual([2, 2, 4, 4, 4, 4]); // row 2 receives rows 0 and 2 of src
-    expect(ds).toEqual([5, 6, 1, 2, 5, 6, 3, 4]);
-    expect(tf.memory().numTensors).toBe(before);
-  });
 });
 
 test('groupByExpert: pairs sorted by expert then token, gate indices, counts', () => {
@@ -134,12 +116,20 @@ test('groupByExpert: pairs sorted by expert then token, gate indices, counts', (
   expect(Array.from(g.gateIndex)).toEqual([0 * 4 + 0, 1 * 4 + 0, 1 * 4 + 1, 2 * 4 + 1, 0 * 4 + 2, 2 * 4 + 2]);
 });
 
-test('bad indices are named', async () => {
-  await useBackend('cpu');
+test('bad expert choices are named', () => {
   expect(() => groupByExpert(Int32Array.of(0, 4), 1, 2, 4)).toThrow('groupByExpert: expert 4 at 1 is outside [0, 4)');
   expect(() => groupByExpert(Int32Array.of(0), 1, 2, 4)).toThrow('groupByExpert: 1 choices for 1 tokens × top-2');
-  tf.tidy(() => {
-    expect(() => gatherRows(tf.zeros([2, 3]) as tf.Tensor2D, Int32Array.of(0, 2))).toThrow('gatherRows: index 2 at 1 is outside [0, 2)');
-    expect(() => scatterAddRows(tf.zeros([2, 3]) as tf.Tensor2D, Int32Array.of(0), 4)).toThrow('scatterAddRows: 2 rows but 1 indices');
-  });
+});
+
+test('host rows: gather, transposed gather, scatter-add (repeated rows add up), column blocks', () => {
+  const t = Float32Array.of(1, 2, 3, 4, 5, 6); // [3, 2]
+  const idx = Int32Array.of(2, 0, 2, 1);
+  expect(Array.from(gatherHost(t, 2, idx))).toEqual([5, 6, 1, 2, 5, 6, 3, 4]);
+  expect(Array.from(gatherTransposedHost(t, 2, idx))).toEqual([5, 1, 5, 3, 6, 2, 6, 4]); // [2, 4]
+  const dst = new Float32Array(6).fill(1);
+  scatterAddHost(Float32Array.of(1, 1, 2, 2, 3, 3, 4, 4), 2, idx, dst);
+  expect(Array.from(dst)).toEqual([3, 3, 5, 5, 5, 5]); // row 2 receives source rows 0 and 2
+  const m = Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8); // [2, 4]
+  expect(Array.from(columnsHost(m, 2, 4, 1, 2))).toEqual([2, 3, 6, 7]);
+  expect(Array.from(columnsHost(m, 2, 4, 1, 2, true))).toEqual([2, 6, 3, 7]);
 });
