@@ -70,7 +70,7 @@ function progressPrinter(name: string, io: Io): (e: TrainEvent) => void {
     const eta = ((e.elapsedMs / e.step) * (e.totalSteps - e.step)) / 1000;
     io.err(
       `[${name}] step ${e.step}/${e.totalSteps}  loss ${e.lmLoss.toFixed(3)}  aux ${e.auxLoss.toFixed(3)}  lr ${e.lr.toExponential(2)}  ` +
-        `${e.tokensPerSec.toFixed(0)} tok/s  ETA ${Math.round(eta / 60)} min`,
+        `${e.tokensPerSec.toFixed(0)} tok/s (${e.threads} thread${e.threads === 1 ? '' : 's'})  ETA ${Math.round(eta / 60)} min`,
     );
   };
 }

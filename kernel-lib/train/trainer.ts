@@ -21,7 +21,11 @@ import { encodeSafetensors, loadCheckpoint, readSafetensors } from '../checkpoin
 import { MODALITY_CODES } from '../model/adapter-seam';
 import type { DirEntry } from '../checkpoint/files';
 import type { Modality } from '../tokenizer/prompt';
-import { trainLoop } from './loop';
+import { trainLoop, GradientFn } from './loop';
+import { currentDevice } from '../backend/backend';
+import { trainableNames } from './params';
+import { DataParallelPool, compiledModule } from './parallel/pool';
+import { lmShare, splitRows, LmGradInit } from './parallel/lm-grads';
 import type { ParamGroup, TrainSlice } from './params';
 
 export { trainableNames } from './params';
@@ -48,6 +52,8 @@ export interface TrainEvent {
   gradNorm: number;
   tokensPerSec: number;
   elapsedMs: number;
+  /** Threads that computed the gradients: data-parallel workers, or 1 (this thread). */
+  threads: number;
 }
 
 export interface TrainOptions extends OptimOptions {
@@ -80,6 +86,12 @@ export interface TrainOptions extends OptimOptions {
   saveModel?: (dir: string, extra: Record<string, unknown>) => void;
   onStep?: (e: TrainEvent) => void;
   signal?: AbortSignal;
+  /**
+   * Data-parallel worker threads for the gradients (train/parallel; default session.device.trainWorkers,
+   * i.e. SWITCHBOARD_TRAIN_WORKERS, else 1 = this thread). Same loss curve within float tolerance; not with
+   * adapters attached (they train on this thread).
+   */
+  workers?: number;
 }
 
 export interface TrainResult {
@@ -121,67 +133,95 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
   let lmLoss = 0;
   let auxLoss = 0;
   let shape = { B: 0, T: 0 };
-  const r = await trainLoop({
-    steps: o.steps,
-    params,
-    freeze: o.freeze,
-    trainSlices: o.trainSlices,
-    groups: o.groups,
-    lr,
-    minLr: o.minLr ?? lr / 10,
-    warmupSteps: o.warmupSteps ?? Math.min(100, Math.floor(o.steps / 10)),
-    adam: { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.95, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0.1 },
-    clipNorm: o.clipNorm ?? 1,
-    batches: (step) => prepareBatch(o.batches(step), o, cfg.vocabSize),
-    loss: ({ inputs, targets, weights, modalities, B, T }) => {
-      shape = { B, T };
-      const out = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', modalities, training: true });
-      const logp = tf.logSoftmax(out.logits); // [N, V]
-      const oh = tf.cast(tf.oneHot(tf.tensor1d(targets, 'int32'), cfg.vocabSize), 'float32'); // [N, V] (gather has no wasm gradient)
-      const nll = tf.neg(tf.sum(tf.mul(logp, oh), -1)); // [N]
-      const w = tf.tensor1d(weights);
-      const lm = tf.div(tf.sum(tf.mul(nll, w)), Math.max(1e-8, weights.reduce((a, b) => a + b, 0)));
-      lmLoss = lm.dataSync()[0];
-      auxLoss = out.aux.dataSync()[0];
-      return tf.add(lm, tf.mul(out.aux, auxCoef)) as tf.Scalar;
-    },
-    onStep: (s) => {
-      const now = performance.now();
-      const ev: TrainEvent = {
-        step: s.step,
-        totalSteps: o.steps,
-        loss: lmLoss + auxCoef * auxLoss,
-        lmLoss,
-        auxLoss,
-        lr: s.lr,
-        gradNorm: s.gradNorm,
-        tokensPerSec: (shape.B * shape.T) / ((now - s.startedAt) / 1000),
-        elapsedMs: now - t0,
-      };
-      history.push(ev);
-      o.onStep?.(ev);
-    },
-    run: o.runDir
-      ? {
-          dir: o.runDir,
-          fingerprint: fingerprint(o, adapterNames),
-          every: o.checkpointEvery,
-          content: (step) => {
-            const files = new Map<string, DirEntry>([['checkpoint', (dir) => o.saveModel!(dir, { train_step: step })]]);
-            if (adapterNames.length > 0) files.set(ADAPTERS_FILE, encodeSafetensors(hostOf(params, adapterNames), { metadata: { step: String(step) } }));
-            return files;
-          },
-          record: () => ({ history }),
-          restore: (dir, record: { history: TrainEvent[] }, step) => {
-            restore(model, params, adapterNames, dir, step);
-            history.push(...record.history);
-            t0 = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
-          },
-        }
-      : undefined,
-    signal: o.signal,
-  });
-  return { history, resumedFrom: r.resumedFrom, stopped: r.stopped };
+  const workers = o.workers ?? currentDevice()?.trainWorkers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`train: workers must be a positive integer, got ${JSON.stringify(o.workers)}`);
+  const pool = workers > 1 && adapterNames.length === 0 ? await startPool(model, trainableNames([...params.keys()], o.freeze), auxCoef, workers) : null;
+  const gradients: GradientFn<PreparedBatch> | undefined = pool
+    ? (batch, _step, trainable) => {
+        shape = { B: batch.B, T: batch.T };
+        const shares = splitRows(batch.B, pool.size).map(([from, to]) => lmShare(batch, from, to));
+        const res = pool.gradsSync((n) => (params.get(n) as tf.Variable).dataSync() as Float32Array, shares);
+        lmLoss = res.stats.lmLoss;
+        auxLoss = res.stats.auxLoss;
+        return { loss: res.loss, grads: new Map(trainable.map((n) => [n, tf.tensor(res.grads.get(n) as Float32Array, (params.get(n) as tf.Variable).shape)])) };
+      }
+    : undefined;
+  try {
+    const r = await trainLoop({
+      steps: o.steps,
+      params,
+      freeze: o.freeze,
+      trainSlices: o.trainSlices,
+      groups: o.groups,
+      lr,
+      minLr: o.minLr ?? lr / 10,
+      warmupSteps: o.warmupSteps ?? Math.min(100, Math.floor(o.steps / 10)),
+      adam: { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.95, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0.1 },
+      clipNorm: o.clipNorm ?? 1,
+      batches: (step) => prepareBatch(o.batches(step), o, cfg.vocabSize),
+      gradients,
+      loss: ({ inputs, targets, weights, modalities, B, T }) => {
+        shape = { B, T };
+        const out = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', modalities, training: true });
+        const logp = tf.logSoftmax(out.logits); // [N, V]
+        const oh = tf.cast(tf.oneHot(tf.tensor1d(targets, 'int32'), cfg.vocabSize), 'float32'); // [N, V] (gather has no wasm gradient)
+        const nll = tf.neg(tf.sum(tf.mul(logp, oh), -1)); // [N]
+        const w = tf.tensor1d(weights);
+        const lm = tf.div(tf.sum(tf.mul(nll, w)), Math.max(1e-8, weights.reduce((a, b) => a + b, 0)));
+        lmLoss = lm.dataSync()[0];
+        auxLoss = out.aux.dataSync()[0];
+        return tf.add(lm, tf.mul(out.aux, auxCoef)) as tf.Scalar;
+      },
+      onStep: (s) => {
+        const now = performance.now();
+        const ev: TrainEvent = {
+          step: s.step,
+          totalSteps: o.steps,
+          loss: lmLoss + auxCoef * auxLoss,
+          lmLoss,
+          auxLoss,
+          lr: s.lr,
+          gradNorm: s.gradNorm,
+          tokensPerSec: (shape.B * shape.T) / ((now - s.startedAt) / 1000),
+          elapsedMs: now - t0,
+          threads: pool ? pool.size : 1,
+        };
+        history.push(ev);
+        o.onStep?.(ev);
+      },
+      run: o.runDir
+        ? {
+            dir: o.runDir,
+            fingerprint: fingerprint(o, adapterNames),
+            every: o.checkpointEvery,
+            content: (step) => {
+              const files = new Map<string, DirEntry>([['checkpoint', (dir) => o.saveModel!(dir, { train_step: step })]]);
+              if (adapterNames.length > 0) files.set(ADAPTERS_FILE, encodeSafetensors(hostOf(params, adapterNames), { metadata: { step: String(step) } }));
+              return files;
+            },
+            record: () => ({ history }),
+            restore: (dir, record: { history: TrainEvent[] }, step) => {
+              restore(model, params, adapterNames, dir, step);
+              history.push(...record.history);
+              t0 = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
+            },
+          }
+        : undefined,
+      signal: o.signal,
+    });
+    return { history, resumedFrom: r.resumedFrom, stopped: r.stopped };
+  } finally {
+    await pool?.close();
+  }
+}
+
+type PreparedBatch = ReturnType<typeof prepareBatch>;
+
+/** Workers for the LM's loss and gradients, one share of each batch's rows each (train/parallel). */
+function startPool(model: MoEModel, names: string[], auxCoef: number, workers: number): Promise<DataParallelPool> {
+  const init: LmGradInit = { config: model.config, names, auxCoef };
+  const specs = names.map((name) => ({ name, shape: (model.params.get(name) as tf.Variable).shape.slice() }));
+  return DataParallelPool.start({ workers, module: compiledModule('kernel-lib/train/parallel/lm-grads'), init, specs, backend: currentDevice()?.tfBackend });
 }
 
 function hostOf(params: Map<string, tf.Variable>, names: string[]): Array<[string, HostTensor]> {

@@ -14,6 +14,7 @@ import { defaultMoEConfig } from '../../kernel-lib/model/config';
 import { mulberry32 } from '../../kernel-lib/util/random';
 import { DataParallelPool, compiledModule } from '../../kernel-lib/train/parallel/pool';
 import { lmShare, splitRows, LmGradInit } from '../../kernel-lib/train/parallel/lm-grads';
+import { train } from '../../kernel-lib/train/trainer';
 
 const cfg = defaultMoEConfig('tiny', { vocabSize: 40, maxPositions: 32, numExperts: 6, topK: 2 });
 const B = 5;
@@ -95,7 +96,7 @@ test('deterministic: two runs with 2 workers give the same bits', async () => {
   for (const n of names) expect(Buffer.compare(Buffer.from((a.grads.get(n) as Float32Array).buffer), Buffer.from((b.grads.get(n) as Float32Array).buffer))).toBe(0);
 }, 120_000);
 
-test('a failing worker is named and its peers do not hang', async () => {
+test('a failing worker is named and its peers do not hang (grads and gradsSync)', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-par-'));
   const mod = path.join(dir, 'bad.js');
   // rank 0 waits in the all-reduce, rank 1 throws before joining it
@@ -104,6 +105,8 @@ test('a failing worker is named and its peers do not hang', async () => {
   const pool = await DataParallelPool.start({ workers: 2, module: mod, init: null, specs: [] });
   try {
     await expect(pool.grads(() => new Float32Array(0), [{}, {}])).rejects.toThrow(/worker [01]: (no luck|data-parallel step aborted: another worker failed)/);
+    // the blocking form (the training loop's seam) fails the same way, and the pool stays usable
+    expect(() => pool.gradsSync(() => new Float32Array(0), [{}, {}])).toThrow(/worker [01]: (no luck|data-parallel step aborted: another worker failed)/);
   } finally {
     await pool.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -113,4 +116,41 @@ test('a failing worker is named and its peers do not hang', async () => {
 test('bad arguments are named', async () => {
   expect(() => compiledModule('kernel-lib/train/parallel/nope')).toThrow(/nope\.js is missing: data-parallel workers run compiled JS; build first/);
   await expect(DataParallelPool.start({ workers: 0, module: 'x', init: null, specs: [] })).rejects.toThrow('data-parallel workers must be a positive integer, got 0');
+});
+
+describe('train() with workers', () => {
+  const steps = 3;
+  const rows = () => {
+    const rand = mulberry32(9);
+    return Array.from({ length: steps }, () => ({ ids: Array.from({ length: 4 }, () => Array.from({ length: 10 }, () => Math.floor(rand() * cfg.vocabSize))) }));
+  };
+  async function curve(workers: number) {
+    const m = MoEModel.init(cfg, 11);
+    const data = rows();
+    try {
+      const r = await train(m, { steps, batches: (i) => data[i], lr: 3e-3, warmupSteps: 0, workers });
+      return { losses: r.history.map((e) => e.loss), threads: r.history.map((e) => e.threads), embed: Array.from((m.params.get('embed') as tf.Variable).dataSync()) };
+    } finally {
+      m.dispose();
+    }
+  }
+
+  test('2 workers follow the one-thread loss curve and weights within float tolerance, report threads, and repeat bit for bit', async () => {
+    const one = await curve(1);
+    const two = await curve(2);
+    const again = await curve(2);
+    expect(one.threads).toEqual([1, 1, 1]);
+    expect(two.threads).toEqual([2, 2, 2]);
+    two.losses.forEach((l, i) => expect(Math.abs(l - one.losses[i])).toBeLessThan(1e-5 * one.losses[i]));
+    expect(one.losses[2]).toBeLessThan(one.losses[0]); // it trains
+    expect(maxAbsDiff(two.embed, one.embed)).toBeLessThan(1e-5);
+    expect(again.losses).toEqual(two.losses);
+    expect(again.embed).toEqual(two.embed);
+  }, 180_000);
+
+  test('bad worker counts are named', async () => {
+    const m = MoEModel.init(cfg, 11);
+    await expect(train(m, { steps: 1, batches: () => ({ ids: [[1, 2]] }), workers: 0 })).rejects.toThrow('train: workers must be a positive integer, got 0');
+    m.dispose();
+  });
 });
