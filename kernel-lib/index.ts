@@ -131,3 +131,9 @@ export { trainVQVAE } from './train/vqvae/train-vqvae';
 export type { VQVAETrainOptions, VQVAETrainEvent, VQVAETrainResult, CurvePoint } from './train/vqvae/train-vqvae';
 export { downscale2x, cropImage, toFloat01, fromFloat01, imageGrid, readPng, writePng } from './image';
 export type { RGBImage, ImageCoder } from './image';
+
+// Latent diffusion decoder (kernel-lib/diffusion): LatentDiffusion.load / sample / encodeCaption / loss, liveDiffusion
+export { LatentDiffusion, defaultDiffusionConfig, countDiffusionParams, NoiseSchedule, LatentSpace, trainDiffusion, DEFAULT_STEPS, DEFAULT_CFG_SCALE } from './diffusion';
+export type { LatentDiffusionConfig, SampleOptions, SampleResult, Conditioning, DiffusionStep, DiffusionTrainEvent } from './diffusion';
+export { liveDiffusion } from './display';
+export type { LiveDiffusionOptions, LiveDiffusionResult } from './display';

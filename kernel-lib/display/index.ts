@@ -23,3 +23,5 @@ export { escapeHtml } from './html';
 export { liveDecode } from './live-decode';
 export type { LiveDecodeOptions, LiveDecodeResult, LiveDecodeSession } from './live-decode';
 export type { LiveImage } from './live-view';
+export { liveDiffusion } from './live-diffusion';
+export type { LiveDiffusionOptions, LiveDiffusionResult } from './live-diffusion';

@@ -41,6 +41,11 @@ export interface SaveVQVAEOptions {
  * `tensors` are the model's parameters by name, in checkpoint order.
  */
 export function writeVQVAECheckpoint(dir: string, modelConfig: VQVAEConfig, tensors: Map<string, HostTensor>, options: SaveVQVAEOptions = {}): void {
+  writeDirAtomic(dir, vqvaeCheckpointFiles(modelConfig, tensors, options));
+}
+
+/** The files of a checkpoint by name (so another checkpoint can hold a VQ-VAE in a subdirectory). */
+export function vqvaeCheckpointFiles(modelConfig: VQVAEConfig, tensors: Map<string, HostTensor>, options: SaveVQVAEOptions = {}): Map<string, Uint8Array | string> {
   validateVQVAEConfig(modelConfig);
   const dtype = options.dtype ?? 'float16';
   const config = {
@@ -59,7 +64,7 @@ export function writeVQVAECheckpoint(dir: string, modelConfig: VQVAEConfig, tens
   ]);
   if (options.metrics !== undefined) files.set(METRICS_FILE, `${JSON.stringify(options.metrics, null, 1)}\n`);
   if (options.readme !== undefined) files.set(README_FILE, options.readme);
-  writeDirAtomic(dir, files);
+  return files;
 }
 
 /** Reads and validates a checkpoint directory; throws CheckpointError naming the file (and tensor). */

@@ -5,7 +5,7 @@ export { blankImage, compositeOnWhite, resizeArea, downscale2x, paste, cropImage
 export { VQVAE, toModelRange, fromModelRange, CODEBOOK } from './model';
 export { defaultVQVAEConfig, validateVQVAEConfig, vqvaeParamShapes, gridSize, DOWNSAMPLE } from './config';
 export type { VQVAEConfig } from './config';
-export { readVQVAECheckpoint, writeVQVAECheckpoint, readVQVAEMetrics, VQVAE_FORMAT } from './checkpoint';
+export { readVQVAECheckpoint, writeVQVAECheckpoint, vqvaeCheckpointFiles, readVQVAEMetrics, VQVAE_FORMAT } from './checkpoint';
 export type { SaveVQVAEOptions } from './checkpoint';
 export { CodebookEma, codeUsage, nearestCodes, detach } from './quantizer';
 export type { CodeUsage, EmaOptions } from './quantizer';

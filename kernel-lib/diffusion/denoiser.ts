@@ -1,0 +1,116 @@
+/**
+ * The denoiser ε_θ(z_t, t, c): a DiT (Peebles & Xie 2023, "Scalable Diffusion Models with
+ * Transformers", https://arxiv.org/abs/2212.09748) over the latent cells, with cross-attention to a
+ * conditioning sequence as in latent diffusion (Rombach et al. 2022, https://arxiv.org/abs/2112.10752).
+ *
+ *   z_t [B, g, g, C] → patches [B·N, C·p²] · W + 2-D sin-cos position → x [B·N, d]
+ *   c_t = fc2(SiLU(fc1(sinusoid(t))))                                              [B, d]
+ *   per block:  shift₁ scale₁ gate₁ shift₂ scale₂ gate₂ = ada(SiLU(c_t))           (adaLN-Zero)
+ *               x += gate₁ · SelfAttn(LN(x)·(1+scale₁) + shift₁)
+ *               x += CrossAttn(LN_affine(x), [null; c])                             (c padded → masked)
+ *               x += gate₂ · MLP(LN(x)·(1+scale₂) + shift₂)
+ *   out = final(LN(x)·(1+scale) + shift) → ε̂ [B, g, g, C]
+ *
+ * A learned null token is prepended to every conditioning sequence, so cross-attention always has a
+ * key: the null conditioning is the empty sequence (all padding), which is what classifier-free guidance
+ * drops the caption to, and a caption's padding changes nothing.
+ *
+ * The conditioning's keys and values do not depend on z_t or t, so `prepareConditioning` computes them
+ * once per sampling run; only the queries are recomputed at each step.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { depthToSpace2, spaceToDepth2 } from '../image/conv';
+import type { LatentDiffusionConfig } from './config';
+import { denoiserTokens } from './config';
+import { attention, AttentionForm, keyBiasFromMask } from './attention';
+import type { Conditioning } from './caption-encoder';
+import { dense as denseLayer, gated, layerNorm, layerNormPlain, modulate, param, Params, positionEmbedding2d, silu, timestepFeatures } from './layers';
+
+/** Cross-attention keys/values of a conditioning sequence, per block: [B·(L+1), d] each. */
+export interface PreparedConditioning {
+  batch: number;
+  /** L + 1 (the null token first). */
+  length: number;
+  keyBias: tf.Tensor2D;
+  kv: Array<{ k: tf.Tensor2D; v: tf.Tensor2D }>;
+}
+
+export class Denoiser {
+  private pos: tf.Tensor2D | null = null;
+
+  constructor(
+    readonly config: LatentDiffusionConfig,
+    private readonly params: Params,
+  ) {}
+
+  /** The fixed position embedding [N, d] (kept; freed by dispose). */
+  private position(): tf.Tensor2D {
+    if (!this.pos || this.pos.isDisposed) {
+      const { side } = denoiserTokens(this.config);
+      this.pos = tf.keep(tf.tensor2d(positionEmbedding2d(side, this.config.denoiser.dim), [side * side, this.config.denoiser.dim]));
+    }
+    return this.pos;
+  }
+
+  /** Keys/values of [null; c] for every block (differentiable with respect to c.seq). */
+  prepareConditioning(cond: Conditioning): PreparedConditioning {
+    const p = this.params;
+    const [B, L, dc] = cond.seq.shape;
+    if (dc !== this.config.caption.dim) throw new Error(`conditioning width is ${dc}, the denoiser takes d̂ = ${this.config.caption.dim}`);
+    if (cond.mask.shape[0] !== B || cond.mask.shape[1] !== L) {
+      throw new Error(`conditioning mask has shape [${cond.mask.shape}], the sequence needs [${B}, ${L}]`);
+    }
+    const nul = tf.tile(tf.reshape(param(p, 'denoiser.null_cond'), [1, 1, dc]), [B, 1, 1]); // [B, 1, d̂]
+    const full = tf.reshape(tf.concat([nul, cond.seq], 1), [B * (L + 1), dc]) as tf.Tensor2D; // [B·(L+1), d̂]
+    const keyBias = tf.concat([tf.zeros([B, 1]), keyBiasFromMask(cond.mask)], 1) as tf.Tensor2D; // [B, L+1]
+    const kv = [];
+    for (let i = 0; i < this.config.denoiser.depth; i++) {
+      const [k, v] = tf.split(denseLayer(p, `denoiser.blocks.${i}.cross.kv`, full), 2, 1) as tf.Tensor2D[]; // [B·(L+1), d] each
+      kv.push({ k, v });
+    }
+    return { batch: B, length: L + 1, keyBias, kv };
+  }
+
+  /**
+   * ε̂ for z_t [B, g, g, C] at timesteps `t` (one per row, or one shared by all rows) given prepared
+   * conditioning of batch B.
+   */
+  forward(zt: tf.Tensor4D, t: readonly number[], cond: PreparedConditioning, o: { form?: AttentionForm; inference?: boolean } = {}): tf.Tensor4D {
+    const p = this.params;
+    const { form, inference = false } = o;
+    const dense = (name: string, x: tf.Tensor2D) => denseLayer(p, name, x, inference);
+    const cfg = this.config;
+    const { dim: d, depth, heads, patchSize, timeFreqDim } = cfg.denoiser;
+    const B = zt.shape[0];
+    const { tokens: N, patchDim } = denoiserTokens(cfg);
+    if (cond.batch !== B) throw new Error(`denoiser: latents have batch ${B}, the conditioning ${cond.batch}`);
+    if (t.length !== 1 && t.length !== B) throw new Error(`denoiser: ${t.length} timesteps for a batch of ${B}`);
+    const patches = patchSize === 1 ? zt : spaceToDepth2(zt); // [B, g/p, g/p, C·p²]
+    const emb = tf.reshape(dense('denoiser.patch_embed', tf.reshape<tf.Rank.R2>(patches, [B * N, patchDim])), [B, N, d]);
+    let x = tf.reshape<tf.Rank.R2>(tf.add(emb, this.position()), [B * N, d]); // [B·N, d]
+    const temb: tf.Tensor2D = tf.tensor2d(timestepFeatures(t, timeFreqDim), [t.length, timeFreqDim]); // [B or 1, F]
+    const c = silu(dense('denoiser.t_embed.fc2', silu(dense('denoiser.t_embed.fc1', temb)))); // [B or 1, d]
+    for (let i = 0; i < depth; i++) {
+      const b = `denoiser.blocks.${i}`;
+      const [sh1, sc1, g1, sh2, sc2, g2] = tf.split(dense(`${b}.ada`, c), 6, 1) as tf.Tensor2D[]; // [B or 1, d] each
+      const qkv = dense(`${b}.attn.qkv`, modulate(layerNormPlain(x), sh1, sc1, N)); // [B·N, 3d]
+      const [q, k, v] = tf.split(qkv, 3, 1) as tf.Tensor2D[];
+      x = tf.add(x, gated(dense(`${b}.attn.out`, attention(q, k, v, B, heads, null, form)), g1, N));
+      const cq = dense(`${b}.cross.q`, layerNorm(p, `${b}.cross.norm`, x)); // [B·N, d]
+      const { k: ck, v: cv } = cond.kv[i];
+      x = tf.add(x, dense(`${b}.cross.out`, attention(cq, ck, cv, B, heads, cond.keyBias, form)));
+      const h = dense(`${b}.mlp.fc2`, silu(dense(`${b}.mlp.fc1`, modulate(layerNormPlain(x), sh2, sc2, N))));
+      x = tf.add(x, gated(h, g2, N));
+    }
+    const [shf, scf] = tf.split(dense('denoiser.final.ada', c), 2, 1) as tf.Tensor2D[];
+    const out = dense('denoiser.final.linear', modulate(layerNormPlain(x), shf, scf, N)); // [B·N, C·p²]
+    const side = cfg.latentSize / patchSize;
+    const grid = tf.reshape(out, [B, side, side, patchDim]) as tf.Tensor4D;
+    return patchSize === 1 ? grid : depthToSpace2(grid); // [B, g, g, C]
+  }
+
+  dispose(): void {
+    this.pos?.dispose();
+    this.pos = null;
+  }
+}
