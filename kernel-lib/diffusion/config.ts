@@ -60,11 +60,11 @@ export type DiffusionPreset = 'tiny' | 'small';
  */
 export const DIFFUSION_PRESETS: Record<DiffusionPreset, { denoiser: DenoiserConfig; caption: Omit<CaptionEncoderConfig, 'vocabSize' | 'maxTokens'> }> = {
   tiny: {
-    denoiser: { dim: 32, depth: 2, heads: 2, mlpRatio: 2, patchSize: 1, timeFreqDim: 32 },
+    denoiser: { dim: 48, depth: 2, heads: 2, mlpRatio: 2, patchSize: 1, timeFreqDim: 32 },
     caption: { dim: 16, layers: 1, heads: 2, mlpRatio: 2 },
   },
   small: {
-    denoiser: { dim: 128, depth: 6, heads: 4, mlpRatio: 4, patchSize: 2, timeFreqDim: 128 },
+    denoiser: { dim: 160, depth: 5, heads: 5, mlpRatio: 4, patchSize: 2, timeFreqDim: 128 },
     caption: { dim: 128, layers: 2, heads: 4, mlpRatio: 4 },
   },
 };

@@ -120,7 +120,7 @@ export async function trainDiffusion(model: LatentDiffusion, o: DiffusionTrainOp
       tf.tidy(() => {
         const { value, grads } = tf.variableGrads(diffusionLossClosure(model, batch), vars);
         loss = value.dataSync()[0];
-        const gm = new Map<string, tf.Tensor>(names.map((nm) => [nm, grads[nm]]));
+        const gm = new Map<string, tf.Tensor>(names.map((nm, i) => [nm, grads[vars[i].name]])); // keyed by the variables' own (auto) names
         gradNorm = Math.sqrt(tf.addN([...gm.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
         if (clip > 0 && gradNorm > clip) for (const [nm, g] of gm) gm.set(nm, tf.mul(g, clip / (gradNorm + 1e-6)));
         opt.apply(gm, rate);

@@ -1,0 +1,112 @@
+/**
+ * Recipe for the shipped `ldm-emoji` (npm run train:diffusion): the latent diffusion decoder of
+ * kernel-lib/diffusion trained on captioned emoji (every caption variant) and scenes (train splits) in
+ * the shipped VQ-VAE's latent space, then scored on the reloaded checkpoint (ldm-eval.ts).
+ *
+ *   1. latent normalisation: per-channel mean / s.d. of the encoder outputs of every training image
+ *   2. decode with or without quantising: whichever reconstructs held-out (val) images better
+ *   3. x̂_0 clip bound: the largest |normalised latent| in the training set
+ *   4. training: noise-prediction MSE, caption dropped 10 % of the time, AdamW, warmup + cosine, resumable
+ */
+import * as fs from 'node:fs';
+import type { RGBImage } from '../data/image';
+import { ensureData } from '../data/store';
+import { loadTextTokenizer } from '../data/text-tokenizer';
+import { VQVAE } from '../image/model';
+import { LatentDiffusion } from '../diffusion/model';
+import { defaultDiffusionConfig, countDiffusionParams, DiffusionPreset } from '../diffusion/config';
+import { LatentSpace } from '../diffusion/latent-space';
+import { trainDiffusion, DiffusionTrainEvent } from '../diffusion/train';
+import { currentDevice } from '../backend/backend';
+import { evaluateLdm } from './ldm-eval';
+
+export interface LdmRecipeOptions {
+  outDir: string;
+  runDir: string;
+  vqvaeDir: string;
+  clipDir: string;
+  steps?: number;
+  batchSize?: number;
+  lr?: number;
+  seed?: number;
+  preset?: DiffusionPreset;
+  /** Captions per evaluation set (default 48, the held-out scene captions mm-moe-small is scored on). */
+  evalImages?: number;
+  onProgress?: (e: DiffusionTrainEvent) => void;
+  log?: (s: string) => void;
+}
+
+export interface CaptionedImages {
+  images: RGBImage[];
+  /** Caption variants per image (emoji have several, scenes one). */
+  captions: string[][];
+}
+
+/** Captioned emoji and scenes of a split (emoji first, stored order). */
+export async function ldmData(split: 'train' | 'val' | 'test', limit = Infinity): Promise<{ emoji: CaptionedImages; scenes: CaptionedImages }> {
+  const store = await ensureData();
+  const rows = store.emoji.filter((e) => e.split === split).slice(0, limit);
+  const specs = store.scenes(split).slice(0, limit);
+  return {
+    emoji: { images: rows.map((e) => store.emojiImage(e.index)), captions: rows.map((e) => [...e.captions]) },
+    scenes: { images: specs.map((_, i) => store.sceneImage(split, i)), captions: specs.map((s) => [s.caption]) },
+  };
+}
+
+export async function trainLdmEmoji(o: LdmRecipeOptions): Promise<Record<string, unknown>> {
+  const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const t0 = Date.now();
+  const vq = VQVAE.load(o.vqvaeDir);
+  const { emoji, scenes } = await ldmData('train');
+  const images = [...emoji.images, ...scenes.images];
+  const captions = [...emoji.captions, ...scenes.captions];
+  log(`training images: ${emoji.images.length} emoji + ${scenes.images.length} scenes`);
+  const stats = LatentSpace.measureStats(vq, images);
+  const space = new LatentSpace(vq, stats);
+  const val = await ldmData('val', 200);
+  const decoding = space.compareDecoding([...val.emoji.images, ...val.scenes.images]);
+  const decodeQuantised = decoding[0].quantised > decoding[0].continuous;
+  log(`decoding held-out val latents: quantised ${decoding[0].quantised.toFixed(2)} dB vs continuous ${decoding[0].continuous.toFixed(2)} dB → ${decodeQuantised ? 'quantised' : 'continuous'}`);
+  const latents = space.encode(images);
+  let latentClip = 0;
+  for (const v of latents) latentClip = Math.max(latentClip, Math.abs(v));
+  latentClip = Math.ceil(latentClip * 10) / 10;
+  const config = defaultDiffusionConfig(o.preset ?? 'small', { decodeQuantised, latentClip });
+  const model = LatentDiffusion.create(config, { vq, stats, tokenizer: loadTextTokenizer(), seed: o.seed ?? 0 });
+  const steps = o.steps ?? 30000;
+  const batchSize = o.batchSize ?? 32;
+  const lr = o.lr ?? 3e-4;
+  log(`ldm-emoji: ${countDiffusionParams(config).total} parameters, ${steps} steps of ${batchSize}`);
+  try {
+    const r = await trainDiffusion(model, {
+      data: { latents, captions }, steps, batchSize, lr, seed: o.seed ?? 0, runDir: o.runDir, checkpointEvery: 200, onStep: o.onProgress,
+    });
+    for (const f of ['metrics.json', 'samples.png', 'cfg-sweep.svg']) if (fs.existsSync(`${o.outDir}/${f}`)) fs.rmSync(`${o.outDir}/${f}`);
+    const last = r.history.at(-1);
+    const curve = r.history.filter((_, i) => i % Math.max(1, Math.ceil(r.history.length / 200)) === 0 || i === r.history.length - 1).map((e) => [e.step, Number(e.loss.toFixed(4))]);
+    model.save(o.outDir, {
+      dtype: 'float16',
+      extra: { recipe: 'ldm-emoji' },
+      metrics: {
+        name: 'ldm-emoji',
+        data: `Twemoji emoji (train split, every caption variant: ${emoji.images.length} images) and composed scenes (train split: ${scenes.images.length}) with captions`,
+        config,
+        parameters: countDiffusionParams(config),
+        latent: {
+          source: 'vqvae-emoji encoder output before the quantiser, 8×8×32',
+          normalisation: 'per-channel mean and standard deviation over every training image',
+          decodeComparisonValPsnrDb: decoding,
+          decodeQuantised,
+          latentClip,
+        },
+        training: { steps, batchSize, lr, minLr: lr / 10, condDropProb: config.condDropProb, resumedFrom: r.resumedFrom, finalLoss: last?.loss, lossCurve: curve, train_wall_time_s: (last?.elapsedMs ?? 0) / 1000 },
+        backend: currentDevice(),
+        date: new Date().toISOString(),
+      },
+    });
+  } finally {
+    model.dispose();
+  }
+  const m = await evaluateLdm(o.outDir, { clipDir: o.clipDir, evalImages: o.evalImages, log });
+  return { ...m, recipe_wall_time_s: (Date.now() - t0) / 1000 };
+}
