@@ -52,6 +52,8 @@ export interface SampleOptions {
   numImages?: number;
   /** Clamp x̂_0 to ±config.latentClip at every step (default true when the config has a bound). */
   clip?: boolean;
+  /** Start from these latents [B, g, g, C] instead of the seed's noise (e.g. from `invert`). */
+  initialLatents?: Float32Array;
   onStep?: (e: DiffusionStep) => void | Promise<void>;
   signal?: AbortSignal;
 }
@@ -99,7 +101,7 @@ export class LatentDiffusion {
       this.params.set(name, tf.tidy(() => tf.variable(tf.tensor(t.data, shape))));
     }
     this.schedule = new NoiseSchedule(config.timesteps);
-    this.denoiser = new Denoiser(config, this.params);
+    this.denoiser = new Denoiser(config, this.params, this.schedule);
   }
 
   /** A fresh model on a VQ-VAE latent space (stats measured with LatentSpace.measureStats). */
@@ -171,6 +173,10 @@ export class LatentDiffusion {
       const nc = cond.seq.shape[0];
       if (o.numImages > 1 && nc > 1) throw new Error(`sample: numImages repeats a single conditioning; cond already has ${nc}`);
       const B = nc * o.numImages;
+      const per = this.config.latentSize ** 2 * this.config.latentChannels;
+      if (opts.initialLatents !== undefined && (!(opts.initialLatents instanceof Float32Array) || opts.initialLatents.length !== B * per)) {
+        throw new Error(`sample: initialLatents must be a Float32Array of ${B} × ${per} values, got ${opts.initialLatents instanceof Float32Array ? opts.initialLatents.length : typeof opts.initialLatents}`);
+      }
       if (B > nc) owned.push((cond = repeatConditioning(cond, B)));
       let both = cond;
       if (o.paired) {
@@ -185,7 +191,7 @@ export class LatentDiffusion {
       const prepared = tf.tidy(() => this.denoiser.prepareConditioning(both) as unknown as tf.TensorContainerObject) as unknown as ReturnType<Denoiser['prepareConditioning']>;
       try {
         const r = await sampleLoop(this.denoiser, this.schedule, prepared, B, (l) => this.latent.decode(l, this.config.decodeQuantised), {
-          sampler: o.sampler, steps: o.steps, eta: o.eta, seed: o.seed, scale: o.cfgScale, paired: o.paired, clip: o.clip, onStep: opts.onStep, signal: opts.signal,
+          sampler: o.sampler, steps: o.steps, eta: o.eta, seed: o.seed, scale: o.cfgScale, paired: o.paired, clip: o.clip, onStep: opts.onStep, signal: opts.signal, initial: opts.initialLatents,
         });
         return { ...r, images: this.latent.decode(r.latents, this.config.decodeQuantised) };
       } finally {

@@ -40,6 +40,8 @@ export interface SampleLoopOptions {
   clip: number | null;
   onStep?: (e: DiffusionStep) => void | Promise<void>;
   signal?: AbortSignal;
+  /** Starting latents instead of the seed's noise. */
+  initial?: Float32Array;
 }
 
 export interface SampleLoopResult {
@@ -76,7 +78,7 @@ export async function sampleLoop(
     return tf.tensor4d(data, [B, g, g, C]);
   };
   const t0 = performance.now();
-  let z = noise();
+  let z = o.initial ? tf.tensor4d(o.initial, [B, g, g, C]) : noise();
   let last: Float32Array | null = null;
   let stepsRun = 0;
   let stopped: 'done' | 'aborted' = 'done';

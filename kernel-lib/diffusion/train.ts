@@ -1,20 +1,14 @@
 /**
- * Training the latent diffusion decoder: batches as pure functions of (seed, step), the loss closure
- * (noise-prediction MSE, the caption dropped to the null conditioning with probability condDropProb),
- * and a small resumable loop (AdamW, warmup + cosine, global-norm clipping, run directory).
- *
- * The loop is written around `diffusionLossClosure(model, batch)` (a () => tf.Scalar over the model's
- * parameters), so it plugs into a generic training loop that takes a loss closure; this one stays
- * until the project's shared loop and run directory replace it.
+ * Training the latent diffusion decoder on the project's one training loop (train/loop.ts): batches as
+ * pure functions of (seed, step), the loss closure (noise-prediction MSE, the caption dropped to the null
+ * conditioning with probability condDropProb), and the run directory's snapshot content (the weights as
+ * float32 safetensors; the loop adds the AdamW moments and writes the state file last).
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { AdamW } from '../train/adamw';
-import { learningRate } from '../train/schedule';
-import { atomicWriteFile } from '../checkpoint/files';
+import type { DirEntry } from '../checkpoint/files';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
-import { writeDirAtomic } from '../image/checkpoint';
+import { trainLoop } from '../train/loop';
 import { rngAt, Sampler } from '../image/batches';
 import type { LatentDiffusion } from './model';
 
@@ -88,97 +82,67 @@ export interface DiffusionTrainResult {
   stopped: 'done' | 'aborted';
 }
 
+const WEIGHTS = 'model.safetensors';
+
 export async function trainDiffusion(model: LatentDiffusion, o: DiffusionTrainOptions): Promise<DiffusionTrainResult> {
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`trainDiffusion: steps must be a positive integer, got ${JSON.stringify(o.steps)}`);
   const batchSize = o.batchSize ?? 32;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`trainDiffusion: batchSize must be a positive integer, got ${JSON.stringify(o.batchSize)}`);
   const lr = o.lr ?? 3e-4;
-  const sched = { lr, minLr: o.minLr ?? lr / 10, warmupSteps: o.warmupSteps ?? Math.min(500, Math.floor(o.steps / 20)), totalSteps: o.steps };
+  const minLr = o.minLr ?? lr / 10;
+  const warmupSteps = o.warmupSteps ?? Math.min(500, Math.floor(o.steps / 20));
   const seed = o.seed ?? 0;
-  const clip = o.clipNorm ?? 1;
   const n = o.data.captions.length;
   if (n === 0) throw new Error('trainDiffusion: no training images');
-  const names = [...model.params.keys()];
-  // weight decay 0 by default: the denoiser is small and the data few; AdamW decays matrices only when asked
-  const opt = new AdamW(names, model.params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay ?? 0 });
-  const fingerprint = { steps: o.steps, batchSize, lr, minLr: sched.minLr, warmupSteps: sched.warmupSteps, seed, images: n, config: model.config };
+  const per = model.config.latentSize ** 2 * model.config.latentChannels;
+  if (o.data.latents.length !== n * per) throw new Error(`trainDiffusion: ${o.data.latents.length} latent values for ${n} captioned images (need ${per} each)`);
   const sampler = new Sampler(n, seed, 1);
   const history: DiffusionTrainEvent[] = [];
-  let start = 0;
-  try {
-    if (o.runDir && fs.existsSync(path.join(o.runDir, 'state.json'))) start = resume(o.runDir, fingerprint, model, opt, history);
-    const t0 = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
-    const vars = names.map((nm) => model.params.get(nm) as tf.Variable);
-    for (let step = start; step < o.steps; step++) {
-      await new Promise<void>((r) => setImmediate(r));
-      if (o.signal?.aborted) return { history, resumedFrom: start, stopped: 'aborted' };
-      const ts = performance.now();
-      const cpu0 = process.cpuUsage();
-      const batch = diffusionBatch(o.data, sampler, step, batchSize, seed, model.config.condDropProb);
-      const rate = learningRate(step, sched);
-      let loss = 0;
-      let gradNorm = 0;
-      tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(diffusionLossClosure(model, batch), vars);
-        loss = value.dataSync()[0];
-        const gm = new Map<string, tf.Tensor>(names.map((nm, i) => [nm, grads[vars[i].name]])); // keyed by the variables' own (auto) names
-        gradNorm = Math.sqrt(tf.addN([...gm.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
-        if (clip > 0 && gradNorm > clip) for (const [nm, g] of gm) gm.set(nm, tf.mul(g, clip / (gradNorm + 1e-6)));
-        opt.apply(gm, rate);
-      });
-      const cpu = process.cpuUsage(cpu0);
+  let t0 = performance.now();
+  const res = await trainLoop<DiffusionBatch, { history: DiffusionTrainEvent[] }>({
+    steps: o.steps,
+    params: model.params,
+    lr,
+    minLr,
+    warmupSteps,
+    // no weight decay by default: a small denoiser on little data; AdamW decays matrices only when asked
+    adam: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay ?? 0 },
+    clipNorm: o.clipNorm ?? 1,
+    batches: (step) => diffusionBatch(o.data, sampler, step, batchSize, seed, model.config.condDropProb),
+    loss: (batch) => diffusionLossClosure(model, batch)(),
+    onStep: (s) => {
+      if (!Number.isFinite(s.loss)) throw new Error(`trainDiffusion: loss became ${s.loss} at step ${s.step}`);
       const now = performance.now();
-      const ev: DiffusionTrainEvent = { step: step + 1, totalSteps: o.steps, loss, lr: rate, gradNorm, stepMs: now - ts, stepCpuMs: (cpu.user + cpu.system) / 1000, elapsedMs: now - t0 };
+      const cpu = process.cpuUsage(s.cpuAtStart);
+      const ev: DiffusionTrainEvent = { step: s.step, totalSteps: o.steps, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, stepMs: now - s.startedAt, stepCpuMs: (cpu.user + cpu.system) / 1000, elapsedMs: now - t0 };
       history.push(ev);
       o.onStep?.(ev);
-      if (o.runDir && ((step + 1) % (o.checkpointEvery ?? 200) === 0 || step + 1 === o.steps)) save(o.runDir, fingerprint, model, opt, history);
-    }
-    return { history, resumedFrom: start, stopped: 'done' };
-  } finally {
-    opt.dispose();
-  }
-}
-
-interface RunState {
-  version: 1;
-  step: number;
-  snapshot: string;
-  adamT: number;
-  options: Record<string, unknown>;
-  history: DiffusionTrainEvent[];
-}
-
-/** A snapshot directory written whole, then state.json naming it (older snapshots removed after). */
-function save(dir: string, options: Record<string, unknown>, model: LatentDiffusion, opt: AdamW, history: DiffusionTrainEvent[]): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const step = history.at(-1)?.step ?? 0;
-  const name = `step-${String(step).padStart(6, '0')}`;
-  writeDirAtomic(path.join(dir, name), new Map<string, Uint8Array | string>([
-    ['model.safetensors', encodeSafetensors(model.hostParams())],
-    ['optimizer.safetensors', encodeSafetensors(opt.state())],
-  ]));
-  const state: RunState = { version: 1, step, snapshot: name, adamT: opt.t, options, history };
-  atomicWriteFile(path.join(dir, 'state.json'), `${JSON.stringify(state)}\n`);
-  for (const old of fs.readdirSync(dir)) if (/^step-\d+$/.test(old) && old !== name) fs.rmSync(path.join(dir, old), { recursive: true, force: true });
-}
-
-function resume(dir: string, options: Record<string, unknown>, model: LatentDiffusion, opt: AdamW, history: DiffusionTrainEvent[]): number {
-  const file = path.join(dir, 'state.json');
-  const st = JSON.parse(fs.readFileSync(file, 'utf8')) as RunState;
-  for (const [k, v] of Object.entries(options)) {
-    if (JSON.stringify(st.options[k]) !== JSON.stringify(v)) {
-      throw new Error(`${file}: this run was started with ${k} = ${JSON.stringify(st.options[k])}, now ${JSON.stringify(v)}; use a new run directory (--fresh) or the same options`);
-    }
-  }
-  const snap = path.join(dir, st.snapshot);
-  const weights = readSafetensors(path.join(snap, 'model.safetensors')).tensors;
-  opt.load(readSafetensors(path.join(snap, 'optimizer.safetensors')).tensors, st.adamT);
-  tf.tidy(() => {
-    for (const [n, v] of model.params) {
-      const h = weights.get(n);
-      if (!h || h.shape.join(',') !== v.shape.join(',')) throw new Error(`${snap}/model.safetensors: parameter '${n}' is missing or has another shape`);
-      v.assign(tf.tensor(h.data, h.shape));
-    }
+    },
+    run: o.runDir
+      ? {
+          dir: o.runDir,
+          fingerprint: { steps: o.steps, batchSize, lr, minLr, warmupSteps, seed, images: n, config: model.config },
+          every: o.checkpointEvery ?? 200,
+          content: () => new Map<string, DirEntry>([[WEIGHTS, encodeSafetensors(model.hostParams())]]),
+          record: () => ({ history }),
+          restore: (dir, record) => {
+            const weights = readSafetensors(path.join(dir, WEIGHTS)).tensors;
+            for (const [name, v] of model.params) {
+              const h = weights.get(name);
+              if (!h || h.shape.join(',') !== v.shape.join(',')) throw new Error(`${dir}/${WEIGHTS}: parameter '${name}' is missing or has another shape`);
+            }
+            tf.tidy(() => {
+              for (const [name, v] of model.params) {
+                const h = weights.get(name) as { shape: number[]; data: Float32Array };
+                v.assign(tf.tensor(h.data, h.shape));
+              }
+            });
+            history.push(...record.history);
+            t0 = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
+          },
+        }
+      : undefined,
+    signal: o.signal,
   });
-  history.push(...st.history);
-  return st.step;
+  return { history, resumedFrom: res.resumedFrom, stopped: res.stopped };
 }
