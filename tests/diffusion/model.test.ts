@@ -49,7 +49,7 @@ describe('conditioning', () => {
     const s = seq.dataSync();
     const dc = m.config.caption.dim;
     const used = m.tokenizer.encode('a cat').length;
-    for (let i = used * dc; i < s.length; i++) expect(s[i]).toBe(0);
+    for (let i = used * dc; i < s.length; i++) expect(Math.abs(s[i])).toBe(0);
     tf.dispose([a, b, seq]);
   });
 
@@ -110,14 +110,14 @@ describe('sampling', () => {
   });
 
   test('tensors stay flat over a sampling loop (per step and after)', async () => {
-    await m.sample({ cond: 'warm-up', steps: 2 });
+    // the attention block masks are cached per shape (bounded); counted without them
     clearAttentionCache();
-    await m.sample({ cond: 'warm-up', steps: 2 });
     const before = tf.memory().numTensors;
     const during: number[] = [];
     await m.sample({ cond: ['a cat', 'a dog'], negCond: ['a tree', 'a tree'], steps: 6, cfgScale: 2, onStep: () => void during.push(tf.memory().numTensors) });
     await m.sample({ cond: 'a cat', steps: 3, sampler: 'ddpm' });
     expect(new Set(during).size).toBe(1);
+    clearAttentionCache();
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -145,9 +145,10 @@ describe('sampling', () => {
 
 describe('loss', () => {
   test('differentiable with respect to the conditioning; no tensors left', () => {
+    clearAttentionCache();
     const before = tf.memory().numTensors;
     const x = normalArray(2 * per, 1, mulberry32(3));
-    const seq = tf.variable(tf.randomNormal([2, 3, m.config.caption.dim], 0, 1, 'float32', 4));
+    const seq = tf.tidy(() => tf.variable(tf.randomNormal([2, 3, m.config.caption.dim], 0, 1, 'float32', 4)));
     const mask = tf.ones([2, 3]) as tf.Tensor2D;
     const { value, grads } = tf.variableGrads(() => m.loss(x, { seq: seq as unknown as tf.Tensor3D, mask }, { seed: 1 }), [seq]);
     const g = grads[seq.name];
@@ -157,6 +158,7 @@ describe('loss', () => {
     expect(Math.max(...gd.map(Math.abs))).toBeGreaterThan(0);
     expect(value.dataSync()[0]).toBeGreaterThan(0);
     tf.dispose([value, g, seq, mask]);
+    clearAttentionCache();
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -185,8 +187,10 @@ describe('bad options are named', () => {
     [{ cond: ['a', 'b'], numImages: 2 }, 'sample: numImages repeats a single conditioning; cond already has 2'],
     [{ cond: ['a', 'b', 'c'], negCond: ['x', 'y'] }, 'sample: negCond has batch 2, cond has 3 (give one negative per conditional, or one for all)'],
   ])('%j', async (opts, message) => {
+    clearAttentionCache();
     const before = tf.memory().numTensors;
     await expect(m.sample(opts as never)).rejects.toThrow(message);
+    clearAttentionCache();
     expect(tf.memory().numTensors).toBe(before);
   });
 
