@@ -73,7 +73,7 @@ export async function trainLdmEmoji(o: LdmRecipeOptions): Promise<Record<string,
   latentClip = Math.ceil(latentClip * 10) / 10;
   const config = defaultDiffusionConfig(o.preset ?? 'small', { decodeQuantised, latentClip });
   const model = LatentDiffusion.create(config, { vq, stats, tokenizer: loadTextTokenizer(), seed: o.seed ?? 0 });
-  const steps = o.steps ?? 30000;
+  const steps = o.steps ?? 20000;
   const batchSize = o.batchSize ?? 32;
   const lr = o.lr ?? 3e-4;
   log(`ldm-emoji: ${countDiffusionParams(config).total} parameters, ${steps} steps of ${batchSize}`);
