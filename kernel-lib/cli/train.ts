@@ -2,7 +2,7 @@
  * `switchboard train <recipe>` (`npm run train:<recipe>`): trains one shipped model by its recipe, resumably
  * (Ctrl-C and run again to continue), printing progress. Run directories live in .cache/runs/<recipe>/.
  * The language-model recipes (text-moe-small, mm-moe-small and the PLoRA paper's s1-*) share the options
- * below; vqvae and clip have their own (train-vqvae.ts, train-clip.ts).
+ * below; vqvae, clip and diffusion have their own (train-vqvae.ts, train-clip.ts, train-diffusion.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,6 +15,7 @@ import { CommandSpec, numberArg, parseCommand, UsageError } from './args';
 import type { Io } from './io';
 import { trainClipCommand } from './train-clip';
 import { trainVqvaeCommand } from './train-vqvae';
+import { trainDiffusionCommand } from './train-diffusion';
 
 /** The language-model recipes, in the order `train --help` lists them. */
 const LM_RECIPES = ['text-moe-small', 'mm-moe-small', 's1-plora', 's1-lora', 's1-init-ablation'] as const;
@@ -29,6 +30,7 @@ export const RECIPES: Record<string, string> = {
   's1-init-ablation': 'the low-res stage with mean-initialised rows (metrics to notebooks/results/)',
   vqvae: 'the emoji VQ-VAE image tokenizer (data/checkpoints/vqvae-emoji)',
   clip: 'the workbench CLIP evaluator (data/checkpoints/clip-emoji)',
+  diffusion: 'the latent diffusion decoder on the VQ-VAE latents (data/checkpoints/ldm-emoji)',
 };
 
 export const TRAIN: CommandSpec = {
@@ -134,6 +136,7 @@ export async function train(argv: string[], io: Io): Promise<number> {
   }
   if (recipe === 'vqvae') return trainVqvaeCommand(rest, io);
   if (recipe === 'clip') return trainClipCommand(rest, io);
+  if (recipe === 'diffusion') return trainDiffusionCommand(rest, io);
   if ((LM_RECIPES as readonly string[]).includes(recipe)) return trainLm(recipe as LmRecipe, rest, io);
   throw new UsageError(`unknown model '${recipe}'; expected one of ${Object.keys(RECIPES).join(', ')}`);
 }

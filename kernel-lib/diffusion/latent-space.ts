@@ -10,11 +10,11 @@
  * on held-out images (a VQ-regularised LDM can do either; Rombach et al. 2022, §3).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { RGBImage } from '../data/image';
+import type { RGBImage } from '../image/types';
 import { CODEBOOK, fromModelRange, toModelRange, VQVAE } from '../image/model';
 import { nearestCodes } from '../image/quantizer';
 import { psnr } from '../image/metrics';
-import { mulberry32, normalArray } from '../model/params';
+import { mulberry32, normalArray } from '../util/random';
 
 export interface LatentStats {
   /** Per-channel mean of the encoder output on the training set [C]. */

@@ -11,11 +11,11 @@
  *   const loss = ldm.loss(images, mapperOutput);           // differentiable w.r.t. the conditioning
  */
 import * as tf from '@tensorflow/tfjs';
-import type { RGBImage } from '../data/image';
+import type { RGBImage } from '../image/types';
 import { VQVAE } from '../image/model';
 import { ByteLevelBPE } from '../tokenizer/bpe';
 import type { HostTensor } from '../model/params';
-import { mulberry32, normalArray } from '../model/params';
+import { mulberry32, normalArray } from '../util/random';
 import { LatentDiffusionConfig, validateDiffusionConfig, diffusionParamShapes, countDiffusionParams } from './config';
 import { NoiseSchedule } from './schedule';
 import { LatentSpace, LatentStats } from './latent-space';
@@ -23,40 +23,14 @@ import { Denoiser } from './denoiser';
 import { Conditioning, encodeCaptionTokens, tokenizeCaptions } from './caption-encoder';
 import { initDiffusionParams } from './params';
 import { readDiffusionCheckpoint, SaveDiffusionOptions, VQVAE_SUBDIR, writeDiffusionCheckpoint } from './checkpoint';
-import { sampleLoop, SamplerName, DiffusionStep } from './sample';
+import { sampleLoop } from './sample';
 import { ddimInvertStep } from './sampler';
 import { samplingTimesteps } from './schedule';
-import { checkSampleOptions, concatConditioning, repeatConditioning } from './options';
+import { checkSampleOptions, concatConditioning, repeatConditioning, CondInput, SampleOptions } from './options';
+export type { CondInput, SampleOptions } from './options';
 import * as path from 'path';
 
-export const DEFAULT_STEPS = 25;
-export const DEFAULT_CFG_SCALE = 4;
-
-/** A conditioning: caption(s) (encoded by τ; '' is the null conditioning) or a sequence with its mask. */
-export type CondInput = string | readonly string[] | Conditioning;
-
-export interface SampleOptions {
-  cond: CondInput;
-  /** The negative conditioning of CFG: 'null' (default, the empty sequence), captions, or a sequence (MiniGPT-5's ĥ_0). */
-  negCond?: 'null' | CondInput;
-  /** Denoiser calls (default 25 for DDIM, T for DDPM). */
-  steps?: number;
-  /** CFG scale γ (default 4); 1 is the conditional model alone (no unconditional pass). */
-  cfgScale?: number;
-  sampler?: SamplerName;
-  /** DDIM's η (default 0, deterministic). */
-  eta?: number;
-  /** Image i starts from the noise of seed + i (default 0). */
-  seed?: number;
-  /** Images per conditioning when one conditioning is given (default 1). */
-  numImages?: number;
-  /** Clamp x̂_0 to ±config.latentClip at every step (default true when the config has a bound). */
-  clip?: boolean;
-  /** Start from these latents [B, g, g, C] instead of the seed's noise (e.g. from `invert`). */
-  initialLatents?: Float32Array;
-  onStep?: (e: DiffusionStep) => void | Promise<void>;
-  signal?: AbortSignal;
-}
+export { DEFAULT_STEPS, DEFAULT_CFG_SCALE } from './options';
 
 export interface SampleResult {
   images: RGBImage[];

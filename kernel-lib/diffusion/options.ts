@@ -6,8 +6,37 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Conditioning } from './caption-encoder';
 import type { LatentDiffusionConfig } from './config';
-import type { CondInput, SampleOptions } from './model';
-import type { SamplerName } from './sample';
+import type { DiffusionStep, SamplerName } from './sample';
+
+/** A conditioning: caption(s) (encoded by τ; '' is the null conditioning) or a sequence with its mask. */
+export type CondInput = string | readonly string[] | Conditioning;
+
+export interface SampleOptions {
+  cond: CondInput;
+  /** The negative conditioning of CFG: 'null' (default, the empty sequence), captions, or a sequence (MiniGPT-5's ĥ_0). */
+  negCond?: 'null' | CondInput;
+  /** Denoiser calls (default 25 for DDIM, T for DDPM). */
+  steps?: number;
+  /** CFG scale γ (default 4); 1 is the conditional model alone (no unconditional pass). */
+  cfgScale?: number;
+  sampler?: SamplerName;
+  /** DDIM's η (default 0, deterministic). */
+  eta?: number;
+  /** Image i starts from the noise of seed + i (default 0). */
+  seed?: number;
+  /** Images per conditioning when one conditioning is given (default 1). */
+  numImages?: number;
+  /** Clamp x̂_0 to ±config.latentClip at every step (default true when the config has a bound). */
+  clip?: boolean;
+  /** Start from these latents [B, g, g, C] instead of the seed's noise (e.g. from `invert`). */
+  initialLatents?: Float32Array;
+  onStep?: (e: DiffusionStep) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+/** Default DDIM steps and CFG scale γ. */
+export const DEFAULT_STEPS = 25;
+export const DEFAULT_CFG_SCALE = 4;
 
 export interface CheckedSampleOptions {
   cond: CondInput;
@@ -49,12 +78,12 @@ export function checkSampleOptions(o: SampleOptions, cfg: LatentDiffusionConfig)
   const sampler = o.sampler ?? 'ddim';
   if (sampler !== 'ddim' && sampler !== 'ddpm') throw new Error(`sample: sampler must be 'ddim' or 'ddpm', got ${JSON.stringify(sampler)}`);
   const T = cfg.timesteps;
-  const steps = o.steps ?? (sampler === 'ddim' ? 25 : T);
+  const steps = o.steps ?? (sampler === 'ddim' ? DEFAULT_STEPS : T);
   if (!Number.isInteger(steps) || steps < 1 || steps > T) throw new Error(`sample: steps must be an integer in [1, ${T}], got ${JSON.stringify(o.steps)}`);
   if (sampler === 'ddpm' && o.eta !== undefined) throw new Error('sample: eta is an option of the ddim sampler (ddpm is η = 1)');
   const eta = sampler === 'ddpm' ? 1 : (o.eta ?? 0);
   if (!(typeof eta === 'number' && eta >= 0 && eta <= 1)) throw new Error(`sample: eta must be a number in [0, 1], got ${JSON.stringify(o.eta)}`);
-  const cfgScale = o.cfgScale ?? 4;
+  const cfgScale = o.cfgScale ?? DEFAULT_CFG_SCALE;
   if (!(typeof cfgScale === 'number' && Number.isFinite(cfgScale))) throw new Error(`sample: cfgScale must be a finite number, got ${String(o.cfgScale)}`);
   const seed = o.seed ?? 0;
   if (!(Number.isInteger(seed) && seed >= 0)) throw new Error(`sample: seed must be a non-negative integer, got ${JSON.stringify(o.seed)}`);

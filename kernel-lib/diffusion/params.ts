@@ -10,7 +10,7 @@
  *   caption.embed/pos   N(0, 0.02); null_cond N(0, 1) (it meets the cross-attention like a LayerNormed token)
  */
 import type { HostTensor } from '../model/params';
-import { mulberry32, normalArray } from '../model/params';
+import { mulberry32, normalArray } from '../util/random';
 import { diffusionParamShapes, LatentDiffusionConfig, validateDiffusionConfig } from './config';
 
 export function initDiffusionParams(c: LatentDiffusionConfig, seed = 0): Map<string, HostTensor> {

@@ -7,8 +7,8 @@
  * so a batch gives the same images as sampling each caption alone with its own seed.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { RGBImage } from '../data/image';
-import { mulberry32, normalArray } from '../model/params';
+import type { RGBImage } from '../image/types';
+import { mulberry32, normalArray } from '../util/random';
 import type { Denoiser, PreparedConditioning } from './denoiser';
 import type { NoiseSchedule } from './schedule';
 import { samplingTimesteps } from './schedule';

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { DirEntry } from '../checkpoint/files';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
 import { trainLoop } from '../train/loop';
-import { rngAt, Sampler } from '../image/batches';
+import { rngAt, Sampler } from '../train/vqvae/batches';
 import type { LatentDiffusion } from './model';
 
 /** Normalised latents of n images [n, g, g, C] and each image's caption variants. */

@@ -9,7 +9,7 @@
  *   4. training: noise-prediction MSE, caption dropped 10 % of the time, AdamW, warmup + cosine, resumable
  */
 import * as fs from 'node:fs';
-import type { RGBImage } from '../data/image';
+import type { RGBImage } from '../image/types';
 import { ensureData } from '../data/store';
 import { loadTextTokenizer } from '../data/text-tokenizer';
 import { VQVAE } from '../image/model';

@@ -16,9 +16,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { RGBImage } from '../data/image';
+import type { RGBImage } from '../image/types';
 import { ensureData } from '../data/store';
-import { ClipModel, clipFeatureStats, clipFid, halfRotation, pairedDifference, SceneChecker } from '../eval';
+import { ClipModel, clipFeatureStats, clipFid, halfRotation, SceneChecker } from '../eval';
+import { pairedDifference } from '../util/stats';
 import type { GaussianStats, SceneClaim } from '../eval';
 import { LatentDiffusion, DEFAULT_CFG_SCALE, DEFAULT_STEPS } from '../diffusion/model';
 import { imageGridPng } from '../image/png';
@@ -155,7 +156,7 @@ export async function evaluateLdm(dir: string, o: { clipDir: string; evalImages?
       check: { captions: LDM_CHECK_CAPTIONS, seed: 0, clip_t_own_mean: checkClip.mean, latents_mean_abs: check.latents.reduce((a, v) => a + Math.abs(v), 0) / check.latents.length },
     };
     fs.writeFileSync(file, JSON.stringify(metrics, null, 1) + '\n');
-    if (best) fs.writeFileSync(path.join(dir, 'samples.png'), await imageGridPng(best.images.slice(0, 16), { cols: 8, pad: 2, scale: 3 }));
+    if (best) fs.writeFileSync(path.join(dir, 'samples.png'), await imageGridPng(best.images.slice(0, 16), { columns: 8, padding: 2, scale: 3 }));
     return metrics;
   } finally {
     m.dispose();

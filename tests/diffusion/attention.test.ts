@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../helpers/backend';
 import { attention, clearAttentionCache, keyBiasFromMask } from '../../kernel-lib/diffusion/attention';
-import { mulberry32, normalArray } from '../../kernel-lib/model/params';
+import { mulberry32, normalArray } from '../../kernel-lib/util/random';
 import { maxAbsDiff } from './helpers';
 
 beforeAll(() => useBackend());

@@ -3,11 +3,11 @@ import * as tf from '@tensorflow/tfjs';
 import { VQVAE } from '../../kernel-lib/image/model';
 import { loadTextTokenizer } from '../../kernel-lib/data/text-tokenizer';
 import { DataStore, ensureData } from '../../kernel-lib/data/store';
-import type { RGBImage } from '../../kernel-lib/data/image';
+import type { RGBImage } from '../../kernel-lib/image/types';
 import { LatentDiffusion } from '../../kernel-lib/diffusion/model';
 import { defaultDiffusionConfig, LatentDiffusionConfig } from '../../kernel-lib/diffusion/config';
 import { LatentSpace, LatentStats } from '../../kernel-lib/diffusion/latent-space';
-import { mulberry32, normalArray } from '../../kernel-lib/model/params';
+import { mulberry32, normalArray } from '../../kernel-lib/util/random';
 
 export const VQVAE_DIR = 'data/checkpoints/vqvae-emoji';
 

@@ -11,7 +11,7 @@ import type { LatentDiffusion } from '../../kernel-lib/diffusion/model';
 import { guidedNoise } from '../../kernel-lib/diffusion/sampler';
 import { concatConditioning } from '../../kernel-lib/diffusion/options';
 import { clearAttentionCache } from '../../kernel-lib/diffusion/attention';
-import { mulberry32, normalArray } from '../../kernel-lib/model/params';
+import { mulberry32, normalArray } from '../../kernel-lib/util/random';
 
 let m: LatentDiffusion;
 const per = 8 * 8 * 32;

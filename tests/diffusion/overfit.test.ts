@@ -13,7 +13,7 @@ import { useBackend } from '../helpers/backend';
 import { emojiImages, tinyConfig, tinyLdm } from './helpers';
 import { trainLoop } from '../../kernel-lib/train/loop';
 import { psnr } from '../../kernel-lib/image/metrics';
-import { mulberry32, normalArray } from '../../kernel-lib/model/params';
+import { mulberry32, normalArray } from '../../kernel-lib/util/random';
 import type { LatentDiffusion } from '../../kernel-lib/diffusion/model';
 
 const STEPS = Number(process.env.OVERFIT_STEPS ?? 500);

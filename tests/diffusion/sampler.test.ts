@@ -9,7 +9,7 @@ import { NoiseSchedule } from '../../kernel-lib/diffusion/schedule';
 import { sampleLoop, SampleLoopOptions } from '../../kernel-lib/diffusion/sample';
 import type { Denoiser, PreparedConditioning } from '../../kernel-lib/diffusion/denoiser';
 import { defaultDiffusionConfig } from '../../kernel-lib/diffusion/config';
-import { mulberry32, normalArray } from '../../kernel-lib/model/params';
+import { mulberry32, normalArray } from '../../kernel-lib/util/random';
 import { maxAbsDiff } from './helpers';
 
 const schedule = new NoiseSchedule(1000);
