@@ -53,9 +53,9 @@ export type { NamedImage } from './server/types';
 export { PROTOCOL_VERSION, CLOSE as WIDGET_CLOSE_CODES } from './server/protocol';
 
 export {
-  initPlotly, showFigure, routingHeatmap, showRoutingHeatmap, tokensByExperts, showTokensByExperts, expertUsageBars,
+  initPlotly, showFigure, normalizeFigure, routingHeatmap, showRoutingHeatmap, tokensByExperts, showTokensByExperts, expertUsageBars,
   showExpertUsageBars, coActivationMatrix, showCoActivationMatrix, lossCurves, showLossCurves, imagePng, imageGridPng,
-  upscaleNearest, showImage, showImageGrid, htmlTable, showTable, progress, Progress, CodePaletteRenderer, liveDecode,
+  upscaleNearest, showImage, showImageGrid, htmlTable, showTable, progress, progressCallback, Progress, CodePaletteRenderer, liveDecode,
   defaultDisplay, TextTarget, MODALITY_COLORS,
 } from './display';
 export type {
@@ -107,20 +107,19 @@ export type { GWOptions, GWResult } from './model/gromov-wasserstein';
 export type { RowInitExtras } from './model/vocab-extend';
 export {
   expertCoActivation, coActivationByLayer, routingByModality, exclusivityByDepth, jensenShannon, textSuite, relativeChange, budgetTable,
-  modelPerplexity, BigramBaseline, TEXT_TASKS, s1Verdicts,
+  modelPerplexity, BigramBaseline, TEXT_TASKS,
 } from './analysis';
 export type {
   CoActivation, RoutingByModality, TextTask, TextSuiteOptions, TextSuiteResult, TaskScore, ScoreChange, RelativeChange, BudgetTable,
-  AdapterBudget, PerplexityResult, TraceLike, S1Numbers, Verdict,
+  AdapterBudget, PerplexityResult, TraceLike,
 } from './analysis';
 export { captionConditioning, halfRotation } from './eval';
 export { pairedDifference } from './util/stats';
 export type { ConditioningProbe, CaptionedCodeExample } from './eval';
 
-// Recipes of the shipped models and of the paper reproductions (what `npm run train:<name>` runs).
-export { trainS1Variant, loadS1Variant, extendForImages, s1Trainable, s1HeldOut, s1Traces, S1_DEFAULTS } from './recipes/plora-paper';
-export type { S1RecipeOptions, S1Init, S1HeldOut } from './recipes/plora-paper';
+// Recipes of the shipped models (what `npm run train:<name>` runs) and their data helpers.
 export { captioned, pairs, mixedSampler } from './recipes/mm-data';
+export { tokenStream, windowSampler } from './recipes/lm-data';
 export { generateForCaptions } from './recipes/mm-moe-small';
 export type { CaptionedCodes } from './recipes/mm-data';
 
@@ -137,3 +136,8 @@ export { LatentDiffusion, defaultDiffusionConfig, countDiffusionParams, NoiseSch
 export type { LatentDiffusionConfig, SampleOptions, SampleResult, Conditioning, DiffusionStep, DiffusionTrainEvent } from './diffusion';
 export { liveDiffusion } from './display';
 export type { LiveDiffusionOptions, LiveDiffusionResult } from './display';
+
+// Paper reproductions, one namespace each (kernel-lib/papers/<paper>/): recipes, analyses, verdicts, figures,
+// typed results. `sb.plora` is "Efficient Multimodal Generation via Redundancy-Aware Mixture-of-Experts" (notebook 01).
+export { plora, writeResultsFile, checkShape, ShapeError } from './papers';
+export type { Shape, Infer } from './papers';

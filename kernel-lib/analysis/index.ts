@@ -1,4 +1,4 @@
-/** Analyses over routing traces and models: co-activation, routing by modality, the text suite, budgets, perplexity. */
+/** Analyses over routing traces and models: co-activation, routing by modality, the text suite, budgets, perplexity (paper-specific analyses are in papers/). */
 export { expertCoActivation, coActivationByLayer } from './co-activation';
 export type { CoActivation, CoActivationOptions } from './co-activation';
 export { routingByModality, exclusivityByDepth, jensenShannon } from './routing-by-modality';
@@ -8,7 +8,5 @@ export type { TextTask, TextSuiteOptions, TextSuiteResult, TaskScore, ScoreChang
 export { budgetTable } from './budget';
 export type { BudgetTable, AdapterBudget } from './budget';
 export { modelPerplexity, BigramBaseline, windows } from './perplexity';
-export type { PerplexityResult } from './perplexity';
+export type { PerplexityResult, PerplexityOptions } from './perplexity';
 export type { TraceLike } from './traces';
-export { s1Verdicts } from './paper-claims';
-export type { S1Numbers, Verdict } from './paper-claims';

@@ -22,6 +22,18 @@ export function windows(stream: ArrayLike<number>, seqLen: number, maxTokens = I
   return out;
 }
 
+export interface PerplexityOptions {
+  /** Window length (default 128). */
+  seqLen?: number;
+  /** Windows per forward (default 8). */
+  batchSize?: number;
+  /** Score at most the first this many tokens of the stream. */
+  maxTokens?: number;
+  modalityOf?: (id: number) => Modality;
+  /** Called after each batch with (windows done, windows in all). */
+  onProgress?: (done: number, total: number) => void;
+}
+
 /**
  * exp(mean NLL) of the model on `stream`, in batches of equal-length windows. With `modalityOf` (a
  * vocabulary's), each token's modality reaches the adapters (needed with Partial LoRA attached).
@@ -29,13 +41,14 @@ export function windows(stream: ArrayLike<number>, seqLen: number, maxTokens = I
 export function modelPerplexity(
   model: MoEModel,
   stream: ArrayLike<number>,
-  o: { seqLen?: number; batchSize?: number; maxTokens?: number; modalityOf?: (id: number) => Modality } = {},
+  o: PerplexityOptions = {},
 ): PerplexityResult {
   const seqLen = o.seqLen ?? 128;
   const ws = windows(stream, seqLen, o.maxTokens);
   const V = model.config.vocabSize;
   let nll = 0;
   let n = 0;
+  let done = 0;
   // group windows by length (all full but the last) so each batch is rectangular
   const byLen = new Map<number, number[][]>();
   for (const w of ws) {
@@ -55,6 +68,8 @@ export function modelPerplexity(
           n++;
         }
       });
+      done += batch.length;
+      o.onProgress?.(done, ws.length);
     }
   }
   return { perplexity: Math.exp(nll / n), nll: nll / n, tokens: n };

@@ -25,7 +25,7 @@
 import type { Session } from '../session';
 import { modalityCodes } from '../model/adapter-seam';
 import { mulberry32 } from '../util/random';
-import { modelPerplexity, PerplexityResult } from './perplexity';
+import { modelPerplexity, PerplexityResult, windows } from './perplexity';
 
 export const TEXT_TASKS = ['lastWord', 'shuffled', 'continuation'] as const;
 export type TextTask = (typeof TEXT_TASKS)[number];
@@ -41,6 +41,11 @@ export interface TextSuiteOptions {
   batchSize?: number;
   /** Perplexity windows (default min(128, maxPositions)) and a cap on scored tokens. */
   perplexity?: { seqLen?: number; maxTokens?: number };
+  /**
+   * Called as the work goes with (sequences scored, sequences in all): perplexity windows, then the
+   * tasks' sequences. A suite over 200 passages is minutes of forwards on one core.
+   */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface TaskScore {
@@ -69,8 +74,11 @@ interface Scored {
   greedy: Uint8Array;
 }
 
-/** Per-token log-probabilities and greedy hits of many sequences (padded batches, shortest first). */
-export function scoreSequences(session: Session, seqs: number[][], batchSize = 8): Scored[] {
+/**
+ * Per-token log-probabilities and greedy hits of many sequences (padded batches, shortest first);
+ * `onProgress(done)` after each batch, counting sequences.
+ */
+export function scoreSequences(session: Session, seqs: number[][], batchSize = 8, onProgress?: (done: number) => void): Scored[] {
   const V = session.config.vocabSize;
   const pad = session.tokenizer.pad;
   const modalityOf = (id: number) => session.tokenizer.modalityOf(id);
@@ -99,6 +107,7 @@ export function scoreSequences(session: Session, seqs: number[][], batchSize = 8
       }
       out[i] = { logprobs, greedy };
     });
+    onProgress?.(Math.min(s + batchSize, order.length));
   }
   return out;
 }
@@ -136,16 +145,6 @@ export function textSuite(session: Session, texts: string[], o: TextSuiteOptions
   if (passages.length < 4) throw new Error(`textSuite needs at least 4 passages of ≥ ${minWords} words, got ${passages.length}`);
   const rand = mulberry32(o.seed ?? 0);
 
-  // Perplexity over the passages as one stream.
-  const stream: number[] = [];
-  for (const ws of passages) stream.push(tok.bos, ...enc(ws.join(' ')), tok.eos);
-  const perplexity = modelPerplexity(session.model, stream, {
-    seqLen: o.perplexity?.seqLen ?? Math.min(128, maxPos),
-    maxTokens: o.perplexity?.maxTokens,
-    batchSize: batch,
-    modalityOf: (id) => tok.modalityOf(id),
-  });
-
   /** <bos> + context (trimmed from the left to fit) + tail, and where the tail starts. */
   const fit = (ctx: number[], tail: number[]): { ids: number[]; start: number } | null => {
     const room = maxPos - 1 - tail.length;
@@ -163,8 +162,6 @@ export function textSuite(session: Session, texts: string[], o: TextSuiteOptions
     if (item) lw.push(item);
     else lwSkipped++;
   }
-  const lwScores = scoreSequences(session, lw.map((x) => x.ids), batch);
-  const lwCorrect = lw.filter((x, i) => lwScores[i].greedy.subarray(x.start - 1).every((g) => g === 1)).length;
 
   // shuffled: Σ log p(real) > Σ log p(shuffled)?
   const pairs: number[][] = [];
@@ -176,10 +173,6 @@ export function textSuite(session: Session, texts: string[], o: TextSuiteOptions
     if (!sh || real.length > maxPos || fake.length > maxPos) shSkipped++;
     else pairs.push(real, fake);
   }
-  const shScores = scoreSequences(session, pairs, batch);
-  const sum = (x: Float64Array): number => x.reduce((a, b) => a + b, 0);
-  let shCorrect = 0;
-  for (let i = 0; i < pairs.length; i += 2) if (sum(shScores[i].logprobs) > sum(shScores[i + 1].logprobs)) shCorrect++;
 
   // continuation: first half as context, four endings; the true one must have the strictly best mean log-prob.
   const halves = passages.map((ws) => {
@@ -198,7 +191,29 @@ export function textSuite(session: Session, texts: string[], o: TextSuiteOptions
     if (cands.some((c) => c === null)) coSkipped++;
     else items.push(cands as { ids: number[]; start: number }[]);
   });
-  const coScores = scoreSequences(session, items.flatMap((c) => c.map((x) => x.ids)), batch);
+
+  // Every input is built (the seeded draws above happen in the same order as ever); now the forwards.
+  const stream: number[] = [];
+  for (const ws of passages) stream.push(tok.bos, ...enc(ws.join(' ')), tok.eos);
+  const seqLen = o.perplexity?.seqLen ?? Math.min(128, maxPos);
+  const pplWindows = windows(stream, seqLen, o.perplexity?.maxTokens).length;
+  const total = pplWindows + lw.length + pairs.length + 4 * items.length;
+  const report = (offset: number) => (done: number) => o.onProgress?.(offset + done, total);
+  // Perplexity over the passages as one stream.
+  const perplexity = modelPerplexity(session.model, stream, {
+    seqLen,
+    maxTokens: o.perplexity?.maxTokens,
+    batchSize: batch,
+    modalityOf: (id) => tok.modalityOf(id),
+    onProgress: report(0),
+  });
+  const lwScores = scoreSequences(session, lw.map((x) => x.ids), batch, report(pplWindows));
+  const lwCorrect = lw.filter((x, i) => lwScores[i].greedy.subarray(x.start - 1).every((g) => g === 1)).length;
+  const shScores = scoreSequences(session, pairs, batch, report(pplWindows + lw.length));
+  const sum = (x: Float64Array): number => x.reduce((a, b) => a + b, 0);
+  let shCorrect = 0;
+  for (let i = 0; i < pairs.length; i += 2) if (sum(shScores[i].logprobs) > sum(shScores[i + 1].logprobs)) shCorrect++;
+  const coScores = scoreSequences(session, items.flatMap((c) => c.map((x) => x.ids)), batch, report(pplWindows + lw.length + pairs.length));
   let coCorrect = 0;
   items.forEach((cands, i) => {
     const means = cands.map((c, j) => {

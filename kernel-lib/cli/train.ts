@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { trainTextMoeSmall, evaluateTextMoeSmall, RecipeOptions } from '../recipes/text-moe-small';
 import { trainMmMoeSmall, evaluateMmMoeSmall } from '../recipes/mm-moe-small';
-import { trainS1Variant } from '../recipes/plora-paper';
+import { trainVariant as trainPloraVariant, INIT_ABLATION_FILE } from '../papers/redundancy-aware-moe-plora';
 import type { TrainEvent } from '../train/trainer';
 import { checkpointDir, repoRoot, runDir as runDirOf } from '../paths';
 import { CommandSpec, numberArg, parseCommand, UsageError } from './args';
@@ -104,13 +104,13 @@ async function trainLm(name: LmRecipe, argv: string[], io: Io): Promise<number> 
   const recipes: Record<LmRecipe, (o: RecipeOptions) => Promise<Record<string, unknown>>> = {
     'text-moe-small': trainTextMoeSmall,
     'mm-moe-small': (o) => trainMmMoeSmall({ ...o, conditioningSteps, baseDir: ck('text-moe-small'), vqvaeDir: ck('vqvae-emoji'), clipDir: ck('clip-emoji') }),
-    's1-plora': (o) => trainS1Variant({ ...s1, variant: 'plora', outDir: o.outDir, runDir: o.runDir, highResSteps: o.steps }),
-    's1-lora': (o) => trainS1Variant({ ...s1, variant: 'lora', outDir: o.outDir, runDir: o.runDir, highResSteps: o.steps }),
+    's1-plora': (o) => trainPloraVariant({ ...s1, variant: 'plora', outDir: o.outDir, runDir: o.runDir, highResSteps: o.steps }),
+    's1-lora': (o) => trainPloraVariant({ ...s1, variant: 'lora', outDir: o.outDir, runDir: o.runDir, highResSteps: o.steps }),
     // the initialisation ablation: the first low-res steps with mean-initialised rows (not shipped; its
     // metrics go to notebooks/results/, beside the notebook that reads them)
     's1-init-ablation': async (o) => {
-      const m = await trainS1Variant({ ...s1, variant: 'plora', init: 'mean', lowResOnly: true, outDir: o.outDir, runDir: o.runDir });
-      const file = out ? path.join(out, 'metrics.json') : path.join(repoRoot(), 'notebooks', 'results', 's1-init-ablation-mean.json');
+      const m = await trainPloraVariant({ ...s1, variant: 'plora', init: 'mean', lowResOnly: true, outDir: o.outDir, runDir: o.runDir });
+      const file = out ? path.join(out, 'metrics.json') : path.join(repoRoot(), 'notebooks', 'results', INIT_ABLATION_FILE);
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, JSON.stringify(m, null, 1) + '\n');
       return m;

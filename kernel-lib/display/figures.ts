@@ -183,10 +183,10 @@ export function tokensByExperts(trace: RoutingTrace, opts: TokensByExpertsOption
     ],
     layout: {
       title: { text: opts.title ?? `Router probabilities at layer ${layer}${start > 0 ? ` (last ${rows.length} tokens)` : ''} · ○ top-${k}` },
-      xaxis: { type: 'category', side: 'top' },
+      xaxis: { type: 'category', side: 'top', title: { text: 'expert' } },
       yaxis: { title: { text: 'token' }, autorange: 'reversed', tickmode: 'array', tickvals: rows, ticktext },
       height: Math.min(1400, Math.max(260, 120 + 16 * rows.length)),
-      margin: { ...MARGIN, l: 110, t: 80, b: 20 },
+      margin: { ...MARGIN, l: 110, t: 110, b: 20 },
     },
   };
 }
@@ -292,6 +292,7 @@ export function coActivationMatrix(source: number[][] | RoutingTrace, opts: CoAc
         zmin: 0,
         ...(ratio ? { zmax: 1 } : {}),
         colorscale: 'Viridis',
+        colorbar: { title: { text: ratio ? 'N(i,j)/N(i)' : Array.isArray(source) ? 'value' : 'tokens' } },
         hovertemplate: ratio ? 'with %{y}, %{x} too: %{z:.2f}<extra></extra>' : '%{y} with %{x}: %{z}<extra></extra>',
       },
     ],

@@ -1,7 +1,7 @@
 /** Display layer: notebook outputs (tslab) with a plain-text fallback, Plotly figures, images, tables, progress, live decoding. */
 export { defaultDisplay, inTslab, TextTarget } from './env';
 export type { DisplayTarget, DisplayArea, Output } from './env';
-export { initPlotly, showFigure, figureHtml, figureText, plotlyInjectionHtml, plotlyJsVersion } from './plotly';
+export { initPlotly, showFigure, figureHtml, figureText, normalizeFigure, plotlyInjectionHtml, plotlyJsVersion } from './plotly';
 export type { Figure, PlotlyTrace, ShowOptions } from './plotly';
 export {
   routingHeatmap, showRoutingHeatmap, tokensByExperts, showTokensByExperts, expertUsage, expertUsageBars, showExpertUsageBars,
@@ -14,7 +14,7 @@ export { toRgb, upscaleNearest, imagePng, imageGridPng, showImage, showImageGrid
 export type { PixelImage, PixelData, ImageOptions, GridOptions } from './image';
 export { htmlTable, textTable, showTable } from './table';
 export type { TableInput, TableOptions } from './table';
-export { progress, Progress } from './progress';
+export { progress, progressCallback, Progress } from './progress';
 export type { ProgressOptions, ProgressInfo } from './progress';
 export { CodePaletteRenderer } from './patch-renderer';
 export type { PatchRenderer } from './patch-renderer';

@@ -91,8 +91,39 @@ export function initPlotly(opts: ShowOptions = {}): void {
   injected.add(target);
 }
 
+/** A title as plotly.js 2+ reads it: `{ text, … }` (a bare string is dropped without a word). */
+function titleObject(t: unknown): unknown {
+  return typeof t === 'string' ? { text: t } : t;
+}
+
+const AXIS_KEY = /^(xaxis|yaxis)\d*$/;
+
+/** A colour bar (a trace's, or a colour axis's) with its title as an object. */
+function withColorbarTitle<T extends Record<string, unknown>>(owner: T): T {
+  const cb = owner.colorbar;
+  if (cb === null || typeof cb !== 'object' || !('title' in cb)) return owner;
+  return { ...owner, colorbar: { ...(cb as Record<string, unknown>), title: titleObject((cb as Record<string, unknown>).title) } };
+}
+
+/**
+ * The figure with every string title written as `{ text }`: the layout's, each axis's (`xaxis`,
+ * `yaxis2`, …), each colour bar's (on traces and colour axes). plotly.js 4 draws only the object form,
+ * so a spec written as `title: 'Loss'` would otherwise lose its title silently.
+ */
+export function normalizeFigure(fig: Figure): Figure {
+  const layout: Record<string, unknown> = { ...fig.layout };
+  if ('title' in layout) layout.title = titleObject(layout.title);
+  for (const [k, v] of Object.entries(layout)) {
+    if (v === null || typeof v !== 'object') continue;
+    if (AXIS_KEY.test(k) && 'title' in v) layout[k] = { ...(v as Record<string, unknown>), title: titleObject((v as Record<string, unknown>).title) };
+    else if (/^coloraxis\d*$/.test(k)) layout[k] = withColorbarTitle(v as Record<string, unknown>);
+  }
+  return { ...fig, data: fig.data.map((t) => withColorbarTitle(t)), layout };
+}
+
 /** A figure as an HTML fragment: a div and the script that draws it (needs the injection earlier on the page). */
-export function figureHtml(fig: Figure, opts: { id?: string } = {}): string {
+export function figureHtml(figure: Figure, opts: { id?: string } = {}): string {
+  const fig = normalizeFigure(figure);
   const id = opts.id ?? domId('sb-plot');
   const height = typeof fig.layout.height === 'number' ? fig.layout.height : 420;
   const spec = { data: fig.data, layout: fig.layout, config: { ...DEFAULT_CONFIG, ...fig.config } };

@@ -5,6 +5,9 @@
  *
  *   const bar = progress(steps, { label: 'training' });
  *   await session.train({ steps, batches, onStep: bar.onStep });
+ *
+ * It draws from synchronous code too (an analysis looping over forwards): a redraw is sent at once when
+ * `minIntervalMs` has passed, so a long synchronous cell still shows how far it is.
  */
 import type { DisplayArea, DisplayTarget } from './env';
 import { resolveDisplay } from './env';
@@ -134,6 +137,20 @@ export class Progress {
 
 export function progress(total: number, opts: ProgressOptions = {}): Progress {
   return new Progress(total, opts);
+}
+
+/**
+ * An `onProgress(done, total)` callback for analyses that learn their total as they start (the text
+ * suite, perplexity, traces, CLIP scoring): the bar appears at the first call, sized by its total.
+ *
+ *   sb.textSuite(session, passages, { onProgress: sb.progressCallback('text suite') });
+ */
+export function progressCallback(label: string, opts: Omit<ProgressOptions, 'label'> = {}): (done: number, total: number) => void {
+  let bar: Progress | null = null;
+  return (done, total) => {
+    bar ??= new Progress(total, { ...opts, label });
+    bar.update(done);
+  };
 }
 
 function formatInfo(info: ProgressInfo): string {

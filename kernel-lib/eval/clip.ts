@@ -227,7 +227,7 @@ export class ClipModel {
   // --------------------------------------------------------------------------------------- inference
 
   /** L2-normalised image embeddings, row-major [N, d]. `shifts`: see imagePatches. */
-  imageEmbeddings(images: readonly RGBImage[], batchSize = EVAL_BATCH): Float32Array {
+  imageEmbeddings(images: readonly RGBImage[], batchSize = EVAL_BATCH, onBatch?: (done: number) => void): Float32Array {
     const d = this.config.embedDim;
     const out = new Float32Array(images.length * d);
     const rowLen = this.config.patchSize * this.config.patchSize * 3;
@@ -238,12 +238,13 @@ export class ClipModel {
       const e = tf.tidy(() => this.imageTower(tf.tensor2d(patches, [chunk.length * G2, rowLen]), chunk.length));
       out.set(e.dataSync(), s * d);
       e.dispose();
+      onBatch?.(s + chunk.length);
     }
     return out;
   }
 
   /** L2-normalised caption embeddings, row-major [N, d]. */
-  textEmbeddings(texts: readonly string[], batchSize = EVAL_BATCH): Float32Array {
+  textEmbeddings(texts: readonly string[], batchSize = EVAL_BATCH, onBatch?: (done: number) => void): Float32Array {
     const d = this.config.embedDim;
     const V = this.config.vocabSize;
     const out = new Float32Array(texts.length * d);
@@ -253,6 +254,7 @@ export class ClipModel {
       const e = tf.tidy(() => this.textTower(tf.tensor2d(bags, [2 * chunk.length, V]), chunk.length));
       out.set(e.dataSync(), s * d);
       e.dispose();
+      onBatch?.(s + chunk.length);
     }
     return out;
   }
@@ -268,10 +270,16 @@ export class ClipModel {
     return tf.tidy(() => tf.matMul(tf.tensor2d(a, [a.length / d, d]), tf.transpose(tf.tensor2d(b, [b.length / d, d]))).dataSync() as Float32Array);
   }
 
-  /** CLIP-T: cosine between image i and caption i (the usual text–image alignment score). */
-  clipT(images: readonly RGBImage[], captions: readonly string[]): PairScores {
+  /**
+   * CLIP-T: cosine between image i and caption i (the usual text–image alignment score).
+   * `onProgress(done, total)` counts images and captions embedded.
+   */
+  clipT(images: readonly RGBImage[], captions: readonly string[], o: { onProgress?: (done: number, total: number) => void } = {}): PairScores {
     if (images.length !== captions.length) throw new Error(`clipT: ${images.length} images but ${captions.length} captions`);
-    return pairCosines(this.imageEmbeddings(images), this.textEmbeddings(captions), this.config.embedDim);
+    const n = images.length;
+    const img = this.imageEmbeddings(images, EVAL_BATCH, o.onProgress && ((done) => o.onProgress?.(done, 2 * n)));
+    const txt = this.textEmbeddings(captions, EVAL_BATCH, o.onProgress && ((done) => o.onProgress?.(n + done, 2 * n)));
+    return pairCosines(img, txt, this.config.embedDim);
   }
 
   /** CLIP-I: cosine between image a[i] and image b[i] (e.g. a generation and its reference). */

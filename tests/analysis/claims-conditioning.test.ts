@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../helpers/backend';
 import { tinySession } from '../helpers/fixtures';
 import type { Session } from '../../kernel-lib/session';
-import { s1Verdicts } from '../../kernel-lib/analysis/paper-claims';
+import { verdicts } from '../../kernel-lib/papers/redundancy-aware-moe-plora/claims';
 import { captionConditioning } from '../../kernel-lib/eval/conditioning';
 import { attachLoRA } from '../../kernel-lib/adapters';
 
-describe('s1Verdicts: the paper claims judged on hand-made numbers', () => {
+describe('plora.verdicts: the paper claims judged on hand-made numbers', () => {
   const paperLike = {
     textAverageDelta: { lora: -15.35, plora: -0.14 },
     textPerplexity: { base: 100, lora: 180, plora: 101 },
@@ -15,14 +15,14 @@ describe('s1Verdicts: the paper claims judged on hand-made numbers', () => {
     exclusivity: [0.5, 0.1, 0.15, 0.4],
   };
   test("the paper's own pattern reproduces every claim", () => {
-    const v = s1Verdicts(paperLike);
+    const v = verdicts(paperLike);
     expect(v.map((x) => x.reproduces)).toEqual([true, true, true, true, true]);
     expect(v[0].ours).toBe('-0.14 pp; perplexity 100.0 → 101.0 (+1.0 %)');
     expect(v[1].ours).toBe('LoRA -15.35 pp vs PLoRA -0.14 pp; perplexity LoRA +80.0 % vs PLoRA +1.0 %');
     expect(v[3].ours).toBe('largest drop at layer 0 (0.500, 0.150, 0.100, 0.050)');
   });
   test('each claim fails on its own counter-example', () => {
-    const v = s1Verdicts({
+    const v = verdicts({
       textAverageDelta: { lora: -1.5, plora: -1.2 }, // PLoRA moved > 1 pp; LoRA not 1 pp worse
       textPerplexity: { base: 100, lora: 120, plora: 110 },
       ecaBefore: [0.5, 0.5, 0.5, 0.5],
@@ -33,27 +33,27 @@ describe('s1Verdicts: the paper claims judged on hand-made numbers', () => {
     expect(v[3].ours).toBe('largest drop at layer 1 (0.000, 0.050, -0.100, -0.100)');
   });
   test('preserved text needs the perplexity too, and exclusivity must be pronounced, not just ordered', () => {
-    const v = s1Verdicts({ ...paperLike, textPerplexity: { base: 100, lora: 900, plora: 600 }, exclusivity: [0.15, 0.02, 0.03, 0.12] });
+    const v = verdicts({ ...paperLike, textPerplexity: { base: 100, lora: 900, plora: 600 }, exclusivity: [0.15, 0.02, 0.03, 0.12] });
     expect(v[0].reproduces).toBe(false); // −0.14 pp on the tasks, but perplexity ×6
     expect(v[4].reproduces).toBe(false); // ends above the middle, but 0.12 bits < 0.2
     expect(v[4].criterion).toBe('min(first, last) > max(middle layers), and min(first, last) ≥ 0.2 bits (pronounced)');
   });
 
   test('images follow captions when the paired CLIP-T difference clears two standard errors', () => {
-    const yes = s1Verdicts({ ...paperLike, clipTDiffs: [0.1, 0.2, 0.3, 0.2] });
+    const yes = verdicts({ ...paperLike, clipTDiffs: [0.1, 0.2, 0.3, 0.2] });
     expect(yes).toHaveLength(6);
     // mean 0.2, sd 0.0816…, se 0.0408…
     expect(yes[5].ours).toBe('CLIP-T own − shuffled caption +0.200 ± 0.041 (s.e., 4 held-out captions)');
     expect(yes[5].reproduces).toBe(true);
-    expect(s1Verdicts({ ...paperLike, clipTDiffs: [0.3, -0.2, 0.1, -0.1] })[5].reproduces).toBe(false);
-    expect(s1Verdicts(paperLike)).toHaveLength(5); // no image numbers, no image claim
+    expect(verdicts({ ...paperLike, clipTDiffs: [0.3, -0.2, 0.1, -0.1] })[5].reproduces).toBe(false);
+    expect(verdicts(paperLike)).toHaveLength(5); // no image numbers, no image claim
   });
 
   test('per-layer arrays must agree', () => {
-    expect(() => s1Verdicts({ ...paperLike, ecaAfter: [0.1, 0.2, 0.3] })).toThrow(
-      's1Verdicts: per-layer arrays differ in length (ecaBefore 4, ecaAfter 3, exclusivity 4)',
+    expect(() => verdicts({ ...paperLike, ecaAfter: [0.1, 0.2, 0.3] })).toThrow(
+      'plora.verdicts: per-layer arrays differ in length (ecaBefore 4, ecaAfter 3, exclusivity 4)',
     );
-    expect(() => s1Verdicts({ ...paperLike, ecaBefore: [1, 2], ecaAfter: [1, 2], exclusivity: [1, 2] })).toThrow('s1Verdicts: need at least 3 layers, got 2');
+    expect(() => verdicts({ ...paperLike, ecaBefore: [1, 2], ecaAfter: [1, 2], exclusivity: [1, 2] })).toThrow('plora.verdicts: need at least 3 layers, got 2');
   });
 });
 
@@ -128,17 +128,17 @@ describe('captionConditioning: image-code NLL after own vs shuffled captions', (
   });
 });
 
-describe('s1Trainable: the paper trainable set plus the new vocabulary rows', () => {
+describe('plora.trainableSet: the paper trainable set plus the new vocabulary rows', () => {
   test('freezes embedding/attention/norms/head but slices in the rows from the old vocabulary size on', async () => {
-    const { s1Trainable } = await import('../../kernel-lib/recipes/plora-paper');
+    const { trainableSet } = await import('../../kernel-lib/papers/redundancy-aware-moe-plora/recipe');
     const s = await tinySession({ seed: 2 });
-    const t = s1Trainable(s, 300);
+    const t = trainableSet(s, 300);
     expect(t.freeze).toEqual(['blocks.*.input_norm', 'blocks.*.attn.*', 'blocks.*.post_attn_norm', 'final_norm']);
     expect(t.trainSlices).toEqual([
       { param: 'embed', axis: 0, from: 300 },
       { param: 'lm_head', axis: 1, from: 300 },
     ]);
-    expect(s1Trainable(s, 300, { trainRoutersAndExperts: false }).freeze).toContain('blocks.*.moe.*');
+    expect(trainableSet(s, 300, { trainRoutersAndExperts: false }).freeze).toContain('blocks.*.moe.*');
     s.dispose();
   });
 });

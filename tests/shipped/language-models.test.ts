@@ -78,9 +78,9 @@ describe('s1-plora and s1-lora (the PLoRA paper fine-tunes)', () => {
   });
 
   test.each(['plora', 'lora'] as const)('s1-%s: frozen parts are bit-identical to text-moe-small; the adapter toggles as its kind says', async (variant) => {
-    const { loadS1Variant } = await import('../../kernel-lib/recipes/plora-paper');
+    const { loadVariant } = await import('../../kernel-lib/papers/redundancy-aware-moe-plora/recipe');
     const { modalityCodes } = await import('../../kernel-lib/model/adapter-seam');
-    const { session: s, adapter } = await loadS1Variant(path.join(CK, `s1-${variant}`), variant);
+    const { session: s, adapter } = await loadVariant(path.join(CK, `s1-${variant}`), variant);
     const base = await Session.load(path.join(CK, 'text-moe-small'));
     const m = readMetrics(`s1-${variant}`);
     expect(m.variant).toBe(variant);

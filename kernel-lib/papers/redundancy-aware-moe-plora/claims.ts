@@ -1,11 +1,12 @@
 /**
- * The S1 paper's claims (PLoRA, "Efficient Multimodal Generation via Redundancy-Aware MoE") checked
+ * The PLoRA paper's claims (Dutt et al., "Efficient Multimodal Generation via Redundancy-Aware
+ * Mixture-of-Experts", ICLR 2026) checked
  * against numbers measured here, each with the criterion it is judged by, so a notebook's closing cell
  * says plainly what reproduces at workbench scale and what does not.
  */
-import { pairedDifference } from '../util/stats';
+import { pairedDifference } from '../../util/stats';
 
-export interface S1Numbers {
+export interface Numbers {
   /** Change of the text-suite average vs the base model, percentage points (Table 1's bracket). */
   textAverageDelta: { lora: number; plora: number };
   /** Held-out text perplexity of each model (the suite's most sensitive number: its tasks can sit at floor or ceiling). */
@@ -35,11 +36,11 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 export const PRONOUNCED_EXCLUSIVITY = 0.2;
 
 /** Judges the claims; throws when the per-layer arrays disagree in length or are too short. */
-export function s1Verdicts(n: S1Numbers): Verdict[] {
+export function verdicts(n: Numbers): Verdict[] {
   const L = n.ecaBefore.length;
-  if (L < 3) throw new Error(`s1Verdicts: need at least 3 layers, got ${L}`);
+  if (L < 3) throw new Error(`plora.verdicts: need at least 3 layers, got ${L}`);
   if (n.ecaAfter.length !== L || n.exclusivity.length !== L) {
-    throw new Error(`s1Verdicts: per-layer arrays differ in length (ecaBefore ${L}, ecaAfter ${n.ecaAfter.length}, exclusivity ${n.exclusivity.length})`);
+    throw new Error(`plora.verdicts: per-layer arrays differ in length (ecaBefore ${L}, ecaAfter ${n.ecaAfter.length}, exclusivity ${n.exclusivity.length})`);
   }
   const { lora, plora } = n.textAverageDelta;
   const ppl = n.textPerplexity;
@@ -48,7 +49,7 @@ export function s1Verdicts(n: S1Numbers): Verdict[] {
   const biggest = drop.indexOf(Math.max(...drop));
   const ends = Math.min(n.exclusivity[0], n.exclusivity[L - 1]);
   const middle = Math.max(...n.exclusivity.slice(1, L - 1));
-  const verdicts: Verdict[] = [
+  const out: Verdict[] = [
     {
       claim: 'PLoRA preserves text performance',
       paper: 'average −0.14 pp (60.47 → 60.33)',
@@ -88,7 +89,7 @@ export function s1Verdicts(n: S1Numbers): Verdict[] {
   const d = n.clipTDiffs;
   if (d && d.length >= 2) {
     const { mean: m, standardError: se } = pairedDifference(d);
-    verdicts.push({
+    out.push({
       claim: 'PLoRA images follow their captions',
       paper: 'high-fidelity text-to-image samples (Fig. 2)',
       ours: `CLIP-T own − shuffled caption ${m >= 0 ? '+' : ''}${f3(m)} ± ${f3(se)} (s.e., ${d.length} held-out captions)`,
@@ -96,5 +97,5 @@ export function s1Verdicts(n: S1Numbers): Verdict[] {
       reproduces: m > 2 * se,
     });
   }
-  return verdicts;
+  return out;
 }

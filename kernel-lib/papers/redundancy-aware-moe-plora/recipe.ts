@@ -1,6 +1,6 @@
 /**
- * Recipe for the S1 paper reproduction ("Efficient Multimodal Generation via Redundancy-Aware MoE",
- * PLoRA): `text-moe-small` (16 experts, top-4) extended to images and fine-tuned in two stages, once
+ * The recipe of the PLoRA paper reproduction (Dutt et al., "Efficient Multimodal Generation via
+ * Redundancy-Aware Mixture-of-Experts", ICLR 2026; code name `plora`): `text-moe-small` (16 experts, top-4) extended to images and fine-tuned in two stages, once
  * with Partial LoRA (adapters on image tokens only) and once with plain LoRA (every token) as the
  * baseline. Everything else is the same for both variants, as in the paper:
  *
@@ -13,29 +13,30 @@
  *   warmup + cosine, peak lr scaled from the paper's 2e-4 → 2e-5 to this model size (1e-3 → 1e-4).
  *
  * Output per variant: `data/checkpoints/s1-<variant>/` (the fine-tuned model, float16) and
- * `data/checkpoints/s1-<variant>-adapters/<variant>.{json,safetensors}`; `loadS1Variant` puts them
- * back together. The mean-init ablation trains only the first low-res steps and is not shipped.
+ * `data/checkpoints/s1-<variant>-adapters/<variant>.{json,safetensors}`; `loadVariant` puts them
+ * back together. (The shipped directories keep the project's first name for this experiment, "S1";
+ * `npm run train:s1-plora` etc. build them.) The mean-init ablation trains only the first low-res steps
+ * and is not shipped.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Session } from '../session';
-import type { RoutingTrace } from '../session';
-import { openDataset, textOf } from '../data';
-import { VQVAE, CODEBOOK } from '../image';
-import { attachLoRA, ploraFreeze, saveAdapter, loadAdapter, LoRAHandle } from '../adapters';
-import type { LoRAKind } from '../adapters';
-import { captionConditioning } from '../eval';
-import type { ConditioningProbe } from '../eval';
-import { captioned, mixedSampler, pairs, CaptionedCodes } from './mm-data';
-import { thinCurve, writeMetrics } from './text-moe-small';
-import type { TrainEvent, TrainSlice } from '../train/trainer';
-import type { HostTensor } from '../model/params';
+import { Session } from '../../session';
+import { VQVAE, CODEBOOK } from '../../image';
+import { attachLoRA, ploraFreeze, saveAdapter, loadAdapter, LoRAHandle } from '../../adapters';
+import type { LoRAKind } from '../../adapters';
+import { captionConditioning } from '../../eval';
+import type { ConditioningProbe } from '../../eval';
+import type { Probe, RunMetrics, StageMetrics } from './run-metrics';
+import { captioned, mixedSampler, pairs, CaptionedCodes } from '../../recipes/mm-data';
+import { thinCurve, writeMetrics } from '../../recipes/text-moe-small';
+import type { TrainEvent, TrainSlice } from '../../train/trainer';
+import type { HostTensor } from '../../model/params';
 
-export type S1Init = 'gromov-wasserstein' | 'mean';
+export type Init = 'gromov-wasserstein' | 'mean';
 
-export interface S1RecipeOptions {
+export interface RecipeOptions {
   variant: LoRAKind;
-  init?: S1Init;
+  init?: Init;
   baseDir: string;
   vqvaeDir: string;
   /** Finished model goes here; adapters to `${outDir}-adapters`. */
@@ -59,13 +60,13 @@ export interface S1RecipeOptions {
   log?: (s: string) => void;
 }
 
-export const S1_DEFAULTS = { lowResSteps: 250, highResSteps: 500, batchSize: 8, seqLen: 128, lr: 1e-3, rank: 8, alpha: 8, seed: 0, probeSteps: [0, 10, 25, 50, 100, 150, 250] };
+export const DEFAULTS = { lowResSteps: 250, highResSteps: 500, batchSize: 8, seqLen: 128, lr: 1e-3, rank: 8, alpha: 8, seed: 0, probeSteps: [0, 10, 25, 50, 100, 150, 250] };
 
 /**
  * The trainable set of the paper plus the new vocabulary rows: freeze embedding, attention, norms and
  * head, except the embedding rows / head columns from `oldVocab` on.
  */
-export function s1Trainable(s: Session, oldVocab: number, o: { trainRoutersAndExperts?: boolean } = {}): { freeze: string[]; trainSlices: TrainSlice[] } {
+export function trainableSet(s: Session, oldVocab: number, o: { trainRoutersAndExperts?: boolean } = {}): { freeze: string[]; trainSlices: TrainSlice[] } {
   const freeze = ploraFreeze(s.config).filter((p) => p !== 'embed' && p !== 'lm_head');
   if (o.trainRoutersAndExperts === false) freeze.push('blocks.*.moe.*');
   const trainSlices: TrainSlice[] = [{ param: 'embed', axis: 0, from: oldVocab }];
@@ -74,7 +75,7 @@ export function s1Trainable(s: Session, oldVocab: number, o: { trainRoutersAndEx
 }
 
 /** `text-moe-small` + image vocabulary (512 codes, <boi>/<eoi>/<img>, 8×8 grid), rows by `init`. */
-export async function extendForImages(baseDir: string, vq: VQVAE, init: S1Init, seed = 0): Promise<{ session: Session; oldVocab: number }> {
+export async function extendForImages(baseDir: string, vq: VQVAE, init: Init, seed = 0): Promise<{ session: Session; oldVocab: number }> {
   const base = await Session.load(baseDir);
   const oldVocab = base.tokenizer.vocabSize;
   const codebook = vq.hostTensors().get(CODEBOOK) as HostTensor;
@@ -87,7 +88,7 @@ export async function extendForImages(baseDir: string, vq: VQVAE, init: S1Init, 
 }
 
 /** A fine-tuned variant as shipped: the model with its adapter attached (enabled). */
-export async function loadS1Variant(dir: string, variant: LoRAKind): Promise<{ session: Session; adapter: LoRAHandle }> {
+export async function loadVariant(dir: string, variant: LoRAKind): Promise<{ session: Session; adapter: LoRAHandle }> {
   const session = await Session.load(dir);
   try {
     return { session, adapter: loadAdapter(session, `${dir}-adapters`, variant) };
@@ -104,8 +105,8 @@ const probeLine = (p: ConditioningProbe) => `held-out image-code NLL ${p.own.toF
  * resumes from its run directory; probes due before a resume point are not re-run (the metrics then list
  * fewer of them).
  */
-export async function trainS1Variant(o: S1RecipeOptions & { lowResOnly?: boolean }): Promise<Record<string, unknown>> {
-  const d = { ...S1_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as typeof S1_DEFAULTS & S1RecipeOptions;
+export async function trainVariant(o: RecipeOptions & { lowResOnly?: boolean }): Promise<RunMetrics> {
+  const d = { ...DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS & RecipeOptions;
   const log = o.log ?? ((x: string) => process.stderr.write(x + '\n'));
   const init = o.init ?? 'gromov-wasserstein';
   const t0 = Date.now();
@@ -125,24 +126,24 @@ export async function trainS1Variant(o: S1RecipeOptions & { lowResOnly?: boolean
   }
 }
 
-interface S1Run {
-  o: S1RecipeOptions & { lowResOnly?: boolean };
+interface VariantRun {
+  o: RecipeOptions & { lowResOnly?: boolean };
   /** Options with the defaults filled in. */
-  d: typeof S1_DEFAULTS & S1RecipeOptions;
+  d: typeof DEFAULTS & RecipeOptions;
   /** The extended session (owned by the caller). */
   s: Session;
   oldVocab: number;
   vq: VQVAE;
-  init: S1Init;
+  init: Init;
   t0: number;
   initSeconds: number;
   log: (x: string) => void;
 }
 
-/** The stages of trainS1Variant on an extended session: adapter, data, low-res, high-res, save. */
-async function trainExtended({ o, d, s, oldVocab, vq, init, t0, initSeconds, log }: S1Run): Promise<Record<string, unknown>> {
+/** The stages of trainVariant on an extended session: adapter, data, low-res, high-res, save. */
+async function trainExtended({ o, d, s, oldVocab, vq, init, t0, initSeconds, log }: VariantRun): Promise<RunMetrics> {
   const adapter = attachLoRA(s, { kind: o.variant, name: o.variant, rank: d.rank, alpha: d.alpha, seed: d.seed });
-  const trainable = s1Trainable(s, oldVocab, { trainRoutersAndExperts: o.trainRoutersAndExperts });
+  const trainable = trainableSet(s, oldVocab, { trainRoutersAndExperts: o.trainRoutersAndExperts });
   log('encoding captioned images (low-res 16×16 → 4×4 and high-res 32×32 → 8×8) …');
   const low: CaptionedCodes[] = [...pairs(await captioned(vq, 'emoji', 'train', Infinity, { lowRes: true })), ...pairs(await captioned(vq, 'scenes', 'train', Infinity, { lowRes: true }))];
   const lowProbe = pairs(await captioned(vq, 'scenes', 'val', d.probeExamples ?? 24, { lowRes: true }));
@@ -150,7 +151,7 @@ async function trainExtended({ o, d, s, oldVocab, vq, init, t0, initSeconds, log
   const highProbe = o.lowResOnly ? [] : pairs(await captioned(vq, 'scenes', 'val', d.probeExamples ?? 24));
   const noText = new Int32Array(0);
   const stage = async (name: 'lowres' | 'highres', steps: number, data: CaptionedCodes[], probeSet: CaptionedCodes[], probeAt: Set<number>) => {
-    const probes: ({ step: number } & ConditioningProbe)[] = [];
+    const probes: Probe[] = [];
     const probe = (step: number) => {
       const p = captionConditioning(s, probeSet);
       probes.push({ step, ...p });
@@ -172,12 +173,13 @@ async function trainExtended({ o, d, s, oldVocab, vq, init, t0, initSeconds, log
         if (probeAt.has(e.step)) probe(e.step);
       },
     });
-    return { steps, lossCurve: thinCurve(r.history), earlyLoss: r.history.slice(0, 100).map((e) => Number(e.lmLoss.toFixed(4))), train_wall_time_s: (r.history.at(-1)?.elapsedMs ?? 0) / 1000, resumedFrom: r.resumedFrom, probes };
+    const out: Omit<StageMetrics, 'image'> = { steps, lossCurve: thinCurve(r.history), earlyLoss: r.history.slice(0, 100).map((e) => Number(e.lmLoss.toFixed(4))), train_wall_time_s: (r.history.at(-1)?.elapsedMs ?? 0) / 1000, resumedFrom: r.resumedFrom, probes };
+    return out;
   };
   const lowSteps = d.lowResSteps;
   const lowres = await stage('lowres', lowSteps, low, lowProbe, new Set([...d.probeSteps.filter((x) => x <= lowSteps), lowSteps]));
   const highres = o.lowResOnly ? null : await stage('highres', d.highResSteps, high, highProbe, new Set([0, Math.floor(d.highResSteps / 2), d.highResSteps]));
-  const metrics: Record<string, unknown> = {
+  const metrics: RunMetrics = {
     name: `s1-${o.variant}`,
     paper: 'Efficient Multimodal Generation via Redundancy-Aware MoE (PLoRA), workbench scale',
     base: path.basename(o.baseDir),
@@ -190,41 +192,14 @@ async function trainExtended({ o, d, s, oldVocab, vq, init, t0, initSeconds, log
     stages: { lowres: { image: '16×16 → 4×4 codes', ...lowres }, ...(highres ? { highres: { image: '32×32 → 8×8 codes', ...highres } } : {}) },
     backend: s.device,
     date: new Date().toISOString(),
+    recipe_wall_time_s: NaN,
   };
   if (!o.lowResOnly) {
     for (const f of ['metrics.json']) if (fs.existsSync(path.join(o.outDir, f))) fs.rmSync(path.join(o.outDir, f));
     s.save(o.outDir, { dtype: 'float16', extra: { recipe: `s1-${o.variant}` } });
     saveAdapter(adapter, `${o.outDir}-adapters`); // replaces <variant>.{json,safetensors} there, nothing else
-    writeMetrics(o.outDir, { ...metrics, recipe_wall_time_s: (Date.now() - t0) / 1000 });
   }
-  return { ...metrics, recipe_wall_time_s: (Date.now() - t0) / 1000 };
-}
-
-/** Held-out material the S1 analyses run on: scene captions with their 8×8 codes, Brown paragraphs. */
-export interface S1HeldOut {
-  t2i: CaptionedCodes[];
-  passages: string[];
-}
-
-/** The first `captions` held-out scenes (test split) and `passages` Brown test paragraphs of ≥ 6 words. */
-export async function s1HeldOut(vq: VQVAE, o: { captions: number; passages: number }): Promise<S1HeldOut> {
-  const t2i = pairs(await captioned(vq, 'scenes', 'test', o.captions));
-  const passages: string[] = [];
-  for (const ex of await openDataset('brown', { split: 'test', unit: 'paragraph' })) {
-    if (passages.length >= o.passages) break;
-    const text = textOf(ex.parts);
-    if (text.split(/\s+/).filter(Boolean).length >= 6) passages.push(text);
-  }
-  return { t2i, passages };
-}
-
-/**
- * Routing traces over held-out material: each caption → image sequence (`<bos> caption <boi> codes
- * <eoi>`), when the session has images, and each passage (`<bos>` + up to `maxTextTokens` tokens).
- */
-export function s1Traces(s: Session, held: S1HeldOut, o: { maxTextTokens?: number } = {}): RoutingTrace[] {
-  const out: RoutingTrace[] = [];
-  if (s.tokenizer.hasImages) for (const ex of held.t2i) out.push(s.trace([{ text: ex.caption }, { image: ex.codes }]));
-  for (const p of held.passages) out.push(s.trace({ ids: [s.tokenizer.bos, ...s.tokenizer.bpe.encode(p)].slice(0, (o.maxTextTokens ?? 128) + 1) }));
-  return out;
+  metrics.recipe_wall_time_s = (Date.now() - t0) / 1000;
+  if (!o.lowResOnly) writeMetrics(o.outDir, metrics);
+  return metrics;
 }

@@ -1,0 +1,9 @@
+/**
+ * One folder per reproduced paper: its recipes, paper-specific analyses, claim verdicts, figures and a
+ * typed results builder. Generic pieces stay below (analysis/, display/, eval/); shared helpers for
+ * results files are here.
+ */
+export * as plora from './redundancy-aware-moe-plora';
+export { writeResultsFile, resultsJson, VOLATILE_FIELDS } from './results-file';
+export { checkShape, ShapeError } from './shape';
+export type { Shape, Infer } from './shape';

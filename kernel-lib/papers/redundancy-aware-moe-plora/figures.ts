@@ -1,0 +1,141 @@
+/**
+ * The paper's figures at workbench scale, built from the results JSON's fields (so the notebook, which
+ * builds them from what it just measured, and `npm run figures`, which builds them from the committed
+ * file, draw the same picture). Every figure has a title and labelled axes, with units where there are.
+ *
+ *   initFigure          GW vs mean initialisation: early held-out image-code NLL (nats per code)
+ *   coActivationFigure  Fig. 3: strongest-partner co-activation per layer, before and after
+ *   routingFigure       Fig. 4: share of each modality's top-k picks per expert at one layer (JSD in the title)
+ *   exclusivityFigure   Fig. 4: routing exclusivity (JSD, bits) by depth, before and after
+ *   clipTFigure         CLIP-T of drawn and real images with their own vs shuffled captions
+ */
+import type { Figure, PlotlyTrace } from '../../display/plotly';
+import type { Results } from './results';
+
+const MARGIN = { l: 80, r: 30, t: 60, b: 60 };
+const COLORS = { before: '#9ab', plora: '#4878d0', lora: '#ee854a', gw: '#4878d0', mean: '#ee854a', reference: '#888' };
+const layerNames = (n: number): string[] => Array.from({ length: n }, (_, l) => `layer ${l}`);
+
+/** Held-out image-code NLL during the first low-res steps, GW vs mean-initialised new rows. */
+export function initFigure(init: Results['init'], o: { numCodes?: number } = {}): Figure {
+  const codes = o.numCodes ?? 512;
+  const last = Math.max(init.gw.at(-1)?.[0] ?? 0, init.mean.at(-1)?.[0] ?? 0);
+  const curve = (name: string, pts: [number, number][], color: string): PlotlyTrace => ({
+    type: 'scatter', mode: 'lines+markers', name, x: pts.map((p) => p[0]), y: pts.map((p) => p[1]), line: { color },
+  });
+  return {
+    data: [
+      curve('Gromov–Wasserstein init', init.gw, COLORS.gw),
+      curve('mean init', init.mean, COLORS.mean),
+      { type: 'scatter', mode: 'lines', name: `uniform over ${codes} codes`, x: [0, last], y: [Math.log(codes), Math.log(codes)], line: { dash: 'dot', color: COLORS.reference } },
+    ],
+    layout: {
+      title: { text: 'Early image loss by initialisation of the new rows (held-out scenes, 4×4 codes)' },
+      xaxis: { title: { text: 'low-res training step' } },
+      yaxis: { title: { text: 'image-code NLL (nats per code)' } },
+      legend: { orientation: 'h', y: -0.2 },
+      height: 380,
+      margin: { ...MARGIN, b: 90 },
+    },
+  };
+}
+
+/** Fig. 3: mean over experts of max_j N(i,j)/N(i) per layer, before training and after each fine-tune. */
+export function coActivationFigure(eca: Results['eca']): Figure {
+  const x = layerNames(eca.before.length);
+  const bars = (name: string, y: number[], color: string): PlotlyTrace => ({ type: 'bar', name, x, y, marker: { color } });
+  return {
+    data: [
+      bars('before', eca.before, COLORS.before),
+      bars('after (+PLoRA)', eca.plora, COLORS.plora),
+      bars('after (+LoRA)', eca.lora, COLORS.lora),
+      { type: 'scatter', mode: 'lines', name: 'all-pairs mean (any router)', x, y: eca.allPairsMean, line: { dash: 'dot', color: COLORS.reference } },
+    ],
+    layout: {
+      title: { text: 'Fig. 3 analogue: expert co-activation (strongest partner) per layer' },
+      barmode: 'group',
+      xaxis: { title: { text: 'MoE layer' } },
+      yaxis: { title: { text: 'co-activation max<sub>j</sub> N(i,j)/N(i) (fraction of tokens)' }, range: [0, 1] },
+      legend: { orientation: 'h', y: -0.2 },
+      height: 400,
+      margin: { ...MARGIN, b: 90 },
+    },
+  };
+}
+
+/** Fig. 4: one layer's share of the text and of the image tokens' top-k picks per expert. */
+export function routingFigure(r: Results['routing'][number], o: { model?: string } = {}): Figure {
+  const experts = r.text.map((_, e) => `E${e}`);
+  return {
+    data: [
+      {
+        type: 'heatmap',
+        x: experts,
+        y: ['text', 'image'],
+        z: [r.text, r.image],
+        zmin: 0,
+        colorscale: 'Viridis',
+        colorbar: { title: { text: 'share of picks' }, tickformat: '.0%' },
+        hovertemplate: '%{y} tokens → %{x}: %{z:.1%} of their picks<extra></extra>',
+      },
+    ],
+    layout: {
+      title: {
+        text: `Fig. 4 analogue${o.model ? ` (${o.model})` : ''}, layer ${r.layer}: JSD text vs image ${r.exclusivity.toFixed(3)} bits` +
+          `<br><sub>share of each modality's top-k picks per expert; ${r.tokens.text} text, ${r.tokens.image} image tokens</sub>`,
+      },
+      xaxis: { title: { text: 'expert' }, type: 'category' },
+      yaxis: { title: { text: 'token modality' }, type: 'category' },
+      height: 280,
+      margin: { ...MARGIN, t: 80 },
+    },
+  };
+}
+
+/** Fig. 4: routing exclusivity (Jensen–Shannon divergence of text vs image picks, bits) by depth. */
+export function exclusivityFigure(ex: Results['exclusivity']): Figure {
+  const x = layerNames(ex.before.length);
+  const line = (name: string, y: number[], color: string): PlotlyTrace => ({ type: 'scatter', mode: 'lines+markers', name, x, y, line: { color } });
+  return {
+    data: [line('before', ex.before, COLORS.before), line('after (+PLoRA)', ex.plora, COLORS.plora), line('after (+LoRA)', ex.lora, COLORS.lora)],
+    layout: {
+      title: { text: 'Fig. 4 analogue: routing exclusivity by depth (0 = shared experts, 1 = disjoint)' },
+      xaxis: { title: { text: 'MoE layer' } },
+      yaxis: { title: { text: 'JSD text vs image (bits)' }, range: [0, 1] },
+      legend: { orientation: 'h', y: -0.2 },
+      height: 360,
+      margin: { ...MARGIN, b: 90 },
+    },
+  };
+}
+
+/** CLIP-T (cosine) of images with their own caption vs a shuffled one: the drawn images and the real scenes. */
+export function clipTFigure(clipT: Results['clipT']): Figure {
+  const sets = [['+PLoRA', clipT.plora], ['+LoRA', clipT.lora], ['real scenes', clipT.real]] as const;
+  const x = sets.map(([name]) => name);
+  return {
+    data: [
+      { type: 'bar', name: 'own caption', x, y: sets.map(([, c]) => c.own), marker: { color: '#2ca02c' } },
+      { type: 'bar', name: 'shuffled caption', x, y: sets.map(([, c]) => c.shuffled), marker: { color: '#999' } },
+    ],
+    layout: {
+      title: { text: `Do the images follow their captions? CLIP-T on ${clipT.plora.captions} held-out scene captions` },
+      barmode: 'group',
+      xaxis: { title: { text: 'images' } },
+      yaxis: { title: { text: 'CLIP-T (cosine similarity)' } },
+      height: 360,
+      margin: MARGIN,
+    },
+  };
+}
+
+/** The figures worth a picture in the README, by file name (`npm run figures` renders them). */
+export function keyFigures(r: Results): { name: string; figure: Figure }[] {
+  return [
+    { name: 'plora-init', figure: initFigure(r.init) },
+    { name: 'plora-fig3-coactivation', figure: coActivationFigure(r.eca) },
+    ...r.routing.map((g) => ({ name: `plora-fig4-routing-layer${g.layer}`, figure: routingFigure(g, { model: '+PLoRA' }) })),
+    { name: 'plora-fig4-exclusivity', figure: exclusivityFigure(r.exclusivity) },
+    { name: 'plora-clip-t', figure: clipTFigure(r.clipT) },
+  ];
+}

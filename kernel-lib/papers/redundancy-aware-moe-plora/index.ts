@@ -1,0 +1,21 @@
+/**
+ * The PLoRA paper at workbench scale (code name `plora`; notebook 01, results
+ * `notebooks/results/01-redundancy-aware-moe-plora.json`): its recipe, the material its analyses run
+ * on, its claims judged on measured numbers, its figures and the typed results builder.
+ *
+ *   import * as sb from '../dist/kernel-lib';
+ *   const { session, adapter } = await sb.plora.loadVariant('../data/checkpoints/s1-plora', 'plora');
+ *   const results = sb.plora.results({ … });        // the results JSON, checked against sb.plora.RESULTS
+ */
+export { CITATION } from './citation';
+export { trainVariant, loadVariant, extendForImages, trainableSet, DEFAULTS } from './recipe';
+export type { RecipeOptions, Init } from './recipe';
+export { RUN_METRICS, readRunMetrics, earlyProbes } from './run-metrics';
+export type { RunMetrics, StageMetrics, Probe } from './run-metrics';
+export { heldOut, traces } from './analyses';
+export type { HeldOut, TracesOptions } from './analyses';
+export { verdicts, PRONOUNCED_EXCLUSIVITY } from './claims';
+export type { Numbers, Verdict } from './claims';
+export { results, checkResults, RESULTS, NOTEBOOK, RESULTS_FILE, INIT_ABLATION_FILE } from './results';
+export type { Results, Measurements, ClipTScores } from './results';
+export { initFigure, coActivationFigure, routingFigure, exclusivityFigure, clipTFigure, keyFigures } from './figures';
