@@ -60,6 +60,19 @@ test('textSuite: shapes, percentages, average = mean of the tasks, deterministic
   expect(() => textSuite(s, PASSAGES.slice(0, 3))).toThrow('textSuite needs at least 4 passages of ≥ 6 words, got 3');
 });
 
+test('textSuite reports progress up to its total, and the numbers do not depend on it', () => {
+  const calls: [number, number][] = [];
+  const r = textSuite(s, PASSAGES, { seed: 1, onProgress: (done, total) => calls.push([done, total]) });
+  expect(r).toEqual(textSuite(s, PASSAGES, { seed: 1 }));
+  const total = calls[0][1];
+  expect(calls.every(([, t]) => t === total)).toBe(true);
+  // perplexity windows + lastWord items + shuffled pairs (2 each) + continuation items (4 each)
+  const t = r.tasks;
+  expect(total).toBeGreaterThanOrEqual(t.lastWord.total + 2 * t.shuffled.total + 4 * t.continuation.total + 1);
+  expect(calls.map(([d]) => d)).toEqual([...calls.map(([d]) => d)].sort((a, b) => a - b));
+  expect(calls.at(-1)).toEqual([total, total]);
+});
+
 test('a model that memorised the passages: lastWord agrees with real greedy decoding; all tasks reach 100%', async () => {
   const m = await tinySession({ seed: 4 });
   try {

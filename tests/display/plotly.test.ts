@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { chromium } from 'playwright-core';
-import { figureHtml, figureText, initPlotly, plotlyInjectionHtml, plotlyJsVersion, showFigure, Figure } from '../../kernel-lib/display/plotly';
+import { figureHtml, figureText, initPlotly, normalizeFigure, plotlyInjectionHtml, plotlyJsVersion, showFigure, Figure } from '../../kernel-lib/display/plotly';
 import { TextTarget } from '../../kernel-lib/display/env';
 import { RecordingTarget } from './sink';
 
@@ -53,6 +53,37 @@ test('plotly.js is injected once per target before its first figure; initPlotly 
   expect(lines).toEqual([`${figureText(fig)}\n`]);
 });
 
+/** Titles written the short way, which plotly.js 4 would drop: layout, axes (numbered too), colour bars. */
+const stringTitles: Figure = {
+  data: [
+    { type: 'heatmap', z: [[0, 1], [1, 0]], colorbar: { title: 'share', len: 0.5 } },
+    { type: 'scatter', x: [0, 1], y: [1, 2], yaxis: 'y2', marker: { coloraxis: 'coloraxis', color: [0, 1] } },
+  ],
+  layout: {
+    title: 'Layer 0 · JSD 0.063 bits',
+    xaxis: { title: 'expert', type: 'category' },
+    yaxis: { title: 'modality' },
+    yaxis2: { title: 'JSD (bits)', overlaying: 'y', side: 'right' },
+    coloraxis: { colorbar: { title: 'weight' } },
+    height: 300,
+  },
+};
+
+test('normalizeFigure writes every string title as {text}; object titles and the input stay as they were', () => {
+  const before = JSON.stringify(stringTitles);
+  const n = normalizeFigure(stringTitles);
+  expect(JSON.stringify(stringTitles)).toBe(before);
+  expect(n.layout.title).toEqual({ text: 'Layer 0 · JSD 0.063 bits' });
+  expect(n.layout.xaxis).toEqual({ title: { text: 'expert' }, type: 'category' });
+  expect(n.layout.yaxis).toEqual({ title: { text: 'modality' } });
+  expect(n.layout.yaxis2).toEqual({ title: { text: 'JSD (bits)' }, overlaying: 'y', side: 'right' });
+  expect(n.layout.coloraxis).toEqual({ colorbar: { title: { text: 'weight' } } });
+  expect(n.data[0].colorbar).toEqual({ title: { text: 'share' }, len: 0.5 });
+  expect(n.data[1]).toBe(stringTitles.data[1]); // nothing to change
+  expect(normalizeFigure(fig)).toEqual(fig);
+  expect(figureHtml(stringTitles, { id: 's' })).toContain('"title":{"text":"expert"}');
+});
+
 describe('in Chromium', () => {
   let dir: string;
   const CHROMIUM_FLAGS = [
@@ -65,7 +96,7 @@ describe('in Chromium', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-plotly-'));
     const page = (head: string, body: string) => `<!DOCTYPE html><html><head><meta charset="utf-8">${head}</head><body>${body}</body></html>`;
     const injection = plotlyInjectionHtml();
-    fs.writeFileSync(path.join(dir, 'plain.html'), page('', `${injection}${figureHtml(fig, { id: 'a' })}${figureHtml(fig, { id: 'b' })}`));
+    fs.writeFileSync(path.join(dir, 'plain.html'), page('', `${injection}${figureHtml(fig, { id: 'a' })}${figureHtml(fig, { id: 'b' })}${figureHtml(stringTitles, { id: 's' })}`));
     fs.writeFileSync(path.join(dir, 'requirejs.html'), page(`<script src="file://${REQUIRE_JS}"></script>`, `${injection}${figureHtml(fig, { id: 'a' })}`));
     fs.writeFileSync(path.join(dir, 'missing.html'), page(`<script src="file://${REQUIRE_JS}"></script>`, figureHtml(fig, { id: 'a' })));
   });
@@ -88,7 +119,17 @@ describe('in Chromium', () => {
         await p.waitForSelector(`#a ${drawn}`, { timeout: 20_000 });
         expect(await p.evaluate(() => typeof (window as unknown as { pwned?: number }).pwned)).toBe('undefined');
         expect(await p.evaluate(() => document.querySelector('#a .gtitle')?.textContent)).toContain('</script>');
-        if (name === 'plain.html') await p.waitForSelector(`#b ${drawn}`, { timeout: 20_000 });
+        if (name === 'plain.html') {
+          await p.waitForSelector(`#b ${drawn}`, { timeout: 20_000 });
+          // string titles, normalised, are drawn: layout, both y axes, the x axis and the colour bar
+          await p.waitForSelector(`#s ${drawn}`, { timeout: 20_000 });
+          const text = (sel: string) => p.evaluate((q) => document.querySelector(q)?.textContent ?? '', sel);
+          expect(await text('#s .g-gtitle .gtitle')).toBe('Layer 0 · JSD 0.063 bits');
+          expect(await text('#s .g-xtitle text')).toBe('expert');
+          expect(await text('#s .g-ytitle text')).toBe('modality');
+          expect(await text('#s .g-y2title text')).toBe('JSD (bits)');
+          expect(await text('#s .colorbar .cbtitle text')).toBe('share');
+        }
         if (name === 'requirejs.html') expect(await p.evaluate(() => (window as unknown as { require: { specified(n: string): boolean } }).require.specified('plotly'))).toBe(true);
       }
       const p = await open('missing.html');

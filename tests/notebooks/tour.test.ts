@@ -6,23 +6,16 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { chromium } from 'playwright-core';
 import { executeNotebook, NbOutput, NotebookResult, REPO } from '../helpers/notebook';
+import { MARKS, missingLabels, plotLabels, waitForFigures, withPage } from '../helpers/chromium';
 
 const NOTEBOOK = path.join(REPO, 'notebooks', '00-tour.ipynb');
 const ARTIFACTS = path.join(REPO, 'test-artifacts');
-const CHROMIUM_FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run',
-];
 /**
  * The only console error an exported notebook may show: the prompt widget's websocket to its kernel,
  * which is gone once the notebook has been executed (the widget then says so in its own output).
  */
-/** What Plotly draws data with: heatmap images, bar and line paths (inside the plot area, `.overplot`). */
-const MARKS = 'svg.main-svg .overplot image, svg.main-svg .overplot path';
 const EXPECTED_CONSOLE = [/^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/.*' failed/];
 
 /** Notebooks import ../dist/kernel-lib: rebuild it when a source is newer (npm test's set-up normally has). */
@@ -92,18 +85,10 @@ test('plotly.js is injected once, ahead of the figures, and the live view keeps 
   expect(live[0]).toContain('data:image/png;base64,');
 });
 
-test('the HTML export renders its plotly figures in Chromium with no errors', async () => {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-chromium-'));
-  // A fresh profile per run (Playwright passes it to Chromium as --user-data-dir).
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    args: CHROMIUM_FLAGS,
-    viewport: { width: 1100, height: 900 },
-  });
+test('the HTML export renders its plotly figures in Chromium, every one titled with labelled axes, with no errors', async () => {
   const problems: string[] = [];
   const requests: string[] = [];
-  try {
-    const page = await context.newPage();
+  const labels = await withPage(async (page) => {
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     page.on('console', (m) => {
       if (m.type() === 'error' && !EXPECTED_CONSOLE.some((re) => re.test(m.text()))) problems.push(`console error: ${m.text()}`);
@@ -113,14 +98,7 @@ test('the HTML export renders its plotly figures in Chromium with no errors', as
     });
     page.on('request', (r) => requests.push(r.url()));
     await page.goto(`file://${htmlPath}`, { waitUntil: 'load' });
-    await page.waitForFunction(
-      (MARKS) => {
-        const plots = Array.from(document.querySelectorAll('.switchboard-figure'));
-        return plots.length > 0 && plots.every((p) => p.classList.contains('js-plotly-plot') && p.querySelector(MARKS));
-      },
-      MARKS,
-      { timeout: 30_000 },
-    );
+    await waitForFigures(page);
     const plots = await page.$$eval('.js-plotly-plot', (els, marks) => els.map((el) => el.querySelectorAll(marks).length), MARKS);
     expect(plots.length).toBeGreaterThanOrEqual(5);
     expect(Math.min(...plots)).toBeGreaterThan(0);
@@ -132,11 +110,17 @@ test('the HTML export renders its plotly figures in Chromium with no errors', as
       }, null, { timeout: 5_000 })
       .catch(() => undefined);
     await page.screenshot({ path: path.join(ARTIFACTS, 'tour.png'), fullPage: true });
-  } finally {
-    await context.close();
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
+    return plotLabels(page);
+  });
   expect(problems).toEqual([]);
   // Nothing but the page's own files and data: URIs (plotly.js comes from the notebook itself).
   expect(requests.filter((u) => /^https?:/.test(u))).toEqual([]);
+  expect(labels.length).toBeGreaterThanOrEqual(5);
+  expect(missingLabels(labels)).toEqual([]);
 }, 90_000);
+
+test('the training section trains a copy, and the widget runs on the model as shipped', () => {
+  const train = cellWith(res, 'copy.train(');
+  expect(train.source).toContain('sb.windowSampler(');
+  expect(cellWith(res, 'sb.promptWidget(').source).toMatch(/promptWidget\(session,/);
+});

@@ -16,6 +16,6 @@ export { heldOut, traces } from './analyses';
 export type { HeldOut, TracesOptions } from './analyses';
 export { verdicts, PRONOUNCED_EXCLUSIVITY } from './claims';
 export type { Numbers, Verdict } from './claims';
-export { results, checkResults, RESULTS, NOTEBOOK, RESULTS_FILE, INIT_ABLATION_FILE } from './results';
+export { results, checkResults, ecaOf, routingOf, RESULTS, NOTEBOOK, RESULTS_FILE, INIT_ABLATION_FILE } from './results';
 export type { Results, Measurements, ClipTScores } from './results';
 export { initFigure, coActivationFigure, routingFigure, exclusivityFigure, clipTFigure, keyFigures } from './figures';

@@ -96,9 +96,21 @@ export interface Measurements {
   exclusivity: Record<'before' | 'lora' | 'plora', number[]>;
   routing: RoutingByModality[];
   clipT: Record<'plora' | 'lora' | 'real', ClipTScores>;
-  liveDecode: { tokens: number; stopReason: string; imageCodes: number };
+  /** The live caption → image decode: tokens, why it stopped (null: it did not finish), image codes drawn. */
+  liveDecode: { tokens: number; stopReason: string | null; imageCodes: number };
   /** Defaults to now. */
   date?: Date;
+}
+
+/** Fig. 3's numbers: strongest-partner co-activation per layer of each model, and the all-pairs mean. */
+export function ecaOf(coActivation: Record<'before' | 'lora' | 'plora', CoActivation[]>): Results['eca'] {
+  const top = (k: 'before' | 'lora' | 'plora') => coActivation[k].map((c) => c.topPartnerAverage);
+  return { before: top('before'), lora: top('lora'), plora: top('plora'), allPairsMean: coActivation.plora.map((c) => c.average) };
+}
+
+/** Fig. 4's numbers at one layer: the two distributions over experts, token counts and JSD. */
+export function routingOf(r: RoutingByModality): Results['routing'][number] {
+  return { layer: r.layer, exclusivity: r.exclusivity, tokens: { text: r.tokens.text, image: r.tokens.image }, text: r.distributions.text, image: r.distributions.image };
 }
 
 const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
@@ -108,13 +120,13 @@ const mean = (xs: ArrayLike<number>): number => Array.from(xs).reduce((a, b) => 
 export function results(m: Measurements): Results {
   const { suites } = m;
   const changes = { lora: relativeChange(suites.base, suites.lora), plora: relativeChange(suites.base, suites.plora) };
-  const top = (k: 'before' | 'lora' | 'plora') => m.coActivation[k].map((c) => c.topPartnerAverage);
+  const eca = ecaOf(m.coActivation);
   const clipTDiffs = Array.from(m.clipT.plora.own, (x, i) => x - m.clipT.plora.shuffled[i]);
   const judged = verdicts({
     textAverageDelta: { lora: changes.lora.average.delta, plora: changes.plora.average.delta },
     textPerplexity: { base: suites.base.perplexity.perplexity, lora: suites.lora.perplexity.perplexity, plora: suites.plora.perplexity.perplexity },
-    ecaBefore: top('before'),
-    ecaAfter: top('plora'),
+    ecaBefore: eca.before,
+    ecaAfter: eca.plora,
     exclusivity: m.exclusivity.plora,
     clipTDiffs,
   });
@@ -138,17 +150,11 @@ export function results(m: Measurements): Results {
     textAverageDelta: { lora: round(changes.lora.average.delta), plora: round(changes.plora.average.delta) },
     textPerplexityChangePercent: { lora: round(changes.lora.perplexity?.relative ?? NaN), plora: round(changes.plora.perplexity?.relative ?? NaN) },
     adapterToggle: m.adapterToggle.map((t) => ({ variant: t.variant, 'adapter on': round(t.on, 4), 'adapter off': round(t.off, 4) })),
-    eca: { before: top('before').map((x) => round(x)), lora: top('lora').map((x) => round(x)), plora: top('plora').map((x) => round(x)), allPairsMean: m.coActivation.plora.map((c) => round(c.average)) },
+    eca: { before: eca.before.map((x) => round(x)), lora: eca.lora.map((x) => round(x)), plora: eca.plora.map((x) => round(x)), allPairsMean: eca.allPairsMean.map((x) => round(x)) },
     exclusivity: { before: m.exclusivity.before.map((x) => round(x)), lora: m.exclusivity.lora.map((x) => round(x)), plora: m.exclusivity.plora.map((x) => round(x)) },
-    routing: m.routing.map((r) => ({
-      layer: r.layer,
-      exclusivity: round(r.exclusivity),
-      tokens: { text: r.tokens.text, image: r.tokens.image },
-      text: r.distributions.text.map((x) => round(x, 4)),
-      image: r.distributions.image.map((x) => round(x, 4)),
-    })),
+    routing: m.routing.map(routingOf).map((r) => ({ ...r, exclusivity: round(r.exclusivity), text: r.text.map((x) => round(x, 4)), image: r.image.map((x) => round(x, 4)) })),
     clipT: { plora: clip(m.clipT.plora), lora: clip(m.clipT.lora), real: clip(m.clipT.real) },
-    liveDecode: { tokens: m.liveDecode.tokens, stopReason: m.liveDecode.stopReason, imageCodes: m.liveDecode.imageCodes },
+    liveDecode: { tokens: m.liveDecode.tokens, stopReason: m.liveDecode.stopReason ?? 'unfinished', imageCodes: m.liveDecode.imageCodes },
     verdicts: judged.map((v) => ({ claim: v.claim, paper: v.paper, ours: v.ours, criterion: v.criterion, reproduces: v.reproduces })),
   };
   // What is written must read back: NaN (an undefined measurement) fails here, naming the field.
