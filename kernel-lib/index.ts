@@ -53,7 +53,7 @@ export type { NamedImage } from './server/types';
 export { PROTOCOL_VERSION, CLOSE as WIDGET_CLOSE_CODES } from './server/protocol';
 
 export {
-  initPlotly, showFigure, normalizeFigure, routingHeatmap, showRoutingHeatmap, tokensByExperts, showTokensByExperts, expertUsageBars,
+  initPlotly, showFigure, normalizeFigure, figureHtml, plotlyInjectionHtml, routingHeatmap, showRoutingHeatmap, tokensByExperts, showTokensByExperts, expertUsageBars,
   showExpertUsageBars, coActivationMatrix, showCoActivationMatrix, lossCurves, showLossCurves, imagePng, imageGridPng,
   upscaleNearest, showImage, showImageGrid, htmlTable, showTable, progress, progressCallback, Progress, CodePaletteRenderer, liveDecode,
   defaultDisplay, TextTarget, MODALITY_COLORS,

@@ -182,11 +182,12 @@ export function tokensByExperts(trace: RoutingTrace, opts: TokensByExpertsOption
       chosenMarks(marks.x, marks.y),
     ],
     layout: {
-      title: { text: opts.title ?? `Router probabilities at layer ${layer}${start > 0 ? ` (last ${rows.length} tokens)` : ''} · ○ top-${k}` },
+      // the expert axis sits on top, so the title goes to the very top of the figure, above the axis title
+      title: { text: opts.title ?? `Router probabilities at layer ${layer}${start > 0 ? ` (last ${rows.length} tokens)` : ''} · ○ top-${k}`, yref: 'container', y: 1, yanchor: 'top', pad: { t: 14 } },
       xaxis: { type: 'category', side: 'top', title: { text: 'expert' } },
       yaxis: { title: { text: 'token' }, autorange: 'reversed', tickmode: 'array', tickvals: rows, ticktext },
       height: Math.min(1400, Math.max(260, 120 + 16 * rows.length)),
-      margin: { ...MARGIN, l: 110, t: 110, b: 20 },
+      margin: { ...MARGIN, l: 110, t: 120, b: 20 },
     },
   };
 }
