@@ -4,8 +4,9 @@
  * `npm run notebook -- notebooks/01-redundancy-aware-moe-plora.ipynb [--quick] [--retrain]`: executes a
  * notebook top to bottom on the project's tslab kernel (what "Run All" in Jupyter does), e.g. to refresh
  * the results JSON a paper notebook writes. The executed copy goes to test-artifacts/<name>.executed.ipynb;
- * the notebook itself is left as it is. Without --quick the notebook runs in full mode (its default);
- * --retrain sets SWITCHBOARD_S1_RETRAIN=1 (notebooks that retrain their models first read it).
+ * the notebook itself is left as it is. Without --quick the notebook runs in full mode (full = not quick:
+ * every held-out item, shipped checkpoints); --retrain, in either mode, sets SWITCHBOARD_S1_RETRAIN=1
+ * (notebook 01 then retrains its models first and analyses those).
  * Set-up (npm ci, build, kernel) must have run: `npm run notebook` does it first.
  */
 const { spawnSync } = require('child_process');
