@@ -12,13 +12,14 @@
  *   with the tour's own caption (a forward pass is deterministic).
  *
  * Options: --out DIR (default docs/figures), --only NAME[,NAME…] (figure names, e.g. plora-init).
- * Needs dist/ (built by set-up: `npm run figures` runs it first).
+ * dist/ is rebuilt first when a source changed (scripts/lib/build.js).
  */
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { parseArgs } = require('util');
 const { REPO } = require('./lib/env');
+const { ensureBuilt } = require('./lib/build');
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -48,7 +49,9 @@ function paperFigures(sb) {
 async function main(argv) {
   const { values } = parseArgs({ args: argv, options: { out: { type: 'string' }, only: { type: 'string' } } });
   const out = path.resolve(values.out ?? path.join(REPO, 'docs', 'figures'));
-  if (!fs.existsSync(path.join(REPO, 'dist', 'kernel-lib', 'index.js'))) throw new Error('dist/ is not built: run `npm run build` (or `npm run figures`, which sets up first)');
+  // the figure builders run from dist/: bring it up to date first (as set-up, the CLI and jest do)
+  const built = await ensureBuilt({ log: (line) => process.stderr.write(`${line}\n`) });
+  if (!built.ok) throw new Error('the build failed; see the output above');
   if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's package (sudo apt-get install chromium)`);
   const sb = require(path.join(REPO, 'dist', 'kernel-lib'));
   let figures = [...paperFigures(sb), ...(await tourFigures(sb))];

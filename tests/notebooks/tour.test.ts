@@ -4,7 +4,6 @@
  * plotly.js the notebook itself carries (no network) with no page or console errors.
  * Leaves test-artifacts/tour.html, tour.executed.ipynb and tour.png (a full-page screenshot).
  */
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { executeNotebook, NbOutput, NotebookResult, REPO } from '../helpers/notebook';
@@ -17,24 +16,6 @@ const ARTIFACTS = path.join(REPO, 'test-artifacts');
  * which is gone once the notebook has been executed (the widget then says so in its own output).
  */
 const EXPECTED_CONSOLE = [/^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/.*' failed/];
-
-/** Notebooks import ../dist/kernel-lib: rebuild it when a source is newer (npm test's set-up normally has). */
-function ensureDist(): void {
-  const built = path.join(REPO, 'dist', 'kernel-lib', 'index.js');
-  const newest = (dir: string): number =>
-    fs.readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
-      const p = path.join(dir, e.name);
-      return Math.max(m, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? fs.statSync(p).mtimeMs : 0);
-    }, 0);
-  if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= newest(path.join(REPO, 'kernel-lib'))) return;
-  const r = spawnSync(process.execPath, [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: REPO,
-    encoding: 'utf8',
-  });
-  // Like set-up, go on when tsc reports errors but emitted: the notebook fails by itself if what it uses is broken.
-  if (r.status !== 0 && !fs.existsSync(built)) throw new Error(`tsc -p tsconfig.build.json failed:\n${r.stdout}${r.stderr}`);
-  if (r.status !== 0) console.warn(`tsc -p tsconfig.build.json reported errors (dist/ emitted anyway):\n${r.stdout}`);
-}
 
 function textOf(o: NbOutput, mime: string): string {
   const v = o.data?.[mime];
@@ -51,7 +32,6 @@ let res: NotebookResult;
 const htmlPath = path.join(ARTIFACTS, 'tour.html');
 
 beforeAll(async () => {
-  ensureDist();
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   res = await executeNotebook(NOTEBOOK, { timeoutS: 240, html: htmlPath, outputPath: path.join(ARTIFACTS, 'tour.executed.ipynb') });
 }, 300_000);
