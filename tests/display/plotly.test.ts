@@ -56,8 +56,8 @@ test('plotly.js is injected once per target before its first figure; initPlotly 
 /** Titles written the short way, which plotly.js 4 would drop: layout, axes (numbered too), colour bars. */
 const stringTitles: Figure = {
   data: [
-    { type: 'heatmap', z: [[0, 1], [1, 0]], colorbar: { title: 'share', len: 0.5 } },
-    { type: 'scatter', x: [0, 1], y: [1, 2], yaxis: 'y2', marker: { coloraxis: 'coloraxis', color: [0, 1] } },
+    { type: 'heatmap', z: [[0, 1], [1, 0]], x: ['E0', 'E1'], y: ['text', 'image'], colorbar: { title: 'share', len: 0.5 } },
+    { type: 'scatter', x: ['E0', 'E1'], y: [1, 2], yaxis: 'y2' },
   ],
   layout: {
     title: 'Layer 0 · JSD 0.063 bits',
