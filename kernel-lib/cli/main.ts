@@ -2,6 +2,7 @@
  * The `switchboard` command (bin/switchboard.js runs `main`): one entry point, one sub-command per job.
  *   switchboard info MODEL [--json]
  *   switchboard generate MODEL --prompt TEXT [...]
+ *   switchboard diffuse --prompt TEXT --out FILE.png [...]
  *   switchboard bench [...]
  *   switchboard data [...]
  *   switchboard train RECIPE [...]
@@ -13,12 +14,14 @@ import { CommandSpec, UsageError } from './args';
 import { processIo, Io } from './io';
 import { info, INFO } from './info';
 import { generate } from './generate';
+import { diffuse } from './diffuse';
 import { data } from './data';
 import { train, trainPrefix } from './train';
 
 const COMMANDS: Record<string, { about: string; run: (argv: string[], io: Io) => Promise<number> }> = {
   info: { about: INFO.about.split('\n')[0], run: info },
   generate: { about: 'Generates from a checkpoint, text and images, printing tokens (or JSON steps) as they come.', run: generate },
+  diffuse: { about: 'Draws images from a caption with the latent diffusion decoder into a PNG.', run: diffuse },
   bench: {
     about: 'Measures decode, prefill, image and training speed beside the PyTorch reference (npm run bench).',
     run: async (argv) => (await import('../../bench/run')).runBench(argv),
