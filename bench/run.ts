@@ -8,6 +8,7 @@
  *   tensors alive after 10,000 decode steps. Above the table: the baseline's BLAS, a 512×512 matmul's
  *   GFLOP/s on both sides and the machine's load; ratios are withheld when PyTorch runs on the reference BLAS.
  *   `--only profile` prints the kernel profile of one training step instead (README, "Training kernels").
+ *   `diffusion`: one latent diffusion image, 25 DDIM steps with CFG, against its ≤ 1 s target (bench/diffusion.ts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -24,6 +25,7 @@ import { BlasInfo, probeTorchBlas, ratioRefusal, tfMatmulGflops } from './blas';
 import { buildReport, formatReport, Measures } from './report';
 import { parallelTrainRates } from './parallel-train';
 import { profileTable, profileTrainStep } from './profile';
+import { benchDiffusion, formatDiffusion } from './diffusion';
 
 
 function median(xs: number[]): number {
@@ -118,14 +120,15 @@ async function measureTrain(s: Session, steps: number): Promise<number> {
   return median(rates);
 }
 
-const SECTIONS = ['decode', 'prefill', 'image', 'train', 'leak'];
+const SECTIONS = ['decode', 'prefill', 'image', 'train', 'leak', 'diffusion'];
 
 export const BENCH: CommandSpec = {
   usage: 'switchboard bench',
   positionals: [],
   about:
     "Switchboard's engine beside the PyTorch eager reference on the same checkpoint: decode, prefill, image and training\n" +
-    'speed, capture overhead and tensor growth; prints a table of ratios and writes JSON (bench/results/ or --out).',
+    'speed, capture overhead and tensor growth; prints a table of ratios and writes JSON (bench/results/ or --out).\n' +
+    'The diffusion section times one latent diffusion image (25 DDIM steps, CFG) against its 1 s target.',
   options: {
     quick: { type: 'boolean', help: 'fewer repetitions and positions (a smoke run)' },
     out: { type: 'string', arg: 'FILE', help: 'where the JSON goes (default bench/results/bench-<time>.json)' },
@@ -152,11 +155,22 @@ export async function runBench(argv: string[]): Promise<number> {
     return 0;
   }
   const quick = values.quick === true;
-  const ckDir = (values.checkpoint as string | undefined) ?? (await benchCheckpoint(repoRoot(), log));
   const only = new Set(typeof values.only === 'string' ? values.only.split(',') : SECTIONS);
   for (const o of only) if (![...SECTIONS, 'profile'].includes(o)) throw new UsageError(`--only: unknown section '${o}' (expected ${SECTIONS.join(', ')} or profile)`);
   const workerCounts = countsArg(values, 'workers', '1,2', true);
   const torchThreads = values['no-torch'] ? [] : countsArg(values, 'torch-threads', '1,2', false);
+  // the diffusion section builds its own model: it needs neither the MoE checkpoint nor PyTorch
+  let diffusion: Awaited<ReturnType<typeof benchDiffusion>> | undefined;
+  if (only.has('diffusion')) {
+    diffusion = await benchDiffusion({ quick, log });
+    process.stdout.write(formatDiffusion(diffusion));
+    only.delete('diffusion');
+    if (only.size === 0) {
+      writeResults(values.out as string | undefined, { date: new Date().toISOString(), diffusion });
+      return 0;
+    }
+  }
+  const ckDir = (values.checkpoint as string | undefined) ?? (await benchCheckpoint(repoRoot(), log));
   const loadStart = os.loadavg()[0];
   if (only.has('profile')) {
     log('kernel profile of one training step 8×128');
@@ -253,11 +267,16 @@ export async function runBench(argv: string[]): Promise<number> {
   const env = { device, matmul_512_gflops: sbGflops, load: { start: loadStart, end: os.loadavg()[0], cores: os.cpus().length }, blas };
   const report = buildReport(ts, torch, env, tensorGrowth, total, ckDir);
   process.stdout.write(formatReport(report));
-  const outFile = (values.out as string | undefined) ?? path.join(repoRoot(), 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeResults(values.out as string | undefined, diffusion ? { ...report, diffusion } : report);
+  return 0;
+}
+
+/** The run's JSON: --out, else bench/results/bench-<time>.json. */
+function writeResults(out: string | undefined, report: object): void {
+  const outFile = out ?? path.join(repoRoot(), 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, JSON.stringify(report, null, 2));
   log(`wrote ${outFile}`);
-  return 0;
 }
 
 function runTorch(ckDir: string, threads: number, quick: boolean): Record<string, unknown> {

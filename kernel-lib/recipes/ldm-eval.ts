@@ -97,19 +97,36 @@ export async function drawCaptions(m: LatentDiffusion, captions: string[], o: { 
   return out;
 }
 
-/** Seconds per image: one caption, 25 DDIM steps, CFG (best of 3 runs), with the process CPU time. */
-export async function secondsPerImage(m: LatentDiffusion, caption: string, cfgScale = DEFAULT_CFG_SCALE): Promise<{ wall_s: number; cpu_s: number; load_average_1min: number }> {
-  await m.sample({ cond: caption, cfgScale, steps: 3 }); // warm-up (kernel set-up, caches)
-  let best = { wall_s: Infinity, cpu_s: Infinity, load_average_1min: 0 };
-  for (let k = 0; k < 3; k++) {
+export interface SamplingTime {
+  wall_s: number;
+  /** This process's CPU time (user + system): steadier than wall time on a shared machine. */
+  cpu_s: number;
+  load_average_1min: number;
+}
+
+/**
+ * Times `repeats` samplings of one image of one caption (default 25 DDIM steps, CFG: conditional and
+ * unconditional as one batch-2 pass per step; run k uses seed k), after a 3-step warm-up (kernel set-up, caches).
+ */
+export async function timeSampling(m: LatentDiffusion, caption: string, o: { repeats?: number; cfgScale?: number; steps?: number } = {}): Promise<SamplingTime[]> {
+  const cfgScale = o.cfgScale ?? DEFAULT_CFG_SCALE;
+  await m.sample({ cond: caption, cfgScale, steps: 3 });
+  const runs: SamplingTime[] = [];
+  for (let k = 0; k < (o.repeats ?? 3); k++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    await m.sample({ cond: caption, cfgScale, steps: DEFAULT_STEPS, seed: k });
+    await m.sample({ cond: caption, cfgScale, steps: o.steps ?? DEFAULT_STEPS, seed: k });
     const wall = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
-    if (wall < best.wall_s) best = { wall_s: wall, cpu_s: (c.user + c.system) / 1e6, load_average_1min: os.loadavg()[0] };
+    runs.push({ wall_s: wall, cpu_s: (c.user + c.system) / 1e6, load_average_1min: os.loadavg()[0] });
   }
-  return best;
+  return runs;
+}
+
+/** Seconds per image: one caption, 25 DDIM steps, CFG (best of 3 runs by wall time), with the process CPU time. */
+export async function secondsPerImage(m: LatentDiffusion, caption: string, cfgScale = DEFAULT_CFG_SCALE): Promise<SamplingTime> {
+  const runs = await timeSampling(m, caption, { repeats: 3, cfgScale });
+  return runs.reduce((best, r) => (r.wall_s < best.wall_s ? r : best));
 }
 
 export async function evaluateLdm(dir: string, o: { clipDir: string; evalImages?: number; log?: (s: string) => void; cfgScales?: number[]; stepCounts?: number[] }): Promise<Record<string, unknown>> {
