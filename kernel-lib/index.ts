@@ -8,8 +8,8 @@
 export { initBackend, currentDevice, BACKEND_ORDER } from './backend/backend';
 export type { BackendName, DeviceInfo } from './backend/backend';
 
-export { defaultMoEConfig, validateMoEConfig, PRESETS, headDim, SIZE_LIMITS } from './model/config';
-export type { MoEConfig, PresetName } from './model/config';
+export { defaultMoEConfig, validateMoEConfig, PRESETS, SIZE_PRESETS, headDim, SIZE_LIMITS } from './model/config';
+export type { MoEConfig, PresetName, SizePresetName } from './model/config';
 export { MoEModel } from './model/model';
 export type { CaptureLevel, ForwardOptions, ForwardResult, StepResult, StepOptions, BatchStepResult, PrefillOptions } from './model/model';
 export type { LayerRouting } from './model/moe';
@@ -20,7 +20,7 @@ export { positionMeta, PositionTracker, metaFromModalities, OUTPUT_UNKNOWN } fro
 export type { PositionMeta, PositionVocab, PositionEntry } from './model/positions';
 export { hiddenPointNames } from './model/hidden';
 export type { HiddenRequest, HiddenStates } from './model/hidden';
-export { countParams, initHostParams, mixtralTensorShapes } from './model/params';
+export { countParams, countNonEmbeddingParams, initHostParams, mixtralTensorShapes } from './model/params';
 export type { HostTensor } from './model/params';
 export { ROW_INIT_STRATEGIES, growVocabulary } from './model/vocab-extend';
 export type { RowInitStrategy, RowInitContext } from './model/vocab-extend';

@@ -33,7 +33,10 @@ export interface MoEConfig {
   initStd: number;
 }
 
-export type PresetName = 'tiny' | 'small';
+/** The sizes of the scaling ladder (Liquid's question "does it follow scaling?"), by width. */
+export const SIZE_PRESETS = ['moe-h64', 'moe-h96', 'moe-h128', 'moe-h192'] as const;
+export type SizePresetName = (typeof SIZE_PRESETS)[number];
+export type PresetName = 'tiny' | 'small' | SizePresetName;
 
 const BASE: MoEConfig = {
   vocabSize: 4096,
@@ -60,7 +63,7 @@ const BASE: MoEConfig = {
  * Presets. `small` mirrors LLaMA-MoE 4/16 (16 experts, top-4) at workbench scale: ~3.2M parameters
  * with a 4.6k vocabulary (untied embedding and head). `tiny` is for tests (well under 1M parameters).
  */
-export const PRESETS: Record<PresetName, MoEConfig> = {
+export const PRESETS: Readonly<Record<PresetName, MoEConfig>> = {
   tiny: {
     ...BASE,
     vocabSize: 512,
@@ -74,7 +77,19 @@ export const PRESETS: Record<PresetName, MoEConfig> = {
     maxPositions: 128,
   },
   small: { ...BASE },
+  ...sizeLadder(),
 };
+
+/**
+ * A ladder of sizes for scaling studies: 16 experts top-4 throughout, head size 32 (numHeads = H/32),
+ * expert width H/2 (the `small` rule: a dense FFN of 8·H split 16 ways), depth 4 except the widest at 6.
+ * Non-embedding parameters grow ≈ 28·H²·L, so the ladder spans ~13× (h64 → h192); `moe-h128` is `small`
+ * (text-moe-small's size).
+ */
+function sizeLadder(): Record<SizePresetName, MoEConfig> {
+  const rung = (H: number, L: number): MoEConfig => ({ ...BASE, hiddenSize: H, intermediateSize: H / 2, numHeads: H / 32, numKvHeads: H / 32, numLayers: L });
+  return { 'moe-h64': rung(64, 4), 'moe-h96': rung(96, 4), 'moe-h128': rung(128, 4), 'moe-h192': rung(192, 6) };
+}
 
 /** A preset, optionally with fields overridden; the result is validated. */
 export function defaultMoEConfig(preset: PresetName = 'small', overrides: Partial<MoEConfig> = {}): MoEConfig {

@@ -256,3 +256,8 @@ export function countParams(cfg: MoEConfig): number {
   for (const s of internalParamShapes(cfg).values()) n += s.reduce((a, b) => a * b, 1);
   return n;
 }
+
+/** Parameters outside the token embedding and the LM head (the size scaling laws count). */
+export function countNonEmbeddingParams(cfg: MoEConfig): number {
+  return countParams(cfg) - cfg.vocabSize * cfg.hiddenSize * (cfg.tieWordEmbeddings ? 1 : 2);
+}
