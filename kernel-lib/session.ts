@@ -16,11 +16,17 @@ import { loadCheckpoint, saveCheckpoint, CheckpointDtype, CheckpointError } from
 import { MultimodalTokenizer, Prompt, EncodedPrompt, Modality, GridPos, TokenizerLayout, ImageVocabularyOptions } from './tokenizer';
 import { Generation, GenerateOptions, DEFAULT_MAX_NEW_TOKENS } from './decode/generate';
 import type { DecodeVocab } from './decode/grammar';
+import { CfgUnconditional, unconditionalPrompt } from './decode/cfg';
 import { train, TrainOptions, TrainResult } from './train/trainer';
 
 export interface SessionGenerateOptions extends GenerateOptions {
   /** Append <boi> to the prompt, so generation starts with an image (and, without maxNewTokens, draws all of it). */
   startImage?: boolean;
+  /**
+   * CFG's unconditional prompt (decode/cfg.ts): 'drop-text' (default, the prompt without its text) or
+   * 'unconditional-token' (each text run replaced by <unconditional>, Liquid's; see withUnconditional).
+   */
+  cfgUnconditional?: CfgUnconditional;
 }
 
 /**
@@ -150,8 +156,8 @@ export class Session {
     if (opts.startImage) ids.push(this.tokenizer.boi);
     let uncond: number[] | null = null;
     if ((opts.cfgScale ?? 1) !== 1) {
-      // Unconditional branch: the same prompt with its text dropped (Liquid / LlamaGen).
-      uncond = ids.filter((id) => this.tokenizer.modalityOf(id) !== 'text');
+      const t = this.tokenizer;
+      uncond = unconditionalPrompt(ids, (id) => t.modalityOf(id), opts.cfgUnconditional, t.hasUnconditional ? t.unconditional : undefined);
     }
     return new Generation(this.model, this.decodeVocab(), ids, uncond, { ...opts, maxNewTokens: resolveMaxNewTokens(this.tokenizer, opts) });
   }
@@ -202,6 +208,17 @@ export class Session {
     const extras = { imageCodebook: opts.codebook, imageCodeOffset: tokenizer.imageCodeId(0) - this.tokenizer.vocabSize, textRows: this.tokenizer.textVocabSize };
     const grown = growVocabulary(this.config, this.model.toHost() as Map<string, HostTensor>, tokenizer.vocabSize, opts.init, opts.seed, extras);
     return new Session(MoEModel.fromHost(grown.config, grown.params), tokenizer, this.device, `${this.source} + images`);
+  }
+
+  /**
+   * A new session whose vocabulary adds Liquid's <unconditional> token as the last id (one embedding row
+   * and head column, initialised by `init`, default 'mean': the mean of the existing rows, as Liquid
+   * initialises new tokens). Every other weight and id is unchanged; this session is left as it is.
+   */
+  withUnconditional(opts: { init?: string; seed?: number } = {}): Session {
+    const tokenizer = this.tokenizer.withUnconditional();
+    const grown = growVocabulary(this.config, this.model.toHost() as Map<string, HostTensor>, tokenizer.vocabSize, opts.init ?? 'mean', opts.seed, { textRows: this.tokenizer.textVocabSize });
+    return new Session(MoEModel.fromHost(grown.config, grown.params), tokenizer, this.device, `${this.source} + <unconditional>`);
   }
 
   dispose(): void {

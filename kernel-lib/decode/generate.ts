@@ -16,6 +16,7 @@ import { HiddenCapture } from '../model/hidden';
 import { chooseToken, SamplingOptions, validateSampling } from './sampling';
 import { DecodeVocab, ImageGrammar } from './grammar';
 import { checkSeed } from './seed';
+import { guideLogits } from './cfg';
 import type { GridPos, Modality } from '../tokenizer/prompt';
 
 export interface StepRouting {
@@ -120,7 +121,7 @@ export class Generation implements AsyncIterable<Step> {
     private readonly model: MoEModel,
     private readonly vocab: DecodeVocab,
     readonly promptIds: number[],
-    /** The unconditional prompt for CFG (text dropped), or null. */
+    /** The unconditional prompt for CFG (decode/cfg.ts unconditionalPrompt), or null. */
     private readonly uncondIds: number[] | null,
     private readonly opts: GenerateOptions,
   ) {
@@ -193,8 +194,7 @@ export class Generation implements AsyncIterable<Step> {
         const forcedId = grammar?.forced() ?? null;
         const inImage = grammar?.insideImage ?? false;
         if (ulogits && inImage) {
-          // CFG on image codes: l = u + s·(c − u)
-          for (let i = 0; i < logits.length; i++) logits[i] = ulogits[i] + cfgScale * (logits[i] - ulogits[i]);
+          guideLogits(logits, ulogits, cfgScale, logits); // CFG on image codes: l = u + s·(c − u)
         }
         // Unmasked log-normaliser (float64), for rawLogprob; a forced token's logprob is read from the
         // unmasked distribution too (the mask would make it −∞).

@@ -9,6 +9,9 @@
  *   V+3, V+4, V+5        <boi> <eoi> <img>                 with an image vocabulary only
  *   V+6 .. V+5+K         <img_0> … <img_{K-1}>             image codes
  *   V+6+K ..             [IMG1] … [IMGn]                   vokens (n = numVokens, may be 0)
+ *   last (optional)      <unconditional>                   Liquid's empty condition for classifier-free
+ *                                                          guidance (withUnconditional); absent in every
+ *                                                          checkpoint made before it, which load unchanged
  *
  * Appending keeps every earlier id fixed: adding images to a text tokenizer leaves text ids and
  * <bos>/<eos>/<pad> where they were, so a text model's embedding rows stay valid.
@@ -32,13 +35,15 @@ export interface TokenizerLayout {
   numImageCodes: number;
   imageGrid: ImageGrid | null;
   numVokens: number;
-  specials: { bos: number; eos: number; pad: number; boi?: number; eoi?: number; img?: number };
+  specials: { bos: number; eos: number; pad: number; boi?: number; eoi?: number; img?: number; unconditional?: number };
   imageCodeStart: number | null;
   vokenStart: number | null;
 }
 
 export const TEXT_SPECIALS = ['<bos>', '<eos>', '<pad>'] as const;
 export const IMAGE_SPECIALS = ['<boi>', '<eoi>', '<img>'] as const;
+/** Liquid's condition-free prompt token: a caption dropped for classifier-free guidance is replaced by it. */
+export const UNCONDITIONAL_TOKEN = '<unconditional>';
 /** Offset of the first image code from textVocabSize. */
 export const IMAGE_CODE_OFFSET = TEXT_SPECIALS.length + IMAGE_SPECIALS.length;
 
@@ -48,12 +53,14 @@ export const vokenName = (n: number): string => `[IMG${n}]`;
 const isPositiveInt = (x: unknown): x is number => Number.isInteger(x) && (x as number) > 0;
 
 /** Added-token names in id order. */
-export function addedTokenNames(image: ImageVocabulary | null): string[] {
+export function addedTokenNames(image: ImageVocabulary | null, unconditional = false): string[] {
   const names: string[] = [...TEXT_SPECIALS];
-  if (image === null) return names;
-  names.push(...IMAGE_SPECIALS);
-  for (let k = 0; k < image.numImageCodes; k++) names.push(imageCodeName(k));
-  for (let n = 1; n <= image.numVokens; n++) names.push(vokenName(n));
+  if (image !== null) {
+    names.push(...IMAGE_SPECIALS);
+    for (let k = 0; k < image.numImageCodes; k++) names.push(imageCodeName(k));
+    for (let n = 1; n <= image.numVokens; n++) names.push(vokenName(n));
+  }
+  if (unconditional) names.push(UNCONDITIONAL_TOKEN);
   return names;
 }
 
@@ -62,10 +69,11 @@ export function layoutOf(
   numImageCodes: number,
   numVokens: number,
   imageGrid: ImageGrid | null,
+  unconditional = false,
 ): TokenizerLayout {
   const V = textVocabSize;
   const hasImages = numImageCodes > 0;
-  return {
+  const layout: TokenizerLayout = {
     textVocabSize: V,
     numImageCodes,
     imageGrid: imageGrid && { height: imageGrid.height, width: imageGrid.width },
@@ -76,6 +84,11 @@ export function layoutOf(
     imageCodeStart: hasImages ? V + IMAGE_CODE_OFFSET : null,
     vokenStart: hasImages && numVokens > 0 ? V + IMAGE_CODE_OFFSET + numImageCodes : null,
   };
+  // Last of all, so every other id is where it was without it.
+  if (unconditional) {
+    layout.specials.unconditional = V + (hasImages ? IMAGE_CODE_OFFSET + numImageCodes + numVokens : TEXT_SPECIALS.length);
+  }
+  return layout;
 }
 
 /** Validates extendWithImages options. */
@@ -104,7 +117,7 @@ export function checkImageOptions(opts: {
 export function parseAddedTokens(
   added: unknown,
   textVocabSize: number,
-): { numImageCodes: number; numVokens: number } {
+): { numImageCodes: number; numVokens: number; unconditional: boolean } {
   if (!Array.isArray(added)) fail(`added_tokens must be an array, got ${show(added)}`);
   const entries = added.map((t: unknown, i) => {
     if (!isObject(t) || !Number.isInteger(t.id) || typeof t.content !== 'string') {
@@ -120,6 +133,13 @@ export function parseAddedTokens(
     }
   });
   const names = entries.map((e) => e.content);
+  // <unconditional> may only come last; the rest is read as without it.
+  const unconditional = names.length > TEXT_SPECIALS.length && names[names.length - 1] === UNCONDITIONAL_TOKEN;
+  if (unconditional) names.pop();
+  const misplacedUnconditional = names.indexOf(UNCONDITIONAL_TOKEN);
+  if (misplacedUnconditional >= 0) {
+    fail(`added_tokens: ${show(UNCONDITIONAL_TOKEN)} has id ${textVocabSize + misplacedUnconditional}; it must be the last added token`);
+  }
   const misplaced = (i: number, ...expected: string[]): never => {
     const id = textVocabSize + i;
     const want = expected.map(show).join(' or ');
@@ -130,7 +150,7 @@ export function parseAddedTokens(
   TEXT_SPECIALS.forEach((name, i) => {
     if (names[i] !== name) misplaced(i, name);
   });
-  if (names.length === TEXT_SPECIALS.length) return { numImageCodes: 0, numVokens: 0 };
+  if (names.length === TEXT_SPECIALS.length) return { numImageCodes: 0, numVokens: 0, unconditional };
   IMAGE_SPECIALS.forEach((name, j) => {
     const i = TEXT_SPECIALS.length + j;
     if (names[i] !== name) misplaced(i, name);
@@ -145,7 +165,7 @@ export function parseAddedTokens(
     if (n === 0) misplaced(end, imageCodeName(k), vokenName(1));
     else misplaced(end, vokenName(n + 1));
   }
-  return { numImageCodes: k, numVokens: n };
+  return { numImageCodes: k, numVokens: n, unconditional };
 }
 
 /**
@@ -165,7 +185,7 @@ export function checkLayout(expected: TokenizerLayout, given: unknown): ImageGri
   same('numVokens', expected.numVokens, given.numVokens);
   const specials = given.specials;
   if (!isObject(specials)) throw new Error(`layout.specials must be an object, got ${show(specials)}`);
-  for (const key of ['bos', 'eos', 'pad', 'boi', 'eoi', 'img'] as const) {
+  for (const key of ['bos', 'eos', 'pad', 'boi', 'eoi', 'img', 'unconditional'] as const) {
     same(`specials.${key}`, expected.specials[key], specials[key]);
   }
   same('imageCodeStart', expected.imageCodeStart, given.imageCodeStart);

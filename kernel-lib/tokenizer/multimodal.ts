@@ -47,8 +47,10 @@ export class MultimodalTokenizer {
   private constructor(
     readonly bpe: ByteLevelBPE,
     private readonly image: ImageVocabulary | null,
+    /** Whether <unconditional> is the last added token. */
+    readonly hasUnconditional = false,
   ) {
-    this.names = addedTokenNames(image);
+    this.names = addedTokenNames(image, hasUnconditional);
     this.nameToId = new Map(this.names.map((name, i) => [name, bpe.vocabSize + i]));
   }
 
@@ -65,7 +67,25 @@ export class MultimodalTokenizer {
   /** A new tokenizer with the image vocabulary appended; every existing id keeps its meaning. */
   extendWithImages(options: ImageVocabularyOptions): MultimodalTokenizer {
     if (this.image !== null) throw new Error('extendWithImages: this tokenizer already has an image vocabulary');
+    if (this.hasUnconditional) {
+      throw new Error('extendWithImages: this tokenizer has <unconditional>, which would change id; add the image vocabulary first, then withUnconditional()');
+    }
     return new MultimodalTokenizer(this.bpe, checkImageOptions(options));
+  }
+
+  /**
+   * A new tokenizer with Liquid's <unconditional> token appended as the last id (vocabSize grows by
+   * one); every existing id keeps its meaning, so a model grows by one embedding row and head column.
+   */
+  withUnconditional(): MultimodalTokenizer {
+    if (this.hasUnconditional) throw new Error('withUnconditional: this tokenizer already has <unconditional>');
+    return new MultimodalTokenizer(this.bpe, this.image, true);
+  }
+
+  /** Id of <unconditional> (see withUnconditional). */
+  get unconditional(): number {
+    if (!this.hasUnconditional) throw new Error('this tokenizer has no <unconditional> token; call withUnconditional first');
+    return this.vocabSize - 1;
   }
 
   get vocabSize(): number {
@@ -261,7 +281,7 @@ export class MultimodalTokenizer {
 
   /** Where each range of ids starts; stored in the checkpoint config's `switchboard` block. */
   layout(): TokenizerLayout {
-    return layoutOf(this.textVocabSize, this.numImageCodes, this.numVokens, this.image?.grid ?? null);
+    return layoutOf(this.textVocabSize, this.numImageCodes, this.numVokens, this.image?.grid ?? null, this.hasUnconditional);
   }
 
   /**
@@ -271,20 +291,21 @@ export class MultimodalTokenizer {
    */
   static fromHF(json: unknown, layout?: TokenizerLayout): MultimodalTokenizer {
     const bpe = ByteLevelBPE.fromHF(json);
-    const { numImageCodes, numVokens } = parseAddedTokens(
+    const { numImageCodes, numVokens, unconditional } = parseAddedTokens(
       (json as { added_tokens?: unknown }).added_tokens,
       bpe.vocabSize,
     );
-    const expected = layoutOf(bpe.vocabSize, numImageCodes, numVokens, null);
+    const expected = layoutOf(bpe.vocabSize, numImageCodes, numVokens, null, unconditional);
     const grid = layout === undefined ? null : checkLayout(expected, layout);
-    if (numImageCodes === 0) return MultimodalTokenizer.createTextOnly(bpe);
+    const grown = (t: MultimodalTokenizer): MultimodalTokenizer => (unconditional ? t.withUnconditional() : t);
+    if (numImageCodes === 0) return grown(MultimodalTokenizer.createTextOnly(bpe));
     if (grid === null) {
       throw new Error(
         'tokenizer.json has an image vocabulary but no layout was given; the image grid is stored only ' +
           'in the layout (the checkpoint config\'s "switchboard" block)',
       );
     }
-    return MultimodalTokenizer.create(bpe, { numImageCodes, grid, numVokens });
+    return grown(MultimodalTokenizer.create(bpe, { numImageCodes, grid, numVokens }));
   }
 
   private get imageCodeStart(): number {
