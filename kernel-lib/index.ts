@@ -33,6 +33,11 @@ export { Generation } from './decode/generate';
 export type { Step, StepRouting, StopReason, GenerateOptions } from './decode/generate';
 export type { SamplingOptions } from './decode/sampling';
 export { checkSeed, SEED_RULE } from './decode/seed';
+export { guideLogits, unconditionalPrompt, CFG_UNCONDITIONAL_MODES } from './decode/cfg';
+export type { CfgUnconditional } from './decode/cfg';
+// Multiple-choice by exact likelihood (understanding evaluations).
+export { candidateScores, rankAnswers, rankingAccuracy } from './analysis/answer-ranking';
+export type { RankingItem, RankedItem, RankingReport, LengthRule } from './analysis/answer-ranking';
 
 export { train, trainableNames } from './train/trainer';
 export type { TrainOptions, TrainEvent, TrainResult, TrainBatch, TrainSlice } from './train/trainer';

@@ -6,4 +6,5 @@ export type { TokenizerJson, AddedTokenJson } from './hf-json';
 export { MultimodalTokenizer } from './multimodal';
 export type { ImageVocabularyOptions } from './multimodal';
 export type { ImageGrid, TokenizerLayout } from './added-tokens';
+export { UNCONDITIONAL_TOKEN } from './added-tokens';
 export type { Modality, ImageCodes, PromptPart, Prompt, GridPos, EncodedPrompt } from './prompt';
