@@ -14,7 +14,8 @@
  * hash of its id (`unitHash("liquid-pool/" + id)`): scenes in thirds (t2i, i2t, i2a), emoji in halves (t2i,
  * i2t; they have no scene to ask about). So no image is used by two pools, whatever the seed. Captions are
  * the canonical ones; a question's choices are drawn from the stream named by the scene and the seed.
- * Caption dropout to Liquid's <unconditional> token is the tokenizer's and the recipe's business.
+ * Caption dropout to Liquid's <unconditional> token happens when a row becomes ids
+ * (papers/liquid-unified-vq-language-model/rows.ts).
  */
 import { datasetFromStore, textOf, imagesOf } from './dataset';
 import { EmojiInfo, Split, SPLITS } from './emoji';
