@@ -4,6 +4,7 @@
  * results files are here.
  */
 export * as plora from './redundancy-aware-moe-plora';
+export * as liquid from './liquid-unified-vq-language-model';
 export { writeResultsFile, resultsJson, VOLATILE_FIELDS } from './results-file';
 export { checkShape, ShapeError } from './shape';
 export type { Shape, Infer } from './shape';

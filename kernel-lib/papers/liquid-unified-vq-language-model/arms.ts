@@ -1,8 +1,6 @@
 /**
- * The arms of the Liquid reproduction (issue #16) and their token budgets. Paper: "Liquid: Language
- * Models are Scalable and Unified Multi-modal Generators", Junfeng Wu, Yi Jiang, Chuofan Ma, Yuliang Liu,
- * Hengshuang Zhao, Zehuan Yuan, Song Bai, Xiang Bai, 2024, arXiv:2412.04332,
- * https://foundationvision.github.io/Liquid/.
+ * The arms of the Liquid reproduction (issue #16; the paper in citation.ts: Wu et al. 2024, "Liquid:
+ * Language Models are Scalable and Unified Multi-modal Generators", arXiv:2412.04332) and their budgets.
  *
  * Experiment 1 compares continuing each size text-only vs mixed with the SAME number of text tokens:
  * a mixed arm sees text in only a share of each batch, so it runs more steps. Every batch holds exactly

@@ -1,6 +1,6 @@
 /**
  * Liquid's training rows as token ids, with caption dropout. Liquid (Wu et al. 2024, arXiv:2412.04332;
- * see arms.ts) trains caption → image rows with the caption replaced by an `<unconditional>` token 10 % of
+ * citation.ts) trains caption → image rows with the caption replaced by an `<unconditional>` token 10 % of
  * the time, so the same model gives the unconditional logits that classifier-free guidance needs
  * (decode/cfg.ts, mode 'unconditional-token').
  *
