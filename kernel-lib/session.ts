@@ -16,7 +16,7 @@ import { loadCheckpoint, saveCheckpoint, CheckpointDtype, CheckpointError } from
 import { MultimodalTokenizer, Prompt, EncodedPrompt, Modality, GridPos, TokenizerLayout, ImageVocabularyOptions } from './tokenizer';
 import { Generation, GenerateOptions, DEFAULT_MAX_NEW_TOKENS } from './decode/generate';
 import type { DecodeVocab } from './decode/grammar';
-import { CfgUnconditional, unconditionalPrompt } from './decode/cfg';
+import { CFG_UNCONDITIONAL_MODES, CfgUnconditional, unconditionalPrompt } from './decode/cfg';
 import { train, TrainOptions, TrainResult } from './train/trainer';
 
 export interface SessionGenerateOptions extends GenerateOptions {
@@ -155,6 +155,9 @@ export class Session {
     const ids = enc.ids.slice();
     if (opts.startImage) ids.push(this.tokenizer.boi);
     let uncond: number[] | null = null;
+    if (opts.cfgUnconditional !== undefined && !CFG_UNCONDITIONAL_MODES.includes(opts.cfgUnconditional)) {
+      throw new Error(`cfgUnconditional must be one of ${CFG_UNCONDITIONAL_MODES.join(', ')}, got ${JSON.stringify(opts.cfgUnconditional)}`);
+    }
     if ((opts.cfgScale ?? 1) !== 1) {
       const t = this.tokenizer;
       uncond = unconditionalPrompt(ids, (id) => t.modalityOf(id), opts.cfgUnconditional, t.hasUnconditional ? t.unconditional : undefined);

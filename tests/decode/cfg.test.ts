@@ -57,6 +57,12 @@ test('the unconditional prompt of each mode', () => {
   expect(() => unconditionalPrompt(cond, modality, 'none' as never)).toThrow('cfgUnconditional must be one of drop-text, unconditional-token, got "none"');
 });
 
+test('session.generate names a bad cfgUnconditional, and a missing <unconditional> token', () => {
+  expect(() => s.generate('a', { cfgUnconditional: 'empty' as never })).toThrow('cfgUnconditional must be one of drop-text, unconditional-token, got "empty"');
+  expect(() => base.generate('a', { startImage: true, cfgScale: 3, cfgUnconditional: 'unconditional-token' }))
+    .toThrow("cfgUnconditional 'unconditional-token' needs a vocabulary with <unconditional>");
+});
+
 test('γ = 1 decodes exactly the conditional branch whatever the unconditional prompt', async () => {
   const o = { startImage: true, maxNewTokens: 17, seed: 2, temperature: 1 };
   const plain = await collect(s.generate('a red heart', o));
