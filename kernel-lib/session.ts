@@ -130,6 +130,7 @@ export class Session {
       bos: t.bos,
       eos: t.eos,
       pad: t.pad,
+      ...(t.hasUnconditional ? { unconditional: t.unconditional } : {}),
       image: t.hasImages
         ? { boi: t.boi, eoi: t.eoi, codeStart: t.imageCodeId(0), numCodes: t.numImageCodes, grid: t.imageGrid }
         : undefined,

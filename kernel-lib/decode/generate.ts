@@ -43,7 +43,7 @@ export interface Step {
   /**
    * log p(token) at temperature 1 AFTER the image grammar's mask, i.e. renormalised over the tokens the
    * grammar allowed here (inside an image: the image codes; outside: everything but codes, <eoi>,
-   * <bos>, <pad>). With CFG it is read from the guided logits. A token the grammar forced (<eoi>) has
+   * <bos>, <pad>, <unconditional>). With CFG it is read from the guided logits. A token the grammar forced (<eoi>) has
    * the unmasked value, since the mask leaves it alone in the support.
    */
   logprob: number;

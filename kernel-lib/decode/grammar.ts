@@ -13,6 +13,8 @@ export interface DecodeVocab extends PositionVocab {
   bos: number;
   eos: number;
   pad: number;
+  /** Liquid's <unconditional>, when the vocabulary has it: a training-time condition, never an output. */
+  unconditional?: number;
   pieceOf(id: number): string;
 }
 
@@ -58,6 +60,7 @@ export class ImageGrammar {
       logits[img.eoi] = -Infinity;
       logits[this.vocab.bos] = -Infinity;
       logits[this.vocab.pad] = -Infinity;
+      if (this.vocab.unconditional !== undefined) logits[this.vocab.unconditional] = -Infinity;
     }
   }
 

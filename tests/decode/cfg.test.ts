@@ -63,6 +63,22 @@ test('session.generate names a bad cfgUnconditional, and a missing <unconditiona
     .toThrow("cfgUnconditional 'unconditional-token' needs a vocabulary with <unconditional>");
 });
 
+test('the image grammar never lets <unconditional> be sampled (a condition, not an output)', async () => {
+  const { ImageGrammar } = await import('../../kernel-lib/decode/grammar');
+  const t = s.tokenizer;
+  const g = new ImageGrammar(s.decodeVocab());
+  const outside = new Float32Array(s.config.vocabSize);
+  g.mask(outside);
+  expect(outside[t.unconditional]).toBe(-Infinity);
+  expect(outside[t.eos]).toBe(0);
+  g.replay([t.bos, t.boi]);
+  const inside = new Float32Array(s.config.vocabSize);
+  g.mask(inside);
+  expect(inside[t.unconditional]).toBe(-Infinity);
+  expect(inside[t.imageCodeId(0)]).toBe(0);
+  expect(base.decodeVocab().unconditional).toBeUndefined();
+});
+
 test('γ = 1 decodes exactly the conditional branch whatever the unconditional prompt', async () => {
   const o = { startImage: true, maxNewTokens: 17, seed: 2, temperature: 1 };
   const plain = await collect(s.generate('a red heart', o));
