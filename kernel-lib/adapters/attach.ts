@@ -13,6 +13,9 @@ import type * as tf from '@tensorflow/tfjs';
 import type { MoEConfig } from '../model/config';
 import type { MoEModel } from '../model/model';
 import { LoRAAdapter, LoRAOptions, LoRASpec, createLoRA } from './lora';
+import type { ModalityLoRAAdapter } from './modality-lora';
+import type { ModalityLoRAOptions, ModalityLoRASpec } from './modality-spec';
+import { createModalityLoRA } from './modality';
 
 /** What adapters attach to: a model, or anything holding one (a Session). */
 export type AdapterHost = MoEModel | { model: MoEModel };
@@ -39,12 +42,12 @@ export function ploraFreeze(cfg: MoEConfig): string[] {
 export class LoRAHandle {
   private attached = true;
 
-  constructor(readonly model: MoEModel, readonly adapter: LoRAAdapter) {}
+  constructor(readonly model: MoEModel, readonly adapter: LoRAAdapter | ModalityLoRAAdapter) {}
 
   get name(): string {
     return this.adapter.name;
   }
-  get spec(): LoRASpec {
+  get spec(): LoRASpec | ModalityLoRASpec {
     return this.adapter.spec;
   }
   get scaling(): number {
@@ -64,7 +67,7 @@ export class LoRAHandle {
     return this.attached;
   }
 
-  /** The weights by parameter path (`adapters.<name>.blocks.<i>.attn.<q|k|v|o>.<A|B>`), live variables. */
+  /** The weights by parameter path (`adapters.<name>.blocks.<i>.attn.<q|k|v|o>.…`), live variables. */
   parameters(): Map<string, tf.Variable> {
     this.check();
     return this.adapter.parameters();
@@ -89,10 +92,13 @@ export class LoRAHandle {
   }
 }
 
-/** Creates a LoRA or PLoRA adapter (B = 0, so nothing changes until it is trained) and attaches it. */
-export function attachLoRA(host: AdapterHost, options: LoRAOptions): LoRAHandle {
+/**
+ * Creates a LoRA, PLoRA, MoE-LoRA, ConvLoRA or SAM-ConvLoRA adapter (B = 0, so nothing changes until it
+ * is trained) and attaches it.
+ */
+export function attachLoRA(host: AdapterHost, options: LoRAOptions | ModalityLoRAOptions): LoRAHandle {
   const model = modelOf(host);
-  const adapter = createLoRA(model.config, options);
+  const adapter = options.kind === 'lora' || options.kind === 'plora' ? createLoRA(model.config, options) : createModalityLoRA(model.config, options as ModalityLoRAOptions);
   try {
     model.adapters.add(adapter);
   } catch (err) {

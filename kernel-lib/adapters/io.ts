@@ -14,16 +14,17 @@ import { readSafetensors, writeSafetensors, CheckpointError, CONFIG_FILE, WEIGHT
 import { atomicWriteFile } from '../checkpoint/files';
 import { AdapterHost, LoRAHandle, attachLoRA, modelOf } from './attach';
 import { LoRASpec } from './lora';
+import type { ModalityLoRASpec } from './modality-spec';
 
 export const ADAPTER_FORMAT = 'switchboard-lora';
 export const ADAPTER_FORMAT_VERSION = 1;
 
-interface AdapterJson extends LoRASpec {
+type AdapterJson = (LoRASpec | ModalityLoRASpec) & {
   format: string;
   version: number;
   scaling: number;
   model: { hiddenSize: number; numLayers: number; numHeads: number; numKvHeads: number; headDim: number };
-}
+};
 
 function modelShape(cfg: MoEConfig): AdapterJson['model'] {
   return { hiddenSize: cfg.hiddenSize, numLayers: cfg.numLayers, numHeads: cfg.numHeads, numKvHeads: cfg.numKvHeads, headDim: headDim(cfg) };
@@ -74,7 +75,8 @@ export function loadAdapter(host: AdapterHost, dir: string, name: string, opts: 
     if (json.model?.[k] !== want[k]) throw new CheckpointError(files.config, `was made for a model with ${k} ${JSON.stringify(json.model?.[k])}; this model has ${want[k]}`);
   }
   const st = readSafetensors(files.weights);
-  const handle = attachLoRA(model, { kind: json.kind, name: json.name, rank: json.rank, alpha: json.alpha, layers: json.layers, targets: json.targets, seed: json.seed });
+  const { format: _f, version: _v, scaling: _s, model: _m, ...spec } = json;
+  const handle = attachLoRA(model, spec);
   try {
     const params = handle.parameters();
     for (const n of st.tensors.keys()) if (!params.has(n)) throw new CheckpointError(files.weights, `unexpected tensor "${n}"`, n);

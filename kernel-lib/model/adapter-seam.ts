@@ -28,6 +28,8 @@ export interface AdapterContext {
    * plain forward or training). Created by createDecodeState on first use.
    */
   states?: AdapterDecodeState[];
+  /** A training forward (adapters apply dropout only then). */
+  training?: boolean;
 }
 
 export interface ProjectionAdapter {
@@ -51,6 +53,8 @@ export interface ProjectionCall {
   positions: PositionMeta | undefined;
   /** The decode cache of a prefill or step; adapters' states live there. */
   cache?: KvCache;
+  /** A training forward. */
+  training?: boolean;
 }
 
 export class AdapterSet {
@@ -92,7 +96,7 @@ export class AdapterSet {
     let out = y;
     for (const a of this.list) {
       if (!a.enabled || !a.appliesTo(layer, target)) continue;
-      const ctx: AdapterContext = { batch: call.batch, seqLen: call.seqLen, start: call.start, positions: call.positions };
+      const ctx: AdapterContext = { batch: call.batch, seqLen: call.seqLen, start: call.start, positions: call.positions, training: call.training };
       if (call.cache && a.createDecodeState) ctx.states = call.cache.adapterStates(a.name, () => a.createDecodeState!());
       out = tf.add(out, a.delta(layer, target, x, ctx));
     }
