@@ -1,20 +1,20 @@
 /**
  * Adapter files: `<dir>/<name>.safetensors` (tensors named by their parameter paths, so loading is a
  * name-by-name copy) and `<dir>/<name>.json` (kind, rank, alpha, layers, targets and the model shape they
- * fit). Keep them beside a checkpoint (e.g. `data/checkpoints/mm-moe-small-adapters/`), not inside it:
+ * fit), plus the same adapter as a PEFT directory `<dir>/<name>/` (peft.ts) for PyTorch users. Keep them beside a checkpoint (e.g. `data/checkpoints/mm-moe-small-adapters/`), not inside it:
  * saving a checkpoint replaces its directory whole.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { MoEConfig } from '../model/config';
-import { headDim } from '../model/config';
 import type { HostTensor } from '../model/params';
 import { readSafetensors, writeSafetensors, CheckpointError, CONFIG_FILE, WEIGHTS_FILE } from '../checkpoint';
 import { atomicWriteFile } from '../checkpoint/files';
 import { AdapterHost, LoRAHandle, attachLoRA, modelOf } from './attach';
 import { LoRASpec } from './lora';
 import type { ModalityLoRASpec } from './modality-spec';
+import { AdapterModelShape, adapterModelShape } from './model-shape';
+import { savePeftAdapter } from './peft';
 
 export const ADAPTER_FORMAT = 'switchboard-lora';
 export const ADAPTER_FORMAT_VERSION = 1;
@@ -23,19 +23,20 @@ type AdapterJson = (LoRASpec | ModalityLoRASpec) & {
   format: string;
   version: number;
   scaling: number;
-  model: { hiddenSize: number; numLayers: number; numHeads: number; numKvHeads: number; headDim: number };
+  model: AdapterModelShape;
 };
 
-function modelShape(cfg: MoEConfig): AdapterJson['model'] {
-  return { hiddenSize: cfg.hiddenSize, numLayers: cfg.numLayers, numHeads: cfg.numHeads, numKvHeads: cfg.numKvHeads, headDim: headDim(cfg) };
+const modelShape = adapterModelShape;
+
+export function adapterFiles(dir: string, name: string): { weights: string; config: string; peft: string } {
+  return { weights: path.join(dir, `${name}.safetensors`), config: path.join(dir, `${name}.json`), peft: path.join(dir, name) };
 }
 
-export function adapterFiles(dir: string, name: string): { weights: string; config: string } {
-  return { weights: path.join(dir, `${name}.safetensors`), config: path.join(dir, `${name}.json`) };
-}
-
-/** Writes the adapter's weights (float32) and description into `dir`; returns the two file paths. */
-export function saveAdapter(handle: LoRAHandle, dir: string): { weights: string; config: string } {
+/**
+ * Writes the adapter's weights (float32) and description into `dir`, and its PEFT export into
+ * `<dir>/<name>/`; returns the paths.
+ */
+export function saveAdapter(handle: LoRAHandle, dir: string): { weights: string; config: string; peft: string } {
   const files = adapterFiles(dir, handle.name);
   if (fs.existsSync(path.join(dir, CONFIG_FILE)) && fs.existsSync(path.join(dir, WEIGHTS_FILE))) {
     throw new Error(`${dir} is a checkpoint directory, which saving a checkpoint replaces whole; save adapters beside it (e.g. ${dir.replace(/\/+$/, '')}-adapters)`);
@@ -50,6 +51,7 @@ export function saveAdapter(handle: LoRAHandle, dir: string): { weights: string;
   };
   fs.mkdirSync(dir, { recursive: true });
   writeSafetensors(files.weights, tensors, { metadata: { format: ADAPTER_FORMAT } });
+  savePeftAdapter(handle, files.peft);
   atomicWriteFile(files.config, `${JSON.stringify(json, null, 2)}\n`); // written last: it names complete weights
   return files;
 }
