@@ -12,6 +12,7 @@ import { imageGridPng, PREVIEW_BACKGROUND } from '../image/png';
 import type { Step } from '../decode/generate';
 import { CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
 import type { Io } from './io';
+import { isPeftDir, loadPeftAdapter } from '../adapters';
 
 export const GENERATE: CommandSpec = {
   usage: 'switchboard generate',
@@ -35,6 +36,7 @@ export const GENERATE: CommandSpec = {
     capture: { type: 'string', arg: 'LEVEL', help: 'routing captured per step: none, routing (default) or full' },
     json: { type: 'boolean', help: 'one JSON line for the prompt, then one JSON Step per token' },
     'image-out': { type: 'string', arg: 'FILE.png', help: 'write the complete images drawn, decoded by the VQ-VAE (side by side, 4× size)' },
+    adapter: { type: 'string', arg: 'DIR', help: 'decode with the PEFT adapter directory DIR on (adapter_config.json + adapter_model.safetensors)' },
   },
 };
 
@@ -112,6 +114,8 @@ export async function generate(argv: string[], io: Io): Promise<number> {
   };
   const modelDir = positionals[0];
   const vqvaeDir = str('vqvae') ?? defaultVQVAEDir();
+  const adapterDir = str('adapter');
+  if (adapterDir !== undefined && !isPeftDir(adapterDir)) throw new UsageError(`--adapter ${adapterDir}: no adapter_config.json there (a PEFT adapter directory, as saveAdapter/savePeftAdapter write)`);
   const s = await Session.load(modelDir);
   let vq: VQVAE | undefined;
   try {
@@ -119,6 +123,15 @@ export async function generate(argv: string[], io: Io): Promise<number> {
       // a text-only model: name the option that needs images rather than the tokenizer's internals
       const needs = (['start-image', 'image-from', 'image-out', 'cfg-scale'] as const).find((k) => values[k] !== undefined);
       if (needs) throw new Error(`--${needs} needs a model with image codes; ${modelDir} is text-only`);
+    }
+    if (adapterDir !== undefined) {
+      const h = loadPeftAdapter(s, adapterDir);
+      const g = 'grid' in h.spec ? h.spec.grid : null;
+      const own = s.tokenizer.hasImages ? s.tokenizer.imageGrid : null;
+      if (g && (!own || g.height !== own.height || g.width !== own.width)) {
+        throw new Error(`--adapter ${adapterDir}: the adapter was made for a ${g.height}×${g.width} code grid; ${modelDir} has ${own ? `${own.height}×${own.width}` : 'no images'}`);
+      }
+      io.err(`[adapter ${h.name}: ${h.spec.kind}, rank ${h.spec.rank}]`);
     }
     // checked before any decoding: the images will need a VQ-VAE that fits the model
     if (imageOut !== undefined) vq = vqvaeFor(s, vqvaeDir);
