@@ -99,12 +99,13 @@ export type {
   CaptionedImage, GaussianStats, FrechetTerms, Detection, DetectOptions, SceneClaim, SceneCheck, SceneCheckSummary,
 } from './eval';
 
-// Adapters (LoRA, Partial LoRA), Gromov–Wasserstein vocabulary init, and the routing/text analyses of the PLoRA paper.
+// Adapters (LoRA, Partial LoRA; MoSS's MoE-LoRA, ConvLoRA, SAM-ConvLoRA; PEFT files), Gromov–Wasserstein vocabulary init, and the routing/text analyses of the PLoRA paper.
 export { MODALITY_CODES, modalityCodes } from './model/adapter-seam';
 export {
   attachLoRA, LoRAHandle, LoRAAdapter, PartialLoRAAdapter, saveAdapter, loadAdapter, loraParamCount, PLORA_TRAINABLE_FREEZE, ploraFreeze,
+  MoELoRAAdapter, ConvLoRAAdapter, SAMConvLoRAAdapter, savePeftAdapter, loadPeftAdapter,
 } from './adapters';
-export type { LoRAKind, LoRATarget, LoRAOptions, LoRASpec, AdapterHost } from './adapters';
+export type { LoRAKind, LoRATarget, LoRAOptions, LoRASpec, AdapterHost, ModalityKind, ModalityLoRAOptions, ModalityLoRASpec, PeftConfig } from './adapters';
 export { gromovWassersteinInit } from './model/gw-init';
 export type { GWInitOptions } from './model/gw-init';
 export { entropicGromovWasserstein, gwObjective, barycentricProjection, pairwiseDistances } from './model/gromov-wasserstein';

@@ -14,7 +14,7 @@ import type { MoEConfig } from '../model/config';
 import type { MoEModel } from '../model/model';
 import { LoRAAdapter, LoRAOptions, LoRASpec, createLoRA } from './lora';
 import type { ModalityLoRAAdapter } from './modality-lora';
-import type { ModalityLoRAOptions, ModalityLoRASpec } from './modality-spec';
+import { MODALITY_KINDS, ModalityLoRAOptions, ModalityLoRASpec } from './modality-spec';
 import { createModalityLoRA } from './modality';
 
 /** What adapters attach to: a model, or anything holding one (a Session). */
@@ -98,7 +98,11 @@ export class LoRAHandle {
  */
 export function attachLoRA(host: AdapterHost, options: LoRAOptions | ModalityLoRAOptions): LoRAHandle {
   const model = modelOf(host);
-  const adapter = options.kind === 'lora' || options.kind === 'plora' ? createLoRA(model.config, options) : createModalityLoRA(model.config, options as ModalityLoRAOptions);
+  const kind = options.kind as string;
+  if (kind !== 'lora' && kind !== 'plora' && !(MODALITY_KINDS as readonly string[]).includes(kind)) {
+    throw new Error(`kind must be 'lora' or 'plora', got ${JSON.stringify(options.kind)}; the output-modality adapters are 'moe-lora', 'convlora' and 'sam-convlora'`);
+  }
+  const adapter = kind === 'lora' || kind === 'plora' ? createLoRA(model.config, options as LoRAOptions) : createModalityLoRA(model.config, options as ModalityLoRAOptions);
   try {
     model.adapters.add(adapter);
   } catch (err) {

@@ -6,6 +6,8 @@ import { MODALITY_CODES, positionMeta, PositionVocab } from '../../kernel-lib/mo
 import { MoELoRAAdapter } from '../../kernel-lib/adapters/moe-lora';
 import { SAMConvLoRAAdapter } from '../../kernel-lib/adapters/sam-conv-lora';
 import { createModalityLoRA } from '../../kernel-lib/adapters/modality';
+import { attachLoRA } from '../../kernel-lib/adapters';
+import { MoEModel } from '../../kernel-lib/model/model';
 import { mulberry32, normalArray } from '../../kernel-lib/util/random';
 
 beforeAll(() => useBackend());
@@ -82,5 +84,10 @@ test('bad options: exact messages', () => {
   expect(make({ dropout: 1 })).toThrow('dropout must be a number in [0, 1), got 1');
   expect(make({ layers: [7] })).toThrow(`layers: 7 is not a layer of this ${cfg.numLayers}-layer model`);
   expect(make({ targets: ['x'] })).toThrow('targets: "x" is not one of q, k, v, o');
+  const m = MoEModel.init(cfg, 1);
+  expect(() => attachLoRA(m, { kind: 'dora', rank: 2, alpha: 4 } as never)).toThrow(
+    'kind must be \'lora\' or \'plora\', got "dora"; the output-modality adapters are \'moe-lora\', \'convlora\' and \'sam-convlora\'',
+  );
+  m.dispose();
   expect(make({ name: 'a b' })).toThrow('name must be letters, digits, \'_\' or \'-\', got "a b"');
 });
