@@ -1,6 +1,7 @@
 /**
  * Options of the adapters that route by what a position OUTPUTS (MoSS, "Modality-Specialized
- * Synergizers", Zhang et al. 2024): a linear LoRA branch for positions that output text (or `<eoi>`)
+ * Synergizers for Interleaved Vision-Language Generalists",
+ * Xu, Liu, Shen et al., 2024, https://arxiv.org/abs/2407.03604): a linear LoRA branch for positions that output text (or `<eoi>`)
  * and an image branch for positions that output image codes (model/positions.ts, outputModality):
  *
  *   moe-lora      image branch = a second linear LoRA (MoSS Table 2's MoE-LoRA);
