@@ -190,10 +190,11 @@ export class Session {
   }
 
   /** Trains in place. With `runDir`, checkpoints there and resumes after a restart. */
-  train(opts: Omit<TrainOptions, 'saveModel' | 'modalityOf'>): Promise<TrainResult> {
+  train(opts: Omit<TrainOptions, 'saveModel' | 'modalityOf' | 'positionsOf'>): Promise<TrainResult> {
     return train(this.model, {
       ...opts,
       modalityOf: (id) => this.tokenizer.modalityOf(id),
+      positionsOf: (rows) => this.positions(rows),
       saveModel: (dir, extra) => this.save(dir, { extra }),
     });
   }

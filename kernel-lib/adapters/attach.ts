@@ -39,7 +39,7 @@ export function ploraFreeze(cfg: MoEConfig): string[] {
 }
 
 /** An attached adapter: switch it on and off, train it, save it, detach it. */
-export class LoRAHandle {
+export class LoRAHandle<S extends LoRASpec | ModalityLoRASpec = LoRASpec | ModalityLoRASpec> {
   private attached = true;
 
   constructor(readonly model: MoEModel, readonly adapter: LoRAAdapter | ModalityLoRAAdapter) {}
@@ -47,8 +47,8 @@ export class LoRAHandle {
   get name(): string {
     return this.adapter.name;
   }
-  get spec(): LoRASpec | ModalityLoRASpec {
-    return this.adapter.spec;
+  get spec(): S {
+    return this.adapter.spec as S;
   }
   get scaling(): number {
     return this.adapter.scaling;
@@ -96,6 +96,9 @@ export class LoRAHandle {
  * Creates a LoRA, PLoRA, MoE-LoRA, ConvLoRA or SAM-ConvLoRA adapter (B = 0, so nothing changes until it
  * is trained) and attaches it.
  */
+export function attachLoRA(host: AdapterHost, options: LoRAOptions): LoRAHandle<LoRASpec>;
+export function attachLoRA(host: AdapterHost, options: ModalityLoRAOptions): LoRAHandle<ModalityLoRASpec>;
+export function attachLoRA(host: AdapterHost, options: LoRAOptions | ModalityLoRAOptions): LoRAHandle;
 export function attachLoRA(host: AdapterHost, options: LoRAOptions | ModalityLoRAOptions): LoRAHandle {
   const model = modelOf(host);
   const kind = options.kind as string;

@@ -19,6 +19,7 @@ import type { HostTensor } from '../model/params';
 import type { OptimOptions } from './schedule';
 import { encodeSafetensors, loadCheckpoint, readSafetensors } from '../checkpoint';
 import { MODALITY_CODES } from '../model/adapter-seam';
+import { checkMetaRows, PositionMeta } from '../model/positions';
 import type { DirEntry } from '../checkpoint/files';
 import type { Modality } from '../tokenizer/prompt';
 import { trainLoop, GradientFn } from './loop';
@@ -68,6 +69,12 @@ export interface TrainOptions extends OptimOptions {
   /** Loss weight per modality of the TARGET token (default 1 each); needs `modalityOf`. */
   modalityWeights?: Partial<Record<Modality, number>>;
   modalityOf?: (id: number) => Modality;
+  /**
+   * Position metadata of a batch's input rows (each read from its own start; model/positions.ts), for
+   * adapters that route by output modality or image grid cell (MoSS's ConvLoRA). When given, the
+   * adapters get it instead of the modality codes of `modalityOf` (whose loss weights still apply).
+   */
+  positionsOf?: (rows: readonly (readonly number[])[]) => PositionMeta;
   /** Glob patterns (`*` = any run of characters) of parameters to keep frozen, e.g. `blocks.*.attn.*`. */
   freeze?: string[];
   /**
@@ -160,9 +167,9 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
       clipNorm: o.clipNorm ?? 1,
       batches: (step) => prepareBatch(o.batches(step), o, cfg.vocabSize),
       gradients,
-      loss: ({ inputs, targets, weights, modalities, B, T }) => {
+      loss: ({ inputs, targets, weights, modalities, positions, B, T }) => {
         shape = { B, T };
-        const out = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', modalities, training: true });
+        const out = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', ...(positions ? { positions } : { modalities }), training: true });
         const logp = tf.logSoftmax(out.logits); // [N, V]
         const oh = tf.cast(tf.oneHot(tf.tensor1d(targets, 'int32'), cfg.vocabSize), 'float32'); // [N, V] (gather has no wasm gradient)
         const nll = tf.neg(tf.sum(tf.mul(logp, oh), -1)); // [N]
@@ -259,7 +266,9 @@ function prepareBatch(batch: TrainBatch, o: TrainOptions, V: number) {
       weights[b * T + j] = w;
     }
   });
-  return { inputs, targets, weights: Array.from(weights), modalities, B, T };
+  const positions = o.positionsOf ? o.positionsOf(rows.map((r) => r.slice(0, T))) : undefined;
+  if (positions) checkMetaRows(positions, B * T, 'train: positionsOf');
+  return { inputs, targets, weights: Array.from(weights), modalities, positions, B, T };
 }
 
 /** Loads snapshot `dir` of step `step` into the model and its adapters, all validated before anything is assigned. */

@@ -3,6 +3,7 @@ import { useBackend, maxAbsDiff } from '../helpers/backend';
 import { tinySession } from '../helpers/fixtures';
 import type { Session } from '../../kernel-lib/session';
 import { attachLoRA, LoRAHandle } from '../../kernel-lib/adapters';
+import { KvCache } from '../../kernel-lib/model/kv-cache';
 import type { ModalityKind } from '../../kernel-lib/adapters/modality-spec';
 import { mixedSequence, randomizeZeros, sliceMeta } from './moss-helpers';
 
@@ -117,5 +118,52 @@ test('the conv kinds refuse metadata without output modality, with a message', (
     expect(() => s.model.forward([ids])).toThrow(
       "convlora adapter 'convlora' needs each position's metadata (positionMeta): pass positions to forward/prefill/step, or go through Session.trace/generate/train, which pass them",
     );
+  });
+});
+
+test('Session.train trains a ConvLoRA with position metadata: image branch from image outputs only, base frozen', async () => {
+  const h = attachLoRA(s, { kind: 'convlora', rank: 2, alpha: 4, grid, seed: 1 });
+  try {
+    const freeze = ['embed', 'blocks.*', 'final_norm', ...(s.model.params.has('lm_head') ? ['lm_head'] : [])];
+    const snap = () => new Map([...s.model.params, ...h.parameters()].map(([n, v]) => [n, Array.from(v.dataSync())]));
+    const textIds = s.encode('a tiger to the left of an apple a red heart').ids;
+    let before = snap();
+    await s.train({ steps: 2, batches: () => ({ ids: [textIds] }), lr: 1e-2, warmupSteps: 0, weightDecay: 0, freeze });
+    let changed = [...before.keys()].filter((n) => maxAbsDiff(before.get(n)!, snap().get(n)!) > 0);
+    expect(changed.length).toBeGreaterThan(0);
+    expect(changed.every((n) => n.startsWith('adapters.convlora.') && n.includes('.text.'))).toBe(true); // no image output: image branch untouched
+    const { ids } = mixedSequence(s, codesA);
+    before = snap();
+    await s.train({ steps: 2, batches: () => ({ ids: [ids] }), lr: 1e-2, warmupSteps: 0, weightDecay: 0, freeze });
+    changed = [...before.keys()].filter((n) => maxAbsDiff(before.get(n)!, snap().get(n)!) > 0);
+    expect(changed.some((n) => n.endsWith('.image.B'))).toBe(true);
+    expect(changed.some((n) => n.endsWith('.image.conv'))).toBe(true); // B ≠ 0 after the first step, so the conv gets gradient
+    expect(changed.every((n) => n.startsWith('adapters.'))).toBe(true);
+  } finally {
+    h.detach();
+  }
+});
+
+test('batched step decoding keeps one grid history per sequence: stepBatch rows equal batch-1 steps', () => {
+  withAdapter('convlora', () => {
+    const a = mixedSequence(s, codesA);
+    const b = mixedSequence(s, codesA.map((c) => (c + 3) % 32));
+    const ma = s.positions(a.ids);
+    const mb = s.positions(b.ids);
+    const pa = a.firstCode - 1; // prefill through text; the images are stepped with different offsets
+    const pb = a.firstCode + 2;
+    const one = [s.model.prefill(a.ids.slice(0, pa), 'none', { positions: sliceMeta(ma, 0, pa) }).cache, s.model.prefill(b.ids.slice(0, pb), 'none', { positions: sliceMeta(mb, 0, pb) }).cache];
+    const both = KvCache.stack([s.model.prefill(a.ids.slice(0, pa), 'none', { positions: sliceMeta(ma, 0, pa) }).cache, s.model.prefill(b.ids.slice(0, pb), 'none', { positions: sliceMeta(mb, 0, pb) }).cache]);
+    let worst = 0;
+    for (let i = 0; i < 14; i++) {
+      const rows = [pa + i, pb + i];
+      const toks = [a.ids[rows[0]], b.ids[rows[1]]];
+      const metas = [sliceMeta(ma, rows[0], rows[0] + 1), sliceMeta(mb, rows[1], rows[1] + 1)];
+      const joined = { modality: Uint8Array.from(metas.flatMap((m) => [...m.modality])), outputModality: Uint8Array.from(metas.flatMap((m) => [...m.outputModality])), image: Int32Array.from(metas.flatMap((m) => [...m.image])), row: Int32Array.from(metas.flatMap((m) => [...m.row])), col: Int32Array.from(metas.flatMap((m) => [...m.col])) };
+      const r = s.model.stepBatch(both, toks, { capture: 'none', positions: joined });
+      for (let k = 0; k < 2; k++) worst = Math.max(worst, maxAbsDiff(r.logits[k], s.model.step(one[k], toks[k], 'none', { positions: metas[k] }).logits));
+    }
+    expect(worst).toBeLessThanOrEqual(1e-4);
+    for (const c of [...one, both]) c.dispose();
   });
 });
