@@ -33,7 +33,7 @@ function forward(ids: number[]): { logits: Float32Array; experts: Int32Array[] }
   return { logits: r.logits, experts: r.routing.map((l) => l.experts) };
 }
 
-describe.each<ModalityKind>(['convlora', 'sam-convlora'])('%s', (kind) => {
+describe.each<ModalityKind>(['convlora', 'sam-convlora', 'moe-lora'])('%s', (kind) => {
   test('causal: changing any later image code leaves every earlier position bit-identical (full forward and step decoding)', () => {
     withAdapter(kind, (h) => {
       const { ids, firstCode } = mixedSequence(s, codesA);
