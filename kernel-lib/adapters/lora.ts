@@ -58,9 +58,22 @@ export function projectionShape(cfg: MoEConfig, t: LoRATarget): { in: number; ou
   return { in: cfg.hiddenSize, out: (t === 'q' ? cfg.numHeads : cfg.numKvHeads) * hd };
 }
 
-/** Validates options against a model config and fills in the defaults; messages name the field. */
-export function loraSpec(cfg: MoEConfig, o: LoRAOptions): LoRASpec {
-  if (o.kind !== 'lora' && o.kind !== 'plora') throw new Error(`kind must be 'lora' or 'plora', got ${JSON.stringify(o.kind)}`);
+/** What every adapter kind takes besides its own options (layers, targets, name, seed). */
+export interface CommonAdapterOptions {
+  kind: string;
+  rank: number;
+  alpha: number;
+  layers?: number[];
+  targets?: LoRATarget[];
+  name?: string;
+  seed?: number;
+}
+
+/**
+ * Validates the options every adapter kind shares and fills in their defaults (all layers, q/k/v/o,
+ * name = kind, seed 0); layers come back sorted and targets in q, k, v, o order. Messages name the field.
+ */
+export function commonAdapterSpec(cfg: MoEConfig, o: CommonAdapterOptions): { rank: number; alpha: number; layers: number[]; targets: LoRATarget[]; name: string; seed: number } {
   if (!Number.isInteger(o.rank) || o.rank < 1) throw new Error(`rank must be a positive integer, got ${JSON.stringify(o.rank)}`);
   if (typeof o.alpha !== 'number' || !Number.isFinite(o.alpha)) throw new Error(`alpha must be a finite number, got ${JSON.stringify(o.alpha)}`);
   const layers = o.layers ?? Array.from({ length: cfg.numLayers }, (_, i) => i);
@@ -75,7 +88,13 @@ export function loraSpec(cfg: MoEConfig, o: LoRAOptions): LoRASpec {
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`name must be letters, digits, '_' or '-', got ${JSON.stringify(name)}`);
   const seed = o.seed ?? 0;
   if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${JSON.stringify(o.seed)}`);
-  return { kind: o.kind, name, rank: o.rank, alpha: o.alpha, layers: [...layers].sort((a, b) => a - b), targets: LORA_TARGETS.filter((t) => targets.includes(t)), seed };
+  return { rank: o.rank, alpha: o.alpha, layers: [...layers].sort((a, b) => a - b), targets: LORA_TARGETS.filter((t) => targets.includes(t)), name, seed };
+}
+
+/** Validates options against a model config and fills in the defaults; messages name the field. */
+export function loraSpec(cfg: MoEConfig, o: LoRAOptions): LoRASpec {
+  if (o.kind !== 'lora' && o.kind !== 'plora') throw new Error(`kind must be 'lora' or 'plora', got ${JSON.stringify(o.kind)}`);
+  return { kind: o.kind, ...commonAdapterSpec(cfg, o) };
 }
 
 /** Number of adapter weights for a spec (A and B of every adapted projection). */

@@ -13,7 +13,7 @@
  * and dropout (default 0.05, PEFT's lora_dropout) on the adapter's input in training forwards only.
  */
 import type { MoEConfig } from '../model/config';
-import { LORA_TARGETS, LoRATarget } from './lora';
+import { commonAdapterSpec, LoRATarget } from './lora';
 
 export type ModalityKind = 'moe-lora' | 'convlora' | 'sam-convlora';
 export const MODALITY_KINDS: readonly ModalityKind[] = ['moe-lora', 'convlora', 'sam-convlora'];
@@ -54,8 +54,7 @@ export const POSITION_RULES: Record<ModalityKind, string> = {
 
 export function modalitySpec(cfg: MoEConfig, o: ModalityLoRAOptions): ModalityLoRASpec {
   if (!MODALITY_KINDS.includes(o.kind)) throw new Error(`kind must be 'moe-lora', 'convlora' or 'sam-convlora', got ${JSON.stringify(o.kind)}`);
-  if (!Number.isInteger(o.rank) || o.rank < 1) throw new Error(`rank must be a positive integer, got ${JSON.stringify(o.rank)}`);
-  if (typeof o.alpha !== 'number' || !Number.isFinite(o.alpha)) throw new Error(`alpha must be a finite number, got ${JSON.stringify(o.alpha)}`);
+  const common = commonAdapterSpec(cfg, o);
   let grid: ModalityLoRASpec['grid'] = null;
   if (o.kind !== 'moe-lora' || o.grid != null) {
     const g = o.grid;
@@ -64,19 +63,7 @@ export function modalitySpec(cfg: MoEConfig, o: ModalityLoRAOptions): ModalityLo
     }
     grid = { height: g.height, width: g.width };
   }
-  const layers = o.layers ?? Array.from({ length: cfg.numLayers }, (_, i) => i);
-  for (const l of layers) {
-    if (!Number.isInteger(l) || l < 0 || l >= cfg.numLayers) throw new Error(`layers: ${JSON.stringify(l)} is not a layer of this ${cfg.numLayers}-layer model`);
-  }
-  if (new Set(layers).size !== layers.length) throw new Error(`layers: ${JSON.stringify(layers)} repeats a layer`);
-  const targets = o.targets ?? LORA_TARGETS.slice();
-  for (const t of targets) if (!LORA_TARGETS.includes(t)) throw new Error(`targets: ${JSON.stringify(t)} is not one of q, k, v, o`);
-  if (targets.length === 0 || new Set(targets).size !== targets.length) throw new Error(`targets must name q, k, v or o once each, got ${JSON.stringify(targets)}`);
-  const name = o.name ?? o.kind;
-  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`name must be letters, digits, '_' or '-', got ${JSON.stringify(name)}`);
-  const seed = o.seed ?? 0;
-  if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${JSON.stringify(o.seed)}`);
   const dropout = o.dropout ?? 0.05;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new Error(`dropout must be a number in [0, 1), got ${JSON.stringify(o.dropout)}`);
-  return { kind: o.kind, name, rank: o.rank, alpha: o.alpha, grid, layers: [...layers].sort((a, b) => a - b), targets: LORA_TARGETS.filter((t) => targets.includes(t)), seed, dropout };
+  return { kind: o.kind, ...common, grid, dropout };
 }

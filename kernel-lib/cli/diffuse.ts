@@ -12,7 +12,7 @@ import { LatentDiffusion, DEFAULT_CFG_SCALE, DEFAULT_STEPS } from '../diffusion/
 import type { SamplerName } from '../diffusion/sample';
 import { imageGridPng, PREVIEW_BACKGROUND } from '../image/png';
 import { CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
-import type { Io } from './io';
+import { EXIT_INTERRUPTED, Io, withInterrupt } from './io';
 
 const DEFAULT_CHECKPOINT = 'ldm-emoji';
 const DEFAULT_SCALE = 4;
@@ -99,27 +99,18 @@ export async function diffuse(argv: string[], io: Io): Promise<number> {
     // the upper bound of --steps is the checkpoint's, so it is judged once the config is read (still before sampling)
     const T = m.config.timesteps;
     if (a.steps !== undefined && a.steps > T) throw new UsageError(`--steps must be at most ${T} (the checkpoint's timesteps), got '${a.steps}'`);
-    const ac = new AbortController();
-    let interrupted = false;
-    const onInt = (): void => {
-      interrupted = true;
-      ac.abort();
-    };
-    process.once('SIGINT', onInt); // a second Ctrl-C gets Node's default: killed at once
-    try {
+    return await withInterrupt(async (signal, interrupted) => {
       const steps = a.steps ?? (a.sampler === 'ddim' ? DEFAULT_STEPS : T);
       io.err(`drawing ${a.numImages} image${a.numImages === 1 ? '' : 's'} of '${a.prompt}': ${a.sampler}, ${steps} steps, CFG ${a.cfgScale ?? DEFAULT_CFG_SCALE}, seed ${a.seed} (Ctrl-C stops)`);
-      const r = await m.sample({ cond: a.prompt, steps: a.steps, cfgScale: a.cfgScale, seed: a.seed, sampler: a.sampler, numImages: a.numImages, signal: ac.signal });
+      const r = await m.sample({ cond: a.prompt, steps: a.steps, cfgScale: a.cfgScale, seed: a.seed, sampler: a.sampler, numImages: a.numImages, signal });
       io.err(`[${r.stepsRun} of ${r.timesteps.length} ${a.sampler} steps, stopped: ${r.stopped}, ${(r.elapsedMs / 1000).toFixed(2)} s]`);
-      if (interrupted || r.stopped === 'aborted') return 130; // 128 + SIGINT, as a shell reports a process Ctrl-C ended
+      if (interrupted() || r.stopped === 'aborted') return EXIT_INTERRUPTED;
       // one image fills the PNG; several sit in a row on the previews' grey, 2 px apart
       const padding = r.images.length === 1 ? 0 : 2;
       fs.writeFileSync(a.out, await imageGridPng(r.images, { columns: r.images.length, padding, scale: a.scale, background: PREVIEW_BACKGROUND }));
       io.err(`wrote ${a.out} (${r.images.length} image${r.images.length === 1 ? '' : 's'}, ×${a.scale})`);
       return 0;
-    } finally {
-      process.removeListener('SIGINT', onInt);
-    }
+    });
   } finally {
     m.dispose();
   }

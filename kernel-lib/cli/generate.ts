@@ -11,7 +11,7 @@ import { VQVAE, defaultVQVAEDir, DOWNSAMPLE } from '../image';
 import { imageGridPng, PREVIEW_BACKGROUND } from '../image/png';
 import type { Step } from '../decode/generate';
 import { CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
-import type { Io } from './io';
+import { EXIT_INTERRUPTED, Io, withInterrupt } from './io';
 import { isPeftDir, loadPeftAdapter } from '../adapters';
 
 export const GENERATE: CommandSpec = {
@@ -140,15 +140,8 @@ export async function generate(argv: string[], io: Io): Promise<number> {
     if (imageFrom !== undefined) parts.push({ image: await readImageCodes(imageFrom, s, vqvaeDir) });
     if (str('prompt') !== undefined) parts.push({ text: str('prompt') as string });
     const enc = s.encode(parts);
-    const ac = new AbortController();
-    let interrupted = false;
-    const onInt = (): void => {
-      interrupted = true;
-      ac.abort();
-    };
-    process.once('SIGINT', onInt); // a second Ctrl-C gets Node's default: killed at once
-    try {
-      const g = s.generate(parts, { ...opts, signal: ac.signal });
+    return await withInterrupt(async (signal, interrupted) => {
+      const g = s.generate(parts, { ...opts, signal });
       if (values.json) {
         const t = s.tokenizer;
         io.out(JSON.stringify({ prompt: { ids: g.promptIds, modalities: g.promptIds.map((id) => t.modalityOf(id)), pieces: g.promptIds.map((id) => t.pieceOf(id)), grid: enc.grid } }));
@@ -160,7 +153,7 @@ export async function generate(argv: string[], io: Io): Promise<number> {
       }
       if (!values.json) io.write('\n');
       io.err(`[${g.steps.length} tokens, stopped: ${g.stopReason}]`);
-      if (interrupted) return 130; // 128 + SIGINT, as a shell reports a process Ctrl-C ended
+      if (interrupted()) return EXIT_INTERRUPTED;
       if (vq && imageOut !== undefined) {
         const { height, width } = s.tokenizer.imageGrid;
         const { images, partial } = drawnImages(g.steps, s);
@@ -171,9 +164,7 @@ export async function generate(argv: string[], io: Io): Promise<number> {
         io.err(`wrote ${imageOut} (${images.length} image${images.length === 1 ? '' : 's'}${partial ? `; ${partial} codes of an unfinished one left out` : ''})`);
       }
       return 0;
-    } finally {
-      process.removeListener('SIGINT', onInt);
-    }
+    });
   } finally {
     vq?.dispose();
     s.dispose();

@@ -13,7 +13,7 @@ import { trainLdmEmoji } from '../recipes/ldm-emoji';
 import { evaluateLdm, evaluateMmBaseline } from '../recipes/ldm-eval';
 import type { DiffusionTrainEvent } from '../diffusion/train';
 import { CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
-import type { Io } from './io';
+import { Io, throttledProgress } from './io';
 
 const NAME = 'ldm-emoji';
 
@@ -37,14 +37,10 @@ export const TRAIN_DIFFUSION: CommandSpec = {
 };
 
 function progress(io: Io): (e: DiffusionTrainEvent) => void {
-  let last = 0;
-  return (e) => {
-    const now = Date.now();
-    if (now - last < 5000 && e.step !== e.totalSteps && e.step !== 1) return;
-    last = now;
-    const eta = ((e.elapsedMs / e.step) * (e.totalSteps - e.step)) / 1000;
-    io.err(`[diffusion] step ${e.step}/${e.totalSteps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${(e.stepMs / 1000).toFixed(2)} s/step (${(e.stepCpuMs / 1000).toFixed(2)} s CPU)  ETA ${Math.round(eta / 60)} min`);
-  };
+  return throttledProgress<DiffusionTrainEvent>(
+    io,
+    (e, eta) => `[diffusion] step ${e.step}/${e.totalSteps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${(e.stepMs / 1000).toFixed(2)} s/step (${(e.stepCpuMs / 1000).toFixed(2)} s CPU)  ETA ${eta} min`,
+  );
 }
 
 export async function trainDiffusionCommand(argv: string[], io: Io): Promise<number> {

@@ -12,7 +12,7 @@ import { trainVariant as trainPloraVariant, INIT_ABLATION_FILE } from '../papers
 import type { TrainEvent } from '../train/trainer';
 import { checkpointDir, repoRoot, runDir as runDirOf } from '../paths';
 import { CommandSpec, numberArg, parseCommand, UsageError } from './args';
-import type { Io } from './io';
+import { Io, throttledProgress } from './io';
 import { trainClipCommand } from './train-clip';
 import { trainVqvaeCommand } from './train-vqvae';
 import { trainDiffusionCommand } from './train-diffusion';
@@ -64,17 +64,12 @@ const lmSpec = (name: LmRecipe): CommandSpec => ({
 });
 
 function progressPrinter(name: string, io: Io): (e: TrainEvent) => void {
-  let last = 0;
-  return (e) => {
-    const now = Date.now();
-    if (now - last < 5000 && e.step !== e.totalSteps && e.step !== 1) return;
-    last = now;
-    const eta = ((e.elapsedMs / e.step) * (e.totalSteps - e.step)) / 1000;
-    io.err(
+  return throttledProgress<TrainEvent>(
+    io,
+    (e, eta) =>
       `[${name}] step ${e.step}/${e.totalSteps}  loss ${e.lmLoss.toFixed(3)}  aux ${e.auxLoss.toFixed(3)}  lr ${e.lr.toExponential(2)}  ` +
-        `${e.tokensPerSec.toFixed(0)} tok/s (${e.threads} thread${e.threads === 1 ? '' : 's'})  ETA ${Math.round(eta / 60)} min`,
-    );
-  };
+      `${e.tokensPerSec.toFixed(0)} tok/s (${e.threads} thread${e.threads === 1 ? '' : 's'})  ETA ${eta} min`,
+  );
 }
 
 /** One language-model recipe; every option is checked before any work starts. */
