@@ -15,7 +15,7 @@ import { VQVAE } from '../image';
 import { imageGridPng, PREVIEW_BACKGROUND } from '../image/png';
 import { ClipModel, captionConditioning, halfRotation } from '../eval';
 import { pairedDifference } from '../util/stats';
-import type { ConditioningProbe } from '../eval';
+import type { ConditioningProbe, PairScores } from '../eval';
 import { brownStreams, thinCurve, writeMetrics, RecipeOptions } from './text-moe-small';
 import { mixedSampler, CaptionedCodes, captioned } from './mm-data';
 import { modelPerplexity } from '../analysis/perplexity';
@@ -157,6 +157,40 @@ export async function generateForCaptions(
   return vq.decode(generated);
 }
 
+/** How many held-out scene captions the image evaluation draws for (the scenes test split, from its start). */
+export const EVAL_CAPTIONS = 48;
+/** Classifier-free guidance scale of the evaluation's images. */
+export const EVAL_CFG_SCALE = 3;
+
+/** The first `n` (default EVAL_CAPTIONS) scenes of the test split: captions, images and codes. */
+export function evalSceneCaptions(vq: VQVAE, n = EVAL_CAPTIONS): ReturnType<typeof captioned> {
+  return captioned(vq, 'scenes', 'test', n);
+}
+
+/** Images drawn for captions and their CLIP-T with the own caption and with the halfRotation one, per caption. */
+export interface CaptionFollowing {
+  images: RGBImage[];
+  own: PairScores;
+  shuffled: PairScores;
+}
+
+/**
+ * Does a model's image follow its caption? Draws one image per caption (generateForCaptions: caption i
+ * with seed `firstSeed + i`) and scores it with CLIP against its own caption and against the caption
+ * the fixed derangement (halfRotation) gives it; own − shuffled, paired per caption, is the signal.
+ */
+export async function captionFollowing(
+  s: Session,
+  vq: VQVAE,
+  clip: ClipModel,
+  caps: string[],
+  sampling: Parameters<typeof generateForCaptions>[3],
+): Promise<CaptionFollowing> {
+  if (caps.length < 2) throw new Error(`captionFollowing: needs at least 2 captions to shuffle, got ${caps.length}`);
+  const images = await generateForCaptions(s, vq, caps, sampling);
+  return { images, own: clip.clipT(images, caps), shuffled: clip.clipT(images, halfRotation(caps)) };
+}
+
 /** Evaluates the SAVED checkpoint and merges text perplexity and CLIP-T numbers into metrics.json. */
 export async function evaluateMmMoeSmall(
   dir: string,
@@ -171,13 +205,11 @@ export async function evaluateMmMoeSmall(
   const before = modelPerplexity(base.model, streams.test, { maxTokens: o.evalTokens ?? 20000 });
   base.dispose();
   const after = modelPerplexity(s.model, streams.test, { maxTokens: o.evalTokens ?? 20000 });
-  const held = await captioned(vq, 'scenes', 'test', o.evalImages ?? 48);
-  const cfgScale = o.cfgScale ?? 3;
-  const images = await generateForCaptions(s, vq, held.caps, { cfgScale });
+  const held = await evalSceneCaptions(vq, o.evalImages);
+  const cfgScale = o.cfgScale ?? EVAL_CFG_SCALE;
   const clip = ClipModel.load(o.clipDir);
-  const own = clip.clipT(images, held.caps);
+  const { images, own, shuffled: other } = await captionFollowing(s, vq, clip, held.caps, { cfgScale });
   const shuffledCaps = halfRotation(held.caps);
-  const other = clip.clipT(images, shuffledCaps);
   const real = clip.clipT(held.imgs, held.caps);
   const realOther = clip.clipT(held.imgs, shuffledCaps);
   clip.dispose();

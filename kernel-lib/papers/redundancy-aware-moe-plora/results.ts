@@ -12,6 +12,7 @@ import type { LoRAKind } from '../../adapters';
 import { arr, bool, checkShape, Infer, int, keyed, num, obj, oneOf, str, tuple } from '../shape';
 import { ShapeError } from '../shape';
 import { verdicts } from './claims';
+import { pairedDifference } from '../../util/stats';
 import { earlyProbes, RunMetrics } from './run-metrics';
 
 export const NOTEBOOK = '01-redundancy-aware-moe-plora';
@@ -21,7 +22,8 @@ export const RESULTS_FILE = `${NOTEBOOK}.json`;
 export const INIT_ABLATION_FILE = `${NOTEBOOK}.init-ablation-mean.json`;
 
 const SUITE = obj({ perplexity: num, scores: keyed(TEXT_TASKS, num), average: num, passages: int });
-const CLIP_T = obj({ own: num, shuffled: num, captions: int });
+/** Means of per-caption CLIP-T with the own and a shuffled caption; their paired difference with its s.e. */
+const CLIP_T = obj({ own: num, shuffled: num, captions: int, difference: num, standardError: num, ownBetterFraction: num });
 const VERDICT = obj({ claim: str, paper: str, ours: str, criterion: str, reproduces: bool });
 
 export const RESULTS = obj({
@@ -82,6 +84,26 @@ export interface ClipTScores {
   shuffled: ArrayLike<number>;
 }
 
+/** Per-caption CLIP-T own − shuffled; throws when the two lists differ in length. */
+export function clipTDifferences(s: ClipTScores): number[] {
+  if (s.own.length !== s.shuffled.length) throw new Error(`plora.clipTDifferences: ${s.own.length} own but ${s.shuffled.length} shuffled scores`);
+  return Array.from(s.own, (x, i) => x - s.shuffled[i]);
+}
+
+/** The results' clipT entry of one set of images: means, the paired difference and its s.e. (rounded to 3 decimals). */
+export function clipTSummary(s: ClipTScores): Results['clipT']['plora'] {
+  const d = clipTDifferences(s);
+  const { mean: diff, standardError } = pairedDifference(d);
+  return {
+    own: round(mean(s.own)),
+    shuffled: round(mean(s.shuffled)),
+    captions: s.own.length,
+    difference: round(diff),
+    standardError: round(standardError),
+    ownBetterFraction: round(d.filter((x) => x > 0).length / d.length),
+  };
+}
+
 /** What notebook 01 measures, as the analyses return it. */
 export interface Measurements {
   quick: boolean;
@@ -121,7 +143,7 @@ export function results(m: Measurements): Results {
   const { suites } = m;
   const changes = { lora: relativeChange(suites.base, suites.lora), plora: relativeChange(suites.base, suites.plora) };
   const eca = ecaOf(m.coActivation);
-  const clipTDiffs = Array.from(m.clipT.plora.own, (x, i) => x - m.clipT.plora.shuffled[i]);
+  const clipTDiffs = clipTDifferences(m.clipT.plora);
   const judged = verdicts({
     textAverageDelta: { lora: changes.lora.average.delta, plora: changes.plora.average.delta },
     textPerplexity: { base: suites.base.perplexity.perplexity, lora: suites.lora.perplexity.perplexity, plora: suites.plora.perplexity.perplexity },
@@ -129,6 +151,7 @@ export function results(m: Measurements): Results {
     ecaAfter: eca.plora,
     exclusivity: m.exclusivity.plora,
     clipTDiffs,
+    clipTDiffsLoRA: clipTDifferences(m.clipT.lora),
   });
   const suite = (r: TextSuiteResult) => ({
     perplexity: round(r.perplexity.perplexity),
@@ -136,7 +159,6 @@ export function results(m: Measurements): Results {
     average: round(r.average),
     passages: r.passages,
   });
-  const clip = (s: ClipTScores) => ({ own: round(mean(s.own)), shuffled: round(mean(s.shuffled)), captions: s.own.length });
   const probes = (r: RunMetrics) => earlyProbes(r).map(([step, nll]): [number, number] => [step, round(nll, 4)]);
   const built: Results = {
     notebook: NOTEBOOK,
@@ -153,7 +175,7 @@ export function results(m: Measurements): Results {
     eca: { before: eca.before.map((x) => round(x)), lora: eca.lora.map((x) => round(x)), plora: eca.plora.map((x) => round(x)), allPairsMean: eca.allPairsMean.map((x) => round(x)) },
     exclusivity: { before: m.exclusivity.before.map((x) => round(x)), lora: m.exclusivity.lora.map((x) => round(x)), plora: m.exclusivity.plora.map((x) => round(x)) },
     routing: m.routing.map(routingOf).map((r) => ({ ...r, exclusivity: round(r.exclusivity), text: r.text.map((x) => round(x, 4)), image: r.image.map((x) => round(x, 4)) })),
-    clipT: { plora: clip(m.clipT.plora), lora: clip(m.clipT.lora), real: clip(m.clipT.real) },
+    clipT: { plora: clipTSummary(m.clipT.plora), lora: clipTSummary(m.clipT.lora), real: clipTSummary(m.clipT.real) },
     liveDecode: { tokens: m.liveDecode.tokens, stopReason: m.liveDecode.stopReason ?? 'unfinished', imageCodes: m.liveDecode.imageCodes },
     verdicts: judged.map((v) => ({ claim: v.claim, paper: v.paper, ours: v.ours, criterion: v.criterion, reproduces: v.reproduces })),
   };
