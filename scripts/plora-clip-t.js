@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run plora:clip-t` (node scripts/plora-clip-t.js): notebook 01's "images follow captions" measurement
+ * `node scripts/plora-clip-t.js`: notebook 01's "images follow captions" measurement
  * alone (issue #18, item 3), on the shipped fine-tunes: s1-plora and s1-lora each draw an image for the
  * 48 held-out scene captions mm-moe-small is evaluated on (sb.plora.variantsFollowCaptions, the same call
  * the notebook makes in full mode), CLIP-T own vs shuffled caption, paired. It then replaces only the

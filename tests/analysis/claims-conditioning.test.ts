@@ -47,6 +47,10 @@ describe('plora.verdicts: the paper claims judged on hand-made numbers', () => {
     expect(yes[5].reproduces).toBe(true);
     expect(verdicts({ ...paperLike, clipTDiffs: [0.3, -0.2, 0.1, -0.1] })[5].reproduces).toBe(false);
     expect(verdicts(paperLike)).toHaveLength(5); // no image numbers, no image claim
+    // LoRA's difference is shown beside PLoRA's (mean 0, sd √(0.02/3), se 0.0408…); the claim is judged on PLoRA's
+    const withLoRA = verdicts({ ...paperLike, clipTDiffs: [0.1, 0.2, 0.3, 0.2], clipTDiffsLoRA: [0, 0.1, -0.1, 0] })[5];
+    expect(withLoRA.ours).toBe('CLIP-T own − shuffled caption +0.200 ± 0.041 (s.e., 4 held-out captions); plain LoRA +0.000 ± 0.041');
+    expect(withLoRA.reproduces).toBe(true);
   });
 
   test('per-layer arrays must agree', () => {

@@ -118,10 +118,20 @@ describe('plora.results', () => {
     ]);
     expect(r.eca).toEqual({ before: [0.6, 0.65, 0.7, 0.7], lora: [0.5, 0.6, 0.6, 0.6], plora: [0.1, 0.5, 0.6, 0.65], allPairsMean: [0.2, 0.2, 0.2, 0.2] });
     expect(r.routing[0]).toEqual({ layer: 0, exclusivity: 0.5, tokens: { text: 30, image: 64 }, text: new Array(16).fill(0.0625), image: [...new Array(8).fill(0.0833), ...new Array(8).fill(0.0417)] });
-    expect(r.clipT.plora).toEqual({ own: 0.25, shuffled: 0.083, captions: 3 });
+    // differences 0.2, 0.1, 0.2: mean 1/6, s.d. √(1/300), s.e. s.d./√3 = 1/30; own higher for all 3
+    expect(r.clipT.plora).toEqual({ own: 0.25, shuffled: 0.083, captions: 3, difference: 0.167, standardError: 0.033, ownBetterFraction: 1 });
+    expect(r.clipT.lora).toEqual({ own: 0, shuffled: 0, captions: 3, difference: 0, standardError: 0, ownBetterFraction: 0 });
     expect(r.init.gw[0]).toEqual([0, 10.4528]);
     expect(r.verdicts.map((v) => v.reproduces)).toEqual([true, true, true, true, true, true]);
-    expect(r.verdicts[5].criterion).toBe('mean paired difference > 2 standard errors');
+    expect(r.verdicts[5].criterion).toBe(plora.CAPTION_FOLLOWING_CRITERION);
+    expect(r.verdicts[5].criterion).toContain('> 2 standard errors');
+    expect(r.verdicts[5].criterion).toContain('48 held-out scene captions');
+    expect(r.verdicts[5].ours).toBe('CLIP-T own − shuffled caption +0.167 ± 0.033 (s.e., 3 held-out captions); plain LoRA +0.000 ± 0.000');
+  });
+  test('clipT: own and shuffled scores of different lengths are refused', () => {
+    const m = measurements();
+    m.clipT.lora = { own: [0.1, 0.2, 0.3], shuffled: [0.1, 0.2] };
+    expect(() => plora.results(m)).toThrow('plora.clipTDifferences: 3 own but 2 shuffled scores');
   });
   test('an undefined measurement is refused by name instead of written as null', () => {
     const m = measurements();

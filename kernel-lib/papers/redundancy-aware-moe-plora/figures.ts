@@ -119,12 +119,12 @@ export function clipTFigure(clipT: Results['clipT']): Figure {
       { type: 'bar', name: 'shuffled caption', x, y: sets.map(([, c]) => c.shuffled), marker: { color: '#999' } },
     ],
     layout: {
-      title: { text: `Do the images follow their captions? CLIP-T on ${clipT.plora.captions} held-out scene captions` },
+      title: { text: `Do the images follow their captions? CLIP-T on ${clipT.plora.captions} held-out scene captions<br><sub>own − shuffled, paired (± s.e.): ${sets.map(([name, c]) => `${name} ${c.difference >= 0 ? '+' : ''}${c.difference.toFixed(3)} ± ${c.standardError.toFixed(3)}`).join(' · ')}</sub>` },
       barmode: 'group',
       xaxis: { title: { text: 'images' } },
       yaxis: { title: { text: 'CLIP-T (cosine similarity)' } },
       height: 360,
-      margin: MARGIN,
+      margin: { ...MARGIN, t: 90 },
     },
   };
 }
