@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { trainTextMoeSmall, evaluateTextMoeSmall, RecipeOptions } from '../recipes/text-moe-small';
 import { trainMmMoeSmall, evaluateMmMoeSmall } from '../recipes/mm-moe-small';
-import { trainVariant as trainPloraVariant, INIT_ABLATION_FILE } from '../papers/redundancy-aware-moe-plora';
+import { trainVariant as trainPloraVariant, INIT_ABLATION_FILE, ARM_NAMES } from '../papers/redundancy-aware-moe-plora';
+import type { Arm } from '../papers/redundancy-aware-moe-plora';
 import type { TrainEvent } from '../train/trainer';
 import { checkpointDir, repoRoot, runDir as runDirOf } from '../paths';
 import { CommandSpec, numberArg, parseCommand, UsageError } from './args';
@@ -60,6 +61,8 @@ const lmSpec = (name: LmRecipe): CommandSpec => ({
     'eval-only': { type: 'boolean', help: 'no training: evaluate the checkpoint in --out (text-moe-small, mm-moe-small)' },
     'conditioning-steps': { type: 'string', arg: 'N', help: 'caption-conditioning steps (mm-moe-small)' },
     'lowres-steps': { type: 'string', arg: 'N', help: 'low-res steps (s1-*)' },
+    arm: { type: 'string', arg: 'NAME', help: `mechanism arm (s1-plora, s1-lora; issue #18): ${ARM_NAMES.join(', ')} (default paper)` },
+    seed: { type: 'string', arg: 'K', help: 'seed of the adapters and the data order (s1-plora, s1-lora; default 0)' },
   },
 });
 
@@ -82,6 +85,17 @@ async function trainLm(name: LmRecipe, argv: string[], io: Io): Promise<number> 
   const evalTokens = positive('eval-tokens');
   const conditioningSteps = positive('conditioning-steps');
   const lowResSteps = positive('lowres-steps');
+  const seed = numberArg(values, 'seed', { integer: true, min: 0 });
+  const armArg = values.arm as string | undefined;
+  if ((armArg !== undefined || seed !== undefined) && name !== 's1-plora' && name !== 's1-lora') {
+    throw new UsageError(`--arm and --seed are for s1-plora and s1-lora, not ${name}`);
+  }
+  if (armArg !== undefined && !(ARM_NAMES as readonly string[]).includes(armArg)) {
+    throw new UsageError(`--arm must be one of ${ARM_NAMES.join(', ')}, got '${armArg}'`);
+  }
+  const arm = (armArg ?? 'paper') as Arm;
+  // Any arm or seed but the shipped one (paper, 0) trains into .cache/s1/, never over data/checkpoints/.
+  const tag = arm === 'paper' && (seed ?? 0) === 0 ? name : `${name}-${arm}-seed${seed ?? 0}`;
   const out = values.out as string | undefined;
   const ck = checkpointDir;
   const progress = progressPrinter(name, io);
@@ -95,7 +109,7 @@ async function trainLm(name: LmRecipe, argv: string[], io: Io): Promise<number> 
     io.out(JSON.stringify(await evaluate(out ?? ck(name)), null, 1));
     return 0;
   }
-  const s1 = { baseDir: ck('text-moe-small'), vqvaeDir: ck('vqvae-emoji'), lowResSteps, onProgress: progress };
+  const s1 = { baseDir: ck('text-moe-small'), vqvaeDir: ck('vqvae-emoji'), lowResSteps, arm, seed, onProgress: progress };
   const recipes: Record<LmRecipe, (o: RecipeOptions) => Promise<Record<string, unknown>>> = {
     'text-moe-small': trainTextMoeSmall,
     'mm-moe-small': (o) => trainMmMoeSmall({ ...o, conditioningSteps, baseDir: ck('text-moe-small'), vqvaeDir: ck('vqvae-emoji'), clipDir: ck('clip-emoji') }),
@@ -111,9 +125,10 @@ async function trainLm(name: LmRecipe, argv: string[], io: Io): Promise<number> 
       return m;
     },
   };
-  const runDir = runDirOf(name);
+  const runDir = runDirOf(tag);
   if (values.fresh) fs.rmSync(runDir, { recursive: true, force: true });
-  const metrics = await recipes[name]({ outDir: out ?? ck(name), runDir, steps, evalTokens, onProgress: progress });
+  const outDir = out ?? (tag === name ? ck(name) : path.join(repoRoot(), '.cache', 's1', tag));
+  const metrics = await recipes[name]({ outDir, runDir, steps, evalTokens, onProgress: progress });
   io.out(JSON.stringify(metrics, null, 1));
   return 0;
 }

@@ -20,3 +20,18 @@ test('unknown recipe, bad step counts and --eval-only where there is no evaluato
   expect(evalOnly.status).toBe(2);
   expect(lastLine(evalOnly.stderr)).toBe('train: --eval-only is for text-moe-small, mm-moe-small; the s1-plora recipe evaluates as it trains (metrics.json)');
 });
+
+test('--arm and --seed (issue #18 mechanism arms): named, checked, and only for s1-plora / s1-lora', () => {
+  const arm = run('s1-plora', '--arm', 'attention');
+  expect(arm.status).toBe(2);
+  expect(lastLine(arm.stderr)).toBe("train: --arm must be one of paper, frozen, routers, experts, replay, got 'attention'");
+  const seed = run('s1-lora', '--seed', '-1');
+  expect(seed.status).toBe(2);
+  expect(lastLine(seed.stderr)).toBe("train: --seed must be a non-negative integer, got '-1'");
+  const where = run('mm-moe-small', '--arm', 'frozen');
+  expect(where.status).toBe(2);
+  expect(lastLine(where.stderr)).toBe('train: --arm and --seed are for s1-plora and s1-lora, not mm-moe-small');
+  const help = run('s1-plora', '--help');
+  expect(help.stdout).toContain('--arm NAME');
+  expect(help.stdout).toContain('--seed K');
+});

@@ -8,8 +8,10 @@
  *   const results = sb.plora.results({ … });        // the results JSON, checked against sb.plora.RESULTS
  */
 export { CITATION } from './citation';
-export { trainVariant, loadVariant, extendForImages, trainableSet, DEFAULTS } from './recipe';
+export { trainVariant, loadVariant, extendForImages, trainableSet, armOf, DEFAULTS } from './recipe';
 export type { RecipeOptions, Init } from './recipe';
+export { ARMS, ARM_NAMES, REPLAY_TEXT_FRACTION } from './arms';
+export type { Arm } from './arms';
 export { RUN_METRICS, readRunMetrics, earlyProbes } from './run-metrics';
 export type { RunMetrics, StageMetrics, Probe } from './run-metrics';
 export { heldOut, traces } from './analyses';

@@ -16,7 +16,7 @@
  * `data/checkpoints/s1-<variant>-adapters/<variant>.{json,safetensors}`; `loadVariant` puts them
  * back together. (The shipped directories keep the project's first name for this experiment, "S1";
  * `npm run train:s1-plora` etc. build them.) The mean-init ablation trains only the first low-res steps
- * and is not shipped.
+ * and is not shipped. The mechanism arms (arms.ts, `arm`) change one thing each: what trains, or text replay.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -27,8 +27,9 @@ import type { LoRAKind } from '../../adapters';
 import { captionConditioning } from '../../eval';
 import type { ConditioningProbe } from '../../eval';
 import type { Probe, RunMetrics, StageMetrics } from './run-metrics';
+import { ARMS, ARM_NAMES, REPLAY_TEXT_FRACTION, Arm } from './arms';
 import { captioned, mixedSampler, pairs, CaptionedCodes } from '../../recipes/mm-data';
-import { thinCurve, writeMetrics } from '../../recipes/text-moe-small';
+import { brownStreams, thinCurve, writeMetrics } from '../../recipes/text-moe-small';
 import type { TrainEvent, TrainSlice } from '../../train/trainer';
 import type { HostTensor } from '../../model/params';
 
@@ -54,8 +55,10 @@ export interface RecipeOptions {
   /** Held-out low-res image-code NLL is probed at these low-res steps (early image loss). */
   probeSteps?: number[];
   probeExamples?: number;
-  /** The paper trains routers and experts with the adapters (default true); false freezes them too. */
+  /** The paper trains routers and experts with the adapters (default true); false freezes them too (= arm 'frozen'). */
   trainRoutersAndExperts?: boolean;
+  /** Mechanism arm (default 'paper'). */
+  arm?: Arm;
   onProgress?: (e: TrainEvent & { stage: string }) => void;
   log?: (s: string) => void;
 }
@@ -66,12 +69,24 @@ export const DEFAULTS = { lowResSteps: 250, highResSteps: 500, batchSize: 8, seq
  * The trainable set of the paper plus the new vocabulary rows: freeze embedding, attention, norms and
  * head, except the embedding rows / head columns from `oldVocab` on.
  */
-export function trainableSet(s: Session, oldVocab: number, o: { trainRoutersAndExperts?: boolean } = {}): { freeze: string[]; trainSlices: TrainSlice[] } {
+export function trainableSet(s: Session, oldVocab: number, o: { trainRoutersAndExperts?: boolean; arm?: Arm } = {}): { freeze: string[]; trainSlices: TrainSlice[] } {
+  const arm = armOf(o);
   const freeze = ploraFreeze(s.config).filter((p) => p !== 'embed' && p !== 'lm_head');
-  if (o.trainRoutersAndExperts === false) freeze.push('blocks.*.moe.*');
+  if (arm === 'frozen') freeze.push('blocks.*.moe.*');
+  if (arm === 'routers') freeze.push('blocks.*.moe.w13', 'blocks.*.moe.w2', ...(s.config.sharedExpertSize > 0 ? ['blocks.*.moe.shared.*'] : []));
+  if (arm === 'experts') freeze.push('blocks.*.moe.router');
   const trainSlices: TrainSlice[] = [{ param: 'embed', axis: 0, from: oldVocab }];
   if (!s.config.tieWordEmbeddings) trainSlices.push({ param: 'lm_head', axis: 1, from: oldVocab });
   return { freeze, trainSlices };
+}
+
+/** The arm named by `arm`, or by the older `trainRoutersAndExperts: false` ('frozen'); refuses a contradiction. */
+export function armOf(o: { trainRoutersAndExperts?: boolean; arm?: Arm }): Arm {
+  if (o.arm !== undefined && !(o.arm in ARMS)) throw new Error(`plora: unknown arm '${String(o.arm)}' (arms: ${ARM_NAMES.join(', ')})`);
+  if (o.trainRoutersAndExperts === false && o.arm !== undefined && o.arm !== 'frozen') {
+    throw new Error(`plora: trainRoutersAndExperts: false is the 'frozen' arm, but arm is '${o.arm}'`);
+  }
+  return o.arm ?? (o.trainRoutersAndExperts === false ? 'frozen' : 'paper');
 }
 
 /** `text-moe-small` + image vocabulary (512 codes, <boi>/<eoi>/<img>, 8×8 grid), rows by `init`. */
@@ -143,24 +158,27 @@ interface VariantRun {
 /** The stages of trainVariant on an extended session: adapter, data, low-res, high-res, save. */
 async function trainExtended({ o, d, s, oldVocab, vq, init, t0, initSeconds, log }: VariantRun): Promise<RunMetrics> {
   const adapter = attachLoRA(s, { kind: o.variant, name: o.variant, rank: d.rank, alpha: d.alpha, seed: d.seed });
-  const trainable = trainableSet(s, oldVocab, { trainRoutersAndExperts: o.trainRoutersAndExperts });
+  const arm = armOf(o);
+  const trainable = trainableSet(s, oldVocab, { arm });
   log('encoding captioned images (low-res 16×16 → 4×4 and high-res 32×32 → 8×8) …');
   const low: CaptionedCodes[] = [...pairs(await captioned(vq, 'emoji', 'train', Infinity, { lowRes: true })), ...pairs(await captioned(vq, 'scenes', 'train', Infinity, { lowRes: true }))];
   const lowProbe = pairs(await captioned(vq, 'scenes', 'val', d.probeExamples ?? 24, { lowRes: true }));
   const high: CaptionedCodes[] = o.lowResOnly ? [] : [...pairs(await captioned(vq, 'emoji', 'train')), ...pairs(await captioned(vq, 'scenes', 'train'))];
   const highProbe = o.lowResOnly ? [] : pairs(await captioned(vq, 'scenes', 'val', d.probeExamples ?? 24));
-  const noText = new Int32Array(0);
+  // The replay arm mixes Brown text rows into every stage's batches; the others train on captioned images only.
+  const text = arm === 'replay' ? (await brownStreams(s.tokenizer)).train : new Int32Array(0);
+  const textFraction = arm === 'replay' ? REPLAY_TEXT_FRACTION : 0;
   const stage = async (name: 'lowres' | 'highres', steps: number, data: CaptionedCodes[], probeSet: CaptionedCodes[], probeAt: Set<number>) => {
     const probes: Probe[] = [];
     const probe = (step: number) => {
       const p = captionConditioning(s, probeSet);
       probes.push({ step, ...p });
-      log(`[${o.variant}/${init}] ${name} step ${step}: ${probeLine(p)}`);
+      log(`[${o.variant}/${init}/${arm}] ${name} step ${step}: ${probeLine(p)}`);
     };
     if (probeAt.has(0)) probe(0);
     const r = await s.train({
       steps,
-      batches: mixedSampler(s.tokenizer, data, noText, { batchSize: d.batchSize, seqLen: d.seqLen, seed: d.seed + (name === 'lowres' ? 0 : 1), textFraction: 0, captionFirstFraction: 1 }),
+      batches: mixedSampler(s.tokenizer, data, text, { batchSize: d.batchSize, seqLen: d.seqLen, seed: d.seed + (name === 'lowres' ? 0 : 1), textFraction, captionFirstFraction: 1 }),
       lr: d.lr,
       minLr: d.lr / 10,
       warmupSteps: Math.min(50, Math.floor(steps / 10)),
@@ -180,14 +198,16 @@ async function trainExtended({ o, d, s, oldVocab, vq, init, t0, initSeconds, log
   const lowres = await stage('lowres', lowSteps, low, lowProbe, new Set([...d.probeSteps.filter((x) => x <= lowSteps), lowSteps]));
   const highres = o.lowResOnly ? null : await stage('highres', d.highResSteps, high, highProbe, new Set([0, Math.floor(d.highResSteps / 2), d.highResSteps]));
   const metrics: RunMetrics = {
-    name: `s1-${o.variant}`,
+    name: arm === 'paper' ? `s1-${o.variant}` : `s1-${o.variant}-${arm}`,
+    arm,
+    seed: d.seed,
     paper: 'Efficient Multimodal Generation via Redundancy-Aware MoE (PLoRA), workbench scale',
     base: path.basename(o.baseDir),
     variant: o.variant,
     vocabulary: { before: oldVocab, after: s.tokenizer.vocabSize, newRows: s.tokenizer.vocabSize - oldVocab, init, init_seconds: initSeconds },
     adapter: { ...adapter.spec, scaling: adapter.scaling, params: adapter.numParams },
     trainable: trainable,
-    data: 'captioned Twemoji emoji + composed scenes (train splits), caption → image; probes on scenes val',
+    data: 'captioned Twemoji emoji + composed scenes (train splits), caption → image; probes on scenes val' + (arm === 'replay' ? `; Brown text (train split) ${100 * REPLAY_TEXT_FRACTION} % of rows` : ''),
     optimizer: { name: 'AdamW', lr: d.lr, minLr: d.lr / 10, schedule: 'warmup + cosine per stage', batchSize: d.batchSize, seqLen: d.seqLen },
     stages: { lowres: { image: '16×16 → 4×4 codes', ...lowres }, ...(highres ? { highres: { image: '32×32 → 8×8 codes', ...highres } } : {}) },
     backend: s.device,

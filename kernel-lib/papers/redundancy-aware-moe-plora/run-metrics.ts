@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ARM_NAMES } from './arms';
 import { arr, bool, checkShape, Infer, int, num, obj, oneOf, opt, str, tuple } from '../shape';
 
 /** The image-code NLL probe after own vs shuffled captions (eval/conditioning.ts) at one training step. */
@@ -28,6 +29,9 @@ export const RUN_METRICS = obj({
   paper: str,
   base: str,
   variant: oneOf('lora', 'plora'),
+  /** Mechanism arm (issue #18) and seed; absent in runs from before the arms (the shipped ones: paper, seed 0). */
+  arm: opt(oneOf(...ARM_NAMES)),
+  seed: opt(int),
   vocabulary: obj({ before: int, after: int, newRows: int, init: oneOf('gromov-wasserstein', 'mean'), init_seconds: num }),
   adapter: obj({
     kind: oneOf('lora', 'plora'),
