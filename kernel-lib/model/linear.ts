@@ -22,39 +22,72 @@ export const linear = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =
 }) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
 
 /**
+ * a [B, M, K] · b [B, K, N] → [B, M, N] as B separate 2-D matMuls. wasm runs BatchMatMul with a batch
+ * dimension as plain loops (~2 GFLOP/s) but its 2-D product through XNNPACK; its Slice kernel is slow
+ * too, so the operands are cut apart and the products joined on the host (plain copies). At attention's
+ * training shapes ([32, 128, 32]·[32, 32, 128]) this measured 3× less CPU than one BatchMatMul
+ * (README, "Training kernels"). Only for use inside a custom gradient: the host round trip is not on
+ * the tape.
+ */
+function perBatchMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  const [nb, m, k] = a.shape;
+  const n = b.shape[2];
+  if (nb === 1) return tf.matMul(a, b);
+  const ad = a.dataSync() as Float32Array;
+  const bd = b.dataSync() as Float32Array;
+  const out = new Float32Array(nb * m * n);
+  for (let i = 0; i < nb; i++) {
+    const ai = tf.tensor2d(ad.subarray(i * m * k, (i + 1) * m * k), [m, k]);
+    const bi = tf.tensor2d(bd.subarray(i * k * n, (i + 1) * k * n), [k, n]);
+    const ci = tf.matMul(ai, bi);
+    out.set(ci.dataSync() as Float32Array, i * m * n);
+    tf.dispose([ai, bi, ci]);
+  }
+  return tf.tensor3d(out, [nb, m, n]);
+}
+
+/**
  * Batched matMul a [B, M, K] · b [B, K, N] → [B, M, N] with a gradient that uses explicit transposes
- * (used by attention, where the batch is B·heads).
+ * (used by attention, where the batch is B·heads); forward and gradient products run per batch entry.
  */
 export const batchMatMul = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [a3, b3, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
   save([a3, b3]);
   return {
-    value: tf.matMul(a3, b3),
+    value: perBatchMatMul(a3, b3),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [as, bs] = saved as tf.Tensor3D[];
-      const da = tf.matMul(dy as tf.Tensor3D, tf.transpose(bs, [0, 2, 1])); // [B, M, K]
-      const db = tf.matMul(tf.transpose(as, [0, 2, 1]), dy as tf.Tensor3D); // [B, K, N]
+      const da = perBatchMatMul(dy as tf.Tensor3D, tf.transpose(bs, [0, 2, 1])); // [B, M, K]
+      const db = perBatchMatMul(tf.transpose(as, [0, 2, 1]), dy as tf.Tensor3D); // [B, K, N]
       return [da, db];
     },
   };
 }) as unknown as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
 
 /**
- * Row lookup `table[ids]` as a one-hot matMul, because the gradient of gather (UnsortedSegmentSum) is
- * missing on the wasm backend. Forward uses gather (cheap); the gradient is oneHotᵀ · dy.
+ * Row lookup `table[ids]`, because the gradient of gather (UnsortedSegmentSum) is missing on the wasm
+ * backend. Forward uses gather; the gradient (oneHotᵀ · dy) is a scatter-add of dy's rows done on the
+ * host: the one-hot [N, V] product and its 2-D transpose cost ~100–300 ms a training step on wasm,
+ * the scatter-add N·H additions (README, "Training kernels").
  */
 export const embeddingLookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [ids1, t2, save] = args as [tf.Tensor1D, tf.Tensor2D, tf.GradSaveFunc];
   save([ids1]);
-  const vocab = t2.shape[0];
+  const [vocab, hidden] = t2.shape;
   return {
     value: tf.gather(t2, ids1), // [N, H]
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      // oneHot is made as int32 and cast: the wasm OneHot kernel ignores a float32 dtype argument and
-      // writes int32 bits into a float32 tensor (found by tests/backend against the cpu backend).
-      const oh = tf.cast(tf.oneHot(saved[0] as tf.Tensor1D, vocab), 'float32'); // [N, V]
-      const dTable = tf.matMul(tf.transpose(oh), dy as tf.Tensor2D); // [V, H]
-      return [tf.zerosLike(saved[0]), dTable];
+      const ids = saved[0].dataSync();
+      const d = dy.dataSync() as Float32Array; // [N, H]
+      const dTable = new Float32Array(vocab * hidden); // [V, H]
+      for (let r = 0; r < ids.length; r++) {
+        const id = ids[r];
+        if (!(id >= 0 && id < vocab)) throw new Error(`embeddingLookup: token id ${id} at row ${r} is outside the vocabulary [0, ${vocab})`);
+        const dst = id * hidden;
+        const src = r * hidden;
+        for (let j = 0; j < hidden; j++) dTable[dst + j] += d[src + j];
+      }
+      return [tf.zerosLike(saved[0]), tf.tensor2d(dTable, [vocab, hidden])];
     },
   };
 }) as unknown as (ids: tf.Tensor1D, table: tf.Tensor2D) => tf.Tensor2D;
