@@ -1,10 +1,11 @@
 /**
  * Linear algebra with wasm-friendly gradients. TF.js's stock matMul gradient uses the transposeA/B
  * forms, which are 5–30x slower than an explicit transpose + plain matMul on the wasm backend; these
- * ops give the same math with explicit transposes. They are the only matMuls the model uses for
- * 2-D activations, so training and decoding share them.
+ * ops give the same math with explicit transposes (2-D ones in the fast 3-D form, util/transpose.ts).
+ * They are the only matMuls the model uses for 2-D activations, so training and decoding share them.
  */
 import * as tf from '@tensorflow/tfjs';
+import { transpose2d } from '../util/transpose';
 
 /** y = x · W for x [N, in], W [in, out] → [N, out]; gradient via explicit transposes. */
 export const linear = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -14,8 +15,8 @@ export const linear = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =
     value: tf.matMul(x2, w2), // [N, out]
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as tf.Tensor2D[];
-      const dx = tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)); // [N, in]
-      const dw = tf.matMul(tf.transpose(xs), dy as tf.Tensor2D); // [in, out]
+      const dx = tf.matMul(dy as tf.Tensor2D, transpose2d(ws)); // [N, in]
+      const dw = tf.matMul(transpose2d(xs), dy as tf.Tensor2D); // [in, out]
       return [dx, dw];
     },
   };

@@ -4,7 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../kernel-lib/backend/backend';
-import { conv1x1, conv3x3, depthToSpace2, im2col3x3, spaceToDepth2, transpose2d } from '../../kernel-lib/image/conv';
+import { conv1x1, conv3x3, depthToSpace2, im2col3x3, spaceToDepth2 } from '../../kernel-lib/image/conv';
+import { transpose2d } from '../../kernel-lib/util/transpose';
 import { maxAbsDiff } from '../helpers/backend';
 import { seeded } from '../helpers/random';
 
