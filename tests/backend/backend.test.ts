@@ -67,6 +67,27 @@ describe('wasm gradient workarounds match stock gradients on cpu', () => {
   });
 });
 
+test('batchMatMul at attention-sized shapes (the per-batch 2-D path): value and gradients = stock matMul on cpu', async () => {
+  // [3, 64, 8]·[3, 8, 64]: 64·64 outputs per batch entry, the size from which batchMatMul splits the batch
+  const a = seeded(3 * 64 * 8, 11);
+  const b = seeded(3 * 8 * 64, 12);
+  const dy = seeded(3 * 64 * 64, 13);
+  const run = async (backend: 'cpu' | 'wasm', custom: boolean) => {
+    await initBackend(backend);
+    return tf.tidy(() => {
+      const f = (p: tf.Tensor, q: tf.Tensor) => (custom ? batchMatMul(p as tf.Tensor3D, q as tf.Tensor3D) : tf.matMul(p as tf.Tensor3D, q as tf.Tensor3D));
+      const A = tf.tensor3d(a, [3, 64, 8]);
+      const B = tf.tensor3d(b, [3, 8, 64]);
+      const D = tf.tensor3d(dy, [3, 64, 64]);
+      const g = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(f(p, q), D)))([A, B]);
+      return [f(A, B), ...g].map((t) => t.dataSync() as Float32Array);
+    });
+  };
+  const ref = await run('cpu', false);
+  const got = await run('wasm', true);
+  for (let i = 0; i < ref.length; i++) expect([i, maxAbsDiff(got[i], ref[i]) < 1e-4]).toEqual([i, true]);
+});
+
 test('a whole training run gives the same losses and weights on wasm as on cpu', async () => {
   const { MoEModel } = await import('../../kernel-lib/model/model');
   const { defaultMoEConfig } = await import('../../kernel-lib/model/config');
