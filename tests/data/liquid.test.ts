@@ -35,7 +35,8 @@ test('batch counts: exact ratios, the largest-remainder rule, and errors', () =>
   const rand = rngFor('counts', 0);
   for (let t = 0; t < 200; t++) {
     const ratios = Array.from({ length: 1 + Math.floor(rand() * 5) }, () => Math.floor(rand() * 5));
-    if (ratios.every((r) => r === 0)) ratios[0] = 1;
+    // some(), not every(r => r === 0): TypeScript ≥ 5.5 reads that arrow as the predicate `r is 0` and narrows ratios to 0[]
+    if (!ratios.some((r) => r !== 0)) ratios[0] = 1;
     const B = 1 + Math.floor(rand() * 40);
     const c = batchCounts(ratios, B, 'largest-remainder');
     const total = ratios.reduce((a, b) => a + b, 0);
