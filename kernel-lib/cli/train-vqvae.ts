@@ -70,7 +70,7 @@ function progress(ev: VQVAETrainEvent): void {
     log(
       `step ${ev.step}/${ev.totalSteps} loss ${ev.loss.toFixed(4)} (train PSNR ${mse}) commit ${ev.commitment.toFixed(4)} ` +
         `batch ppl ${ev.batchPerplexity.toFixed(0)} restarts ${ev.restarts} lr ${ev.lr.toExponential(2)} ` +
-        `${ev.msPerStep.toFixed(0)} ms/step (cpu ${ev.cpuMsPerStep.toFixed(0)}), ${(ev.elapsedMs / 60000).toFixed(1)} min, ETA ${eta.toFixed(1)} min`,
+        `${ev.msPerStep.toFixed(0)} ms/step (cpu ${ev.cpuMsPerStep.toFixed(0)}, ${ev.threads} thread${ev.threads === 1 ? '' : 's'}), ${(ev.elapsedMs / 60000).toFixed(1)} min, ETA ${eta.toFixed(1)} min`,
     );
   } else if (ev.kind === 'eval') {
     log(`eval @${ev.step} (val): ${ev.results.map(fmtEval).join('; ')}`);

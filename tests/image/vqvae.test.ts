@@ -12,24 +12,9 @@ import { VQVAE } from '../../kernel-lib/image/model';
 import { imageGridPng, readPng, writePng } from '../../kernel-lib/image/png';
 import { trainVQVAE, VQVAETrainOptions } from '../../kernel-lib/train/vqvae/train-vqvae';
 import { readSafetensors } from '../../kernel-lib/checkpoint/safetensors';
-import type { RGBImage } from '../../kernel-lib/image/types';
+import { synthImage } from '../helpers/images';
 
 const SMALL: VQVAEConfig = defaultVQVAEConfig({ numCodes: 16, codeDim: 4, hidden1: 4, hidden2: 8 });
-
-/** Blobs of colour on white: enough structure for a few training steps to mean something. */
-function synthImage(i: number, size = 32): RGBImage {
-  const pixels = new Uint8Array(size * size * 3).fill(255);
-  const cx = (i * 7) % size;
-  const cy = (i * 13) % size;
-  const r = 4 + (i % 6);
-  const rgb = [(i * 50) % 256, (i * 90) % 256, (i * 140) % 256];
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) pixels.set(rgb, (y * size + x) * 3);
-    }
-  }
-  return { height: size, width: size, pixels };
-}
 
 let tmp: string;
 let model: VQVAE;

@@ -16,6 +16,8 @@ import { HookContext } from '../../model/hooks';
 import type { Collective } from './collective';
 import type { GradFn, ShareResult } from './protocol';
 
+export { splitRows } from './split-rows';
+
 export interface LmGradInit {
   config: MoEConfig;
   /** Parameters to return gradients for (model parameter names). */
@@ -54,18 +56,6 @@ export function lmShare(b: { inputs: Int32Array; targets: Int32Array; weights: A
     weightTotal,
     tokenTotal: b.B * T,
   };
-}
-
-/** Contiguous row ranges for `workers` workers, the first ones one row longer when B does not divide. */
-export function splitRows(B: number, workers: number): [number, number][] {
-  const out: [number, number][] = [];
-  let from = 0;
-  for (let w = 0; w < workers; w++) {
-    const n = Math.floor(B / workers) + (w < B % workers ? 1 : 0);
-    out.push([from, from + n]);
-    from += n;
-  }
-  return out;
 }
 
 export function createGradFn(init: LmGradInit): GradFn<LmShare> {

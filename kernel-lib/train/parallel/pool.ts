@@ -7,15 +7,16 @@
  * stays on the main thread, which owns the real parameters.
  *
  * Narrow on purpose: parameter names and shapes in, a gradient module (loss + gradients for a share) and
- * shares per step, summed loss and gradients out. A training loop calls `grads` where it would have run
- * its own forward and backward.
+ * shares per step, summed loss and gradients out, plus each worker's own arrays where the main thread
+ * needs them unsummed (`outputBytes`: the VQ-VAE's encoder outputs for its host-side codebook EMA). A
+ * training loop calls `grads` where it would have run its own forward and backward.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { repoRoot } from '../../paths';
 import { Collective, collectiveBuffers, CollectiveBuffers } from './collective';
-import { flatLayout, FromWorker, ParamSpec, readResult, resultsBuffer, ToWorker, WorkerInit } from './protocol';
+import { flatLayout, FromWorker, OutputArray, ParamSpec, readOutputs, readResult, resultsBuffer, ToWorker, WorkerInit } from './protocol';
 
 export interface PoolOptions {
   workers: number;
@@ -28,6 +29,8 @@ export interface PoolOptions {
   backend?: string;
   /** Longest all-reduce a gradient module may do, in float64 values (default 65,536). */
   reduceCapacity?: number;
+  /** Bytes of shared memory per worker for the arrays a step returns as they are (ShareResult.outputs; default 0). */
+  outputBytes?: number;
 }
 
 export interface PoolResult {
@@ -35,6 +38,8 @@ export interface PoolResult {
   loss: number;
   grads: Map<string, Float32Array>;
   stats: Record<string, number>;
+  /** Each worker's ShareResult.outputs (copies), in worker order. */
+  outputs: OutputArray[][];
   /** Each worker's compute time, ms: wall and its thread's CPU time. */
   workerMs: number[];
   workerCpuMs: number[];
@@ -61,6 +66,7 @@ export class DataParallelPool {
     private readonly gradBufs: Float32Array[],
     private readonly collective: CollectiveBuffers,
     private readonly results: SharedArrayBuffer,
+    private readonly outputBufs: SharedArrayBuffer[],
   ) {}
 
   get size(): number {
@@ -75,11 +81,14 @@ export class DataParallelPool {
     const collective = collectiveBuffers(o.workers, o.reduceCapacity ?? 65536);
     const script = compiledModule('kernel-lib/train/parallel/worker');
     const results = resultsBuffer(o.workers);
+    const outputBytes = o.outputBytes ?? 0;
+    if (!Number.isInteger(outputBytes) || outputBytes < 0 || outputBytes % 4 !== 0) throw new Error(`data-parallel outputBytes must be a non-negative multiple of 4, got ${String(o.outputBytes)}`);
+    const outputs = grads.map(() => new SharedArrayBuffer(outputBytes));
     const workers = grads.map((g, rank) => {
-      const init: WorkerInit = { rank, workers: o.workers, module: o.module, init: o.init, backend: o.backend ?? 'wasm', specs: o.specs, params, grads: g, collective, results };
+      const init: WorkerInit = { rank, workers: o.workers, module: o.module, init: o.init, backend: o.backend ?? 'wasm', specs: o.specs, params, grads: g, collective, results, outputs: outputs[rank] };
       return new Worker(script, { workerData: init });
     });
-    const pool = new DataParallelPool(workers, o.specs, new Float32Array(params), grads.map((g) => new Float32Array(g)), collective, results);
+    const pool = new DataParallelPool(workers, o.specs, new Float32Array(params), grads.map((g) => new Float32Array(g)), collective, results, outputs);
     try {
       await Promise.all(workers.map((w) => pool.reply(w, null)));
     } catch (e) {
@@ -192,7 +201,8 @@ export class DataParallelPool {
       loss += d.loss;
       for (const [k, v] of Object.entries(d.stats)) stats[k] = (stats[k] ?? 0) + v;
     }
-    return { loss, grads, stats, workerMs: done.map((d) => d.ms), workerCpuMs: done.map((d) => d.cpuMs) };
+    const outputs = done.map((d, r) => readOutputs(this.outputBufs[r], d.outputs));
+    return { loss, grads, stats, outputs, workerMs: done.map((d) => d.ms), workerCpuMs: done.map((d) => d.cpuMs) };
   }
 
   async close(): Promise<void> {

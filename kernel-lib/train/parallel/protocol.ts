@@ -23,6 +23,19 @@ export interface ShareResult {
   grads: Map<string, tf.Tensor>;
   /** Extra numbers to add up across workers (e.g. the parts of the loss). */
   stats?: Record<string, number>;
+  /**
+   * Arrays the main thread needs back as they are, not summed (the VQ-VAE's encoder outputs and codes for
+   * its host-side codebook update): written back to back into the worker's output buffer (PoolOptions.outputBytes).
+   */
+  outputs?: OutputArray[];
+}
+
+export type OutputArray = Float32Array | Int32Array;
+
+/** How a worker's outputs lie in its output buffer: 4-byte values, back to back, in the order returned. */
+export interface OutputLayout {
+  dtype: 'float32' | 'int32';
+  length: number;
 }
 
 export interface GradFn<Share = unknown> {
@@ -54,6 +67,8 @@ export interface WorkerInit {
    * FromWorker message in its RESULT_BYTES slot, length-prefixed.
    */
   results: SharedArrayBuffer;
+  /** This worker's output arrays (ShareResult.outputs); empty when the pool was started without outputBytes. */
+  outputs: SharedArrayBuffer;
 }
 
 export const RESULT_BYTES = 8192;
@@ -82,8 +97,31 @@ export function readResult(buf: SharedArrayBuffer, rank: number): FromWorker {
 export type ToWorker = { type: 'step'; id: number; share: unknown } | { type: 'close' };
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'done'; id: number; loss: number; stats: Record<string, number>; ms: number; cpuMs: number }
+  | { type: 'done'; id: number; loss: number; stats: Record<string, number>; outputs: OutputLayout[]; ms: number; cpuMs: number }
   | { type: 'error'; id: number; message: string };
+
+/** Writes `arrays` back to back into `buf` (4 bytes a value) and returns their layout; throws when they do not fit. */
+export function writeOutputs(buf: SharedArrayBuffer, arrays: readonly OutputArray[]): OutputLayout[] {
+  const bytes = arrays.reduce((a, x) => a + x.length * 4, 0);
+  if (bytes > buf.byteLength) throw new Error(`outputs of ${bytes} bytes exceed the pool's output buffer of ${buf.byteLength} bytes (PoolOptions.outputBytes)`);
+  let offset = 0;
+  return arrays.map((x) => {
+    const dtype = x instanceof Int32Array ? 'int32' : 'float32';
+    (dtype === 'int32' ? new Int32Array(buf, offset, x.length) : new Float32Array(buf, offset, x.length)).set(x);
+    offset += x.length * 4;
+    return { dtype, length: x.length };
+  });
+}
+
+/** Copies of the arrays `writeOutputs` wrote (the buffer is reused by the next step). */
+export function readOutputs(buf: SharedArrayBuffer, layout: readonly OutputLayout[]): OutputArray[] {
+  let offset = 0;
+  return layout.map(({ dtype, length }) => {
+    const x = dtype === 'int32' ? new Int32Array(buf, offset, length).slice() : new Float32Array(buf, offset, length).slice();
+    offset += length * 4;
+    return x;
+  });
+}
 
 /** Offsets of each parameter in the flat float32 layout. */
 export function flatLayout(specs: ParamSpec[]): { offsets: number[]; sizes: number[]; total: number } {

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../backend/backend';
 import { Collective } from './collective';
-import { CreateGradFn, flatLayout, FromWorker, GradFn, postResult, threadCpuMs, ToWorker, WorkerInit } from './protocol';
+import { CreateGradFn, flatLayout, FromWorker, GradFn, OutputLayout, postResult, threadCpuMs, ToWorker, WorkerInit, writeOutputs } from './protocol';
 
 async function main(): Promise<void> {
   const w = workerData as WorkerInit;
@@ -42,6 +42,7 @@ async function main(): Promise<void> {
       tf.tidy(() => {
         vars.forEach((v, i) => v.assign(tf.tensor(params.subarray(layout.offsets[i], layout.offsets[i] + layout.sizes[i]), v.shape)));
       });
+      let outputs: OutputLayout[] = [];
       const r = tf.tidy(() => {
         const res = fn.grad(m.share, collective);
         w.specs.forEach((s, i) => {
@@ -50,9 +51,10 @@ async function main(): Promise<void> {
           if (g) dst.set(g.dataSync() as Float32Array);
           else dst.fill(0);
         });
+        outputs = writeOutputs(w.outputs, res.outputs ?? []);
         return { loss: res.loss, stats: res.stats ?? {} };
       });
-      send({ type: 'done', id: m.id, loss: r.loss, stats: r.stats, ms: performance.now() - t0, cpuMs: threadCpuMs() - c0 });
+      send({ type: 'done', id: m.id, loss: r.loss, stats: r.stats, outputs, ms: performance.now() - t0, cpuMs: threadCpuMs() - c0 });
     } catch (e) {
       Collective.abort(w.collective); // peers waiting in a barrier fail too instead of hanging
       send({ type: 'error', id: m.id, message: `worker ${w.rank}: ${(e as Error).message}` });

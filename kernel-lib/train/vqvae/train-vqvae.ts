@@ -12,6 +12,11 @@
  * continues exactly as the uninterrupted run would (batches.ts). The loop and the run directory are the
  * shared ones (train/loop.ts, train/run-dir.ts); a snapshot holds `model.safetensors` (F32),
  * `optimizer.safetensors` and `ema.json` (the EMA codebook state as float64 JSON).
+ *
+ * With `workers` > 1 the loss and gradients are computed by data-parallel worker threads (train/parallel,
+ * grads.ts), each on contiguous rows of every size's batch; the EMA update stays here and sees the
+ * workers' encoder outputs joined in batch order, so the run follows the one-thread run within float
+ * tolerance, the same bits for a given worker count, and its run directory is the same.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -19,9 +24,14 @@ import * as tf from '@tensorflow/tfjs';
 import type { RGBImage } from '../../image/types';
 import { encodeSafetensors, readSafetensors } from '../../checkpoint/safetensors';
 import type { DirEntry } from '../../checkpoint/files';
-import { trainLoop } from '../loop';
-import { defaultVQVAEConfig, VQVAEConfig } from '../../image/config';
+import { GradientFn, trainLoop } from '../loop';
+import { currentDevice } from '../../backend/backend';
+import { concatTyped } from '../../util/concat';
+import { DataParallelPool, compiledModule } from '../parallel/pool';
+import { defaultVQVAEConfig, gridSize, VQVAEConfig } from '../../image/config';
 import { CODEBOOK, toModelRange, VQVAE } from '../../image/model';
+import { vqLoss, VqPartResult } from './loss';
+import { joinOutputs, VqGradInit, vqShares } from './grads';
 import { CodebookEma, codeUsage } from '../../image/quantizer';
 import { evaluateVQVAE, packImages, SizeEval } from '../../image/evaluate';
 import { makeBatch, rngAt, Sampler } from './batches';
@@ -68,6 +78,12 @@ export interface VQVAETrainOptions {
   checkpointEvery?: number;
   onEvent?: (e: VQVAETrainEvent) => void;
   signal?: AbortSignal;
+  /**
+   * Data-parallel worker threads for the loss and gradients (train/parallel; default
+   * session.device.trainWorkers, i.e. SWITCHBOARD_TRAIN_WORKERS, else 1 = this thread). Not part of the
+   * run's settings: a run directory resumes with any worker count.
+   */
+  workers?: number;
 }
 
 /** One loss-curve point: means over the steps since the previous point. */
@@ -84,12 +100,12 @@ export interface CurvePoint {
   lr: number;
   /** Wall-clock ms per step. */
   msPerStep: number;
-  /** CPU ms per step of this process (wasm is single-threaded: the cost on one core, whatever else runs). */
+  /** CPU ms per step of this process, every thread (the workers' too): the work done, whatever else runs. */
   cpuMsPerStep: number;
 }
 
 export type VQVAETrainEvent =
-  | ({ kind: 'step'; totalSteps: number; elapsedMs: number } & CurvePoint)
+  | ({ kind: 'step'; totalSteps: number; elapsedMs: number; /** Threads computing the gradients. */ threads: number } & CurvePoint)
   | { kind: 'eval'; step: number; totalSteps: number; results: SizeEval[] }
   | { kind: 'checkpoint'; step: number; dir: string }
   | { kind: 'resume'; step: number };
@@ -108,9 +124,11 @@ export interface VQVAETrainResult {
   cpuMs: number;
   /** Every setting the run used, defaults filled in (what resume checks). */
   settings: Record<string, unknown>;
+  /** Threads that computed the gradients: data-parallel workers, or 1 (this thread). */
+  threads: number;
 }
 
-type Resolved = Required<Omit<VQVAETrainOptions, 'config' | 'train' | 'val' | 'runDir' | 'onEvent' | 'signal'>> & { config: VQVAEConfig };
+type Resolved = Required<Omit<VQVAETrainOptions, 'config' | 'train' | 'val' | 'runDir' | 'onEvent' | 'signal' | 'workers'>> & { config: VQVAEConfig };
 
 function resolve(o: VQVAETrainOptions): Resolved {
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`trainVQVAE: steps must be a positive integer, got ${JSON.stringify(o.steps)}`);
@@ -145,6 +163,8 @@ function fingerprint(r: Resolved, nTrain: number): Record<string, unknown> {
 
 export async function trainVQVAE(options: VQVAETrainOptions): Promise<VQVAETrainResult> {
   const o = resolve(options);
+  const workers = options.workers ?? currentDevice()?.trainWorkers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`trainVQVAE: workers must be a positive integer, got ${JSON.stringify(options.workers)}`);
   const sizes = [...o.config.imageSizes].sort((a, b) => b - a); // full size first
   const full = sizes[0];
   for (const [name, set] of [['train', options.train], ['val', options.val]] as const) {
@@ -170,113 +190,126 @@ export async function trainVQVAE(options: VQVAETrainOptions): Promise<VQVAETrain
   const acc = { n: 0, loss: 0, commit: 0, restarts: 0, ms: 0, cpu: 0, mse: new Map<number, number>() };
   const elapsed = (): number => priorMs + (performance.now() - t0);
   type Batches = Array<{ s: number; pixels: Uint8Array }>;
-  // What the loss closure keeps of the step for the EMA update (z and codes) and the curve.
-  let kept: Array<{ z: tf.Tensor; codes: tf.Tensor; mse: tf.Scalar; commit: tf.Scalar; s: number }> = [];
+  // What the step's forward leaves for the EMA update (z and codes, by size in batch order) and the curve.
+  let kept: VqPartResult[] = [];
+  const pool = workers > 1 ? await startPool(model, o, sizes.map((s) => batchOf(s) * gridSize(s) ** 2), workers).catch((e: unknown) => (model.dispose(), Promise.reject(e))) : null;
+  const gradients: GradientFn<Batches> | undefined = pool
+    ? (batches, _step, trainable) => {
+        const shares = vqShares(batches.map(({ s, pixels }) => ({ s, pixels, weight: weightOf(s) })), pool.size);
+        const res = pool.gradsSync((n) => (model.params.get(n) as tf.Variable).dataSync() as Float32Array, shares);
+        kept = joinOutputs(shares, res.outputs, res.stats, sizes);
+        return { loss: res.loss, grads: new Map(trainable.map((n) => [n, tf.tensor(res.grads.get(n) as Float32Array, (model.params.get(n) as tf.Variable).shape)])) };
+      }
+    : undefined;
 
-  const r = await trainLoop<Batches, RunRecord>({
-    steps: o.steps,
-    params: model.params,
-    freeze: [CODEBOOK], // the codebook follows the EMA, not the gradient
-    lr: o.lr,
-    minLr: o.minLr,
-    warmupSteps: o.warmupSteps,
-    adam: { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: o.weightDecay },
-    clipNorm: 0,
-    batches: (step) => {
-      const flipRand = o.flip ? rngAt(o.seed, 1, step) : null;
-      const batches = sizes.map((s) => ({ s, pixels: makeBatch(tables.get(s) as Uint8Array, s, (samplers.get(s) as Sampler).indices(step, batchOf(s)), flipRand) }));
-      if (step === 0) initCodebook(model, ema, batches, o.seed);
-      return batches;
-    },
-    // Forward every size, one backward; z and codes are kept for the EMA.
-    loss: (batches) => {
-      kept = [];
-      let total: tf.Scalar = tf.scalar(0);
-      for (const { s, pixels } of batches) {
-        const x = toModelRange(pixels, [batchOf(s), s, s, 3]); // [B, S, S, 3]
-        const out = model.forward(x);
-        const mse = tf.mean(tf.square(tf.sub(out.recon, x))) as tf.Scalar;
-        const commit = tf.mean(tf.square(tf.sub(out.z, out.e))) as tf.Scalar; // e carries no gradient
-        total = tf.add(total, tf.mul(tf.add(mse, tf.mul(commit, o.commitment)), weightOf(s)));
-        kept.push({ s, z: tf.keep(out.z), codes: tf.keep(out.codes), mse: tf.keep(mse), commit: tf.keep(commit) });
-      }
-      return total;
-    },
-    onStep: (st) => {
-      const step = st.step - 1;
-      // EMA codebook update on the host, then dead-code restarts.
-      const zAll = concatF32(kept.map((k) => k.z.dataSync() as Float32Array));
-      const cAll = concatI32(kept.map((k) => k.codes.dataSync() as Int32Array));
-      ema.update(zAll, cAll, step + 1);
-      let restarted = 0;
-      if (step + 1 < o.restartUntil * o.steps) restarted = ema.restartDead(zAll, step + 1, o.deadAfter, rngAt(o.seed, 2, step)).length;
-      tf.tidy(() => codebook.assign(tf.tensor2d(ema.codebook(), [o.config.numCodes, o.config.codeDim])));
-      for (const k of kept) {
-        acc.mse.set(k.s, (acc.mse.get(k.s) ?? 0) + k.mse.dataSync()[0] / 4); // [−1, 1] → [0, 1] units
-        acc.commit += k.commit.dataSync()[0] * weightOf(k.s);
-      }
-      tf.dispose(kept.flatMap((k) => [k.z, k.codes, k.mse, k.commit]));
-      kept = [];
-      const ms = performance.now() - st.startedAt;
-      const cpuUsed = process.cpuUsage(st.cpuAtStart);
-      const cpu = (cpuUsed.user + cpuUsed.system) / 1000;
-      cpuMs += cpu;
-      stepTimes.push(ms);
-      acc.n++;
-      acc.loss += st.loss;
-      acc.restarts += restarted;
-      acc.ms += ms;
-      acc.cpu += cpu;
-      const done = st.step;
-      if (done % o.logEvery === 0 || done === o.steps) {
-        const point: CurvePoint = {
-          step: done,
-          loss: acc.loss / acc.n,
-          mse: Object.fromEntries(sizes.map((s) => [String(s), (acc.mse.get(s) ?? 0) / acc.n])),
-          commitment: acc.commit / acc.n,
-          batchPerplexity: codeUsage(cAll, o.config.numCodes).perplexity,
-          restarts: acc.restarts,
-          lr: st.lr,
-          msPerStep: acc.ms / acc.n,
-          cpuMsPerStep: acc.cpu / acc.n,
-        };
-        curve.push(point);
-        options.onEvent?.({ kind: 'step', totalSteps: o.steps, elapsedMs: elapsed(), ...point });
-        Object.assign(acc, { n: 0, loss: 0, commit: 0, restarts: 0, ms: 0, cpu: 0, mse: new Map() });
-      }
-      if ((o.evalEvery > 0 && done % o.evalEvery === 0) || done === o.steps) {
-        const results = evaluateVQVAE(model, options.val, sizes);
-        evals.push({ step: done, results });
-        options.onEvent?.({ kind: 'eval', step: done, totalSteps: o.steps, results });
-      }
-    },
-    run: options.runDir
-      ? {
-          dir: options.runDir,
-          fingerprint: fp,
-          every: o.checkpointEvery,
-          onAbort: true,
-          content: () =>
-            new Map<string, DirEntry>([
-              ['model.safetensors', encodeSafetensors(model.hostTensors())],
-              ['ema.json', JSON.stringify({ clusterSize: Array.from(ema.clusterSize), embedSum: Array.from(ema.embedSum), lastUsed: Array.from(ema.lastUsed) })],
-            ]),
-          record: () => ({ elapsedMs: elapsed(), cpuMs, curve, evals }),
-          restore: (dir, st, step) => {
-            restoreSnapshot(dir, model, ema);
-            priorMs = st.elapsedMs;
-            cpuMs = st.cpuMs;
-            curve.push(...st.curve);
-            evals.push(...st.evals);
-            options.onEvent?.({ kind: 'resume', step });
-          },
-          onSaved: (step) => options.onEvent?.({ kind: 'checkpoint', step, dir: options.runDir as string }),
+  try {
+    const r = await trainLoop<Batches, RunRecord>({
+      steps: o.steps,
+      params: model.params,
+      freeze: [CODEBOOK], // the codebook follows the EMA, not the gradient
+      lr: o.lr,
+      minLr: o.minLr,
+      warmupSteps: o.warmupSteps,
+      adam: { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: o.weightDecay },
+      clipNorm: 0,
+      batches: (step) => {
+        const flipRand = o.flip ? rngAt(o.seed, 1, step) : null;
+        const batches = sizes.map((s) => ({ s, pixels: makeBatch(tables.get(s) as Uint8Array, s, (samplers.get(s) as Sampler).indices(step, batchOf(s)), flipRand) }));
+        if (step === 0) initCodebook(model, ema, batches, o.seed);
+        return batches;
+      },
+      gradients,
+      // Forward every size, one backward; z and codes are kept for the EMA.
+      loss: (batches) => {
+        kept = [];
+        return vqLoss(model, batches.map(({ s, pixels }) => ({ s, pixels, rows: batchOf(s), batchRows: batchOf(s), weight: weightOf(s) })), o.commitment, kept);
+      },
+      onStep: (st) => {
+        const step = st.step - 1;
+        // EMA codebook update on the host, then dead-code restarts.
+        const zAll = concatTyped(kept.map((k) => k.z), Float32Array);
+        const cAll = concatTyped(kept.map((k) => k.codes), Int32Array);
+        ema.update(zAll, cAll, step + 1);
+        let restarted = 0;
+        if (step + 1 < o.restartUntil * o.steps) restarted = ema.restartDead(zAll, step + 1, o.deadAfter, rngAt(o.seed, 2, step)).length;
+        tf.tidy(() => codebook.assign(tf.tensor2d(ema.codebook(), [o.config.numCodes, o.config.codeDim])));
+        for (const k of kept) {
+          acc.mse.set(k.s, (acc.mse.get(k.s) ?? 0) + k.mse / 4); // [−1, 1] → [0, 1] units
+          acc.commit += k.commit * weightOf(k.s);
         }
-      : undefined,
-    signal: options.signal,
-  });
-  tf.dispose(kept.flatMap((k) => [k.z, k.codes, k.mse, k.commit]));
-  return { model, curve, evals, resumedFrom: r.resumedFrom, stopped: r.stopped, elapsedMs: elapsed(), msPerStep: median(stepTimes), cpuMs, settings: fp };
+        kept = [];
+        const ms = performance.now() - st.startedAt;
+        const cpuUsed = process.cpuUsage(st.cpuAtStart);
+        const cpu = (cpuUsed.user + cpuUsed.system) / 1000;
+        cpuMs += cpu;
+        stepTimes.push(ms);
+        acc.n++;
+        acc.loss += st.loss;
+        acc.restarts += restarted;
+        acc.ms += ms;
+        acc.cpu += cpu;
+        const done = st.step;
+        if (done % o.logEvery === 0 || done === o.steps) {
+          const point: CurvePoint = {
+            step: done,
+            loss: acc.loss / acc.n,
+            mse: Object.fromEntries(sizes.map((s) => [String(s), (acc.mse.get(s) ?? 0) / acc.n])),
+            commitment: acc.commit / acc.n,
+            batchPerplexity: codeUsage(cAll, o.config.numCodes).perplexity,
+            restarts: acc.restarts,
+            lr: st.lr,
+            msPerStep: acc.ms / acc.n,
+            cpuMsPerStep: acc.cpu / acc.n,
+          };
+          curve.push(point);
+          options.onEvent?.({ kind: 'step', totalSteps: o.steps, elapsedMs: elapsed(), threads: pool ? pool.size : 1, ...point });
+          Object.assign(acc, { n: 0, loss: 0, commit: 0, restarts: 0, ms: 0, cpu: 0, mse: new Map() });
+        }
+        if ((o.evalEvery > 0 && done % o.evalEvery === 0) || done === o.steps) {
+          const results = evaluateVQVAE(model, options.val, sizes);
+          evals.push({ step: done, results });
+          options.onEvent?.({ kind: 'eval', step: done, totalSteps: o.steps, results });
+        }
+      },
+      run: options.runDir
+        ? {
+            dir: options.runDir,
+            fingerprint: fp,
+            every: o.checkpointEvery,
+            onAbort: true,
+            content: () =>
+              new Map<string, DirEntry>([
+                ['model.safetensors', encodeSafetensors(model.hostTensors())],
+                ['ema.json', JSON.stringify({ clusterSize: Array.from(ema.clusterSize), embedSum: Array.from(ema.embedSum), lastUsed: Array.from(ema.lastUsed) })],
+              ]),
+            record: () => ({ elapsedMs: elapsed(), cpuMs, curve, evals }),
+            restore: (dir, st, step) => {
+              restoreSnapshot(dir, model, ema);
+              priorMs = st.elapsedMs;
+              cpuMs = st.cpuMs;
+              curve.push(...st.curve);
+              evals.push(...st.evals);
+              options.onEvent?.({ kind: 'resume', step });
+            },
+            onSaved: (step) => options.onEvent?.({ kind: 'checkpoint', step, dir: options.runDir as string }),
+          }
+        : undefined,
+      signal: options.signal,
+    });
+    return { model, curve, evals, resumedFrom: r.resumedFrom, stopped: r.stopped, elapsedMs: elapsed(), msPerStep: median(stepTimes), cpuMs, settings: fp, threads: pool ? pool.size : 1 };
+  } finally {
+    await pool?.close();
+  }
+}
+
+/** Workers for the loss and gradients (grads.ts); `codesPerSize` bounds the z and codes each returns. */
+function startPool(model: VQVAE, o: Resolved, codesPerSize: number[], workers: number): Promise<DataParallelPool> {
+  const names = [...model.params.keys()].filter((n) => n !== CODEBOOK);
+  const init: VqGradInit = { config: o.config, names, commitment: o.commitment };
+  // Every parameter, the codebook included: the workers quantise with the current codebook.
+  const specs = [...model.params].map(([name, v]) => ({ name, shape: v.shape.slice() }));
+  const outputBytes = codesPerSize.reduce((a, n) => a + n * (o.config.codeDim + 1) * 4, 0);
+  return DataParallelPool.start({ workers, module: compiledModule('kernel-lib/train/vqvae/grads'), init, specs, outputBytes, backend: currentDevice()?.tfBackend });
 }
 
 /** The trainer's part of trainer_state.json. */
@@ -313,13 +346,14 @@ function restoreSnapshot(snap: string, model: VQVAE, ema: CodebookEma): void {
 function initCodebook(model: VQVAE, ema: CodebookEma, batches: Array<{ s: number; pixels: Uint8Array }>, seed: number): void {
   const D = model.config.codeDim;
   const K = model.config.numCodes;
-  const z = concatF32(
+  const z = concatTyped(
     batches.map(({ s, pixels }) =>
       tf.tidy(() => {
         const n = pixels.length / (s * s * 3);
         return model.encoderForward(toModelRange(pixels, [n, s, s, 3])).dataSync() as Float32Array;
       }),
     ),
+    Float32Array,
   );
   const rows = z.length / D;
   const rand = rngAt(seed, 3, 0);
@@ -330,20 +364,6 @@ function initCodebook(model: VQVAE, ema: CodebookEma, batches: Array<{ s: number
   }
   ema.initFrom(init, 0);
   tf.tidy(() => (model.params.get(CODEBOOK) as tf.Variable).assign(tf.tensor2d(ema.codebook(), [K, D])));
-}
-
-function concatF32(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) (out.set(p, o), (o += p.length));
-  return out;
-}
-
-function concatI32(parts: Int32Array[]): Int32Array {
-  const out = new Int32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) (out.set(p, o), (o += p.length));
-  return out;
 }
 
 function median(xs: number[]): number {
