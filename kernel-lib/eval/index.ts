@@ -17,4 +17,6 @@ export { clipFid, clipFeatureStats } from './fid';
 export { SceneChecker, WINDOW_SIZES, centreIn } from './scene-checker';
 export type { SceneTemplate, Detection, DetectOptions, SceneClaim, SceneCheck, SceneCheckSummary } from './scene-checker';
 export { captionConditioning, halfRotation } from './conditioning';
+export { clipTOwnVsShuffled, ownMinusShuffled } from './own-vs-shuffled';
+export type { OwnVsShuffled } from './own-vs-shuffled';
 export type { ConditioningProbe, CaptionedCodeExample } from './conditioning';

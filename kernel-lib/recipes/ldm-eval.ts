@@ -18,8 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RGBImage } from '../image/types';
 import { ensureData } from '../data/store';
-import { ClipModel, clipFeatureStats, clipFid, halfRotation, SceneChecker } from '../eval';
-import { pairedDifference } from '../util/stats';
+import { ClipModel, clipFeatureStats, clipFid, clipTOwnVsShuffled, ownMinusShuffled, SceneChecker } from '../eval';
 import type { GaussianStats, SceneClaim } from '../eval';
 import { LatentDiffusion, DEFAULT_CFG_SCALE, DEFAULT_STEPS } from '../diffusion/model';
 import { imageGridPng } from '../image/png';
@@ -62,10 +61,9 @@ export async function gateContext(clipDir: string, n = 48): Promise<GateContext>
 }
 
 function clipPaired(clip: ClipModel, images: RGBImage[], captions: string[]) {
-  const own = clip.clipT(images, captions);
-  const other = clip.clipT(images, halfRotation(captions));
-  const d = pairedDifference(Array.from(own.scores, (x, i) => x - other.scores[i]));
-  return { own: own.mean, shuffled: other.mean, paired_difference: { mean: d.mean, standard_error: d.standardError } };
+  const { own, shuffled } = clipTOwnVsShuffled(clip, images, captions);
+  const d = ownMinusShuffled(own.scores, shuffled.scores);
+  return { own: own.mean, shuffled: shuffled.mean, paired_difference: { mean: d.mean, standard_error: d.standardError } };
 }
 
 /** Gate metrics of images generated for ctx.scenes.captions (and, when given, ctx.emoji.captions). */

@@ -13,8 +13,7 @@ import type { RGBImage } from '../image';
 import { Session } from '../session';
 import { VQVAE } from '../image';
 import { imageGridPng, PREVIEW_BACKGROUND } from '../image/png';
-import { ClipModel, captionConditioning, halfRotation } from '../eval';
-import { pairedDifference } from '../util/stats';
+import { ClipModel, captionConditioning, clipTOwnVsShuffled, ownMinusShuffled } from '../eval';
 import type { ConditioningProbe, PairScores } from '../eval';
 import { brownStreams, thinCurve, writeMetrics, RecipeOptions } from './text-moe-small';
 import { mixedSampler, CaptionedCodes, captioned } from './mm-data';
@@ -188,7 +187,7 @@ export async function captionFollowing(
 ): Promise<CaptionFollowing> {
   if (caps.length < 2) throw new Error(`captionFollowing: needs at least 2 captions to shuffle, got ${caps.length}`);
   const images = await generateForCaptions(s, vq, caps, sampling);
-  return { images, own: clip.clipT(images, caps), shuffled: clip.clipT(images, halfRotation(caps)) };
+  return { images, ...clipTOwnVsShuffled(clip, images, caps) };
 }
 
 /** Evaluates the SAVED checkpoint and merges text perplexity and CLIP-T numbers into metrics.json. */
@@ -209,13 +208,10 @@ export async function evaluateMmMoeSmall(
   const cfgScale = o.cfgScale ?? EVAL_CFG_SCALE;
   const clip = ClipModel.load(o.clipDir);
   const { images, own, shuffled: other } = await captionFollowing(s, vq, clip, held.caps, { cfgScale });
-  const shuffledCaps = halfRotation(held.caps);
-  const real = clip.clipT(held.imgs, held.caps);
-  const realOther = clip.clipT(held.imgs, shuffledCaps);
+  const real = clipTOwnVsShuffled(clip, held.imgs, held.caps);
   clip.dispose();
   const probe = captionConditioning(s, held.caps.map((caption, i) => ({ caption, codes: held.codes[i] })));
-  const { mean: dMean, standardError: dSe } = pairedDifference(Array.from(own.scores, (x, i) => x - other.scores[i]));
-  const wins = own.scores.reduce((n, v, i) => n + (v > other.scores[i] ? 1 : 0), 0);
+  const { mean: dMean, standardError: dSe, ownBetterFraction } = ownMinusShuffled(own.scores, other.scores);
   const checkOwn = own.scores.slice(0, CHECK_CAPTIONS).reduce((a, b) => a + b, 0) / CHECK_CAPTIONS;
   const old = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
   const metrics = {
@@ -228,9 +224,9 @@ export async function evaluateMmMoeSmall(
       generated_vs_own_caption: own.mean,
       generated_vs_shuffled_caption: other.mean,
       gap: own.mean - other.mean,
-      own_beats_shuffled_fraction: wins / held.caps.length,
+      own_beats_shuffled_fraction: ownBetterFraction,
       paired_difference: { mean: dMean, standard_error: dSe, t: dMean / dSe },
-      reference_real_images: { own: real.mean, shuffled: realOther.mean },
+      reference_real_images: { own: real.own.mean, shuffled: real.shuffled.mean },
     },
     conditioning_probe_test: probe,
     check: { captions: CHECK_CAPTIONS, clip_t_own_mean: checkOwn },

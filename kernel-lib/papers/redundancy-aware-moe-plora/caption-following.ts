@@ -8,7 +8,7 @@
 import type { Session } from '../../session';
 import type { RGBImage, VQVAE } from '../../image';
 import type { ClipModel } from '../../eval';
-import { halfRotation } from '../../eval';
+import { clipTOwnVsShuffled } from '../../eval';
 import { captionFollowing, evalSceneCaptions, EVAL_CAPTIONS, EVAL_CFG_SCALE } from '../../recipes/mm-moe-small';
 import type { ClipTScores } from './results';
 
@@ -54,6 +54,6 @@ export async function variantsFollowCaptions(
     captions: caps,
     real,
     drawn: { plora: plora.images, lora: lora.images },
-    clipT: { plora: scores(plora), lora: scores(lora), real: { own: clip.clipT(real, caps).scores, shuffled: clip.clipT(real, halfRotation(caps)).scores } },
+    clipT: { plora: scores(plora), lora: scores(lora), real: scores(clipTOwnVsShuffled(clip, real, caps)) },
   };
 }
