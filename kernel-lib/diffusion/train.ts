@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { DirEntry } from '../checkpoint/files';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
 import { trainLoop } from '../train/loop';
-import { rngAt, Sampler } from '../train/vqvae/batches';
+import { EpochSampler, rngAt } from '../util/random';
 import type { LatentDiffusion } from './model';
 
 /** Normalised latents of n images [n, g, g, C] and each image's caption variants. */
@@ -27,7 +27,7 @@ export interface DiffusionBatch {
 }
 
 /** The batch of 0-based step `step`: epoch-shuffled images, a caption variant each, dropped with probability p. */
-export function diffusionBatch(data: DiffusionTrainData, sampler: Sampler, step: number, batchSize: number, seed: number, dropProb: number): DiffusionBatch {
+export function diffusionBatch(data: DiffusionTrainData, sampler: EpochSampler, step: number, batchSize: number, seed: number, dropProb: number): DiffusionBatch {
   const n = data.captions.length;
   const per = data.latents.length / n;
   const idx = sampler.indices(step, batchSize);
@@ -96,7 +96,7 @@ export async function trainDiffusion(model: LatentDiffusion, o: DiffusionTrainOp
   if (n === 0) throw new Error('trainDiffusion: no training images');
   const per = model.config.latentSize ** 2 * model.config.latentChannels;
   if (o.data.latents.length !== n * per) throw new Error(`trainDiffusion: ${o.data.latents.length} latent values for ${n} captioned images (need ${per} each)`);
-  const sampler = new Sampler(n, seed, 1);
+  const sampler = new EpochSampler(n, seed, 1);
   const history: DiffusionTrainEvent[] = [];
   let t0 = performance.now();
   const res = await trainLoop<DiffusionBatch, { history: DiffusionTrainEvent[] }>({

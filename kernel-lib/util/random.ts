@@ -78,3 +78,31 @@ export function permutation(n: number, rand: Rng): Int32Array {
   }
   return p;
 }
+
+/** A seeded stream per (seed, purpose, index), so batch i of a training run never depends on batches before it. */
+export const rngAt = (seed: number, purpose: number, i: number): Rng =>
+  mulberry32((Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(purpose + 1, 0x85ebca6b) ^ Math.imul(i + 1, 0xc2b2ae35)) >>> 0);
+
+/**
+ * Epoch-shuffled sampling without replacement over n items: indices for (step, slot) as a pure function of
+ * (seed, purpose, step), so a resumed run draws what the uninterrupted run would have.
+ */
+export class EpochSampler {
+  private perm: Int32Array | null = null;
+  private permEpoch = -1;
+  constructor(private readonly n: number, private readonly seed: number, private readonly purpose: number) {}
+
+  indices(step: number, count: number): number[] {
+    const out: number[] = [];
+    for (let k = 0; k < count; k++) {
+      const pos = step * count + k;
+      const epoch = Math.floor(pos / this.n);
+      if (epoch !== this.permEpoch) {
+        this.perm = permutation(this.n, rngAt(this.seed, this.purpose, epoch));
+        this.permEpoch = epoch;
+      }
+      out.push((this.perm as Int32Array)[pos % this.n]);
+    }
+    return out;
+  }
+}

@@ -34,7 +34,8 @@ import { vqLoss, VqPartResult } from './loss';
 import { joinOutputs, VqGradInit, vqShares } from './grads';
 import { CodebookEma, codeUsage } from '../../image/quantizer';
 import { evaluateVQVAE, packImages, SizeEval } from '../../image/evaluate';
-import { makeBatch, rngAt, Sampler } from './batches';
+import { makeBatch } from './batches';
+import { EpochSampler, rngAt } from '../../util/random';
 
 export interface VQVAETrainOptions {
   /** Architecture (default: defaultVQVAEConfig()). */
@@ -173,7 +174,7 @@ export async function trainVQVAE(options: VQVAETrainOptions): Promise<VQVAETrain
     if (bad >= 0) throw new Error(`trainVQVAE: ${name} image ${bad} is ${set[bad].height}×${set[bad].width}, expected ${full}×${full}`);
   }
   const tables = new Map(sizes.map((s) => [s, packImages(options.train, s)]));
-  const samplers = new Map(sizes.map((s, i) => [s, new Sampler(options.train.length, o.seed, 10 + i)]));
+  const samplers = new Map(sizes.map((s, i) => [s, new EpochSampler(options.train.length, o.seed, 10 + i)]));
   const batchOf = (s: number): number => (s === full ? o.batchSize : o.lowResBatchSize);
   const weightOf = (s: number): number => (s === full ? 1 : o.lowResWeight);
 
@@ -214,7 +215,7 @@ export async function trainVQVAE(options: VQVAETrainOptions): Promise<VQVAETrain
       clipNorm: 0,
       batches: (step) => {
         const flipRand = o.flip ? rngAt(o.seed, 1, step) : null;
-        const batches = sizes.map((s) => ({ s, pixels: makeBatch(tables.get(s) as Uint8Array, s, (samplers.get(s) as Sampler).indices(step, batchOf(s)), flipRand) }));
+        const batches = sizes.map((s) => ({ s, pixels: makeBatch(tables.get(s) as Uint8Array, s, (samplers.get(s) as EpochSampler).indices(step, batchOf(s)), flipRand) }));
         if (step === 0) initCodebook(model, ema, batches, o.seed);
         return batches;
       },
