@@ -23,6 +23,7 @@ import { checkMetaRows, PositionMeta } from '../model/positions';
 import type { DirEntry } from '../checkpoint/files';
 import type { Modality } from '../tokenizer/prompt';
 import { trainLoop, GradientFn } from './loop';
+import { weightedNll } from './lm-loss';
 import { currentDevice } from '../backend/backend';
 import { trainableNames } from './params';
 import { DataParallelPool, compiledModule } from './parallel/pool';
@@ -170,11 +171,7 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
       loss: ({ inputs, targets, weights, modalities, positions, B, T }) => {
         shape = { B, T };
         const out = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', ...(positions ? { positions } : { modalities }), training: true });
-        const logp = tf.logSoftmax(out.logits); // [N, V]
-        const oh = tf.cast(tf.oneHot(tf.tensor1d(targets, 'int32'), cfg.vocabSize), 'float32'); // [N, V] (gather has no wasm gradient)
-        const nll = tf.neg(tf.sum(tf.mul(logp, oh), -1)); // [N]
-        const w = tf.tensor1d(weights);
-        const lm = tf.div(tf.sum(tf.mul(nll, w)), Math.max(1e-8, weights.reduce((a, b) => a + b, 0)));
+        const lm = weightedNll(out.logits, targets, weights, weights.reduce((a, b) => a + b, 0), cfg.vocabSize);
         lmLoss = lm.dataSync()[0];
         auxLoss = out.aux.dataSync()[0];
         return tf.add(lm, tf.mul(out.aux, auxCoef)) as tf.Scalar;

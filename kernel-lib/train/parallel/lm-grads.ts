@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MoEModel } from '../../model/model';
 import type { MoEConfig } from '../../model/config';
 import { HookContext } from '../../model/hooks';
+import { weightedNll } from '../lm-loss';
 import type { Collective } from './collective';
 import type { GradFn, ShareResult } from './protocol';
 
@@ -83,10 +84,7 @@ export function createGradFn(init: LmGradInit): GradFn<LmShare> {
         const probs: tf.Tensor2D[] = [];
         const hooks = new HookContext(new Map(Array.from({ length: L }, (_, l) => [`blocks.${l}.moe.probs`, (t: tf.Tensor) => void probs.push(t as tf.Tensor2D)])));
         const r = model.forwardTensors(tf.tensor2d(share.inputs, [B, T], 'int32'), { hooks, capture: 'routing', modalities: share.modalities, training: true });
-        const logp = tf.logSoftmax(r.logits); // [N, V]
-        const oh = tf.cast(tf.oneHot(tf.tensor1d(share.targets, 'int32'), c.vocabSize), 'float32'); // [N, V]
-        const nll = tf.neg(tf.sum(tf.mul(logp, oh), -1)); // [N]
-        const lm = tf.div(tf.sum(tf.mul(nll, tf.tensor1d(share.weights))), Math.max(1e-8, share.weightTotal));
+        const lm = weightedNll(r.logits, share.targets, share.weights, share.weightTotal, c.vocabSize);
         // The batch's expert counts per layer, then this share's part of E·Σ_e f_e·P_e averaged over layers.
         const local = new Float64Array(L * E);
         r.routing.forEach((lr, l) => {
