@@ -30,7 +30,7 @@ const os = require('os');
 const { spawn, spawnSync } = require('child_process');
 const envLib = require('./lib/env.js');
 const { runJupyter } = require('./lib/jupyter.js');
-const { ensureBuilt } = require('./lib/build.js');
+const { ensureBuilt, mtimeMs } = require('./lib/build.js');
 
 const { REPO, PYTHON, KERNEL_NAME, TORCH_REQUIRED_ENV, paths, jupyterEnv, testEnv } = envLib;
 
@@ -106,13 +106,6 @@ function runChild(cmd, args, opts = {}) {
   });
 }
 
-function mtimeMs(file) {
-  try {
-    return fs.statSync(file).mtimeMs;
-  } catch {
-    return -1;
-  }
-}
 
 function readJson(file) {
   return JSON.parse(fs.readFileSync(file, 'utf8'));

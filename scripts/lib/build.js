@@ -15,6 +15,7 @@ const { REPO, paths } = require('./env.js');
 const BUILD_ROOTS = ['kernel-lib', 'bench'];
 const TSCONFIGS = ['tsconfig.json', 'tsconfig.build.json'];
 
+/** A file's modification time in ms, or -1 when it does not exist. */
 function mtimeMs(file) {
   try {
     return fs.statSync(file).mtimeMs;
@@ -111,4 +112,4 @@ async function ensureBuilt({ log = () => {}, run = runTscDefault } = {}) {
   return result('built');
 }
 
-module.exports = { ensureBuilt, buildState, listBuildSources, BUILD_ROOTS };
+module.exports = { ensureBuilt, buildState, listBuildSources, mtimeMs, BUILD_ROOTS };
