@@ -62,7 +62,7 @@ const lmSpec = (name: LmRecipe): CommandSpec => ({
     'conditioning-steps': { type: 'string', arg: 'N', help: 'caption-conditioning steps (mm-moe-small)' },
     'lowres-steps': { type: 'string', arg: 'N', help: 'low-res steps (s1-*)' },
     arm: { type: 'string', arg: 'NAME', help: `mechanism arm (s1-plora, s1-lora; issue #18): ${ARM_NAMES.join(', ')} (default paper)` },
-    seed: { type: 'string', arg: 'K', help: 'seed of the adapters and the data order (s1-plora, s1-lora; default 0)' },
+    seed: { type: 'string', arg: 'K', help: 'seed of the adapters, the new rows and the data order (s1-*; default 0)' },
   },
 });
 
@@ -87,15 +87,18 @@ async function trainLm(name: LmRecipe, argv: string[], io: Io): Promise<number> 
   const lowResSteps = positive('lowres-steps');
   const seed = numberArg(values, 'seed', { integer: true, min: 0 });
   const armArg = values.arm as string | undefined;
-  if ((armArg !== undefined || seed !== undefined) && name !== 's1-plora' && name !== 's1-lora') {
-    throw new UsageError(`--arm and --seed are for s1-plora and s1-lora, not ${name}`);
+  if (armArg !== undefined && name !== 's1-plora' && name !== 's1-lora') {
+    throw new UsageError(`--arm is for s1-plora and s1-lora, not ${name}`);
+  }
+  if (seed !== undefined && !name.startsWith('s1-')) {
+    throw new UsageError(`--seed is for s1-plora, s1-lora and s1-init-ablation, not ${name}`);
   }
   if (armArg !== undefined && !(ARM_NAMES as readonly string[]).includes(armArg)) {
     throw new UsageError(`--arm must be one of ${ARM_NAMES.join(', ')}, got '${armArg}'`);
   }
   const arm = (armArg ?? 'paper') as Arm;
   // Any arm or seed but the shipped one (paper, 0) trains into .cache/s1/, never over data/checkpoints/.
-  const tag = arm === 'paper' && (seed ?? 0) === 0 ? name : `${name}-${arm}-seed${seed ?? 0}`;
+  const tag = arm === 'paper' && (seed ?? 0) === 0 ? name : name === 's1-init-ablation' ? `${name}-seed${seed}` : `${name}-${arm}-seed${seed ?? 0}`;
   const out = values.out as string | undefined;
   const ck = checkpointDir;
   const progress = progressPrinter(name, io);
@@ -119,7 +122,8 @@ async function trainLm(name: LmRecipe, argv: string[], io: Io): Promise<number> 
     // metrics go to notebooks/results/, beside the notebook that reads them)
     's1-init-ablation': async (o) => {
       const m = await trainPloraVariant({ ...s1, variant: 'plora', init: 'mean', lowResOnly: true, outDir: o.outDir, runDir: o.runDir });
-      const file = out ? path.join(out, 'metrics.json') : path.join(repoRoot(), 'notebooks', 'results', INIT_ABLATION_FILE);
+      // seed 0 is the notebook's committed ablation; other seeds (issue #18's init seeds) go to .cache/s1/
+      const file = out ? path.join(out, 'metrics.json') : (seed ?? 0) === 0 ? path.join(repoRoot(), 'notebooks', 'results', INIT_ABLATION_FILE) : path.join(o.outDir, 'metrics.json');
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, JSON.stringify(m, null, 1) + '\n');
       return m;

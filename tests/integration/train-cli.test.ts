@@ -21,7 +21,7 @@ test('unknown recipe, bad step counts and --eval-only where there is no evaluato
   expect(lastLine(evalOnly.stderr)).toBe('train: --eval-only is for text-moe-small, mm-moe-small; the s1-plora recipe evaluates as it trains (metrics.json)');
 });
 
-test('--arm and --seed (issue #18 mechanism arms): named, checked, and only for s1-plora / s1-lora', () => {
+test('--arm and --seed (issue #18 mechanism arms and seeds): named, checked, and only for the s1-* recipes', () => {
   const arm = run('s1-plora', '--arm', 'attention');
   expect(arm.status).toBe(2);
   expect(lastLine(arm.stderr)).toBe("train: --arm must be one of paper, frozen, routers, experts, replay, got 'attention'");
@@ -30,7 +30,13 @@ test('--arm and --seed (issue #18 mechanism arms): named, checked, and only for 
   expect(lastLine(seed.stderr)).toBe("train: --seed must be a non-negative integer, got '-1'");
   const where = run('mm-moe-small', '--arm', 'frozen');
   expect(where.status).toBe(2);
-  expect(lastLine(where.stderr)).toBe('train: --arm and --seed are for s1-plora and s1-lora, not mm-moe-small');
+  expect(lastLine(where.stderr)).toBe('train: --arm is for s1-plora and s1-lora, not mm-moe-small');
+  const seedWhere = run('text-moe-small', '--seed', '3');
+  expect(seedWhere.status).toBe(2);
+  expect(lastLine(seedWhere.stderr)).toBe('train: --seed is for s1-plora, s1-lora and s1-init-ablation, not text-moe-small');
+  const ablationArm = run('s1-init-ablation', '--arm', 'frozen');
+  expect(ablationArm.status).toBe(2);
+  expect(lastLine(ablationArm.stderr)).toBe('train: --arm is for s1-plora and s1-lora, not s1-init-ablation');
   const help = run('s1-plora', '--help');
   expect(help.stdout).toContain('--arm NAME');
   expect(help.stdout).toContain('--seed K');
