@@ -10,7 +10,7 @@ import type { RGBImage, VQVAE } from '../../image';
 import type { ClipModel } from '../../eval';
 import { clipTOwnVsShuffled } from '../../eval';
 import { captionFollowing, evalSceneCaptions, EVAL_CAPTIONS, EVAL_CFG_SCALE } from '../../recipes/mm-moe-small';
-import type { ClipTScores } from './results';
+import type { ClipTScores } from './clip-t';
 
 export { EVAL_CAPTIONS };
 

@@ -12,19 +12,15 @@ import type { LoRAKind } from '../../adapters';
 import { arr, bool, checkShape, Infer, int, keyed, num, obj, oneOf, str, tuple } from '../shape';
 import { ShapeError } from '../shape';
 import { verdicts } from './claims';
-import { pairedDifference } from '../../util/stats';
+import { CLIP_T, clipTDifferences, clipTSummary, NOTEBOOK, RESULTS_FILE } from './clip-t';
+import type { ClipTScores } from './clip-t';
 import { earlyProbes, RunMetrics } from './run-metrics';
 
-export const NOTEBOOK = '01-redundancy-aware-moe-plora';
-/** The results file's name, in notebooks/results/ (full mode) or .cache/results/ (quick mode). */
-export const RESULTS_FILE = `${NOTEBOOK}.json`;
-/** The init ablation's run metrics (mean-initialised rows, low-res only), beside the results. */
-export const INIT_ABLATION_FILE = `${NOTEBOOK}.init-ablation-mean.json`;
-
 const SUITE = obj({ perplexity: num, scores: keyed(TEXT_TASKS, num), average: num, passages: int });
-/** Means of per-caption CLIP-T with the own and a shuffled caption; their paired difference with its s.e. */
-const CLIP_T = obj({ own: num, shuffled: num, captions: int, difference: num, standardError: num, ownBetterFraction: num });
 const VERDICT = obj({ claim: str, paper: str, ours: str, criterion: str, reproduces: bool });
+
+export { NOTEBOOK, RESULTS_FILE, INIT_ABLATION_FILE, clipTDifferences, clipTSummary } from './clip-t';
+export type { ClipTScores } from './clip-t';
 
 export const RESULTS = obj({
   notebook: oneOf(NOTEBOOK),
@@ -78,32 +74,6 @@ export function checkResults(json: unknown, what = RESULTS_FILE): Results {
   return r;
 }
 
-/** Per-caption CLIP-T of one set of images with its own and with shuffled captions. */
-export interface ClipTScores {
-  own: ArrayLike<number>;
-  shuffled: ArrayLike<number>;
-}
-
-/** Per-caption CLIP-T own − shuffled; throws when the two lists differ in length. */
-export function clipTDifferences(s: ClipTScores): number[] {
-  if (s.own.length !== s.shuffled.length) throw new Error(`plora.clipTDifferences: ${s.own.length} own but ${s.shuffled.length} shuffled scores`);
-  return Array.from(s.own, (x, i) => x - s.shuffled[i]);
-}
-
-/** The results' clipT entry of one set of images: means, the paired difference and its s.e. (rounded to 3 decimals). */
-export function clipTSummary(s: ClipTScores): Results['clipT']['plora'] {
-  const d = clipTDifferences(s);
-  const { mean: diff, standardError } = pairedDifference(d);
-  return {
-    own: round(mean(s.own)),
-    shuffled: round(mean(s.shuffled)),
-    captions: s.own.length,
-    difference: round(diff),
-    standardError: round(standardError),
-    ownBetterFraction: round(d.filter((x) => x > 0).length / d.length),
-  };
-}
-
 /** What notebook 01 measures, as the analyses return it. */
 export interface Measurements {
   quick: boolean;
@@ -136,7 +106,6 @@ export function routingOf(r: RoutingByModality): Results['routing'][number] {
 }
 
 const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
-const mean = (xs: ArrayLike<number>): number => Array.from(xs).reduce((a, b) => a + b, 0) / xs.length;
 
 /** The results JSON of notebook 01 from its measurements (rounded: 3 decimals, NLLs and perplexities 4). */
 export function results(m: Measurements): Results {

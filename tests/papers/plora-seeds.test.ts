@@ -1,0 +1,140 @@
+/**
+ * Notebook 01's sweep (issue #18): the run list and where each run lives, the sweep file's checks, and
+ * what the seeds and arms say, on hand-made numbers worked out by hand below.
+ */
+import * as path from 'node:path';
+import * as plora from '../../kernel-lib/papers/redundancy-aware-moe-plora';
+import type { RunEval, Sweep } from '../../kernel-lib/papers/redundancy-aware-moe-plora';
+
+const L = 4;
+function run(variant: 'plora' | 'lora', arm: plora.Arm, seed: number, o: { ppl: number; delta?: number; eca?: number; excl?: number[]; diffs?: number[]; nll?: number }): RunEval {
+  const diffs = o.diffs ?? [0.1, 0.2, 0.0, 0.1];
+  const base = 100;
+  return {
+    name: plora.runName({ variant, arm, seed }),
+    variant,
+    arm,
+    seed,
+    train_wall_time_s: 1100,
+    suite: { perplexity: o.ppl, scores: { lastWord: 10, shuffled: 60, continuation: 30 }, average: 33.333, passages: 200 },
+    averageDelta: o.delta ?? -1,
+    perplexityChangePercent: (100 * (o.ppl - base)) / base,
+    eca: Array(L).fill(o.eca ?? 0.3),
+    exclusivity: o.excl ?? [0.5, 0.1, 0.1, 0.4],
+    probe: { own: o.nll ?? 4, shuffled: 4.2, gap: 0.2, ownBetterFraction: 0.7 },
+    clipT: { own: 0.5, shuffled: 0.4, captions: diffs.length, difference: diffs.reduce((a, b) => a + b, 0) / diffs.length, standardError: 0.04, ownBetterFraction: 0.75 },
+    clipTDiffs: diffs,
+  };
+}
+
+function sweep(): Sweep {
+  return {
+    notebook: plora.NOTEBOOK,
+    date: '2026-12-05T00:00:00.000Z',
+    protocol: plora.FULL_PROTOCOL,
+    base: { perplexity: 100, scores: { lastWord: 10, shuffled: 62, continuation: 31 }, average: 34.333, passages: 200 },
+    before: { eca: [0.5, 0.4, 0.4, 0.4], exclusivity: [0.1, 0.1, 0.1, 0.1] },
+    runs: [
+      // PLoRA paper arm: perplexity 200, 220, 240 (mean 220, s.e. 20/√3·… = 11.547), Δ average −1, −2, −3
+      run('plora', 'paper', 0, { ppl: 200, delta: -1, diffs: [0.1, 0.2, 0.0, 0.1] }),
+      run('plora', 'paper', 1, { ppl: 220, delta: -2, diffs: [0.3, 0.0, 0.2, 0.1] }),
+      run('plora', 'paper', 2, { ppl: 240, delta: -3, diffs: [0.2, 0.1, 0.1, 0.1] }),
+      run('lora', 'paper', 0, { ppl: 300, delta: -5 }),
+      run('lora', 'paper', 1, { ppl: 310, delta: -6 }),
+      run('lora', 'paper', 2, { ppl: 320, delta: -7 }),
+      run('plora', 'frozen', 0, { ppl: 100.5, delta: 0, nll: 4.5 }),
+      // paper rise 120: routers 100 + 18 (share 0.15), experts 100 + 96 (share 0.8)
+      run('plora', 'routers', 0, { ppl: 118 }),
+      run('plora', 'experts', 0, { ppl: 196 }),
+      run('plora', 'replay', 0, { ppl: 104 }),
+    ],
+    init: [
+      { seed: 0, gw: [[0, 9], [10, 6], [50, 5], [150, 4]], mean: [[0, 9], [10, 7], [50, 5.5], [150, 4]] },
+      { seed: 1, gw: [[0, 9], [10, 6], [50, 5]], mean: [[0, 9], [10, 6.5], [50, 5.5]] },
+      { seed: 2, gw: [[0, 9], [10, 6], [50, 5]], mean: [[0, 9], [10, 6.2], [50, 5.4]] },
+    ],
+  };
+}
+
+test('the sweep: both variants at three seeds, PLoRA’s four mechanism arms at seed 0; where each run lives', () => {
+  const runs = plora.sweepRuns();
+  expect(runs.map(plora.runName)).toEqual([
+    's1-plora', 's1-plora-paper-seed1', 's1-plora-paper-seed2', 's1-lora', 's1-lora-paper-seed1', 's1-lora-paper-seed2',
+    's1-plora-frozen-seed0', 's1-plora-routers-seed0', 's1-plora-experts-seed0', 's1-plora-replay-seed0',
+  ]);
+  expect(plora.sweepRunDir('/r', { variant: 'plora', arm: 'paper', seed: 0 })).toBe(path.join('/r', 'data', 'checkpoints', 's1-plora'));
+  expect(plora.sweepRunDir('/r', { variant: 'lora', arm: 'paper', seed: 2 })).toBe(path.join('/r', '.cache', 's1', 's1-lora-paper-seed2'));
+  expect(plora.initAblationFile('/r', 0)).toBe(path.join('/r', 'notebooks', 'results', plora.INIT_ABLATION_FILE));
+  expect(plora.initAblationFile('/r', 1)).toBe(path.join('/r', '.cache', 's1', 's1-init-ablation-seed1', 'metrics.json'));
+});
+
+test('checkSweep: the shape, per-layer lengths, CLIP-T differences per caption, one entry per run', () => {
+  const s = sweep();
+  expect(plora.checkSweep(JSON.parse(JSON.stringify(s)))).toEqual(s);
+  const short = sweep();
+  short.runs[3].eca = [0.1];
+  expect(() => plora.checkSweep(short)).toThrow(`${plora.SWEEP_FILE}: s1-lora.eca has 1 layers, before.eca 4`);
+  const twice = sweep();
+  twice.runs.push(twice.runs[0]);
+  expect(() => plora.checkSweep(twice)).toThrow(`${plora.SWEEP_FILE}: run s1-plora appears twice`);
+  const diffs = sweep();
+  diffs.runs[0].clipTDiffs = [0.1];
+  expect(() => plora.checkSweep(diffs)).toThrow(`${plora.SWEEP_FILE}: s1-plora has 1 CLIP-T differences for 4 captions`);
+  expect(() => plora.checkSweep({ ...sweep(), runs: [] })).toThrow(/runs/);
+});
+
+test('meanSe and the seed summary: means and standard errors over seeds', () => {
+  expect(plora.meanSe([5])).toEqual({ mean: 5, se: 0, n: 1 });
+  const m = plora.meanSe([200, 220, 240]);
+  expect(m.mean).toBeCloseTo(220, 12);
+  expect(m.se).toBeCloseTo(20 / Math.sqrt(3), 12); // s.d. 20, n 3
+  const s = plora.seedSummary(sweep(), 'plora');
+  expect(s.seeds).toEqual([0, 1, 2]);
+  expect(s.perplexityChangePercent.mean).toBeCloseTo(120, 10);
+  expect(s.averageDelta.mean).toBeCloseTo(-2, 12);
+  expect(() => plora.seedSummary({ ...sweep(), runs: sweep().runs.filter((r) => r.variant === 'plora') }, 'lora')).toThrow("plora.seedSummary: the sweep has no lora runs of the paper's arm");
+});
+
+test('pooled CLIP-T: per caption, the mean over seeds', () => {
+  const pooled = plora.pooledClipTDiffs(plora.runsOf(sweep(), 'plora', 'paper'));
+  [0.2, 0.1, 0.1, 0.1].forEach((x, i) => expect(pooled[i]).toBeCloseTo(x, 12));
+  const bad = plora.runsOf(sweep(), 'plora', 'paper');
+  bad[1] = { ...bad[1], clipTDiffs: [0.1, 0.2] };
+  expect(() => plora.pooledClipTDiffs(bad)).toThrow('plora.pooledClipTDiffs: s1-plora-paper-seed1 has 2 captions, s1-plora 4');
+});
+
+test('seedVerdicts: the paper’s claims judged on seed means, with the spread over seeds', () => {
+  const v = Object.fromEntries(plora.seedVerdicts(sweep()).map((x) => [x.claim, x]));
+  // perplexity 100 → 220 (seed mean): not preserved; LoRA Δ −6 < PLoRA Δ −2 − 1: reproduces
+  expect(v['PLoRA preserves text performance'].reproduces).toBe(false);
+  expect(v['PLoRA preserves text performance'].ours).toContain('perplexity 100.0 → 220.0 (+120.0 %)');
+  expect(v['PLoRA preserves text performance'].ours).toContain('mean of seeds 0, 1, 2; over seeds (mean ± s.e.): Δ average -2.00 ± 0.58 pp');
+  expect(v['plain LoRA degrades text performance more than PLoRA'].reproduces).toBe(true);
+  // co-activation 0.425 → 0.3: falls; exclusivity ends 0.4 > middle 0.1 and ≥ 0.2
+  expect(v['expert co-activation falls after multimodal training'].reproduces).toBe(true);
+  expect(v['routing is modality-exclusive at the first and last layers, shared in the middle'].reproduces).toBe(true);
+  // pooled differences 0.2, 0.1, 0.1, 0.1: mean 0.125, s.e. 0.025 → 5 s.e.
+  expect(v['PLoRA images follow their captions'].reproduces).toBe(true);
+  expect(v['PLoRA images follow their captions'].ours).toContain('CLIP-T own − shuffled caption +0.125 ± 0.025 (s.e., 4 held-out captions)');
+});
+
+test('mechanismFindings: frozen text, which part carries the damage, replay, and GW vs mean over seeds', () => {
+  const f = plora.mechanismFindings(sweep());
+  expect(f.map((x) => x.holds)).toEqual([true, true, true, true]);
+  expect(f[0].answer).toContain('perplexity 100.0 → 100.5 (+0.5 %)');
+  expect(f[0].answer).toContain('image NLL 4.500 vs the paper arm');
+  expect(f[1].answer).toContain('routers only 0.150 (118.0), experts only 0.800 (196.0); the experts carry it');
+  expect(f[2].answer).toContain('perplexity 100.0 → 104.0 (+4.0 %)');
+  // gaps over steps 10 and 50: seed 0 (1 + 0.5)/2 = 0.75, seed 1 0.5, seed 2 0.3 → mean 0.517, s.e. 0.130
+  expect(plora.initGaps(sweep()).map((g) => Number(g.gap.toFixed(6)))).toEqual([0.75, 0.5, 0.3]);
+  expect(f[3].answer).toContain('0.517 ± 0.130 nats/code over seeds 0, 1, 2');
+
+  const worse = sweep();
+  worse.runs = worse.runs.map((r) => (r.arm === 'routers' ? run('plora', 'routers', 0, { ppl: 190 }) : r.arm === 'frozen' ? run('plora', 'frozen', 0, { ppl: 103 }) : r.arm === 'replay' ? run('plora', 'replay', 0, { ppl: 130 }) : r));
+  const g = plora.mechanismFindings(worse);
+  expect(g.slice(0, 3).map((x) => x.holds)).toEqual([false, false, false]);
+  expect(g[1].answer).toContain('each alone carries most of it');
+  const none = sweep();
+  none.runs = none.runs.filter((r) => r.arm !== 'replay');
+  expect(() => plora.mechanismFindings(none)).toThrow("plora.mechanismFindings: the sweep has no PLoRA run of the 'replay' arm");
+});
