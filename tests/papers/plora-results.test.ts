@@ -14,6 +14,7 @@ import type { TextSuiteResult } from '../../kernel-lib/analysis/text-suite';
 import type { RoutingByModality } from '../../kernel-lib/analysis/routing-by-modality';
 import type { BudgetTable } from '../../kernel-lib/analysis/budget';
 import type { Figure } from '../../kernel-lib/display/plotly';
+import { handMadeSweep } from '../helpers/plora-sweep';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const CK = path.join(REPO, 'data', 'checkpoints');
@@ -101,6 +102,7 @@ function measurements(): plora.Measurements {
     routing: [routing(0, 0.5), routing(1, 0.1), routing(3, 0.4)],
     clipT: { plora: { own: [0.3, 0.2, 0.25], shuffled: [0.1, 0.1, 0.05] }, lora: { own: [0, 0, 0], shuffled: [0, 0, 0] }, real: { own: [0.7, 0.7, 0.7], shuffled: [0, 0, 0] } },
     liveDecode: { tokens: 66, stopReason: 'max-new-tokens', imageCodes: 64 },
+    sweep: handMadeSweep(),
     date: new Date('2026-01-02T03:04:05Z'),
   };
 }
@@ -122,11 +124,20 @@ describe('plora.results', () => {
     expect(r.clipT.plora).toEqual({ own: 0.25, shuffled: 0.083, captions: 3, difference: 0.167, standardError: 0.033, ownBetterFraction: 1 });
     expect(r.clipT.lora).toEqual({ own: 0, shuffled: 0, captions: 3, difference: 0, standardError: 0, ownBetterFraction: 0 });
     expect(r.init.gw[0]).toEqual([0, 10.4528]);
-    expect(r.verdicts.map((v) => v.reproduces)).toEqual([true, true, true, true, true, true]);
-    expect(r.verdicts[5].criterion).toBe(plora.CAPTION_FOLLOWING_CRITERION);
-    expect(r.verdicts[5].criterion).toContain('> 2 standard errors');
-    expect(r.verdicts[5].criterion).toContain('48 held-out scene captions');
-    expect(r.verdicts[5].ours).toBe('CLIP-T own − shuffled caption +0.167 ± 0.033 (s.e., 3 held-out captions); plain LoRA +0.000 ± 0.000');
+    // the single runs (seed 0) as measured above
+    expect(r.verdictsSeed0.map((v) => v.reproduces)).toEqual([true, true, true, true, true, true]);
+    expect(r.verdictsSeed0[5].criterion).toBe(plora.CAPTION_FOLLOWING_CRITERION);
+    expect(r.verdictsSeed0[5].criterion).toContain('> 2 standard errors');
+    expect(r.verdictsSeed0[5].criterion).toContain('48 held-out scene captions');
+    expect(r.verdictsSeed0[5].ours).toBe('CLIP-T own − shuffled caption +0.167 ± 0.033 (s.e., 3 held-out captions); plain LoRA +0.000 ± 0.000');
+    // the verdicts: the same claims and criteria, judged on the sweep's seed means (perplexity 100 → 220: text not preserved)
+    expect(r.verdicts.map((v) => v.claim)).toEqual(r.verdictsSeed0.map((v) => v.claim));
+    expect(r.verdicts.map((v) => v.criterion)).toEqual(r.verdictsSeed0.map((v) => v.criterion));
+    expect(r.verdicts.map((v) => v.reproduces)).toEqual([false, true, true, true, true, true]);
+    expect(r.seeds.summary.plora.perplexity).toEqual({ mean: 220, se: 11.547, n: 3 });
+    expect(r.seeds.arms.map((a) => a.arm)).toEqual(['paper', 'frozen', 'routers', 'experts', 'replay']);
+    expect(r.seeds.init).toEqual([{ seed: 0, gap: 0.75 }, { seed: 1, gap: 0.5 }, { seed: 2, gap: 0.3 }]);
+    expect(r.seeds.findings.map((f) => f.holds)).toEqual([true, true, true, true]);
   });
   test('clipT: own and shuffled scores of different lengths are refused', () => {
     const m = measurements();
@@ -171,11 +182,11 @@ describe('the paper figures', () => {
     const figs = plora.keyFigures(plora.results(measurements()));
     expect(figs.map((f) => f.name)).toEqual([
       'plora-init', 'plora-fig3-coactivation', 'plora-fig4-routing-layer0', 'plora-fig4-routing-layer1', 'plora-fig4-routing-layer3',
-      'plora-fig4-exclusivity', 'plora-clip-t',
+      'plora-fig4-exclusivity', 'plora-clip-t', 'plora-arms-text', 'plora-arms-images',
     ]);
     for (const { name, figure } of figs) {
       expect([name, titleOf(figure.layout.title).length > 0]).toEqual([name, true]);
-      expect(axes(figure).map(([k]) => k).sort()).toEqual(['xaxis', 'yaxis']);
+      expect(axes(figure).map(([k]) => k).sort()).toEqual(name === 'plora-arms-images' ? ['xaxis', 'yaxis', 'yaxis2'] : ['xaxis', 'yaxis']);
       for (const [k, a] of axes(figure)) expect([name, k, titleOf((a as { title?: unknown }).title).length > 0]).toEqual([name, k, true]);
       for (const t of figure.data.filter((d) => d.type === 'heatmap')) expect(titleOf((t.colorbar as { title?: unknown }).title)).toBe('share of picks');
     }

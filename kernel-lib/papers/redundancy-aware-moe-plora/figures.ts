@@ -8,6 +8,8 @@
  *   routingFigure       Fig. 4: share of each modality's top-k picks per expert at one layer (JSD in the title)
  *   exclusivityFigure   Fig. 4: routing exclusivity (JSD, bits) by depth, before and after
  *   clipTFigure         CLIP-T of drawn and real images with their own vs shuffled captions
+ *   armsTextFigure      issue #18: text perplexity change by variant (seed means ± s.e.) and mechanism arm
+ *   armsImageFigure     issue #18: what each arm costs the images (CLIP-T own − shuffled ± s.e., image-code NLL)
  */
 import type { Figure, PlotlyTrace } from '../../display/plotly';
 import type { Results } from './results';
@@ -129,6 +131,60 @@ export function clipTFigure(clipT: Results['clipT']): Figure {
   };
 }
 
+const ARM_LABELS: Record<string, string> = {
+  paper: 'PLoRA, paper recipe',
+  frozen: 'routers + experts frozen',
+  routers: 'routers train, experts frozen',
+  experts: 'experts train, routers frozen',
+  replay: 'paper recipe + 25 % text replay',
+};
+
+/** Text perplexity change vs the base: both variants over seeds (mean ± s.e.), then PLoRA's arms (seed 0). */
+export function armsTextFigure(seeds: Results['seeds']): Figure {
+  const { plora, lora } = seeds.summary;
+  const arms = seeds.arms.filter((a) => a.arm !== 'paper');
+  const x = [`PLoRA (${plora.seeds.length} seeds)`, `LoRA (${lora.seeds.length} seeds)`, ...arms.map((a) => `${ARM_LABELS[a.arm]} (seed 0)`)];
+  return {
+    data: [
+      {
+        type: 'bar', name: 'perplexity change', x, y: [plora.perplexityChangePercent.mean, lora.perplexityChangePercent.mean, ...arms.map((a) => a.perplexityChangePercent)],
+        error_y: { type: 'data', array: [plora.perplexityChangePercent.se, lora.perplexityChangePercent.se, ...arms.map(() => 0)], visible: true },
+        marker: { color: [COLORS.plora, COLORS.lora, ...arms.map(() => '#6a9')] },
+      },
+      { type: 'scatter', mode: 'lines', name: 'paper’s bar for “preserved” (+5 %)', x: [x[0], x.at(-1)], y: [5, 5], line: { dash: 'dot', color: COLORS.reference } },
+    ],
+    layout: {
+      title: { text: 'Which trainable part costs the text? Held-out Brown perplexity change vs text-moe-small<br><sub>error bars: ± s.e. over seeds; arms are one run each</sub>' },
+      xaxis: { title: { text: 'fine-tune' } },
+      yaxis: { title: { text: 'perplexity change vs base (%)' } },
+      showlegend: true,
+      legend: { orientation: 'h', y: -0.45 },
+      height: 440,
+      margin: { ...MARGIN, t: 90, b: 150 },
+    },
+  };
+}
+
+/** What each arm costs the images: CLIP-T own − shuffled (± s.e. over captions) and the held-out image-code NLL. */
+export function armsImageFigure(seeds: Results['seeds']): Figure {
+  const x = seeds.arms.map((a) => ARM_LABELS[a.arm]);
+  return {
+    data: [
+      { type: 'bar', name: 'CLIP-T own − shuffled caption', x, y: seeds.arms.map((a) => a.clipT.difference), error_y: { type: 'data', array: seeds.arms.map((a) => a.clipT.standardError), visible: true }, marker: { color: '#2ca02c' } },
+      { type: 'scatter', mode: 'markers', name: 'held-out image-code NLL (right axis)', x, y: seeds.arms.map((a) => a.imageNll), yaxis: 'y2', marker: { color: '#d62728', size: 11, symbol: 'diamond' } },
+    ],
+    layout: {
+      title: { text: `What each arm costs the images (PLoRA, seed 0; ${seeds.arms[0]?.clipT.captions ?? 0} held-out captions)<br><sub>CLIP-T error bars: ± s.e. of the paired per-caption difference</sub>` },
+      xaxis: { title: { text: 'arm' } },
+      yaxis: { title: { text: 'CLIP-T own − shuffled (cosine)' } },
+      yaxis2: { title: { text: 'image-code NLL (nats per code)' }, overlaying: 'y', side: 'right' },
+      legend: { orientation: 'h', y: -0.45 },
+      height: 440,
+      margin: { ...MARGIN, r: 80, t: 90, b: 150 },
+    },
+  };
+}
+
 /** The figures worth a picture in the README, by file name (`npm run figures` renders them). */
 export function keyFigures(r: Results): { name: string; figure: Figure }[] {
   return [
@@ -137,5 +193,7 @@ export function keyFigures(r: Results): { name: string; figure: Figure }[] {
     ...r.routing.map((g) => ({ name: `plora-fig4-routing-layer${g.layer}`, figure: routingFigure(g, { model: '+PLoRA' }) })),
     { name: 'plora-fig4-exclusivity', figure: exclusivityFigure(r.exclusivity) },
     { name: 'plora-clip-t', figure: clipTFigure(r.clipT) },
+    { name: 'plora-arms-text', figure: armsTextFigure(r.seeds) },
+    { name: 'plora-arms-images', figure: armsImageFigure(r.seeds) },
   ];
 }

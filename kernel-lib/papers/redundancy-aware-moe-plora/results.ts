@@ -12,9 +12,12 @@ import type { LoRAKind } from '../../adapters';
 import { arr, bool, checkShape, Infer, int, keyed, num, obj, oneOf, str, tuple } from '../shape';
 import { ShapeError } from '../shape';
 import { verdicts } from './claims';
+import type { Verdict } from './claims';
 import { CLIP_T, clipTDifferences, clipTSummary, NOTEBOOK, RESULTS_FILE } from './clip-t';
 import type { ClipTScores } from './clip-t';
 import { earlyProbes, RunMetrics } from './run-metrics';
+import { SEEDS, seedsEntry, seedVerdicts } from './seeds';
+import type { Sweep } from './sweep';
 
 const SUITE = obj({ perplexity: num, scores: keyed(TEXT_TASKS, num), average: num, passages: int });
 const VERDICT = obj({ claim: str, paper: str, ours: str, criterion: str, reproduces: bool });
@@ -51,7 +54,11 @@ export const RESULTS = obj({
   /** CLIP-T of drawn (and real) images with their own and with shuffled captions. */
   clipT: obj({ plora: CLIP_T, lora: CLIP_T, real: CLIP_T }),
   liveDecode: obj({ tokens: int, stopReason: str, imageCodes: int }),
+  /** Issue #18: the seeds and mechanism arms (from the sweep file, `npm run plora:sweep`), summarised. */
+  seeds: SEEDS,
+  /** The paper's claims judged on the seed means (seeds.ts); `verdictsSeed0` on the single runs above. */
   verdicts: arr(VERDICT),
+  verdictsSeed0: arr(VERDICT),
 });
 
 export type Results = Infer<typeof RESULTS>;
@@ -90,6 +97,8 @@ export interface Measurements {
   clipT: Record<'plora' | 'lora' | 'real', ClipTScores>;
   /** The live caption → image decode: tokens, why it stopped (null: it did not finish), image codes drawn. */
   liveDecode: { tokens: number; stopReason: string | null; imageCodes: number };
+  /** The seeds and mechanism arms (the sweep file, checked: `sb.plora.checkSweep`). */
+  sweep: Sweep;
   /** Defaults to now. */
   date?: Date;
 }
@@ -106,6 +115,8 @@ export function routingOf(r: RoutingByModality): Results['routing'][number] {
 }
 
 const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+
+const verdictEntry = (v: Verdict): Results['verdicts'][number] => ({ claim: v.claim, paper: v.paper, ours: v.ours, criterion: v.criterion, reproduces: v.reproduces });
 
 /** The results JSON of notebook 01 from its measurements (rounded: 3 decimals, NLLs and perplexities 4). */
 export function results(m: Measurements): Results {
@@ -146,7 +157,9 @@ export function results(m: Measurements): Results {
     routing: m.routing.map(routingOf).map((r) => ({ ...r, exclusivity: round(r.exclusivity), text: r.text.map((x) => round(x, 4)), image: r.image.map((x) => round(x, 4)) })),
     clipT: { plora: clipTSummary(m.clipT.plora), lora: clipTSummary(m.clipT.lora), real: clipTSummary(m.clipT.real) },
     liveDecode: { tokens: m.liveDecode.tokens, stopReason: m.liveDecode.stopReason ?? 'unfinished', imageCodes: m.liveDecode.imageCodes },
-    verdicts: judged.map((v) => ({ claim: v.claim, paper: v.paper, ours: v.ours, criterion: v.criterion, reproduces: v.reproduces })),
+    seeds: seedsEntry(m.sweep),
+    verdicts: seedVerdicts(m.sweep).map(verdictEntry),
+    verdictsSeed0: judged.map(verdictEntry),
   };
   // What is written must read back: NaN (an undefined measurement) fails here, naming the field.
   return checkResults(JSON.parse(JSON.stringify(built)), 'plora.results');

@@ -6,8 +6,12 @@
  */
 import { pairedDifference } from '../../util/stats';
 import { verdicts, Verdict } from './claims';
+import { PROTOCOL } from './sweep';
 import type { RunEval, Sweep } from './sweep';
+import { ARM_NAMES } from './arms';
 import type { Arm } from './arms';
+import { CLIP_T } from './clip-t';
+import { arr, bool, Infer, int, keyed, num, obj, oneOf, str } from '../shape';
 import type { LoRAKind } from '../../adapters';
 
 /** Mean and standard error (n − 1 in the variance; 0 for one value) of a list of numbers. */
@@ -185,4 +189,41 @@ export function mechanismFindings(s: Sweep): Finding[] {
     });
   }
   return out;
+}
+
+const MEAN_SE = obj({ mean: num, se: num, n: int });
+const SUMMARY = obj({ seeds: arr(int), perplexity: MEAN_SE, perplexityChangePercent: MEAN_SE, averageDelta: MEAN_SE, eca: MEAN_SE, imageNll: MEAN_SE, clipT: MEAN_SE });
+
+/** The results JSON's `seeds` entry: the sweep summarised (the sweep file keeps every run's numbers). */
+export const SEEDS = obj({
+  protocol: PROTOCOL,
+  /** The paper's arm of each variant over its seeds (mean ± s.e.). */
+  summary: keyed(['plora', 'lora'] as const, SUMMARY),
+  /** PLoRA at seed 0, arm by arm (the paper's arm first). */
+  arms: arr(obj({ arm: oneOf(...ARM_NAMES), perplexity: num, perplexityChangePercent: num, averageDelta: num, imageNll: num, clipT: CLIP_T, eca: arr(num), exclusivity: arr(num) }), { min: 1 }),
+  /** Mean init − GW held-out low-res image NLL (steps 1–100), per seed. */
+  init: arr(obj({ seed: int, gap: num })),
+  findings: arr(obj({ question: str, answer: str, criterion: str, holds: bool })),
+});
+export type SeedsEntry = Infer<typeof SEEDS>;
+
+const r4 = (x: number) => Number(x.toFixed(4));
+const ms = (m: MeanSe) => ({ mean: r4(m.mean), se: r4(m.se), n: m.n });
+
+/** The `seeds` entry of the results JSON from a sweep (rounded). */
+export function seedsEntry(s: Sweep): SeedsEntry {
+  const summary = (v: LoRAKind) => {
+    const x = seedSummary(s, v);
+    return { seeds: x.seeds, perplexity: ms(x.perplexity), perplexityChangePercent: ms(x.perplexityChangePercent), averageDelta: ms(x.averageDelta), eca: ms(x.eca), imageNll: ms(x.imageNll), clipT: ms(x.clipT) };
+  };
+  const arms = ARM_NAMES.map((a) => runsOf(s, 'plora', a).find((r) => r.seed === 0))
+    .filter((r): r is RunEval => r !== undefined)
+    .map((r) => ({ arm: r.arm, perplexity: r.suite.perplexity, perplexityChangePercent: r.perplexityChangePercent, averageDelta: r.averageDelta, imageNll: r.probe.own, clipT: r.clipT, eca: r.eca, exclusivity: r.exclusivity }));
+  return {
+    protocol: s.protocol,
+    summary: { plora: summary('plora'), lora: summary('lora') },
+    arms,
+    init: s.init.length > 0 ? initGaps(s).map((g) => ({ seed: g.seed, gap: r4(g.gap) })) : [],
+    findings: mechanismFindings(s),
+  };
 }
