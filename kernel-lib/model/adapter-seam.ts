@@ -75,6 +75,11 @@ export class AdapterSet {
     this.list.splice(i, 1)[0].dispose();
   }
 
+  /** Disposes every adapter (the model's dispose: a model owns the adapters attached to it). */
+  disposeAll(): void {
+    for (const a of this.list.splice(0)) a.dispose();
+  }
+
   get names(): string[] {
     return this.list.map((a) => a.name);
   }

@@ -355,6 +355,7 @@ export class MoEModel {
 
   dispose(): void {
     for (const v of this.params.values()) v.dispose();
+    this.adapters.disposeAll();
     this.rope.dispose();
     this.masks.dispose();
     this.prepared?.dispose();
