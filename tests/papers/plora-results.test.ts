@@ -59,6 +59,11 @@ describe('run metrics of the shipped fine-tunes', () => {
       m.stages.lowres.probes[2].own = 'low';
       fs.writeFileSync(path.join(dir, 'metrics.json'), JSON.stringify(m));
       expect(() => plora.readRunMetrics(dir)).toThrow(`${path.join(dir, 'metrics.json')}.stages.lowres.probes[2].own: expected a finite number, got "low"`);
+      // runs since the data-parallel workers record their count; older ones do not
+      const now = JSON.parse(fs.readFileSync(path.join(CK, 's1-plora', 'metrics.json'), 'utf8'));
+      now.backend.trainWorkers = 2;
+      fs.writeFileSync(path.join(dir, 'metrics.json'), JSON.stringify(now));
+      expect(plora.readRunMetrics(dir).backend.trainWorkers).toBe(2);
       expect(() => plora.readRunMetrics(path.join(dir, 'none.json'))).toThrow(`readRunMetrics: ${path.join(dir, 'none.json')} does not exist`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -49,7 +49,8 @@ export const RUN_METRICS = obj({
   optimizer: obj({ name: str, lr: num, minLr: num, schedule: str, batchSize: int, seqLen: int }),
   /** `highres` is absent for a low-res-only run (the init ablation). */
   stages: obj({ lowres: STAGE, highres: opt(STAGE) }),
-  backend: obj({ backend: oneOf('tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'), tfBackend: str, gpu: bool, threads: int, simd: bool, skipped: arr(obj({ backend: str, reason: str })) }),
+  /** `trainWorkers` (data-parallel gradient workers, issue #11) is absent in runs from before it existed. */
+  backend: obj({ backend: oneOf('tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'), tfBackend: str, gpu: bool, threads: int, simd: bool, trainWorkers: opt(int), skipped: arr(obj({ backend: str, reason: str })) }),
   date: str,
   recipe_wall_time_s: num,
 });
