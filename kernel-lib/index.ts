@@ -146,5 +146,6 @@ export type { LiveDiffusionOptions, LiveDiffusionResult } from './display';
 // Paper reproductions, one namespace each (kernel-lib/papers/<paper>/): recipes, analyses, verdicts, figures,
 // typed results. `sb.plora` is "Efficient Multimodal Generation via Redundancy-Aware Mixture-of-Experts" (notebook 01).
 // `sb.liquid` is "Liquid: Language Models are Scalable and Unified Multi-modal Generators" (issue #16; library part).
-export { plora, liquid, writeResultsFile, checkShape, ShapeError } from './papers';
+// `sb.moss` is "Modality-Specialized Synergizers for Interleaved Vision-Language Generalists" (issue #13; notebook 02).
+export { plora, liquid, moss, writeResultsFile, checkShape, ShapeError } from './papers';
 export type { Shape, Infer } from './papers';

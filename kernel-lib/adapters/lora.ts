@@ -38,6 +38,11 @@ export interface LoRAOptions {
   name?: string;
   /** Seed of A's initialisation (default 0). */
   seed?: number;
+  /**
+   * Dropout on the adapter's input in training forwards (PEFT's lora_dropout; default 0, notebook 01's
+   * adapters have none); 0 ≤ dropout < 1.
+   */
+  dropout?: number;
 }
 
 /** Options with every default filled in (what save files record). */
@@ -49,6 +54,8 @@ export interface LoRASpec {
   layers: number[];
   targets: LoRATarget[];
   seed: number;
+  /** Present only when > 0, so the specs (and files) of adapters without dropout read as before it existed. */
+  dropout?: number;
 }
 
 /** [in, out] of one projection's low-rank pair, for a model config. */
@@ -94,7 +101,9 @@ export function commonAdapterSpec(cfg: MoEConfig, o: CommonAdapterOptions): { ra
 /** Validates options against a model config and fills in the defaults; messages name the field. */
 export function loraSpec(cfg: MoEConfig, o: LoRAOptions): LoRASpec {
   if (o.kind !== 'lora' && o.kind !== 'plora') throw new Error(`kind must be 'lora' or 'plora', got ${JSON.stringify(o.kind)}`);
-  return { kind: o.kind, ...commonAdapterSpec(cfg, o) };
+  const dropout = o.dropout ?? 0;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new Error(`dropout must be a number in [0, 1), got ${JSON.stringify(o.dropout)}`);
+  return { kind: o.kind, ...commonAdapterSpec(cfg, o), ...(dropout > 0 ? { dropout } : {}) };
 }
 
 /** Number of adapter weights for a spec (A and B of every adapted projection). */
@@ -165,7 +174,9 @@ export class LoRAAdapter implements ProjectionAdapter {
     const outWidth = target === 'attn.wo' ? this.widths.o : this.widths.q + this.widths.k + this.widths.v;
     const mask = this.rowMask(N, ctx.positions);
     if (mask === 'none') return tf.zeros([N, outWidth]); // exactly the base projection, and no gradient
-    const xm: tf.Tensor2D = mask ? tf.mul(x, mask) : x; // [N, in]; masked rows are exactly 0, so their delta and gradients are too
+    const p = this.spec.dropout ?? 0;
+    const xd: tf.Tensor2D = ctx.training && p > 0 ? (tf.dropout(x, p) as tf.Tensor2D) : x; // training forwards only
+    const xm: tf.Tensor2D = mask ? tf.mul(xd, mask) : xd; // [N, in]; masked rows are exactly 0, so their delta and gradients are too
     const low = (t: LoRATarget): tf.Tensor2D => {
       const a = this.vars.get(this.path(layer, t, 'A')) as tf.Tensor as tf.Tensor2D; // [in, r]
       const b = this.vars.get(this.path(layer, t, 'B')) as tf.Tensor as tf.Tensor2D; // [r, out]

@@ -122,7 +122,7 @@ export function peftConfig(handle: LoRAHandle): PeftConfig {
     r: spec.rank,
     lora_alpha: spec.alpha,
     use_rslora: true,
-    lora_dropout: 'dropout' in spec ? spec.dropout : 0,
+    lora_dropout: spec.dropout ?? 0,
     target_modules: spec.targets.map((t) => `${t}_proj`),
     layers_to_transform: spec.layers.slice(),
     bias: 'none',
@@ -179,7 +179,7 @@ export function loadPeftAdapter(host: AdapterHost, dir: string, opts: { enabled?
   const targets = (c.target_modules ?? []).map((m) => m.replace(/_proj$/, '')) as LoRAOptions['targets'];
   const options = { kind: sb.kind, name: opts.name ?? sb.name, rank: c.r, alpha: c.lora_alpha, layers: c.layers_to_transform, targets, seed: sb.seed, dropout: c.lora_dropout, grid: sb.grid };
   const handle = sb.kind === 'lora' || sb.kind === 'plora'
-    ? attachLoRA(model, { kind: sb.kind, name: options.name, rank: c.r, alpha: c.lora_alpha, layers: c.layers_to_transform, targets, seed: sb.seed })
+    ? attachLoRA(model, { kind: sb.kind, name: options.name, rank: c.r, alpha: c.lora_alpha, layers: c.layers_to_transform, targets, seed: sb.seed, ...(c.lora_dropout ? { dropout: c.lora_dropout } : {}) })
     : attachLoRA(model, options as ModalityLoRAOptions);
   try {
     const st = readSafetensors(wFile);

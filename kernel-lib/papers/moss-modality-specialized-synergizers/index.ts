@@ -1,0 +1,23 @@
+/**
+ * The MoSS paper at workbench scale (code name `moss`; notebook 02, results
+ * `notebooks/results/02-moss-modality-specialized-synergizers.json`): its arms and recipe on the frozen
+ * mm-moe-small, the instruction items as token rows, the per-item held-out evaluation, its claims judged
+ * on measured numbers (criteria fixed in code before any run) and the typed results builder.
+ *
+ *   import * as sb from '../dist/kernel-lib';
+ *   const m = await sb.moss.trainArm({ arm: 'moss', rank: 8, seed: 0, baseDir, vqvaeDir, outDir, runDir });
+ *   const { session, adapter } = await sb.moss.loadArm(outDir, baseDir);
+ *   const scores = sb.moss.scoreItems(session, items);       // per held-out item: image-code and text NLL
+ *   sb.moss.verdicts(numbers);                               // each claim, the paper's number, ours, the criterion
+ */
+export { CITATION } from './citation';
+export { ARMS, ARM_NAMES, RANKS, TABLE2_RANK, ALPHA, DROPOUT, adapterParams, matchedRank, armAdapter } from './arms';
+export type { Arm } from './arms';
+export { itemRow, paddedBatch, joinText, CodedItems, instructionBatches, heldOutItems } from './items';
+export type { CodedItem, CodedPart, ItemRow, InstructionSource, ImageEncoder } from './items';
+export { scoreItems, drawTargets, finiteMean } from './evaluate';
+export type { ItemScores, ScoreOptions, DrawnScores, DrawOptions } from './evaluate';
+export { trainArm, trainArmOn, loadArm, runName, stepTimes, itemScoresFile, DEFAULTS } from './recipe';
+export type { ArmOptions, ArmData, RecipeOptions } from './recipe';
+export { RUN_METRICS, ITEM_SCORES_FILE, readRunMetrics, readItemScores, METRICS_FILE, ADAPTER_DIR, CHECKPOINT_DIR, evalFile } from './run-metrics';
+export type { RunMetrics, StepTime, Probe, ItemScoresFile } from './run-metrics';
