@@ -21,6 +21,8 @@ import type { InstructionKind } from '../../data/instructions';
 import type { ImageCodes } from '../../tokenizer';
 import type { RGBImage, VQVAE } from '../../image';
 import { centreIn, SceneChecker } from '../../eval/scene-checker';
+import type { DataStore } from '../../data/store';
+import { objectVocabulary, SCENE_SUBCATEGORIES, STORY_EXTRA_SUBCATEGORIES } from '../../data/objects';
 import { CodedItem, itemRow, joinText, paddedBatch } from './items';
 
 export interface ItemScores {
@@ -115,6 +117,15 @@ export interface DrawOptions {
   /** Item i is drawn with seed firstSeed + i (default 0). */
   firstSeed?: number;
   onImage?: (done: number, total: number) => void;
+}
+
+/**
+ * A scene checker that knows every object an instruction target can show: the scenes' objects and the
+ * stories' extra ones (SceneChecker.fromStore knows the scenes' only). Dispose it after use.
+ */
+export function instructionChecker(store: DataStore): SceneChecker {
+  const vocab = objectVocabulary(store.emoji, [...SCENE_SUBCATEGORIES, ...STORY_EXTRA_SUBCATEGORIES]);
+  return new SceneChecker(vocab.map((e) => ({ emoji: e.index, name: e.name, image: store.emojiImage(e.index) })));
 }
 
 /** The prompt parts the target image is drawn after: the prompt and the target's parts before its image. */

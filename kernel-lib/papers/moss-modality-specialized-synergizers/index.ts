@@ -13,11 +13,15 @@
 export { CITATION } from './citation';
 export { ARMS, ARM_NAMES, RANKS, TABLE2_RANK, ALPHA, DROPOUT, adapterParams, matchedRank, armAdapter } from './arms';
 export type { Arm } from './arms';
-export { itemRow, paddedBatch, joinText, CodedItems, instructionBatches, heldOutItems } from './items';
+export { itemRow, paddedBatch, joinText, CodedItems, instructionBatches, heldOutItems, LENGTH_WINDOW } from './items';
 export type { CodedItem, CodedPart, ItemRow, InstructionSource, ImageEncoder } from './items';
-export { scoreItems, drawTargets, finiteMean } from './evaluate';
+export { scoreItems, drawTargets, finiteMean, instructionChecker } from './evaluate';
 export type { ItemScores, ScoreOptions, DrawnScores, DrawOptions } from './evaluate';
 export { trainArm, trainArmOn, loadArm, runName, stepTimes, itemScoresFile, DEFAULTS } from './recipe';
 export type { ArmOptions, ArmData, RecipeOptions } from './recipe';
 export { RUN_METRICS, ITEM_SCORES_FILE, readRunMetrics, readItemScores, METRICS_FILE, ADAPTER_DIR, CHECKPOINT_DIR, evalFile } from './run-metrics';
 export type { RunMetrics, StepTime, Probe, ItemScoresFile } from './run-metrics';
+export { verdicts, compare, lowerBy2se, describe, decodeVerdict, PAPER_DECODE_RATIO } from './claims';
+export type { Numbers, Verdict, ArmScores, SeedScores, Comparison } from './claims';
+export { results, checkResults, RESULTS, NOTEBOOK, RESULTS_FILE } from './results';
+export type { Results, Measurements, ArmRun } from './results';

@@ -21,7 +21,7 @@ import type { Split } from '../../data/emoji';
 import type { SceneEdit } from '../../data/scene-edit';
 import type { RGBImage } from '../../image';
 import type { TrainBatch } from '../../train/trainer';
-import { EpochSampler } from '../../util/random';
+import { EpochSampler, permutation, rngAt } from '../../util/random';
 
 export type CodedPart = { text: string } | { image: ImageCodes };
 
@@ -116,16 +116,36 @@ export class CodedItems {
   }
 }
 
+/** Items per window of `window` steps that are sorted by length before they are cut into batches (default 4). */
+export const LENGTH_WINDOW = 4;
+
 /**
- * The batch of 0-based step `step`: `batchSize` items drawn without replacement per epoch in an order
- * seeded by `seed` (a pure function of (seed, step), so a resumed run sees the batches the uninterrupted
- * run would have).
+ * The batch of 0-based step `step`, a pure function of (seed, step), so a resumed run sees the batches the
+ * uninterrupted run would have. Items are drawn without replacement per epoch in an order seeded by `seed`,
+ * `window` batches' worth at a time; each window is sorted by row length and cut into `window` batches,
+ * which its steps take in a seeded order. A step costs what its longest row costs (rows are padded to it)
+ * and the longer rows cost more than linearly, so grouping story items (up to ~400 tokens) apart from
+ * edits (~145) makes a step about 1.6× cheaper on average than drawing rows at random, with the same items
+ * per epoch.
  */
-export function instructionBatches(tok: MultimodalTokenizer, items: CodedItems, o: { batchSize: number; seed: number }): (step: number) => TrainBatch {
+export function instructionBatches(tok: MultimodalTokenizer, items: CodedItems, o: { batchSize: number; seed: number; window?: number }): (step: number) => TrainBatch {
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`moss: batchSize must be a positive integer, got ${JSON.stringify(o.batchSize)}`);
+  const W = o.window ?? LENGTH_WINDOW;
+  if (!Number.isInteger(W) || W < 1) throw new Error(`moss: window must be a positive integer, got ${JSON.stringify(o.window)}`);
   if (items.size < 1) throw new Error('moss: no training items');
   const sampler = new EpochSampler(items.size, o.seed, 13);
-  return (step) => paddedBatch(tok, items.items(sampler.indices(step, o.batchSize)).map((it) => itemRow(tok, it)));
+  let held: { group: number; batches: ItemRow[][] } | null = null;
+  return (step) => {
+    const group = Math.floor(step / W);
+    if (held?.group !== group) {
+      const rows = items.items(sampler.indices(group, o.batchSize * W)).map((it) => itemRow(tok, it));
+      const sorted = rows.map((r, i) => ({ r, i })).sort((a, b) => a.r.ids.length - b.r.ids.length || a.i - b.i).map((x) => x.r);
+      const batches = Array.from({ length: W }, (_, k) => sorted.slice(k * o.batchSize, (k + 1) * o.batchSize));
+      const order = permutation(W, rngAt(o.seed, 14, group));
+      held = { group, batches: Array.from(order, (k) => batches[k]) };
+    }
+    return paddedBatch(tok, held.batches[step % W]);
+  };
 }
 
 /**
