@@ -17,6 +17,7 @@ import { Io, throttledProgress } from './io';
 import { trainClipCommand } from './train-clip';
 import { trainVqvaeCommand } from './train-vqvae';
 import { trainDiffusionCommand } from './train-diffusion';
+import { trainMossCommand } from './train-moss';
 
 /** The language-model recipes, in the order `train --help` lists them. */
 const LM_RECIPES = ['text-moe-small', 'mm-moe-small', 's1-plora', 's1-lora', 's1-init-ablation'] as const;
@@ -32,6 +33,7 @@ export const RECIPES: Record<string, string> = {
   vqvae: 'the emoji VQ-VAE image tokenizer (data/checkpoints/vqvae-emoji)',
   clip: 'the workbench CLIP evaluator (data/checkpoints/clip-emoji)',
   diffusion: 'the latent diffusion decoder on the VQ-VAE latents (data/checkpoints/ldm-emoji)',
+  moss: 'one arm of the MoSS paper on the frozen mm-moe-small (--arm, --rank, --seed; notebooks/02-…)',
 };
 
 export const TRAIN: CommandSpec = {
@@ -151,6 +153,7 @@ export async function train(argv: string[], io: Io): Promise<number> {
   if (recipe === 'vqvae') return trainVqvaeCommand(rest, io);
   if (recipe === 'clip') return trainClipCommand(rest, io);
   if (recipe === 'diffusion') return trainDiffusionCommand(rest, io);
+  if (recipe === 'moss') return trainMossCommand(rest, io);
   if ((LM_RECIPES as readonly string[]).includes(recipe)) return trainLm(recipe as LmRecipe, rest, io);
   throw new UsageError(`unknown model '${recipe}'; expected one of ${Object.keys(RECIPES).join(', ')}`);
 }

@@ -90,6 +90,18 @@ const probeOf = (step: number, split: string, sc: ItemScores): Probe => {
   return { step, split, items: sc.ids.length, imageNll: Number(finiteMean(sc.imageNll).toFixed(4)), textNll: Number.isFinite(text) ? Number(text.toFixed(4)) : null };
 };
 
+/** Writes the trained weights into outDir (the adapter's PEFT export, or the whole model for `full`). */
+function writeWeights(s: Session, adapter: LoRAHandle | null, outDir: string, name: string): RunMetrics['files'] {
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.rmSync(path.join(outDir, METRICS_FILE), { force: true }); // a stale metrics.json must not describe new weights
+  if (adapter) {
+    savePeftAdapter(adapter, path.join(outDir, ADAPTER_DIR));
+    return { adapter: ADAPTER_DIR };
+  }
+  s.save(path.join(outDir, CHECKPOINT_DIR), { dtype: 'float32', extra: { recipe: name } });
+  return { checkpoint: CHECKPOINT_DIR };
+}
+
 /** What trainArmOn trains on: coded train items, held-out probe items, a sentence saying what they are. */
 export interface ArmData {
   train: CodedItems;
@@ -146,17 +158,10 @@ export async function trainArmOn(s: Session, data: ArmData, o: ArmOptions): Prom
       signal: o.signal,
     });
     const trainSeconds = (r.history.at(-1)?.elapsedMs ?? 0) / 1000;
-    if (r.stopped === 'done') probe(steps);
-    fs.mkdirSync(o.outDir, { recursive: true });
-    fs.rmSync(path.join(o.outDir, METRICS_FILE), { force: true }); // a stale metrics.json must not describe new weights
-    const files: RunMetrics['files'] = {};
-    if (adapter) {
-      savePeftAdapter(adapter, path.join(o.outDir, ADAPTER_DIR));
-      files.adapter = ADAPTER_DIR;
-    } else {
-      s.save(path.join(o.outDir, CHECKPOINT_DIR), { dtype: 'float32', extra: { recipe: name } });
-      files.checkpoint = CHECKPOINT_DIR;
-    }
+    const done = r.stopped === 'done';
+    if (done) probe(steps);
+    // an interrupted run writes nothing into outDir: its run directory resumes it (from the last snapshot)
+    const files: RunMetrics['files'] = done ? writeWeights(s, adapter, o.outDir, name) : {};
     const d = s.device;
     const metrics: RunMetrics = {
       name,
@@ -197,7 +202,7 @@ export async function trainArmOn(s: Session, data: ArmData, o: ArmOptions): Prom
       recipe_wall_time_s: NaN,
     };
     metrics.recipe_wall_time_s = Number(((Date.now() - t0) / 1000).toFixed(1));
-    atomicWriteFile(path.join(o.outDir, METRICS_FILE), `${JSON.stringify(metrics, null, 1)}\n`); // last: it names complete weights
+    if (done) atomicWriteFile(path.join(o.outDir, METRICS_FILE), `${JSON.stringify(metrics, null, 1)}\n`); // last: it names complete weights
     return { metrics, adapter };
   } catch (err) {
     adapter?.detach();
