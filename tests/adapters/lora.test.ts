@@ -13,6 +13,7 @@ import { train } from '../../kernel-lib/train/trainer';
 import { saveCheckpoint } from '../../kernel-lib/checkpoint';
 import {
   attachLoRA, loadAdapter, loraParamCount, LoRAHandle, PLORA_TRAINABLE_FREEZE, ploraFreeze, saveAdapter, PartialLoRAAdapter,
+  LoRAAdapter, savePeftAdapter, loadPeftAdapter,
 } from '../../kernel-lib/adapters';
 import { defaultMoEConfig } from '../../kernel-lib/model/config';
 import type { Step } from '../../kernel-lib/decode/generate';
@@ -430,4 +431,33 @@ test('no tensor leaks: attach, forward, prefill/step, generate, detach', async (
     h.detach();
   }
   expect(tf.memory().numTensors).toBe(before);
+});
+
+test('LoRA dropout (issue #13: MoSS’s baselines use PEFT’s lora_dropout 0.05): training forwards only; absent from the spec at 0; kept by both file formats', () => {
+  const cfg = s.config;
+  const plain = new LoRAAdapter(cfg, { kind: 'lora', rank: 2, alpha: 4 });
+  expect('dropout' in plain.spec).toBe(false); // notebook 01's adapters: specs and files as before
+  plain.dispose();
+  const ad = new LoRAAdapter(cfg, { kind: 'lora', rank: 2, alpha: 4, layers: [0], targets: ['o'], dropout: 0.5 });
+  expect(ad.spec.dropout).toBe(0.5);
+  for (const v of ad.parameters().values()) v.assign(tf.onesLike(v));
+  const x = tf.ones([6, cfg.hiddenSize]) as tf.Tensor2D;
+  const ctx = sequenceContext(metaFromModalities(new Uint8Array(6)));
+  const a = ad.delta(0, 'attn.wo', x, ctx).dataSync();
+  expect(ad.delta(0, 'attn.wo', x, ctx).dataSync()).toEqual(a);
+  expect(maxAbsDiff(ad.delta(0, 'attn.wo', x, { ...ctx, training: true }).dataSync(), a)).toBeGreaterThan(1e-3);
+  ad.dispose();
+  x.dispose();
+  expect(() => new LoRAAdapter(cfg, { kind: 'lora', rank: 2, alpha: 4, dropout: 1 })).toThrow('dropout must be a number in [0, 1), got 1');
+  const h = attachLoRA(s, { kind: 'lora', name: 'dropped', rank: 2, alpha: 4, dropout: 0.05 });
+  const dir = path.join(tmp, 'dropout');
+  saveAdapter(h, dir);
+  h.detach();
+  const back = loadAdapter(s, dir, 'dropped');
+  expect(back.spec).toEqual({ kind: 'lora', name: 'dropped', rank: 2, alpha: 4, layers: [0, 1], targets: ['q', 'k', 'v', 'o'], seed: 0, dropout: 0.05 });
+  savePeftAdapter(back, path.join(tmp, 'dropout-peft'));
+  back.detach();
+  const peft = loadPeftAdapter(s, path.join(tmp, 'dropout-peft'));
+  expect(peft.spec.dropout).toBe(0.05);
+  peft.detach();
 });

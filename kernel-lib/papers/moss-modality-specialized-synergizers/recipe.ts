@@ -257,7 +257,10 @@ export async function trainArm(o: RecipeOptions): Promise<RunMetrics> {
   }
 }
 
-/** A trained arm back in a session: the base with the adapter attached (enabled), or the fine-tuned model. */
+/**
+ * A trained arm back in a session: the base with the adapter attached (enabled), or the fine-tuned model.
+ * Detach the adapter before disposing the session (Session.dispose frees the model's weights, not its adapters').
+ */
 export async function loadArm(dir: string, baseDir: string): Promise<{ session: Session; adapter: LoRAHandle | null }> {
   if (fs.existsSync(path.join(dir, CHECKPOINT_DIR))) return { session: await Session.load(path.join(dir, CHECKPOINT_DIR)), adapter: null };
   if (!fs.existsSync(path.join(dir, ADAPTER_DIR))) throw new Error(`moss.loadArm: ${dir} has neither ${ADAPTER_DIR}/ nor ${CHECKPOINT_DIR}/`);
