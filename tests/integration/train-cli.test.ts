@@ -9,7 +9,7 @@ const lastLine = (s: string) => s.trim().split('\n').at(-1);
 test('unknown recipe, bad step counts and --eval-only where there is no evaluator', () => {
   const unknown = run('gpt-5');
   expect(unknown.status).toBe(2);
-  expect(lastLine(unknown.stderr)).toBe("train: unknown model 'gpt-5'; expected one of text-moe-small, mm-moe-small, s1-plora, s1-lora, s1-init-ablation, vqvae, clip, diffusion");
+  expect(lastLine(unknown.stderr)).toBe("train: unknown model 'gpt-5'; expected one of text-moe-small, mm-moe-small, s1-plora, s1-lora, s1-init-ablation, vqvae, clip, diffusion, moss");
   const low = run('s1-plora', '--lowres-steps', '0');
   expect(low.status).toBe(2); // was 1: checked inside the recipe; now, as every bad number, before any work
   expect(lastLine(low.stderr)).toBe("train: --lowres-steps must be a positive integer, got '0'");
@@ -40,4 +40,27 @@ test('--arm and --seed (issue #18 mechanism arms and seeds): named, checked, and
   const help = run('s1-plora', '--help');
   expect(help.stdout).toContain('--arm NAME');
   expect(help.stdout).toContain('--seed K');
+});
+
+test('train moss (issue #13): --arm, --rank, --seed and the counts are named and checked before any work', () => {
+  const cases: [string[], string][] = [
+    [[], 'train: --arm is required: one of lora, moe-lora, moe-lora-matched, moss, sam-convlora, full'],
+    [['--arm', 'conv'], "train: --arm must be one of lora, moe-lora, moe-lora-matched, moss, sam-convlora, full, got 'conv'"],
+    [['--arm', 'moss', '--rank', '5'], "train: --rank must be one of 4, 8, 16, 32, got '5'"],
+    [['--arm', 'moss', '--rank', 'x'], "train: --rank must be a positive integer, got 'x'"],
+    [['--arm', 'full', '--rank', '8'], 'train: --rank does not apply to --arm full (full fine-tuning has no adapter)'],
+    [['--arm', 'lora', '--seed', '-1'], "train: --seed must be an integer in [0, 2^32), got '-1'"],
+    [['--arm', 'lora', '--steps', '0'], "train: --steps must be a positive integer, got '0'"],
+    [['--arm', 'lora', '--test-items', '-2'], "train: --test-items must be a non-negative integer, got '-2'"],
+    [['--arm', 'lora', '--lr', '0'], "train: --lr must be a number > 0, got '0'"],
+    [['--arm', 'lora', '--ranks', '8'], 'train: unknown option --ranks'],
+  ];
+  for (const [args, want] of cases) {
+    const r = run('moss', ...args);
+    expect([r.status, lastLine(r.stderr)]).toEqual([2, want]);
+  }
+  const help = run('moss', '--help');
+  expect(help.status).toBe(0);
+  for (const flag of ['--arm NAME', '--rank R', '--seed K', '--steps N', '--batch N']) expect(help.stdout).toContain(flag);
+  expect(help.stdout).toContain('moe-lora-matched');
 });
