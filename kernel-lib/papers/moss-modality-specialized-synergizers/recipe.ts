@@ -32,7 +32,11 @@ import { ADAPTER_DIR, CHECKPOINT_DIR, evalFile, ItemScoresFile, METRICS_FILE, Pr
 export const DEFAULTS = {
   rank: 8,
   seed: 0,
-  steps: 400,
+  /**
+   * 360 steps of 8 items (21 % of an epoch): Table 2's 12 runs (4 arms × 3 seeds at r = 8) take about 2 h on two
+   * cores by the per-step times measured for issue #13 (README, "MoSS arms").
+   */
+  steps: 360,
   batchSize: 8,
   lr: 1e-3,
   fullLr: 1e-4,
