@@ -12,6 +12,11 @@ export interface PerplexityResult {
   /** Mean negative log-likelihood in nats. */
   nll: number;
   tokens: number;
+  /**
+   * With `textVocabulary` n: the same predictions renormalised over the ids [0, n) only (a grown model's
+   * text vocabulary), so the probability the model gives to the newer ids (image codes, …) is left out.
+   */
+  textOnly?: { perplexity: number; nll: number };
 }
 
 /** Non-overlapping windows of `seqLen` tokens from the stream (the tail shorter than 2 is dropped). */
@@ -30,6 +35,8 @@ export interface PerplexityOptions {
   /** Score at most the first this many tokens of the stream. */
   maxTokens?: number;
   modalityOf?: (id: number) => Modality;
+  /** Also score every prediction renormalised over the ids below this (`textOnly`); every target must be one of them. */
+  textVocabulary?: number;
   /** Called after each batch with (windows done, windows in all). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -46,7 +53,10 @@ export function modelPerplexity(
   const seqLen = o.seqLen ?? 128;
   const ws = windows(stream, seqLen, o.maxTokens);
   const V = model.config.vocabSize;
+  const Vt = o.textVocabulary;
+  if (Vt !== undefined && !(Number.isInteger(Vt) && Vt >= 2 && Vt <= V)) throw new Error(`modelPerplexity: textVocabulary must be an integer in [2, ${V}], got ${Vt}`);
   let nll = 0;
+  let nllText = 0;
   let n = 0;
   let done = 0;
   // group windows by length (all full but the last) so each batch is rectangular
@@ -64,7 +74,12 @@ export function modelPerplexity(
       batch.forEach((row, bi) => {
         for (let t = 0; t + 1 < T; t++) {
           const base = (bi * T + t) * V;
-          nll += rowLogSumExp(r.logits, base, V) - r.logits[base + row[t + 1]];
+          const target = r.logits[base + row[t + 1]];
+          nll += rowLogSumExp(r.logits, base, V) - target;
+          if (Vt !== undefined) {
+            if (row[t + 1] >= Vt) throw new Error(`modelPerplexity: token ${row[t + 1]} is outside the text vocabulary [0, ${Vt})`);
+            nllText += rowLogSumExp(r.logits, base, Vt) - target;
+          }
           n++;
         }
       });
@@ -72,7 +87,7 @@ export function modelPerplexity(
       o.onProgress?.(done, ws.length);
     }
   }
-  return { perplexity: Math.exp(nll / n), nll: nll / n, tokens: n };
+  return { perplexity: Math.exp(nll / n), nll: nll / n, tokens: n, ...(Vt !== undefined ? { textOnly: { perplexity: Math.exp(nllText / n), nll: nllText / n } } : {}) };
 }
 
 /**

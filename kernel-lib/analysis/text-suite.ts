@@ -39,8 +39,11 @@ export interface TextSuiteOptions {
   maxPassages?: number;
   /** Sequences per forward. Default 8. */
   batchSize?: number;
-  /** Perplexity windows (default min(128, maxPositions)) and a cap on scored tokens. */
-  perplexity?: { seqLen?: number; maxTokens?: number };
+  /**
+   * Perplexity windows (default min(128, maxPositions)), a cap on scored tokens, and a text vocabulary
+   * to also renormalise over (modelPerplexity's `textVocabulary`).
+   */
+  perplexity?: { seqLen?: number; maxTokens?: number; textVocabulary?: number };
   /**
    * Called as the work goes with (sequences scored, sequences in all): perplexity windows, then the
    * tasks' sequences. A suite over 200 passages is minutes of forwards on one core.
@@ -133,6 +136,23 @@ function score(correct: number, total: number, skipped: number): TaskScore {
   return { accuracy: total > 0 ? (100 * correct) / total : NaN, correct, total, skipped };
 }
 
+/** The passages the suite uses, as word lists: those of ≥ minWords words, the first maxPassages of them. */
+function suitePassages(texts: string[], o: Pick<TextSuiteOptions, 'minWords' | 'maxPassages'>): string[][] {
+  const passages = texts.map((t) => words(t)).filter((ws) => ws.length >= (o.minWords ?? 6));
+  return o.maxPassages !== undefined ? passages.slice(0, o.maxPassages) : passages;
+}
+
+function passagesStream(tok: Session['tokenizer'], passages: string[][]): number[] {
+  const stream: number[] = [];
+  for (const ws of passages) stream.push(tok.bos, ...tok.bpe.encode(ws.join(' ')), tok.eos);
+  return stream;
+}
+
+/** The token stream the suite's perplexity is measured on (<bos> passage <eos> …, same passages as textSuite). */
+export function suiteStream(session: Session, texts: string[], o: Pick<TextSuiteOptions, 'minWords' | 'maxPassages'> = {}): number[] {
+  return passagesStream(session.tokenizer, suitePassages(texts, o));
+}
+
 /** Runs the suite on passages (e.g. held-out Brown paragraphs). */
 export function textSuite(session: Session, texts: string[], o: TextSuiteOptions = {}): TextSuiteResult {
   const tok = session.tokenizer;
@@ -140,8 +160,7 @@ export function textSuite(session: Session, texts: string[], o: TextSuiteOptions
   const maxPos = session.config.maxPositions;
   const minWords = o.minWords ?? 6;
   const batch = o.batchSize ?? 8;
-  let passages = texts.map((t) => words(t)).filter((ws) => ws.length >= minWords);
-  if (o.maxPassages !== undefined) passages = passages.slice(0, o.maxPassages);
+  const passages = suitePassages(texts, o);
   if (passages.length < 4) throw new Error(`textSuite needs at least 4 passages of ≥ ${minWords} words, got ${passages.length}`);
   const rand = mulberry32(o.seed ?? 0);
 
@@ -193,8 +212,7 @@ export function textSuite(session: Session, texts: string[], o: TextSuiteOptions
   });
 
   // Every input is built (the seeded draws above happen in the same order as ever); now the forwards.
-  const stream: number[] = [];
-  for (const ws of passages) stream.push(tok.bos, ...enc(ws.join(' ')), tok.eos);
+  const stream = passagesStream(tok, passages);
   const seqLen = o.perplexity?.seqLen ?? Math.min(128, maxPos);
   const pplWindows = windows(stream, seqLen, o.perplexity?.maxTokens).length;
   const total = pplWindows + lw.length + pairs.length + 4 * items.length;
@@ -203,6 +221,7 @@ export function textSuite(session: Session, texts: string[], o: TextSuiteOptions
   const perplexity = modelPerplexity(session.model, stream, {
     seqLen,
     maxTokens: o.perplexity?.maxTokens,
+    textVocabulary: o.perplexity?.textVocabulary,
     batchSize: batch,
     modalityOf: (id) => tok.modalityOf(id),
     onProgress: report(0),

@@ -7,7 +7,8 @@ import { modalityCodes } from '../../kernel-lib/model/adapter-seam';
 import { mulberry32, normalArray } from '../../kernel-lib/util/random';
 import { defaultMoEConfig } from '../../kernel-lib/model/config';
 import { attachLoRA } from '../../kernel-lib/adapters';
-import { textSuite, relativeChange, scoreSequences } from '../../kernel-lib/analysis/text-suite';
+import { textSuite, relativeChange, scoreSequences, suiteStream } from '../../kernel-lib/analysis/text-suite';
+import { modelPerplexity, windows } from '../../kernel-lib/analysis/perplexity';
 import { budgetTable } from '../../kernel-lib/analysis/budget';
 
 const PASSAGES = [
@@ -163,4 +164,37 @@ test('budgetTable: base, activated, adapter and vocabulary parameters (hand-comp
   } finally {
     h.detach();
   }
+});
+
+test('perplexity renormalised over a text vocabulary (textOnly): float64 from the logits, the stream textSuite scores, bad sizes refused', () => {
+  const stream = suiteStream(s, PASSAGES);
+  expect(stream[0]).toBe(s.tokenizer.bos);
+  expect(stream.filter((id) => id === s.tokenizer.eos)).toHaveLength(7); // 'too short to use' has < 6 words
+  const V = s.config.vocabSize;
+  const Vt = Math.max(...stream) + 1; // the smallest vocabulary that holds every target
+  expect(Vt).toBeLessThan(V);
+  const r = modelPerplexity(s.model, stream, { seqLen: 16, textVocabulary: Vt, modalityOf: (id) => s.tokenizer.modalityOf(id) });
+  let full = 0;
+  let text = 0;
+  let n = 0;
+  for (const w of windows(stream, 16)) {
+    const logits = s.model.forward([w], { capture: 'none', modalities: modalityCodes(w, (id) => s.tokenizer.modalityOf(id)) }).logits;
+    for (let t = 0; t + 1 < w.length; t++) {
+      const row = Array.from(logits.subarray(t * V, (t + 1) * V));
+      const lse = (k: number) => {
+        const m = Math.max(...row.slice(0, k));
+        return m + Math.log(row.slice(0, k).reduce((a, x) => a + Math.exp(x - m), 0));
+      };
+      full += lse(V) - row[w[t + 1]];
+      text += lse(Vt) - row[w[t + 1]];
+      n++;
+    }
+  }
+  expect(r.tokens).toBe(n);
+  expect(Math.abs(r.nll - full / n)).toBeLessThan(1e-5);
+  expect(Math.abs((r.textOnly?.nll ?? NaN) - text / n)).toBeLessThan(1e-5);
+  expect(r.textOnly!.perplexity).toBeLessThan(r.perplexity); // fewer ids share the mass
+  expect(modelPerplexity(s.model, stream, { seqLen: 16 }).textOnly).toBeUndefined();
+  expect(() => modelPerplexity(s.model, stream, { textVocabulary: V + 1 })).toThrow(`modelPerplexity: textVocabulary must be an integer in [2, ${V}], got ${V + 1}`);
+  expect(() => modelPerplexity(s.model, stream, { textVocabulary: Vt - 1 })).toThrow(`is outside the text vocabulary [0, ${Vt - 1})`);
 });

@@ -17,6 +17,7 @@ export function sweepRun(variant: 'plora' | 'lora', arm: plora.Arm, seed: number
     train_wall_time_s: 1100,
     suite: { perplexity: o.ppl, scores: { lastWord: 10, shuffled: 60, continuation: 30 }, average: 33.333, passages: 200 },
     averageDelta: o.delta ?? -1,
+    textVocabPerplexity: o.ppl * 0.8,
     perplexityChangePercent: (100 * (o.ppl - base)) / base,
     eca: Array(L).fill(o.eca ?? 0.3),
     exclusivity: o.excl ?? [0.5, 0.1, 0.1, 0.4],

@@ -56,6 +56,8 @@ export interface SeedSummary {
   variant: LoRAKind;
   seeds: number[];
   perplexity: MeanSe;
+  /** The perplexity renormalised over the text vocabulary (sweep.ts, textVocabPerplexity). */
+  textVocabPerplexity: MeanSe;
   perplexityChangePercent: MeanSe;
   averageDelta: MeanSe;
   /** Mean over layers of the strongest-partner co-activation. */
@@ -74,6 +76,7 @@ export function seedSummary(s: Sweep, variant: LoRAKind): SeedSummary {
     variant,
     seeds: runs.map((r) => r.seed),
     perplexity: of((r) => r.suite.perplexity),
+    textVocabPerplexity: of((r) => r.textVocabPerplexity ?? NaN),
     perplexityChangePercent: of((r) => r.perplexityChangePercent),
     averageDelta: of((r) => r.averageDelta),
     eca: of((r) => avg(r.eca)),
@@ -192,7 +195,7 @@ export function mechanismFindings(s: Sweep): Finding[] {
 }
 
 const MEAN_SE = obj({ mean: num, se: num, n: int });
-const SUMMARY = obj({ seeds: arr(int), perplexity: MEAN_SE, perplexityChangePercent: MEAN_SE, averageDelta: MEAN_SE, eca: MEAN_SE, imageNll: MEAN_SE, clipT: MEAN_SE });
+const SUMMARY = obj({ seeds: arr(int), perplexity: MEAN_SE, textVocabPerplexity: MEAN_SE, perplexityChangePercent: MEAN_SE, averageDelta: MEAN_SE, eca: MEAN_SE, imageNll: MEAN_SE, clipT: MEAN_SE });
 
 /** The results JSON's `seeds` entry: the sweep summarised (the sweep file keeps every run's numbers). */
 export const SEEDS = obj({
@@ -200,7 +203,7 @@ export const SEEDS = obj({
   /** The paper's arm of each variant over its seeds (mean ± s.e.). */
   summary: keyed(['plora', 'lora'] as const, SUMMARY),
   /** PLoRA at seed 0, arm by arm (the paper's arm first). */
-  arms: arr(obj({ arm: oneOf(...ARM_NAMES), perplexity: num, perplexityChangePercent: num, averageDelta: num, imageNll: num, clipT: CLIP_T, eca: arr(num), exclusivity: arr(num) }), { min: 1 }),
+  arms: arr(obj({ arm: oneOf(...ARM_NAMES), perplexity: num, textVocabPerplexity: num, perplexityChangePercent: num, averageDelta: num, imageNll: num, clipT: CLIP_T, eca: arr(num), exclusivity: arr(num) }), { min: 1 }),
   /** Mean init − GW held-out low-res image NLL (steps 1–100), per seed. */
   init: arr(obj({ seed: int, gap: num })),
   findings: arr(obj({ question: str, answer: str, criterion: str, holds: bool })),
@@ -214,11 +217,11 @@ const ms = (m: MeanSe) => ({ mean: r4(m.mean), se: r4(m.se), n: m.n });
 export function seedsEntry(s: Sweep): SeedsEntry {
   const summary = (v: LoRAKind) => {
     const x = seedSummary(s, v);
-    return { seeds: x.seeds, perplexity: ms(x.perplexity), perplexityChangePercent: ms(x.perplexityChangePercent), averageDelta: ms(x.averageDelta), eca: ms(x.eca), imageNll: ms(x.imageNll), clipT: ms(x.clipT) };
+    return { seeds: x.seeds, perplexity: ms(x.perplexity), textVocabPerplexity: ms(x.textVocabPerplexity), perplexityChangePercent: ms(x.perplexityChangePercent), averageDelta: ms(x.averageDelta), eca: ms(x.eca), imageNll: ms(x.imageNll), clipT: ms(x.clipT) };
   };
   const arms = ARM_NAMES.map((a) => runsOf(s, 'plora', a).find((r) => r.seed === 0))
     .filter((r): r is RunEval => r !== undefined)
-    .map((r) => ({ arm: r.arm, perplexity: r.suite.perplexity, perplexityChangePercent: r.perplexityChangePercent, averageDelta: r.averageDelta, imageNll: r.probe.own, clipT: r.clipT, eca: r.eca, exclusivity: r.exclusivity }));
+    .map((r) => ({ arm: r.arm, perplexity: r.suite.perplexity, textVocabPerplexity: r.textVocabPerplexity ?? NaN, perplexityChangePercent: r.perplexityChangePercent, averageDelta: r.averageDelta, imageNll: r.probe.own, clipT: r.clipT, eca: r.eca, exclusivity: r.exclusivity }));
   return {
     protocol: s.protocol,
     summary: { plora: summary('plora'), lora: summary('lora') },

@@ -11,10 +11,11 @@ import type { VQVAE } from '../../image';
 import type { ClipModel } from '../../eval';
 import { coActivationByLayer } from '../../analysis/co-activation';
 import { exclusivityByDepth } from '../../analysis/routing-by-modality';
-import { relativeChange, textSuite, TEXT_TASKS, TextSuiteResult } from '../../analysis/text-suite';
+import { relativeChange, suiteStream, textSuite, TEXT_TASKS, TextSuiteResult } from '../../analysis/text-suite';
+import { modelPerplexity } from '../../analysis/perplexity';
 import { captionFollowing } from '../../recipes/mm-moe-small';
 import type { LoRAKind } from '../../adapters';
-import { arr, checkShape, Infer, int, keyed, num, obj, oneOf, str, tuple } from '../shape';
+import { arr, checkShape, Infer, int, keyed, num, obj, oneOf, opt, str, tuple } from '../shape';
 import { ARM_NAMES, Arm } from './arms';
 import { traces, HeldOut } from './analyses';
 import { NOTEBOOK, INIT_ABLATION_FILE, CLIP_T, clipTSummary } from './clip-t';
@@ -75,6 +76,12 @@ export const RUN_EVAL = obj({
   /** Change of the task average vs the base, percentage points; perplexity change, percent. */
   averageDelta: num,
   perplexityChangePercent: num,
+  /**
+   * The suite's perplexity renormalised over the base's (text) vocabulary: what is left of the rise once
+   * the probability given to the new ids (image codes, <boi>, …) is taken out. Added after the first arms
+   * were measured (a diagnostic, not a criterion); the runner fills it for every run.
+   */
+  textVocabPerplexity: opt(num),
   /** Strongest-partner co-activation and exclusivity (JSD text vs image, bits), per layer. */
   eca: arr(num),
   exclusivity: arr(num),
@@ -153,7 +160,8 @@ export interface EvaluateOptions {
 export async function evaluateRun(s: Session, r: SweepRun, metrics: RunMetrics, m: SweepMaterial, o: EvaluateOptions = {}): Promise<RunEval> {
   const name = runName(r);
   const p = m.protocol;
-  const suite = textSuite(s, m.held.passages, { seed: 0, perplexity: { maxTokens: p.perplexityTokens }, onProgress: (d, t) => o.onProgress?.(`${name}: text suite`, d, t) });
+  const textVocabulary = metrics.vocabulary.before;
+  const suite = textSuite(s, m.held.passages, { seed: 0, perplexity: { maxTokens: p.perplexityTokens, textVocabulary }, onProgress: (d, t) => o.onProgress?.(`${name}: text suite`, d, t) });
   const routed = traces(s, { t2i: m.held.t2i, passages: m.held.passages.slice(0, p.tracePassages) }, { onProgress: (d, t) => o.onProgress?.(`${name}: routing traces`, d, t) });
   const eca = coActivationByLayer(routed).map((c) => round(c.topPartnerAverage));
   const exclusivity = exclusivityByDepth(routed).map((x) => round(x));
@@ -172,10 +180,18 @@ export async function evaluateRun(s: Session, r: SweepRun, metrics: RunMetrics, 
     suite: suiteEntry(suite),
     averageDelta: round(change.average.delta),
     perplexityChangePercent: round((100 * (suite.perplexity.perplexity - m.base.perplexity)) / m.base.perplexity),
+    textVocabPerplexity: round(suite.perplexity.textOnly?.perplexity ?? NaN, 4),
     eca,
     exclusivity,
     probe: { own: round(last.own, 4), shuffled: round(last.shuffled, 4), gap: round(last.gap, 4), ownBetterFraction: round(last.ownBetterFraction) },
     clipT: clipTSummary(scores),
     clipTDiffs: Array.from(scores.own, (x, i) => round(x - scores.shuffled[i], 4)),
   };
+}
+
+/** The suite's perplexity renormalised over the first `textVocabulary` ids, alone (one pass over the suite's stream). */
+export function textVocabPerplexity(s: Session, passages: string[], protocol: Protocol, textVocabulary: number): number {
+  const stream = suiteStream(s, passages);
+  const r = modelPerplexity(s.model, stream, { seqLen: Math.min(128, s.config.maxPositions), maxTokens: protocol.perplexityTokens, modalityOf: (id) => s.tokenizer.modalityOf(id), textVocabulary });
+  return round(r.textOnly?.perplexity ?? NaN, 4);
 }
