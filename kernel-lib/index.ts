@@ -76,17 +76,17 @@ export type {
   Dataset, DatasetName, DatasetMeta, DatasetOptions, DataPart, Example, Split, EmojiInfo, SceneSpec, StorySpec,
   BuildOptions, Manifest,
 } from './data';
-// Paper data: MoSS instruction data (story completion, scene edits, continue with an image), Liquid's mixture
-// sampler, pools and understanding questions, MUMU's multimodal prompts and other-source crops.
+// Paper data: MoSS instruction data (story completion, scene edits, continue with an image), MiniGPT-5's story
+// tasks, Liquid's mixture sampler, pools and understanding questions, MUMU's multimodal prompts and other-source crops.
 export {
-  instructionData, promptAndTarget, INSTRUCTION_KINDS, drawEdit, applyEdit, renderScene, Mixture, batchCounts, liquidPools,
+  instructionData, promptAndTarget, INSTRUCTION_KINDS, vokenStories, lastFrameItems, STORY_TASKS, STORY_CONTEXTS, drawEdit, applyEdit, renderScene, Mixture, batchCounts, liquidPools,
   liquidMixture, CAPTION_PROMPT, LIQUID_TASKS, sceneQuestion, QUESTION_KINDS, mumuPrompts, harmonisationPrompts, OTHER_SOURCES,
   categoryOf, augmentCrop, maybeAugment,
 } from './data';
 export type {
   ExampleList, InstructionKind, InstructionMeta, InstructionOptions, TargetScene, SceneEdit, EditedScene, MixturePool,
   MixtureOptions, MixtureItem, LiquidTask, LiquidMeta, LiquidPoolOptions, SceneQuestion, QuestionKind, MumuMeta, MumuOptions,
-  PromptCrop, CropSource, Category, AugmentOptions, Augmentation,
+  PromptCrop, CropSource, Category, AugmentOptions, Augmentation, VokenStoryMeta, StoryTask, StoryContextKind,
 } from './data';
 
 // Evaluators: the workbench CLIP (retrieval, CLIP-T, CLIP-I), FID on its features, and the exact scene checker.
@@ -147,5 +147,6 @@ export type { LiveDiffusionOptions, LiveDiffusionResult } from './display';
 // typed results. `sb.plora` is "Efficient Multimodal Generation via Redundancy-Aware Mixture-of-Experts" (notebook 01).
 // `sb.liquid` is "Liquid: Language Models are Scalable and Unified Multi-modal Generators" (issue #16; library part).
 // `sb.moss` is "Modality-Specialized Synergizers for Interleaved Vision-Language Generalists" (issue #13; notebook 02).
-export { plora, liquid, moss, writeResultsFile, checkShape, ShapeError } from './papers';
+// `sb.minigpt5` is "MiniGPT-5: Interleaved Vision-and-Language Generation via Generative Vokens" (issue #15; library part).
+export { plora, liquid, moss, minigpt5, writeResultsFile, checkShape, ShapeError } from './papers';
 export type { Shape, Infer } from './papers';

@@ -14,9 +14,11 @@ export { IMAGE_SIZE, LOW_RES_SIZE } from './image';
 export { trainTextTokenizer, loadTextTokenizer, saveTextTokenizer, tokenizerCorpus, TEXT_VOCAB_SIZE } from './text-tokenizer';
 export { defaultCacheDir, defaultTokenizerPath } from './paths';
 export type { ExampleList } from './example-list';
-// Paper data built from the data sets: MoSS instructions, Liquid's mixture and questions, MUMU prompts.
+// Paper data built from the data sets: MoSS instructions, MiniGPT-5 story tasks, Liquid's mixture and questions, MUMU prompts.
 export { instructionData, promptAndTarget, INSTRUCTION_KINDS } from './instructions';
 export type { InstructionKind, InstructionMeta, InstructionOptions, TargetScene } from './instructions';
+export { vokenStories, storyItem, lastFrameItems, STORY_TASKS, STORY_CONTEXTS } from './voken-stories';
+export type { VokenStoryMeta, VokenStoryOptions, StoryTask, StoryContextKind, StorySource } from './voken-stories';
 export { drawEdit, applyEdit, moveTargets, replacements } from './scene-edit';
 export type { SceneEdit, EditedScene } from './scene-edit';
 export { renderScene, layoutScene } from './scenes';

@@ -55,7 +55,7 @@ export interface Step {
   routing: StepRouting[];
   /** For image codes: which image and where on its grid. */
   grid?: GridPos;
-  /** True when the grammar forced this token. */
+  /** True when the token was forced: by the grammar (<eoi>) or by forceFirst / a forceAfter run. */
   forced?: boolean;
   /** Hidden states at this position by point name ([H] each), when GenerateOptions.hidden asked. */
   hidden?: Record<string, Float32Array>;
@@ -79,6 +79,16 @@ export interface GenerateOptions extends SamplingOptions {
   capture?: CaptureLevel;
   /** Residual-stream points whose state at each step's position goes into Step.hidden (host copies). */
   hidden?: string[];
+  /**
+   * Forced runs: when the model emits a key id, the ids of its value follow, forced (Step.forced), before
+   * sampling resumes. MiniGPT-5 forces [IMG2] … [IMGn] after a sampled [IMG1]. Ids of a value are never
+   * sampled on their own.
+   */
+  forceAfter?: ReadonlyMap<number, readonly number[]>;
+  /** Ids forced as the first steps, before anything is sampled (e.g. a whole voken run to draw an image at once). */
+  forceFirst?: readonly number[];
+  /** Ids never sampled (e.g. <boi> for a model that draws its images through vokens instead). */
+  neverSample?: readonly number[];
 }
 
 export function stepRoutingOf(r: LayerRouting[], k: number, E: number, row: number): StepRouting[] {
@@ -106,6 +116,26 @@ export function validateGenerate(o: GenerateOptions): void {
   if (o.capture !== undefined && !['none', 'routing', 'full'].includes(o.capture)) {
     throw new Error(`capture must be 'none', 'routing' or 'full', got ${JSON.stringify(o.capture)}`);
   }
+  if (o.forceAfter !== undefined) {
+    if (!(o.forceAfter instanceof Map)) throw new Error('forceAfter must be a Map from a token id to the ids forced after it');
+    for (const [k, v] of o.forceAfter) {
+      if (!Array.isArray(v) || v.length === 0) throw new Error(`forceAfter: the run after ${k} must be a non-empty list of token ids`);
+    }
+  }
+  if (o.neverSample !== undefined && !Array.isArray(o.neverSample)) throw new Error('neverSample must be a list of token ids');
+  if (o.forceFirst !== undefined && !Array.isArray(o.forceFirst)) throw new Error('forceFirst must be a list of token ids');
+}
+
+/** The ids a generation may never sample: neverSample and every id of a forced run (all checked against the vocabulary). */
+function unsampledIds(o: GenerateOptions, V: number): number[] {
+  const check = (id: number): number => {
+    if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`forceAfter/forceFirst/neverSample: token id ${id} is outside the vocabulary [0, ${V})`);
+    return id;
+  };
+  const runs = [...(o.forceAfter ?? new Map<number, readonly number[]>())];
+  runs.forEach(([key]) => check(key));
+  (o.forceFirst ?? []).forEach(check);
+  return [...(o.neverSample ?? []), ...runs.flatMap(([, run]) => run)].map(check);
 }
 
 /**
@@ -138,7 +168,10 @@ export class Generation implements AsyncIterable<Step> {
       }
     }
     if (opts.hidden !== undefined) new HiddenCapture({ names: opts.hidden }, model.config.numLayers, 1); // checks the names now
+    this.unsampled = unsampledIds(opts, model.config.vocabSize);
   }
+
+  private readonly unsampled: number[];
 
   async *[Symbol.asyncIterator](): AsyncIterator<Step> {
     if (this.started) throw new Error('A Generation can be iterated once');
@@ -180,6 +213,7 @@ export class Generation implements AsyncIterable<Step> {
         cache = KvCache.stack([cache, u.cache]);
       }
       const hidden = opts.hidden && opts.hidden.length > 0 ? { names: opts.hidden, rows: [0] } : undefined;
+      const queued: number[] = [...(opts.forceFirst ?? [])]; // forced ids still to come (forceFirst, the rest of a forceAfter run)
       for (let index = 0; index < maxNew; index++) {
         await new Promise<void>((r) => setImmediate(r)); // let aborts and other I/O in
         if (opts.signal?.aborted) {
@@ -191,7 +225,7 @@ export class Generation implements AsyncIterable<Step> {
           this.stopReason = 'context-full';
           return;
         }
-        const forcedId = grammar?.forced() ?? null;
+        const forcedId = queued.shift() ?? grammar?.forced() ?? null;
         const inImage = grammar?.insideImage ?? false;
         if (ulogits && inImage) {
           guideLogits(logits, ulogits, cfgScale, logits); // CFG on image codes: l = u + s·(c − u)
@@ -201,8 +235,10 @@ export class Generation implements AsyncIterable<Step> {
         const rawLogZ = rowLogSumExp(logits, 0, logits.length);
         const forcedRaw = forcedId !== null ? logits[forcedId] - rawLogZ : 0;
         grammar?.mask(logits);
+        for (const id of this.unsampled) logits[id] = -Infinity;
         const choice = chooseToken(logits, sampling, rand);
         const tokenId = forcedId ?? choice.tokenId;
+        if (forcedId === null) queued.push(...(opts.forceAfter?.get(tokenId) ?? []));
         // A sampled token is one the mask allowed, so its logit is still the raw one.
         const rawLogprob = forcedId !== null ? forcedRaw : logits[tokenId] - rawLogZ;
         const logprob = forcedId !== null ? forcedRaw : choice.logprob;

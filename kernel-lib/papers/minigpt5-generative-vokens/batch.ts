@@ -1,0 +1,64 @@
+/**
+ * Training batches of the MiniGPT-5 recipe as pure functions of (seed, step), so a resumed run sees the
+ * batches the uninterrupted run would have: items drawn without replacement per epoch, their rows padded,
+ * and for each image row the decoder's latents of its image, the CFG dropout decision (seeded per step)
+ * and, with L_CAP on, τ(caption) from the decoder's own caption encoder (frozen: computed here, outside
+ * the gradient tape).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Session } from '../../session';
+import type { LatentDiffusion } from '../../diffusion/model';
+import type { RGBImage } from '../../image/types';
+import { EpochSampler, rngAt } from '../../util/random';
+import { padRows, vokenRow, VokenItem, VokenSource } from './items';
+import type { LossWeights, VokenBatch } from './losses';
+
+export interface BatchOptions {
+  weights: LossWeights;
+  /** Share of image rows whose voken states are dropped to zeros. */
+  vokenDropout: number;
+  /** Whether rows carry vokens (false: Table 2's text-only baseline). */
+  vokens: boolean;
+}
+
+/** The batch of a list of items; `step` seeds the dropout and `noiseSeed` the decoder loss's noise. */
+export function vokenBatch(s: Session, ldm: LatentDiffusion, items: readonly VokenItem[], o: BatchOptions & { dropSeed: number; step: number; noiseSeed: number }): VokenBatch {
+  const tok = s.tokenizer;
+  const padded = padRows(tok, items.map((it) => vokenRow(tok, it, { vokens: o.vokens })));
+  const images = padded.imageRows.map((b) => items[b]);
+  const positions = s.positions(padded.rows.map((r) => r.slice(0, padded.T)));
+  const imageLosses = images.length > 0 && (o.weights.ldm > 0 || o.weights.cap > 0);
+  const rand = rngAt(o.dropSeed, 31, o.step);
+  const keep = Float32Array.from(images, () => (rand() < o.vokenDropout ? 0 : 1));
+  const latents = imageLosses && o.weights.ldm > 0 ? ldm.encodeImages(images.map((it) => it.image as RGBImage)) : new Float32Array(0);
+  let capTarget: Float32Array | null = null;
+  if (imageLosses && o.weights.cap > 0) {
+    const captions = images.map((it) => {
+      if (it.caption === null) throw new Error(`minigpt5: L_CAP needs a caption, item ${it.id} has none (stage 2 is description-free)`);
+      return it.caption;
+    });
+    const c = ldm.encodeCaption(captions);
+    capTarget = c.seq.dataSync() as Float32Array;
+    tf.dispose([c.seq, c.mask]);
+  }
+  return { ...padded, positions, latents, keep, capTarget, noiseSeed: o.noiseSeed };
+}
+
+/** Batches of step i: epoch-shuffled items (seeded), dropout and noise seeded by (seed, step). */
+export function vokenBatches(s: Session, ldm: LatentDiffusion, source: VokenSource, o: BatchOptions & { batchSize: number; seed: number }): (step: number) => VokenBatch {
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`minigpt5: batchSize must be a positive integer, got ${JSON.stringify(o.batchSize)}`);
+  if (source.size < 1) throw new Error('minigpt5: no training items');
+  const sampler = new EpochSampler(source.size, o.seed, 29);
+  return (step) =>
+    vokenBatch(s, ldm, source.items(sampler.indices(step, o.batchSize)), {
+      ...o,
+      dropSeed: o.seed,
+      step,
+      noiseSeed: (Math.imul(o.seed + 1, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b)) >>> 0,
+    });
+}
+
+/** A held-out batch for probes: no dropout, a fixed noise seed (the same for every probe and arm). */
+export function probeBatch(s: Session, ldm: LatentDiffusion, items: readonly VokenItem[], o: Omit<BatchOptions, 'vokenDropout'>): VokenBatch {
+  return vokenBatch(s, ldm, items, { ...o, vokenDropout: 0, dropSeed: 0, step: 0, noiseSeed: 12345 });
+}
