@@ -75,9 +75,11 @@ export async function trainStage(o: RecipeOptions): Promise<RunMetrics> {
       data = { train: sceneCaptions(store, 'train'), probe: val.items(range(Math.min(nProbe, val.size))), description: 'scene captions → scenes (train split): <bos> caption [IMG1]…[IMG8] <eos>', split: 'val' };
     } else {
       const encode = (imgs: Parameters<VQVAE['encodeImages']>[0]) => (vq as VQVAE).encodeImages(imgs);
-      const val = storyItems(vokenStories(store, { split: 'val' }), encode);
+      // the text-only baseline has no image-only task (its rows carry no image)
+      const tasks = arm === 'text-only' ? (['text', 'text-image'] as const) : undefined;
+      const val = storyItems(vokenStories(store, { split: 'val', tasks }), encode);
       data = {
-        train: storyItems(vokenStories(store, { split: 'train', seed: o.seed ?? DEFAULTS.seed }), encode),
+        train: storyItems(vokenStories(store, { split: 'train', seed: o.seed ?? DEFAULTS.seed, tasks }), encode),
         probe: val.items(range(Math.min(nProbe, val.size))),
         description: 'stories (train split): frames before k as context (narration + image codes), then frame k as a text, image or text + image task',
         split: 'val',
