@@ -9,7 +9,7 @@ const lastLine = (s: string) => s.trim().split('\n').at(-1);
 test('unknown recipe, bad step counts and --eval-only where there is no evaluator', () => {
   const unknown = run('gpt-5');
   expect(unknown.status).toBe(2);
-  expect(lastLine(unknown.stderr)).toBe("train: unknown model 'gpt-5'; expected one of text-moe-small, mm-moe-small, s1-plora, s1-lora, s1-init-ablation, vqvae, clip, diffusion, moss");
+  expect(lastLine(unknown.stderr)).toBe("train: unknown model 'gpt-5'; expected one of text-moe-small, mm-moe-small, s1-plora, s1-lora, s1-init-ablation, vqvae, clip, diffusion, moss, minigpt5");
   const low = run('s1-plora', '--lowres-steps', '0');
   expect(low.status).toBe(2); // was 1: checked inside the recipe; now, as every bad number, before any work
   expect(lastLine(low.stderr)).toBe("train: --lowres-steps must be a positive integer, got '0'");
@@ -63,4 +63,31 @@ test('train moss (issue #13): --arm, --rank, --seed and the counts are named and
   expect(help.status).toBe(0);
   for (const flag of ['--arm NAME', '--rank R', '--seed K', '--steps N', '--batch N']) expect(help.stdout).toContain(flag);
   expect(help.stdout).toContain('moe-lora-matched');
+});
+
+test('train minigpt5 (issue #15): --stage, --arm, --seed and the counts are checked before any work; no decoder, no run', () => {
+  const cases: [string[], string][] = [
+    [[], 'train: --stage is required: 1 (caption → scene pairs) or 2 (stories)'],
+    [['--stage', '3'], "train: --stage must be 1 or 2, got '3'"],
+    [['--stage', '1', '--arm', 'gill'], "train: --arm must be one of full, no-cfg, no-cap, no-ldm, fixed-queries, decoder-only, text-only, got 'gill'"],
+    [['--stage', '1', '--arm', 'text-only'], "train: the 'text-only' arm is Table 2's stage-2 baseline; stage 1 trains the vokens, which it has none of"],
+    [['--stage', '1', '--from', 'x'], 'train: --from is for stage 2 of an arm with vokens (it names the stage-1 output to start from), not stage 1'],
+    [['--stage', '2', '--seed', '-1'], "train: --seed must be an integer in [0, 2^32), got '-1'"],
+    [['--stage', '2', '--steps', '0'], "train: --steps must be a positive integer, got '0'"],
+    [['--stage', '1', '--lr', '0'], "train: --lr must be a number > 0, got '0'"],
+    [['--stage', '1', '--probe-items', '-1'], "train: --probe-items must be a non-negative integer, got '-1'"],
+    [['--stage', '1', '--arms', 'full'], 'train: unknown option --arms'],
+  ];
+  for (const [args, want] of cases) {
+    const r = run('minigpt5', ...args);
+    expect([r.status, lastLine(r.stderr)]).toEqual([2, want]);
+  }
+  // a decoder that does not exist (ldm-emoji is not trained yet) is refused, naming what to run, before anything loads
+  const missing = path.resolve(__dirname, '../../.cache/no-such-ldm');
+  const r = run('minigpt5', '--stage', '1', '--decoder', missing);
+  expect([r.status, lastLine(r.stderr)]).toEqual([1, `train: minigpt5: the diffusion decoder ${missing} does not exist; MiniGPT-5 trains against a frozen, trained decoder: train it first (npm run train:diffusion)`]);
+  const help = run('minigpt5', '--help');
+  expect(help.status).toBe(0);
+  for (const flag of ['--stage S', '--arm NAME', '--seed K', '--steps N', '--from DIR', '--decoder DIR']) expect(help.stdout).toContain(flag);
+  expect(help.stdout).toContain('fixed-queries');
 });
