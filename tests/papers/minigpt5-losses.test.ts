@@ -176,3 +176,23 @@ test('a batch without image rows (text tasks) costs L_text only; switched-off lo
     'minigpt5: L_CAP needs a caption, item tiny/story/0 has none (stage 2 is description-free)',
   );
 });
+
+test('batches are a pure function of (seed, step); a window of batches is cut from its items sorted by row length', () => {
+  const items = [...storyLikeItems(12), ...captionItems(12)];
+  const source = { size: items.length, items: (ix: readonly number[]) => ix.map((i) => items[i]) };
+  const o = { weights: { text: 1, ldm: 1, cap: 0 }, vokenDropout: 0.1, vokens: true, batchSize: 4, seed: 3, window: 3 };
+  const f = minigpt5.vokenBatches(s, ldm, source, o);
+  const g = minigpt5.vokenBatches(s, ldm, source, o);
+  const late = g(4); // out of order first: the same batch as in order
+  const seq = [0, 1, 2, 3, 4, 5].map((i) => f(i));
+  expect(late.rows).toEqual(seq[4].rows);
+  expect(late.keep).toEqual(seq[4].keep);
+  for (const w of [0, 3]) {
+    const lens = seq.slice(w, w + 3).map((b) => b.rows.map((r) => r.indexOf(s.tokenizer.eos) + 1)).map((l) => [Math.min(...l), Math.max(...l)]).sort((a, b) => a[0] - b[0]);
+    for (let k = 1; k < 3; k++) expect(lens[k][0]).toBeGreaterThanOrEqual(lens[k - 1][1]); // length ranges do not interleave
+  }
+  // one epoch (24 items = 6 batches) draws every item once
+  const drawn = seq.flatMap((b) => b.rows.map((r) => r.slice(0, r.indexOf(s.tokenizer.eos) + 1).join(','))).sort();
+  expect(drawn).toEqual(items.map((it) => minigpt5.vokenRow(s.tokenizer, it).ids.join(',')).sort());
+  expect(() => minigpt5.vokenBatches(s, ldm, source, { ...o, window: 0 })).toThrow('minigpt5: window must be a positive integer, got 0');
+});

@@ -121,7 +121,9 @@ describe('stage-1 arms change what they say (2 steps each)', () => {
     const probe = minigpt5.FeatureMapper.create(minigpt5.defaultMapperConfig({ hiddenSize: s.config.hiddenSize, numVokens: 2, length: ldm.config.caption.maxTokens, dim: ldm.config.caption.dim }, { ...mapperSize, ...set.mapper }), 1);
     const init = host(probe.params); // the mapper trainStageOn makes: the same config and seed
     probe.dispose();
-    const { metrics, mapper } = await minigpt5.trainStageOn({ session: s, ldm, mapper: null, names }, stage1Data, { stage: 1, arm, seed: 1, steps: 2, batchSize: 4, lr: 1e-2, mapper: mapperSize, outDir: path.join(root, `s1-${arm}`), runDir: path.join(root, `run-s1-${arm}`), log: quiet });
+    const weights = arm === 'no-cfg' ? { text: 0.5 } : undefined; // λs can be re-weighted (recorded in metrics.json)
+    const { metrics, mapper } = await minigpt5.trainStageOn({ session: s, ldm, mapper: null, names }, stage1Data, { stage: 1, arm, seed: 1, steps: 2, batchSize: 4, lr: 1e-2, mapper: mapperSize, weights, outDir: path.join(root, `s1-${arm}`), runDir: path.join(root, `run-s1-${arm}`), log: quiet });
+    expect(metrics.lossWeights).toEqual({ ...set.weights, ...weights });
     const curve = metrics.lossCurve;
     expect(curve.every(([, , , l]) => (arm === 'no-ldm' ? l === null : l !== null))).toBe(true);
     expect(curve.every(([, , , , c]) => (arm === 'no-cap' ? c === null : c !== null))).toBe(true);
@@ -149,6 +151,10 @@ describe('stage-1 arms change what they say (2 steps each)', () => {
       "minigpt5: unknown arm 'gill' (arms: full, no-cfg, no-cap, no-ldm, fixed-queries, decoder-only, text-only)",
     );
     await expect(minigpt5.trainStageOn({ session: s, ldm, mapper: null, names }, stage2Data, { ...o, stage: 2, arm: 'full' })).rejects.toThrow("minigpt5: stage 2 of arm 'full' starts from the stage-1 mapper; none was given");
+    await expect(minigpt5.trainStageOn({ session: s, ldm, mapper: null, names }, stage1Data, { ...o, stage: 1, arm: 'no-cap', weights: { cap: 0.1 } })).rejects.toThrow(
+      "minigpt5: arm 'no-cap' at stage 1 has no L_CAP (λ 0); weights.cap cannot turn it on",
+    );
+    await expect(minigpt5.trainStageOn({ session: s, ldm, mapper: null, names }, stage1Data, { ...o, stage: 1, arm: 'full', weights: { text: -1 } })).rejects.toThrow('minigpt5: weights.text must be a finite number ≥ 0, got -1');
     expect(s.model.adapters.parameters().size).toBe(0); // the failed stage 2 left no LoRA attached
     s.dispose();
   });

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Session } from '../../session';
 import type { LatentDiffusion } from '../../diffusion/model';
 import type { RGBImage } from '../../image/types';
-import { EpochSampler, rngAt } from '../../util/random';
+import { EpochSampler, permutation, rngAt } from '../../util/random';
 import { padRows, vokenRow, VokenItem, VokenSource } from './items';
 import type { LossWeights, VokenBatch } from './losses';
 
@@ -44,18 +44,36 @@ export function vokenBatch(s: Session, ldm: LatentDiffusion, items: readonly Vok
   return { ...padded, positions, latents, keep, capTarget, noiseSeed: o.noiseSeed };
 }
 
-/** Batches of step i: epoch-shuffled items (seeded), dropout and noise seeded by (seed, step). */
-export function vokenBatches(s: Session, ldm: LatentDiffusion, source: VokenSource, o: BatchOptions & { batchSize: number; seed: number }): (step: number) => VokenBatch {
+/**
+ * Batches of step i: items drawn without replacement per epoch in an order seeded by `seed`, `window` batches'
+ * worth at a time; each window is sorted by row length and cut into `window` batches, which its steps take in a
+ * seeded order (a step costs what its longest row costs: story rows run from ~20 to ~400 tokens, so grouping
+ * them by length saves padding, as MoSS's instruction batches do). Dropout and noise are seeded by (seed, step).
+ */
+export function vokenBatches(s: Session, ldm: LatentDiffusion, source: VokenSource, o: BatchOptions & { batchSize: number; seed: number; window?: number }): (step: number) => VokenBatch {
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`minigpt5: batchSize must be a positive integer, got ${JSON.stringify(o.batchSize)}`);
+  const W = o.window ?? 1;
+  if (!Number.isInteger(W) || W < 1) throw new Error(`minigpt5: window must be a positive integer, got ${JSON.stringify(o.window)}`);
   if (source.size < 1) throw new Error('minigpt5: no training items');
   const sampler = new EpochSampler(source.size, o.seed, 29);
-  return (step) =>
-    vokenBatch(s, ldm, source.items(sampler.indices(step, o.batchSize)), {
+  let held: { group: number; batches: VokenItem[][] } | null = null;
+  return (step) => {
+    const group = Math.floor(step / W);
+    if (held?.group !== group) {
+      const items = source.items(sampler.indices(group, o.batchSize * W));
+      const len = items.map((it) => vokenRow(s.tokenizer, it, { vokens: o.vokens }).ids.length);
+      const sorted = items.map((it, i) => ({ it, i })).sort((a, b) => len[a.i] - len[b.i] || a.i - b.i).map((x) => x.it);
+      const batches = Array.from({ length: W }, (_, k) => sorted.slice(k * o.batchSize, (k + 1) * o.batchSize));
+      const order = W === 1 ? [0] : Array.from(permutation(W, rngAt(o.seed, 30, group)));
+      held = { group, batches: order.map((k) => batches[k]) };
+    }
+    return vokenBatch(s, ldm, held.batches[step % W], {
       ...o,
       dropSeed: o.seed,
       step,
       noiseSeed: (Math.imul(o.seed + 1, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b)) >>> 0,
     });
+  };
 }
 
 /** A held-out batch for probes: no dropout, a fixed noise seed (the same for every probe and arm). */
