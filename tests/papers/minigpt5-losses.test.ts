@@ -196,3 +196,26 @@ test('batches are a pure function of (seed, step); a window of batches is cut fr
   expect(drawn).toEqual(items.map((it) => minigpt5.vokenRow(s.tokenizer, it).ids.join(',')).sort());
   expect(() => minigpt5.vokenBatches(s, ldm, source, { ...o, window: 0 })).toThrow('minigpt5: window must be a positive integer, got 0');
 });
+
+test('narrationNll: per item the mean NLL of its target text after its prompt (no vokens in the row); NaN without text', () => {
+  const items = storyLikeItems(3); // text + image, image only, text only
+  const r = minigpt5.narrationNll(s, items);
+  expect(Number.isNaN(r.nll[1])).toBe(true);
+  expect(r.tokens[1]).toBe(0);
+  const tok = s.tokenizer;
+  const V = s.config.vocabSize;
+  for (const i of [0, 2]) {
+    const it = items[i];
+    const prompt = tok.encodePrompt(it.prompt.map((p) => ('text' in p ? { text: p.text } : { image: p.image }))).ids;
+    const text = tok.encodePrompt(it.targetText!, { addBos: false }).ids;
+    const ids = [...prompt, ...text];
+    const { logits } = s.model.forward([ids], { capture: 'none', positions: s.positions(ids) });
+    let sum = 0;
+    text.forEach((id, k) => {
+      const t = prompt.length - 1 + k;
+      sum += rowLogSumExp(logits, t * V, V) - logits[t * V + id];
+    });
+    expect(r.tokens[i]).toBe(text.length);
+    expect(Math.abs(r.nll[i] - sum / text.length)).toBeLessThan(1e-5);
+  }
+});
