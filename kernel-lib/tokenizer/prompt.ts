@@ -18,6 +18,17 @@ export type PromptPart = { text: string } | { image: ImageCodes };
 /** A string means one text part. */
 export type Prompt = string | PromptPart[];
 
+/** Adjacent text parts joined with a space, so texts given one after another (a lead, a narration) read as one run. */
+export function joinTextParts(parts: readonly PromptPart[]): PromptPart[] {
+  const out: PromptPart[] = [];
+  for (const p of parts) {
+    const last = out.at(-1);
+    if ('text' in p && last && 'text' in last) out[out.length - 1] = { text: `${last.text} ${p.text}` };
+    else out.push(p);
+  }
+  return out;
+}
+
 /** Where an image-code token sits in its image. */
 export interface GridPos {
   /** Index of the image among the prompt's images (0 = first image). */

@@ -61,7 +61,8 @@ export async function drawFromVokens(parts: Omit<VokenParts, 'session'>, states:
 
 /**
  * The LM's decoding options (sampling, maxNewTokens, seed, stopTokens, …) and the decoder's (DrawOptions);
- * `cfgScale` is the decoder's γ (MiniGPT-5 guides the diffusion, not the LM's logits).
+ * `cfgScale` is the decoder's γ (MiniGPT-5 guides the diffusion, not the LM's logits); `seed` seeds both the LM's
+ * sampling and the decoder's noise (image i of the generation: seed + i).
  */
 export interface InterleavedOptions extends DrawOptions, Omit<SessionGenerateOptions, 'hidden' | 'forceAfter' | 'forceFirst' | 'startImage' | 'cfgScale' | 'signal'> {
   /** Begin with an image: the voken run is forced first (caption → image; maxNewTokens defaults to n); text may follow. */

@@ -13,6 +13,7 @@
  * is left out of the row.
  */
 import type { ImageCodes, MultimodalTokenizer } from '../../tokenizer';
+import { joinTextParts, PromptPart } from '../../tokenizer/prompt';
 import type { RGBImage } from '../../image/types';
 import type { Example } from '../../data/example-list';
 import type { VokenStoryMeta } from '../../data/voken-stories';
@@ -20,7 +21,8 @@ import type { DataStore } from '../../data/store';
 import type { Split } from '../../data/emoji';
 import { vokenIds } from './vokens';
 
-export type CodedPart = { text: string } | { image: ImageCodes };
+/** A prompt part with its image as codes (what the LM reads). */
+export type CodedPart = PromptPart;
 
 /** One item: its prompt (images as codes), its target text and the image drawn through the vokens. */
 export interface VokenItem {
@@ -42,22 +44,11 @@ export interface VokenRow {
   vokenAt: number | null;
 }
 
-/** Joins adjacent text parts with a space (narrations in a row read as one text). */
-function joinText(parts: readonly CodedPart[]): CodedPart[] {
-  const out: CodedPart[] = [];
-  for (const p of parts) {
-    const last = out.at(-1);
-    if ('text' in p && last && 'text' in last) out[out.length - 1] = { text: `${last.text} ${p.text}` };
-    else out.push(p);
-  }
-  return out;
-}
-
 /** The row of an item (see the file comment); `vokens: false` leaves the image out (text-only baseline). */
 export function vokenRow(tok: MultimodalTokenizer, item: VokenItem, o: { vokens?: boolean } = {}): VokenRow {
   const withImage = item.image !== null && (o.vokens ?? true);
   if (item.targetText === null && !withImage) throw new Error(`minigpt5: item ${item.id} has no target`);
-  const prompt = item.prompt.length > 0 ? tok.encodePrompt(joinText(item.prompt)).ids : [tok.bos];
+  const prompt = item.prompt.length > 0 ? tok.encodePrompt(joinTextParts(item.prompt)).ids : [tok.bos];
   const text = item.targetText === null ? [] : tok.encodePrompt(item.targetText, { addBos: false }).ids;
   const ids = [...prompt, ...text];
   const vokenAt = withImage ? ids.length : null;

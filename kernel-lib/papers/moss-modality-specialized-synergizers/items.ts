@@ -13,6 +13,7 @@
  * position metadata (which cell an image position sits on) reads each row from its start, as it must.
  */
 import type { MultimodalTokenizer, ImageCodes } from '../../tokenizer';
+import { joinTextParts } from '../../tokenizer/prompt';
 import type { Example } from '../../data/example-list';
 import { instructionData, INSTRUCTION_KINDS } from '../../data/instructions';
 import type { InstructionKind, InstructionMeta, TargetScene } from '../../data/instructions';
@@ -42,16 +43,8 @@ export interface ItemRow {
   targetAt: number;
 }
 
-/** Joins adjacent text parts with a space (a lead and the narration after it read as one text). */
-export function joinText(parts: readonly CodedPart[]): CodedPart[] {
-  const out: CodedPart[] = [];
-  for (const p of parts) {
-    const last = out.at(-1);
-    if ('text' in p && last && 'text' in last) out[out.length - 1] = { text: `${last.text} ${p.text}` };
-    else out.push(p);
-  }
-  return out;
-}
+/** Joins adjacent text parts with a space (a lead and the narration after it read as one text; tokenizer/prompt.ts). */
+export const joinText: (parts: readonly CodedPart[]) => CodedPart[] = joinTextParts;
 
 /** `<bos> prompt target <eos>` and the index of the first target id. */
 export function itemRow(tok: MultimodalTokenizer, item: CodedItem): ItemRow {
