@@ -146,6 +146,8 @@ export class Generation implements AsyncIterable<Step> {
   stopReason: StopReason | null = null;
   readonly steps: Step[] = [];
   private started = false;
+  /** Ids masked before every sampled choice (neverSample and the forced runs' ids). */
+  private readonly unsampled: number[];
 
   constructor(
     private readonly model: MoEModel,
@@ -170,8 +172,6 @@ export class Generation implements AsyncIterable<Step> {
     if (opts.hidden !== undefined) new HiddenCapture({ names: opts.hidden }, model.config.numLayers, 1); // checks the names now
     this.unsampled = unsampledIds(opts, model.config.vocabSize);
   }
-
-  private readonly unsampled: number[];
 
   async *[Symbol.asyncIterator](): AsyncIterator<Step> {
     if (this.started) throw new Error('A Generation can be iterated once');
