@@ -124,3 +124,16 @@ test('startImage forces the whole voken run first; abort stops within the image'
   );
   other.dispose();
 });
+
+test('the two-stage baseline: the LM’s caption (no vokens, no images) drawn through the decoder’s own caption encoder', async () => {
+  const r = await minigpt5.twoStage({ session: s, ldm }, PROMPT, { maxNewTokens: 6, steps: 2, seed: 3 });
+  // the caption is what greedy decoding writes with vokens and <boi> masked ([IMG1] would otherwise come first)
+  const ids: number[] = [];
+  const never = [s.tokenizer.boi, ...minigpt5.vokenIds(s.tokenizer)];
+  for await (const st of s.generate(PROMPT, { temperature: 0, maxNewTokens: 6, neverSample: never })) if (st.tokenId !== s.tokenizer.eos) ids.push(st.tokenId);
+  expect(ids.some((id) => never.includes(id))).toBe(false);
+  const text = s.tokenizer.decodeIds(ids).map((p) => ('text' in p ? p.text : '')).join('').trim();
+  expect(r.caption).toBe(text);
+  const want = await ldm.sample({ cond: text, cfgScale: 4, steps: 2, seed: 3 });
+  expect(r.result.latents).toEqual(want.latents);
+});

@@ -120,3 +120,20 @@ export async function* generateInterleaved(parts: VokenParts, prompt: Prompt, o:
   }
   return gen.stopReason;
 }
+
+/**
+ * Table 6's two-stage baseline: the LM writes a caption (greedy unless told, no vokens, no image codes, up to
+ * <eos> or `maxNewTokens`), then the decoder draws that caption through its own caption encoder (CFG against the
+ * empty caption), instead of reading the LM's states.
+ */
+export async function twoStage(parts: Omit<VokenParts, 'mapper'>, prompt: Prompt, o: InterleavedOptions = {}): Promise<{ caption: string; result: SampleResult }> {
+  const { session, ldm } = parts;
+  const tok = session.tokenizer;
+  const { cfgScale: _g, steps: _s, sampler: _m, negative: _n, onDiffusionStep: _d, startImage: _i, ...lm } = o;
+  const never = [...(lm.neverSample ?? []), ...(tok.hasImages ? [tok.boi] : []), ...(tok.numVokens > 0 ? vokenIds(tok) : [])];
+  const ids: number[] = [];
+  for await (const step of session.generate(prompt, { temperature: 0, maxNewTokens: 32, ...lm, neverSample: never, signal: o.signal })) if (step.tokenId !== tok.eos) ids.push(step.tokenId);
+  const caption = tok.decodeIds(ids).map((p) => ('text' in p ? p.text : '')).join('').trim();
+  const result = await ldm.sample({ cond: caption, cfgScale: o.cfgScale ?? DEFAULT_CFG_SCALE, steps: o.steps ?? DEFAULT_STEPS, sampler: o.sampler, seed: o.seed ?? 0, onStep: o.onDiffusionStep, signal: o.signal });
+  return { caption, result };
+}

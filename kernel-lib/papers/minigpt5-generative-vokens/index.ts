@@ -31,7 +31,7 @@ export type { RecipeOptions } from './shipped';
 export { RUN_METRICS, readRunMetrics, METRICS_FILE, MAPPER_DIR, ADAPTER_DIR } from './run-metrics';
 export type { RunMetrics, Probe, StepTime } from './run-metrics';
 export { lossCurve, stepTimes } from './stage-metrics';
-export { generateInterleaved, drawFromVokens } from './generate';
+export { generateInterleaved, drawFromVokens, twoStage } from './generate';
 export type { VokenParts, DrawOptions, InterleavedOptions, InterleavedEvent } from './generate';
 export { vokenStates, narrationNll } from './evaluate';
 export { verdicts, fidLower, PAPER, TEXT_MARGIN, CONTEXTS } from './claims';
