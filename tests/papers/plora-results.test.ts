@@ -187,7 +187,7 @@ describe('the paper figures', () => {
     const figs = plora.keyFigures(plora.results(measurements()));
     expect(figs.map((f) => f.name)).toEqual([
       'plora-init', 'plora-fig3-coactivation', 'plora-fig4-routing-layer0', 'plora-fig4-routing-layer1', 'plora-fig4-routing-layer3',
-      'plora-fig4-exclusivity', 'plora-clip-t', 'plora-arms-text', 'plora-arms-images',
+      'plora-fig4-exclusivity', 'plora-clip-t', 'plora-arms-text', 'plora-arms-images', 'plora-arms-damage',
     ]);
     for (const { name, figure } of figs) {
       expect([name, titleOf(figure.layout.title).length > 0]).toEqual([name, true]);

@@ -88,3 +88,15 @@ test('mechanismFindings: frozen text, which part carries the damage, replay, and
   none.runs = none.runs.filter((r) => r.arm !== 'replay');
   expect(() => plora.mechanismFindings(none)).toThrow("plora.mechanismFindings: the sweep has no PLoRA run of the 'replay' arm");
 });
+
+test('damageDecomposition: the NLL rise splits exactly into new-id mass and text-id prediction', () => {
+  const seeds = plora.seedsEntry(sweep());
+  expect(seeds.basePerplexity).toBe(100);
+  const d = plora.damageDecomposition(seeds, seeds.basePerplexity);
+  expect(d.map((x) => x.arm)).toEqual(['paper', 'frozen', 'routers', 'experts', 'replay']);
+  // paper, seed 0: perplexity 200, over text ids 160 (the hand-made sweep's 0.8 ×), base 100
+  expect(d[0].total).toBeCloseTo(Math.log(2), 12);
+  expect(d[0].newIds).toBeCloseTo(Math.log(1.25), 12);
+  expect(d[0].textIds).toBeCloseTo(Math.log(1.6), 12);
+  for (const x of d) expect(x.newIds + x.textIds).toBeCloseTo(x.total, 12);
+});

@@ -10,9 +10,11 @@
  *   clipTFigure         CLIP-T of drawn and real images with their own vs shuffled captions
  *   armsTextFigure      issue #18: text perplexity change by variant (seed means ± s.e.) and mechanism arm
  *   armsImageFigure     issue #18: what each arm costs the images (CLIP-T own − shuffled ± s.e., image-code NLL)
+ *   damageFigure        issue #18: each arm's text NLL rise split into new-id mass and text-id prediction
  */
 import type { Figure, PlotlyTrace } from '../../display/plotly';
 import type { Results } from './results';
+import { damageDecomposition } from './seeds';
 
 const MARGIN = { l: 80, r: 30, t: 60, b: 60 };
 const COLORS = { before: '#9ab', plora: '#4878d0', lora: '#ee854a', gw: '#4878d0', mean: '#ee854a', reference: '#888' };
@@ -185,6 +187,27 @@ export function armsImageFigure(seeds: Results['seeds']): Figure {
   };
 }
 
+/** Each arm's rise of the held-out text NLL (nats per token), stacked: mass on the new ids + worse text-id prediction. */
+export function damageFigure(seeds: Results['seeds']): Figure {
+  const d = damageDecomposition(seeds, seeds.basePerplexity);
+  const x = d.map((r) => ARM_LABELS[r.arm]);
+  return {
+    data: [
+      { type: 'bar', name: 'worse prediction among text ids', x, y: d.map((r) => r.textIds), marker: { color: '#c44e52' } },
+      { type: 'bar', name: 'probability given to the new ids (image codes, <boi>, …)', x, y: d.map((r) => r.newIds), marker: { color: '#8c8c8c' } },
+    ],
+    layout: {
+      title: { text: `Where the text loss goes (PLoRA, seed 0): held-out NLL rise over the base (perplexity ${seeds.basePerplexity.toFixed(1)})<br><sub>ln(ppl ÷ ppl over text ids) + ln(ppl over text ids ÷ base ppl) = ln(ppl ÷ base ppl)</sub>` },
+      barmode: 'stack',
+      xaxis: { title: { text: 'arm' } },
+      yaxis: { title: { text: 'NLL rise over the base (nats per token)' } },
+      legend: { orientation: 'h', y: -0.45 },
+      height: 440,
+      margin: { ...MARGIN, t: 90, b: 150 },
+    },
+  };
+}
+
 /** The figures worth a picture in the README, by file name (`npm run figures` renders them). */
 export function keyFigures(r: Results): { name: string; figure: Figure }[] {
   return [
@@ -195,5 +218,6 @@ export function keyFigures(r: Results): { name: string; figure: Figure }[] {
     { name: 'plora-clip-t', figure: clipTFigure(r.clipT) },
     { name: 'plora-arms-text', figure: armsTextFigure(r.seeds) },
     { name: 'plora-arms-images', figure: armsImageFigure(r.seeds) },
+    { name: 'plora-arms-damage', figure: damageFigure(r.seeds) },
   ];
 }

@@ -204,6 +204,8 @@ export const SEEDS = obj({
   summary: keyed(['plora', 'lora'] as const, SUMMARY),
   /** PLoRA at seed 0, arm by arm (the paper's arm first). */
   arms: arr(obj({ arm: oneOf(...ARM_NAMES), perplexity: num, textVocabPerplexity: num, perplexityChangePercent: num, averageDelta: num, imageNll: num, clipT: CLIP_T, eca: arr(num), exclusivity: arr(num) }), { min: 1 }),
+  /** The base's held-out perplexity (the sweep's). */
+  basePerplexity: num,
   /** Mean init − GW held-out low-res image NLL (steps 1–100), per seed. */
   init: arr(obj({ seed: int, gap: num })),
   findings: arr(obj({ question: str, answer: str, criterion: str, holds: bool })),
@@ -224,9 +226,35 @@ export function seedsEntry(s: Sweep): SeedsEntry {
     .map((r) => ({ arm: r.arm, perplexity: r.suite.perplexity, textVocabPerplexity: r.textVocabPerplexity ?? NaN, perplexityChangePercent: r.perplexityChangePercent, averageDelta: r.averageDelta, imageNll: r.probe.own, clipT: r.clipT, eca: r.eca, exclusivity: r.exclusivity }));
   return {
     protocol: s.protocol,
+    basePerplexity: s.base.perplexity,
     summary: { plora: summary('plora'), lora: summary('lora') },
     arms,
     init: s.init.length > 0 ? initGaps(s).map((g) => ({ seed: g.seed, gap: r4(g.gap) })) : [],
     findings: mechanismFindings(s),
   };
+}
+
+/** One arm's text damage in nats per token, split in two additive parts (see damageDecomposition). */
+export interface Damage {
+  arm: Arm;
+  /** ln(perplexity / base perplexity): the whole rise of the text NLL. */
+  total: number;
+  /** ln(perplexity / perplexity over text ids): probability given to the new ids at text positions. */
+  newIds: number;
+  /** ln(perplexity over text ids / base perplexity): worse prediction among the text ids themselves. */
+  textIds: number;
+}
+
+/**
+ * Each PLoRA arm's (seed 0) rise of the held-out text NLL over the base, in nats per token, split into the
+ * part the new vocabulary takes (mass on image codes, <boi>, … at text positions) and the part left among
+ * text ids: total = newIds + textIds exactly (logarithms of the two perplexity ratios).
+ */
+export function damageDecomposition(seeds: SeedsEntry, basePerplexity: number): Damage[] {
+  return seeds.arms.map((a) => ({
+    arm: a.arm,
+    total: Math.log(a.perplexity / basePerplexity),
+    newIds: Math.log(a.perplexity / a.textVocabPerplexity),
+    textIds: Math.log(a.textVocabPerplexity / basePerplexity),
+  }));
 }
