@@ -38,8 +38,12 @@ export function sparseEmbedding(ids: Int32Array, table: tf.Tensor2D): tf.Tensor2
     return {
       value: tf.gather(t, tf.tensor1d(ids, 'int32')), // [N, d]
       gradFunc: (dy: tf.Tensor) => {
-        const oh = tf.cast(tf.oneHot(tf.tensor1d(local, 'int32'), uniq.length), 'float32'); // [N, U] (int32 one-hot: wasm ignores a float dtype)
-        const rows = tf.matMul(tf.transpose(oh), dy as tf.Tensor2D); // [U, d]
+        // One distinct id (a batch of empty captions: all padding): its row gets the sum, and tf.oneHot
+        // refuses depth 1.
+        const rows =
+          uniq.length === 1
+            ? tf.sum(dy, 0, true) // [1, d]
+            : tf.matMul(tf.transpose(tf.cast(tf.oneHot(tf.tensor1d(local, 'int32'), uniq.length), 'float32')), dy as tf.Tensor2D); // [N, U]ᵀ·[N, d] → [U, d] (int32 one-hot: wasm ignores a float dtype)
         return [tf.scatterND(tf.tensor2d(Int32Array.from(uniq), [uniq.length, 1], 'int32'), rows, [V, d])];
       },
     };

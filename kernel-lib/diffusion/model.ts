@@ -22,6 +22,7 @@ import { LatentSpace, LatentStats } from './latent-space';
 import { Denoiser } from './denoiser';
 import { Conditioning, encodeCaptionTokens, tokenizeCaptions } from './caption-encoder';
 import { initDiffusionParams } from './params';
+import { noisePredictionLoss } from './loss';
 import { readDiffusionCheckpoint, SaveDiffusionOptions, VQVAE_SUBDIR, writeDiffusionCheckpoint } from './checkpoint';
 import { sampleLoop } from './sample';
 import { ddimInvertStep } from './sampler';
@@ -200,13 +201,7 @@ export class LatentDiffusion {
     const rand = mulberry32(((o.seed ?? 0) * 0x9e3779b1) >>> 0);
     const ts = o.t ? [...o.t] : Array.from({ length: B }, () => 1 + Math.floor(rand() * T));
     if (ts.length !== B || ts.some((t) => !Number.isInteger(t) || t < 1 || t > T)) throw new Error(`loss: t must hold ${B} integer timesteps in [1, ${T}], got ${JSON.stringify(o.t)}`);
-    const eps = normalArray(z0.length, 1, rand);
-    const a = tf.tensor4d(ts.map((t) => this.schedule.forwardCoefs(t).a), [B, 1, 1, 1]);
-    const s = tf.tensor4d(ts.map((t) => this.schedule.forwardCoefs(t).s), [B, 1, 1, 1]);
-    const e = tf.tensor4d(eps, [B, g, g, C]);
-    const zt = tf.add(tf.mul(tf.tensor4d(z0, [B, g, g, C]), a), tf.mul(e, s)) as tf.Tensor4D;
-    const pred = this.denoiser.forward(zt, ts, this.denoiser.prepareConditioning(cond));
-    return tf.mean(tf.square(tf.sub(pred, e))) as tf.Scalar;
+    return noisePredictionLoss(this, z0, cond, ts, normalArray(z0.length, 1, rand));
   }
 
   /**

@@ -1,15 +1,26 @@
 /**
  * Training the latent diffusion decoder on the project's one training loop (train/loop.ts): batches as
- * pure functions of (seed, step), the loss closure (noise-prediction MSE, the caption dropped to the null
- * conditioning with probability condDropProb), and the run directory's snapshot content (the weights as
- * float32 safetensors; the loop adds the AdamW moments and writes the state file last).
+ * pure functions of (seed, step), the loss (noise-prediction MSE, the caption dropped to the null
+ * conditioning with probability condDropProb; each row's timestep and noise from (seed, step, row), see
+ * loss.ts), and the run directory's snapshot content (the weights as float32 safetensors; the loop adds
+ * the AdamW moments and writes the state file last).
+ *
+ * With `workers` > 1 the loss and gradients come from data-parallel worker threads (train/parallel,
+ * grads.ts), each on contiguous rows of the batch; clipping and AdamW stay here. The run follows the
+ * one-thread run within float tolerance (the same bits for a given worker count), and the worker count
+ * is not a setting of the run: a run directory resumes with any count.
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import type { DirEntry } from '../checkpoint/files';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
-import { trainLoop } from '../train/loop';
+import { currentDevice } from '../backend/backend';
+import { GradientFn, trainLoop } from '../train/loop';
+import { compiledModule, DataParallelPool } from '../train/parallel/pool';
 import { EpochSampler, rngAt } from '../util/random';
+import { tokenizeCaptions } from './caption-encoder';
+import { diffusionShares, DiffusionGradInit } from './grads';
+import { batchPart, DiffusionPart, partLoss } from './loss';
 import type { LatentDiffusion } from './model';
 
 /** Normalised latents of n images [n, g, g, C] and each image's caption variants. */
@@ -22,7 +33,7 @@ export interface DiffusionBatch {
   latents: Float32Array;
   /** '' where the caption was dropped (null conditioning). */
   captions: string[];
-  /** Seeds the timesteps and noise of this step. */
+  /** Seeds the timesteps and noise of this step: row r's come from (noiseSeed, r) (loss.ts rowDraws). */
   noiseSeed: number;
 }
 
@@ -42,9 +53,16 @@ export function diffusionBatch(data: DiffusionTrainData, sampler: EpochSampler, 
   return { latents, captions, noiseSeed: (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b)) >>> 0 };
 }
 
+/** The whole batch as one part (its captions tokenized with the model's tokenizer). */
+export function wholeBatch(model: LatentDiffusion, batch: DiffusionBatch): DiffusionPart {
+  const tokens = tokenizeCaptions(model.tokenizer, batch.captions, model.config.caption);
+  return batchPart(batch.latents, tokens, batch.noiseSeed, 0, tokens.batch) as DiffusionPart;
+}
+
 /** The loss of one batch as a closure over the model's parameters (for a loop that takes one). */
 export function diffusionLossClosure(model: LatentDiffusion, batch: DiffusionBatch): () => tf.Scalar {
-  return () => model.loss(batch.latents, model.encodeCaption(batch.captions), { seed: batch.noiseSeed });
+  const part = wholeBatch(model, batch);
+  return () => partLoss(model, part);
 }
 
 export interface DiffusionTrainEvent {
@@ -57,6 +75,8 @@ export interface DiffusionTrainEvent {
   stepMs: number;
   stepCpuMs: number;
   elapsedMs: number;
+  /** Threads that computed the gradients: data-parallel workers, or 1 (this thread). */
+  threads: number;
 }
 
 export interface DiffusionTrainOptions {
@@ -73,13 +93,23 @@ export interface DiffusionTrainOptions {
   runDir?: string;
   checkpointEvery?: number;
   onStep?: (e: DiffusionTrainEvent) => void;
+  /** Called once when the run resumes from its run directory, with the step it continues from. */
+  onResume?: (step: number) => void;
   signal?: AbortSignal;
+  /**
+   * Data-parallel worker threads for the loss and gradients (train/parallel; default
+   * session.device.trainWorkers, i.e. SWITCHBOARD_TRAIN_WORKERS, else 1 = this thread). Not part of the
+   * run's settings: a run directory resumes with any worker count.
+   */
+  workers?: number;
 }
 
 export interface DiffusionTrainResult {
   history: DiffusionTrainEvent[];
   resumedFrom: number;
   stopped: 'done' | 'aborted';
+  /** Threads that computed the gradients. */
+  threads: number;
 }
 
 const WEIGHTS = 'model.safetensors';
@@ -96,53 +126,79 @@ export async function trainDiffusion(model: LatentDiffusion, o: DiffusionTrainOp
   if (n === 0) throw new Error('trainDiffusion: no training images');
   const per = model.config.latentSize ** 2 * model.config.latentChannels;
   if (o.data.latents.length !== n * per) throw new Error(`trainDiffusion: ${o.data.latents.length} latent values for ${n} captioned images (need ${per} each)`);
+  const workers = o.workers ?? currentDevice()?.trainWorkers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`trainDiffusion: workers must be a positive integer, got ${JSON.stringify(o.workers)}`);
   const sampler = new EpochSampler(n, seed, 1);
   const history: DiffusionTrainEvent[] = [];
   let t0 = performance.now();
-  const res = await trainLoop<DiffusionBatch, { history: DiffusionTrainEvent[] }>({
-    steps: o.steps,
-    params: model.params,
-    lr,
-    minLr,
-    warmupSteps,
-    // no weight decay by default: a small denoiser on little data; AdamW decays matrices only when asked
-    adam: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay ?? 0 },
-    clipNorm: o.clipNorm ?? 1,
-    batches: (step) => diffusionBatch(o.data, sampler, step, batchSize, seed, model.config.condDropProb),
-    loss: (batch) => diffusionLossClosure(model, batch)(),
-    onStep: (s) => {
-      if (!Number.isFinite(s.loss)) throw new Error(`trainDiffusion: loss became ${s.loss} at step ${s.step}`);
-      const now = performance.now();
-      const cpu = process.cpuUsage(s.cpuAtStart);
-      const ev: DiffusionTrainEvent = { step: s.step, totalSteps: o.steps, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, stepMs: now - s.startedAt, stepCpuMs: (cpu.user + cpu.system) / 1000, elapsedMs: now - t0 };
-      history.push(ev);
-      o.onStep?.(ev);
-    },
-    run: o.runDir
-      ? {
-          dir: o.runDir,
-          fingerprint: { steps: o.steps, batchSize, lr, minLr, warmupSteps, seed, images: n, config: model.config },
-          every: o.checkpointEvery ?? 200,
-          content: () => new Map<string, DirEntry>([[WEIGHTS, encodeSafetensors(model.hostParams())]]),
-          record: () => ({ history }),
-          restore: (dir, record) => {
-            const weights = readSafetensors(path.join(dir, WEIGHTS)).tensors;
-            for (const [name, v] of model.params) {
-              const h = weights.get(name);
-              if (!h || h.shape.join(',') !== v.shape.join(',')) throw new Error(`${dir}/${WEIGHTS}: parameter '${name}' is missing or has another shape`);
-            }
-            tf.tidy(() => {
+  const pool = workers > 1 ? await startPool(model, workers) : null;
+  const threads = pool ? pool.size : 1;
+  const gradients: GradientFn<DiffusionBatch> | undefined = pool
+    ? (batch, _step, trainable) => {
+        const tokens = tokenizeCaptions(model.tokenizer, batch.captions, model.config.caption);
+        const res = pool.gradsSync((name) => (model.params.get(name) as tf.Variable).dataSync() as Float32Array, diffusionShares(batch.latents, tokens, batch.noiseSeed, pool.size));
+        return { loss: res.loss, grads: new Map(trainable.map((name) => [name, tf.tensor(res.grads.get(name) as Float32Array, (model.params.get(name) as tf.Variable).shape)])) };
+      }
+    : undefined;
+  try {
+    const res = await trainLoop<DiffusionBatch, { history: DiffusionTrainEvent[] }>({
+      steps: o.steps,
+      params: model.params,
+      lr,
+      minLr,
+      warmupSteps,
+      // no weight decay by default: a small denoiser on little data; AdamW decays matrices only when asked
+      adam: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay ?? 0 },
+      clipNorm: o.clipNorm ?? 1,
+      batches: (step) => diffusionBatch(o.data, sampler, step, batchSize, seed, model.config.condDropProb),
+      gradients,
+      loss: (batch) => diffusionLossClosure(model, batch)(),
+      onStep: (s) => {
+        if (!Number.isFinite(s.loss)) throw new Error(`trainDiffusion: loss became ${s.loss} at step ${s.step}`);
+        const now = performance.now();
+        const cpu = process.cpuUsage(s.cpuAtStart);
+        const ev: DiffusionTrainEvent = { step: s.step, totalSteps: o.steps, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, stepMs: now - s.startedAt, stepCpuMs: (cpu.user + cpu.system) / 1000, elapsedMs: now - t0, threads };
+        history.push(ev);
+        o.onStep?.(ev);
+      },
+      run: o.runDir
+        ? {
+            dir: o.runDir,
+            // noise: how timesteps and noise are drawn (per row since data-parallel training); a run
+            // directory of the earlier whole-batch stream is refused rather than continued on other draws
+            fingerprint: { steps: o.steps, batchSize, lr, minLr, warmupSteps, seed, images: n, config: model.config, noise: 'per-row' },
+            every: o.checkpointEvery ?? 200,
+            content: () => new Map<string, DirEntry>([[WEIGHTS, encodeSafetensors(model.hostParams())]]),
+            record: () => ({ history }),
+            restore: (dir, record, step) => {
+              const weights = readSafetensors(path.join(dir, WEIGHTS)).tensors;
               for (const [name, v] of model.params) {
-                const h = weights.get(name) as { shape: number[]; data: Float32Array };
-                v.assign(tf.tensor(h.data, h.shape));
+                const h = weights.get(name);
+                if (!h || h.shape.join(',') !== v.shape.join(',')) throw new Error(`${dir}/${WEIGHTS}: parameter '${name}' is missing or has another shape`);
               }
-            });
-            history.push(...record.history);
-            t0 = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
-          },
-        }
-      : undefined,
-    signal: o.signal,
-  });
-  return { history, resumedFrom: res.resumedFrom, stopped: res.stopped };
+              tf.tidy(() => {
+                for (const [name, v] of model.params) {
+                  const h = weights.get(name) as { shape: number[]; data: Float32Array };
+                  v.assign(tf.tensor(h.data, h.shape));
+                }
+              });
+              history.push(...record.history);
+              t0 = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
+              o.onResume?.(step);
+            },
+          }
+        : undefined,
+      signal: o.signal,
+    });
+    return { history, resumedFrom: res.resumedFrom, stopped: res.stopped, threads };
+  } finally {
+    await pool?.close();
+  }
+}
+
+/** Workers for the loss and gradients of every parameter (grads.ts). */
+function startPool(model: LatentDiffusion, workers: number): Promise<DataParallelPool> {
+  const specs = [...model.params].map(([name, v]) => ({ name, shape: v.shape.slice() }));
+  const init: DiffusionGradInit = { config: model.config, names: specs.map((s) => s.name) };
+  return DataParallelPool.start({ workers, module: compiledModule('kernel-lib/diffusion/grads'), init, specs, backend: currentDevice()?.tfBackend });
 }
