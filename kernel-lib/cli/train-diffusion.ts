@@ -1,15 +1,16 @@
 /**
  * `switchboard train diffusion` (`npm run train:diffusion`): trains the latent diffusion decoder
- * (recipes/ldm-emoji.ts) on captioned emoji and scenes, resumably (Ctrl-C and run again to continue),
- * ships it as data/checkpoints/ldm-emoji and scores the reloaded checkpoint into its metrics.json
- * (recipes/ldm-eval.ts). --eval-only re-scores a checkpoint; with --baseline it also scores mm-moe-small on
- * the same gate.
+ * (recipes/ldm-emoji.ts) on captioned emoji and scenes, resumably (Ctrl-C or a kill, then the same command
+ * again continues from the last snapshot), ships it as data/checkpoints/ldm-emoji and scores the reloaded
+ * checkpoint into its metrics.json (recipes/ldm-eval.ts). --budget session picks the schedule that fits one
+ * work session on two cores; --skip-eval stops after saving; --eval-only re-scores a checkpoint, with
+ * --baseline also mm-moe-small on the same gate. Workers: SWITCHBOARD_TRAIN_WORKERS, as every trainer.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend } from '../backend/backend';
 import { checkpointDir, runDir as runDirOf } from '../paths';
-import { trainLdmEmoji } from '../recipes/ldm-emoji';
+import { LDM_BUDGETS, LdmBudget, trainLdmEmoji } from '../recipes/ldm-emoji';
 import { evaluateLdm, evaluateMmBaseline } from '../recipes/ldm-eval';
 import type { DiffusionTrainEvent } from '../diffusion/train';
 import { CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
@@ -22,15 +23,19 @@ export const TRAIN_DIFFUSION: CommandSpec = {
   positionals: [],
   about:
     `Trains the latent diffusion decoder (${NAME}) on the VQ-VAE latents of captioned emoji and scenes; resumable from\n` +
-    `.cache/runs/${NAME} (Ctrl-C, then run it again). Saves float16 to data/checkpoints/${NAME} and scores the reloaded\n` +
-    'checkpoint (CLIP-T, scene checker, CLIP FID on 48 held-out scene captions, CFG and steps sweeps) into its metrics.json.',
+    `.cache/runs/${NAME} (--budget session: .cache/runs/${NAME}-session; Ctrl-C or a kill, then the same command again).\n` +
+    `Saves float16 to data/checkpoints/${NAME} and scores the reloaded checkpoint (CLIP-T, scene checker, CLIP FID on 48\n` +
+    'held-out scene captions, CFG and steps sweeps) into its metrics.json. SWITCHBOARD_TRAIN_WORKERS=2 computes the\n' +
+    'gradients on two worker threads (both cores).',
   options: {
-    steps: { type: 'string', arg: 'N', help: 'training steps (default 20000)' },
-    batch: { type: 'string', arg: 'N', help: 'images per step (default 32)' },
+    budget: { type: 'string', arg: 'NAME', help: `schedule: ${Object.entries(LDM_BUDGETS).map(([k, b]) => `${k} (${b.steps} steps of ${b.batchSize})`).join(', ')}; default full; session fits ~150 min on 2 cores` },
+    steps: { type: 'string', arg: 'N', help: "training steps (default: the budget's)" },
+    batch: { type: 'string', arg: 'N', help: "images per step (default: the budget's, 32)" },
     lr: { type: 'string', arg: 'X', help: 'peak learning rate (default 3e-4)' },
     seed: { type: 'string', arg: 'N', help: 'an integer in [0, 2^32) (default 0)' },
     out: { type: 'string', arg: 'DIR', help: `checkpoint to write (default data/checkpoints/${NAME})` },
     fresh: { type: 'boolean', help: 'delete the run directory first' },
+    'skip-eval': { type: 'boolean', help: 'stop after saving the checkpoint (score it later with --eval-only)' },
     'eval-only': { type: 'boolean', help: 'no training: score the checkpoint in --out and rewrite its metrics.json' },
     baseline: { type: 'boolean', help: 'with --eval-only: also score mm-moe-small on the same gate (baseline_mm_moe_small)' },
   },
@@ -39,7 +44,9 @@ export const TRAIN_DIFFUSION: CommandSpec = {
 function progress(io: Io): (e: DiffusionTrainEvent) => void {
   return throttledProgress<DiffusionTrainEvent>(
     io,
-    (e, eta) => `[diffusion] step ${e.step}/${e.totalSteps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${(e.stepMs / 1000).toFixed(2)} s/step (${(e.stepCpuMs / 1000).toFixed(2)} s CPU)  ETA ${eta} min`,
+    (e, eta) =>
+      `[diffusion] step ${e.step}/${e.totalSteps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${(e.stepMs / 1000).toFixed(2)} s/step (${(e.stepCpuMs / 1000).toFixed(2)} s CPU, ` +
+      `${e.threads} thread${e.threads === 1 ? '' : 's'})  ${(e.elapsedMs / 60000).toFixed(1)} min  ETA ${eta} min`,
   );
 }
 
@@ -52,6 +59,11 @@ export async function trainDiffusionCommand(argv: string[], io: Io): Promise<num
   const seed = seedArg(values);
   const out = values.out !== undefined ? path.resolve(values.out as string) : checkpointDir(NAME);
   if (values.baseline && !values['eval-only']) throw new UsageError('--baseline goes with --eval-only');
+  const budget = values.budget as string | undefined;
+  if (budget !== undefined && !Object.hasOwn(LDM_BUDGETS, budget)) throw new UsageError(`--budget must be one of ${Object.keys(LDM_BUDGETS).join(', ')}, got '${budget}'`);
+  for (const flag of ['budget', 'steps', 'batch', 'lr', 'seed', 'fresh', 'skip-eval'] as const) {
+    if (values['eval-only'] && values[flag] !== undefined) throw new UsageError(`--${flag} is a training option; --eval-only does not train`);
+  }
   const ck = checkpointDir;
   await initBackend();
   const log = (s: string) => io.err(`[diffusion] ${s}`);
@@ -64,9 +76,14 @@ export async function trainDiffusionCommand(argv: string[], io: Io): Promise<num
     io.out(JSON.stringify(m, null, 1));
     return 0;
   }
-  const runDir = runDirOf(NAME);
+  // one run directory per budget: a session run and a full run never meet (their step counts differ,
+  // which resume would refuse), and --fresh on one leaves the other
+  const runDir = runDirOf(budget === undefined || budget === 'full' ? NAME : `${NAME}-${budget}`);
   if (values.fresh) fs.rmSync(runDir, { recursive: true, force: true });
-  const metrics = await trainLdmEmoji({ outDir: out, runDir, steps, batchSize, lr, seed, vqvaeDir: ck('vqvae-emoji'), clipDir: ck('clip-emoji'), onProgress: progress(io), log });
+  const metrics = await trainLdmEmoji({
+    outDir: out, runDir, budget: budget as LdmBudget | undefined, steps, batchSize, lr, seed, skipEval: values['skip-eval'] === true,
+    vqvaeDir: ck('vqvae-emoji'), clipDir: ck('clip-emoji'), onProgress: progress(io), log,
+  });
   io.out(JSON.stringify(metrics, null, 1));
   return 0;
 }

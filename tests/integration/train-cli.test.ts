@@ -91,3 +91,20 @@ test('train minigpt5 (issue #15): --stage, --arm, --seed and the counts are chec
   for (const flag of ['--stage S', '--arm NAME', '--seed K', '--steps N', '--from DIR', '--decoder DIR']) expect(help.stdout).toContain(flag);
   expect(help.stdout).toContain('fixed-queries');
 });
+
+test('train diffusion: --budget is named and checked, training options do not go with --eval-only, all before any work', () => {
+  const cases: [string[], string][] = [
+    [['--budget', 'weekend'], "train: --budget must be one of full, session, got 'weekend'"],
+    [['--eval-only', '--budget', 'session'], 'train: --budget is a training option; --eval-only does not train'],
+    [['--eval-only', '--skip-eval'], 'train: --skip-eval is a training option; --eval-only does not train'],
+    [['--baseline'], 'train: --baseline goes with --eval-only'],
+    [['--steps', '0'], "train: --steps must be a positive integer, got '0'"],
+  ];
+  for (const [args, want] of cases) {
+    const r = run('diffusion', ...args);
+    expect([r.status, lastLine(r.stderr)]).toEqual([2, want]);
+  }
+  const help = run('diffusion', '--help');
+  expect(help.status).toBe(0);
+  for (const flag of ['--budget NAME', '--skip-eval', '--eval-only', 'session (9000 steps of 32)', 'full (20000 steps of 32)', 'SWITCHBOARD_TRAIN_WORKERS']) expect(help.stdout).toContain(flag);
+});
