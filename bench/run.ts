@@ -9,6 +9,8 @@
  *   GFLOP/s on both sides and the machine's load; ratios are withheld when PyTorch runs on the reference BLAS.
  *   `--only profile` prints the kernel profile of one training step instead (README, "Training kernels").
  *   `diffusion`: one latent diffusion image, 25 DDIM steps with CFG, against its ≤ 1 s target (bench/diffusion.ts).
+ *   `--only diffusion-train` (not in the default run): seconds per training step of the latent diffusion
+ *   decoder on one thread and on data-parallel workers (`--workers`), and the recipe's budgets at those rates.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -26,6 +28,7 @@ import { buildReport, formatReport, Measures } from './report';
 import { parallelTrainRates } from './parallel-train';
 import { profileTable, profileTrainStep } from './profile';
 import { benchDiffusion, formatDiffusion } from './diffusion';
+import { benchDiffusionTrain, formatDiffusionTrain } from './diffusion-train';
 
 
 function median(xs: number[]): number {
@@ -121,6 +124,8 @@ async function measureTrain(s: Session, steps: number): Promise<number> {
 }
 
 const SECTIONS = ['decode', 'prefill', 'image', 'train', 'leak', 'diffusion'];
+/** Sections run only when --only names them. */
+const OPT_IN = ['profile', 'diffusion-train'];
 
 export const BENCH: CommandSpec = {
   usage: 'switchboard bench',
@@ -134,8 +139,8 @@ export const BENCH: CommandSpec = {
     out: { type: 'string', arg: 'FILE', help: 'where the JSON goes (default bench/results/bench-<time>.json)' },
     checkpoint: { type: 'string', arg: 'DIR', help: 'the model to measure (default data/checkpoints/mm-moe-small)' },
     'torch-threads': { type: 'string', arg: 'N,M', help: 'PyTorch thread counts, one table column each (default 1,2)' },
-    workers: { type: 'string', arg: 'N,M', help: 'data-parallel worker counts for the train section (default 1,2; 0 = none)' },
-    only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step)` },
+    workers: { type: 'string', arg: 'N,M', help: 'data-parallel worker counts for the train and diffusion-train sections (default 1,2; 0 = none)' },
+    only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step), or diffusion-train (the diffusion decoder's training step by worker count)` },
     'no-torch': { type: 'boolean', help: 'measure Switchboard only' },
   },
 };
@@ -156,17 +161,28 @@ export async function runBench(argv: string[]): Promise<number> {
   }
   const quick = values.quick === true;
   const only = new Set(typeof values.only === 'string' ? values.only.split(',') : SECTIONS);
-  for (const o of only) if (![...SECTIONS, 'profile'].includes(o)) throw new UsageError(`--only: unknown section '${o}' (expected ${SECTIONS.join(', ')} or profile)`);
+  for (const o of only) if (![...SECTIONS, ...OPT_IN].includes(o)) throw new UsageError(`--only: unknown section '${o}' (expected ${[...SECTIONS, ...OPT_IN].join(', ')})`);
   const workerCounts = countsArg(values, 'workers', '1,2', true);
   const torchThreads = values['no-torch'] ? [] : countsArg(values, 'torch-threads', '1,2', false);
-  // the diffusion section builds its own model: it needs neither the MoE checkpoint nor PyTorch
+  // the diffusion sections build their own model: they need neither the MoE checkpoint nor PyTorch
+  let diffusionTrain: Awaited<ReturnType<typeof benchDiffusionTrain>> | undefined;
+  if (only.has('diffusion-train')) {
+    if (workerCounts.length === 0) throw new UsageError('--only diffusion-train needs worker counts (--workers 1,2)');
+    diffusionTrain = await benchDiffusionTrain({ quick, counts: workerCounts, log });
+    process.stdout.write(formatDiffusionTrain(diffusionTrain));
+    only.delete('diffusion-train');
+    if (only.size === 0) {
+      writeResults(values.out as string | undefined, { date: new Date().toISOString(), diffusion_train: diffusionTrain });
+      return 0;
+    }
+  }
   let diffusion: Awaited<ReturnType<typeof benchDiffusion>> | undefined;
   if (only.has('diffusion')) {
     diffusion = await benchDiffusion({ quick, log });
     process.stdout.write(formatDiffusion(diffusion));
     only.delete('diffusion');
     if (only.size === 0) {
-      writeResults(values.out as string | undefined, { date: new Date().toISOString(), diffusion });
+      writeResults(values.out as string | undefined, { date: new Date().toISOString(), diffusion, diffusion_train: diffusionTrain });
       return 0;
     }
   }
@@ -267,7 +283,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const env = { device, matmul_512_gflops: sbGflops, load: { start: loadStart, end: os.loadavg()[0], cores: os.cpus().length }, blas };
   const report = buildReport(ts, torch, env, tensorGrowth, total, ckDir);
   process.stdout.write(formatReport(report));
-  writeResults(values.out as string | undefined, diffusion ? { ...report, diffusion } : report);
+  writeResults(values.out as string | undefined, { ...report, ...(diffusion ? { diffusion } : {}), ...(diffusionTrain ? { diffusion_train: diffusionTrain } : {}) });
   return 0;
 }
 

@@ -23,10 +23,10 @@ export const TRAIN_DIFFUSION: CommandSpec = {
   positionals: [],
   about:
     `Trains the latent diffusion decoder (${NAME}) on the VQ-VAE latents of captioned emoji and scenes; resumable from\n` +
-    `.cache/runs/${NAME} (--budget session: .cache/runs/${NAME}-session; Ctrl-C or a kill, then the same command again).\n` +
-    `Saves float16 to data/checkpoints/${NAME} and scores the reloaded checkpoint (CLIP-T, scene checker, CLIP FID on 48\n` +
-    'held-out scene captions, CFG and steps sweeps) into its metrics.json. SWITCHBOARD_TRAIN_WORKERS=2 computes the\n' +
-    'gradients on two worker threads (both cores).',
+    `.cache/runs/${NAME} (--budget session: .cache/runs/${NAME}-session; Ctrl-C or a kill, then the same command again\n` +
+    `continues from the last snapshot, every 200 steps). Saves float16 to data/checkpoints/${NAME} and scores the reloaded\n` +
+    'checkpoint (CLIP-T, scene checker, CLIP FID on 48 held-out scene captions, CFG and steps sweeps) into its metrics.json.\n' +
+    'SWITCHBOARD_TRAIN_WORKERS=2 computes the gradients on two worker threads (both cores).',
   options: {
     budget: { type: 'string', arg: 'NAME', help: `schedule: ${Object.entries(LDM_BUDGETS).map(([k, b]) => `${k} (${b.steps} steps of ${b.batchSize})`).join(', ')}; default full; session fits ~150 min on 2 cores` },
     steps: { type: 'string', arg: 'N', help: "training steps (default: the budget's)" },
@@ -34,6 +34,7 @@ export const TRAIN_DIFFUSION: CommandSpec = {
     lr: { type: 'string', arg: 'X', help: 'peak learning rate (default 3e-4)' },
     seed: { type: 'string', arg: 'N', help: 'an integer in [0, 2^32) (default 0)' },
     out: { type: 'string', arg: 'DIR', help: `checkpoint to write (default data/checkpoints/${NAME})` },
+    'run-dir': { type: 'string', arg: 'DIR', help: 'resumable run state (default .cache/runs/<name of --out>, + -<budget> for a budget other than full)' },
     fresh: { type: 'boolean', help: 'delete the run directory first' },
     'skip-eval': { type: 'boolean', help: 'stop after saving the checkpoint (score it later with --eval-only)' },
     'eval-only': { type: 'boolean', help: 'no training: score the checkpoint in --out and rewrite its metrics.json' },
@@ -61,7 +62,7 @@ export async function trainDiffusionCommand(argv: string[], io: Io): Promise<num
   if (values.baseline && !values['eval-only']) throw new UsageError('--baseline goes with --eval-only');
   const budget = values.budget as string | undefined;
   if (budget !== undefined && !Object.hasOwn(LDM_BUDGETS, budget)) throw new UsageError(`--budget must be one of ${Object.keys(LDM_BUDGETS).join(', ')}, got '${budget}'`);
-  for (const flag of ['budget', 'steps', 'batch', 'lr', 'seed', 'fresh', 'skip-eval'] as const) {
+  for (const flag of ['budget', 'steps', 'batch', 'lr', 'seed', 'fresh', 'skip-eval', 'run-dir'] as const) {
     if (values['eval-only'] && values[flag] !== undefined) throw new UsageError(`--${flag} is a training option; --eval-only does not train`);
   }
   const ck = checkpointDir;
@@ -76,9 +77,9 @@ export async function trainDiffusionCommand(argv: string[], io: Io): Promise<num
     io.out(JSON.stringify(m, null, 1));
     return 0;
   }
-  // one run directory per budget: a session run and a full run never meet (their step counts differ,
-  // which resume would refuse), and --fresh on one leaves the other
-  const runDir = runDirOf(budget === undefined || budget === 'full' ? NAME : `${NAME}-${budget}`);
+  // one run directory per checkpoint and budget: a session run and a full run never meet (their step
+  // counts differ, which resume would refuse), and --fresh on one leaves the other
+  const runDir = values['run-dir'] !== undefined ? path.resolve(values['run-dir'] as string) : runDirOf(path.basename(out) + (budget === undefined || budget === 'full' ? '' : `-${budget}`));
   if (values.fresh) fs.rmSync(runDir, { recursive: true, force: true });
   const metrics = await trainLdmEmoji({
     outDir: out, runDir, budget: budget as LdmBudget | undefined, steps, batchSize, lr, seed, skipEval: values['skip-eval'] === true,

@@ -97,6 +97,7 @@ test('train diffusion: --budget is named and checked, training options do not go
     [['--budget', 'weekend'], "train: --budget must be one of full, session, got 'weekend'"],
     [['--eval-only', '--budget', 'session'], 'train: --budget is a training option; --eval-only does not train'],
     [['--eval-only', '--skip-eval'], 'train: --skip-eval is a training option; --eval-only does not train'],
+    [['--eval-only', '--run-dir', 'x'], 'train: --run-dir is a training option; --eval-only does not train'],
     [['--baseline'], 'train: --baseline goes with --eval-only'],
     [['--steps', '0'], "train: --steps must be a positive integer, got '0'"],
   ];
@@ -106,5 +107,5 @@ test('train diffusion: --budget is named and checked, training options do not go
   }
   const help = run('diffusion', '--help');
   expect(help.status).toBe(0);
-  for (const flag of ['--budget NAME', '--skip-eval', '--eval-only', 'session (9000 steps of 32)', 'full (20000 steps of 32)', 'SWITCHBOARD_TRAIN_WORKERS']) expect(help.stdout).toContain(flag);
+  for (const flag of ['--budget NAME', '--run-dir DIR', '--skip-eval', '--eval-only', 'session (9000 steps of 32)', 'full (20000 steps of 32)', 'SWITCHBOARD_TRAIN_WORKERS']) expect(help.stdout).toContain(flag);
 });
