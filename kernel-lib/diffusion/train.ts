@@ -54,7 +54,7 @@ export function diffusionBatch(data: DiffusionTrainData, sampler: EpochSampler, 
 }
 
 /** The whole batch as one part (its captions tokenized with the model's tokenizer). */
-export function wholeBatch(model: LatentDiffusion, batch: DiffusionBatch): DiffusionPart {
+function wholeBatch(model: LatentDiffusion, batch: DiffusionBatch): DiffusionPart {
   const tokens = tokenizeCaptions(model.tokenizer, batch.captions, model.config.caption);
   return batchPart(batch.latents, tokens, batch.noiseSeed, 0, tokens.batch) as DiffusionPart;
 }
