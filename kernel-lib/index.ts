@@ -138,8 +138,8 @@ export { downscale2x, cropImage, toFloat01, fromFloat01, imageGrid, readPng, wri
 export type { RGBImage, ImageCoder } from './image';
 
 // Latent diffusion decoder (kernel-lib/diffusion): LatentDiffusion.load / sample / encodeCaption / loss, liveDiffusion
-export { LatentDiffusion, defaultDiffusionConfig, countDiffusionParams, NoiseSchedule, LatentSpace, trainDiffusion, DEFAULT_STEPS, DEFAULT_CFG_SCALE } from './diffusion';
-export type { LatentDiffusionConfig, SampleOptions, SampleResult, Conditioning, DiffusionStep, DiffusionTrainEvent } from './diffusion';
+export { LatentDiffusion, defaultDiffusionConfig, countDiffusionParams, NoiseSchedule, LatentSpace, trainDiffusion, DEFAULT_STEPS, DEFAULT_CFG_SCALE, DecoderLoRA } from './diffusion';
+export type { LatentDiffusionConfig, SampleOptions, SampleResult, Conditioning, DiffusionStep, DiffusionTrainEvent, DecoderLoRAOptions } from './diffusion';
 export { liveDiffusion } from './display';
 export type { LiveDiffusionOptions, LiveDiffusionResult } from './display';
 
@@ -148,5 +148,6 @@ export type { LiveDiffusionOptions, LiveDiffusionResult } from './display';
 // `sb.liquid` is "Liquid: Language Models are Scalable and Unified Multi-modal Generators" (issue #16; library part).
 // `sb.moss` is "Modality-Specialized Synergizers for Interleaved Vision-Language Generalists" (issue #13; notebook 02).
 // `sb.minigpt5` is "MiniGPT-5: Interleaved Vision-and-Language Generation via Generative Vokens" (issue #15; library part).
-export { plora, liquid, moss, minigpt5, writeResultsFile, checkShape, ShapeError } from './papers';
+// `sb.mumu` is "MUMU: Bootstrapping Multimodal Image Generation from Text-to-Image Data" (issue #17; library part).
+export { plora, liquid, moss, minigpt5, mumu, writeResultsFile, checkShape, ShapeError } from './papers';
 export type { Shape, Infer } from './papers';

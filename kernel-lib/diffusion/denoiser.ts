@@ -26,6 +26,10 @@
  *
  * The conditioning's keys and values do not depend on z_t or t, so `prepareConditioning` computes them
  * once per sampling run; only the queries are recomputed at each step.
+ *
+ * `weightOverlay` is the seam for adapters (diffusion/lora.ts): when set, both passes read their weights
+ * from overlay(params) instead of params (computed inside the caller's tidy or gradient scope); null (the
+ * default) reads the parameters themselves, so the denoiser computes exactly what it did without the seam.
  */
 import * as tf from '@tensorflow/tfjs';
 import { depthToSpace2, spaceToDepth2 } from '../image/conv';
@@ -45,8 +49,13 @@ export interface PreparedConditioning {
   kv: Array<{ k: tf.Tensor2D; v: tf.Tensor2D }>;
 }
 
+/** Weights read instead of the parameters (same names and shapes): e.g. W + s·A·B for LoRA targets. */
+export type WeightOverlay = (params: Params) => Params;
+
 export class Denoiser {
   private pos: tf.Tensor2D | null = null;
+  /** See the file comment; set and cleared by adapters. */
+  weightOverlay: WeightOverlay | null = null;
 
   constructor(
     readonly config: LatentDiffusionConfig,
@@ -63,9 +72,14 @@ export class Denoiser {
     return this.pos;
   }
 
+  /** The weights the passes read: the parameters, or the overlay's view of them. */
+  private weights(): Params {
+    return this.weightOverlay ? this.weightOverlay(this.params) : this.params;
+  }
+
   /** Keys/values of [null; c] for every block (differentiable with respect to c.seq). */
   prepareConditioning(cond: Conditioning): PreparedConditioning {
-    const p = this.params;
+    const p = this.weights();
     const [B, L, dc] = cond.seq.shape;
     if (dc !== this.config.caption.dim) throw new Error(`conditioning width is ${dc}, the denoiser takes d̂ = ${this.config.caption.dim}`);
     if (cond.mask.shape[0] !== B || cond.mask.shape[1] !== L) {
@@ -87,7 +101,7 @@ export class Denoiser {
    * conditioning of batch B.
    */
   forward(zt: tf.Tensor4D, t: readonly number[], cond: PreparedConditioning, o: { form?: AttentionForm; inference?: boolean } = {}): tf.Tensor4D {
-    const p = this.params;
+    const p = this.weights();
     const { form, inference = false } = o;
     const dense = (name: string, x: tf.Tensor2D) => denseLayer(p, name, x, inference);
     const cfg = this.config;

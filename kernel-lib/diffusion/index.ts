@@ -12,3 +12,6 @@ export { readDiffusionCheckpoint, writeDiffusionCheckpoint, LDM_FORMAT } from '.
 export type { SaveDiffusionOptions } from './checkpoint';
 export { trainDiffusion, diffusionBatch, diffusionLossClosure } from './train';
 export type { DiffusionTrainData, DiffusionTrainOptions, DiffusionTrainEvent, DiffusionTrainResult, DiffusionBatch } from './train';
+export { DecoderLoRA, readDecoderLoRA, DECODER_LORA_TARGETS, DECODER_LORA_FORMAT } from './lora';
+export type { DecoderLoRAOptions, DecoderLoRASpec, DecoderLoRATarget } from './lora';
+export type { WeightOverlay } from './denoiser';

@@ -14,7 +14,7 @@ export type { GaussianStats, FrechetOptions, FrechetTerms } from './frechet';
 export { symmetricEigen, sqrtPsd } from './linalg';
 export type { SymmetricEigen } from './linalg';
 export { clipFid, clipFeatureStats } from './fid';
-export { SceneChecker, WINDOW_SIZES, centreIn } from './scene-checker';
+export { SceneChecker, WINDOW_SIZES, centreIn, inkDistance } from './scene-checker';
 export type { SceneTemplate, Detection, DetectOptions, SceneClaim, SceneCheck, SceneCheckSummary } from './scene-checker';
 export { captionConditioning, halfRotation } from './conditioning';
 export { clipTOwnVsShuffled, ownMinusShuffled } from './own-vs-shuffled';

@@ -245,6 +245,23 @@ export class SceneChecker {
   }
 }
 
+/**
+ * The checker's distance between two images of the same size (see the file comment): ‖c − t‖² / (‖c‖² + ‖t‖²)
+ * in ink space, 0 for identical pixels, 1 for disjoint ink, 2 at most (0 when both are blank).
+ */
+export function inkDistance(a: RGBImage, b: RGBImage): number {
+  if (a.height !== b.height || a.width !== b.width) throw new Error(`inkDistance: a ${a.height}×${a.width} image against a ${b.height}×${b.width} one`);
+  const x = ink(a);
+  const y = ink(b);
+  let diff = 0;
+  let norms = 0;
+  for (let i = 0; i < x.length; i++) {
+    diff += (x[i] - y[i]) ** 2;
+    norms += x[i] * x[i] + y[i] * y[i];
+  }
+  return norms === 0 ? 0 : diff / (norms + 1e-6);
+}
+
 /** True when the box's centre lies inside the region's rectangle. */
 export function centreIn(box: Box, region: Region): boolean {
   const R = REGION_RECTS.get(region);

@@ -13,6 +13,7 @@
  */
 import type { HostTensor } from '../../model/params';
 import { mulberry32, normalArray } from '../../util/random';
+import { selfBlockShapes } from '../../diffusion/blocks';
 
 export type MapperKind = 'enc-dec' | 'decoder-only';
 export const MAPPER_KINDS: readonly MapperKind[] = ['enc-dec', 'decoder-only'];
@@ -76,12 +77,7 @@ export function mapperParamShapes(c: MapperConfig): Map<string, number[]> {
     m.set(`${name}.bias`, [d]);
   };
   const selfBlock = (b: string): void => {
-    norm(`${b}.norm1`);
-    lin(`${b}.attn.qkv`, d, 3 * d);
-    lin(`${b}.attn.out`, d, d);
-    norm(`${b}.norm2`);
-    lin(`${b}.ff.fc1`, d, c.mlpRatio * d);
-    lin(`${b}.ff.fc2`, c.mlpRatio * d, d);
+    for (const [name, shape] of selfBlockShapes(b, d, c.mlpRatio)) m.set(name, shape);
   };
   lin('mapper.mlp.fc1', c.hiddenSize, d);
   lin('mapper.mlp.fc2', d, d);

@@ -26,6 +26,7 @@ import { encodeSafetensors, readSafetensors } from '../../checkpoint/safetensors
 import { writeDirAtomic } from '../../checkpoint/files';
 import type { Conditioning } from '../../diffusion/caption-encoder';
 import { attention } from '../../diffusion/attention';
+import { selfBlock } from '../../diffusion/blocks';
 import { dense, layerNorm, param, Params, silu } from '../../diffusion/layers';
 import { countMapperParams, initMapperParams, MapperConfig, mapperParamShapes, validateMapperConfig } from './mapper-config';
 
@@ -33,13 +34,6 @@ export const MAPPER_FORMAT = 'switchboard-voken-mapper';
 export const MAPPER_FORMAT_VERSION = 1;
 export const MAPPER_CONFIG_FILE = 'config.json';
 export const MAPPER_WEIGHTS_FILE = 'mapper.safetensors';
-
-/** x += SelfAttn(LN x); x += FF(LN x) for B sequences of T rows (x [B·T, d̂]). */
-function selfBlock(p: Params, b: string, x: tf.Tensor2D, B: number, heads: number): tf.Tensor2D {
-  const [q, k, v] = tf.split(dense(p, `${b}.attn.qkv`, layerNorm(p, `${b}.norm1`, x)), 3, 1) as tf.Tensor2D[];
-  x = tf.add(x, dense(p, `${b}.attn.out`, attention(q, k, v, B, heads, null)));
-  return tf.add(x, dense(p, `${b}.ff.fc2`, silu(dense(p, `${b}.ff.fc1`, layerNorm(p, `${b}.norm2`, x)))));
-}
 
 /** The mapper's forward on its parameters (differentiable with respect to them and to h). */
 export function mapperForward(p: Params, c: MapperConfig, h: tf.Tensor3D): Conditioning {

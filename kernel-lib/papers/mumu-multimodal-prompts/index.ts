@@ -1,0 +1,42 @@
+/**
+ * The MUMU paper at workbench scale (code name `mumu`; notebook 05, results
+ * `notebooks/results/05-mumu-multimodal-prompts.json`): multimodal prompts (data/mumu-prompts.ts: crops before
+ * the words that name them) read by the frozen mm-moe-small, its last-layer states of every prompt position
+ * through a non-causal connector into the latent diffusion decoder (rank-8 LoRA on its attention, or fully
+ * trained, or frozen); crops enter as 1, 4, 16 or all 64 codes (learned pooling before the LM); the claims
+ * judged by criteria fixed in code before any run, and the typed results builder.
+ *
+ *   import * as sb from '../dist/kernel-lib';
+ *   await sb.mumu.trainMumu({ arm: 'mumu', tokensPerCrop: 16, seed: 0, baseDir, ldmDir, vqvaeDir, outDir, runDir });
+ *   const run = await sb.mumu.loadMumu(outDir, { baseDir, ldmDir });
+ *   const images = await sb.mumu.drawItems(run, items, { cfgScale: 4 });
+ *   sb.mumu.verdicts(numbers);                       // each claim, the paper's words, ours, the criterion
+ */
+export { CITATION } from './citation';
+export { ARMS, ARM_NAMES, VERDICT_RUNS, AUGMENT_RATE, DECODER_RANK, DECODER_ALPHA, armSettings, checkArm, checkTokensPerCrop, runName } from './arms';
+export type { Arm, ArmSettings, DecoderMode } from './arms';
+export { TOKENS_PER_CROP, MAX_POOLED, defaultPoolerConfig, validatePoolerConfig, poolerParamShapes, initPoolerParams, poolerForward } from './pooler';
+export type { TokensPerCrop, PoolerConfig } from './pooler';
+export { defaultConnectorConfig, validateConnectorConfig, connectorParamShapes, initConnectorParams } from './connector-config';
+export type { ConnectorConfig } from './connector-config';
+export { Connector, connectorForward, readConnector, CONNECTOR_FORMAT } from './connector';
+export type { ConnectorFileConfig } from './connector';
+export { promptRow, padPromptRows, batchRows, codeExamples, mumuSource } from './items';
+export type { MumuItem, PromptRow, PromptBatch, MumuSource, CropEncoder } from './items';
+export { encoderStates, promptStates } from './encoder';
+export { mumuLoss, hostLoss } from './losses';
+export type { MumuBatch, LossParts } from './losses';
+export { mumuBatch, mumuBatches, probeBatch, LatentCache } from './batch';
+export type { BatchOptions } from './batch';
+export { trainMumuOn, DEFAULTS } from './recipe';
+export type { MumuParts, MumuData, MumuOptions } from './recipe';
+export { trainMumu, loadMumu, requireDecoder, vqCropEncoder } from './shipped';
+export type { RecipeOptions } from './shipped';
+export { RUN_METRICS, readRunMetrics, lossCurve, stepTimes, METRICS_FILE, CONNECTOR_DIR, DECODER_LORA_DIR, DENOISER_FILE } from './run-metrics';
+export type { RunMetrics, MumuEvent, Probe, StepTime } from './run-metrics';
+export { conditionItems, drawItems, identityScores, cropClipI, copyScores, harmonisedScores, COPY_DISTANCE } from './evaluate';
+export type { DrawParts, DrawOptions } from './evaluate';
+export { verdicts, PAPER, OTHER_SOURCES } from './claims';
+export type { Numbers, Verdict, DetailScores, OtherSource } from './claims';
+export { results, checkResults, RESULTS, NOTEBOOK, RESULTS_FILE, MEASURES } from './results';
+export type { Results, Measurements, RunScores, SeedSet, Measure } from './results';

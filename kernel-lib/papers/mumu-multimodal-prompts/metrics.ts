@@ -1,0 +1,78 @@
+/** The metrics.json of a MUMU run (run-metrics.ts gives its shape), built from what the recipe recorded. */
+import * as path from 'node:path';
+import { currentDevice } from '../../backend/backend';
+import type { DecoderLoRA } from '../../diffusion/lora';
+import type { Arm, ArmSettings } from './arms';
+import type { Connector } from './connector';
+import type { MumuData, MumuParts } from './recipe';
+import { CITATION } from './citation';
+import { checkRunMetrics, lossCurve, MumuEvent, Probe, RunMetrics, stepTimes } from './run-metrics';
+
+export interface RunMetricsInput {
+  name: string;
+  arm: Arm;
+  seed: number;
+  set: ArmSettings;
+  parts: MumuParts;
+  data: MumuData;
+  connector: Connector | null;
+  lora: DecoderLoRA | null;
+  /** Decoder weights that trained (the LoRA's, the denoiser's, or 0). */
+  decoderTrainable: number;
+  condDrop: number;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  decoderLrScale: number;
+  warmupSteps: number;
+  resumedFrom: number;
+  stopped: 'done' | 'aborted';
+  history: MumuEvent[];
+  probes: Probe[];
+  files: RunMetrics['files'];
+  /** Date.now() when the recipe began. */
+  t0: number;
+}
+
+const r1 = (x: number) => Number(x.toFixed(1));
+
+/** The metrics of a run (checked against RUN_METRICS before it is returned). */
+export function runMetrics(m: RunMetricsInput): RunMetrics {
+  const { connector, lora, parts } = m;
+  const count = connector?.numParams;
+  const cc = connector?.config.connector;
+  const pc = connector?.config.pooler;
+  const d = parts.session?.device ?? currentDevice();
+  if (!d) throw new Error('mumu: no TensorFlow.js backend has been chosen (initBackend first)');
+  const metrics: RunMetrics = {
+    name: m.name,
+    paper: `${CITATION.title} (MUMU), workbench scale`,
+    arm: m.arm,
+    tokensPerCrop: m.set.tokensPerCrop,
+    seed: m.seed,
+    base: m.set.encoder === 'prompt' ? path.basename(parts.names.base) : 'none (caption-only)',
+    decoder: path.basename(parts.names.decoder),
+    encoder: m.set.encoder,
+    augmentRate: m.set.augmentRate,
+    decoderMode: m.set.decoder,
+    ...(cc && count ? { connector: { layers: cc.layers, heads: cc.heads, dim: cc.dim, params: count.connector } } : {}),
+    ...(pc && count ? { pooler: { tokens: pc.tokens, codes: pc.codes, heads: pc.heads, params: count.pooler } } : {}),
+    ...(lora ? { decoderLoRA: { rank: lora.spec.rank, alpha: lora.spec.alpha, targets: [...lora.spec.targets], params: lora.numParams } } : {}),
+    trainable: { connector: count?.connector ?? 0, pooler: count?.pooler ?? 0, decoder: m.decoderTrainable },
+    condDrop: m.condDrop,
+    data: { description: m.data.description, split: 'train', items: m.data.train.size },
+    optimizer: { name: 'AdamW', lr: m.lr, minLr: m.lr / 10, schedule: 'warmup + cosine', warmupSteps: m.warmupSteps, weightDecay: 0.1, batchSize: m.batchSize, clipNorm: 1, decoderLrScale: m.decoderLrScale },
+    steps: m.steps,
+    resumedFrom: m.resumedFrom,
+    stopped: m.stopped,
+    lossCurve: lossCurve(m.history),
+    stepTime: stepTimes(m.history, m.resumedFrom),
+    probes: m.probes,
+    files: m.files,
+    backend: { backend: d.backend, tfBackend: d.tfBackend, threads: d.threads },
+    date: new Date().toISOString(),
+    train_wall_time_s: r1((m.history.at(-1)?.elapsedMs ?? 0) / 1000),
+    recipe_wall_time_s: r1((Date.now() - m.t0) / 1000),
+  };
+  return checkRunMetrics(metrics, `${m.name} metrics`);
+}
