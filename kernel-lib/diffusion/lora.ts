@@ -92,8 +92,10 @@ export class DecoderLoRA {
     const r = spec.rank;
     for (const { weight, shape } of targetWeights(ldm, spec)) {
       const [i, o] = shape;
-      const A = tf.variable(tf.tensor2d(normalArray(i * r, 1 / Math.sqrt(r), rand), [i, r])); // A ~ N(0, 1/r)
-      const B = tf.variable(tf.zeros<tf.Rank.R2>([r, o]));
+      const a = normalArray(i * r, 1 / Math.sqrt(r), rand); // A ~ N(0, 1/r)
+      // inside tidy: tf.variable keeps its own reference, the initial tensor is freed
+      const A = tf.tidy(() => tf.variable(tf.tensor2d(a, [i, r])));
+      const B = tf.tidy(() => tf.variable(tf.zeros<tf.Rank.R2>([r, o])));
       this.params.set(pairName(weight, 'A'), A);
       this.params.set(pairName(weight, 'B'), B);
       this.targets.push({ weight, A, B });
