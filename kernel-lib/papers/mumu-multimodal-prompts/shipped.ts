@@ -16,9 +16,9 @@ import { resizeArea } from '../../image/rgb';
 import { LatentDiffusion } from '../../diffusion/model';
 import { DecoderLoRA } from '../../diffusion/lora';
 import { readSafetensors } from '../../checkpoint/safetensors';
-import { ensureData } from '../../data/store';
+import { DataStore, ensureData } from '../../data/store';
 import { mumuPrompts } from '../../data/mumu-prompts';
-import { armSettings, checkArm } from './arms';
+import { armSettings, checkArm, ArmSettings } from './arms';
 import { Connector } from './connector';
 import { CropEncoder, codeExamples, mumuSource } from './items';
 import { DEFAULTS, MumuData, MumuOptions, trainMumuOn } from './recipe';
@@ -46,6 +46,27 @@ export function vqCropEncoder(vq: VQVAE, side = 32): CropEncoder {
   return (images: readonly RGBImage[]) => vq.encodeImages(images.map((im) => (im.height === side && im.width === side ? im : resizeArea(im, side, side))));
 }
 
+/**
+ * An arm's data: the train split's multimodal prompts, their crops augmented at the arm's rate (none for
+ * no-augment and caption-only), and the first `probeItems` val prompts (never augmented) to probe. The
+ * prompts' own draws (generic words, which crops are augmented) are seeded by `dataSeed`, the same for
+ * every arm and seed, so arms differ only in what they set.
+ */
+export function armData(store: DataStore, set: ArmSettings, encode: CropEncoder, o: { dataSeed?: number; probeItems?: number } = {}): MumuData {
+  const dataSeed = o.dataSeed ?? 0;
+  const augment = set.augmentRate > 0 ? { rate: set.augmentRate } : false;
+  const train = mumuPrompts(store, { split: 'train', seed: dataSeed, augment });
+  const val = mumuPrompts(store, { split: 'val', seed: dataSeed, augment: false });
+  const nProbe = Math.min(o.probeItems ?? DEFAULTS.probeItems, val.size);
+  return {
+    train: mumuSource(train, encode),
+    probe: codeExamples(Array.from({ length: nProbe }, (_, i) => val.get(i)), encode),
+    augmentRate: set.augmentRate,
+    description: `multimodal prompts → scenes (train split): crops before their words, at most 3, half the prompts with generic words; ${set.augmentRate > 0 ? `${set.augmentRate * 100} % of crops augmented` : 'no augmentation'}`,
+    split: 'val',
+  };
+}
+
 /** Trains one arm on the shipped parts (see the file comment); returns its metrics. */
 export async function trainMumu(o: RecipeOptions): Promise<RunMetrics> {
   const arm = checkArm(o.arm);
@@ -57,20 +78,7 @@ export async function trainMumu(o: RecipeOptions): Promise<RunMetrics> {
   let connector: Connector | null = null;
   let lora: DecoderLoRA | null = null;
   try {
-    const store = await ensureData();
-    const dataSeed = o.dataSeed ?? 0;
-    const encode = vqCropEncoder(vq);
-    const augment = set.augmentRate > 0 ? { rate: set.augmentRate } : false;
-    const train = mumuPrompts(store, { split: 'train', seed: dataSeed, augment });
-    const val = mumuPrompts(store, { split: 'val', seed: dataSeed, augment: false });
-    const nProbe = Math.min(o.probeItems ?? DEFAULTS.probeItems, val.size);
-    const data: MumuData = {
-      train: mumuSource(train, encode),
-      probe: codeExamples(Array.from({ length: nProbe }, (_, i) => val.get(i)), encode),
-      augmentRate: set.augmentRate,
-      description: `multimodal prompts → scenes (train split): crops before their words, at most 3, half the prompts with generic words; ${set.augmentRate > 0 ? `${set.augmentRate * 100} % of crops augmented` : 'no augmentation'}`,
-      split: 'val',
-    };
+    const data = armData(await ensureData(), set, vqCropEncoder(vq), o);
     const r = await trainMumuOn({ session, ldm, names: { base: o.baseDir, decoder: o.ldmDir } }, data, o);
     connector = r.connector;
     lora = r.lora;
