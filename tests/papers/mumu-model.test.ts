@@ -135,8 +135,8 @@ test('encoder states: every prompt position equals its own unpadded forward, all
       const c = N === 16 ? null : connectorFor(N, 3);
       const rows = items.map((it) => mumu.promptRow(s.tokenizer, it.prompt, N));
       const b = mumu.padPromptRows(s.tokenizer, rows);
-      const inference = tf.tidy(() => mumu.encoderStates(s.model, b, c).dataSync());
-      const training = tf.tidy(() => mumu.encoderStates(s.model, b, c, { training: true }).dataSync());
+      const inference = tf.tidy(() => mumu.encoderStates(s.model, b, c).dataSync() as Float32Array);
+      const training = tf.tidy(() => mumu.encoderStates(s.model, b, c, { training: true }).dataSync() as Float32Array);
       const kept = mumu.promptStates(s.model, b, c);
       expect(kept.shape).toEqual([b.B, b.T, H]);
       const host = kept.dataSync() as Float32Array;

@@ -30,7 +30,7 @@ export { mumuBatch, mumuBatches, probeBatch, LatentCache } from './batch';
 export type { BatchOptions } from './batch';
 export { trainMumuOn, DEFAULTS } from './recipe';
 export type { MumuParts, MumuData, MumuOptions } from './recipe';
-export { trainMumu, loadMumu, armData, requireDecoder, vqCropEncoder } from './shipped';
+export { trainMumu, loadMumu, armData, armPrompts, requireDecoder, vqCropEncoder } from './shipped';
 export type { RecipeOptions } from './shipped';
 export { RUN_METRICS, readRunMetrics, lossCurve, stepTimes, METRICS_FILE, CONNECTOR_DIR, DECODER_LORA_DIR, DENOISER_FILE } from './run-metrics';
 export type { RunMetrics, MumuEvent, Probe, StepTime } from './run-metrics';

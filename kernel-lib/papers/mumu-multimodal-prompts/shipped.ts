@@ -18,6 +18,9 @@ import { DecoderLoRA } from '../../diffusion/lora';
 import { readSafetensors } from '../../checkpoint/safetensors';
 import { DataStore, ensureData } from '../../data/store';
 import { mumuPrompts } from '../../data/mumu-prompts';
+import type { MumuMeta } from '../../data/mumu-prompts';
+import type { ExampleList } from '../../data/example-list';
+import type { Split } from '../../data/emoji';
 import { armSettings, checkArm, ArmSettings } from './arms';
 import { Connector } from './connector';
 import { CropEncoder, codeExamples, mumuSource } from './items';
@@ -46,6 +49,11 @@ export function vqCropEncoder(vq: VQVAE, side = 32): CropEncoder {
   return (images: readonly RGBImage[]) => vq.encodeImages(images.map((im) => (im.height === side && im.width === side ? im : resizeArea(im, side, side))));
 }
 
+/** A split's multimodal prompts as an arm trains on them: crops augmented at its rate, draws seeded by `dataSeed`. */
+export function armPrompts(store: DataStore, set: ArmSettings, split: Split, dataSeed = 0): ExampleList<MumuMeta> {
+  return mumuPrompts(store, { split, seed: dataSeed, augment: set.augmentRate > 0 ? { rate: set.augmentRate } : false });
+}
+
 /**
  * An arm's data: the train split's multimodal prompts, their crops augmented at the arm's rate (none for
  * no-augment and caption-only), and the first `probeItems` val prompts (never augmented) to probe. The
@@ -54,8 +62,7 @@ export function vqCropEncoder(vq: VQVAE, side = 32): CropEncoder {
  */
 export function armData(store: DataStore, set: ArmSettings, encode: CropEncoder, o: { dataSeed?: number; probeItems?: number } = {}): MumuData {
   const dataSeed = o.dataSeed ?? 0;
-  const augment = set.augmentRate > 0 ? { rate: set.augmentRate } : false;
-  const train = mumuPrompts(store, { split: 'train', seed: dataSeed, augment });
+  const train = armPrompts(store, set, 'train', dataSeed);
   const val = mumuPrompts(store, { split: 'val', seed: dataSeed, augment: false });
   const nProbe = Math.min(o.probeItems ?? DEFAULTS.probeItems, val.size);
   return {
