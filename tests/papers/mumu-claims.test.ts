@@ -1,0 +1,140 @@
+/**
+ * MUMU's verdicts (claims.ts) and results builder (results.ts) on hand-made per-prompt numbers: each claim
+ * reproduces exactly when its criterion holds — a clear effect in every seed — and not when the effect is
+ * absent, reversed in a part, significant in the wrong direction, or carried by too few seeds; the builder
+ * averages, pairs and judges what it is given, and refuses inconsistent measurements by name.
+ */
+import { mumu } from '../../kernel-lib';
+import { mulberry32 } from '../../kernel-lib/util/random';
+
+const ITEMS = 40;
+/** [seed][item]: base + shift + noise (seeded), `seeds` rows. */
+function scores(shift: number, o: { seeds?: number; noise?: number; base?: number; seed?: number; items?: number } = {}): number[][] {
+  const rand = mulberry32(o.seed ?? 1);
+  const n = o.items ?? ITEMS;
+  const base = Array.from({ length: n }, (_, i) => (o.base ?? 0.5) + 0.2 * Math.sin(i));
+  return Array.from({ length: o.seeds ?? 3 }, () => base.map((b) => b + shift + (o.noise ?? 0.02) * (rand() - 0.5)));
+}
+const detail = (shift: number, seed: number, seeds = 3): mumu.DetailScores => ({ identity: scores(shift, { seed, seeds }), cropClipI: scores(shift, { seed: seed + 100, seeds }) });
+const rising = (steps: [number, number, number, number], seeds = 3) =>
+  Object.fromEntries(mumu.TOKENS_PER_CROP.map((t, i) => [t, detail(steps[i], 10 + i, seeds)])) as Record<mumu.TokensPerCrop, mumu.DetailScores>;
+const only = (n: mumu.Numbers) => {
+  const v = mumu.verdicts(n);
+  expect(v.length).toBe(1);
+  return v[0];
+};
+
+test('Finding 1: reproduces when detail rises with tokens and 64 beats 1 in every seed; not when flat, when a step drops, or with 2 seeds', () => {
+  const yes = only({ finding1: rising([0, 0.05, 0.1, 0.15]) });
+  expect(yes.reproduces).toBe(true);
+  expect(yes.paper).toContain('Finding 1: Long input contexts are important');
+  expect(yes.ours).toMatch(/^identity accuracy of generic-word objects: 64 − 1 tokens \+0\.1(49|50|51) ± 0\.00\d \(s\.e\., 40 items, 3 seeds/);
+  expect(yes.criterion).toContain('more than 2 s.e. from zero, the same sign in every seed on its own, at least 3 seeds per arm');
+  expect(only({ finding1: rising([0, 0, 0, 0]) }).reproduces).toBe(false);
+  expect(only({ finding1: rising([0, 0.1, 0.2, 0.05]) }).reproduces).toBe(false); // 64 > 1, but 64 well below 16
+  expect(only({ finding1: rising([0, 0.05, 0.1, 0.15], 2) }).reproduces).toBe(false);
+  expect(only({ finding1: rising([0, 0.05, 0.1, 0.15], 2), minSeeds: 2 }).reproduces).toBe(true);
+  // identity alone rising is not enough: crop CLIP-I must rise too
+  const f = rising([0, 0.05, 0.1, 0.15]);
+  f[64] = { identity: f[64].identity, cropClipI: f[1].cropClipI };
+  expect(only({ finding1: f }).reproduces).toBe(false);
+  const { 16: _drop, ...missing } = rising([0, 0, 0, 0]);
+  expect(() => mumu.verdicts({ finding1: missing as never })).toThrow('mumu.verdicts: finding1 needs every tokens-per-crop setting; missing 16');
+});
+
+test('Finding 2: MUMU must harmonise more than caption-only on every other-source set', () => {
+  const sets = (shifts: [number, number, number]) =>
+    Object.fromEntries(mumu.OTHER_SOURCES.map((k, i) => [k, { mumu: scores(shifts[i], { seed: i + 1 }), captionOnly: scores(0, { seed: i + 7 }) }])) as NonNullable<mumu.Numbers['finding2']>;
+  const yes = only({ finding2: sets([0.2, 0.1, 0.3]) });
+  expect(yes.reproduces).toBe(true);
+  expect(yes.ours).toMatch(/^share of prompts with every object found in its caption region, MUMU − caption-only: emoji \+0\.(199|200|201) ± 0\.00\d \(s\.e\., 40 items, 3 seeds/);
+  expect(only({ finding2: sets([0.2, 0, 0.3]) }).reproduces).toBe(false);
+  expect(only({ finding2: sets([0.2, -0.2, 0.3]) }).reproduces).toBe(false);
+  const { 'two-scenes': _t, ...two } = sets([0.2, 0.1, 0.3]);
+  expect(() => mumu.verdicts({ finding2: two as never })).toThrow('mumu.verdicts: finding2 needs every other-source set; missing two-scenes');
+});
+
+test('§7: reproduces only when no-augment scores higher crop CLIP-I AND copies more AND harmonises less', () => {
+  const arm = (clip: number, copy: number, harm: number, seed: number) => ({ cropClipI: scores(clip, { seed }), copied: scores(copy, { seed: seed + 1, base: 0.3 }), harmonised: scores(harm, { seed: seed + 2 }) });
+  const aug = arm(0, 0, 0, 1);
+  expect(only({ augmentation: { augment: aug, noAugment: arm(0.1, 0.2, -0.15, 20) } }).reproduces).toBe(true);
+  expect(only({ augmentation: { augment: aug, noAugment: arm(0, 0.2, -0.15, 20) } }).reproduces).toBe(false); // the metric did not rise
+  expect(only({ augmentation: { augment: aug, noAugment: arm(0.1, 0, -0.15, 20) } }).reproduces).toBe(false); // no copying
+  expect(only({ augmentation: { augment: aug, noAugment: arm(0.1, 0.2, 0.15, 20) } }).reproduces).toBe(false); // harmonises better
+  expect(only({ augmentation: { augment: aug, noAugment: arm(0.1, 0.2, -0.15, 20) } }).criterion).toContain('ink distance ≤ 0.05');
+});
+
+test('encoder vs caption-only and §7 Question 1: both measures must be higher', () => {
+  expect(only({ captionOnly: { mumu: detail(0.2, 1), captionOnly: detail(0, 2) } }).reproduces).toBe(true);
+  expect(only({ captionOnly: { mumu: { identity: detail(0.2, 1).identity, cropClipI: detail(0, 3).cropClipI }, captionOnly: detail(0, 2) } }).reproduces).toBe(false);
+  expect(only({ decoder: { lora: detail(0, 1), full: detail(0.1, 2) } }).reproduces).toBe(true);
+  expect(only({ decoder: { lora: detail(0.1, 1), full: detail(0, 2) } }).reproduces).toBe(false);
+  expect(mumu.verdicts({})).toEqual([]);
+  expect(() => mumu.verdicts({ minSeeds: 0 })).toThrow('mumu.verdicts: minSeeds must be a positive integer, got 0');
+});
+
+/** A metrics.json as a run writes it (only what the builder reads matters). */
+function runMetrics(arm: mumu.Arm, tokensPerCrop: number | null, seed: number): mumu.RunMetrics {
+  return {
+    name: mumu.runName(arm, tokensPerCrop, seed), paper: 'MUMU', arm, tokensPerCrop, seed, base: 'mm-moe-small', decoder: 'ldm-emoji',
+    encoder: arm === 'caption-only' ? 'caption' : 'prompt', augmentRate: arm === 'mumu' ? 0.2 : 0, decoderMode: 'lora',
+    trainable: { connector: 1, pooler: 0, decoder: 1 }, condDrop: 0.1, data: { description: 'x', split: 'train', items: 10 },
+    optimizer: { name: 'AdamW', lr: 1e-3, minLr: 1e-4, schedule: 'warmup + cosine', warmupSteps: 10, weightDecay: 0.1, batchSize: 16, clipNorm: 1, decoderLrScale: 0.5 },
+    steps: 300, resumedFrom: 0, stopped: 'done', lossCurve: [[1, 0.5]], stepTime: { steps: 300, firstMs: 5000, meanMs: 2000 + seed, medianMs: 1900 + seed, meanCpuMs: 1800, meanTokens: 1000 },
+    probes: [], files: {}, backend: { backend: 'wasm', tfBackend: 'wasm', threads: 1 }, date: '2026-01-01T00:00:00.000Z', train_wall_time_s: 600, recipe_wall_time_s: 650,
+  };
+}
+
+const N_SAME = 12;
+const N_OTHER = 6;
+/** One seed's scores: identity NaN on odd prompts (named), the rest shifted. */
+function seedSet(shift: number, seed: number, n: number): mumu.SeedSet {
+  const s = (k: number, base: number) => scores(shift, { seed: seed * 10 + k, seeds: 1, items: n, base })[0];
+  return { identity: s(1, 0.5).map((x, i) => (i % 2 ? NaN : x)), cropClipI: s(2, 0.6), copied: s(3, 0.2), harmonised: s(4, 0.4) };
+}
+function run(arm: mumu.Arm, t: mumu.TokensPerCrop | null, shift: number, seeds = [0, 1, 2]): mumu.RunScores {
+  return {
+    arm,
+    tokensPerCrop: t,
+    metrics: seeds.map((k) => runMetrics(arm, t, k)),
+    sameSource: seeds.map((k) => seedSet(shift, k + 1, N_SAME)),
+    otherSource: seeds.map((k) => Object.fromEntries(mumu.OTHER_SOURCES.map((o, j) => [o, seedSet(shift, k + 5 + j, N_OTHER)])) as Record<mumu.OtherSource, mumu.SeedSet>),
+  };
+}
+
+test('results: averages, pairs and judges what it is given; the JSON reads back; inconsistent measurements are refused by name', () => {
+  const runs = [run('mumu', 1, 0), run('mumu', 4, 0.05), run('mumu', 16, 0.1), run('mumu', 64, 0.15), run('no-augment', 64, 0.1), run('caption-only', null, -0.2), run('decoder-full', 64, 0.2)];
+  const m: mumu.Measurements = { quick: true, retrained: false, base: 'mm-moe-small', decoder: 'ldm-emoji', sameSource: { split: 'test', items: N_SAME }, otherSource: { split: 'test', items: N_OTHER }, runs, date: new Date('2026-01-02T00:00:00Z') };
+  const r = mumu.results(m);
+  expect(r).toEqual(mumu.checkResults(JSON.parse(JSON.stringify(r))));
+  expect(r.verdicts.map((v) => v.claim.split(/[ (:]/)[0])).toEqual(['Finding', 'Finding', '§7', 'Multimodal', '§7']);
+  const t64 = r.runs.find((x) => x.arm === 'mumu' && x.tokensPerCrop === 64)!;
+  // by hand: the mean over prompts of the per-prompt seed means, NaN prompts left out
+  const seedMean = (k: 'identity' | 'cropClipI') => Array.from({ length: N_SAME }, (_, i) => runs[3].sameSource.reduce((a, s) => a + s[k][i], 0) / 3).filter(Number.isFinite);
+  expect(t64.sameSource.identity).toBeCloseTo(seedMean('identity').reduce((a, b) => a + b, 0) / (N_SAME / 2), 4);
+  expect(t64.sameSource.cropClipI).toBeCloseTo(seedMean('cropClipI').reduce((a, b) => a + b, 0) / N_SAME, 4);
+  expect(t64.seeds).toEqual([0, 1, 2]);
+  expect(t64.stepMs).toBe(1901);
+  expect(t64.identityPerSeed.length).toBe(3);
+  expect(r.comparisons.map((c) => `${c.claim}|${c.measure}|${c.set}`)).toEqual([
+    'Finding 1|identity|same-source', 'Finding 1|cropClipI|same-source',
+    'Finding 2|harmonised|emoji', 'Finding 2|harmonised|shifted-emoji', 'Finding 2|harmonised|two-scenes',
+    '§7|cropClipI|same-source', '§7|copied|other-source', '§7|harmonised|other-source',
+    'encoder vs caption-only|identity|same-source', 'encoder vs caption-only|cropClipI|same-source',
+    '§7 Q1|identity|same-source', '§7 Q1|cropClipI|same-source',
+  ]);
+  const harm = r.comparisons.find((c) => c.claim === '§7' && c.measure === 'harmonised')!;
+  expect(harm.items).toBe(3 * N_OTHER); // the three sets, concatenated
+  expect(harm.mean).toBeCloseTo(-0.05, 2);
+  // only the Finding 1 runs: one verdict
+  expect(mumu.results({ ...m, runs: runs.slice(0, 4) }).verdicts.length).toBe(1);
+  // an undefined measure is null, not NaN
+  const named = run('mumu', 64, 0);
+  named.sameSource.forEach((s) => s.identity.fill(NaN));
+  expect(mumu.results({ ...m, runs: [named] }).runs[0].sameSource.identity).toBeNull();
+  expect(() => mumu.results({ ...m, runs: [runs[0], runs[0]] })).toThrow('mumu.results: a run set (arm and tokens per crop) appears twice');
+  expect(() => mumu.results({ ...m, runs: [{ ...runs[0], sameSource: runs[0].sameSource.slice(1) }] })).toThrow('mumu.results: mumu (1 tokens) has 3 run metrics and 2 score sets; give one of each per seed');
+  expect(() => mumu.results({ ...m, runs: [{ ...runs[0], metrics: runs[1].metrics }] })).toThrow('mumu.results: run mumu-mumu-t4-seed0 is not mumu at 1 tokens per crop');
+  expect(() => mumu.results({ ...m, sameSource: { split: 'test', items: 11 } })).toThrow('mumu.results: mumu (1 tokens) scored 12 same-source prompts on identity, heldOut.sameSource.items is 11');
+  expect(() => mumu.checkResults({ ...r, runs: [{ ...r.runs[0], identityPerSeed: [0.1] }] })).toThrow('05-mumu-multimodal-prompts.json: runs[0] (mumu) has 1 identityPerSeed values for 3 seeds');
+});
