@@ -6,7 +6,6 @@
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { mumu, Session } from '../../kernel-lib';
-import type { LatentDiffusion } from '../../kernel-lib/diffusion';
 import { clearAttentionCache } from '../../kernel-lib/diffusion/attention';
 import { mumuPrompts, MumuMeta } from '../../kernel-lib/data/mumu-prompts';
 import { harmonisationPrompts } from '../../kernel-lib/data/mumu-sources';
