@@ -9,7 +9,7 @@ const lastLine = (s: string) => s.trim().split('\n').at(-1);
 test('unknown recipe, bad step counts and --eval-only where there is no evaluator', () => {
   const unknown = run('gpt-5');
   expect(unknown.status).toBe(2);
-  expect(lastLine(unknown.stderr)).toBe("train: unknown model 'gpt-5'; expected one of text-moe-small, mm-moe-small, s1-plora, s1-lora, s1-init-ablation, vqvae, clip, diffusion, moss, minigpt5");
+  expect(lastLine(unknown.stderr)).toBe("train: unknown model 'gpt-5'; expected one of text-moe-small, mm-moe-small, s1-plora, s1-lora, s1-init-ablation, vqvae, clip, diffusion, moss, minigpt5, mumu");
   const low = run('s1-plora', '--lowres-steps', '0');
   expect(low.status).toBe(2); // was 1: checked inside the recipe; now, as every bad number, before any work
   expect(lastLine(low.stderr)).toBe("train: --lowres-steps must be a positive integer, got '0'");
@@ -108,4 +108,30 @@ test('train diffusion: --budget is named and checked, training options do not go
   const help = run('diffusion', '--help');
   expect(help.status).toBe(0);
   for (const flag of ['--budget NAME', '--run-dir DIR', '--skip-eval', '--eval-only', 'session (9000 steps of 32)', 'full (20000 steps of 32)', 'SWITCHBOARD_TRAIN_WORKERS']) expect(help.stdout).toContain(flag);
+});
+
+test('train mumu (issue #17): --arm, --tokens-per-crop, --seed and the counts are checked before any work; no decoder, no run', () => {
+  const cases: [string[], string][] = [
+    [['--arm', 'perceiver'], "train: --arm must be one of mumu, no-augment, decoder-full, decoder-frozen, caption-only, got 'perceiver'"],
+    [['--tokens-per-crop', '8'], "train: --tokens-per-crop must be one of 1, 4, 16, 64, got '8'"],
+    [['--tokens-per-crop', 'all'], "train: --tokens-per-crop must be a positive integer, got 'all'"],
+    [['--arm', 'caption-only', '--tokens-per-crop', '4'], 'train: --tokens-per-crop does not apply to --arm caption-only (it has no crops)'],
+    [['--seed', '-1'], "train: --seed must be an integer in [0, 2^32), got '-1'"],
+    [['--steps', '0'], "train: --steps must be a positive integer, got '0'"],
+    [['--lr', '0'], "train: --lr must be a number > 0, got '0'"],
+    [['--probe-items', '-1'], "train: --probe-items must be a non-negative integer, got '-1'"],
+    [['--stage', '1'], 'train: unknown option --stage'],
+  ];
+  for (const [args, want] of cases) {
+    const r = run('mumu', ...args);
+    expect([r.status, lastLine(r.stderr)]).toEqual([2, want]);
+  }
+  // a decoder that does not exist (ldm-emoji is not trained yet) is refused, naming what to run, before anything loads
+  const missing = path.resolve(__dirname, '../../.cache/no-such-ldm');
+  const r = run('mumu', '--tokens-per-crop', '16', '--decoder', missing);
+  expect([r.status, lastLine(r.stderr)]).toEqual([1, `train: mumu: the diffusion decoder ${missing} does not exist; MUMU trains a connector into a trained decoder: train it first (npm run train:diffusion)`]);
+  const help = run('mumu', '--help');
+  expect(help.status).toBe(0);
+  for (const flag of ['--arm NAME', '--tokens-per-crop N', '--seed K', '--steps N', '--decoder DIR']) expect(help.stdout).toContain(flag);
+  expect(help.stdout).toContain('caption-only');
 });

@@ -1,0 +1,110 @@
+/**
+ * `switchboard train mumu --arm NAME --tokens-per-crop N --seed K` (`npm run train:mumu -- …`): trains one arm
+ * of the MUMU reproduction (papers/mumu-multimodal-prompts) — multimodal prompts read by the frozen
+ * data/checkpoints/mm-moe-small, a connector into the diffusion decoder data/checkpoints/ldm-emoji — resumably
+ * (Ctrl-C and run it again), into `.cache/mumu/<run>/` (connector/, decoder-lora/ or denoiser.safetensors,
+ * metrics.json). Every option is checked before any work starts, and a missing decoder is refused with what to
+ * run first.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { initBackend } from '../backend/backend';
+import { cachePath, checkpointDir, runDir as runDirOf } from '../paths';
+import { trainMumu, runName, requireDecoder, ARMS, ARM_NAMES, DEFAULTS, TOKENS_PER_CROP } from '../papers/mumu-multimodal-prompts';
+import type { Arm, MumuEvent } from '../papers/mumu-multimodal-prompts';
+import { CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
+import { Io, throttledProgress, withInterrupt, EXIT_INTERRUPTED } from './io';
+
+export const TRAIN_MUMU: CommandSpec = {
+  usage: 'switchboard train mumu',
+  positionals: [],
+  about:
+    'Trains one arm of the MUMU reproduction (notebook 05): multimodal prompts (crops before the words that name\n' +
+    'them) read by the frozen data/checkpoints/mm-moe-small, its states of every prompt position through a\n' +
+    'non-causal connector into the diffusion decoder data/checkpoints/ldm-emoji (rank-8 LoRA on its attention,\n' +
+    'fully trained or frozen). Resumable from .cache/runs/<run> (Ctrl-C, then run it again); writes\n' +
+    '.cache/mumu/<run>/, <run> = mumu-<arm>-t<tokens>-seed<seed> (mumu-caption-only-seed<seed>). Arms:\n' +
+    ARM_NAMES.map((a) => `  ${a.padEnd(15)} ${ARMS[a]}`).join('\n'),
+  options: {
+    arm: { type: 'string', arg: 'NAME', help: `the arm (default mumu): ${ARM_NAMES.join(', ')}` },
+    'tokens-per-crop': { type: 'string', arg: 'N', help: `tokens each crop enters the LM as: ${TOKENS_PER_CROP.join(', ')} (default 64, all its codes; fewer are pooled; not for caption-only)` },
+    seed: { type: 'string', arg: 'K', help: `seed of the connector, the pooling, the LoRA, the data order, the drops and the noise (default ${DEFAULTS.seed})` },
+    steps: { type: 'string', arg: 'N', help: `training steps (default ${DEFAULTS.steps})` },
+    batch: { type: 'string', arg: 'N', help: `prompts per step (default ${DEFAULTS.batchSize})` },
+    lr: { type: 'string', arg: 'X', help: `peak learning rate of the connector (default ${DEFAULTS.lr}; the decoder at ×${DEFAULTS.decoderLrScale.lora} with LoRA, ×${DEFAULTS.decoderLrScale.full} fully trained)` },
+    'probe-items': { type: 'string', arg: 'N', help: `held-out val prompts whose loss is probed before and after (default ${DEFAULTS.probeItems}; 0: none)` },
+    decoder: { type: 'string', arg: 'DIR', help: 'the diffusion decoder (default data/checkpoints/ldm-emoji)' },
+    out: { type: 'string', arg: 'DIR', help: 'output directory (default .cache/mumu/<run>)' },
+    fresh: { type: 'boolean', help: 'delete the run directory first' },
+  },
+};
+
+export interface MumuCliOptions {
+  help: false;
+  arm: Arm;
+  tokensPerCrop: number | null;
+  seed: number;
+  steps?: number;
+  batchSize?: number;
+  lr?: number;
+  probeItems?: number;
+  decoder?: string;
+  out?: string;
+  fresh: boolean;
+}
+
+/** The checked options of a command line (exported for tests: every usage error is raised here, before any work). */
+export function mumuOptions(argv: string[]): { help: true } | MumuCliOptions {
+  const { values, help } = parseCommand(argv, TRAIN_MUMU);
+  if (help) return { help: true };
+  const armArg = (values.arm as string | undefined) ?? 'mumu';
+  if (!(ARM_NAMES as readonly string[]).includes(armArg)) throw new UsageError(`--arm must be one of ${ARM_NAMES.join(', ')}, got '${armArg}'`);
+  const arm = armArg as Arm;
+  const tokens = numberArg(values, 'tokens-per-crop', { integer: true, min: 1 });
+  if (tokens !== undefined && arm === 'caption-only') throw new UsageError('--tokens-per-crop does not apply to --arm caption-only (it has no crops)');
+  if (tokens !== undefined && !(TOKENS_PER_CROP as readonly number[]).includes(tokens)) throw new UsageError(`--tokens-per-crop must be one of ${TOKENS_PER_CROP.join(', ')}, got '${String(values['tokens-per-crop'])}'`);
+  const lr = numberArg(values, 'lr', { min: 0 });
+  if (lr === 0) throw new UsageError("--lr must be a number > 0, got '0'");
+  return {
+    help: false,
+    arm,
+    tokensPerCrop: arm === 'caption-only' ? null : (tokens ?? 64),
+    seed: seedArg(values) ?? DEFAULTS.seed,
+    steps: numberArg(values, 'steps', { integer: true, min: 1 }),
+    batchSize: numberArg(values, 'batch', { integer: true, min: 1 }),
+    lr,
+    probeItems: numberArg(values, 'probe-items', { integer: true, min: 0 }),
+    decoder: values.decoder as string | undefined,
+    out: values.out as string | undefined,
+    fresh: values.fresh === true,
+  };
+}
+
+export async function trainMumuCommand(argv: string[], io: Io): Promise<number> {
+  const o = mumuOptions(argv);
+  if (o.help) return io.help(TRAIN_MUMU);
+  const name = runName(o.arm, o.tokensPerCrop, o.seed);
+  const ldmDir = o.decoder !== undefined ? path.resolve(o.decoder) : checkpointDir('ldm-emoji');
+  requireDecoder(ldmDir); // before anything loads: MUMU needs a trained decoder
+  await initBackend();
+  const runDir = runDirOf(name);
+  if (o.fresh) fs.rmSync(runDir, { recursive: true, force: true });
+  const outDir = o.out !== undefined ? path.resolve(o.out) : cachePath('mumu', name);
+  const progress = throttledProgress<MumuEvent>(
+    io,
+    (e, eta) => `[${name}] step ${e.step}/${e.totalSteps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${e.tokens} tokens  ${(e.stepMs / 1000).toFixed(2)} s/step (${(e.stepCpuMs / 1000).toFixed(2)} s CPU)  ETA ${eta} min`,
+  );
+  return withInterrupt(async (signal, interrupted) => {
+    const metrics = await trainMumu({
+      arm: o.arm, tokensPerCrop: o.tokensPerCrop ?? undefined, seed: o.seed, steps: o.steps, batchSize: o.batchSize, lr: o.lr, probeItems: o.probeItems,
+      baseDir: checkpointDir('mm-moe-small'), ldmDir, vqvaeDir: checkpointDir('vqvae-emoji'), outDir, runDir, onProgress: progress, signal,
+      log: (s) => io.err(s),
+    });
+    if (interrupted()) {
+      io.err(`[${name}] interrupted after step ${metrics.lossCurve.at(-1)?.[0] ?? 0}; the same command resumes from the last snapshot (every ${DEFAULTS.checkpointEvery} steps)`);
+      return EXIT_INTERRUPTED;
+    }
+    io.out(JSON.stringify(metrics, null, 1));
+    return 0;
+  });
+}
