@@ -4,7 +4,7 @@ import { currentDevice } from '../../backend/backend';
 import type { DecoderLoRA } from '../../diffusion/lora';
 import type { Arm, ArmSettings } from './arms';
 import type { Connector } from './connector';
-import type { MumuData, MumuParts } from './recipe';
+import type { MumuData, MumuParts } from './run-parts';
 import { CITATION } from './citation';
 import { checkRunMetrics, lossCurve, MumuEvent, Probe, RunMetrics, stepTimes } from './run-metrics';
 

@@ -23,7 +23,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Session } from '../../session';
 import type { LatentDiffusion } from '../../diffusion/model';
 import { DecoderLoRA } from '../../diffusion/lora';
 import { atomicWriteFile } from '../../checkpoint/files';
@@ -38,9 +37,11 @@ import { defaultConnectorConfig, ConnectorConfig } from './connector-config';
 import { defaultPoolerConfig, PoolerConfig } from './pooler';
 import { hostLoss, mumuLoss, MumuBatch } from './losses';
 import { mumuBatches, probeBatch } from './batch';
-import type { MumuItem, MumuSource } from './items';
+import type { MumuData, MumuParts } from './run-parts';
 import { CONNECTOR_DIR, DECODER_LORA_DIR, DENOISER_FILE, METRICS_FILE, MumuEvent, Probe, RunMetrics } from './run-metrics';
 import { runMetrics } from './metrics';
+
+export type { MumuData, MumuParts } from './run-parts';
 
 export const DEFAULTS = {
   seed: 0,
@@ -53,23 +54,6 @@ export const DEFAULTS = {
   /** Held-out val items whose loss is probed before and after training. */
   probeItems: 16,
 };
-
-/** What a run trains on: the frozen LM (prompt arms), the decoder, names for metrics.json. */
-export interface MumuParts {
-  session: Session | null;
-  ldm: LatentDiffusion;
-  names: { base: string; decoder: string };
-}
-
-export interface MumuData {
-  train: MumuSource;
-  /** Held-out items whose loss is probed before and after training. */
-  probe: readonly MumuItem[];
-  /** The share of the training crops the data augments (must be the arm's). */
-  augmentRate: number;
-  description: string;
-  split: string;
-}
 
 export interface MumuOptions {
   arm: Arm;
