@@ -61,15 +61,22 @@ test('identity, copy and harmonised scores: the target scores 1, a blank canvas 
   expect(mumu.copyScores(blanks, same)).toEqual(metas.map(() => 0));
   expect(mumu.harmonisedScores(checker, targets, metas)).toEqual(metas.map(() => 1));
   expect(mumu.harmonisedScores(checker, blanks, metas)).toEqual(metas.map(() => 0));
-  // one crop moved by a pixel is no longer a copy; a crop shifted in colour is not either
-  const shifted = targets.map((t, i) => {
-    const out = blank();
-    const c = metas[i].crops[0];
-    const src = cropImage(t, c.box);
-    for (let y = 0; y < c.box.h; y++) for (let x = 0; x < c.box.w && c.box.x + x + 1 < 32; x++) out.pixels.set(src.pixels.subarray((y * c.box.w + x) * 3, (y * c.box.w + x) * 3 + 3), ((c.box.y + y) * 32 + c.box.x + x + 1) * 3);
-    return out;
-  });
-  expect(mumu.copyScores(shifted, same).every((x) => x === 0)).toBe(true);
+  // only the first crop, in place: a copy share of 1/crops; moved 4 pixels to the side it is no copy
+  const placed = (dx: number) =>
+    targets.map((t, i) => {
+      const out = blank();
+      const c = metas[i].crops[0];
+      const src = cropImage(t, c.box);
+      for (let y = 0; y < c.box.h; y++) {
+        for (let x = 0; x < c.box.w; x++) {
+          const to = c.box.x + x + (c.box.x + dx + c.box.w <= 32 ? dx : -dx);
+          out.pixels.set(src.pixels.subarray((y * c.box.w + x) * 3, (y * c.box.w + x) * 3 + 3), ((c.box.y + y) * 32 + to) * 3);
+        }
+      }
+      return out;
+    });
+  expect(mumu.copyScores(placed(0), same)).toEqual(metas.map((m) => 1 / m.crops.length));
+  expect(mumu.copyScores(placed(4), same)).toEqual(metas.map(() => 0));
   expect(() => mumu.copyScores(targets.slice(1), same)).toThrow('mumu.copyScores: 9 images for 10 prompts');
 });
 

@@ -30,8 +30,13 @@ import type { Connector } from './connector';
 import { MumuItem, padPromptRows, promptRow } from './items';
 import { promptStates } from './encoder';
 
-/** Ink distance at or below which a crop counts as copied (a VQ-VAE round trip of a crop stays below it; README "MUMU"). */
-export const COPY_DISTANCE = 0.05;
+/**
+ * Ink distance at or below which a crop counts as copied. Measured on 145 crops of 60 held-out scenes (README
+ * "MUMU"): the scene through the VQ-VAE and back (what a perfect copy looks like after the decoder's VQ-VAE
+ * decoding) is at median 0.039 from the crop at its box, 95th percentile 0.092; the crop's own pixels one pixel
+ * off its box at median 0.098 (min 0.039); another object of the same size at least 0.16 (median 0.43).
+ */
+export const COPY_DISTANCE = 0.1;
 /** Side of the images CLIP-I compares. */
 const CLIP_SIDE = 32;
 
