@@ -2,7 +2,7 @@
  * The MUMU recipe (papers/mumu-…/recipe.ts) on the tiny LM and a tiny random decoder with the prompts of a
  * small data build, a few steps per arm: what each arm trains changes and everything else stays bit-exact
  * (the LM always; the decoder in the LoRA, frozen and caption-only arms; its caption encoder in the full arm);
- * the output reads back (metrics.json by its shape, the connector, the LoRA); a resumed run ends where the
+ * the output reads back (metrics.json by its shape, the connector, the LoRA, loadMumu); a resumed run ends where the
  * uninterrupted one does; the arms' data augment at their rate; bad combinations are refused by name; no
  * tensor outlives a run.
  */
@@ -25,6 +25,7 @@ const quiet = () => {};
 
 let root: string;
 let baseDir: string;
+let ldmDir: string;
 let store: DataStore;
 let ldm: LatentDiffusion;
 beforeAll(async () => {
@@ -36,6 +37,8 @@ beforeAll(async () => {
   parts.session.save(baseDir);
   parts.session.dispose();
   ldm = parts.ldm;
+  ldmDir = path.join(root, 'ldm');
+  ldm.save(ldmDir, { dtype: 'float32' });
 });
 afterAll(() => {
   ldm.dispose();
@@ -132,6 +135,12 @@ test('decoder-full trains the denoiser (its caption encoder bit-exact); decoder-
   expect(moved.every((k) => k.startsWith('denoiser.'))).toBe(true);
   expect(full.metrics.trainable.decoder).toBe([...ldm.params].filter(([k]) => k.startsWith('denoiser.')).reduce((n, [, v]) => n + v.size, 0));
   expect(full.metrics.optimizer.decoderLrScale).toBe(0.1);
+  // loaded back: the saved decoder with the trained denoiser, the connector
+  const back = await mumu.loadMumu(path.join(root, 'full'), { baseDir, ldmDir });
+  expect([back.lora, back.session !== null]).toEqual([null, true]);
+  expect(changed(host(ldm.params), host(back.ldm.params))).toEqual([]);
+  expect(changed(host(full.connector!.params), host(back.connector!.params))).toEqual([]);
+  back.dispose();
   full.connector!.dispose();
   tf.tidy(() => {
     for (const [k, v] of ldm.params) v.assign(tf.tensor(ldmBefore.get(k)!, v.shape)); // the decoder back as it was
@@ -145,7 +154,13 @@ test('decoder-full trains the denoiser (its caption encoder bit-exact); decoder-
   expect([caption.metrics.encoder, caption.metrics.tokensPerCrop, caption.metrics.base, caption.metrics.files]).toEqual(['caption', null, 'none (caption-only)', { decoderLoRA: 'decoder-lora' }]);
   expect(caption.metrics.stepTime.meanTokens).toBe(0);
   expect([...caption.lora!.params.keys()].some((k) => caption.lora!.params.get(k)!.dataSync().some((x) => x !== 0) && k.endsWith('.B'))).toBe(true);
+  const loraAfter = host(caption.lora!.params);
   caption.lora!.detach();
+  const cap = await mumu.loadMumu(path.join(root, 'caption'), { baseDir, ldmDir });
+  expect([cap.session, cap.connector]).toEqual([null, null]);
+  expect(changed(loraAfter, host(cap.lora!.params))).toEqual([]);
+  cap.dispose();
+  await expect(mumu.loadMumu(path.join(root, 'nowhere'), { baseDir, ldmDir })).rejects.toThrow(`mumu.loadMumu: ${path.join(root, 'nowhere')} holds no finished run (no metrics.json)`);
   expect(changed(ldmBefore, host(ldm.params))).toEqual([]);
   expect(changed(lmBefore, host(s.model.params))).toEqual([]);
   s.dispose();
