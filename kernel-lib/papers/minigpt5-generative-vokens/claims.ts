@@ -17,6 +17,7 @@
  */
 import { compare, describe, higherBy2se } from '../paired';
 import type { Comparison, SeedScores } from '../paired';
+import type { Verdict } from '../verdict';
 
 /** One arm's image scores: per-item [seed][item] for CLIP-I, CLIP-T and scene accuracy, and FID per seed. */
 export interface ImageScores {
@@ -42,13 +43,7 @@ export interface Numbers {
   minSeeds?: number;
 }
 
-export interface Verdict {
-  claim: string;
-  paper: string;
-  ours: string;
-  criterion: string;
-  reproduces: boolean;
-}
+export type { Verdict } from '../verdict';
 
 /** The paper's numbers (CC3M validation for Tables 5 and 7, VIST for Tables 6 and 2), quoted from its tables. */
 export const PAPER = {

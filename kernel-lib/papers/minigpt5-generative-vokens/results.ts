@@ -11,12 +11,12 @@ import type { SeedScores } from '../paired';
 import { ARM_NAMES, Arm, TABLE5_ARMS, TABLE7_ARMS } from './arms';
 import { CONTEXTS, Context, ImageScores, Numbers, verdicts } from './claims';
 import type { RunMetrics } from './run-metrics';
+import { VERDICT } from '../verdict';
 
 export const NOTEBOOK = '04-minigpt5-generative-vokens';
 /** The results file's name, in notebooks/results/ (full mode) or .cache/results/ (quick mode). */
 export const RESULTS_FILE = `${NOTEBOOK}.json`;
 
-const VERDICT = obj({ claim: str, paper: str, ours: str, criterion: str, reproduces: bool });
 const MEASURES = ['clipI', 'clipT', 'scene', 'nll'] as const;
 
 export const RESULTS = obj({

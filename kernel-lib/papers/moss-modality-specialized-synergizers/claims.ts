@@ -13,6 +13,7 @@
  */
 import { compare as pairedCompare, describe, lowerBy2se } from '../paired';
 import type { Comparison, SeedScores } from '../paired';
+import type { Verdict } from '../verdict';
 
 export { describe, lowerBy2se };
 export type { Comparison, SeedScores };
@@ -42,13 +43,7 @@ export interface Numbers {
   minSeeds?: number;
 }
 
-export interface Verdict {
-  claim: string;
-  paper: string;
-  ours: string;
-  criterion: string;
-  reproduces: boolean;
-}
+export type { Verdict } from '../verdict';
 
 /** Compares two arms' per-item scores (papers/paired.ts; errors start with `what`). */
 export function compare(a: SeedScores, b: SeedScores, what = 'moss.compare'): Comparison {

@@ -12,12 +12,12 @@ import { ARM_NAMES, TABLE2_RANK, Arm } from './arms';
 import { ArmScores, compare, Numbers, SeedScores, verdicts } from './claims';
 import type { DrawnScores, ItemScores } from './evaluate';
 import type { RunMetrics } from './run-metrics';
+import { VERDICT } from '../verdict';
 
 export const NOTEBOOK = '02-moss-modality-specialized-synergizers';
 /** The results file's name, in notebooks/results/ (full mode) or .cache/results/ (quick mode). */
 export const RESULTS_FILE = `${NOTEBOOK}.json`;
 
-const VERDICT = obj({ claim: str, paper: str, ours: str, criterion: str, reproduces: bool });
 const MEASURES = ['image', 'text', 'scene'] as const;
 
 export const RESULTS = obj({

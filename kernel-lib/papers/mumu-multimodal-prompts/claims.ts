@@ -15,6 +15,7 @@ import { compare, describe, higherBy2se, lowerBy2se } from '../paired';
 import type { Comparison, SeedScores } from '../paired';
 import { TOKENS_PER_CROP, TokensPerCrop } from './pooler';
 import { COPY_DISTANCE } from './evaluate';
+import type { Verdict } from '../verdict';
 
 export const OTHER_SOURCES = ['emoji', 'shifted-emoji', 'two-scenes'] as const;
 export type OtherSource = (typeof OTHER_SOURCES)[number];
@@ -43,13 +44,7 @@ export interface Numbers {
   minSeeds?: number;
 }
 
-export interface Verdict {
-  claim: string;
-  paper: string;
-  ours: string;
-  criterion: string;
-  reproduces: boolean;
-}
+export type { Verdict } from '../verdict';
 
 /** What the paper says, quoted from its text (it reports no numbers for these: its evaluation is qualitative, §6–7). */
 export const PAPER = {

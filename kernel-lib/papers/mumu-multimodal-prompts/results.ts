@@ -12,6 +12,7 @@ import { ARM_NAMES, Arm } from './arms';
 import { DetailScores, Numbers, OTHER_SOURCES, OtherSource, verdicts } from './claims';
 import { TOKENS_PER_CROP, TokensPerCrop } from './pooler';
 import type { RunMetrics } from './run-metrics';
+import { VERDICT } from '../verdict';
 
 export const NOTEBOOK = '05-mumu-multimodal-prompts';
 /** The results file's name, in notebooks/results/ (full mode) or .cache/results/ (quick mode). */
@@ -21,7 +22,6 @@ export const MEASURES = ['identity', 'cropClipI', 'copied', 'harmonised'] as con
 export type Measure = (typeof MEASURES)[number];
 
 const SCORES = obj({ identity: numOrNull, cropClipI: numOrNull, copied: numOrNull, harmonised: numOrNull });
-const VERDICT = obj({ claim: str, paper: str, ours: str, criterion: str, reproduces: bool });
 
 export const RESULTS = obj({
   notebook: oneOf(NOTEBOOK),

@@ -5,6 +5,7 @@
  * says plainly what reproduces at workbench scale and what does not.
  */
 import { pairedDifference } from '../../util/stats';
+import type { Verdict } from '../verdict';
 
 export interface Numbers {
   /** Change of the text-suite average vs the base model, percentage points (Table 1's bracket). */
@@ -22,13 +23,7 @@ export interface Numbers {
   clipTDiffsLoRA?: number[];
 }
 
-export interface Verdict {
-  claim: string;
-  paper: string;
-  ours: string;
-  criterion: string;
-  reproduces: boolean;
-}
+export type { Verdict } from '../verdict';
 
 const pp = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(2)} pp`;
 const f3 = (x: number) => x.toFixed(3);

@@ -18,9 +18,9 @@ import type { ClipTScores } from './clip-t';
 import { earlyProbes, RunMetrics } from './run-metrics';
 import { SEEDS, seedsEntry, seedVerdicts } from './seeds';
 import type { Sweep } from './sweep';
+import { VERDICT } from '../verdict';
 
 const SUITE = obj({ perplexity: num, scores: keyed(TEXT_TASKS, num), average: num, passages: int });
-const VERDICT = obj({ claim: str, paper: str, ours: str, criterion: str, reproduces: bool });
 
 export { NOTEBOOK, RESULTS_FILE, INIT_ABLATION_FILE, clipTDifferences, clipTSummary } from './clip-t';
 export type { ClipTScores } from './clip-t';
