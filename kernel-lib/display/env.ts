@@ -32,12 +32,12 @@ export interface DisplayTarget {
 }
 
 /** The subset of tslab's public `Display` used here. */
-interface TslabDisplay {
+export interface TslabDisplay {
   html(s: string): void;
   png(b: Uint8Array): void;
   text(s: string): void;
 }
-interface TslabModule {
+export interface TslabModule {
   display: TslabDisplay;
   newDisplay(): TslabDisplay;
 }
@@ -48,7 +48,7 @@ function sendTo(d: TslabDisplay, out: Output): void {
   else d.text(out.text);
 }
 
-class TslabTarget implements DisplayTarget {
+export class TslabTarget implements DisplayTarget {
   readonly kind = 'tslab';
   readonly rich = true;
   constructor(private readonly tslab: TslabModule) {}
@@ -57,8 +57,46 @@ class TslabTarget implements DisplayTarget {
   }
   area(): DisplayArea {
     const d = this.tslab.newDisplay();
-    return { update: (out) => sendTo(d, out) };
+    let latest: Output | null = null;
+    let queued = false;
+    // In-place updates go out at most once per turn of the event loop, across every area: tslab sends each
+    // message without waiting for the previous one, and a send made while another is still in flight kills
+    // the kernel (zeromq EBUSY, seen on notebook 01's long synchronous full-mode cells). Within a turn the
+    // latest state of an area wins and is sent when the loop turns (an update of a finished cell's area by
+    // its display id).
+    const flush = (): void => {
+      queued = false;
+      if (latest === null) return;
+      if (areaSentThisTurn) {
+        queued = true;
+        pendingAreas.push(flush);
+        return;
+      }
+      const out = latest;
+      latest = null;
+      markAreaSend();
+      sendTo(d, out);
+    };
+    return {
+      update: (out) => {
+        latest = out;
+        if (!queued) flush();
+      },
+    };
   }
+}
+
+let areaSentThisTurn = false;
+const pendingAreas: (() => void)[] = [];
+
+function markAreaSend(): void {
+  if (areaSentThisTurn) return;
+  areaSentThisTurn = true;
+  setImmediate(() => {
+    areaSentThisTurn = false;
+    const waiting = pendingAreas.splice(0);
+    for (const f of waiting) f();
+  });
 }
 
 /** Plain text on stdout: what scripts and the CLI see. An area prints every update it is given. */

@@ -6,8 +6,10 @@
  *   const bar = progress(steps, { label: 'training' });
  *   await session.train({ steps, batches, onStep: bar.onStep });
  *
- * It draws from synchronous code too (an analysis looping over forwards): a redraw is sent at once when
- * `minIntervalMs` has passed, so a long synchronous cell still shows how far it is.
+ * From synchronous code (an analysis looping over forwards) it asks for a redraw when `minIntervalMs` has
+ * passed; in the notebook an area sends at most once per turn of the event loop (display/env.ts: a second
+ * send in flight kills the tslab kernel), so a long synchronous stretch shows its first state and then its
+ * last when the loop turns; async work (training) redraws as it goes.
  */
 import type { DisplayArea, DisplayTarget } from './env';
 import { resolveDisplay } from './env';
