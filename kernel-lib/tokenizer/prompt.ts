@@ -22,7 +22,7 @@ export type Prompt = string | PromptPart[];
 export function joinTextParts(parts: readonly PromptPart[]): PromptPart[] {
   const out: PromptPart[] = [];
   for (const p of parts) {
-    const last = out.at(-1);
+    const last = out.length > 0 ? out[out.length - 1] : undefined; // (no .at(): widgets/ compiles this for an ES2020 DOM target)
     if ('text' in p && last && 'text' in last) out[out.length - 1] = { text: `${last.text} ${p.text}` };
     else out.push(p);
   }

@@ -134,18 +134,18 @@ export function clipTFigure(clipT: Results['clipT']): Figure {
 }
 
 const ARM_LABELS: Record<string, string> = {
-  paper: 'PLoRA, paper recipe',
+  paper: 'paper recipe',
   frozen: 'routers + experts frozen',
-  routers: 'routers train, experts frozen',
-  experts: 'experts train, routers frozen',
-  replay: 'paper recipe + 25 % text replay',
+  routers: 'routers only',
+  experts: 'experts only',
+  replay: 'paper + 25 % text',
 };
 
 /** Text perplexity change vs the base: both variants over seeds (mean ± s.e.), then PLoRA's arms (seed 0). */
 export function armsTextFigure(seeds: Results['seeds']): Figure {
   const { plora, lora } = seeds.summary;
   const arms = seeds.arms.filter((a) => a.arm !== 'paper');
-  const x = [`PLoRA (${plora.seeds.length} seeds)`, `LoRA (${lora.seeds.length} seeds)`, ...arms.map((a) => `${ARM_LABELS[a.arm]} (seed 0)`)];
+  const x = [`PLoRA (${plora.seeds.length} seeds)`, `LoRA (${lora.seeds.length} seeds)`, ...arms.map((a) => ARM_LABELS[a.arm])];
   return {
     data: [
       {
@@ -156,13 +156,13 @@ export function armsTextFigure(seeds: Results['seeds']): Figure {
       { type: 'scatter', mode: 'lines', name: 'paper’s bar for “preserved” (+5 %)', x: [x[0], x.at(-1)], y: [5, 5], line: { dash: 'dot', color: COLORS.reference } },
     ],
     layout: {
-      title: { text: 'Which trainable part costs the text? Held-out Brown perplexity change vs text-moe-small<br><sub>error bars: ± s.e. over seeds; arms are one run each</sub>' },
+      title: { text: 'Which trainable part costs the text? Held-out Brown perplexity change vs text-moe-small<br><sub>error bars: ± s.e. over seeds; the arms (PLoRA, one change each) are seed 0</sub>' },
       xaxis: { title: { text: 'fine-tune' } },
       yaxis: { title: { text: 'perplexity change vs base (%)' } },
       showlegend: true,
-      legend: { orientation: 'h', y: -0.45 },
-      height: 440,
-      margin: { ...MARGIN, t: 90, b: 150 },
+      legend: { orientation: 'h', y: -0.5 },
+      height: 460,
+      margin: { ...MARGIN, t: 90, b: 170 },
     },
   };
 }
@@ -179,10 +179,10 @@ export function armsImageFigure(seeds: Results['seeds']): Figure {
       title: { text: `What each arm costs the images (PLoRA, seed 0; ${seeds.arms[0]?.clipT.captions ?? 0} held-out captions)<br><sub>CLIP-T error bars: ± s.e. of the paired per-caption difference</sub>` },
       xaxis: { title: { text: 'arm' } },
       yaxis: { title: { text: 'CLIP-T own − shuffled (cosine)' } },
-      yaxis2: { title: { text: 'image-code NLL (nats per code)' }, overlaying: 'y', side: 'right' },
-      legend: { orientation: 'h', y: -0.45 },
-      height: 440,
-      margin: { ...MARGIN, r: 80, t: 90, b: 150 },
+      yaxis2: { title: { text: 'image-code NLL (nats per code)' }, overlaying: 'y', side: 'right', tickformat: '.2f', showgrid: false },
+      legend: { orientation: 'h', y: -0.5 },
+      height: 460,
+      margin: { ...MARGIN, r: 80, t: 90, b: 170 },
     },
   };
 }
@@ -201,9 +201,9 @@ export function damageFigure(seeds: Results['seeds']): Figure {
       barmode: 'stack',
       xaxis: { title: { text: 'arm' } },
       yaxis: { title: { text: 'NLL rise over the base (nats per token)' } },
-      legend: { orientation: 'h', y: -0.45 },
-      height: 440,
-      margin: { ...MARGIN, t: 90, b: 150 },
+      legend: { orientation: 'h', y: -0.5 },
+      height: 460,
+      margin: { ...MARGIN, t: 90, b: 170 },
     },
   };
 }
