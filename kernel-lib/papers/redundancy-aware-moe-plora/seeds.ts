@@ -76,7 +76,7 @@ export function seedSummary(s: Sweep, variant: LoRAKind): SeedSummary {
     variant,
     seeds: runs.map((r) => r.seed),
     perplexity: of((r) => r.suite.perplexity),
-    textVocabPerplexity: of((r) => r.textVocabPerplexity ?? NaN),
+    textVocabPerplexity: of((r) => r.textVocabPerplexity),
     perplexityChangePercent: of((r) => r.perplexityChangePercent),
     averageDelta: of((r) => r.averageDelta),
     eca: of((r) => avg(r.eca)),
@@ -223,7 +223,7 @@ export function seedsEntry(s: Sweep): SeedsEntry {
   };
   const arms = ARM_NAMES.map((a) => runsOf(s, 'plora', a).find((r) => r.seed === 0))
     .filter((r): r is RunEval => r !== undefined)
-    .map((r) => ({ arm: r.arm, perplexity: r.suite.perplexity, textVocabPerplexity: r.textVocabPerplexity ?? NaN, perplexityChangePercent: r.perplexityChangePercent, averageDelta: r.averageDelta, imageNll: r.probe.own, clipT: r.clipT, eca: r.eca, exclusivity: r.exclusivity }));
+    .map((r) => ({ arm: r.arm, perplexity: r.suite.perplexity, textVocabPerplexity: r.textVocabPerplexity, perplexityChangePercent: r.perplexityChangePercent, averageDelta: r.averageDelta, imageNll: r.probe.own, clipT: r.clipT, eca: r.eca, exclusivity: r.exclusivity }));
   return {
     protocol: s.protocol,
     basePerplexity: s.base.perplexity,

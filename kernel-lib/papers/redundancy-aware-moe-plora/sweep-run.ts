@@ -21,7 +21,7 @@ import { heldOut, traces } from './analyses';
 import { NOTEBOOK } from './clip-t';
 import { earlyProbes, readRunMetrics } from './run-metrics';
 import { extendForImages, loadVariant, trainVariant } from './recipe';
-import { BEFORE, checkSweep, evaluateRun, textVocabPerplexity, initAblationFile, PROTOCOL, Protocol, RUN_EVAL, runDir, runName, sweepRuns, SUITE, suiteEntry, SWEEP_SEEDS, Sweep, SweepRun } from './sweep';
+import { BEFORE, checkSweep, evaluateRun, initAblationFile, PROTOCOL, Protocol, RUN_EVAL, runDir, runName, sweepRuns, SUITE, suiteEntry, SWEEP_SEEDS, Sweep, SweepRun } from './sweep';
 
 /** The notebook's full-mode protocol: 200 passages, 20k perplexity tokens, 64 + 64 traced sequences, 48 captions at guidance 3. */
 export const FULL_PROTOCOL: Protocol = { passages: 200, perplexityTokens: 20000, traceCaptions: 64, tracePassages: 64, captions: 48, cfgScale: 3 };
@@ -129,19 +129,6 @@ export async function runSweep(o: SweepOptions): Promise<Sweep> {
       fs.mkdirSync(path.dirname(partialFile), { recursive: true });
       atomicWriteFile(partialFile, JSON.stringify(partial, null, 1) + '\n');
       log(`${runName(r)} evaluated in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    }
-    // runs evaluated before textVocabPerplexity existed get it now (one perplexity pass each)
-    for (const [i, x] of partial.runs.entries()) {
-      if (x.textVocabPerplexity !== undefined) continue;
-      const r: SweepRun = { variant: x.variant, arm: x.arm, seed: x.seed };
-      log(`${x.name}: text-vocabulary perplexity …`);
-      const { session } = await loadVariant(runDir(o.root, r), r.variant);
-      try {
-        partial.runs[i] = { ...x, textVocabPerplexity: textVocabPerplexity(session, held.passages, protocol, readRunMetrics(runDir(o.root, r)).vocabulary.before) };
-      } finally {
-        session.dispose();
-      }
-      atomicWriteFile(partialFile, JSON.stringify(partial, null, 1) + '\n');
     }
     if (untrained.length > 0) {
       throw new Error(

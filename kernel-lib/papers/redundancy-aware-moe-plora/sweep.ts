@@ -11,11 +11,10 @@ import type { VQVAE } from '../../image';
 import type { ClipModel } from '../../eval';
 import { coActivationByLayer } from '../../analysis/co-activation';
 import { exclusivityByDepth } from '../../analysis/routing-by-modality';
-import { relativeChange, suiteStream, textSuite, TEXT_TASKS, TextSuiteResult } from '../../analysis/text-suite';
-import { modelPerplexity } from '../../analysis/perplexity';
+import { relativeChange, textSuite, TEXT_TASKS, TextSuiteResult } from '../../analysis/text-suite';
 import { captionFollowing } from '../../recipes/mm-moe-small';
 import type { LoRAKind } from '../../adapters';
-import { arr, checkShape, Infer, int, keyed, num, obj, oneOf, opt, str, tuple } from '../shape';
+import { arr, checkShape, Infer, int, keyed, num, obj, oneOf, str, tuple } from '../shape';
 import { ARM_NAMES, Arm } from './arms';
 import { traces, HeldOut } from './analyses';
 import { NOTEBOOK, INIT_ABLATION_FILE, CLIP_T, clipTSummary } from './clip-t';
@@ -79,9 +78,9 @@ export const RUN_EVAL = obj({
   /**
    * The suite's perplexity renormalised over the base's (text) vocabulary: what is left of the rise once
    * the probability given to the new ids (image codes, <boi>, …) is taken out. Added after the first arms
-   * were measured (a diagnostic, not a criterion); the runner fills it for every run.
+   * were measured (a diagnostic, not a criterion).
    */
-  textVocabPerplexity: opt(num),
+  textVocabPerplexity: num,
   /** Strongest-partner co-activation and exclusivity (JSD text vs image, bits), per layer. */
   eca: arr(num),
   exclusivity: arr(num),
@@ -189,9 +188,3 @@ export async function evaluateRun(s: Session, r: SweepRun, metrics: RunMetrics, 
   };
 }
 
-/** The suite's perplexity renormalised over the first `textVocabulary` ids, alone (one pass over the suite's stream). */
-export function textVocabPerplexity(s: Session, passages: string[], protocol: Protocol, textVocabulary: number): number {
-  const stream = suiteStream(s, passages);
-  const r = modelPerplexity(s.model, stream, { seqLen: Math.min(128, s.config.maxPositions), maxTokens: protocol.perplexityTokens, modalityOf: (id) => s.tokenizer.modalityOf(id), textVocabulary });
-  return round(r.textOnly?.perplexity ?? NaN, 4);
-}
