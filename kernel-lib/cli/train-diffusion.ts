@@ -12,6 +12,7 @@ import { initBackend } from '../backend/backend';
 import { checkpointDir, runDir as runDirOf } from '../paths';
 import { LDM_BUDGETS, LdmBudget, trainLdmEmoji } from '../recipes/ldm-emoji';
 import { evaluateLdm, evaluateMmBaseline } from '../recipes/ldm-eval';
+import { GateVerdict, judgeLdmGateMetrics } from '../recipes/ldm-gate';
 import type { DiffusionTrainEvent } from '../diffusion/train';
 import { CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
 import { Io, throttledProgress } from './io';
@@ -71,8 +72,10 @@ export async function trainDiffusionCommand(argv: string[], io: Io): Promise<num
   if (values['eval-only']) {
     let m = await evaluateLdm(out, { clipDir: ck('clip-emoji'), log });
     if (values.baseline) {
-      m = { ...m, baseline_mm_moe_small: await evaluateMmBaseline({ mmDir: ck('mm-moe-small'), vqvaeDir: ck('vqvae-emoji'), clipDir: ck('clip-emoji') }) };
+      const baseline = await evaluateMmBaseline({ mmDir: ck('mm-moe-small'), vqvaeDir: ck('vqvae-emoji'), clipDir: ck('clip-emoji') });
+      m = { ...m, baseline_mm_moe_small: baseline, gate_verdict: judgeLdmGateMetrics(m, baseline) };
       fs.writeFileSync(path.join(out, 'metrics.json'), JSON.stringify(m, null, 1) + '\n');
+      for (const c of (m.gate_verdict as GateVerdict).criteria) log(`gate: ${c.pass ? 'PASS' : 'FAIL'} ${c.metric}: ${c.decoder} vs mm-moe-small ${c.baseline} (${c.criterion})`);
     }
     io.out(JSON.stringify(m, null, 1));
     return 0;

@@ -63,7 +63,9 @@ export async function gateContext(clipDir: string, n = 48): Promise<GateContext>
 function clipPaired(clip: ClipModel, images: RGBImage[], captions: string[]) {
   const { own, shuffled } = clipTOwnVsShuffled(clip, images, captions);
   const d = ownMinusShuffled(own.scores, shuffled.scores);
-  return { own: own.mean, shuffled: shuffled.mean, paired_difference: { mean: d.mean, standard_error: d.standardError } };
+  // per caption, so two generators scored on the same captions compare paired (recipes/ldm-gate.ts)
+  const perCaption = Array.from(own.scores, (x, i) => Number((x - shuffled.scores[i]).toFixed(5)));
+  return { own: own.mean, shuffled: shuffled.mean, paired_difference: { mean: d.mean, standard_error: d.standardError }, per_caption: perCaption };
 }
 
 /** Gate metrics of images generated for ctx.scenes.captions (and, when given, ctx.emoji.captions). */
