@@ -10,6 +10,7 @@ import type { ImageCodes, PromptPart } from '../tokenizer';
 import { VQVAE, defaultVQVAEDir, DOWNSAMPLE } from '../image';
 import { imageGridPng, PREVIEW_BACKGROUND } from '../image/png';
 import type { Step } from '../decode/generate';
+import { CFG_UNCONDITIONAL_MODES, CfgUnconditional } from '../decode/cfg';
 import { CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
 import { EXIT_INTERRUPTED, Io, withInterrupt } from './io';
 import { isPeftDir, loadPeftAdapter } from '../adapters';
@@ -33,12 +34,21 @@ export const GENERATE: CommandSpec = {
     'top-k': { type: 'string', arg: 'K', help: 'sample among the K most likely tokens' },
     'top-p': { type: 'string', arg: 'P', help: 'nucleus sampling' },
     'cfg-scale': { type: 'string', arg: 'S', help: 'classifier-free guidance on image codes (1 = off)' },
+    'cfg-unconditional': { type: 'string', arg: 'MODE', help: `the unconditional branch of --cfg-scale: ${CFG_UNCONDITIONAL_MODES.join(' (default: the prompt without its text) or ')} (the prompt's text replaced by <unconditional>, as Liquid trains it; needs a vocabulary with it)` },
     capture: { type: 'string', arg: 'LEVEL', help: 'routing captured per step: none, routing (default) or full' },
     json: { type: 'boolean', help: 'one JSON line for the prompt, then one JSON Step per token' },
     'image-out': { type: 'string', arg: 'FILE.png', help: 'write the complete images drawn, decoded by the VQ-VAE (side by side, 4× size)' },
     adapter: { type: 'string', arg: 'DIR', help: 'decode with the PEFT adapter directory DIR on (adapter_config.json + adapter_model.safetensors)' },
   },
 };
+
+/** --cfg-unconditional, checked by name: one of the modes, and only with --cfg-scale (it changes nothing without). */
+function cfgUnconditionalArg(mode: string | undefined, withScale: boolean): CfgUnconditional | undefined {
+  if (mode === undefined) return undefined;
+  if (!(CFG_UNCONDITIONAL_MODES as readonly string[]).includes(mode)) throw new UsageError(`--cfg-unconditional must be one of ${CFG_UNCONDITIONAL_MODES.join(', ')}, got '${mode}'`);
+  if (!withScale) throw new UsageError('--cfg-unconditional goes with --cfg-scale (it picks the unconditional branch of the guidance)');
+  return mode as CfgUnconditional;
+}
 
 /** The VQ-VAE at `dir`, refused (and disposed) when its codebook does not match the model's image codes. */
 function vqvaeFor(session: Session, dir: string): VQVAE {
@@ -109,6 +119,7 @@ export async function generate(argv: string[], io: Io): Promise<number> {
     topK: numberArg(values, 'top-k', { integer: true }),
     topP: numberArg(values, 'top-p'),
     cfgScale: numberArg(values, 'cfg-scale'),
+    cfgUnconditional: cfgUnconditionalArg(str('cfg-unconditional'), values['cfg-scale'] !== undefined),
     startImage: values['start-image'] === true,
     capture: capture as 'none' | 'routing' | 'full',
   };
@@ -121,7 +132,7 @@ export async function generate(argv: string[], io: Io): Promise<number> {
   try {
     if (!s.tokenizer.hasImages) {
       // a text-only model: name the option that needs images rather than the tokenizer's internals
-      const needs = (['start-image', 'image-from', 'image-out', 'cfg-scale'] as const).find((k) => values[k] !== undefined);
+      const needs = (['start-image', 'image-from', 'image-out', 'cfg-scale', 'cfg-unconditional'] as const).find((k) => values[k] !== undefined);
       if (needs) throw new Error(`--${needs} needs a model with image codes; ${modelDir} is text-only`);
     }
     if (adapterDir !== undefined) {

@@ -160,6 +160,35 @@ test('Ctrl-C during generate: stops within a step and exits 130 (not 0), after s
   expect(err.trim().split('\n').at(-1)).toBe(`[${steps} tokens, stopped: aborted]`);
 });
 
+test('generate --cfg-unconditional: Liquid\'s <unconditional> branch equals the library; bad modes and missing pieces are named', async () => {
+  const u = s.withUnconditional({ seed: 2 });
+  const udir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-cli-uncond-'));
+  try {
+    u.save(udir);
+    const args = ['generate', udir, '--prompt', 'an emoji of a tiger', '--start-image', '--max-new-tokens', '6', '--seed', '1', '--cfg-scale', '3', '--json'];
+    const r = cli(...args, '--cfg-unconditional', 'unconditional-token');
+    expect(r.status).toBe(0);
+    const lib: Step[] = [];
+    for await (const st of u.generate('an emoji of a tiger', { startImage: true, maxNewTokens: 6, seed: 1, cfgScale: 3, cfgUnconditional: 'unconditional-token' })) lib.push(st);
+    const ids = r.stdout.trim().split('\n').slice(1).map((l) => (JSON.parse(l) as Step).tokenId);
+    expect(ids).toEqual(lib.map((x) => x.tokenId));
+    // the other branch is a different guidance: its first image code's log-probability differs
+    const other = cli(...args, '--cfg-unconditional', 'drop-text');
+    expect(other.status).toBe(0);
+    expect((JSON.parse(other.stdout.split('\n')[1]) as Step).logprob).not.toBeCloseTo(lib[0].logprob, 6);
+  } finally {
+    u.dispose();
+    fs.rmSync(udir, { recursive: true, force: true });
+  }
+  let r = cli('generate', dir, '--prompt', 'a dog', '--start-image', '--cfg-scale', '3', '--cfg-unconditional', 'empty');
+  expect([r.status, r.stderr.trim()]).toEqual([2, "switchboard: --cfg-unconditional must be one of drop-text, unconditional-token, got 'empty'"]);
+  r = cli('generate', dir, '--prompt', 'a dog', '--start-image', '--cfg-unconditional', 'drop-text');
+  expect([r.status, r.stderr.trim()]).toEqual([2, 'switchboard: --cfg-unconditional goes with --cfg-scale (it picks the unconditional branch of the guidance)']);
+  r = cli('generate', dir, '--prompt', 'a dog', '--start-image', '--max-new-tokens', '2', '--cfg-scale', '3', '--cfg-unconditional', 'unconditional-token');
+  expect(r.status).toBe(1);
+  expect(r.stderr.trim().split('\n').at(-1)).toBe("switchboard: cfgUnconditional 'unconditional-token' needs a vocabulary with <unconditional> (tokenizer.withUnconditional / session.withUnconditional)");
+});
+
 test('--seed: integers in [0, 2^32) only (4294967296 used to wrap to seed 0)', () => {
   for (const bad of ['4294967296', '-1', '1.5', 'x', '']) {
     const r = cli('generate', dir, '--prompt', 'x', '--seed', bad);
