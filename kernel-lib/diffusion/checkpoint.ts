@@ -16,6 +16,7 @@ import * as path from 'path';
 import { CheckpointError } from '../checkpoint/errors';
 import { isPlainObject, readJsonFile } from '../checkpoint/json';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
+import { checkTensors } from '../checkpoint/tensors';
 import type { HostTensor } from '../model/params';
 import { writeDirAtomic } from '../checkpoint/files';
 import { vqvaeCheckpointFiles } from '../image/checkpoint';
@@ -100,16 +101,7 @@ export function readDiffusionCheckpoint(dir: string): Omit<DiffusionCheckpointPa
   const shapes = diffusionParamShapes(config);
   shapes.set(LATENT_SHIFT, [config.latentChannels]);
   shapes.set(LATENT_SCALE, [config.latentChannels]);
-  for (const [name, shape] of shapes) {
-    const t = tensors.get(name);
-    if (!t) throw new CheckpointError(weightsFile, `missing tensor "${name}"`, name);
-    if (t.shape.join(',') !== shape.join(',')) throw new CheckpointError(weightsFile, `tensor "${name}" has shape [${t.shape}], the config needs [${shape}]`, name);
-    const bad = t.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new CheckpointError(weightsFile, `tensor "${name}" holds ${t.data[bad]} at index ${bad}`, name);
-  }
-  for (const name of tensors.keys()) {
-    if (!shapes.has(name)) throw new CheckpointError(weightsFile, `unexpected tensor "${name}" (not in this config)`, name);
-  }
+  checkTensors(weightsFile, tensors, shapes);
   const stats = { shift: Float32Array.from((tensors.get(LATENT_SHIFT) as HostTensor).data), scale: Float32Array.from((tensors.get(LATENT_SCALE) as HostTensor).data) };
   tensors.delete(LATENT_SHIFT);
   tensors.delete(LATENT_SCALE);

@@ -18,12 +18,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { assignHostChecked, copyToHost } from '../model/params';
 import type { HostTensor } from '../model/params';
 import { linear } from '../model/linear';
 import { CheckpointError } from '../checkpoint/errors';
 import { writeDirAtomic } from '../checkpoint/files';
 import { isPlainObject, readJsonFile } from '../checkpoint/json';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
+import { checkTensors } from '../checkpoint/tensors';
 import { mulberry32, normalArray } from '../util/random';
 import { diffusionParamShapes } from './config';
 import type { Params } from './layers';
@@ -135,21 +137,12 @@ export class DecoderLoRA {
   }
 
   hostParams(): Map<string, HostTensor> {
-    return new Map([...this.params].map(([n, v]) => [n, { shape: v.shape.slice(), data: (v.dataSync() as Float32Array).slice() }]));
+    return copyToHost(this.params);
   }
 
   /** Sets A and B from host tensors (all checked before any is assigned). */
   assign(host: ReadonlyMap<string, HostTensor>, where = 'DecoderLoRA.assign'): void {
-    for (const [n, v] of this.params) {
-      const h = host.get(n);
-      if (!h || h.shape.join(',') !== v.shape.join(',')) throw new Error(`${where}: adapter parameter '${n}' is missing or has another shape`);
-    }
-    tf.tidy(() => {
-      for (const [n, v] of this.params) {
-        const h = host.get(n) as HostTensor;
-        v.assign(tf.tensor(h.data, h.shape));
-      }
-    });
+    assignHostChecked(this.params, host, where, 'adapter parameter');
   }
 
   /** Writes the adapter directory atomically (float32). */
@@ -201,13 +194,6 @@ export function readDecoderLoRA(dir: string, ldm: LatentDiffusion): { spec: Deco
     want.set(pairName(weight, 'A'), [i, spec.rank]);
     want.set(pairName(weight, 'B'), [spec.rank, o]);
   }
-  for (const [n, s] of want) {
-    const t = tensors.get(n);
-    if (!t) throw new CheckpointError(weights, `missing tensor "${n}"`, n);
-    if (t.shape.join(',') !== s.join(',')) throw new CheckpointError(weights, `tensor "${n}" has shape [${t.shape}], the spec needs [${s}]`, n);
-    const bad = t.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new CheckpointError(weights, `tensor "${n}" holds ${t.data[bad]} at index ${bad}`, n);
-  }
-  for (const n of tensors.keys()) if (!want.has(n)) throw new CheckpointError(weights, `unexpected tensor "${n}" (not in this spec)`, n);
+  checkTensors(weights, tensors, want, 'spec');
   return { spec, params: tensors };
 }

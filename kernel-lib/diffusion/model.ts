@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { RGBImage } from '../image/types';
 import { VQVAE } from '../image/model';
 import { ByteLevelBPE } from '../tokenizer/bpe';
+import { copyToHost, variablesFromHost } from '../model/params';
 import type { HostTensor } from '../model/params';
 import { mulberry32, normalArray } from '../util/random';
 import { LatentDiffusionConfig, validateDiffusionConfig, diffusionParamShapes, countDiffusionParams } from './config';
@@ -68,13 +69,7 @@ export class LatentDiffusion {
     if (tokenizer.vocabSize > config.caption.vocabSize) {
       throw new Error(`LatentDiffusion: the tokenizer has ${tokenizer.vocabSize} tokens, the caption encoder ${config.caption.vocabSize}`);
     }
-    this.params = new Map();
-    for (const [name, shape] of diffusionParamShapes(config)) {
-      const t = host.get(name);
-      if (!t) throw new Error(`LatentDiffusion: missing parameter '${name}'`);
-      if (t.shape.join(',') !== shape.join(',')) throw new Error(`LatentDiffusion: parameter '${name}' has shape [${t.shape}], expected [${shape}]`);
-      this.params.set(name, tf.tidy(() => tf.variable(tf.tensor(t.data, shape))));
-    }
+    this.params = variablesFromHost(diffusionParamShapes(config), host, 'LatentDiffusion');
     this.schedule = new NoiseSchedule(config.timesteps);
     this.denoiser = new Denoiser(config, this.params, this.schedule);
   }
@@ -109,7 +104,7 @@ export class LatentDiffusion {
   }
 
   hostParams(): Map<string, HostTensor> {
-    return new Map([...this.params].map(([n, v]) => [n, { shape: v.shape.slice(), data: (v.dataSync() as Float32Array).slice() }]));
+    return copyToHost(this.params);
   }
 
   get numParams(): { denoiser: number; caption: number; total: number } {

@@ -15,6 +15,7 @@ import { CheckpointError } from '../checkpoint/errors';
 import { writeDirAtomic } from '../checkpoint/files';
 import { isPlainObject, readJsonFile } from '../checkpoint/json';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
+import { checkTensors } from '../checkpoint/tensors';
 import type { HostTensor } from '../model/params';
 import { DOWNSAMPLE, VQVAEConfig, validateVQVAEConfig, vqvaeParamShapes } from './config';
 
@@ -89,18 +90,7 @@ export function readVQVAECheckpoint(dir: string): { config: VQVAEConfig; tensors
   const weightsFile = path.join(dir, WEIGHTS_FILE);
   const { tensors } = readSafetensors(weightsFile);
   const shapes = vqvaeParamShapes(config);
-  for (const [name, shape] of shapes) {
-    const t = tensors.get(name);
-    if (!t) throw new CheckpointError(weightsFile, `missing tensor "${name}"`, name);
-    if (t.shape.join(',') !== shape.join(',')) {
-      throw new CheckpointError(weightsFile, `tensor "${name}" has shape [${t.shape}], the config needs [${shape}]`, name);
-    }
-    const bad = t.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new CheckpointError(weightsFile, `tensor "${name}" holds ${t.data[bad]} at index ${bad}`, name);
-  }
-  for (const name of tensors.keys()) {
-    if (!shapes.has(name)) throw new CheckpointError(weightsFile, `unexpected tensor "${name}" (not in this config)`, name);
-  }
+  checkTensors(weightsFile, tensors, shapes);
   return { config, tensors };
 }
 

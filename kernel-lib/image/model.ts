@@ -18,7 +18,7 @@ import type { ImageCodes } from '../tokenizer';
 import { conv1x1, conv3x3, depthToSpace2, spaceToDepth2 } from './conv';
 import { DOWNSAMPLE, gridSize, validateVQVAEConfig, VQVAEConfig, vqvaeParamShapes } from './config';
 import { detach, nearestCodes } from './quantizer';
-import { HostTensor } from '../model/params';
+import { copyToHost, HostTensor, variablesFromHost } from '../model/params';
 import { mulberry32, normalArray } from '../util/random';
 import { readVQVAECheckpoint, SaveVQVAEOptions, writeVQVAECheckpoint } from './checkpoint';
 import { PREVIEW_BACKGROUND, readPng, imageGridPng, writePng } from './png';
@@ -48,14 +48,7 @@ export class VQVAE {
     tensors: Map<string, { shape: number[]; data: Float32Array }>,
   ) {
     validateVQVAEConfig(config);
-    this.params = new Map();
-    for (const [name, shape] of vqvaeParamShapes(config)) {
-      const t = tensors.get(name);
-      if (!t) throw new Error(`VQVAE: missing parameter '${name}'`);
-      if (t.shape.join(',') !== shape.join(',')) throw new Error(`VQVAE: parameter '${name}' has shape [${t.shape}], expected [${shape}]`);
-      // auto-named (tf.js variable names are global); tidy frees the initial tensor
-      this.params.set(name, tf.tidy(() => tf.variable(tf.tensor(t.data, shape), name !== CODEBOOK)));
-    }
+    this.params = variablesFromHost(vqvaeParamShapes(config), tensors, 'VQVAE', (name) => name !== CODEBOOK);
     for (const name of tensors.keys()) {
       if (!this.params.has(name)) throw new Error(`VQVAE: unexpected parameter '${name}'`);
     }
@@ -99,7 +92,7 @@ export class VQVAE {
 
   /** Host copies of every parameter, by checkpoint name. */
   hostTensors(): Map<string, HostTensor> {
-    return new Map([...this.params].map(([n, v]) => [n, { shape: v.shape.slice(), data: (v.dataSync() as Float32Array).slice() }]));
+    return copyToHost(this.params);
   }
 
   /** Parameters trained by gradient (all but the codebook), in checkpoint order. */

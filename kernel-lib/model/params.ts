@@ -250,6 +250,58 @@ export function toHostParams(store: ParamStore): Map<string, HostTensor> {
   return out;
 }
 
+/**
+ * Variables for the named shapes from host tensors (a model's constructor): `<who>: missing parameter '<name>'`
+ * or `<who>: parameter '<name>' has shape [..], expected [..]` when one does not fit (then none is made).
+ * `trainable` (default all) picks the variables a gradient may update.
+ */
+export function variablesFromHost(shapes: ReadonlyMap<string, readonly number[]>, host: ReadonlyMap<string, HostTensor>, who: string, trainable: (name: string) => boolean = () => true): Map<string, tf.Variable> {
+  for (const [name, shape] of shapes) {
+    const t = host.get(name);
+    if (!t) throw new Error(`${who}: missing parameter '${name}'`);
+    if (t.shape.join(',') !== shape.join(',')) throw new Error(`${who}: parameter '${name}' has shape [${t.shape}], expected [${shape}]`);
+  }
+  // all checked first, so a bad tensor leaves no variables behind; auto-named (tf.js variable names are
+  // global), and tidy frees each initial tensor
+  const out = new Map<string, tf.Variable>();
+  for (const [name, shape] of shapes) out.set(name, tf.tidy(() => tf.variable(tf.tensor((host.get(name) as HostTensor).data, shape as number[]), trainable(name))));
+  return out;
+}
+
+/** Host copies of variables (data sliced: later assigns to the variables do not change them). */
+export function copyToHost(vars: Iterable<[string, tf.Variable]>): Map<string, HostTensor> {
+  return new Map([...vars].map(([n, v]): [string, HostTensor] => [n, { shape: v.shape.slice(), data: (v.dataSync() as Float32Array).slice() }]));
+}
+
+/**
+ * Throws unless `host` holds every variable by name with its shape: `<where>: <what> '<name>' is missing or has
+ * another shape` (`where` names the file or the caller). Check every source before assigning any, so a bad
+ * file leaves the variables as they were.
+ */
+export function checkHostFits(vars: Iterable<[string, tf.Variable]>, host: ReadonlyMap<string, HostTensor>, where: string, what = 'parameter'): void {
+  for (const [name, v] of vars) {
+    const h = host.get(name);
+    if (!h || h.shape.join(',') !== v.shape.join(',')) throw new Error(`${where}: ${what} '${name}' is missing or has another shape`);
+  }
+}
+
+/** Assigns every variable from `host` in one tidy (checkHostFits first: this one does not check). */
+export function assignFromHost(vars: Iterable<[string, tf.Variable]>, host: ReadonlyMap<string, HostTensor>): void {
+  tf.tidy(() => {
+    for (const [name, v] of vars) {
+      const h = host.get(name) as HostTensor;
+      v.assign(tf.tensor(h.data, h.shape));
+    }
+  });
+}
+
+/** checkHostFits, then assignFromHost: all checked before any is assigned. */
+export function assignHostChecked(vars: Iterable<[string, tf.Variable]>, host: ReadonlyMap<string, HostTensor>, where: string, what = 'parameter'): void {
+  const list = [...vars];
+  checkHostFits(list, host, where, what);
+  assignFromHost(list, host);
+}
+
 /** Total number of scalar parameters. */
 export function countParams(cfg: MoEConfig): number {
   let n = 0;

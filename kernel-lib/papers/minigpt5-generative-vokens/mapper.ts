@@ -16,13 +16,11 @@
  * Saved as a directory (atomically): `config.json` {"format": "switchboard-voken-mapper", "version": 1,
  * "config"} and `mapper.safetensors` (parameters by name, `mapper.…`).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { assignHostChecked, copyToHost, variablesFromHost } from '../../model/params';
 import type { HostTensor } from '../../model/params';
-import { CheckpointError } from '../../checkpoint/errors';
-import { isPlainObject, readJsonFile } from '../../checkpoint/json';
-import { encodeSafetensors, readSafetensors } from '../../checkpoint/safetensors';
+import { readTaggedDir, taggedDirFiles } from '../../checkpoint/tagged-dir';
+import type { TaggedDirFormat } from '../../checkpoint/tagged-dir';
 import { writeDirAtomic } from '../../checkpoint/files';
 import type { Conditioning } from '../../diffusion/caption-encoder';
 import { attention } from '../../diffusion/attention';
@@ -34,6 +32,7 @@ export const MAPPER_FORMAT = 'switchboard-voken-mapper';
 export const MAPPER_FORMAT_VERSION = 1;
 export const MAPPER_CONFIG_FILE = 'config.json';
 export const MAPPER_WEIGHTS_FILE = 'mapper.safetensors';
+const DIR_FORMAT: TaggedDirFormat = { format: MAPPER_FORMAT, version: MAPPER_FORMAT_VERSION, configFile: MAPPER_CONFIG_FILE, weightsFile: MAPPER_WEIGHTS_FILE, what: 'mapper', kind: 'a feature mapper' };
 
 /** The mapper's forward on its parameters (differentiable with respect to them and to h). */
 export function mapperForward(p: Params, c: MapperConfig, h: tf.Tensor3D): Conditioning {
@@ -70,13 +69,7 @@ export class FeatureMapper {
 
   private constructor(readonly config: MapperConfig, host: ReadonlyMap<string, HostTensor>) {
     validateMapperConfig(config);
-    this.params = new Map();
-    for (const [name, shape] of mapperParamShapes(config)) {
-      const t = host.get(name);
-      if (!t) throw new Error(`FeatureMapper: missing parameter '${name}'`);
-      if (t.shape.join(',') !== shape.join(',')) throw new Error(`FeatureMapper: parameter '${name}' has shape [${t.shape}], expected [${shape}]`);
-      this.params.set(name, tf.tidy(() => tf.variable(tf.tensor(t.data, shape))));
-    }
+    this.params = variablesFromHost(mapperParamShapes(config), host, 'FeatureMapper');
   }
 
   /** A fresh mapper (initMapperParams, seeded). */
@@ -101,21 +94,12 @@ export class FeatureMapper {
   }
 
   hostParams(): Map<string, HostTensor> {
-    return new Map([...this.params].map(([n, v]) => [n, { shape: v.shape.slice(), data: (v.dataSync() as Float32Array).slice() }]));
+    return copyToHost(this.params);
   }
 
   /** Sets every parameter from host tensors (all checked before any is assigned). */
   assign(host: ReadonlyMap<string, HostTensor>, where = 'FeatureMapper.assign'): void {
-    for (const [name, v] of this.params) {
-      const h = host.get(name);
-      if (!h || h.shape.join(',') !== v.shape.join(',')) throw new Error(`${where}: parameter '${name}' is missing or has another shape`);
-    }
-    tf.tidy(() => {
-      for (const [name, v] of this.params) {
-        const h = host.get(name) as HostTensor;
-        v.assign(tf.tensor(h.data, h.shape));
-      }
-    });
+    assignHostChecked(this.params, host, where);
   }
 
   get numParams(): ReturnType<typeof countMapperParams> {
@@ -149,36 +133,13 @@ export class FeatureMapper {
 export function mapperFiles(config: MapperConfig, params: ReadonlyMap<string, HostTensor>, o: { dtype?: 'float16' | 'float32' } = {}): Map<string, string | Uint8Array> {
   validateMapperConfig(config);
   const dtype = o.dtype ?? 'float32';
-  const meta = { format: MAPPER_FORMAT, version: MAPPER_FORMAT_VERSION, config, dtype, weightLayout: 'linear weights [in, out]' };
-  return new Map<string, string | Uint8Array>([
-    [MAPPER_CONFIG_FILE, `${JSON.stringify(meta, null, 2)}\n`],
-    [MAPPER_WEIGHTS_FILE, encodeSafetensors(params, { dtype: dtype === 'float16' ? 'F16' : 'F32', metadata: { format: MAPPER_FORMAT } })],
-  ]);
+  return taggedDirFiles(DIR_FORMAT, { config, dtype }, params, dtype);
 }
 
 /** Reads and validates a mapper directory. */
 export function readMapper(dir: string): { config: MapperConfig; params: Map<string, HostTensor> } {
-  if (!fs.existsSync(dir)) throw new CheckpointError(dir, 'mapper directory not found');
-  const file = path.join(dir, MAPPER_CONFIG_FILE);
-  const raw = readJsonFile(file);
-  if (!isPlainObject(raw) || raw.format !== MAPPER_FORMAT) throw new CheckpointError(file, `"format" is ${JSON.stringify(isPlainObject(raw) ? raw.format : raw)}, expected "${MAPPER_FORMAT}" (is this a feature mapper?)`);
-  if (raw.version !== MAPPER_FORMAT_VERSION) throw new CheckpointError(file, `"version" is ${JSON.stringify(raw.version)}; this code reads version ${MAPPER_FORMAT_VERSION}`);
-  const config = raw.config as MapperConfig;
-  let shapes: Map<string, number[]>;
-  try {
-    shapes = mapperParamShapes(config);
-  } catch (e) {
-    throw new CheckpointError(file, (e as Error).message);
-  }
-  const weights = path.join(dir, MAPPER_WEIGHTS_FILE);
-  const { tensors } = readSafetensors(weights);
-  for (const [name, shape] of shapes) {
-    const t = tensors.get(name);
-    if (!t) throw new CheckpointError(weights, `missing tensor "${name}"`, name);
-    if (t.shape.join(',') !== shape.join(',')) throw new CheckpointError(weights, `tensor "${name}" has shape [${t.shape}], the config needs [${shape}]`, name);
-    const bad = t.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new CheckpointError(weights, `tensor "${name}" holds ${t.data[bad]} at index ${bad}`, name);
-  }
-  for (const name of tensors.keys()) if (!shapes.has(name)) throw new CheckpointError(weights, `unexpected tensor "${name}" (not in this config)`, name);
-  return { config, params: tensors };
+  return readTaggedDir(dir, DIR_FORMAT, (raw) => {
+    const config = raw.config as MapperConfig;
+    return { config, shapes: mapperParamShapes(config) };
+  });
 }

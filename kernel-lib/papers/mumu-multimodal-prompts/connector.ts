@@ -4,13 +4,11 @@
  * (atomically): `config.json` {"format": "switchboard-mumu-connector", "version": 1, "connector", "pooler"}
  * and `connector.safetensors` (parameters by name, `connector.…` and `pool.…`).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { assignHostChecked, copyToHost, variablesFromHost } from '../../model/params';
 import type { HostTensor } from '../../model/params';
-import { CheckpointError } from '../../checkpoint/errors';
-import { isPlainObject, readJsonFile } from '../../checkpoint/json';
-import { encodeSafetensors, readSafetensors } from '../../checkpoint/safetensors';
+import { readTaggedDir, taggedDirFiles } from '../../checkpoint/tagged-dir';
+import type { TaggedDirFormat } from '../../checkpoint/tagged-dir';
 import { writeDirAtomic } from '../../checkpoint/files';
 import type { Conditioning } from '../../diffusion/caption-encoder';
 import { keyBiasFromMask } from '../../diffusion/attention';
@@ -23,6 +21,7 @@ export const CONNECTOR_FORMAT = 'switchboard-mumu-connector';
 export const CONNECTOR_FORMAT_VERSION = 1;
 const CONFIG_FILE = 'config.json';
 const WEIGHTS_FILE = 'connector.safetensors';
+const DIR_FORMAT: TaggedDirFormat = { format: CONNECTOR_FORMAT, version: CONNECTOR_FORMAT_VERSION, configFile: CONFIG_FILE, weightsFile: WEIGHTS_FILE, what: 'connector', kind: 'a MUMU connector' };
 
 /** The connector's forward (see connector-config.ts): states [B, T, H] and mask [B, T] → the conditioning. */
 export function connectorForward(p: Params, c: ConnectorConfig, states: tf.Tensor3D, mask: tf.Tensor2D): Conditioning {
@@ -53,15 +52,10 @@ function shapesOf(c: ConnectorFileConfig): Map<string, number[]> {
 }
 
 export class Connector {
-  readonly params = new Map<string, tf.Variable>();
+  readonly params: Map<string, tf.Variable>;
 
   private constructor(readonly config: ConnectorFileConfig, host: ReadonlyMap<string, HostTensor>) {
-    for (const [name, shape] of shapesOf(config)) {
-      const t = host.get(name);
-      if (!t) throw new Error(`Connector: missing parameter '${name}'`);
-      if (t.shape.join(',') !== shape.join(',')) throw new Error(`Connector: parameter '${name}' has shape [${t.shape}], expected [${shape}]`);
-      this.params.set(name, tf.tidy(() => tf.variable(tf.tensor(t.data, shape))));
-    }
+    this.params = variablesFromHost(shapesOf(config), host, 'Connector');
   }
 
   /** Fresh parts (seeded: the connector with `seed`, the pooling with seed + 1). */
@@ -101,33 +95,17 @@ export class Connector {
   }
 
   hostParams(): Map<string, HostTensor> {
-    return new Map([...this.params].map(([n, v]) => [n, { shape: v.shape.slice(), data: (v.dataSync() as Float32Array).slice() }]));
+    return copyToHost(this.params);
   }
 
   /** Sets every parameter from host tensors (all checked before any is assigned). */
   assign(host: ReadonlyMap<string, HostTensor>, where = 'Connector.assign'): void {
-    for (const [name, v] of this.params) {
-      const h = host.get(name);
-      if (!h || h.shape.join(',') !== v.shape.join(',')) throw new Error(`${where}: parameter '${name}' is missing or has another shape`);
-    }
-    tf.tidy(() => {
-      for (const [name, v] of this.params) {
-        const h = host.get(name) as HostTensor;
-        v.assign(tf.tensor(h.data, h.shape));
-      }
-    });
+    assignHostChecked(this.params, host, where);
   }
 
   /** Writes the directory atomically (float32). */
   save(dir: string): void {
-    const meta = { format: CONNECTOR_FORMAT, version: CONNECTOR_FORMAT_VERSION, ...this.config, weightLayout: 'linear weights [in, out]' };
-    writeDirAtomic(
-      dir,
-      new Map<string, string | Uint8Array>([
-        [CONFIG_FILE, `${JSON.stringify(meta, null, 2)}\n`],
-        [WEIGHTS_FILE, encodeSafetensors(this.hostParams(), { metadata: { format: CONNECTOR_FORMAT } })],
-      ]),
-    );
+    writeDirAtomic(dir, taggedDirFiles(DIR_FORMAT, { ...this.config }, this.hostParams()));
   }
 
   dispose(): void {
@@ -137,27 +115,8 @@ export class Connector {
 
 /** Reads and validates a connector directory; errors name the file and the tensor. */
 export function readConnector(dir: string): { config: ConnectorFileConfig; params: Map<string, HostTensor> } {
-  if (!fs.existsSync(dir)) throw new CheckpointError(dir, 'connector directory not found');
-  const file = path.join(dir, CONFIG_FILE);
-  const raw = readJsonFile(file);
-  if (!isPlainObject(raw) || raw.format !== CONNECTOR_FORMAT) throw new CheckpointError(file, `"format" is ${JSON.stringify(isPlainObject(raw) ? raw.format : raw)}, expected "${CONNECTOR_FORMAT}" (is this a MUMU connector?)`);
-  if (raw.version !== CONNECTOR_FORMAT_VERSION) throw new CheckpointError(file, `"version" is ${JSON.stringify(raw.version)}; this code reads version ${CONNECTOR_FORMAT_VERSION}`);
-  const config: ConnectorFileConfig = { connector: raw.connector as ConnectorConfig, pooler: (raw.pooler ?? null) as PoolerConfig | null };
-  let shapes: Map<string, number[]>;
-  try {
-    shapes = shapesOf(config);
-  } catch (e) {
-    throw new CheckpointError(file, (e as Error).message);
-  }
-  const weights = path.join(dir, WEIGHTS_FILE);
-  const { tensors } = readSafetensors(weights);
-  for (const [name, shape] of shapes) {
-    const t = tensors.get(name);
-    if (!t) throw new CheckpointError(weights, `missing tensor "${name}"`, name);
-    if (t.shape.join(',') !== shape.join(',')) throw new CheckpointError(weights, `tensor "${name}" has shape [${t.shape}], the config needs [${shape}]`, name);
-    const bad = t.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new CheckpointError(weights, `tensor "${name}" holds ${t.data[bad]} at index ${bad}`, name);
-  }
-  for (const name of tensors.keys()) if (!shapes.has(name)) throw new CheckpointError(weights, `unexpected tensor "${name}" (not in this config)`, name);
-  return { config, params: tensors };
+  return readTaggedDir(dir, DIR_FORMAT, (raw) => {
+    const config: ConnectorFileConfig = { connector: raw.connector as ConnectorConfig, pooler: (raw.pooler ?? null) as PoolerConfig | null };
+    return { config, shapes: shapesOf(config) };
+  });
 }

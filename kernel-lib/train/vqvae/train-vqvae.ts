@@ -24,6 +24,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { RGBImage } from '../../image/types';
 import { encodeSafetensors, readSafetensors } from '../../checkpoint/safetensors';
 import type { DirEntry } from '../../checkpoint/files';
+import { assignHostChecked } from '../../model/params';
 import { GradientFn, trainLoop } from '../loop';
 import { currentDevice } from '../../backend/backend';
 import { concatTyped } from '../../util/concat';
@@ -328,16 +329,7 @@ function restoreSnapshot(snap: string, model: VQVAE, ema: CodebookEma): void {
   if (e.clusterSize.length !== ema.clusterSize.length || e.embedSum.length !== ema.embedSum.length || e.lastUsed.length !== ema.lastUsed.length) {
     throw new Error(`${snap}/ema.json: EMA state does not fit a codebook of ${ema.numCodes}×${ema.dim}`);
   }
-  for (const [n, v] of model.params) {
-    const h = weights.get(n);
-    if (!h || h.shape.join(',') !== v.shape.join(',')) throw new Error(`${snap}/model.safetensors: parameter '${n}' is missing or has another shape`);
-  }
-  tf.tidy(() => {
-    for (const [n, v] of model.params) {
-      const h = weights.get(n)!;
-      v.assign(tf.tensor(h.data, h.shape));
-    }
-  });
+  assignHostChecked(model.params, weights, `${snap}/model.safetensors`);
   ema.clusterSize.set(e.clusterSize);
   ema.embedSum.set(e.embedSum);
   ema.lastUsed.set(e.lastUsed);
