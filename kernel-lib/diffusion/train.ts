@@ -13,9 +13,11 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import type { DirEntry } from '../checkpoint/files';
+import { assignHostChecked } from '../model/params';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
 import { currentDevice } from '../backend/backend';
 import { GradientFn, trainLoop } from '../train/loop';
+import type { TimedStep } from '../train/step-history';
 import { compiledModule, DataParallelPool } from '../train/parallel/pool';
 import { EpochSampler, rngAt } from '../util/random';
 import { tokenizeCaptions } from './caption-encoder';
@@ -65,16 +67,8 @@ export function diffusionLossClosure(model: LatentDiffusion, batch: DiffusionBat
   return () => partLoss(model, part);
 }
 
-export interface DiffusionTrainEvent {
-  step: number;
-  totalSteps: number;
-  loss: number;
-  lr: number;
-  gradNorm: number;
-  /** Wall time of this step and the process CPU time it used (ms). */
-  stepMs: number;
-  stepCpuMs: number;
-  elapsedMs: number;
+/** A step's numbers and timing (train/step-history.ts TimedStep) and the threads that computed it. */
+export interface DiffusionTrainEvent extends TimedStep {
   /** Threads that computed the gradients: data-parallel workers, or 1 (this thread). */
   threads: number;
 }
@@ -171,17 +165,7 @@ export async function trainDiffusion(model: LatentDiffusion, o: DiffusionTrainOp
             content: () => new Map<string, DirEntry>([[WEIGHTS, encodeSafetensors(model.hostParams())]]),
             record: () => ({ history }),
             restore: (dir, record, step) => {
-              const weights = readSafetensors(path.join(dir, WEIGHTS)).tensors;
-              for (const [name, v] of model.params) {
-                const h = weights.get(name);
-                if (!h || h.shape.join(',') !== v.shape.join(',')) throw new Error(`${dir}/${WEIGHTS}: parameter '${name}' is missing or has another shape`);
-              }
-              tf.tidy(() => {
-                for (const [name, v] of model.params) {
-                  const h = weights.get(name) as { shape: number[]; data: Float32Array };
-                  v.assign(tf.tensor(h.data, h.shape));
-                }
-              });
+              assignHostChecked(model.params, readSafetensors(path.join(dir, WEIGHTS)).tensors, `${dir}/${WEIGHTS}`);
               history.push(...record.history);
               t0 = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
               o.onResume?.(step);

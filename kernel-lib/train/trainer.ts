@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { MoEModel } from '../model/model';
 import type { HostTensor } from '../model/params';
+import { DEFAULT_ADAMW, DEFAULT_CLIP_NORM, defaultWarmupSteps } from './schedule';
 import type { OptimOptions } from './schedule';
 import { encodeSafetensors, loadCheckpoint, readSafetensors } from '../checkpoint';
 import { MODALITY_CODES } from '../model/adapter-seam';
@@ -163,9 +164,9 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
       groups: o.groups,
       lr,
       minLr: o.minLr ?? lr / 10,
-      warmupSteps: o.warmupSteps ?? Math.min(100, Math.floor(o.steps / 10)),
-      adam: { beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.95, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0.1 },
-      clipNorm: o.clipNorm ?? 1,
+      warmupSteps: o.warmupSteps ?? defaultWarmupSteps(o.steps),
+      adam: { beta1: o.beta1 ?? DEFAULT_ADAMW.beta1, beta2: o.beta2 ?? DEFAULT_ADAMW.beta2, eps: o.eps ?? DEFAULT_ADAMW.eps, weightDecay: o.weightDecay ?? DEFAULT_ADAMW.weightDecay },
+      clipNorm: o.clipNorm ?? DEFAULT_CLIP_NORM,
       batches: (step) => prepareBatch(o.batches(step), o, cfg.vocabSize),
       gradients,
       loss: ({ inputs, targets, weights, modalities, positions, B, T }) => {
