@@ -1,9 +1,30 @@
 /**
- * Writing a paper's results JSON without churn: a notebook re-run that measures the same numbers leaves
- * the tracked file untouched (byte for byte), instead of rewriting it with only its date changed.
+ * A paper notebook's results JSON: the header every one starts with, and writing it without churn (a
+ * notebook re-run that measures the same numbers leaves the tracked file untouched, byte for byte, instead
+ * of rewriting it with only its date changed).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { bool, oneOf, str } from './shape';
+
+/** The fields a results file starts with (a paper adds its own after them, e.g. the decoder it used). */
+export function resultsHeaderFields<const N extends string>(notebook: N) {
+  return {
+    notebook: oneOf(notebook),
+    /** Quick mode (SWITCHBOARD_QUICK=1): small samples; full mode: every held-out item. */
+    quick: bool,
+    /** Whether the runs were retrained by the notebook rather than read from shipped/trained runs. */
+    retrained: bool,
+    /** When it ran; not a result. */
+    date: str,
+    base: str,
+  };
+}
+
+/** The header of a results file from what the notebook measured (the date: now unless given). */
+export function resultsHeader<N extends string>(notebook: N, m: { quick: boolean; retrained: boolean; base: string; date?: Date }): { notebook: N; quick: boolean; retrained: boolean; date: string; base: string } {
+  return { notebook, quick: m.quick, retrained: m.retrained, date: (m.date ?? new Date()).toISOString(), base: m.base };
+}
 
 /** Fields that say when, not what: they do not count as a change. */
 export const VOLATILE_FIELDS = ['date'] as const;

@@ -14,3 +14,8 @@ export interface Verdict {
 }
 
 export const VERDICT = obj({ claim: str, paper: str, ours: str, criterion: str, reproduces: bool });
+
+/** Verdicts as a results file holds them: these five fields only (a paper's verdicts may carry more). */
+export function verdictRecords(vs: readonly Verdict[]): Verdict[] {
+  return vs.map((v) => ({ claim: v.claim, paper: v.paper, ours: v.ours, criterion: v.criterion, reproduces: v.reproduces }));
+}

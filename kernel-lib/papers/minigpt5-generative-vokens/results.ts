@@ -4,14 +4,16 @@
  * output is the file: it averages over seeds, pairs the arms item by item, judges the claims (claims.ts),
  * rounds, and checks itself against the shape before it returns.
  */
-import { arr, bool, checkShape, Infer, int, num, numOrNull, obj, oneOf, opt, str } from '../shape';
+import { arr, checkShape, Infer, int, num, numOrNull, obj, oneOf, opt, str } from '../shape';
 import { ShapeError } from '../shape';
 import { compare } from '../paired';
 import type { SeedScores } from '../paired';
 import { ARM_NAMES, Arm, TABLE5_ARMS, TABLE7_ARMS } from './arms';
 import { CONTEXTS, Context, ImageScores, Numbers, verdicts } from './claims';
 import type { RunMetrics } from './run-metrics';
-import { VERDICT } from '../verdict';
+import { VERDICT, verdictRecords } from '../verdict';
+import { resultsHeader, resultsHeaderFields } from '../results-file';
+import { comparisonRow, finiteMean, mean, medianStepMs, round, seedMeans } from '../summary';
 
 export const NOTEBOOK = '04-minigpt5-generative-vokens';
 /** The results file's name, in notebooks/results/ (full mode) or .cache/results/ (quick mode). */
@@ -20,13 +22,7 @@ export const RESULTS_FILE = `${NOTEBOOK}.json`;
 const MEASURES = ['clipI', 'clipT', 'scene', 'nll'] as const;
 
 export const RESULTS = obj({
-  notebook: oneOf(NOTEBOOK),
-  /** Quick mode (SWITCHBOARD_QUICK=1): small samples; full mode: every held-out item. */
-  quick: bool,
-  retrained: bool,
-  /** When it ran; not a result. */
-  date: str,
-  base: str,
+  ...resultsHeaderFields(NOTEBOOK),
   decoder: str,
   heldOut: obj({ scenes: obj({ split: str, items: int }), stories: opt(obj({ split: str, items: int })) }),
   /** Tables 5 and 7: one row per stage-1 arm (means over items of the per-item seed means; FID per seed and its mean). */
@@ -108,16 +104,6 @@ export interface Measurements {
   date?: Date;
 }
 
-const round = (x: number, digits = 4): number => Number(x.toFixed(digits));
-const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-const finiteMean = (xs: readonly number[]): number => mean(xs.filter(Number.isFinite));
-const seedMeans = (rows: SeedScores): number[] => rows[0].map((_, i) => mean(rows.map((r) => r[i])));
-const median = (xs: number[]): number | null => {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
 const imageScores = (r: ArmImages): ImageScores => ({ clipI: r.scores.map((s) => s.clipI), clipT: r.scores.map((s) => s.clipT), scene: r.scores.map((s) => s.scene), fid: r.scores.map((s) => s.fid) });
 
 /** The results JSON of notebook 04 from its measurements (scores rounded to 4 decimals). */
@@ -143,7 +129,7 @@ export function results(m: Measurements): Results {
   const comparisons: Results['comparisons'] = [];
   const push = (table: string, a: string, b: string, measure: (typeof MEASURES)[number], x: SeedScores, y: SeedScores) => {
     const c = compare(x, y, `${table} ${measure} (${a} vs ${b})`);
-    comparisons.push({ table, a, b, measure, mean: round(c.mean), standardError: round(c.standardError), items: c.items, seeds: c.seeds, perSeed: c.perSeed.map((v) => round(v)) });
+    comparisons.push({ table, a, b, measure, ...comparisonRow(c) });
   };
   const full = find('full');
   for (const [table, arms] of [['Table 5', TABLE5_ARMS], ['Table 7', TABLE7_ARMS]] as const) {
@@ -157,11 +143,7 @@ export function results(m: Measurements): Results {
   if (m.narration) push('Table 2', 'minigpt5', 'textOnly', 'nll', m.narration.minigpt5, m.narration.textOnly);
 
   const built: Results = {
-    notebook: NOTEBOOK,
-    quick: m.quick,
-    retrained: m.retrained,
-    date: (m.date ?? new Date()).toISOString(),
-    base: m.base,
+    ...resultsHeader(NOTEBOOK, m),
     decoder: m.decoder,
     heldOut: { scenes: m.scenes, ...(m.stories ? { stories: m.stories } : {}) },
     imageArms: m.imageArms.map((r) => {
@@ -170,7 +152,7 @@ export function results(m: Measurements): Results {
         arm: r.arm,
         seeds: r.metrics.map((x) => x.seed),
         steps: r.metrics[0].steps,
-        stepMs: median(r.metrics.flatMap((x) => (x.stepTime.medianMs === null ? [] : [x.stepTime.medianMs]))),
+        stepMs: medianStepMs(r.metrics),
         clipI: round(finiteMean(seedMeans(s.clipI))),
         clipT: round(finiteMean(seedMeans(s.clipT))),
         scene: round(finiteMean(seedMeans(s.scene))),
@@ -191,7 +173,7 @@ export function results(m: Measurements): Results {
     ...(m.lossScales ? { lossScales: m.lossScales } : {}),
     ...(m.routing ? { routing: m.routing } : {}),
     comparisons,
-    verdicts: judged.map((v) => ({ claim: v.claim, paper: v.paper, ours: v.ours, criterion: v.criterion, reproduces: v.reproduces })),
+    verdicts: verdictRecords(judged),
   };
   // What is written must read back: NaN (an undefined measurement) fails here, naming the field.
   return checkResults(JSON.parse(JSON.stringify(built)), 'minigpt5.results');

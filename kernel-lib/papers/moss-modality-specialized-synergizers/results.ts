@@ -6,13 +6,15 @@
  * itself against the same shape before it returns.
  */
 import { INSTRUCTION_KINDS } from '../../data/instructions';
-import { arr, bool, checkShape, Infer, int, keyed, num, numOrNull, obj, oneOf, opt, str } from '../shape';
+import { arr, checkShape, Infer, int, keyed, num, numOrNull, obj, oneOf, opt, str } from '../shape';
 import { ShapeError } from '../shape';
 import { ARM_NAMES, TABLE2_RANK, Arm } from './arms';
 import { ArmScores, compare, Numbers, SeedScores, verdicts } from './claims';
 import type { DrawnScores, ItemScores } from './evaluate';
 import type { RunMetrics } from './run-metrics';
-import { VERDICT } from '../verdict';
+import { VERDICT, verdictRecords } from '../verdict';
+import { resultsHeader, resultsHeaderFields } from '../results-file';
+import { comparisonRow, finiteMean, mean, medianStepMs, round, seedMeans } from '../summary';
 
 export const NOTEBOOK = '02-moss-modality-specialized-synergizers';
 /** The results file's name, in notebooks/results/ (full mode) or .cache/results/ (quick mode). */
@@ -21,14 +23,7 @@ export const RESULTS_FILE = `${NOTEBOOK}.json`;
 const MEASURES = ['image', 'text', 'scene'] as const;
 
 export const RESULTS = obj({
-  notebook: oneOf(NOTEBOOK),
-  /** Quick mode (SWITCHBOARD_QUICK=1): small samples; full mode: every held-out item. */
-  quick: bool,
-  /** Whether the arms were retrained by the notebook rather than read from shipped/trained runs. */
-  retrained: bool,
-  /** When it ran; not a result. */
-  date: str,
-  base: str,
+  ...resultsHeaderFields(NOTEBOOK),
   /** The held-out items every arm and seed was scored on, in order (per-item arrays follow it). */
   heldOut: obj({ split: str, items: int, perKind: keyed(INSTRUCTION_KINDS, int), textItems: int, ids: arr(str) }),
   /** One row per arm and rank: means over items of the per-item seed means, and each seed's own mean. */
@@ -101,9 +96,6 @@ export interface Measurements {
   date?: Date;
 }
 
-const round = (x: number, digits = 4): number => Number(x.toFixed(digits));
-const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-const finiteMean = (xs: readonly number[]): number => mean(xs.filter(Number.isFinite));
 const label = (r: ArmRun) => (r.rank === undefined ? r.arm : `${r.arm} r=${r.rank}`);
 
 /** Checks every seed of every run scored the same items in the same order; returns that order. */
@@ -125,11 +117,6 @@ function sameItems(runs: readonly ArmRun[]): ItemScores {
 }
 
 const armScores = (r: ArmRun): ArmScores => ({ image: r.scores.map((s) => s.imageNll), text: r.scores.map((s) => s.textNll) });
-const median = (xs: number[]): number | null => {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** The pairs the notebook shows: at each rank MoSS against each baseline present, MoE-LoRA against LoRA, and full against MoSS. */
 const PAIRS: [Arm, Arm][] = [['moss', 'moe-lora'], ['moe-lora', 'lora'], ['moss', 'lora'], ['moss', 'moe-lora-matched'], ['moss', 'sam-convlora']];
@@ -170,7 +157,7 @@ export function results(m: Measurements): Results {
   const push = (a: ArmRun, b: ArmRun, rank: number | undefined) => {
     for (const measure of ['image', 'text'] as const) {
       const c = compare(armScores(a)[measure], armScores(b)[measure], `${label(a)} vs ${label(b)} (${measure})`);
-      comparisons.push({ a: a.arm, b: b.arm, ...(rank === undefined ? {} : { rank }), measure, mean: round(c.mean), standardError: round(c.standardError), items: c.items, seeds: c.seeds, perSeed: c.perSeed.map((x) => round(x)) });
+      comparisons.push({ a: a.arm, b: b.arm, ...(rank === undefined ? {} : { rank }), measure, ...comparisonRow(c) });
     }
   };
   for (const rank of rankList) {
@@ -185,17 +172,12 @@ export function results(m: Measurements): Results {
     const s = numbers.scene;
     for (const [a, b] of [['moss', 'moe-lora'], ['moe-lora', 'lora']] as const) {
       const c = compare(s[a], s[b], `drawn scenes (${a} vs ${b})`);
-      comparisons.push({ a, b, rank: TABLE2_RANK, measure: 'scene', mean: round(c.mean), standardError: round(c.standardError), items: c.items, seeds: c.seeds, perSeed: c.perSeed.map((x) => round(x)) });
+      comparisons.push({ a, b, rank: TABLE2_RANK, measure: 'scene', ...comparisonRow(c) });
     }
   }
 
-  const seedMeans = (rows: readonly (readonly number[])[]): number[] => rows[0].map((_, i) => mean(rows.map((r) => r[i])));
   const built: Results = {
-    notebook: NOTEBOOK,
-    quick: m.quick,
-    retrained: m.retrained,
-    date: (m.date ?? new Date()).toISOString(),
-    base: m.base,
+    ...resultsHeader(NOTEBOOK, m),
     heldOut: {
       split: m.split,
       items: first.ids.length,
@@ -210,7 +192,7 @@ export function results(m: Measurements): Results {
       params: r.metrics[0].adapter?.params ?? r.metrics[0].trainableParams,
       seeds: r.metrics.map((x) => x.seed),
       steps: r.metrics[0].steps,
-      stepMs: median(r.metrics.flatMap((x) => (x.stepTime.medianMs === null ? [] : [x.stepTime.medianMs]))),
+      stepMs: medianStepMs(r.metrics),
       imageNll: round(finiteMean(seedMeans(r.scores.map((s) => s.imageNll)))),
       imageNllPerSeed: r.scores.map((s) => round(finiteMean(s.imageNll))),
       textNll: round(finiteMean(seedMeans(r.scores.map((s) => s.textNll)))),
@@ -233,7 +215,7 @@ export function results(m: Measurements): Results {
         }
       : {}),
     ...(m.routing ? { routing: m.routing } : {}),
-    verdicts: judged.map((v) => ({ claim: v.claim, paper: v.paper, ours: v.ours, criterion: v.criterion, reproduces: v.reproduces })),
+    verdicts: verdictRecords(judged),
   };
   // What is written must read back: NaN (an undefined measurement) fails here, naming the field.
   return checkResults(JSON.parse(JSON.stringify(built)), 'moss.results');

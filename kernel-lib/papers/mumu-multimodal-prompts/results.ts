@@ -4,7 +4,7 @@
  * output is the file: it averages over seeds, pairs the runs prompt by prompt, judges the claims
  * (claims.ts), rounds, and checks itself against the shape before it returns.
  */
-import { arr, bool, checkShape, Infer, int, keyed, num, numOrNull, obj, oneOf, opt, str } from '../shape';
+import { arr, checkShape, Infer, int, keyed, num, numOrNull, obj, oneOf, opt, str } from '../shape';
 import { ShapeError } from '../shape';
 import { compare } from '../paired';
 import type { SeedScores } from '../paired';
@@ -12,7 +12,9 @@ import { ARM_NAMES, Arm } from './arms';
 import { DetailScores, Numbers, OTHER_SOURCES, OtherSource, verdicts } from './claims';
 import { TOKENS_PER_CROP, TokensPerCrop } from './pooler';
 import type { RunMetrics } from './run-metrics';
-import { VERDICT } from '../verdict';
+import { VERDICT, verdictRecords } from '../verdict';
+import { resultsHeader, resultsHeaderFields } from '../results-file';
+import { comparisonRow, finiteMean, medianStepMs, round, seedMeans } from '../summary';
 
 export const NOTEBOOK = '05-mumu-multimodal-prompts';
 /** The results file's name, in notebooks/results/ (full mode) or .cache/results/ (quick mode). */
@@ -24,13 +26,7 @@ export type Measure = (typeof MEASURES)[number];
 const SCORES = obj({ identity: numOrNull, cropClipI: numOrNull, copied: numOrNull, harmonised: numOrNull });
 
 export const RESULTS = obj({
-  notebook: oneOf(NOTEBOOK),
-  /** Quick mode (SWITCHBOARD_QUICK=1): small samples; full mode: every held-out prompt. */
-  quick: bool,
-  retrained: bool,
-  /** When it ran; not a result. */
-  date: str,
-  base: str,
+  ...resultsHeaderFields(NOTEBOOK),
   decoder: str,
   heldOut: obj({ sameSource: obj({ split: str, items: int }), otherSource: opt(obj({ split: str, items: int })) }),
   /** One row per trained run set (arm × tokens per crop): means over prompts of the per-prompt seed means (null: undefined). */
@@ -92,19 +88,7 @@ export interface Measurements {
   date?: Date;
 }
 
-const round = (x: number, digits = 4): number => Number(x.toFixed(digits));
-const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-const finiteMean = (xs: readonly number[]): number => {
-  const f = xs.filter(Number.isFinite);
-  return f.length === 0 ? NaN : mean(f);
-};
 const orNull = (x: number): number | null => (Number.isFinite(x) ? round(x) : null);
-const seedMeans = (rows: SeedScores): number[] => rows[0].map((_, i) => mean(rows.map((r) => r[i])));
-const median = (xs: number[]): number | null => {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const summary = (sets: readonly SeedSet[]) => Object.fromEntries(MEASURES.map((k) => [k, orNull(finiteMean(seedMeans(sets.map((s) => s[k]))))])) as Record<Measure, number | null>;
 const detail = (r: RunScores): DetailScores => ({ identity: r.sameSource.map((s) => s.identity), cropClipI: r.sameSource.map((s) => s.cropClipI) });
@@ -128,7 +112,7 @@ export function results(m: Measurements): Results {
   const comparisons: Results['comparisons'] = [];
   const push = (claim: string, a: string, b: string, measure: Measure, set: string, x: SeedScores, y: SeedScores) => {
     const c = compare(x, y, `${claim} ${measure} (${a} vs ${b}, ${set})`);
-    comparisons.push({ claim, a, b, measure, set, mean: round(c.mean), standardError: round(c.standardError), items: c.items, seeds: c.seeds, perSeed: c.perSeed.map((v) => round(v)) });
+    comparisons.push({ claim, a, b, measure, set, ...comparisonRow(c) });
   };
   const byTokens = TOKENS_PER_CROP.map((t) => find('mumu', t));
   if (byTokens.every((r) => r)) {
@@ -157,11 +141,7 @@ export function results(m: Measurements): Results {
   }
   const judged = verdicts(numbers);
   const built: Results = {
-    notebook: NOTEBOOK,
-    quick: m.quick,
-    retrained: m.retrained,
-    date: (m.date ?? new Date()).toISOString(),
-    base: m.base,
+    ...resultsHeader(NOTEBOOK, m),
     decoder: m.decoder,
     heldOut: { sameSource: m.sameSource, ...(m.otherSource ? { otherSource: m.otherSource } : {}) },
     runs: m.runs.map((r) => ({
@@ -169,7 +149,7 @@ export function results(m: Measurements): Results {
       tokensPerCrop: r.tokensPerCrop,
       seeds: r.metrics.map((x) => x.seed),
       steps: r.metrics[0].steps,
-      stepMs: median(r.metrics.flatMap((x) => (x.stepTime.medianMs === null ? [] : [x.stepTime.medianMs]))),
+      stepMs: medianStepMs(r.metrics),
       sameSource: summary(r.sameSource),
       ...(r.otherSource ? { otherSource: Object.fromEntries(OTHER_SOURCES.map((k) => [k, summary(r.otherSource!.map((s) => s[k]))])) as Record<OtherSource, Record<Measure, number | null>> } : {}),
       identityPerSeed: r.sameSource.map((s) => orNull(finiteMean(s.identity))),
@@ -177,7 +157,7 @@ export function results(m: Measurements): Results {
     })),
     comparisons,
     ...(m.routing ? { routing: m.routing } : {}),
-    verdicts: judged.map((v) => ({ claim: v.claim, paper: v.paper, ours: v.ours, criterion: v.criterion, reproduces: v.reproduces })),
+    verdicts: verdictRecords(judged),
   };
   // What is written must read back: NaN (an undefined measurement) fails here, naming the field.
   return checkResults(JSON.parse(JSON.stringify(built)), 'mumu.results');
