@@ -28,9 +28,11 @@ import type { LoRAHandle } from '../../adapters';
 import { atomicWriteFile } from '../../checkpoint/files';
 import type { DirEntry } from '../../checkpoint/files';
 import { encodeSafetensors, readSafetensors } from '../../checkpoint/safetensors';
-import type { HostTensor } from '../../model/params';
+import { assignFromHost, checkHostFits, copyToHost } from '../../model/params';
 import { trainingParams } from '../../train/trainer';
 import { trainLoop } from '../../train/loop';
+import { defaultOptimizer } from '../../train/schedule';
+import { StepHistory } from '../../train/step-history';
 import type { ParamGroup } from '../../train/params';
 import { armSettings, checkArm, Arm, Stage } from './arms';
 import { defaultMapperConfig, MapperConfig } from './mapper-config';
@@ -162,11 +164,9 @@ export async function trainStageOn(parts: StageParts, data: StageData, o: StageO
       probes.push({ step, split: data.split, items: data.probe.length, ...p });
       log(`[${name}] step ${step}: held-out ${data.split} L_text ${p.text.toFixed(3)}  L_LDM ${p.ldm?.toFixed(3) ?? '—'}  L_CAP ${p.cap?.toFixed(3) ?? '—'} (${data.probe.length} items)`);
     };
-    const history: StageEvent[] = [];
+    const run = new StepHistory<StageEvent>('minigpt5');
     let last = { text: 0, ldm: null as number | null, cap: null as number | null, tokens: 0, images: 0 };
-    const warmupSteps = Math.min(100, Math.floor(steps / 10));
-    let tStart = performance.now();
-    let resumedFrom = 0;
+    const opt = defaultOptimizer(steps, lr);
     probe(0);
     const res = await trainLoop<VokenBatch, { history: StageEvent[] }>({
       steps,
@@ -174,11 +174,7 @@ export async function trainStageOn(parts: StageParts, data: StageData, o: StageO
       freeze,
       trainSlices,
       groups,
-      lr,
-      minLr: lr / 10,
-      warmupSteps,
-      adam: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
-      clipNorm: 1,
+      ...opt,
       batches,
       loss: (b) => {
         const l = vokenLosses({ model, mapper, ldm }, b, set.weights);
@@ -187,24 +183,19 @@ export async function trainStageOn(parts: StageParts, data: StageData, o: StageO
         return l.total;
       },
       onStep: (e) => {
-        if (!Number.isFinite(e.loss)) throw new Error(`minigpt5: the loss became ${e.loss} at step ${e.step}`);
-        const now = performance.now();
-        const cpu = process.cpuUsage(e.cpuAtStart);
-        const ev: StageEvent = { step: e.step, totalSteps: steps, loss: e.loss, ...last, lr: e.lr, gradNorm: e.gradNorm, stepMs: now - e.startedAt, stepCpuMs: (cpu.user + cpu.system) / 1000, elapsedMs: now - tStart };
-        history.push(ev);
+        const ev: StageEvent = { step: e.step, totalSteps: steps, loss: e.loss, ...last, lr: e.lr, gradNorm: e.gradNorm, ...run.timed(e) };
+        run.events.push(ev);
         o.onProgress?.(ev);
       },
       run: {
         dir: o.runDir,
-        fingerprint: { stage, arm, seed, steps, batchSize, lr, mapperLrScale, warmupSteps, weights: set.weights, vokenDropout: set.vokenDropout, mapper: mapper?.config ?? null, items: data.train.size, from: parts.names.from ?? null, window: DEFAULTS.window[stage] },
+        fingerprint: { stage, arm, seed, steps, batchSize, lr, mapperLrScale, warmupSteps: opt.warmupSteps, weights: set.weights, vokenDropout: set.vokenDropout, mapper: mapper?.config ?? null, items: data.train.size, from: parts.names.from ?? null, window: DEFAULTS.window[stage] },
         every: o.checkpointEvery ?? DEFAULTS.checkpointEvery,
         content: () => snapshotFiles(s, mapper, adapter, set.vokens),
-        record: () => ({ history }),
+        record: () => ({ history: run.events }),
         restore: (dir, record, step) => {
           restoreSnapshot(s, mapper, adapter, dir, set.vokens);
-          history.push(...record.history);
-          resumedFrom = step;
-          tStart = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
+          run.resume(record.history, step);
         },
       },
       signal: o.signal,
@@ -212,7 +203,7 @@ export async function trainStageOn(parts: StageParts, data: StageData, o: StageO
     const done = res.stopped === 'done';
     if (done) probe(steps);
     const files: RunMetrics['files'] = done ? writeOutput(s, mapper, adapter, o.outDir, set.vokens) : {};
-    const metrics = stageMetrics({ name, stage, arm, seed, set, parts, data, mapper, adapter, steps, batchSize, lr, mapperLrScale, warmupSteps, resumedFrom, stopped: res.stopped, history, probes, files, t0 });
+    const metrics = stageMetrics({ name, stage, arm, seed, set, parts, data, mapper, adapter, steps, batchSize, optimizer: opt, mapperLrScale, resumedFrom: run.resumedFrom, stopped: res.stopped, history: run.events, probes, files, t0 });
     if (done) atomicWriteFile(path.join(o.outDir, METRICS_FILE), `${JSON.stringify(metrics, null, 1)}\n`); // last: it names complete weights
     return { metrics, mapper, adapter };
   } catch (err) {
@@ -230,7 +221,7 @@ function snapshotFiles(s: Session, mapper: FeatureMapper | null, adapter: LoRAHa
     files.set(VOKENS_FILE, encodeSafetensors(vokenRows(s.model, s.tokenizer), { metadata: { format: VOKENS_FORMAT, vokenStart: String(ids[0]), numVokens: String(ids.length) } }));
   }
   if (mapper) files.set(MAPPER_FILE, encodeSafetensors(mapper.hostParams()));
-  if (adapter) files.set(ADAPTERS_FILE, encodeSafetensors([...adapter.parameters()].map(([n, v]): [string, HostTensor] => [n, { shape: v.shape.slice(), data: v.dataSync() as Float32Array }])));
+  if (adapter) files.set(ADAPTERS_FILE, encodeSafetensors(copyToHost(adapter.parameters())));
   return files;
 }
 
@@ -238,20 +229,11 @@ function snapshotFiles(s: Session, mapper: FeatureMapper | null, adapter: LoRAHa
 function restoreSnapshot(s: Session, mapper: FeatureMapper | null, adapter: LoRAHandle | null, dir: string, vokens: boolean): void {
   const mapperHost = mapper ? readSafetensors(path.join(dir, MAPPER_FILE)).tensors : null;
   const adapterHost = adapter ? readSafetensors(path.join(dir, ADAPTERS_FILE)).tensors : null;
-  if (mapper && mapperHost) {
-    for (const [n, v] of mapper.params) if (mapperHost.get(n)?.shape.join(',') !== v.shape.join(',')) throw new Error(`${dir}/${MAPPER_FILE}: parameter '${n}' is missing or has another shape`);
-  }
-  if (adapter && adapterHost) {
-    for (const [n, v] of adapter.parameters()) if (adapterHost.get(n)?.shape.join(',') !== v.shape.join(',')) throw new Error(`${dir}/${ADAPTERS_FILE}: adapter parameter '${n}' is missing or has another shape`);
-  }
+  if (mapper && mapperHost) checkHostFits(mapper.params, mapperHost, `${dir}/${MAPPER_FILE}`);
+  if (adapter && adapterHost) checkHostFits(adapter.parameters(), adapterHost, `${dir}/${ADAPTERS_FILE}`, 'adapter parameter');
   if (vokens) loadVokenRows(s.model, s.tokenizer, path.join(dir, VOKENS_FILE)); // checks, then assigns
   if (mapper && mapperHost) mapper.assign(mapperHost, `${dir}/${MAPPER_FILE}`);
-  if (adapter && adapterHost) tf.tidy(() => {
-    for (const [n, v] of adapter.parameters()) {
-      const h = adapterHost.get(n) as HostTensor;
-      v.assign(tf.tensor(h.data, h.shape));
-    }
-  });
+  if (adapter && adapterHost) assignFromHost(adapter.parameters(), adapterHost);
 }
 
 /** Writes the trained weights into outDir (a stale metrics.json removed first: it must not describe new weights). */

@@ -2,13 +2,12 @@
  * What one stage of the MiniGPT-5 recipe records (`trainStage`'s return value, `metrics.json` in its output
  * directory): one shape gives the type and the check of a file read back, so a notebook reads it typed.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { arr, bool, checkShape, Infer, int, num, numOrNull, obj, oneOf, opt, str, tuple } from '../shape';
+import { arr, bool, Infer, int, num, numOrNull, obj, oneOf, opt, str, tuple } from '../shape';
+import { BACKEND_BRIEF, OPTIMIZER_FIELDS, readMetricsFile, runTailFields, STEP_TIME_FIELDS } from '../recipe-metrics';
 import { ARM_NAMES } from './arms';
 import { MAPPER_KINDS } from './mapper-config';
 
-export const METRICS_FILE = 'metrics.json';
+export { METRICS_FILE } from '../recipe-metrics';
 /** Inside a stage's output directory: the voken rows, the mapper directory, the LoRA (stage 2, PEFT format). */
 export const MAPPER_DIR = 'mapper';
 export const ADAPTER_DIR = 'adapter';
@@ -17,7 +16,7 @@ export const ADAPTER_DIR = 'adapter';
 export const PROBE = obj({ step: int, split: str, items: int, text: num, ldm: numOrNull, cap: numOrNull });
 
 /** Wall and CPU time of the steps this process ran, the first (kernel set-up) left out of the means. */
-export const STEP_TIME = obj({ steps: int, firstMs: numOrNull, meanMs: numOrNull, medianMs: numOrNull, meanCpuMs: numOrNull, meanTokens: numOrNull, meanImages: numOrNull });
+export const STEP_TIME = obj({ ...STEP_TIME_FIELDS, meanImages: numOrNull });
 
 const WEIGHTS = obj({ text: num, ldm: num, cap: num });
 
@@ -39,20 +38,16 @@ export const RUN_METRICS = obj({
   vokenDropout: num,
   negative: oneOf('zero-vokens', 'null'),
   data: obj({ description: str, split: str, items: int }),
-  optimizer: obj({ name: str, lr: num, minLr: num, schedule: str, warmupSteps: int, weightDecay: num, batchSize: int, clipNorm: num, mapperLrScale: num }),
-  steps: int,
-  resumedFrom: int,
-  stopped: oneOf('done', 'aborted'),
-  /** [step, total, L_text, L_LDM or null, L_CAP or null], thinned to ≤ 200 points. */
-  lossCurve: arr(tuple(int, num, num, numOrNull, numOrNull)),
-  stepTime: STEP_TIME,
-  probes: arr(PROBE),
-  /** Paths relative to the output directory. */
-  files: obj({ vokens: opt(str), mapper: opt(str), adapter: opt(str) }),
-  backend: obj({ backend: oneOf('tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'), tfBackend: str, threads: int }),
-  date: str,
-  train_wall_time_s: num,
-  recipe_wall_time_s: num,
+  ...runTailFields({
+    optimizer: obj({ ...OPTIMIZER_FIELDS, mapperLrScale: num }),
+    /** [step, total, L_text, L_LDM or null, L_CAP or null], thinned to ≤ 200 points. */
+    lossCurve: arr(tuple(int, num, num, numOrNull, numOrNull)),
+    stepTime: STEP_TIME,
+    probe: PROBE,
+    /** Paths relative to the output directory. */
+    files: obj({ vokens: opt(str), mapper: opt(str), adapter: opt(str) }),
+    backend: BACKEND_BRIEF,
+  }),
 });
 
 export type Probe = Infer<typeof PROBE>;
@@ -61,13 +56,5 @@ export type RunMetrics = Infer<typeof RUN_METRICS>;
 
 /** Reads and checks a stage's metrics: a `metrics.json` file, or the stage's output directory. */
 export function readRunMetrics(fileOrDir: string): RunMetrics {
-  const file = fs.existsSync(fileOrDir) && fs.statSync(fileOrDir).isDirectory() ? path.join(fileOrDir, METRICS_FILE) : fileOrDir;
-  if (!fs.existsSync(file)) throw new Error(`minigpt5.readRunMetrics: ${file} does not exist`);
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`minigpt5.readRunMetrics: ${file} is not JSON (${(e as Error).message})`);
-  }
-  return checkShape(RUN_METRICS, json, file);
+  return readMetricsFile(RUN_METRICS, fileOrDir, 'minigpt5.readRunMetrics');
 }

@@ -3,6 +3,7 @@
  * mapper), its data, and the event each step reports.
  */
 import type { Session } from '../../session';
+import type { RecipeStep } from '../recipe-metrics';
 import type { LatentDiffusion } from '../../diffusion/model';
 import type { FeatureMapper } from './mapper';
 import type { VokenItem, VokenSource } from './items';
@@ -25,22 +26,14 @@ export interface StageData {
   split: string;
 }
 
-/** What onProgress receives after each step. */
-export interface StageEvent {
-  step: number;
-  totalSteps: number;
-  /** The weighted total, and each loss before weighting (null where it is off or the batch had no image row). */
-  loss: number;
+/**
+ * What onProgress receives after each step: the loop's numbers and timing (`loss` the weighted total), the
+ * padded tokens (B × T) of the step's batch, and below its image rows and each loss before weighting.
+ */
+export interface StageEvent extends RecipeStep {
+  /** Each loss before weighting (null where it is off or the batch had no image row). */
   text: number;
   ldm: number | null;
   cap: number | null;
-  lr: number;
-  gradNorm: number;
-  /** Wall time and process CPU time of the step (ms), and the time since the run began. */
-  stepMs: number;
-  stepCpuMs: number;
-  elapsedMs: number;
-  /** Padded tokens (B × T) and image rows of the step's batch. */
-  tokens: number;
   images: number;
 }

@@ -23,6 +23,8 @@ import { attachLoRA, loadPeftAdapter, savePeftAdapter } from '../../adapters';
 import type { LoRAHandle } from '../../adapters';
 import { atomicWriteFile } from '../../checkpoint/files';
 import type { TrainEvent } from '../../train/trainer';
+import { defaultOptimizer } from '../../train/schedule';
+import { optimizerRecord } from '../recipe-metrics';
 import { thinCurve } from '../../recipes/text-moe-small';
 import { ARM_NAMES, ARMS, armAdapter, Arm } from './arms';
 import { CodedItem, CodedItems, heldOutItems, instructionBatches } from './items';
@@ -144,7 +146,9 @@ export async function trainArmOn(s: Session, data: ArmData, o: ArmOptions): Prom
     const trainable = adapter ? adapter.numParams : [...s.model.params.values()].reduce((n, v) => n + v.size, 0);
     const batches = instructionBatches(s.tokenizer, data.train, { batchSize, seed });
     const batchTokens: number[] = [];
-    const warmupSteps = Math.min(100, Math.floor(steps / 10));
+    // AdamW and the clip are the trainer's defaults, the same DEFAULT_ADAMW the record names; they are not passed
+    // (weightDecay is in a run directory's fingerprint: passing it would refuse to resume runs that omitted it)
+    const opt = defaultOptimizer(steps, lr);
     const r = await s.train({
       steps,
       batches: (step) => {
@@ -152,9 +156,9 @@ export async function trainArmOn(s: Session, data: ArmData, o: ArmOptions): Prom
         batchTokens.push(b.ids.length * (b.ids[0].length - 1));
         return b;
       },
-      lr,
-      minLr: lr / 10,
-      warmupSteps,
+      lr: opt.lr,
+      minLr: opt.minLr,
+      warmupSteps: opt.warmupSteps,
       freeze,
       runDir: o.runDir,
       checkpointEvery: o.checkpointEvery ?? DEFAULTS.checkpointEvery,
@@ -192,7 +196,7 @@ export async function trainArmOn(s: Session, data: ArmData, o: ArmOptions): Prom
         : {}),
       trainableParams: trainable,
       data: { description: data.description, split: 'train', items: data.train.size, kinds: [...INSTRUCTION_KINDS] },
-      optimizer: { name: 'AdamW', lr, minLr: lr / 10, schedule: 'warmup + cosine', warmupSteps, weightDecay: 0.1, batchSize, clipNorm: 1 },
+      optimizer: optimizerRecord(opt, batchSize),
       steps,
       resumedFrom: r.resumedFrom,
       stopped: r.stopped,

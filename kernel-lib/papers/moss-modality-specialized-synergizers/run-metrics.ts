@@ -3,13 +3,13 @@
  * directory) and the held-out scores written beside it (`eval-<split>.json`): one shape each gives the type
  * and the check of a file read back, so the notebook reads them as typed values.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { INSTRUCTION_KINDS } from '../../data/instructions';
 import { ARM_NAMES } from './arms';
 import { arr, bool, checkShape, Infer, int, num, numOrNull, obj, oneOf, opt, str, tuple } from '../shape';
+import { BACKEND_KIND, OPTIMIZER_FIELDS, readJsonOf, readMetricsFile, runTailFields } from '../recipe-metrics';
 
-export const METRICS_FILE = 'metrics.json';
+export { METRICS_FILE } from '../recipe-metrics';
 /** The adapter's PEFT directory inside a run's output directory (adapter arms). */
 export const ADAPTER_DIR = 'adapter';
 /** The fine-tuned model inside a run's output directory (the `full` arm). */
@@ -55,20 +55,16 @@ export const RUN_METRICS = obj({
   /** Weights that train (the adapter's, or every model parameter for `full`). */
   trainableParams: int,
   data: obj({ description: str, split: str, items: int, kinds: arr(oneOf(...INSTRUCTION_KINDS)) }),
-  optimizer: obj({ name: str, lr: num, minLr: num, schedule: str, warmupSteps: int, weightDecay: num, batchSize: int, clipNorm: num }),
-  steps: int,
-  resumedFrom: int,
-  stopped: oneOf('done', 'aborted'),
-  /** [step, lm loss on the target tokens], thinned to ≤ 200 points. */
-  lossCurve: arr(tuple(int, num)),
-  stepTime: STEP_TIME,
-  probes: arr(PROBE),
-  /** Paths relative to the output directory. */
-  files: obj({ adapter: opt(str), checkpoint: opt(str) }),
-  backend: obj({ backend: oneOf('tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'), tfBackend: str, gpu: bool, threads: int, simd: bool, skipped: arr(obj({ backend: str, reason: str })) }),
-  date: str,
-  train_wall_time_s: num,
-  recipe_wall_time_s: num,
+  ...runTailFields({
+    optimizer: obj(OPTIMIZER_FIELDS),
+    /** [step, lm loss on the target tokens], thinned to ≤ 200 points. */
+    lossCurve: arr(tuple(int, num)),
+    stepTime: STEP_TIME,
+    probe: PROBE,
+    /** Paths relative to the output directory. */
+    files: obj({ adapter: opt(str), checkpoint: opt(str) }),
+    backend: obj({ backend: BACKEND_KIND, tfBackend: str, gpu: bool, threads: int, simd: bool, skipped: arr(obj({ backend: str, reason: str })) }),
+  }),
 });
 
 export type Probe = Infer<typeof PROBE>;
@@ -90,25 +86,15 @@ export const ITEM_SCORES_FILE = obj({
 });
 export type ItemScoresFile = Infer<typeof ITEM_SCORES_FILE>;
 
-function readJson(file: string, who: string): unknown {
-  if (!fs.existsSync(file)) throw new Error(`${who}: ${file} does not exist`);
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${who}: ${file} is not JSON (${(e as Error).message})`);
-  }
-}
-
 /** Reads and checks a run's metrics: a `metrics.json` file, or the run's output directory. */
 export function readRunMetrics(fileOrDir: string): RunMetrics {
-  const file = fs.existsSync(fileOrDir) && fs.statSync(fileOrDir).isDirectory() ? path.join(fileOrDir, METRICS_FILE) : fileOrDir;
-  return checkShape(RUN_METRICS, readJson(file, 'moss.readRunMetrics'), file);
+  return readMetricsFile(RUN_METRICS, fileOrDir, 'moss.readRunMetrics');
 }
 
 /** Reads and checks a run's held-out scores (`eval-<split>.json` in its output directory); nulls come back as NaN. */
 export function readItemScores(dir: string, split = 'test'): ItemScoresFile & { imageNll: number[]; textNll: number[] } {
   const file = path.join(dir, evalFile(split));
-  const r = checkShape(ITEM_SCORES_FILE, readJson(file, 'moss.readItemScores'), file);
+  const r = checkShape(ITEM_SCORES_FILE, readJsonOf(file, 'moss.readItemScores'), file);
   const n = r.ids.length;
   for (const k of ['kinds', 'imageNll', 'imageTokens', 'textNll', 'textTokens'] as const) {
     if (r[k].length !== n) throw new Error(`${file}: ${k} has ${r[k].length} entries for ${n} items`);

@@ -6,9 +6,10 @@ import type { Arm, ArmSettings } from './arms';
 import type { Connector } from './connector';
 import type { MumuData, MumuParts } from './run-parts';
 import { CITATION } from './citation';
+import { RecipeRunRecord, runTailValues } from '../recipe-metrics';
 import { checkRunMetrics, lossCurve, MumuEvent, Probe, RunMetrics, stepTimes } from './run-metrics';
 
-export interface RunMetricsInput {
+export interface RunMetricsInput extends RecipeRunRecord<MumuEvent, Probe, RunMetrics['files']> {
   name: string;
   arm: Arm;
   seed: number;
@@ -20,21 +21,8 @@ export interface RunMetricsInput {
   /** Decoder weights that trained (the LoRA's, the denoiser's, or 0). */
   decoderTrainable: number;
   condDrop: number;
-  steps: number;
-  batchSize: number;
-  lr: number;
   decoderLrScale: number;
-  warmupSteps: number;
-  resumedFrom: number;
-  stopped: 'done' | 'aborted';
-  history: MumuEvent[];
-  probes: Probe[];
-  files: RunMetrics['files'];
-  /** Date.now() when the recipe began. */
-  t0: number;
 }
-
-const r1 = (x: number) => Number(x.toFixed(1));
 
 /** The metrics of a run (checked against RUN_METRICS before it is returned). */
 export function runMetrics(m: RunMetricsInput): RunMetrics {
@@ -61,18 +49,7 @@ export function runMetrics(m: RunMetricsInput): RunMetrics {
     trainable: { connector: count?.connector ?? 0, pooler: count?.pooler ?? 0, decoder: m.decoderTrainable },
     condDrop: m.condDrop,
     data: { description: m.data.description, split: 'train', items: m.data.train.size },
-    optimizer: { name: 'AdamW', lr: m.lr, minLr: m.lr / 10, schedule: 'warmup + cosine', warmupSteps: m.warmupSteps, weightDecay: 0.1, batchSize: m.batchSize, clipNorm: 1, decoderLrScale: m.decoderLrScale },
-    steps: m.steps,
-    resumedFrom: m.resumedFrom,
-    stopped: m.stopped,
-    lossCurve: lossCurve(m.history),
-    stepTime: stepTimes(m.history, m.resumedFrom),
-    probes: m.probes,
-    files: m.files,
-    backend: { backend: d.backend, tfBackend: d.tfBackend, threads: d.threads },
-    date: new Date().toISOString(),
-    train_wall_time_s: r1((m.history.at(-1)?.elapsedMs ?? 0) / 1000),
-    recipe_wall_time_s: r1((Date.now() - m.t0) / 1000),
+    ...runTailValues(m, { optimizer: { decoderLrScale: m.decoderLrScale }, lossCurve: lossCurve(m.history), stepTime: stepTimes(m.history, m.resumedFrom), device: d }),
   };
   return checkRunMetrics(metrics, `${m.name} metrics`);
 }

@@ -28,8 +28,10 @@ import { DecoderLoRA } from '../../diffusion/lora';
 import { atomicWriteFile } from '../../checkpoint/files';
 import type { DirEntry } from '../../checkpoint/files';
 import { encodeSafetensors, readSafetensors } from '../../checkpoint/safetensors';
-import type { HostTensor } from '../../model/params';
+import { assignFromHost, checkHostFits, copyToHost } from '../../model/params';
 import { trainLoop } from '../../train/loop';
+import { defaultOptimizer } from '../../train/schedule';
+import { StepHistory } from '../../train/step-history';
 import type { ParamGroup } from '../../train/params';
 import { armSettings, checkArm, runName, Arm, ArmSettings, DECODER_ALPHA, DECODER_RANK } from './arms';
 import { Connector } from './connector';
@@ -138,45 +140,34 @@ export async function trainMumuOn(parts: MumuParts, data: MumuData, o: MumuOptio
       probes.push({ step, split: data.split, items: data.probe.length, loss });
       log(`[${name}] step ${step}: held-out ${data.split} loss ${loss.toFixed(4)} (${data.probe.length} items)`);
     };
-    const history: MumuEvent[] = [];
+    const run = new StepHistory<MumuEvent>('mumu');
     let last = { tokens: 0, crops: 0 };
-    const warmupSteps = Math.min(100, Math.floor(steps / 10));
-    let tStart = performance.now();
-    let resumedFrom = 0;
+    const opt = defaultOptimizer(steps, lr);
     probe(0);
     const res = await trainLoop<MumuBatch, { history: MumuEvent[] }>({
       steps,
       params,
       groups,
-      lr,
-      minLr: lr / 10,
-      warmupSteps,
-      adam: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
-      clipNorm: 1,
+      ...opt,
       batches,
       loss: (b) => {
         last = { tokens: b.prompts ? b.prompts.B * b.prompts.T : 0, crops: b.prompts?.crops.length ?? 0 };
         return mumuLoss({ model, connector, ldm }, b);
       },
       onStep: (e) => {
-        if (!Number.isFinite(e.loss)) throw new Error(`mumu: the loss became ${e.loss} at step ${e.step}`);
-        const now = performance.now();
-        const cpu = process.cpuUsage(e.cpuAtStart);
-        const ev: MumuEvent = { step: e.step, totalSteps: steps, loss: e.loss, lr: e.lr, gradNorm: e.gradNorm, stepMs: now - e.startedAt, stepCpuMs: (cpu.user + cpu.system) / 1000, elapsedMs: now - tStart, ...last };
-        history.push(ev);
+        const ev: MumuEvent = { step: e.step, totalSteps: steps, loss: e.loss, lr: e.lr, gradNorm: e.gradNorm, ...run.timed(e), ...last };
+        run.events.push(ev);
         o.onProgress?.(ev);
       },
       run: {
         dir: o.runDir,
-        fingerprint: { arm, tokensPerCrop: set.tokensPerCrop, seed, steps, batchSize, lr, decoderLrScale, warmupSteps, condDrop, augmentRate: data.augmentRate, connector: connector?.config ?? null, items: data.train.size, decoder: path.basename(parts.names.decoder) },
+        fingerprint: { arm, tokensPerCrop: set.tokensPerCrop, seed, steps, batchSize, lr, decoderLrScale, warmupSteps: opt.warmupSteps, condDrop, augmentRate: data.augmentRate, connector: connector?.config ?? null, items: data.train.size, decoder: path.basename(parts.names.decoder) },
         every: o.checkpointEvery ?? DEFAULTS.checkpointEvery,
         content: () => snapshotFiles(connector, lora, set.decoder === 'full' ? dec : null),
-        record: () => ({ history }),
+        record: () => ({ history: run.events }),
         restore: (dir, record, step) => {
           restoreSnapshot(connector, lora, set.decoder === 'full' ? dec : null, dir);
-          history.push(...record.history);
-          resumedFrom = step;
-          tStart = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
+          run.resume(record.history, step);
         },
       },
       signal: o.signal,
@@ -184,7 +175,7 @@ export async function trainMumuOn(parts: MumuParts, data: MumuData, o: MumuOptio
     const done = res.stopped === 'done';
     if (done) probe(steps);
     const files: RunMetrics['files'] = done ? writeOutput(connector, lora, set.decoder === 'full' ? dec : null, o.outDir) : {};
-    const metrics = runMetrics({ name, arm, seed, set, parts, data, connector, lora, decoderTrainable: [...dec.values()].reduce((n, v) => n + v.size, 0), condDrop, steps, batchSize, lr, decoderLrScale, warmupSteps, resumedFrom, stopped: res.stopped, history, probes, files, t0 });
+    const metrics = runMetrics({ name, arm, seed, set, parts, data, connector, lora, decoderTrainable: [...dec.values()].reduce((n, v) => n + v.size, 0), condDrop, steps, batchSize, optimizer: opt, decoderLrScale, resumedFrom: run.resumedFrom, stopped: res.stopped, history: run.events, probes, files, t0 });
     if (done) atomicWriteFile(path.join(o.outDir, METRICS_FILE), `${JSON.stringify(metrics, null, 1)}\n`); // last: it names complete weights
     return { metrics, connector, lora };
   } catch (err) {
@@ -194,14 +185,12 @@ export async function trainMumuOn(parts: MumuParts, data: MumuData, o: MumuOptio
   }
 }
 
-const toHost = (m: ReadonlyMap<string, tf.Variable>) => new Map([...m].map(([n, v]): [string, HostTensor] => [n, { shape: v.shape.slice(), data: (v.dataSync() as Float32Array).slice() }]));
-
 /** A snapshot's files: the connector, the LoRA or the trained denoiser, float32. */
 function snapshotFiles(connector: Connector | null, lora: DecoderLoRA | null, denoiser: Map<string, tf.Variable> | null): Map<string, DirEntry> {
   const files = new Map<string, DirEntry>();
   if (connector) files.set(CONNECTOR_FILE, encodeSafetensors(connector.hostParams()));
   if (lora) files.set(LORA_FILE, encodeSafetensors(lora.hostParams()));
-  if (denoiser) files.set(DENOISER_FILE, encodeSafetensors(toHost(denoiser)));
+  if (denoiser) files.set(DENOISER_FILE, encodeSafetensors(copyToHost(denoiser)));
   return files;
 }
 
@@ -209,7 +198,7 @@ function snapshotFiles(connector: Connector | null, lora: DecoderLoRA | null, de
 function restoreSnapshot(connector: Connector | null, lora: DecoderLoRA | null, denoiser: Map<string, tf.Variable> | null, dir: string): void {
   const read = (f: string, vars: ReadonlyMap<string, tf.Variable>) => {
     const host = readSafetensors(path.join(dir, f)).tensors;
-    for (const [n, v] of vars) if (host.get(n)?.shape.join(',') !== v.shape.join(',')) throw new Error(`${dir}/${f}: parameter '${n}' is missing or has another shape`);
+    checkHostFits(vars, host, `${dir}/${f}`);
     return host;
   };
   const c = connector ? read(CONNECTOR_FILE, connector.params) : null;
@@ -217,14 +206,7 @@ function restoreSnapshot(connector: Connector | null, lora: DecoderLoRA | null, 
   const d = denoiser ? read(DENOISER_FILE, denoiser) : null;
   if (connector && c) connector.assign(c, `${dir}/${CONNECTOR_FILE}`);
   if (lora && l) lora.assign(l, `${dir}/${LORA_FILE}`);
-  if (denoiser && d) {
-    tf.tidy(() => {
-      for (const [n, v] of denoiser) {
-        const h = d.get(n) as HostTensor;
-        v.assign(tf.tensor(h.data, h.shape));
-      }
-    });
-  }
+  if (denoiser && d) assignFromHost(denoiser, d);
 }
 
 /** Writes the trained weights into outDir (a stale metrics.json removed first: it must not describe new weights). */
@@ -241,7 +223,7 @@ function writeOutput(connector: Connector | null, lora: DecoderLoRA | null, deno
     files.decoderLoRA = DECODER_LORA_DIR;
   }
   if (denoiser) {
-    atomicWriteFile(path.join(outDir, DENOISER_FILE), encodeSafetensors(toHost(denoiser), { metadata: { format: 'switchboard-mumu-denoiser' } }));
+    atomicWriteFile(path.join(outDir, DENOISER_FILE), encodeSafetensors(copyToHost(denoiser), { metadata: { format: 'switchboard-mumu-denoiser' } }));
     files.denoiser = DENOISER_FILE;
   }
   return files;

@@ -3,10 +3,9 @@
  * shipped fine-tune, the init ablation's results file): one shape gives the type and the check of a file
  * read back, so the notebook reads metrics as typed values, never through `any`.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { ARM_NAMES } from './arms';
-import { arr, bool, checkShape, Infer, int, num, obj, oneOf, opt, str, tuple } from '../shape';
+import { arr, bool, Infer, int, num, obj, oneOf, opt, str, tuple } from '../shape';
+import { BACKEND_KIND, readMetricsFile } from '../recipe-metrics';
 
 /** The image-code NLL probe after own vs shuffled captions (eval/conditioning.ts) at one training step. */
 export const PROBE = obj({ step: int, own: num, shuffled: num, gap: num, ownBetterFraction: num, examples: int, imageTokens: int });
@@ -50,7 +49,7 @@ export const RUN_METRICS = obj({
   /** `highres` is absent for a low-res-only run (the init ablation). */
   stages: obj({ lowres: STAGE, highres: opt(STAGE) }),
   /** `trainWorkers` (data-parallel gradient workers, issue #11) is absent in runs from before it existed. */
-  backend: obj({ backend: oneOf('tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'), tfBackend: str, gpu: bool, threads: int, simd: bool, trainWorkers: opt(int), skipped: arr(obj({ backend: str, reason: str })) }),
+  backend: obj({ backend: BACKEND_KIND, tfBackend: str, gpu: bool, threads: int, simd: bool, trainWorkers: opt(int), skipped: arr(obj({ backend: str, reason: str })) }),
   date: str,
   recipe_wall_time_s: num,
 });
@@ -61,15 +60,7 @@ export type RunMetrics = Infer<typeof RUN_METRICS>;
 
 /** Reads and checks a run's metrics: a `metrics.json` file, or a checkpoint directory holding one. */
 export function readRunMetrics(fileOrDir: string): RunMetrics {
-  const file = fs.existsSync(fileOrDir) && fs.statSync(fileOrDir).isDirectory() ? path.join(fileOrDir, 'metrics.json') : fileOrDir;
-  if (!fs.existsSync(file)) throw new Error(`readRunMetrics: ${file} does not exist`);
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`readRunMetrics: ${file} is not JSON (${(e as Error).message})`);
-  }
-  return checkShape(RUN_METRICS, json, file);
+  return readMetricsFile(RUN_METRICS, fileOrDir, 'readRunMetrics');
 }
 
 /** The held-out image-code NLL probes of the low-res stage as [step, NLL after the own caption]. */
