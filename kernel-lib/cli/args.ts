@@ -112,6 +112,20 @@ export function numberArg(values: Parsed['values'], name: string, opts: { intege
   return n;
 }
 
+/** An option that must be one of `choices`: undefined when absent; else a UsageError naming the flag and the choices. */
+export function choiceArg<const T extends string>(values: Parsed['values'], name: string, choices: readonly T[]): T | undefined {
+  const v = values[name];
+  if (v === undefined || typeof v === 'boolean') return undefined;
+  if (!(choices as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got '${v}'`);
+  return v as T;
+}
+
+/** A number option (already read by numberArg) that must be one of `choices`; the error quotes what was typed. */
+export function numberChoice<const T extends number>(values: Parsed['values'], name: string, n: number | undefined, choices: readonly T[]): T | undefined {
+  if (n !== undefined && !(choices as readonly number[]).includes(n)) throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got '${String(values[name])}'`);
+  return n as T | undefined;
+}
+
 /** A --seed option: an integer in [0, 2^32) (the library's rule, decode/seed.ts), else a UsageError naming the flag. */
 export function seedArg(values: Parsed['values'], name = 'seed'): number | undefined {
   const v = values[name];

@@ -14,7 +14,7 @@ import { LDM_BUDGETS, LdmBudget, trainLdmEmoji } from '../recipes/ldm-emoji';
 import { evaluateLdm, evaluateMmBaseline } from '../recipes/ldm-eval';
 import { GateVerdict, judgeLdmGateMetrics } from '../recipes/ldm-gate';
 import type { DiffusionTrainEvent } from '../diffusion/train';
-import { CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
+import { choiceArg, CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
 import { Io, throttledProgress } from './io';
 
 const NAME = 'ldm-emoji';
@@ -61,8 +61,7 @@ export async function trainDiffusionCommand(argv: string[], io: Io): Promise<num
   const seed = seedArg(values);
   const out = values.out !== undefined ? path.resolve(values.out as string) : checkpointDir(NAME);
   if (values.baseline && !values['eval-only']) throw new UsageError('--baseline goes with --eval-only');
-  const budget = values.budget as string | undefined;
-  if (budget !== undefined && !Object.hasOwn(LDM_BUDGETS, budget)) throw new UsageError(`--budget must be one of ${Object.keys(LDM_BUDGETS).join(', ')}, got '${budget}'`);
+  const budget = choiceArg(values, 'budget', Object.keys(LDM_BUDGETS));
   for (const flag of ['budget', 'steps', 'batch', 'lr', 'seed', 'fresh', 'skip-eval', 'run-dir'] as const) {
     if (values['eval-only'] && values[flag] !== undefined) throw new UsageError(`--${flag} is a training option; --eval-only does not train`);
   }

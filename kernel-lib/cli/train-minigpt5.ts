@@ -6,14 +6,13 @@
  * from stage 1 of the same arm and seed (`--from` to name another). Every option is checked before any work
  * starts, and a missing decoder is refused with what to run first.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { initBackend } from '../backend/backend';
-import { cachePath, checkpointDir, runDir as runDirOf } from '../paths';
+import { cachePath, checkpointDir } from '../paths';
 import { trainStage, runName, requireDecoder, requireStage1, ARMS, ARM_NAMES, DEFAULTS, checkArm } from '../papers/minigpt5-generative-vokens';
 import type { Arm, Stage, StageEvent } from '../papers/minigpt5-generative-vokens';
-import { CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
-import { Io, throttledProgress, withInterrupt, EXIT_INTERRUPTED } from './io';
+import { choiceArg, CommandSpec, parseCommand, UsageError } from './args';
+import type { Io } from './io';
+import { recipeArgs, RecipeArgs, runRecipe } from './recipe-command';
 
 export const TRAIN_MINIGPT5: CommandSpec = {
   usage: 'switchboard train minigpt5',
@@ -40,19 +39,13 @@ export const TRAIN_MINIGPT5: CommandSpec = {
   },
 };
 
-export interface Minigpt5Options {
+export interface Minigpt5Options extends RecipeArgs {
   help: false;
   stage: Stage;
   arm: Arm;
   seed: number;
-  steps?: number;
-  batchSize?: number;
-  lr?: number;
-  probeItems?: number;
   from?: string;
   decoder?: string;
-  out?: string;
-  fresh: boolean;
 }
 
 /** The checked options of a command line (exported for tests: every usage error is raised here, before any work). */
@@ -63,8 +56,7 @@ export function minigpt5Options(argv: string[]): { help: true } | Minigpt5Option
   if (stageArg === undefined) throw new UsageError('--stage is required: 1 (caption → scene pairs) or 2 (stories)');
   if (stageArg !== '1' && stageArg !== '2') throw new UsageError(`--stage must be 1 or 2, got '${stageArg}'`);
   const stage = Number(stageArg) as Stage;
-  const armArg = (values.arm as string | undefined) ?? 'full';
-  if (!(ARM_NAMES as readonly string[]).includes(armArg)) throw new UsageError(`--arm must be one of ${ARM_NAMES.join(', ')}, got '${armArg}'`);
+  const armArg = choiceArg(values, 'arm', ARM_NAMES) ?? 'full';
   try {
     checkArm(armArg, stage);
   } catch (e) {
@@ -72,22 +64,8 @@ export function minigpt5Options(argv: string[]): { help: true } | Minigpt5Option
   }
   const arm = armArg as Arm;
   if (values.from !== undefined && (stage === 1 || arm === 'text-only')) throw new UsageError(`--from is for stage 2 of an arm with vokens (it names the stage-1 output to start from), not ${stage === 1 ? 'stage 1' : 'text-only'}`);
-  const lr = numberArg(values, 'lr', { min: 0 });
-  if (lr === 0) throw new UsageError("--lr must be a number > 0, got '0'");
-  return {
-    help: false,
-    stage,
-    arm,
-    seed: seedArg(values) ?? DEFAULTS.seed,
-    steps: numberArg(values, 'steps', { integer: true, min: 1 }),
-    batchSize: numberArg(values, 'batch', { integer: true, min: 1 }),
-    lr,
-    probeItems: numberArg(values, 'probe-items', { integer: true, min: 0 }),
-    from: values.from as string | undefined,
-    decoder: values.decoder as string | undefined,
-    out: values.out as string | undefined,
-    fresh: values.fresh === true,
-  };
+  const a = recipeArgs(values);
+  return { help: false, stage, arm, ...a, seed: a.seed ?? DEFAULTS.seed, from: values.from as string | undefined, decoder: values.decoder as string | undefined };
 }
 
 export async function trainMinigpt5Command(argv: string[], io: Io): Promise<number> {
@@ -98,27 +76,19 @@ export async function trainMinigpt5Command(argv: string[], io: Io): Promise<numb
   requireDecoder(ldmDir); // before anything loads: MiniGPT-5 needs a trained decoder
   const stage1Dir = o.stage === 2 && o.arm !== 'text-only' ? (o.from !== undefined ? path.resolve(o.from) : cachePath('minigpt5', runName(1, o.arm, o.seed))) : undefined;
   if (stage1Dir) requireStage1(stage1Dir);
-  await initBackend();
-  const runDir = runDirOf(name);
-  if (o.fresh) fs.rmSync(runDir, { recursive: true, force: true });
-  const outDir = o.out !== undefined ? path.resolve(o.out) : cachePath('minigpt5', name);
-  const progress = throttledProgress<StageEvent>(
-    io,
-    (e, eta) =>
+  return runRecipe<StageEvent, Awaited<ReturnType<typeof trainStage>>>(io, {
+    name,
+    folder: 'minigpt5',
+    out: o.out,
+    fresh: o.fresh,
+    checkpointEvery: DEFAULTS.checkpointEvery,
+    line: (e, eta) =>
       `[${name}] step ${e.step}/${e.totalSteps}  loss ${e.loss.toFixed(4)}  text ${e.text.toFixed(3)}  LDM ${e.ldm?.toFixed(4) ?? '—'}  CAP ${e.cap?.toFixed(4) ?? '—'}  ` +
       `lr ${e.lr.toExponential(2)}  ${(e.stepMs / 1000).toFixed(2)} s/step (${(e.stepCpuMs / 1000).toFixed(2)} s CPU)  ETA ${eta} min`,
-  );
-  return withInterrupt(async (signal, interrupted) => {
-    const metrics = await trainStage({
-      stage: o.stage, arm: o.arm, seed: o.seed, steps: o.steps, batchSize: o.batchSize, lr: o.lr, probeItems: o.probeItems,
-      baseDir: checkpointDir('mm-moe-small'), ldmDir, vqvaeDir: checkpointDir('vqvae-emoji'), stage1Dir, outDir, runDir, onProgress: progress, signal,
-      log: (s) => io.err(s),
-    });
-    if (interrupted()) {
-      io.err(`[${name}] interrupted after step ${metrics.lossCurve.at(-1)?.[0] ?? 0}; the same command resumes from the last snapshot (every ${DEFAULTS.checkpointEvery} steps)`);
-      return EXIT_INTERRUPTED;
-    }
-    io.out(JSON.stringify(metrics, null, 1));
-    return 0;
+    train: (p) =>
+      trainStage({
+        stage: o.stage, arm: o.arm, seed: o.seed, steps: o.steps, batchSize: o.batchSize, lr: o.lr, probeItems: o.probeItems,
+        baseDir: checkpointDir('mm-moe-small'), ldmDir, vqvaeDir: checkpointDir('vqvae-emoji'), stage1Dir, ...p,
+      }),
   });
 }

@@ -5,15 +5,13 @@
  * metrics.json with the per-step wall time, eval-test.json with the per-item held-out scores). Every
  * option is checked before any work starts.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { initBackend } from '../backend/backend';
-import { cachePath, checkpointDir, runDir as runDirOf } from '../paths';
+import { checkpointDir } from '../paths';
 import { trainArm, runName, ARMS, ARM_NAMES, RANKS, DEFAULTS } from '../papers/moss-modality-specialized-synergizers';
 import type { Arm } from '../papers/moss-modality-specialized-synergizers';
 import type { TrainEvent } from '../train/trainer';
-import { CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
-import { Io, throttledProgress, withInterrupt, EXIT_INTERRUPTED } from './io';
+import { choiceArg, CommandSpec, numberArg, numberChoice, parseCommand, UsageError } from './args';
+import type { Io } from './io';
+import { recipeArgs, RecipeArgs, runRecipe } from './recipe-command';
 
 export const TRAIN_MOSS: CommandSpec = {
   usage: 'switchboard train moss',
@@ -38,58 +36,42 @@ export const TRAIN_MOSS: CommandSpec = {
   },
 };
 
+export interface MossCliOptions extends RecipeArgs {
+  help: false;
+  arm: Arm;
+  rank: number;
+  seed: number;
+  testItems?: number;
+}
+
 /** The checked options of a command line (exported for tests: every error is raised here, before any work). */
-export function mossOptions(argv: string[]): { help: true } | { help: false; arm: Arm; rank: number; seed: number; steps?: number; batchSize?: number; lr?: number; probeItems?: number; testItems?: number; out?: string; fresh: boolean } {
+export function mossOptions(argv: string[]): { help: true } | MossCliOptions {
   const { values, help } = parseCommand(argv, TRAIN_MOSS);
   if (help) return { help: true };
-  const armArg = values.arm as string | undefined;
-  if (armArg === undefined) throw new UsageError(`--arm is required: one of ${ARM_NAMES.join(', ')}`);
-  if (!(ARM_NAMES as readonly string[]).includes(armArg)) throw new UsageError(`--arm must be one of ${ARM_NAMES.join(', ')}, got '${armArg}'`);
-  const arm = armArg as Arm;
+  if (values.arm === undefined) throw new UsageError(`--arm is required: one of ${ARM_NAMES.join(', ')}`);
+  const arm = choiceArg(values, 'arm', ARM_NAMES) as Arm;
   const rankArg = numberArg(values, 'rank', { integer: true, min: 1 });
   if (rankArg !== undefined && arm === 'full') throw new UsageError('--rank does not apply to --arm full (full fine-tuning has no adapter)');
-  if (rankArg !== undefined && !(RANKS as readonly number[]).includes(rankArg)) throw new UsageError(`--rank must be one of ${RANKS.join(', ')}, got '${String(values.rank)}'`);
-  const count = (k: string) => numberArg(values, k, { integer: true, min: 0 });
-  const lr = numberArg(values, 'lr', { min: 0 });
-  if (lr === 0) throw new UsageError("--lr must be a number > 0, got '0'");
-  return {
-    help: false,
-    arm,
-    rank: rankArg ?? DEFAULTS.rank,
-    seed: seedArg(values) ?? DEFAULTS.seed,
-    steps: numberArg(values, 'steps', { integer: true, min: 1 }),
-    batchSize: numberArg(values, 'batch', { integer: true, min: 1 }),
-    lr,
-    probeItems: count('probe-items'),
-    testItems: count('test-items'),
-    out: values.out as string | undefined,
-    fresh: values.fresh === true,
-  };
+  const rank = numberChoice(values, 'rank', rankArg, RANKS);
+  const a = recipeArgs(values);
+  return { help: false, arm, rank: rank ?? DEFAULTS.rank, ...a, seed: a.seed ?? DEFAULTS.seed, testItems: numberArg(values, 'test-items', { integer: true, min: 0 }) };
 }
 
 export async function trainMossCommand(argv: string[], io: Io): Promise<number> {
   const o = mossOptions(argv);
   if (o.help) return io.help(TRAIN_MOSS);
   const name = runName(o.arm, o.rank, o.seed);
-  await initBackend();
-  const runDir = runDirOf(name);
-  if (o.fresh) fs.rmSync(runDir, { recursive: true, force: true });
-  const outDir = o.out !== undefined ? path.resolve(o.out) : cachePath('moss', name);
-  const progress = throttledProgress<TrainEvent>(
-    io,
-    (e, eta) => `[${name}] step ${e.step}/${e.totalSteps}  loss ${e.lmLoss.toFixed(3)}  lr ${e.lr.toExponential(2)}  ${(e.elapsedMs / e.step / 1000).toFixed(2)} s/step  ETA ${eta} min`,
-  );
-  return withInterrupt(async (signal, interrupted) => {
-    const metrics = await trainArm({
-      arm: o.arm, rank: o.rank, seed: o.seed, steps: o.steps, batchSize: o.batchSize, lr: o.lr, probeItems: o.probeItems, testItems: o.testItems,
-      baseDir: checkpointDir('mm-moe-small'), vqvaeDir: checkpointDir('vqvae-emoji'), outDir, runDir, onProgress: progress, signal,
-      log: (s) => io.err(s),
-    });
-    if (interrupted()) {
-      io.err(`[${name}] interrupted after step ${metrics.lossCurve.at(-1)?.[0] ?? 0}; the same command resumes from the last snapshot (every ${DEFAULTS.checkpointEvery} steps)`);
-      return EXIT_INTERRUPTED;
-    }
-    io.out(JSON.stringify(metrics, null, 1));
-    return 0;
+  return runRecipe<TrainEvent, Awaited<ReturnType<typeof trainArm>>>(io, {
+    name,
+    folder: 'moss',
+    out: o.out,
+    fresh: o.fresh,
+    checkpointEvery: DEFAULTS.checkpointEvery,
+    line: (e, eta) => `[${name}] step ${e.step}/${e.totalSteps}  loss ${e.lmLoss.toFixed(3)}  lr ${e.lr.toExponential(2)}  ${(e.elapsedMs / e.step / 1000).toFixed(2)} s/step  ETA ${eta} min`,
+    train: (p) =>
+      trainArm({
+        arm: o.arm, rank: o.rank, seed: o.seed, steps: o.steps, batchSize: o.batchSize, lr: o.lr, probeItems: o.probeItems, testItems: o.testItems,
+        baseDir: checkpointDir('mm-moe-small'), vqvaeDir: checkpointDir('vqvae-emoji'), ...p,
+      }),
   });
 }

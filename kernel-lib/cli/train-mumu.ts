@@ -6,14 +6,13 @@
  * metrics.json). Every option is checked before any work starts, and a missing decoder is refused with what to
  * run first.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { initBackend } from '../backend/backend';
-import { cachePath, checkpointDir, runDir as runDirOf } from '../paths';
+import { checkpointDir } from '../paths';
 import { trainMumu, runName, requireDecoder, ARMS, ARM_NAMES, DEFAULTS, TOKENS_PER_CROP } from '../papers/mumu-multimodal-prompts';
 import type { Arm, MumuEvent } from '../papers/mumu-multimodal-prompts';
-import { CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
-import { Io, throttledProgress, withInterrupt, EXIT_INTERRUPTED } from './io';
+import { choiceArg, CommandSpec, numberArg, numberChoice, parseCommand, UsageError } from './args';
+import type { Io } from './io';
+import { recipeArgs, RecipeArgs, runRecipe } from './recipe-command';
 
 export const TRAIN_MUMU: CommandSpec = {
   usage: 'switchboard train mumu',
@@ -39,45 +38,24 @@ export const TRAIN_MUMU: CommandSpec = {
   },
 };
 
-export interface MumuCliOptions {
+export interface MumuCliOptions extends RecipeArgs {
   help: false;
   arm: Arm;
   tokensPerCrop: number | null;
   seed: number;
-  steps?: number;
-  batchSize?: number;
-  lr?: number;
-  probeItems?: number;
   decoder?: string;
-  out?: string;
-  fresh: boolean;
 }
 
 /** The checked options of a command line (exported for tests: every usage error is raised here, before any work). */
 export function mumuOptions(argv: string[]): { help: true } | MumuCliOptions {
   const { values, help } = parseCommand(argv, TRAIN_MUMU);
   if (help) return { help: true };
-  const armArg = (values.arm as string | undefined) ?? 'mumu';
-  if (!(ARM_NAMES as readonly string[]).includes(armArg)) throw new UsageError(`--arm must be one of ${ARM_NAMES.join(', ')}, got '${armArg}'`);
-  const arm = armArg as Arm;
-  const tokens = numberArg(values, 'tokens-per-crop', { integer: true, min: 1 });
-  if (tokens !== undefined && arm === 'caption-only') throw new UsageError('--tokens-per-crop does not apply to --arm caption-only (it has no crops)');
-  if (tokens !== undefined && !(TOKENS_PER_CROP as readonly number[]).includes(tokens)) throw new UsageError(`--tokens-per-crop must be one of ${TOKENS_PER_CROP.join(', ')}, got '${String(values['tokens-per-crop'])}'`);
-  const lr = numberArg(values, 'lr', { min: 0 });
-  if (lr === 0) throw new UsageError("--lr must be a number > 0, got '0'");
-  return {
-    help: false,
-    arm,
-    tokensPerCrop: arm === 'caption-only' ? null : (tokens ?? 64),
-    seed: seedArg(values) ?? DEFAULTS.seed,
-    steps: numberArg(values, 'steps', { integer: true, min: 1 }),
-    batchSize: numberArg(values, 'batch', { integer: true, min: 1 }),
-    lr,
-    probeItems: numberArg(values, 'probe-items', { integer: true, min: 0 }),
-    decoder: values.decoder as string | undefined,
-    out: values.out as string | undefined,
-    fresh: values.fresh === true,
-  };
+  const arm: Arm = choiceArg(values, 'arm', ARM_NAMES) ?? 'mumu';
+  const tokensArg = numberArg(values, 'tokens-per-crop', { integer: true, min: 1 });
+  if (tokensArg !== undefined && arm === 'caption-only') throw new UsageError('--tokens-per-crop does not apply to --arm caption-only (it has no crops)');
+  const tokens = numberChoice(values, 'tokens-per-crop', tokensArg, TOKENS_PER_CROP);
+  const a = recipeArgs(values);
+  return { help: false, arm, tokensPerCrop: arm === 'caption-only' ? null : (tokens ?? 64), ...a, seed: a.seed ?? DEFAULTS.seed, decoder: values.decoder as string | undefined };
 }
 
 export async function trainMumuCommand(argv: string[], io: Io): Promise<number> {
@@ -86,25 +64,17 @@ export async function trainMumuCommand(argv: string[], io: Io): Promise<number> 
   const name = runName(o.arm, o.tokensPerCrop, o.seed);
   const ldmDir = o.decoder !== undefined ? path.resolve(o.decoder) : checkpointDir('ldm-emoji');
   requireDecoder(ldmDir); // before anything loads: MUMU needs a trained decoder
-  await initBackend();
-  const runDir = runDirOf(name);
-  if (o.fresh) fs.rmSync(runDir, { recursive: true, force: true });
-  const outDir = o.out !== undefined ? path.resolve(o.out) : cachePath('mumu', name);
-  const progress = throttledProgress<MumuEvent>(
-    io,
-    (e, eta) => `[${name}] step ${e.step}/${e.totalSteps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${e.tokens} tokens  ${(e.stepMs / 1000).toFixed(2)} s/step (${(e.stepCpuMs / 1000).toFixed(2)} s CPU)  ETA ${eta} min`,
-  );
-  return withInterrupt(async (signal, interrupted) => {
-    const metrics = await trainMumu({
-      arm: o.arm, tokensPerCrop: o.tokensPerCrop ?? undefined, seed: o.seed, steps: o.steps, batchSize: o.batchSize, lr: o.lr, probeItems: o.probeItems,
-      baseDir: checkpointDir('mm-moe-small'), ldmDir, vqvaeDir: checkpointDir('vqvae-emoji'), outDir, runDir, onProgress: progress, signal,
-      log: (s) => io.err(s),
-    });
-    if (interrupted()) {
-      io.err(`[${name}] interrupted after step ${metrics.lossCurve.at(-1)?.[0] ?? 0}; the same command resumes from the last snapshot (every ${DEFAULTS.checkpointEvery} steps)`);
-      return EXIT_INTERRUPTED;
-    }
-    io.out(JSON.stringify(metrics, null, 1));
-    return 0;
+  return runRecipe<MumuEvent, Awaited<ReturnType<typeof trainMumu>>>(io, {
+    name,
+    folder: 'mumu',
+    out: o.out,
+    fresh: o.fresh,
+    checkpointEvery: DEFAULTS.checkpointEvery,
+    line: (e, eta) => `[${name}] step ${e.step}/${e.totalSteps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${e.tokens} tokens  ${(e.stepMs / 1000).toFixed(2)} s/step (${(e.stepCpuMs / 1000).toFixed(2)} s CPU)  ETA ${eta} min`,
+    train: (p) =>
+      trainMumu({
+        arm: o.arm, tokensPerCrop: o.tokensPerCrop ?? undefined, seed: o.seed, steps: o.steps, batchSize: o.batchSize, lr: o.lr, probeItems: o.probeItems,
+        baseDir: checkpointDir('mm-moe-small'), ldmDir, vqvaeDir: checkpointDir('vqvae-emoji'), ...p,
+      }),
   });
 }

@@ -13,7 +13,7 @@ import { trainVariant as trainPloraVariant, INIT_ABLATION_FILE, ARM_NAMES } from
 import type { Arm } from '../papers/redundancy-aware-moe-plora';
 import type { TrainEvent } from '../train/trainer';
 import { checkpointDir, repoRoot, runDir as runDirOf } from '../paths';
-import { CommandSpec, numberArg, parseCommand, UsageError } from './args';
+import { choiceArg, CommandSpec, numberArg, parseCommand, UsageError } from './args';
 import { Io, throttledProgress } from './io';
 import { trainClipCommand } from './train-clip';
 import { trainVqvaeCommand } from './train-vqvae';
@@ -100,10 +100,7 @@ async function trainLm(name: LmRecipe, argv: string[], io: Io): Promise<number> 
   if (seed !== undefined && !name.startsWith('s1-')) {
     throw new UsageError(`--seed is for s1-plora, s1-lora and s1-init-ablation, not ${name}`);
   }
-  if (armArg !== undefined && !(ARM_NAMES as readonly string[]).includes(armArg)) {
-    throw new UsageError(`--arm must be one of ${ARM_NAMES.join(', ')}, got '${armArg}'`);
-  }
-  const arm = (armArg ?? 'paper') as Arm;
+  const arm: Arm = choiceArg(values, 'arm', ARM_NAMES) ?? 'paper';
   // Any arm or seed but the shipped one (paper, 0) trains into .cache/s1/, never over data/checkpoints/.
   const tag = arm === 'paper' && (seed ?? 0) === 0 ? name : name === 's1-init-ablation' ? `${name}-seed${seed}` : `${name}-${arm}-seed${seed ?? 0}`;
   const out = values.out as string | undefined;

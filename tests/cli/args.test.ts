@@ -1,5 +1,6 @@
 /** The one argument parser (kernel-lib/cli/args.ts): every bad command line is one UsageError naming the flag. */
-import { CommandSpec, helpText, numberArg, parseCommand, seedArg, UsageError } from '../../kernel-lib/cli/args';
+import { choiceArg, CommandSpec, helpText, numberArg, numberChoice, parseCommand, seedArg, UsageError } from '../../kernel-lib/cli/args';
+import { recipeArgs } from '../../kernel-lib/cli/recipe-command';
 
 const SPEC: CommandSpec = {
   usage: 'switchboard demo',
@@ -77,4 +78,23 @@ test('--help anywhere asks for help; helpText lists every option and --help', ()
   const text = helpText(SPEC);
   expect(text.split('\n')[0]).toBe('usage: switchboard demo MODEL [options]');
   for (const flag of ['--steps N', '--lr X', '--seed S', '--json', '--help']) expect(text).toContain(`  ${flag} `);
+});
+
+test('choiceArg and numberChoice: absent is undefined, a choice comes back, anything else names the flag and the choices', () => {
+  const v = { arm: 'moss', rank: '5', budget: undefined };
+  expect(choiceArg(v, 'arm', ['lora', 'moss'] as const)).toBe('moss');
+  expect(choiceArg(v, 'budget', ['full', 'session'])).toBeUndefined();
+  expect(usageError(() => choiceArg(v, 'arm', ['lora', 'full']))).toBe("--arm must be one of lora, full, got 'moss'");
+  expect(numberChoice(v, 'rank', 8, [4, 8] as const)).toBe(8);
+  expect(numberChoice(v, 'rank', undefined, [4, 8])).toBeUndefined();
+  expect(usageError(() => numberChoice(v, 'rank', 5, [4, 8, 16]))).toBe("--rank must be one of 4, 8, 16, got '5'");
+});
+
+test('recipeArgs: the recipes\' shared training options, --lr > 0, checked --lr first', () => {
+  expect(recipeArgs({ seed: '3', steps: '10', batch: '4', lr: '1e-4', 'probe-items': '0', out: 'o', fresh: true })).toEqual({ seed: 3, steps: 10, batchSize: 4, lr: 1e-4, probeItems: 0, out: 'o', fresh: true });
+  expect(recipeArgs({})).toEqual({ fresh: false });
+  expect(usageError(() => recipeArgs({ lr: '0' }))).toBe("--lr must be a number > 0, got '0'");
+  expect(usageError(() => recipeArgs({ lr: '0', steps: '0' }))).toBe("--lr must be a number > 0, got '0'");
+  expect(usageError(() => recipeArgs({ steps: '0', batch: 'x' }))).toBe("--steps must be a positive integer, got '0'");
+  expect(usageError(() => recipeArgs({ 'probe-items': '-1' }))).toBe("--probe-items must be a non-negative integer, got '-1'");
 });
