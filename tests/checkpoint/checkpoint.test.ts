@@ -2,12 +2,12 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  CheckpointError, SaveCheckpointOptions, float32ToFloat16Bits, loadCheckpoint, readSafetensors,
+  SaveCheckpointOptions, float32ToFloat16Bits, loadCheckpoint, readSafetensors,
   roundToFloat16, saveCheckpoint, writeSafetensors,
 } from '../../kernel-lib/checkpoint';
 import { MoEConfig, defaultMoEConfig } from '../../kernel-lib/model/config';
 import { HostTensor, initHostParams, mixtralTensorShapes } from '../../kernel-lib/model/params';
-import { assemble, makeTempDir, rewriteHeader, sameBits } from './helpers';
+import { assemble, makeTempDir, rewriteHeader, sameBits, thrown } from './helpers';
 
 // The real module object, so jest.spyOn reaches the calls checkpoint.ts makes.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -34,16 +34,6 @@ afterEach(() => {
 
 function save(dir: string, over: Partial<SaveCheckpointOptions> = {}): void {
   saveCheckpoint(dir, { config: tiny, params: initHostParams(tiny, 1), tokenizer, tokenizerLayout: layout, ...over });
-}
-
-function thrown(fn: () => unknown): CheckpointError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CheckpointError);
-    return e as CheckpointError;
-  }
-  throw new Error('expected a CheckpointError');
 }
 
 /** Loading `dir` must fail with exactly `<dir>/<file>: <detail>` (or match a RegExp on the detail). */

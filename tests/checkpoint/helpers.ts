@@ -2,6 +2,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { CheckpointError } from '../../kernel-lib/checkpoint/errors';
 
 /** A fresh empty directory under os.tmpdir(); remove it with `fs.rmSync(dir, { recursive: true })`. */
 export function makeTempDir(tag = 'ckpt'): string {
@@ -44,4 +45,15 @@ export function sameBits(a: Float32Array, b: Float32Array): boolean {
   const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
   for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return false;
   return true;
+}
+
+/** The CheckpointError `fn` throws (fails the test when it throws something else or nothing). */
+export function thrown(fn: () => unknown): CheckpointError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(CheckpointError);
+    return e as CheckpointError;
+  }
+  throw new Error('expected a CheckpointError');
 }

@@ -4,38 +4,27 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CheckpointError } from '../../kernel-lib/checkpoint/errors';
 import { checkTensors } from '../../kernel-lib/checkpoint/tensors';
 import { readTaggedDir, taggedDirFiles, TaggedDirFormat } from '../../kernel-lib/checkpoint/tagged-dir';
 import { writeDirAtomic } from '../../kernel-lib/checkpoint/files';
 import type { HostTensor } from '../../kernel-lib/model/params';
-import { makeTempDir } from './helpers';
+import { makeTempDir, thrown } from './helpers';
 
 const t = (shape: number[], data: number[]): HostTensor => ({ shape, data: Float32Array.from(data) });
 const want = new Map<string, number[]>([['a.w', [2, 1]], ['a.b', [1]]]);
 
-const errorOf = (f: () => unknown): CheckpointError => {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CheckpointError);
-    return e as CheckpointError;
-  }
-  throw new Error('no error');
-};
-
 test('checkTensors: missing, wrong shape, non-finite, unexpected; "against" names what gives the shapes', () => {
   const good = new Map([['a.w', t([2, 1], [1, 2])], ['a.b', t([1], [0])]]);
   expect(() => checkTensors('w.safetensors', good, want)).not.toThrow();
-  const missing = errorOf(() => checkTensors('w.safetensors', new Map([['a.w', good.get('a.w')!]]), want));
+  const missing = thrown(() => checkTensors('w.safetensors', new Map([['a.w', good.get('a.w')!]]), want));
   expect([missing.message, missing.tensor]).toEqual(['w.safetensors: missing tensor "a.b"', 'a.b']);
   const shape = new Map([...good, ['a.w', t([1, 2], [1, 2])]]);
-  expect(errorOf(() => checkTensors('w.safetensors', shape, want)).message).toBe('w.safetensors: tensor "a.w" has shape [1,2], the config needs [2,1]');
-  expect(errorOf(() => checkTensors('w.safetensors', shape, want, 'spec')).message).toBe('w.safetensors: tensor "a.w" has shape [1,2], the spec needs [2,1]');
+  expect(thrown(() => checkTensors('w.safetensors', shape, want)).message).toBe('w.safetensors: tensor "a.w" has shape [1,2], the config needs [2,1]');
+  expect(thrown(() => checkTensors('w.safetensors', shape, want, 'spec')).message).toBe('w.safetensors: tensor "a.w" has shape [1,2], the spec needs [2,1]');
   const nan = new Map([...good, ['a.w', t([2, 1], [1, NaN])]]);
-  expect(errorOf(() => checkTensors('w.safetensors', nan, want)).message).toBe('w.safetensors: tensor "a.w" holds NaN at index 1');
+  expect(thrown(() => checkTensors('w.safetensors', nan, want)).message).toBe('w.safetensors: tensor "a.w" holds NaN at index 1');
   const extra = new Map([...good, ['a.c', t([1], [3])]]);
-  const e = errorOf(() => checkTensors('w.safetensors', extra, want, 'spec'));
+  const e = thrown(() => checkTensors('w.safetensors', extra, want, 'spec'));
   expect([e.message, e.tensor]).toEqual(['w.safetensors: unexpected tensor "a.c" (not in this spec)', 'a.c']);
 });
 
@@ -72,7 +61,7 @@ describe('tagged part directory', () => {
     files({ width: 2 }, { ...F, version: 1 });
     expect(() => readTaggedDir(dir, F, parse)).toThrow(`${cfg}: "version" is 1; this code reads version 2`);
     files({ width: 'two' });
-    expect(errorOf(() => readTaggedDir(dir, F, parse)).message).toBe(`${cfg}: width must be an integer, got "two"`);
+    expect(thrown(() => readTaggedDir(dir, F, parse)).message).toBe(`${cfg}: width must be an integer, got "two"`);
     files({ width: 3 });
     expect(() => readTaggedDir(dir, F, parse)).toThrow(`${path.join(dir, 'part.safetensors')}: tensor "a.w" has shape [2,1], the config needs [3,1]`);
   });
