@@ -19,6 +19,7 @@ import { linear } from '../model/linear';
 import { mulberry32, normalArray } from '../util/random';
 import { AdapterContext, MODALITY_CODES, ProjectionAdapter, ProjectionTarget } from '../model/adapter-seam';
 import type { PositionMeta } from '../model/positions';
+import { adapterDropout } from './dropout';
 
 export type LoRAKind = 'lora' | 'plora';
 export type LoRATarget = 'q' | 'k' | 'v' | 'o';
@@ -175,7 +176,7 @@ export class LoRAAdapter implements ProjectionAdapter {
     const mask = this.rowMask(N, ctx.positions);
     if (mask === 'none') return tf.zeros([N, outWidth]); // exactly the base projection, and no gradient
     const p = this.spec.dropout ?? 0;
-    const xd: tf.Tensor2D = ctx.training && p > 0 ? (tf.dropout(x, p) as tf.Tensor2D) : x; // training forwards only
+    const xd = adapterDropout(x, p, ctx, { adapter: this.name, layer, target }); // training forwards only, seeded per step
     const xm: tf.Tensor2D = mask ? tf.mul(xd, mask) : xd; // [N, in]; masked rows are exactly 0, so their delta and gradients are too
     const low = (t: LoRATarget): tf.Tensor2D => {
       const a = this.vars.get(this.path(layer, t, 'A')) as tf.Tensor as tf.Tensor2D; // [in, r]

@@ -15,6 +15,7 @@ import type { AdapterContext, AdapterDecodeState, ProjectionAdapter, ProjectionT
 import { LoRATarget, projectionShape } from './lora';
 import { ModalityLoRAOptions, ModalityLoRASpec, modalitySpec } from './modality-spec';
 import { GridHistory, outputCells } from './causal-grid';
+import { adapterDropout } from './dropout';
 
 export type Branch = 'text' | 'image';
 
@@ -92,7 +93,7 @@ export abstract class ModalityLoRAAdapter implements ProjectionAdapter {
     const N = x0.shape[0];
     const who = `${this.spec.kind} adapter '${this.name}'`;
     const cells = outputCells(ctx.positions, N, this.spec.grid?.width ?? 1, who);
-    const x: tf.Tensor2D = ctx.training && this.spec.dropout > 0 ? (tf.dropout(x0, this.spec.dropout) as tf.Tensor2D) : x0;
+    const x = adapterDropout(x0, this.spec.dropout, ctx, { adapter: this.name, layer, target });
     const img = new Float32Array(N);
     let nImg = 0;
     for (let i = 0; i < N; i++) if (cells[i] >= 0) (img[i] = 1), nImg++;

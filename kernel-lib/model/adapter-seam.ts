@@ -30,6 +30,8 @@ export interface AdapterContext {
   states?: AdapterDecodeState[];
   /** A training forward (adapters apply dropout only then). */
   training?: boolean;
+  /** The training forward's dropout seed (TensorForwardOptions.dropoutSeed); see adapters/dropout.ts. */
+  dropoutSeed?: number;
 }
 
 export interface ProjectionAdapter {
@@ -55,6 +57,7 @@ export interface ProjectionCall {
   cache?: KvCache;
   /** A training forward. */
   training?: boolean;
+  dropoutSeed?: number;
 }
 
 export class AdapterSet {
@@ -101,7 +104,7 @@ export class AdapterSet {
     let out = y;
     for (const a of this.list) {
       if (!a.enabled || !a.appliesTo(layer, target)) continue;
-      const ctx: AdapterContext = { batch: call.batch, seqLen: call.seqLen, start: call.start, positions: call.positions, training: call.training };
+      const ctx: AdapterContext = { batch: call.batch, seqLen: call.seqLen, start: call.start, positions: call.positions, training: call.training, dropoutSeed: call.dropoutSeed };
       if (call.cache && a.createDecodeState) ctx.states = call.cache.adapterStates(a.name, () => a.createDecodeState!());
       out = tf.add(out, a.delta(layer, target, x, ctx));
     }

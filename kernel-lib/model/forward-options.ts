@@ -78,6 +78,11 @@ export interface TensorForwardOptions extends PositionOptions {
   wantKv?: boolean;
   /** Gradients will be taken (custom-gradient linears, load-balancing loss). */
   training?: boolean;
+  /**
+   * Seeds the adapters' dropout masks in a training forward (the trainer passes one per step), so a run
+   * draws the same masks in any process and after a resume; without it the masks are unseeded.
+   */
+  dropoutSeed?: number;
   /** Records hidden states at the residual-stream points it asks for. */
   hidden?: HiddenCapture;
   /** The cache a prefill fills (adapters keep their decode state in it). */

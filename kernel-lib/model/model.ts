@@ -147,7 +147,7 @@ export class MoEModel {
     const training = o.training ?? false;
     const [B, T] = ids.shape;
     if (T > c.maxPositions) throw new Error(`Sequence length ${T} exceeds maxPositions ${c.maxPositions}`);
-    const call: ProjectionCall = { batch: B, seqLen: T, start: new Array<number>(B).fill(0), positions: positionsOf(o, B * T, 'forward'), cache: o.cache, training };
+    const call: ProjectionCall = { batch: B, seqLen: T, start: new Array<number>(B).fill(0), positions: positionsOf(o, B * T, 'forward'), cache: o.cache, training, dropoutSeed: o.dropoutSeed };
     const point = <X extends tf.Tensor2D>(name: string, t: X): X => {
       const out = hooks.point(name, t);
       o.hidden?.take(name, out);

@@ -30,6 +30,7 @@ import { trainableNames } from './params';
 import { DataParallelPool, compiledModule } from './parallel/pool';
 import { lmShare, splitRows, LmGradInit } from './parallel/lm-grads';
 import type { ParamGroup, TrainSlice } from './params';
+import { fnv1a } from '../util/random';
 
 export { trainableNames } from './params';
 export type { ParamGroup, TrainSlice } from './params';
@@ -63,6 +64,11 @@ export interface TrainOptions extends OptimOptions {
   steps: number;
   /** The batch for 0-based step i (must be deterministic in i for resume to continue the same curve). */
   batches: (step: number) => TrainBatch;
+  /**
+   * Seeds the adapters' dropout masks: step i's forward gets dropoutSeed fnv1a(`dropout|seed|i`), so a run
+   * draws the same masks in any process and when resumed (default 0; only adapters with dropout use it).
+   */
+  seed?: number;
   eps?: number;
   /** Clip the global gradient norm to this (0 = off). Default 1. */
   clipNorm?: number;
@@ -125,6 +131,7 @@ function fingerprint(o: TrainOptions, adapterNames: string[]): Record<string, un
   if (o.trainSlices && o.trainSlices.length > 0) f.trainSlices = o.trainSlices;
   if (adapterNames.length > 0) f.adapters = adapterNames; // absent without adapters, so older run directories still resume
   if (o.groups && o.groups.length > 0) f.groups = o.groups; // likewise absent without groups
+  if (o.seed !== undefined) f.seed = o.seed; // likewise absent when not given
   return f;
 }
 
@@ -132,6 +139,8 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
   const cfg = model.config;
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`steps must be a positive integer, got ${JSON.stringify(o.steps)}`);
   const lr = o.lr ?? 1e-3;
+  if (o.seed !== undefined && !(Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)) throw new Error(`seed must be an integer in [0, 2^32), got ${JSON.stringify(o.seed)}`);
+  const dropoutSeedOf = (step: number): number => fnv1a(`dropout|${o.seed ?? 0}|${step}`);
   const auxCoef = o.auxLossCoef ?? cfg.routerAuxLossCoef;
   if (o.runDir && !o.saveModel) throw new Error('train: runDir needs saveModel (pass session.save or use session.train)');
   if (o.modalityWeights && !o.modalityOf) throw new Error('train: modalityWeights needs modalityOf');
@@ -169,9 +178,9 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
       clipNorm: o.clipNorm ?? DEFAULT_CLIP_NORM,
       batches: (step) => prepareBatch(o.batches(step), o, cfg.vocabSize),
       gradients,
-      loss: ({ inputs, targets, weights, modalities, positions, B, T }) => {
+      loss: ({ inputs, targets, weights, modalities, positions, B, T }, step) => {
         shape = { B, T };
-        const out = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', ...(positions ? { positions } : { modalities }), training: true });
+        const out = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', ...(positions ? { positions } : { modalities }), training: true, dropoutSeed: dropoutSeedOf(step) });
         const lm = weightedNll(out.logits, targets, weights, weights.reduce((a, b) => a + b, 0), cfg.vocabSize);
         lmLoss = lm.dataSync()[0];
         auxLoss = out.aux.dataSync()[0];

@@ -376,6 +376,36 @@ test('a run with adapters, interrupted and resumed, continues with the adapter w
   expect(maxAbsDiff(resumed.B, straight.B)).toBeLessThan(1e-6);
 });
 
+test('dropout masks are seeded per step (train seed): the same run twice and a resumed run give the same weights; another seed does not', async () => {
+  const batch = { ids: [mixedIds.slice(0, 24)] };
+  const run = async (seed: number, runDir?: string, abortAt?: number) => {
+    const model = MoEModel.fromHost(s.config, s.model.toHost());
+    const h = attachLoRA(model, { kind: 'lora', rank: 2, alpha: 4, seed: 3, dropout: 0.3 });
+    const ac = new AbortController();
+    try {
+      const r = await train(model, {
+        steps: 4, batches: () => batch, lr: 1e-2, warmupSteps: 0, freeze: [...model.params.keys()], seed, modalityOf: (id: number) => s.tokenizer.modalityOf(id),
+        runDir, checkpointEvery: 2, signal: ac.signal, onStep: (e) => { if (e.step === abortAt) ac.abort(); },
+        saveModel: (dir, extra) => saveCheckpoint(dir, { config: model.config, params: model.toHost(), tokenizer: { model: { type: 'none' } }, tokenizerLayout: {}, extra }),
+      });
+      return { r, A: Array.from(h.parameters().get('adapters.lora.blocks.0.attn.q.A')!.dataSync()) };
+    } finally {
+      model.dispose();
+    }
+  };
+  const a = await run(0);
+  const b = await run(0);
+  // before seeding, tf.dropout drew its masks from Math.random: two runs of one recipe differed from step 1
+  expect(b.A).toEqual(a.A);
+  expect(maxAbsDiff((await run(1)).A, a.A)).toBeGreaterThan(1e-6);
+  const runDir = path.join(tmp, 'dropout-run');
+  expect((await run(0, runDir, 3)).r.stopped).toBe('aborted');
+  const resumed = await run(0, runDir);
+  expect(resumed.r.resumedFrom).toBe(2);
+  expect(maxAbsDiff(resumed.A, a.A)).toBeLessThan(1e-6);
+  await expect(run(-1)).rejects.toThrow('seed must be an integer in [0, 2^32), got -1');
+});
+
 test('save and load: a name-by-name round trip, validated; not into a checkpoint directory', () => {
   const h = attachLoRA(s, { kind: 'plora', rank: 3, alpha: 6, layers: [0] });
   const dir = path.join(tmp, 'adapters');

@@ -160,6 +160,7 @@ export async function trainArmOn(s: Session, data: ArmData, o: ArmOptions): Prom
       minLr: opt.minLr,
       warmupSteps: opt.warmupSteps,
       freeze,
+      seed, // the adapters' dropout masks, per step (reproducible across processes and resumes)
       runDir: o.runDir,
       checkpointEvery: o.checkpointEvery ?? DEFAULTS.checkpointEvery,
       onStep: o.onProgress,
