@@ -25,3 +25,4 @@ export { verdicts, compare, lowerBy2se, describe, decodeVerdict, PAPER_DECODE_RA
 export type { Numbers, Verdict, ArmScores, SeedScores, Comparison } from './claims';
 export { results, checkResults, RESULTS, NOTEBOOK, RESULTS_FILE } from './results';
 export type { Results, Measurements, ArmRun } from './results';
+export { causalKernelFigure, armsFigure, rankFigure, decodeFigure, exclusivityFigure, seedMeanSe } from './figures';
