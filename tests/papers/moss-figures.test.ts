@@ -24,12 +24,12 @@ test('seedMeanSe: mean and s.d./√n; one seed has no error bar', () => {
 test('causalKernelFigure: the position, the three cells before it that the 2×2 kernel reads, earlier and later cells', () => {
   const f = moss.causalKernelFigure({ height: 8, width: 8 }, { row: 3, col: 4 });
   labelled(f);
-  const z = (f.data[0] as { z: number[][] }).z;
+  const z = (f.data[0] as unknown as { z: number[][] }).z;
   const count = (v: number) => z.flat().filter((x) => x === v).length;
   expect([count(3), count(2), count(1), count(0)]).toEqual([1, 3, 3 * 8 + 4 - 3, 64 - 3 * 8 - 4 - 1]);
   expect([z[3][4], z[2][3], z[2][4], z[3][3], z[3][5], z[4][4]]).toEqual([3, 2, 2, 2, 0, 0]);
   // the first cell has no neighbours before it
-  const z0 = (moss.causalKernelFigure({ height: 8, width: 8 }, { row: 0, col: 0 }).data[0] as { z: number[][] }).z;
+  const z0 = (moss.causalKernelFigure({ height: 8, width: 8 }, { row: 0, col: 0 }).data[0] as unknown as { z: number[][] }).z;
   expect(z0.flat().filter((x) => x > 0)).toEqual([3]);
   expect(() => moss.causalKernelFigure({ height: 8, width: 8 }, { row: 8, col: 0 })).toThrow('causalKernelFigure: cell (8, 0) is outside the 8×8 grid');
 });
@@ -38,13 +38,13 @@ test('armsFigure: one bar per arm at the rank (full too), seed mean ± s.e., ima
   const runs = [row('lora', 8, [3.1, 3.2, 3.3]), row('moss', 8, [2.9, 3.0, 3.1]), row('moss', 16, [2.5, 2.6, 2.7]), row('full', undefined, [2.8])];
   const f = moss.armsFigure({ runs }, { measure: 'image' });
   labelled(f);
-  const t = f.data[0] as { x: string[]; y: number[]; error_y: { array: number[] } };
+  const t = f.data[0] as unknown as { x: string[]; y: number[]; error_y: { array: number[] } };
   expect(t.x).toEqual(['LoRA', 'MoSS (ConvLoRA)', 'full fine-tuning']);
   expect(t.y[0]).toBeCloseTo(3.2, 12);
   expect(t.error_y.array[0]).toBeCloseTo(0.1 / Math.sqrt(3), 12);
   expect(t.error_y.array[2]).toBe(0);
   const text = moss.armsFigure({ runs }, { measure: 'text', rank: 16 });
-  expect((text.data[0] as { y: number[] }).y.map((y) => Number(y.toFixed(6)))).toEqual([4.6, 4.8]);
+  expect((text.data[0] as unknown as { y: number[] }).y.map((y) => Number(y.toFixed(6)))).toEqual([4.6, 4.8]);
   expect(() => moss.armsFigure({ runs }, { measure: 'image', rank: 4, arms: ['lora'] })).toThrow('armsFigure: no runs at rank 4');
 });
 
@@ -53,7 +53,7 @@ test('rankFigure: a line per arm with two or more ranks, in rank order', () => {
   const f = moss.rankFigure({ runs });
   labelled(f);
   expect(f.data).toHaveLength(1);
-  expect((f.data[0] as { x: number[]; name: string }).x).toEqual([8, 16]);
+  expect((f.data[0] as unknown as { x: number[]; name: string }).x).toEqual([8, 16]);
   expect(() => moss.rankFigure({ runs: [row('lora', 8, [3])] })).toThrow('rankFigure: no arm has runs at two or more ranks');
 });
 
