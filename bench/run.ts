@@ -9,6 +9,8 @@
  *   GFLOP/s on both sides and the machine's load; ratios are withheld when PyTorch runs on the reference BLAS.
  *   `--only profile` prints the kernel profile of one training step instead (README, "Training kernels").
  *   `diffusion`: one latent diffusion image, 25 DDIM steps with CFG, against its ≤ 1 s target (bench/diffusion.ts).
+ *   `--only capacity` (not in the default run): the same one-thread work in 1 and in N processes at once, the
+ *   ceiling of any data-parallel speed-up on this machine (bench/capacity.ts).
  *   `--only diffusion-train` (not in the default run): seconds per training step of the latent diffusion
  *   decoder on one thread and on data-parallel workers (`--workers`), and the recipe's budgets at those rates.
  */
@@ -29,6 +31,7 @@ import { parallelTrainRates } from './parallel-train';
 import { profileTable, profileTrainStep } from './profile';
 import { benchDiffusion, formatDiffusion } from './diffusion';
 import { benchDiffusionTrain, formatDiffusionTrain } from './diffusion-train';
+import { benchCapacity, formatCapacity } from './capacity';
 
 
 function median(xs: number[]): number {
@@ -125,7 +128,7 @@ async function measureTrain(s: Session, steps: number): Promise<number> {
 
 const SECTIONS = ['decode', 'prefill', 'image', 'train', 'leak', 'diffusion'];
 /** Sections run only when --only names them. */
-const OPT_IN = ['profile', 'diffusion-train'];
+const OPT_IN = ['profile', 'diffusion-train', 'capacity'];
 
 export const BENCH: CommandSpec = {
   usage: 'switchboard bench',
@@ -140,7 +143,7 @@ export const BENCH: CommandSpec = {
     checkpoint: { type: 'string', arg: 'DIR', help: 'the model to measure (default data/checkpoints/mm-moe-small)' },
     'torch-threads': { type: 'string', arg: 'N,M', help: 'PyTorch thread counts, one table column each (default 1,2)' },
     workers: { type: 'string', arg: 'N,M', help: 'data-parallel worker counts for the train and diffusion-train sections (default 1,2; 0 = none)' },
-    only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step), or diffusion-train (the diffusion decoder's training step by worker count)` },
+    only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step), or diffusion-train (the diffusion decoder's training step by worker count), or capacity (how much the cores do together: the ceiling of data-parallel speed-ups)` },
     'no-torch': { type: 'boolean', help: 'measure Switchboard only' },
   },
 };
@@ -164,6 +167,15 @@ export async function runBench(argv: string[]): Promise<number> {
   for (const o of only) if (![...SECTIONS, ...OPT_IN].includes(o)) throw new UsageError(`--only: unknown section '${o}' (expected ${[...SECTIONS, ...OPT_IN].join(', ')})`);
   const workerCounts = countsArg(values, 'workers', '1,2', true);
   const torchThreads = values['no-torch'] ? [] : countsArg(values, 'torch-threads', '1,2', false);
+  if (only.has('capacity')) {
+    const capacity = await benchCapacity({ quick, counts: workerCounts.length > 0 ? workerCounts : [1, 2], log });
+    process.stdout.write(formatCapacity(capacity));
+    only.delete('capacity');
+    if (only.size === 0) {
+      writeResults(values.out as string | undefined, { date: new Date().toISOString(), capacity });
+      return 0;
+    }
+  }
   // the diffusion sections build their own model: they need neither the MoE checkpoint nor PyTorch
   let diffusionTrain: Awaited<ReturnType<typeof benchDiffusionTrain>> | undefined;
   if (only.has('diffusion-train')) {
