@@ -26,3 +26,5 @@ export type { Numbers, Verdict, ArmScores, SeedScores, Comparison } from './clai
 export { results, checkResults, RESULTS, NOTEBOOK, RESULTS_FILE } from './results';
 export type { Results, Measurements, ArmRun } from './results';
 export { causalKernelFigure, armsFigure, rankFigure, decodeFigure, exclusivityFigure, seedMeanSe } from './figures';
+export { causalityCheck } from './causality';
+export type { CausalityCheck } from './causality';
