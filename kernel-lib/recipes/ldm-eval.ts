@@ -26,9 +26,13 @@ import { currentDevice } from '../backend/backend';
 import { Session } from '../session';
 import { VQVAE } from '../image/model';
 import { generateForCaptions } from './mm-moe-small';
+import { conditioningLossProbe } from './ldm-probe';
+import { ldmData } from './ldm-emoji';
 
 /** The fixed sample the shipped-model test re-measures: the first CHECK_CAPTIONS held-out scene captions. */
 export const LDM_CHECK_CAPTIONS = 4;
+/** Val scenes the conditioning loss probe (recipes/ldm-probe.ts) runs on. */
+export const PROBE_SCENES = 96;
 
 export interface GateSet {
   captions: string[];
@@ -152,6 +156,10 @@ export async function evaluateLdm(dir: string, o: { clipDir: string; evalImages?
       sweepSteps[String(steps)] = { ...gateMetrics(ctx, scenes), wall_s: (Date.now() - t0) / 1000 };
       log(`steps ${steps}: ${JSON.stringify(sweepSteps[String(steps)])}`);
     }
+    // does it use its captions at all: the denoising loss with own / shuffled / null captions (96 val scenes)
+    const val = await ldmData('val', PROBE_SCENES);
+    const probe = conditioningLossProbe(m, val.scenes.images, val.scenes.captions.map((c) => c[0]));
+    log(`conditioning loss probe (own / shuffled / null): ${probe.map((b) => `t ${b.from}-${b.to - 1}: ${b.own.toFixed(4)} / ${b.shuffled.toFixed(4)} / ${b.null.toFixed(4)}`).join('; ')}`);
     const speed = await secondsPerImage(m, ctx.scenes.captions[0]);
     const check = await m.sample({ cond: ctx.scenes.captions.slice(0, LDM_CHECK_CAPTIONS), cfgScale: DEFAULT_CFG_SCALE, steps: DEFAULT_STEPS, seed: 0 });
     const checkClip = ctx.clip.clipT(check.images, ctx.scenes.captions.slice(0, LDM_CHECK_CAPTIONS));
@@ -169,6 +177,7 @@ export async function evaluateLdm(dir: string, o: { clipDir: string; evalImages?
         cfg_sweep: sweepCfg,
         steps_sweep: sweepSteps,
       },
+      conditioning_loss_probe: { valScenes: val.scenes.images.length, bands: probe },
       seconds_per_image: { ...speed, steps: DEFAULT_STEPS, cfg: true, backend: currentDevice() },
       check: { captions: LDM_CHECK_CAPTIONS, seed: 0, clip_t_own_mean: checkClip.mean, latents_mean_abs: check.latents.reduce((a, v) => a + Math.abs(v), 0) / check.latents.length },
     };

@@ -1,0 +1,33 @@
+/** conditioningLossProbe: a decoder whose cross-attention output is zero ignores captions (own = shuffled = null, exactly); one with weights there does not. */
+import * as tf from '@tensorflow/tfjs';
+import { useBackend } from '../helpers/backend';
+import { emojiImages, randomize, tinyLdm } from './helpers';
+import { conditioningLossProbe } from '../../kernel-lib/recipes/ldm-probe';
+
+beforeAll(() => useBackend());
+
+test('captions ignored → identical losses; captions used → they differ; bad input named; no tensors left', async () => {
+  const { images } = await emojiImages(4);
+  const captions = ['a red heart', 'a tiger face', 'a cat', 'a sun'];
+  const m = tinyLdm({ seed: 2 });
+  try {
+    randomize(m, 0.2, 3);
+    const bands = [[1, 500], [500, 1001]] as const;
+    const used = conditioningLossProbe(m, images, captions, { bands, batch: 3 });
+    expect(used.map((b) => [b.from, b.to])).toEqual([[1, 500], [500, 1001]]);
+    for (const b of used) expect(Math.abs(b.own - b.shuffled) + Math.abs(b.own - b.null)).toBeGreaterThan(1e-6);
+    // zero the cross-attention's output projections: the conditioning can no longer reach ε̂
+    for (const [name, v] of m.params) if (/cross\.out\./.test(name)) v.assign(tf.zerosLike(v));
+    const before = tf.memory().numTensors;
+    const ignored = conditioningLossProbe(m, images, captions, { bands, batch: 3 });
+    expect(tf.memory().numTensors).toBe(before);
+    for (const b of ignored) {
+      expect(b.shuffled).toBe(b.own);
+      expect(b.null).toBe(b.own);
+    }
+    expect(() => conditioningLossProbe(m, images.slice(0, 1), captions.slice(0, 1))).toThrow('conditioningLossProbe: needs at least 2 images with one caption each, got 1 images and 1 captions');
+    expect(() => conditioningLossProbe(m, images, captions, { bands: [[0, 10]] })).toThrow('conditioningLossProbe: band [0, 10) is not within timesteps 1…');
+  } finally {
+    m.dispose();
+  }
+});
