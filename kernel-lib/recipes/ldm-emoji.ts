@@ -13,8 +13,6 @@
  * steps so that training and scoring fit one 150-minute work session on two cores (see the table's comment).
  */
 import * as fs from 'node:fs';
-import type { RGBImage } from '../image/types';
-import { ensureData } from '../data/store';
 import { loadTextTokenizer } from '../data/text-tokenizer';
 import { VQVAE } from '../image/model';
 import { LatentDiffusion } from '../diffusion/model';
@@ -23,6 +21,9 @@ import { LatentSpace } from '../diffusion/latent-space';
 import { trainDiffusion, DiffusionTrainEvent } from '../diffusion/train';
 import { currentDevice } from '../backend/backend';
 import { evaluateLdm } from './ldm-eval';
+import { ldmData } from './ldm-data';
+export { ldmData } from './ldm-data';
+export type { CaptionedImages } from './ldm-data';
 
 /**
  * Named schedules. The cost of a step is set by the batch (images × the ~3.85 M-parameter DiT and caption
@@ -65,23 +66,6 @@ export interface LdmRecipeOptions {
   skipEval?: boolean;
   /** Data-parallel workers (default: SWITCHBOARD_TRAIN_WORKERS through the backend, else 1). */
   workers?: number;
-}
-
-export interface CaptionedImages {
-  images: RGBImage[];
-  /** Caption variants per image (emoji have several, scenes one). */
-  captions: string[][];
-}
-
-/** Captioned emoji and scenes of a split (emoji first, stored order). */
-export async function ldmData(split: 'train' | 'val' | 'test', limit = Infinity): Promise<{ emoji: CaptionedImages; scenes: CaptionedImages }> {
-  const store = await ensureData();
-  const rows = store.emoji.filter((e) => e.split === split).slice(0, limit);
-  const specs = store.scenes(split).slice(0, limit);
-  return {
-    emoji: { images: rows.map((e) => store.emojiImage(e.index)), captions: rows.map((e) => [...e.captions]) },
-    scenes: { images: specs.map((_, i) => store.sceneImage(split, i)), captions: specs.map((s) => [s.caption]) },
-  };
 }
 
 export async function trainLdmEmoji(o: LdmRecipeOptions): Promise<Record<string, unknown>> {

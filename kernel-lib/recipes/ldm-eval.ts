@@ -27,7 +27,7 @@ import { Session } from '../session';
 import { VQVAE } from '../image/model';
 import { generateForCaptions } from './mm-moe-small';
 import { conditioningLossProbe } from './ldm-probe';
-import { ldmData } from './ldm-emoji';
+import { ldmData } from './ldm-data';
 
 /** The fixed sample the shipped-model test re-measures: the first CHECK_CAPTIONS held-out scene captions. */
 export const LDM_CHECK_CAPTIONS = 4;
