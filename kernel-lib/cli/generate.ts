@@ -11,7 +11,7 @@ import { VQVAE, defaultVQVAEDir, DOWNSAMPLE } from '../image';
 import { imageGridPng, PREVIEW_BACKGROUND } from '../image/png';
 import type { Step } from '../decode/generate';
 import { CFG_UNCONDITIONAL_MODES, CfgUnconditional } from '../decode/cfg';
-import { CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
+import { choiceArg, CommandSpec, numberArg, Parsed, parseCommand, seedArg, UsageError } from './args';
 import { EXIT_INTERRUPTED, Io, withInterrupt } from './io';
 import { isPeftDir, loadPeftAdapter } from '../adapters';
 
@@ -43,11 +43,10 @@ export const GENERATE: CommandSpec = {
 };
 
 /** --cfg-unconditional, checked by name: one of the modes, and only with --cfg-scale (it changes nothing without). */
-function cfgUnconditionalArg(mode: string | undefined, withScale: boolean): CfgUnconditional | undefined {
-  if (mode === undefined) return undefined;
-  if (!(CFG_UNCONDITIONAL_MODES as readonly string[]).includes(mode)) throw new UsageError(`--cfg-unconditional must be one of ${CFG_UNCONDITIONAL_MODES.join(', ')}, got '${mode}'`);
-  if (!withScale) throw new UsageError('--cfg-unconditional goes with --cfg-scale (it picks the unconditional branch of the guidance)');
-  return mode as CfgUnconditional;
+function cfgUnconditionalArg(values: Parsed['values']): CfgUnconditional | undefined {
+  const mode = choiceArg(values, 'cfg-unconditional', CFG_UNCONDITIONAL_MODES);
+  if (mode !== undefined && values['cfg-scale'] === undefined) throw new UsageError('--cfg-unconditional goes with --cfg-scale (it picks the unconditional branch of the guidance)');
+  return mode;
 }
 
 /** The VQ-VAE at `dir`, refused (and disposed) when its codebook does not match the model's image codes. */
@@ -119,7 +118,7 @@ export async function generate(argv: string[], io: Io): Promise<number> {
     topK: numberArg(values, 'top-k', { integer: true }),
     topP: numberArg(values, 'top-p'),
     cfgScale: numberArg(values, 'cfg-scale'),
-    cfgUnconditional: cfgUnconditionalArg(str('cfg-unconditional'), values['cfg-scale'] !== undefined),
+    cfgUnconditional: cfgUnconditionalArg(values),
     startImage: values['start-image'] === true,
     capture: capture as 'none' | 'routing' | 'full',
   };
