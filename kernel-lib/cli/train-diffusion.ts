@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend } from '../backend/backend';
 import { checkpointDir, runDir as runDirOf } from '../paths';
-import { LDM_BUDGETS, LdmBudget, trainLdmEmoji } from '../recipes/ldm-emoji';
+import { CAPTION_INITS, LDM_BUDGETS, LdmBudget, trainLdmEmoji } from '../recipes/ldm-emoji';
 import { evaluateLdm, evaluateMmBaseline } from '../recipes/ldm-eval';
 import { GateVerdict, judgeLdmGateMetrics } from '../recipes/ldm-gate';
 import type { DiffusionTrainEvent } from '../diffusion/train';
@@ -37,6 +37,8 @@ export const TRAIN_DIFFUSION: CommandSpec = {
     out: { type: 'string', arg: 'DIR', help: `checkpoint to write (default data/checkpoints/${NAME})` },
     'run-dir': { type: 'string', arg: 'DIR', help: 'resumable run state (default .cache/runs/<name of --out>, + -<budget> for a budget other than full)' },
     fresh: { type: 'boolean', help: 'delete the run directory first' },
+    'caption-init': { type: 'string', arg: 'NAME', help: `the caption encoder's token embedding: ${CAPTION_INITS.join(' or ')} (default clip-emoji: its text tower's, same tokenizer)` },
+    'probe-every': { type: 'string', arg: 'N', help: 'conditioning probe (own / shuffled / null caption loss on 48 val scenes) every N steps; 0: never (default 1000)' },
     'skip-eval': { type: 'boolean', help: 'stop after saving the checkpoint (score it later with --eval-only)' },
     'eval-only': { type: 'boolean', help: 'no training: score the checkpoint in --out and rewrite its metrics.json' },
     baseline: { type: 'boolean', help: 'with --eval-only: also score mm-moe-small on the same gate (baseline_mm_moe_small)' },
@@ -62,7 +64,9 @@ export async function trainDiffusionCommand(argv: string[], io: Io): Promise<num
   const out = values.out !== undefined ? path.resolve(values.out as string) : checkpointDir(NAME);
   if (values.baseline && !values['eval-only']) throw new UsageError('--baseline goes with --eval-only');
   const budget = choiceArg(values, 'budget', Object.keys(LDM_BUDGETS));
-  for (const flag of ['budget', 'steps', 'batch', 'lr', 'seed', 'fresh', 'skip-eval', 'run-dir'] as const) {
+  const captionInit = choiceArg(values, 'caption-init', CAPTION_INITS);
+  const probeEvery = numberArg(values, 'probe-every', { integer: true, min: 0 });
+  for (const flag of ['budget', 'steps', 'batch', 'lr', 'seed', 'fresh', 'skip-eval', 'run-dir', 'caption-init', 'probe-every'] as const) {
     if (values['eval-only'] && values[flag] !== undefined) throw new UsageError(`--${flag} is a training option; --eval-only does not train`);
   }
   const ck = checkpointDir;
@@ -85,6 +89,7 @@ export async function trainDiffusionCommand(argv: string[], io: Io): Promise<num
   if (values.fresh) fs.rmSync(runDir, { recursive: true, force: true });
   const metrics = await trainLdmEmoji({
     outDir: out, runDir, budget: budget as LdmBudget | undefined, steps, batchSize, lr, seed, skipEval: values['skip-eval'] === true,
+    captionInit, probeEvery,
     vqvaeDir: ck('vqvae-emoji'), clipDir: ck('clip-emoji'), onProgress: progress(io), log,
   });
   io.out(JSON.stringify(metrics, null, 1));

@@ -49,6 +49,13 @@ export interface LatentDiffusionConfig {
   latentClip: number | null;
   /** Probability of training with the null conditioning (classifier-free guidance). */
   condDropProb: number;
+  /**
+   * Also condition through adaLN: the masked mean of [null; c] projected to d (`denoiser.cond_pool`) is added
+   * to the timestep embedding, as DiT's class label is (Peebles & Xie 2023) and as Imagen / SD-XL add a pooled
+   * text embedding, besides the cross-attention. Absent = false (decoders saved before it existed).
+   * Why: the first ldm-emoji run, cross-attention only, learned to ignore its captions (README).
+   */
+  pooledConditioning?: boolean;
 }
 
 export type DiffusionPreset = 'tiny' | 'small';
@@ -82,6 +89,7 @@ export function defaultDiffusionConfig(preset: DiffusionPreset = 'small', overri
     decodeQuantised: false,
     latentClip: null,
     condDropProb: 0.1,
+    pooledConditioning: true,
     ...overrides,
   };
 }
@@ -119,6 +127,9 @@ export function validateDiffusionConfig(c: LatentDiffusionConfig): void {
   if (!(typeof c.condDropProb === 'number' && c.condDropProb >= 0 && c.condDropProb < 1)) {
     throw new Error(`LatentDiffusionConfig.condDropProb must be a number in [0, 1), got ${JSON.stringify(c.condDropProb)}`);
   }
+  if (c.pooledConditioning !== undefined && typeof c.pooledConditioning !== 'boolean') {
+    throw new Error(`LatentDiffusionConfig.pooledConditioning must be true, false or absent, got ${JSON.stringify(c.pooledConditioning)}`);
+  }
 }
 
 /** Tokens the denoiser sees for one latent grid, and the values per token. */
@@ -146,6 +157,7 @@ export function diffusionParamShapes(c: LatentDiffusionConfig): Map<string, numb
   lin('denoiser.t_embed.fc1', timeFreqDim, d);
   lin('denoiser.t_embed.fc2', d, d);
   m.set('denoiser.null_cond', [dc]);
+  if (c.pooledConditioning) lin('denoiser.cond_pool', dc, d);
   for (let i = 0; i < depth; i++) {
     const b = `denoiser.blocks.${i}`;
     lin(`${b}.ada`, d, 6 * d);

@@ -4,7 +4,7 @@
  * conditioning sequence as in latent diffusion (Rombach et al. 2022, https://arxiv.org/abs/2112.10752).
  *
  *   z_t [B, g, g, C] → patches [B·N, C·p²] · W + 2-D sin-cos position → x [B·N, d]
- *   c_t = fc2(SiLU(fc1(sinusoid(t))))                                              [B, d]
+ *   c_t = fc2(SiLU(fc1(sinusoid(t)))) [+ cond_pool(mean of [null; c])]              [B, d]
  *   per block:  shift₁ scale₁ gate₁ shift₂ scale₂ gate₂ = ada(SiLU(c_t))           (adaLN-Zero)
  *               x += gate₁ · SelfAttn(LN(x)·(1+scale₁) + shift₁)
  *               x += CrossAttn(LN_affine(x), [null; c])                             (c padded → masked)
@@ -24,8 +24,12 @@
  * key: the null conditioning is the empty sequence (all padding), which is what classifier-free guidance
  * drops the caption to, and a caption's padding changes nothing.
  *
- * The conditioning's keys and values do not depend on z_t or t, so `prepareConditioning` computes them
- * once per sampling run; only the queries are recomputed at each step.
+ * With `pooledConditioning` the conditioning also enters every block's adaLN (the DiT route for a class
+ * label): the mean of [null; c] over its real tokens, projected to d, is added to c_t before the SiLU. The
+ * null conditioning pools to the null token alone, so classifier-free guidance drops both routes at once.
+ *
+ * The conditioning's keys, values and pooled vector do not depend on z_t or t, so `prepareConditioning`
+ * computes them once per sampling run; only the queries are recomputed at each step.
  *
  * `weightOverlay` is the seam for adapters (diffusion/lora.ts): when set, both passes read their weights
  * from overlay(params) instead of params (computed inside the caller's tidy or gradient scope); null (the
@@ -47,6 +51,8 @@ export interface PreparedConditioning {
   length: number;
   keyBias: tf.Tensor2D;
   kv: Array<{ k: tf.Tensor2D; v: tf.Tensor2D }>;
+  /** cond_pool(mean of [null; c] over its real tokens) [B, d], added to c_t; null without pooledConditioning. */
+  pooled: tf.Tensor2D | null;
 }
 
 /** Weights read instead of the parameters (same names and shapes): e.g. W + s·A·B for LoRA targets. */
@@ -93,7 +99,14 @@ export class Denoiser {
       const [k, v] = tf.split(denseLayer(p, `denoiser.blocks.${i}.cross.kv`, full), 2, 1) as tf.Tensor2D[]; // [B·(L+1), d] each
       kv.push({ k, v });
     }
-    return { batch: B, length: L + 1, keyBias, kv };
+    let pooled: tf.Tensor2D | null = null;
+    if (this.config.pooledConditioning) {
+      const w = tf.concat([tf.ones([B, 1]), cond.mask], 1); // [B, L+1]: the null token and the real tokens
+      const weights = tf.div(w, tf.sum(w, 1, true)); // rows sum to 1
+      const mean = tf.sum(tf.mul(tf.reshape(full, [B, L + 1, dc]), tf.reshape(weights, [B, L + 1, 1])), 1) as tf.Tensor2D; // [B, d̂]
+      pooled = denseLayer(p, 'denoiser.cond_pool', mean); // [B, d]
+    }
+    return { batch: B, length: L + 1, keyBias, kv, pooled };
   }
 
   /**
@@ -114,7 +127,8 @@ export class Denoiser {
     const emb = tf.reshape(dense('denoiser.patch_embed', tf.reshape<tf.Rank.R2>(patches, [B * N, patchDim])), [B, N, d]);
     let x = tf.reshape<tf.Rank.R2>(tf.add(emb, this.position()), [B * N, d]); // [B·N, d]
     const temb: tf.Tensor2D = tf.tensor2d(timestepFeatures(t, timeFreqDim), [t.length, timeFreqDim]); // [B or 1, F]
-    const c = silu(dense('denoiser.t_embed.fc2', silu(dense('denoiser.t_embed.fc1', temb)))); // [B or 1, d]
+    const tc = dense('denoiser.t_embed.fc2', silu(dense('denoiser.t_embed.fc1', temb))); // [B or 1, d]
+    const c = silu(cond.pooled ? (tf.add(tc, cond.pooled) as tf.Tensor2D) : tc); // [B or 1, d] ([B, d] once pooled)
     for (let i = 0; i < depth; i++) {
       const b = `denoiser.blocks.${i}`;
       const [sh1, sc1, g1, sh2, sc2, g2] = tf.split(dense(`${b}.ada`, c), 6, 1) as tf.Tensor2D[]; // [B or 1, d] each

@@ -89,6 +89,11 @@ export interface DiffusionTrainOptions {
   onStep?: (e: DiffusionTrainEvent) => void;
   /** Called once when the run resumes from its run directory, with the step it continues from. */
   onResume?: (step: number) => void;
+  /**
+   * How the weights were initialised before training (e.g. 'clip-emoji caption embedding'), part of the run
+   * directory's fingerprint, so a run is not continued from a snapshot of another start.
+   */
+  init?: string;
   signal?: AbortSignal;
   /**
    * Data-parallel worker threads for the loss and gradients (train/parallel; default
@@ -160,7 +165,7 @@ export async function trainDiffusion(model: LatentDiffusion, o: DiffusionTrainOp
             dir: o.runDir,
             // noise: how timesteps and noise are drawn (per row since data-parallel training); a run
             // directory of the earlier whole-batch stream is refused rather than continued on other draws
-            fingerprint: { steps: o.steps, batchSize, lr, minLr, warmupSteps, seed, images: n, config: model.config, noise: 'per-row' },
+            fingerprint: { steps: o.steps, batchSize, lr, minLr, warmupSteps, seed, images: n, config: model.config, noise: 'per-row', init: o.init },
             every: o.checkpointEvery ?? 200,
             content: () => new Map<string, DirEntry>([[WEIGHTS, encodeSafetensors(model.hostParams())]]),
             record: () => ({ history }),

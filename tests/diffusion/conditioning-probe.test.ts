@@ -1,4 +1,4 @@
-/** conditioningLossProbe: a decoder whose cross-attention output is zero ignores captions (own = shuffled = null, exactly); one with weights there does not. */
+/** conditioningLossProbe: a decoder whose cross-attention output and pooled route are zero ignores captions (own = shuffled = null, exactly); one with weights there does not. */
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../helpers/backend';
 import { emojiImages, randomize, tinyLdm } from './helpers';
@@ -16,8 +16,8 @@ test('captions ignored → identical losses; captions used → they differ; bad 
     const used = conditioningLossProbe(m, images, captions, { bands, batch: 3 });
     expect(used.map((b) => [b.from, b.to])).toEqual([[1, 500], [500, 1001]]);
     for (const b of used) expect(Math.abs(b.own - b.shuffled) + Math.abs(b.own - b.null)).toBeGreaterThan(1e-6);
-    // zero the cross-attention's output projections: the conditioning can no longer reach ε̂
-    for (const [name, v] of m.params) if (/cross\.out\./.test(name)) v.assign(tf.zerosLike(v));
+    // zero the cross-attention's output projections and the pooled route: the conditioning can no longer reach ε̂
+    for (const [name, v] of m.params) if (/cross\.out\.|cond_pool\./.test(name)) v.assign(tf.zerosLike(v));
     const before = tf.memory().numTensors;
     const ignored = conditioningLossProbe(m, images, captions, { bands, batch: 3 });
     expect(tf.memory().numTensors).toBe(before);

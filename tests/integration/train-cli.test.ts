@@ -100,6 +100,9 @@ test('train diffusion: --budget is named and checked, training options do not go
     [['--eval-only', '--run-dir', 'x'], 'train: --run-dir is a training option; --eval-only does not train'],
     [['--baseline'], 'train: --baseline goes with --eval-only'],
     [['--steps', '0'], "train: --steps must be a positive integer, got '0'"],
+    [['--caption-init', 'bert'], "train: --caption-init must be one of clip-emoji, random, got 'bert'"],
+    [['--probe-every', '1.5'], "train: --probe-every must be a non-negative integer, got '1.5'"],
+    [['--eval-only', '--caption-init', 'random'], 'train: --caption-init is a training option; --eval-only does not train'],
   ];
   for (const [args, want] of cases) {
     const r = run('diffusion', ...args);
@@ -107,7 +110,7 @@ test('train diffusion: --budget is named and checked, training options do not go
   }
   const help = run('diffusion', '--help');
   expect(help.status).toBe(0);
-  for (const flag of ['--budget NAME', '--run-dir DIR', '--skip-eval', '--eval-only', 'session (9000 steps of 32)', 'full (20000 steps of 32)', 'SWITCHBOARD_TRAIN_WORKERS']) expect(help.stdout).toContain(flag);
+  for (const flag of ['--budget NAME', '--run-dir DIR', '--caption-init NAME', '--probe-every N', '--skip-eval', '--eval-only', 'session (9000 steps of 32)', 'full (20000 steps of 32)', 'SWITCHBOARD_TRAIN_WORKERS']) expect(help.stdout).toContain(flag);
 });
 
 test('train mumu (issue #17): --arm, --tokens-per-crop, --seed and the counts are checked before any work; no decoder, no run', () => {
