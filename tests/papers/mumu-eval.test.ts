@@ -1,7 +1,7 @@
 /**
  * MUMU's held-out scores (papers/mumu-…/evaluate.ts) on outputs whose answers are known — the target scene
  * itself, a blank canvas, a crop's own source — and drawing with a tiny trained-looking arm: one image per
- * prompt, the same whatever the batching, no tensor left behind.
+ * prompt, the same whatever the batching (within one 8-bit level), no tensor left behind.
  */
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
@@ -124,7 +124,13 @@ test('drawing held-out prompts: one 32×32 image each, the same whatever the bat
   const one = await mumu.drawItems(p, items, { steps: 2, batch: 3, seed: 5 });
   const two = await mumu.drawItems(p, items, { steps: 2, batch: 2, seed: 5 });
   expect(one.map((im) => [im.height, im.width])).toEqual([[32, 32], [32, 32], [32, 32]]);
-  one.forEach((im, i) => expect(Buffer.from(im.pixels).equals(Buffer.from(two[i].pixels))).toBe(true));
+  // Within one 8-bit level, not bit for bit: with the decoder's pooled conditioning the adaLN modulations are
+  // one row per image, and a matMul's rows can take other last bits when the row count changes its tiling.
+  one.forEach((im, i) => {
+    let d = 0;
+    im.pixels.forEach((v, k) => (d = Math.max(d, Math.abs(v - two[i].pixels[k]))));
+    expect(d).toBeLessThanOrEqual(1);
+  });
   const cond = mumu.conditionItems(p, items);
   expect(cond.seq.shape[0]).toBe(3);
   expect(cond.seq.shape[2]).toBe(ldm.config.caption.dim);
