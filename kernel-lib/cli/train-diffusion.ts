@@ -14,6 +14,7 @@ import { CAPTION_INITS, LDM_BUDGETS, LdmBudget, trainLdmEmoji } from '../recipes
 import { evaluateLdm, evaluateMmBaseline } from '../recipes/ldm-eval';
 import { GateVerdict, judgeLdmGateMetrics } from '../recipes/ldm-gate';
 import type { DiffusionTrainEvent } from '../diffusion/train';
+import { LOSS_TARGETS } from '../diffusion/loss';
 import { choiceArg, CommandSpec, numberArg, parseCommand, seedArg, UsageError } from './args';
 import { Io, throttledProgress } from './io';
 
@@ -38,6 +39,7 @@ export const TRAIN_DIFFUSION: CommandSpec = {
     'run-dir': { type: 'string', arg: 'DIR', help: 'resumable run state (default .cache/runs/<name of --out>, + -<budget> for a budget other than full)' },
     fresh: { type: 'boolean', help: 'delete the run directory first' },
     'caption-init': { type: 'string', arg: 'NAME', help: `the caption encoder's token embedding: ${CAPTION_INITS.join(' or ')} (default clip-emoji: its text tower's, same tokenizer)` },
+    'loss-target': { type: 'string', arg: 'NAME', help: `what the loss compares: ${LOSS_TARGETS.join(' or ')} (default v: every noise level weighs alike; ε starves the caption at high noise)` },
     'probe-every': { type: 'string', arg: 'N', help: 'conditioning probe (own / shuffled / null caption loss on 48 val scenes) every N steps; 0: never (default 1000)' },
     'skip-eval': { type: 'boolean', help: 'stop after saving the checkpoint (score it later with --eval-only)' },
     'eval-only': { type: 'boolean', help: 'no training: score the checkpoint in --out and rewrite its metrics.json' },
@@ -66,7 +68,8 @@ export async function trainDiffusionCommand(argv: string[], io: Io): Promise<num
   const budget = choiceArg(values, 'budget', Object.keys(LDM_BUDGETS));
   const captionInit = choiceArg(values, 'caption-init', CAPTION_INITS);
   const probeEvery = numberArg(values, 'probe-every', { integer: true, min: 0 });
-  for (const flag of ['budget', 'steps', 'batch', 'lr', 'seed', 'fresh', 'skip-eval', 'run-dir', 'caption-init', 'probe-every'] as const) {
+  const lossTarget = choiceArg(values, 'loss-target', LOSS_TARGETS);
+  for (const flag of ['budget', 'steps', 'batch', 'lr', 'seed', 'fresh', 'skip-eval', 'run-dir', 'caption-init', 'probe-every', 'loss-target'] as const) {
     if (values['eval-only'] && values[flag] !== undefined) throw new UsageError(`--${flag} is a training option; --eval-only does not train`);
   }
   const ck = checkpointDir;
@@ -89,7 +92,7 @@ export async function trainDiffusionCommand(argv: string[], io: Io): Promise<num
   if (values.fresh) fs.rmSync(runDir, { recursive: true, force: true });
   const metrics = await trainLdmEmoji({
     outDir: out, runDir, budget: budget as LdmBudget | undefined, steps, batchSize, lr, seed, skipEval: values['skip-eval'] === true,
-    captionInit, probeEvery,
+    captionInit, probeEvery, lossTarget,
     vqvaeDir: ck('vqvae-emoji'), clipDir: ck('clip-emoji'), onProgress: progress(io), log,
   });
   io.out(JSON.stringify(metrics, null, 1));

@@ -10,7 +10,7 @@
  *               x += CrossAttn(LN_affine(x), [null; c])                             (c padded → masked)
  *               x += gate₂ · MLP(LN(x)·(1+scale₂) + shift₂)
  *   v̂ = final(LN(x)·(1+scale) + shift)                                             [B, g, g, C]
- *   ε̂ = √(1−ᾱ_t) · z_t + √ᾱ_t · v̂
+ *   ε̂ = √(1−ᾱ_t) · z_t + √ᾱ_t · v̂                   (forward's output; `output: 'v'` returns v̂ itself)
  *
  * The network's raw output is the velocity v = √ᾱ ε − √(1−ᾱ) z_0 (Salimans & Ho 2022, "Progressive
  * Distillation", https://arxiv.org/abs/2202.00512, §4), and ε̂ is computed from it, so everything outside
@@ -113,9 +113,9 @@ export class Denoiser {
    * ε̂ for z_t [B, g, g, C] at timesteps `t` (one per row, or one shared by all rows) given prepared
    * conditioning of batch B.
    */
-  forward(zt: tf.Tensor4D, t: readonly number[], cond: PreparedConditioning, o: { form?: AttentionForm; inference?: boolean } = {}): tf.Tensor4D {
+  forward(zt: tf.Tensor4D, t: readonly number[], cond: PreparedConditioning, o: { form?: AttentionForm; inference?: boolean; output?: 'epsilon' | 'v' } = {}): tf.Tensor4D {
     const p = this.weights();
-    const { form, inference = false } = o;
+    const { form, inference = false, output = 'epsilon' } = o;
     const dense = (name: string, x: tf.Tensor2D) => denseLayer(p, name, x, inference);
     const cfg = this.config;
     const { dim: d, depth, heads, patchSize, timeFreqDim } = cfg.denoiser;
@@ -146,6 +146,7 @@ export class Denoiser {
     const side = cfg.latentSize / patchSize;
     const grid = tf.reshape(out, [B, side, side, patchDim]) as tf.Tensor4D;
     const v = patchSize === 1 ? grid : depthToSpace2(grid); // v̂ [B, g, g, C]
+    if (output === 'v') return v;
     const coef = (f: (ab: number) => number) => tf.tensor4d(t.map((ti) => f(this.schedule.alphaBar(ti))), [t.length, 1, 1, 1]);
     return tf.add(tf.mul(zt, coef((ab) => Math.sqrt(1 - ab))), tf.mul(v, coef(Math.sqrt))) as tf.Tensor4D; // ε̂ [B, g, g, C]
   }

@@ -26,19 +26,35 @@ export interface DenoiserParts {
 }
 
 /**
- * ‖ε − ε_θ(z_t, t, c)‖² averaged over every value, for normalised latents z0 [B·g·g·C], a conditioning of
- * batch B, one timestep per row and the noise ε [B·g·g·C]. Call it under a gradient tape and tidy.
+ * What the training loss compares, per value:
+ *  - 'epsilon': ‖ε − ε̂‖², MiniGPT-5 Eq. 3 (and LDM's). Per row it is ᾱ_t · ‖v − v̂‖² = ᾱ_t / (1 − ᾱ_t) ·
+ *    ‖z_0 − x̂_0‖²: at high noise (ᾱ_t → 0), where the caption is all the model has to say what the image
+ *    holds, a wrong guess of the image costs almost nothing (t = 900: 1/40 of its x̂_0 error).
+ *  - 'v': ‖v − v̂‖² with v = √ᾱ_t ε − √(1−ᾱ_t) z_0 (Salimans & Ho 2022, §4; Stable Diffusion 2), = ‖z_0 −
+ *    x̂_0‖² / (1 − ᾱ_t): every noise level weighs about equally, and at high noise the loss is the error of
+ *    the model's guess of the image. The network's raw output is v̂ already (denoiser.ts), so nothing is
+ *    divided by a vanishing √ᾱ_t.
+ * The first ldm-emoji runs (ε) learned to ignore their captions; the recipe trains on 'v' (README).
  */
-export function noisePredictionLoss(m: DenoiserParts, z0: Float32Array, cond: Conditioning, ts: readonly number[], eps: Float32Array): tf.Scalar {
+export type LossTarget = 'epsilon' | 'v';
+export const LOSS_TARGETS: readonly LossTarget[] = ['epsilon', 'v'];
+
+/**
+ * The loss (`target`, default ε) averaged over every value, for normalised latents z0 [B·g·g·C], a
+ * conditioning of batch B, one timestep per row and the noise ε [B·g·g·C]. Call it under a gradient tape and tidy.
+ */
+export function noisePredictionLoss(m: DenoiserParts, z0: Float32Array, cond: Conditioning, ts: readonly number[], eps: Float32Array, target: LossTarget = 'epsilon'): tf.Scalar {
   const { latentSize: g, latentChannels: C } = m.config;
   const B = ts.length;
   if (z0.length !== B * g * g * C || eps.length !== z0.length) throw new Error(`noisePredictionLoss: ${z0.length} latent and ${eps.length} noise values for ${B} rows of ${g}×${g}×${C}`);
   const a = tf.tensor4d(ts.map((t) => m.schedule.forwardCoefs(t).a), [B, 1, 1, 1]);
   const s = tf.tensor4d(ts.map((t) => m.schedule.forwardCoefs(t).s), [B, 1, 1, 1]);
   const e = tf.tensor4d(eps, [B, g, g, C]);
-  const zt = tf.add(tf.mul(tf.tensor4d(z0, [B, g, g, C]), a), tf.mul(e, s)) as tf.Tensor4D; // [B, g, g, C]
-  const pred = m.denoiser.forward(zt, ts, m.denoiser.prepareConditioning(cond)); // ε̂ [B, g, g, C]
-  return tf.mean(tf.square(tf.sub(pred, e))) as tf.Scalar;
+  const z = tf.tensor4d(z0, [B, g, g, C]);
+  const zt = tf.add(tf.mul(z, a), tf.mul(e, s)) as tf.Tensor4D; // [B, g, g, C]
+  const pred = m.denoiser.forward(zt, ts, m.denoiser.prepareConditioning(cond), { output: target }); // ε̂ or v̂ [B, g, g, C]
+  const want = target === 'v' ? tf.sub(tf.mul(e, a), tf.mul(z, s)) : e; // v = √ᾱ ε − √(1−ᾱ) z_0
+  return tf.mean(tf.square(tf.sub(pred, want))) as tf.Scalar;
 }
 
 /** rngAt purpose of the per-row timestep and noise draws. */
@@ -64,6 +80,8 @@ export interface DiffusionPart {
   rows: number;
   /** Rows of the whole batch. */
   batchRows: number;
+  /** What the loss compares (default 'epsilon'). */
+  target?: LossTarget;
 }
 
 /** Rows [from, to) of a batch's latents and tokens as a part (null when empty). */
@@ -97,6 +115,6 @@ export function partLoss(m: DenoiserParts, part: DiffusionPart): tf.Scalar {
     ts.push(d.t);
     eps.set(d.eps, r * per);
   }
-  const loss = noisePredictionLoss(m, part.latents, encodeCaptionTokens(m.params, m.config.caption, part.tokens), ts, eps);
+  const loss = noisePredictionLoss(m, part.latents, encodeCaptionTokens(m.params, m.config.caption, part.tokens), ts, eps, part.target);
   return part.rows === part.batchRows ? loss : (tf.mul(loss, part.rows / part.batchRows) as tf.Scalar);
 }

@@ -22,7 +22,7 @@ import { compiledModule, DataParallelPool } from '../train/parallel/pool';
 import { EpochSampler, rngAt } from '../util/random';
 import { tokenizeCaptions } from './caption-encoder';
 import { diffusionShares, DiffusionGradInit } from './grads';
-import { batchPart, DiffusionPart, partLoss } from './loss';
+import { batchPart, DiffusionPart, LossTarget, LOSS_TARGETS, partLoss } from './loss';
 import type { LatentDiffusion } from './model';
 
 /** Normalised latents of n images [n, g, g, C] and each image's caption variants. */
@@ -56,14 +56,14 @@ export function diffusionBatch(data: DiffusionTrainData, sampler: EpochSampler, 
 }
 
 /** The whole batch as one part (its captions tokenized with the model's tokenizer). */
-function wholeBatch(model: LatentDiffusion, batch: DiffusionBatch): DiffusionPart {
+function wholeBatch(model: LatentDiffusion, batch: DiffusionBatch, target: LossTarget): DiffusionPart {
   const tokens = tokenizeCaptions(model.tokenizer, batch.captions, model.config.caption);
-  return batchPart(batch.latents, tokens, batch.noiseSeed, 0, tokens.batch) as DiffusionPart;
+  return { ...(batchPart(batch.latents, tokens, batch.noiseSeed, 0, tokens.batch) as DiffusionPart), target };
 }
 
 /** The loss of one batch as a closure over the model's parameters (for a loop that takes one). */
-export function diffusionLossClosure(model: LatentDiffusion, batch: DiffusionBatch): () => tf.Scalar {
-  const part = wholeBatch(model, batch);
+export function diffusionLossClosure(model: LatentDiffusion, batch: DiffusionBatch, target: LossTarget = 'epsilon'): () => tf.Scalar {
+  const part = wholeBatch(model, batch, target);
   return () => partLoss(model, part);
 }
 
@@ -89,6 +89,8 @@ export interface DiffusionTrainOptions {
   onStep?: (e: DiffusionTrainEvent) => void;
   /** Called once when the run resumes from its run directory, with the step it continues from. */
   onResume?: (step: number) => void;
+  /** What the loss compares: 'epsilon' (default, MiniGPT-5 Eq. 3) or 'v' (loss.ts says why). */
+  target?: LossTarget;
   /**
    * How the weights were initialised before training (e.g. 'clip-emoji caption embedding'), part of the run
    * directory's fingerprint, so a run is not continued from a snapshot of another start.
@@ -127,6 +129,8 @@ export async function trainDiffusion(model: LatentDiffusion, o: DiffusionTrainOp
   if (o.data.latents.length !== n * per) throw new Error(`trainDiffusion: ${o.data.latents.length} latent values for ${n} captioned images (need ${per} each)`);
   const workers = o.workers ?? currentDevice()?.trainWorkers ?? 1;
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`trainDiffusion: workers must be a positive integer, got ${JSON.stringify(o.workers)}`);
+  const target = o.target ?? 'epsilon';
+  if (!LOSS_TARGETS.includes(target)) throw new Error(`trainDiffusion: target must be one of ${LOSS_TARGETS.join(', ')}, got ${JSON.stringify(o.target)}`);
   const sampler = new EpochSampler(n, seed, 1);
   const history: DiffusionTrainEvent[] = [];
   let t0 = performance.now();
@@ -135,7 +139,7 @@ export async function trainDiffusion(model: LatentDiffusion, o: DiffusionTrainOp
   const gradients: GradientFn<DiffusionBatch> | undefined = pool
     ? (batch, _step, trainable) => {
         const tokens = tokenizeCaptions(model.tokenizer, batch.captions, model.config.caption);
-        const res = pool.gradsSync((name) => (model.params.get(name) as tf.Variable).dataSync() as Float32Array, diffusionShares(batch.latents, tokens, batch.noiseSeed, pool.size));
+        const res = pool.gradsSync((name) => (model.params.get(name) as tf.Variable).dataSync() as Float32Array, diffusionShares(batch.latents, tokens, batch.noiseSeed, pool.size).map((p) => p && { ...p, target }));
         return { loss: res.loss, grads: new Map(trainable.map((name) => [name, tf.tensor(res.grads.get(name) as Float32Array, (model.params.get(name) as tf.Variable).shape)])) };
       }
     : undefined;
@@ -151,7 +155,7 @@ export async function trainDiffusion(model: LatentDiffusion, o: DiffusionTrainOp
       clipNorm: o.clipNorm ?? 1,
       batches: (step) => diffusionBatch(o.data, sampler, step, batchSize, seed, model.config.condDropProb),
       gradients,
-      loss: (batch) => diffusionLossClosure(model, batch)(),
+      loss: (batch) => diffusionLossClosure(model, batch, target)(),
       onStep: (s) => {
         if (!Number.isFinite(s.loss)) throw new Error(`trainDiffusion: loss became ${s.loss} at step ${s.step}`);
         const now = performance.now();
@@ -165,7 +169,7 @@ export async function trainDiffusion(model: LatentDiffusion, o: DiffusionTrainOp
             dir: o.runDir,
             // noise: how timesteps and noise are drawn (per row since data-parallel training); a run
             // directory of the earlier whole-batch stream is refused rather than continued on other draws
-            fingerprint: { steps: o.steps, batchSize, lr, minLr, warmupSteps, seed, images: n, config: model.config, noise: 'per-row', init: o.init },
+            fingerprint: { steps: o.steps, batchSize, lr, minLr, warmupSteps, seed, images: n, config: model.config, noise: 'per-row', init: o.init, target: target === 'epsilon' ? undefined : target },
             every: o.checkpointEvery ?? 200,
             content: () => new Map<string, DirEntry>([[WEIGHTS, encodeSafetensors(model.hostParams())]]),
             record: () => ({ history }),

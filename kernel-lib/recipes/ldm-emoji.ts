@@ -7,7 +7,7 @@
  *   2. decode with or without quantising: whichever reconstructs held-out (val) images better
  *   3. x̂_0 clip bound: the largest |normalised latent| in the training set
  *   4. the caption encoder's token embedding warm-started from clip-emoji's text tower (ldm-warm-start.ts)
- *   5. training: noise-prediction MSE, caption dropped 10 % of the time, AdamW, warmup + cosine, resumable;
+ *   5. training: v-prediction MSE (diffusion/loss.ts says why not ε), caption dropped 10 % of the time, AdamW, warmup + cosine, resumable;
  *      on data-parallel workers when SWITCHBOARD_TRAIN_WORKERS asks for them (diffusion/grads.ts); every
  *      `probeEvery` steps the conditioning probe (ldm-probe.ts) on held-out val scenes, logged and kept in the
  *      run directory (probes.jsonl), so a run shows whether and when it starts to use its captions
@@ -22,6 +22,7 @@ import { LatentDiffusion } from '../diffusion/model';
 import { defaultDiffusionConfig, countDiffusionParams, DiffusionPreset } from '../diffusion/config';
 import { LatentSpace } from '../diffusion/latent-space';
 import { trainDiffusion, DiffusionTrainEvent } from '../diffusion/train';
+import type { LossTarget } from '../diffusion/loss';
 import { currentDevice } from '../backend/backend';
 import { evaluateLdm } from './ldm-eval';
 import { ldmData } from './ldm-data';
@@ -75,6 +76,8 @@ export interface LdmRecipeOptions {
   captionInit?: CaptionInit;
   /** Run the conditioning probe every this many steps (default 1000; 0: never). */
   probeEvery?: number;
+  /** What the loss compares (diffusion/loss.ts): 'v' (default) or 'epsilon'. */
+  lossTarget?: LossTarget;
 }
 
 export const CAPTION_INITS = ['clip-emoji', 'random'] as const;
@@ -107,12 +110,12 @@ export function readProbes(runDir: string): ProbeRecord[] {
   return [...byStep.values()].sort((a, b) => a.step - b.step);
 }
 
-/** "t 1–199 own 0.3430 / shuffled 0.3438 / null 0.3451 (gap 0.2 %)" for the lowest band. */
+/** "ε t 1–199 own 0.3430 / shuffled 0.3438 / null 0.3451; x̂0 t 500–799 own … (shuffled +x %)" — the bands where each error shows most. */
 export function describeProbe(bands: readonly ConditioningLossBand[]): string {
-  return bands
-    .slice(0, 2)
-    .map((b) => `t ${b.from}–${b.to - 1} own ${b.own.toFixed(4)} / shuffled ${b.shuffled.toFixed(4)} / null ${b.null.toFixed(4)} (shuffled +${((100 * (b.shuffled - b.own)) / b.own).toFixed(1)} %)`)
-    .join('; ');
+  const gap = (own: number, other: number) => `${other >= own ? '+' : ''}${((100 * (other - own)) / own).toFixed(1)} %`;
+  const eps = bands.slice(0, 1).map((b) => `ε t ${b.from}–${b.to - 1} own ${b.own.toFixed(4)} / shuffled ${b.shuffled.toFixed(4)} / null ${b.null.toFixed(4)}`);
+  const x0 = bands.slice(-2).map((b) => `x̂0 t ${b.from}–${b.to - 1} own ${b.x0.own.toFixed(4)} / shuffled ${b.x0.shuffled.toFixed(4)} (${gap(b.x0.own, b.x0.shuffled)}) / null ${b.x0.null.toFixed(4)} (${gap(b.x0.own, b.x0.null)})`);
+  return [...eps, ...x0].join('; ');
 }
 
 export async function trainLdmEmoji(o: LdmRecipeOptions): Promise<Record<string, unknown>> {
@@ -142,6 +145,7 @@ export async function trainLdmEmoji(o: LdmRecipeOptions): Promise<Record<string,
     warm = warmStartCaptionEmbedding(model, o.clipDir);
     log(`caption embedding: ${warm.rows} rows from ${warm.from} ${warm.tensor} (× ${warm.scale.toFixed(4)}, s.d. ${warm.std})`);
   }
+  const lossTarget = o.lossTarget ?? 'v';
   const probeEvery = o.probeEvery ?? 1000;
   if (!Number.isInteger(probeEvery) || probeEvery < 0) throw new Error(`ldm-emoji: probeEvery must be a whole number ≥ 0, got ${JSON.stringify(o.probeEvery)}`);
   const probeSet = { images: val.scenes.images.slice(0, PROBE_SCENES), captions: val.scenes.captions.slice(0, PROBE_SCENES).map((c) => c[0]) };
@@ -156,6 +160,7 @@ export async function trainLdmEmoji(o: LdmRecipeOptions): Promise<Record<string,
     const r = await trainDiffusion(model, {
       data: { latents, captions }, steps, batchSize, lr, seed: o.seed ?? 0, runDir: o.runDir, checkpointEvery: 200, workers: o.workers,
       init: captionInit === 'clip-emoji' ? 'caption.embed from clip-emoji text.embed.weight' : undefined,
+      target: lossTarget,
       onStep: (e) => {
         o.onProgress?.(e);
         if (probeEvery > 0 && (e.step % probeEvery === 0 || e.step === steps)) {
@@ -189,6 +194,7 @@ export async function trainLdmEmoji(o: LdmRecipeOptions): Promise<Record<string,
         training: {
           budget, steps, batchSize, lr, minLr: lr / 10, condDropProb: config.condDropProb, resumedFrom: r.resumedFrom, threads, finalLoss: last?.loss, lossCurve: curve, train_wall_time_s: (last?.elapsedMs ?? 0) / 1000,
           captionInit: warm ?? 'random',
+          lossTarget,
           conditioningProbes: { scenes: probeSet.images.length, split: 'val', every: probeEvery, records: readProbes(o.runDir) },
         },
         backend: currentDevice(),

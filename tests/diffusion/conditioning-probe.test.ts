@@ -24,7 +24,17 @@ test('captions ignored → identical losses; captions used → they differ; bad 
     for (const b of ignored) {
       expect(b.shuffled).toBe(b.own);
       expect(b.null).toBe(b.own);
+      expect(b.x0.shuffled).toBe(b.x0.own);
+      expect(b.x0.null).toBe(b.x0.own);
     }
+    // one timestep: the x̂_0 error is the ε-error times (1 − ᾱ_t) / ᾱ_t, and the ε-error is LatentDiffusion.loss's
+    const [one] = conditioningLossProbe(m, images, captions, { bands: [[300, 301]], batch: 4 });
+    const ab = m.schedule.alphaBar(300);
+    expect(one.x0.own / one.own).toBeCloseTo((1 - ab) / ab, 3);
+    const cond = m.encodeCaption(captions);
+    const direct = tf.tidy(() => m.loss(m.encodeImages(images), cond, { seed: 0, t: [300, 300, 300, 300] }).dataSync()[0]);
+    tf.dispose([cond.seq, cond.mask]);
+    expect(one.own).toBeCloseTo(direct, 6);
     expect(() => conditioningLossProbe(m, images.slice(0, 1), captions.slice(0, 1))).toThrow('conditioningLossProbe: needs at least 2 images with one caption each, got 1 images and 1 captions');
     expect(() => conditioningLossProbe(m, images, captions, { bands: [[0, 10]] })).toThrow('conditioningLossProbe: band [0, 10) is not within timesteps 1…');
   } finally {

@@ -103,6 +103,7 @@ test('train diffusion: --budget is named and checked, training options do not go
     [['--caption-init', 'bert'], "train: --caption-init must be one of clip-emoji, random, got 'bert'"],
     [['--probe-every', '1.5'], "train: --probe-every must be a non-negative integer, got '1.5'"],
     [['--eval-only', '--caption-init', 'random'], 'train: --caption-init is a training option; --eval-only does not train'],
+    [['--loss-target', 'x0'], "train: --loss-target must be one of epsilon, v, got 'x0'"],
   ];
   for (const [args, want] of cases) {
     const r = run('diffusion', ...args);
@@ -110,7 +111,7 @@ test('train diffusion: --budget is named and checked, training options do not go
   }
   const help = run('diffusion', '--help');
   expect(help.status).toBe(0);
-  for (const flag of ['--budget NAME', '--run-dir DIR', '--caption-init NAME', '--probe-every N', '--skip-eval', '--eval-only', 'session (9000 steps of 32)', 'full (20000 steps of 32)', 'SWITCHBOARD_TRAIN_WORKERS']) expect(help.stdout).toContain(flag);
+  for (const flag of ['--budget NAME', '--run-dir DIR', '--caption-init NAME', '--probe-every N', '--loss-target NAME', '--skip-eval', '--eval-only', 'session (9000 steps of 32)', 'full (20000 steps of 32)', 'SWITCHBOARD_TRAIN_WORKERS']) expect(help.stdout).toContain(flag);
 });
 
 test('train mumu (issue #17): --arm, --tokens-per-crop, --seed and the counts are checked before any work; no decoder, no run', () => {
