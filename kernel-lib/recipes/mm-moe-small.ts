@@ -19,6 +19,7 @@ import { brownStreams, thinCurve, writeMetrics, RecipeOptions } from './text-moe
 import { mixedSampler, CaptionedCodes, captioned } from './mm-data';
 import { modelPerplexity } from '../analysis/perplexity';
 import type { ImageCodes } from '../tokenizer';
+import type { CfgUnconditional } from '../decode/cfg';
 
 export interface MmRecipeOptions extends RecipeOptions {
   baseDir: string;
@@ -132,28 +133,42 @@ export async function trainMmMoeSmall(o: MmRecipeOptions): Promise<Record<string
 /** The fixed sample tests re-measure: the first CHECK_CAPTIONS held-out scene captions. */
 export const CHECK_CAPTIONS = 4;
 
-/**
- * Images for captions (caption i sampled with seed `firstSeed + i`, default i), decoded to pixels;
- * `onImage(i)` after each.
- */
-export async function generateForCaptions(
-  s: Session,
-  vq: VQVAE,
-  caps: string[],
-  sampling: { cfgScale: number; temperature?: number; topK?: number; firstSeed?: number; onImage?: (done: number) => void },
-): Promise<RGBImage[]> {
+/** How drawCodes samples: temperature 1 and top-64 unless given; caption i with seed `firstSeed + i` (default i). */
+export interface DrawSampling {
+  cfgScale: number;
+  /** The unconditional branch of CFG (default 'drop-text'; Liquid's is 'unconditional-token'). */
+  cfgUnconditional?: CfgUnconditional;
+  temperature?: number;
+  topK?: number;
+  firstSeed?: number;
+  onImage?: (done: number) => void;
+}
+
+/** One image's codes per caption (see DrawSampling); `onImage(i)` after each. */
+export async function drawCodes(s: Session, caps: readonly string[], sampling: DrawSampling): Promise<ImageCodes[]> {
   const side = s.tokenizer.imageGrid.height;
   const generated: ImageCodes[] = [];
   for (let i = 0; i < caps.length; i++) {
     const codes: number[] = [];
-    const opts = { startImage: true, maxNewTokens: side * side, temperature: sampling.temperature ?? 1, topK: sampling.topK ?? 64, cfgScale: sampling.cfgScale, seed: (sampling.firstSeed ?? 0) + i, capture: 'none' as const };
+    const opts = {
+      startImage: true, maxNewTokens: side * side, temperature: sampling.temperature ?? 1, topK: sampling.topK ?? 64, cfgScale: sampling.cfgScale,
+      ...(sampling.cfgUnconditional ? { cfgUnconditional: sampling.cfgUnconditional } : {}), seed: (sampling.firstSeed ?? 0) + i, capture: 'none' as const,
+    };
     for await (const st of s.generate(caps[i], opts)) {
       if (st.modality === 'image') codes.push(s.tokenizer.codeOf(st.tokenId));
     }
     generated.push({ height: side, width: side, codes });
     sampling.onImage?.(i + 1);
   }
-  return vq.decode(generated);
+  return generated;
+}
+
+/**
+ * Images for captions (caption i sampled with seed `firstSeed + i`, default i), decoded to pixels;
+ * `onImage(i)` after each.
+ */
+export async function generateForCaptions(s: Session, vq: Pick<VQVAE, 'decode'>, caps: string[], sampling: DrawSampling): Promise<RGBImage[]> {
+  return vq.decode(await drawCodes(s, caps, sampling));
 }
 
 /** How many held-out scene captions the image evaluation draws for (the scenes test split, from its start). */

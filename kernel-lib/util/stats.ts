@@ -1,8 +1,9 @@
 /**
  * The small statistics several layers share, in one place below all of them: the paired-difference
  * mean and standard error (caption probes, paper claims), a max-shifted log-sum-exp over a row of logits
- * (perplexity, the conditioning probe, forced-token log-probabilities while decoding), and top-k expert
- * usage counted by modality (routing by modality, the expert-usage figure).
+ * (perplexity, the conditioning probe, forced-token log-probabilities while decoding), top-k expert
+ * usage counted by modality (routing by modality, the expert-usage figure), and the rank correlation and
+ * log–log line of a scaling claim (Liquid's "the gap shrinks as the model grows", loss vs compute).
  */
 
 /** Mean of paired differences and its standard error (sample s.d. / √n); needs n ≥ 2. */
@@ -70,4 +71,65 @@ export function expertUsageCounts<M extends string>(
     });
   }
   return { counts, tokens };
+}
+
+/** Ranks 1…n of `x`, ties given the mean of the ranks they span. */
+function ranks(x: readonly number[]): number[] {
+  const order = x.map((v, i) => ({ v, i })).sort((a, b) => a.v - b.v);
+  const r = new Array<number>(x.length);
+  for (let a = 0; a < order.length; ) {
+    let b = a;
+    while (b + 1 < order.length && order[b + 1].v === order[a].v) b++;
+    for (let k = a; k <= b; k++) r[order[k].i] = (a + b) / 2 + 1;
+    a = b + 1;
+  }
+  return r;
+}
+
+/**
+ * Spearman's rank correlation: Pearson's correlation of the ranks (ties at their mean rank), in [−1, 1].
+ * Needs at least 2 pairs of finite numbers; NaN when either side is constant.
+ */
+export function spearman(x: readonly number[], y: readonly number[]): number {
+  if (x.length !== y.length) throw new Error(`spearman: ${x.length} x values but ${y.length} y values`);
+  if (x.length < 2) throw new Error(`spearman: needs at least 2 pairs, got ${x.length}`);
+  if (![...x, ...y].every(Number.isFinite)) throw new Error('spearman: every value must be a finite number');
+  const rx = ranks(x);
+  const ry = ranks(y);
+  const m = (x.length + 1) / 2;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < x.length; i++) {
+    sxy += (rx[i] - m) * (ry[i] - m);
+    sxx += (rx[i] - m) ** 2;
+    syy += (ry[i] - m) ** 2;
+  }
+  return sxx === 0 || syy === 0 ? NaN : sxy / Math.sqrt(sxx * syy);
+}
+
+/**
+ * The least-squares line through (ln x, ln y): y ≈ prefactor · x^exponent, with r² of the fit in log space
+ * (a scaling law's "loss vs compute"). Needs at least 2 points with x, y > 0 and two distinct x.
+ */
+export function logLogFit(x: readonly number[], y: readonly number[]): { exponent: number; prefactor: number; r2: number } {
+  if (x.length !== y.length) throw new Error(`logLogFit: ${x.length} x values but ${y.length} y values`);
+  if (x.length < 2) throw new Error(`logLogFit: needs at least 2 points, got ${x.length}`);
+  if (![...x, ...y].every((v) => Number.isFinite(v) && v > 0)) throw new Error('logLogFit: every value must be a finite number > 0');
+  const lx = x.map(Math.log);
+  const ly = y.map(Math.log);
+  const n = x.length;
+  const mx = lx.reduce((a, b) => a + b, 0) / n;
+  const my = ly.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (lx[i] - mx) * (ly[i] - my);
+    sxx += (lx[i] - mx) ** 2;
+    syy += (ly[i] - my) ** 2;
+  }
+  if (sxx === 0) throw new Error('logLogFit: needs two distinct x values');
+  const exponent = sxy / sxx;
+  return { exponent, prefactor: Math.exp(my - exponent * mx), r2: syy === 0 ? 1 : (sxy * sxy) / (sxx * syy) };
 }

@@ -101,10 +101,29 @@ export function planArms(specs: readonly LiquidArmSpec[], o: ArmBudgetOptions): 
   });
 }
 
-/** Experiment 1's arms: per size, text-only and mixed 1:1:1 (text : t2i : image → text). */
-export function languageCostArms(sizes: readonly SizePresetName[] = SIZE_PRESETS): LiquidArmSpec[] {
+/**
+ * Experiment 1's arms: per size, text-only and mixed 1:1:1 (text : t2i : visual understanding). The
+ * understanding third is `understanding` split by its ratios (default all image → caption; the plan
+ * splits it between captions and questions, plan.ts UNDERSTANDING).
+ */
+export function languageCostArms(sizes: readonly SizePresetName[] = SIZE_PRESETS, understanding: Partial<Pick<LiquidRatios, 'i2t' | 'i2a'>> = { i2t: 1 }): LiquidArmSpec[] {
+  const und = understandingShare(understanding, 1);
   return sizes.flatMap((size) => [
     { name: `${size}-text`, size, ratios: { text: 1 } },
-    { name: `${size}-mixed`, size, ratios: { text: 1, t2i: 1, i2t: 1 } },
+    { name: `${size}-mixed`, size, ratios: { text: 1, t2i: 1, ...und } },
   ]);
+}
+
+/** The understanding pools' ratios scaled to sum to `total` (Liquid's "Visual Und." share of a mixture). */
+export function understandingShare(understanding: Partial<Pick<LiquidRatios, 'i2t' | 'i2a'>>, total: number): Partial<LiquidRatios> {
+  for (const k of Object.keys(understanding)) {
+    if (k !== 'i2t' && k !== 'i2a') throw new Error(`understanding: unknown pool '${k}'; expected i2t, i2a`);
+  }
+  const t = understanding.i2t ?? 0;
+  const a = understanding.i2a ?? 0;
+  if (!(Number.isFinite(t) && Number.isFinite(a) && t >= 0 && a >= 0 && t + a > 0)) throw new Error(`understanding: ratios must be finite, ≥ 0 and not all 0, got i2t ${t}, i2a ${a}`);
+  const out: Partial<LiquidRatios> = {};
+  if (t > 0) out.i2t = (total * t) / (t + a);
+  if (a > 0) out.i2a = (total * a) / (t + a);
+  return out;
 }

@@ -6,16 +6,15 @@
  *   textNll   mean NLL (nats per token) of the target's text tokens (a story's next narration; NaN for
  *             items whose target is an image alone: edits and continue-with-an-image).
  *
- * Only target tokens count (<boi>, <eoi> and <eos> are neither image nor text). Items run in batches padded
- * at the end with <pad>, which causal attention keeps out of every scored position; the log-softmax is
- * taken in-graph, so only one number per position comes back to the host.
+ * Only target tokens count (<boi>, <eoi> and <eos> are neither image nor text). The per-position NLL is the
+ * generic teacher-forced score (analysis/token-scores.ts: batches padded at the end with <pad>, which causal
+ * attention keeps out of every scored position; the log-softmax in-graph).
  *
  * `drawTargets` is the sampled side: the model draws each target image after the prompt (and the target's
  * text, teacher-forced), the VQ-VAE decodes it and the scene checker compares it with the ground truth:
  * the share of the target's objects found in their regions (object retention across story frames and edits)
  * and, for an edit, whether the edited object is where the instruction put it (edit accuracy).
  */
-import * as tf from '@tensorflow/tfjs';
 import type { Session } from '../../session';
 import type { InstructionKind } from '../../data/instructions';
 import type { ImageCodes } from '../../tokenizer';
@@ -23,7 +22,8 @@ import type { RGBImage, VQVAE } from '../../image';
 import { centreIn, SceneChecker } from '../../eval/scene-checker';
 import type { DataStore } from '../../data/store';
 import { objectVocabulary, SCENE_SUBCATEGORIES, STORY_EXTRA_SUBCATEGORIES } from '../../data/objects';
-import { CodedItem, itemRow, joinText, paddedBatch } from './items';
+import { tokenScores } from '../../analysis/token-scores';
+import { CodedItem, itemRow, joinText } from './items';
 
 export interface ItemScores {
   ids: string[];
@@ -49,46 +49,31 @@ export function scoreItems(s: Session, items: readonly CodedItem[], o: ScoreOpti
   const bs = o.batchSize ?? 4;
   if (!Number.isInteger(bs) || bs < 1) throw new Error(`moss.scoreItems: batchSize must be a positive integer, got ${JSON.stringify(o.batchSize)}`);
   const out: ItemScores = { ids: [], kinds: [], imageNll: [], imageTokens: [], textNll: [], textTokens: [] };
-  const V = s.config.vocabSize;
-  for (let b0 = 0; b0 < items.length; b0 += bs) {
-    const chunk = items.slice(b0, b0 + bs);
-    const rows = chunk.map((it) => itemRow(tok, it));
-    const batch = paddedBatch(tok, rows);
-    const B = batch.ids.length;
-    const T = batch.ids[0].length - 1;
-    if (T > s.config.maxPositions) throw new Error(`moss.scoreItems: an item of ${T + 1} tokens is longer than the model's context (${s.config.maxPositions})`);
-    const inputs = batch.ids.map((r) => r.slice(0, T));
-    // flat index (row·V + target) of every position's target logit
-    const pick = new Int32Array(B * T);
-    batch.ids.forEach((r, b) => {
-      for (let t = 0; t < T; t++) pick[b * T + t] = (b * T + t) * V + r[t + 1];
-    });
-    const nll = tf.tidy(() => {
-      const r = s.model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', positions: s.positions(inputs) });
-      const lse = tf.logSumExp(r.logits, -1); // [B·T]
-      const target = tf.gather(tf.reshape(r.logits, [-1]), tf.tensor1d(pick, 'int32')); // [B·T]
-      return tf.sub(lse, target).dataSync() as Float32Array;
-    });
-    chunk.forEach((it, b) => {
-      const { ids, targetAt } = rows[b];
-      let img = 0;
-      let nImg = 0;
-      let txt = 0;
-      let nTxt = 0;
-      for (let j = targetAt; j < ids.length; j++) {
-        const x = nll[b * T + j - 1]; // position j − 1 predicts ids[j]
-        if (tok.isImageCode(ids[j])) (img += x), nImg++;
-        else if (tok.modalityOf(ids[j]) === 'text') (txt += x), nTxt++;
-      }
-      out.ids.push(it.id);
-      out.kinds.push(it.kind);
-      out.imageNll.push(nImg > 0 ? img / nImg : NaN);
-      out.imageTokens.push(nImg);
-      out.textNll.push(nTxt > 0 ? txt / nTxt : NaN);
-      out.textTokens.push(nTxt);
-    });
-    o.onProgress?.(Math.min(items.length, b0 + bs), items.length);
+  const rows = items.map((it) => itemRow(tok, it));
+  for (let b0 = 0; b0 < rows.length; b0 += bs) {
+    const L = Math.max(...rows.slice(b0, b0 + bs).map((r) => r.ids.length));
+    if (L - 1 > s.config.maxPositions) throw new Error(`moss.scoreItems: an item of ${L} tokens is longer than the model's context (${s.config.maxPositions})`);
   }
+  const scores = tokenScores(s, rows.map((r) => r.ids), { batchSize: bs, onProgress: o.onProgress, what: 'moss.scoreItems' });
+  items.forEach((it, i) => {
+    const { ids, targetAt } = rows[i];
+    const nll = scores[i].nll;
+    let img = 0;
+    let nImg = 0;
+    let txt = 0;
+    let nTxt = 0;
+    for (let j = targetAt; j < ids.length; j++) {
+      const x = nll[j - 1]; // position j − 1 predicts ids[j]
+      if (tok.isImageCode(ids[j])) (img += x), nImg++;
+      else if (tok.modalityOf(ids[j]) === 'text') (txt += x), nTxt++;
+    }
+    out.ids.push(it.id);
+    out.kinds.push(it.kind);
+    out.imageNll.push(nImg > 0 ? img / nImg : NaN);
+    out.imageTokens.push(nImg);
+    out.textNll.push(nTxt > 0 ? txt / nTxt : NaN);
+    out.textTokens.push(nTxt);
+  });
   return out;
 }
 
