@@ -52,6 +52,9 @@ export interface RecipeRun<E, M> {
   /** The default output directory is .cache/<folder>/<name>. */
   folder: string;
   out?: string;
+  /** The run directory (default .cache/runs/<name>) and the default output directory (default .cache/<folder>/<name>), when a command keeps them elsewhere. */
+  runDir?: string;
+  defaultOut?: string;
   fresh: boolean;
   /** Steps between snapshots (named when Ctrl-C stops the run). */
   checkpointEvery: number;
@@ -63,9 +66,9 @@ export interface RecipeRun<E, M> {
 /** Runs a recipe (see the file comment); returns the exit code: 0, or EXIT_INTERRUPTED after Ctrl-C. */
 export async function runRecipe<E extends { step: number; totalSteps: number; elapsedMs: number }, M extends { lossCurve: ReadonlyArray<readonly [number, ...unknown[]]> }>(io: Io, r: RecipeRun<E, M>): Promise<number> {
   await initBackend();
-  const runDir = runDirOf(r.name);
+  const runDir = r.runDir ?? runDirOf(r.name);
   if (r.fresh) fs.rmSync(runDir, { recursive: true, force: true });
-  const outDir = r.out !== undefined ? path.resolve(r.out) : cachePath(r.folder, r.name);
+  const outDir = r.out !== undefined ? path.resolve(r.out) : (r.defaultOut ?? cachePath(r.folder, r.name));
   const onProgress = throttledProgress<E>(io, r.line);
   return withInterrupt(async (signal, interrupted) => {
     const metrics = await r.train({ outDir, runDir, onProgress, signal, log: (s) => io.err(s) });

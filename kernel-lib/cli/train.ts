@@ -2,8 +2,8 @@
  * `switchboard train <recipe>` (`npm run train:<recipe>`): trains one shipped model by its recipe, resumably
  * (Ctrl-C and run again to continue), printing progress. Run directories live in .cache/runs/<recipe>/.
  * The language-model recipes (text-moe-small, mm-moe-small and the PLoRA paper's s1-*) share the options
- * below; vqvae, clip, diffusion, moss, minigpt5 and mumu have their own (train-vqvae.ts, train-clip.ts,
- * train-diffusion.ts, train-moss.ts, train-minigpt5.ts, train-mumu.ts).
+ * below; vqvae, clip, diffusion, moss, minigpt5, mumu and liquid have their own (train-vqvae.ts, train-clip.ts,
+ * train-diffusion.ts, train-moss.ts, train-minigpt5.ts, train-mumu.ts, train-liquid.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -21,6 +21,7 @@ import { trainDiffusionCommand } from './train-diffusion';
 import { trainMossCommand } from './train-moss';
 import { trainMinigpt5Command } from './train-minigpt5';
 import { trainMumuCommand } from './train-mumu';
+import { trainLiquidCommand } from './train-liquid';
 
 /** The language-model recipes, in the order `train --help` lists them. */
 const LM_RECIPES = ['text-moe-small', 'mm-moe-small', 's1-plora', 's1-lora', 's1-init-ablation'] as const;
@@ -39,6 +40,7 @@ export const RECIPES: Record<string, string> = {
   moss: 'one arm of the MoSS paper on the frozen mm-moe-small (--arm, --rank, --seed; notebooks/02-…)',
   minigpt5: 'one stage of one arm of MiniGPT-5: vokens + feature mapper into the frozen ldm-emoji (--stage, --arm, --seed)',
   mumu: 'one arm of MUMU: multimodal prompts through mm-moe-small and a connector into ldm-emoji (--arm, --tokens-per-crop, --seed)',
+  liquid: 'one arm of Liquid: a size’s text checkpoint, or a continuation with a mixture (--arm, --seed; --plan lists them)',
 };
 
 export const TRAIN: CommandSpec = {
@@ -158,6 +160,7 @@ export async function train(argv: string[], io: Io): Promise<number> {
   if (recipe === 'moss') return trainMossCommand(rest, io);
   if (recipe === 'minigpt5') return trainMinigpt5Command(rest, io);
   if (recipe === 'mumu') return trainMumuCommand(rest, io);
+  if (recipe === 'liquid') return trainLiquidCommand(rest, io);
   if ((LM_RECIPES as readonly string[]).includes(recipe)) return trainLm(recipe as LmRecipe, rest, io);
   throw new UsageError(`unknown model '${recipe}'; expected one of ${Object.keys(RECIPES).join(', ')}`);
 }

@@ -81,7 +81,7 @@ export interface TextLmOptions extends RecipeOptions {
 }
 
 /** The defaults of text-moe-small's training, which every text checkpoint of the project trains with. */
-export const TEXT_LM_DEFAULTS = { steps: 1200, batchSize: 8, seqLen: 128, lr: 2e-3 } as const;
+export const TEXT_LM_DEFAULTS = { steps: 1200, batchSize: 8, seqLen: 128, lr: 2e-3, checkpointEvery: 50 } as const;
 
 /**
  * Trains a text MoE from scratch on Brown (train documents) and evaluates the saved float16 checkpoint
@@ -105,7 +105,7 @@ export async function trainTextLm(o: TextLmOptions): Promise<Record<string, unkn
     minLr: lr / 10,
     warmupSteps: Math.min(100, Math.floor(steps / 10)),
     runDir: o.runDir,
-    checkpointEvery: 50,
+    checkpointEvery: TEXT_LM_DEFAULTS.checkpointEvery,
     onStep: o.onProgress,
     signal: o.signal,
   });

@@ -9,7 +9,7 @@ const lastLine = (s: string) => s.trim().split('\n').at(-1);
 test('unknown recipe, bad step counts and --eval-only where there is no evaluator', () => {
   const unknown = run('gpt-5');
   expect(unknown.status).toBe(2);
-  expect(lastLine(unknown.stderr)).toBe("train: unknown model 'gpt-5'; expected one of text-moe-small, mm-moe-small, s1-plora, s1-lora, s1-init-ablation, vqvae, clip, diffusion, moss, minigpt5, mumu");
+  expect(lastLine(unknown.stderr)).toBe("train: unknown model 'gpt-5'; expected one of text-moe-small, mm-moe-small, s1-plora, s1-lora, s1-init-ablation, vqvae, clip, diffusion, moss, minigpt5, mumu, liquid");
   const low = run('s1-plora', '--lowres-steps', '0');
   expect(low.status).toBe(2); // was 1: checked inside the recipe; now, as every bad number, before any work
   expect(lastLine(low.stderr)).toBe("train: --lowres-steps must be a positive integer, got '0'");

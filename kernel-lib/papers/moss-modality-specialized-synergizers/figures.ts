@@ -12,23 +12,16 @@
 import type { Figure, PlotlyTrace } from '../../display/plotly';
 import type { Results } from './results';
 import type { Arm } from './arms';
+import { exclusivityFigure as sharedExclusivityFigure, MARGIN, seedMeanSe } from '../figures';
 
-const MARGIN = { l: 80, r: 30, t: 60, b: 60 };
+export { seedMeanSe };
+
 const ARM_COLORS: Record<Arm, string> = {
   lora: '#ee854a', 'moe-lora': '#6acc64', 'moe-lora-matched': '#8c613c', moss: '#4878d0', 'sam-convlora': '#956cb4', full: '#797979',
 };
 const ARM_LABELS: Record<Arm, string> = {
   lora: 'LoRA', 'moe-lora': 'MoE-LoRA', 'moe-lora-matched': 'MoE-LoRA (params of MoSS)', moss: 'MoSS (ConvLoRA)', 'sam-convlora': 'SAM-ConvLoRA', full: 'full fine-tuning',
 };
-
-/** Mean and standard error of per-seed values (s.e. 0 for one seed: the figure then shows no bar). */
-export function seedMeanSe(xs: readonly number[]): { mean: number; se: number } {
-  if (xs.length === 0) throw new Error('seedMeanSe: no seeds');
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  if (xs.length === 1) return { mean, se: 0 };
-  const sd = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1));
-  return { mean, se: sd / Math.sqrt(xs.length) };
-}
 
 /**
  * Fig. 2 on the code grid: for the position that outputs the code at `cell`, the cells its causal 2×2
@@ -145,18 +138,7 @@ export function decodeFigure(decode: NonNullable<Results['decode']>): Figure {
   };
 }
 
-/** Beyond the paper: JSD between text and image tokens' routing per layer (bits), one line per model. */
+/** Beyond the paper: JSD between text and image tokens' routing per layer (bits), one line per model (papers/figures.ts). */
 export function exclusivityFigure(routing: NonNullable<Results['routing']>): Figure {
-  if (routing.length === 0) throw new Error('exclusivityFigure: no routing measurements');
-  return {
-    data: routing.map((m) => ({ type: 'scatter', mode: 'lines+markers', name: m.model, x: m.exclusivity.map((_, l) => l), y: m.exclusivity })),
-    layout: {
-      title: { text: 'Beyond the paper: how separately text and image tokens are routed, by depth and adapter' },
-      xaxis: { title: { text: 'MoE layer' }, dtick: 1 },
-      yaxis: { title: { text: 'JSD text vs image routing (bits)' }, rangemode: 'tozero' },
-      legend: { orientation: 'h', y: -0.2 },
-      height: 380,
-      margin: { ...MARGIN, b: 90 },
-    },
-  };
+  return sharedExclusivityFigure(routing, { title: 'Beyond the paper: how separately text and image tokens are routed, by depth and adapter' });
 }
