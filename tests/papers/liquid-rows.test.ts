@@ -7,7 +7,6 @@
 import fs from 'fs';
 import { liquidPools } from '../../kernel-lib/data/liquid-pools';
 import { DataStore, ensureData } from '../../kernel-lib/data/store';
-import type { RGBImage } from '../../kernel-lib/image/types';
 import { rankAnswers, rankingAccuracy } from '../../kernel-lib/analysis/answer-ranking';
 import { CAPTION_DROPOUT_RATE, dropsCaption, liquidRowIds } from '../../kernel-lib/papers/liquid-unified-vq-language-model/rows';
 import { understandingAccuracy, understandingItems } from '../../kernel-lib/papers/liquid-unified-vq-language-model/understanding';
@@ -15,6 +14,7 @@ import { Session } from '../../kernel-lib/session';
 import { useBackend } from '../helpers/backend';
 import { tinySession } from '../helpers/fixtures';
 import { quiet, SMALL, tempDir } from '../data/helpers';
+import { fakeVq } from './liquid-helpers';
 
 let dir: string;
 let store: DataStore;
@@ -31,22 +31,6 @@ afterAll(() => {
   s?.dispose();
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-/** A stand-in VQ encoder: 4×4 codes from each cell's mean brightness (deterministic, in [0, 32)). */
-function fakeVq(img: RGBImage): { height: number; width: number; codes: number[] } {
-  const codes: number[] = [];
-  for (let r = 0; r < 4; r++) {
-    for (let c = 0; c < 4; c++) {
-      let sum = 0;
-      let n = 0;
-      for (let y = Math.floor((r * img.height) / 4); y < Math.floor(((r + 1) * img.height) / 4); y++) {
-        for (let x = Math.floor((c * img.width) / 4); x < Math.floor(((c + 1) * img.width) / 4); x++, n++) sum += img.pixels[(y * img.width + x) * 3];
-      }
-      codes.push(Math.floor(sum / Math.max(n, 1) / 8) % 32);
-    }
-  }
-  return { height: 4, width: 4, codes };
-}
 
 test('caption dropout: ~10 % of t2i rows, seeded, fresh per visit, never another pool', () => {
   const pools = liquidPools(store, { split: 'train' });

@@ -14,7 +14,8 @@
  *              and the share of the scene's objects the scene checker finds in their regions
  *   routing    exclusivity (JSD of text vs image tokens' expert use, bits) per layer over the routing rows
  *
- * A text-only model (no image rows trained) is scored on brown only.
+ * A text-only model (no image rows trained) is scored on brown only ('text'); the checkpoints along a run
+ * on brown, image and drawn ('curve': the scaling panels and the samples grid); the last on everything ('all').
  */
 import type { Session } from '../../session';
 import type { RGBImage } from '../../image/types';
@@ -47,8 +48,8 @@ export interface CheckpointScores {
 }
 
 export interface ScoreOptions {
-  /** 'text': brown only (a text-only arm); 'all' (default). */
-  measures?: 'text' | 'all';
+  /** 'text': brown only (a text-only arm); 'curve': brown, image, drawn (a checkpoint along the run); 'all' (default). */
+  measures?: 'text' | 'curve' | 'all';
   /** The guidance scale of the drawn images (default EVAL.cfgScale, Liquid's 7). */
   cfgScale?: number;
   /** Rows per forward (default 8). */
@@ -85,7 +86,8 @@ export async function scoreCheckpoint(s: Session, held: HeldOut, tools: DrawTool
   const limit = tok.hasImages ? textModelVocab(tok) : undefined;
   const brown = tokenScores(s, held.brown, { batchSize: bs, vocabLimit: limit, what: 'liquid.scoreCheckpoint' });
   const out: CheckpointScores = { brown: { nll: brown.map((r) => mean(r.nll)), textNll: brown.map((r) => mean(r.limitedNll ?? r.nll)) } };
-  if ((o.measures ?? 'all') === 'text') return out;
+  const measures = o.measures ?? 'all';
+  if (measures === 'text') return out;
   if (!tok.hasImages) throw new Error('liquid.scoreCheckpoint: the session has no image vocabulary; score it with measures: text');
   const own = tokenScores(s, held.t2i.own.map((r) => r.ids), { batchSize: bs });
   const shuffled = tokenScores(s, held.t2i.shuffled.map((r) => r.ids), { batchSize: bs });
@@ -95,12 +97,14 @@ export async function scoreCheckpoint(s: Session, held: HeldOut, tools: DrawTool
     accuracy: ownMeans.map((m) => m.accuracy),
     shuffledNll: shuffled.map((r, i) => rowMeans(r.nll, r.correct, held.t2i.shuffled[i]).nll),
   };
-  // caption NLL: the caption's text tokens (the row's weighted targets less <eos>)
-  const caps = tokenScores(s, held.i2t.rows.map((r) => r.ids), { batchSize: bs });
-  out.caption = { nll: caps.map((r, i) => rowMeans(r.nll, r.correct, { ids: held.i2t.rows[i].ids, weights: held.i2t.rows[i].weights.map((w, j) => (w && tok.modalityOf(held.i2t.rows[i].ids[j + 1]) === 'text' ? 1 : 0)) }).nll) };
-  const ranked = rankAnswers(s, held.questions.items);
-  out.questions = { kinds: ranked.map((r) => r.group), correct: ranked.map((r) => (r.correct ? 1 : 0)) };
-  if (held.routing.length > 0) out.routing = { exclusivity: exclusivityByDepth(held.routing.map((ids) => s.trace({ ids }))) };
+  if (measures === 'all') {
+    // caption NLL: the caption's text tokens (the row's weighted targets less <eos>)
+    const caps = tokenScores(s, held.i2t.rows.map((r) => r.ids), { batchSize: bs });
+    out.caption = { nll: caps.map((r, i) => rowMeans(r.nll, r.correct, { ids: held.i2t.rows[i].ids, weights: held.i2t.rows[i].weights.map((w, j) => (w && tok.modalityOf(held.i2t.rows[i].ids[j + 1]) === 'text' ? 1 : 0)) }).nll) };
+    const ranked = rankAnswers(s, held.questions.items);
+    out.questions = { kinds: ranked.map((r) => r.group), correct: ranked.map((r) => (r.correct ? 1 : 0)) };
+    if (held.routing.length > 0) out.routing = { exclusivity: exclusivityByDepth(held.routing.map((ids) => s.trace({ ids }))) };
+  }
   if (tools && held.drawn.length > 0) {
     const captions = held.drawn.map((d) => d.caption);
     const t0 = performance.now();

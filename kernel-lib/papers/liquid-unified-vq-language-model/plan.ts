@@ -12,7 +12,8 @@
  *
  * Continuation. Every size continues from its text checkpoint, vocabulary unified (plan arms below;
  * recipe.ts), batches of 24 rows of up to 104 tokens (105 with the shifted target: an image → caption
- * row is at most 102 tokens + <eos>; measured on the train pools), lr 1e-3 warmup + cosine to 1e-4:
+ * row is at most 102 tokens + <eos>, measured on the train pools; 24 is the smallest batch that holds every
+ * mixture below exactly), lr 1e-3 warmup + cosine to 1e-4:
  *
  *   <size>-text        text only (1:0:0)                     ┐ experiment 1: the same text tokens,
  *   <size>-mixed       text : t2i : understanding = 1:1:1    ┘ TEXT_TOKENS each (planArms); 2 and 3 use
@@ -26,15 +27,19 @@
  * The understanding third is half image → caption, half image → answer (UNDERSTANDING), so the
  * questions the understanding evaluation asks are a task the model trained on.
  *
- * The budget arithmetic (CPU seconds on one core, estimated by budget.ts from a measured step of the
- * `tiny` preset scaled by FLOPs; the README's "Liquid" section has the measured numbers):
- *   pretraining of moe-h64, moe-h96, moe-h192 (1.64M tokens each)            ≈ 4.0 h
- *   continuation: per size text (T) + mixed (3T) + gen (T) text-token units; at moe-h64 a second seed
- *   of -mixed (3T) and 2 seeds of the four experiment-4 arms (4T each): with T = TEXT_TOKENS ≈ 0.1M  ≈ 2.5 h
- *   evaluation at 5 checkpoints per run (forward passes, 64 drawn images per checkpoint)           ≈ 0.5 h
- *   total                                                                                           ≈ 7.0 h ≤ 8 h
- * The estimate is an upper bound: larger configs run at a higher FLOP rate than `tiny` here (moe-h128
- * measured 0.53× its FLOP-scaled estimate), so `--text-tokens` can raise T once real step times are in.
+ * The budget arithmetic (`npm run train:liquid -- --plan` prints it: CPU time on one core estimated by
+ * budget.ts from a measured training step of the `tiny` preset — hidden 32, 2 layers, the unified vocabulary
+ * of 4,615 ids, 24 × 104 tokens — scaled by training FLOPs; measured 780–1,007 ms, median 835 ms, with both
+ * cores busy with other trainings):
+ *   pretraining moe-h64, moe-h96, moe-h192: 1.64M tokens each (3.0M, 5.2M, 19.9M FLOPs a token)  4.1 h
+ *   continuations, T = 77,376 text tokens: per size text (T) + mixed (3T) + gen (T) row tokens; at
+ *     moe-h64 a second seed of -mixed (3T) and two seeds of the four experiment-4 arms (4T each)       2.1 h
+ *   evaluation at 5 checkpoints per run (Brown, image rows, 16 images drawn with CFG; at the last also
+ *     captions, 96 questions, routing)                                                                 0.4 h
+ *   total at the median calibration                                                                   6.6 h  (6.2–8.0 h over the five)
+ * It is an upper bound: larger configs run at a higher FLOP rate than `tiny` (moe-h64 measured 0.91× and
+ * moe-h128 0.53× their FLOP-scaled step times), so `--text-tokens` can raise T once the first runs'
+ * metrics.json (stepTime.meanCpuMs) give real step times.
  */
 import { PRESETS, SizePresetName, SIZE_PRESETS } from '../../model/config';
 import type { MoEConfig } from '../../model/config';
@@ -50,8 +55,8 @@ export const SHIPPED_TEXT: Readonly<Partial<Record<SizePresetName, string>>> = {
 export const CONTINUE = {
   batchSize: 24,
   seqLen: 104,
-  /** Text tokens of every text-matched arm (rounded up to the plans' common unit, 2,496 here: 102,336). */
-  textTokens: 100_000,
+  /** Text tokens of every text-matched arm (rounded up to the plan's common unit, 2,496 here: 77,376). */
+  textTokens: 75_000,
   lr: 1e-3,
   /** Evaluation checkpoints per run (the scaling figure's steps). */
   evalPoints: 5,
@@ -169,16 +174,17 @@ export function liquidPlan(o: { textTokens?: number; batchSize?: number; seqLen?
     budget,
   );
   const textTokens = (byName.get(`${sizes[0]}-text`) as LiquidArm).textTokens;
-  const group = (name: string): ArmGroup => (name.endsWith('-text') || name.endsWith('-mixed') ? 'language-cost' : name.endsWith('-gen') ? 'gen-only' : 'mutual');
+  const kind = (a: LiquidArm) => a.name.slice(a.size.length + 1);
+  const group = (a: LiquidArm): ArmGroup => (kind(a) === 'text' || kind(a) === 'mixed' ? 'language-cost' : kind(a) === 'gen' ? 'gen-only' : 'mutual');
   const seeds = (a: LiquidArm): readonly number[] => {
-    if (a.size === mutual && (a.name.endsWith('-mixed') || group(a.name) === 'mutual')) return SEEDS.mutual;
-    return group(a.name) === 'gen-only' ? SEEDS.genOnly : SEEDS.languageCost;
+    if (a.size === mutual && (kind(a) === 'mixed' || group(a) === 'mutual')) return SEEDS.mutual;
+    return group(a) === 'gen-only' ? SEEDS.genOnly : SEEDS.languageCost;
   };
   const order = [...matched, ...fixed];
   const arms = sizes.flatMap((size) => order.filter((a) => a.size === size)).map((a) => ({
     ...a,
-    group: group(a.name),
-    description: RATIO_TEXT[a.name.slice(a.size.length + 1)],
+    group: group(a),
+    description: RATIO_TEXT[kind(a)],
     seeds: seeds(a),
   }));
   return { pretrain: pretrainArms(sizes), arms, textTokens };
@@ -214,11 +220,16 @@ export function unifiedVocab(textVocab: number, numCodes: number): number {
 /** A size's config with a vocabulary (the plan's estimates). */
 export const sizeConfig = (size: SizePresetName, vocabSize: number): MoEConfig => ({ ...PRESETS[size], vocabSize });
 
-/** Forward tokens of one evaluation checkpoint: what the held-out passes read (image rows ~80, caption rows ~90 tokens; a question's candidates each a row). */
-export function evalForwardTokens(group: ArmGroup | 'text-only'): number {
+/**
+ * Forward tokens of one evaluation checkpoint (image rows ~80, caption rows ~90 tokens; a question's
+ * candidates each a row): 'text' Brown only; 'curve' Brown and the own and deranged caption → image rows;
+ * 'all' (the last checkpoint) also the captions, questions and routing rows. Drawn images are counted apart.
+ */
+export function evalForwardTokens(measures: 'text' | 'curve' | 'all'): number {
   const brown = EVAL.brownWindows * EVAL.brownSeqLen;
-  if (group === 'text-only') return brown;
-  return brown + 2 * EVAL.t2iItems * 80 + EVAL.i2tItems * 90 + EVAL.questions * 4 * 80 + EVAL.routingRows * 85;
+  if (measures === 'text') return brown;
+  const curve = brown + 2 * EVAL.t2iItems * 80;
+  return measures === 'curve' ? curve : curve + EVAL.i2tItems * 90 + EVAL.questions * 4 * 80 + EVAL.routingRows * 85;
 }
 
 export interface ArmCost {
@@ -246,9 +257,12 @@ export function planCost(plan: LiquidPlan, c: StepCalibration, o: { textVocab: n
   for (const a of plan.arms) {
     const cfg = sizeConfig(a.size, V);
     const textOnly = a.rowsPerBatch.text === a.batchSize;
-    const fwd = evalForwardTokens(textOnly ? 'text-only' : a.group) / 3;
     const drawn = textOnly ? 0 : EVAL.drawn * 2 * (20 + 66); // CFG: two rows per step, prompt + codes
-    const evalSeconds = CONTINUE.evalPoints * trainSeconds(cfg, a.seqLen, fwd + drawn, c);
+    // forward tokens at a third of a training token, drawn tokens (one-row decode steps) at a whole one
+    const points = textOnly
+      ? CONTINUE.evalPoints * (evalForwardTokens('text') / 3)
+      : (CONTINUE.evalPoints - 1) * (evalForwardTokens('curve') / 3 + drawn) + evalForwardTokens('all') / 3 + drawn;
+    const evalSeconds = trainSeconds(cfg, a.seqLen, points, c);
     arms.push({ name: a.name, seeds: a.seeds.length, trainSeconds: trainSeconds(cfg, a.seqLen, a.totalTokens, c), evalSeconds });
   }
   return { arms, totalSeconds: arms.reduce((s, a) => s + a.seeds * (a.trainSeconds + a.evalSeconds), 0) };

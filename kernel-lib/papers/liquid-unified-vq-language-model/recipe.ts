@@ -232,7 +232,7 @@ export async function evaluateRun(outDir: string, m: RunMetrics, tools: LiquidTo
       const s = await Session.load(path.join(outDir, checkpointName(k)));
       try {
         const t0 = Date.now();
-        const sc = await scoreCheckpoint(s, held, { decode: tools.codec.decode, clip: tools.clip, checker: tools.checker }, { measures: textOnly ? 'text' : 'all' });
+        const sc = await scoreCheckpoint(s, held, { decode: tools.codec.decode, clip: tools.clip, checker: tools.checker }, { measures: textOnly ? 'text' : k === m.steps ? 'all' : 'curve' });
         const file: EvalFile = {
           arm: m.arm,
           size: m.size,
