@@ -254,7 +254,11 @@ export async function evaluateRun(outDir: string, m: RunMetrics, tools: LiquidTo
         fs.mkdirSync(path.dirname(path.join(outDir, evalName(k))), { recursive: true });
         atomicWriteFile(path.join(outDir, evalName(k)), `${JSON.stringify(checked)}\n`);
         const p = probeOf(checked);
-        log(`[${m.name}] step ${k}: Brown NLL ${p.brownNll.toFixed(3)}${p.imageNll === null ? '' : `, image-code NLL ${p.imageNll.toFixed(3)} (accuracy ${(p.imageAccuracy as number).toFixed(3)}), caption NLL ${(p.captionNll as number).toFixed(3)}, questions ${(p.questionAccuracy as number).toFixed(3)}`} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+        const parts = [`Brown NLL ${p.brownNll.toFixed(3)}`];
+        if (p.imageNll !== null) parts.push(`image-code NLL ${p.imageNll.toFixed(3)} (accuracy ${(p.imageAccuracy as number).toFixed(3)})`);
+        if (p.captionNll !== null) parts.push(`caption NLL ${p.captionNll.toFixed(3)}`);
+        if (p.questionAccuracy !== null) parts.push(`questions ${p.questionAccuracy.toFixed(3)}`);
+        log(`[${m.name}] step ${k}: ${parts.join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       } finally {
         s.dispose();
       }
