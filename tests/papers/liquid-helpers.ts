@@ -9,7 +9,9 @@ import type { ImageCodes } from '../../kernel-lib/tokenizer';
 import type { DataStore } from '../../kernel-lib/data/store';
 import { liquid } from '../../kernel-lib';
 import { SceneChecker } from '../../kernel-lib/eval/scene-checker';
-import { tinyTokenizer } from '../helpers/fixtures';
+import { ClipModel } from '../../kernel-lib/eval/clip';
+import { defaultClipConfig } from '../../kernel-lib/eval/clip-config';
+import { tinyBpe, tinyTokenizer } from '../helpers/fixtures';
 
 /** A stand-in VQ encoder: 4×4 codes from each cell's mean brightness (deterministic, in [0, 32)). */
 export function fakeVq(img: RGBImage): ImageCodes {
@@ -58,18 +60,29 @@ export const TINY_SIZE = { hiddenSize: 16, intermediateSize: 8, numLayers: 1, nu
 /** Few held-out items of each kind. */
 export const TINY_HELD_OUT: Partial<liquid.HeldOutSizes> = { brownWindows: 4, brownSeqLen: 32, t2iItems: 4, i2tItems: 4, questions: 4, drawn: 2, routingRows: 4 };
 
-/** Tools for a run on a small data build: text checkpoints under `root`/liquid/text-<size>, with the scene checker. */
-export function tinyTools(store: DataStore, root: string, o: { checker?: boolean } = {}): liquid.LiquidTools & { codec: ReturnType<typeof fakeCodec> } {
-  const checker = o.checker === false ? undefined : SceneChecker.fromStore(store);
+/** A small random CLIP on the tiny tokenizer (its scores mean nothing; they exercise the CLIP-T path). */
+export function tinyClip(): ClipModel {
+  const bpe = tinyBpe();
+  return ClipModel.create(bpe, defaultClipConfig({ vocabSize: bpe.vocabSize, visionWidths: [8, 8, 8], visionHidden: 16, textEmbed: 8, textHidden: 16, embedDim: 8 }), 1);
+}
+
+/** Tools for a run on a small data build: text checkpoints under `root`/liquid/text-<size>, with the scene checker and a tiny CLIP. */
+export function tinyTools(store: DataStore, root: string, o: { evaluators?: boolean } = {}): liquid.LiquidTools & { codec: ReturnType<typeof fakeCodec> } {
+  const checker = o.evaluators === false ? undefined : SceneChecker.fromStore(store);
+  const clip = o.evaluators === false ? undefined : tinyClip();
   return {
     store,
     codec: fakeCodec(),
     checker,
+    clip,
     textDir: (size) => path.join(root, 'liquid', `text-${size}`),
     brown: { maxDocs: 3 },
     textTokenizer: tinyTokenizer(false),
     configFor: () => TINY_SIZE,
     heldOutSizes: TINY_HELD_OUT,
-    dispose: () => checker?.dispose(),
+    dispose: () => {
+      checker?.dispose();
+      clip?.dispose();
+    },
   };
 }

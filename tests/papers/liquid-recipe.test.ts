@@ -14,6 +14,7 @@ import { CommandSpec, helpText } from '../../kernel-lib/cli/args';
 import type { Io } from '../../kernel-lib/cli/io';
 import { LiquidEnv, liquidOptions, trainLiquidCommand } from '../../kernel-lib/cli/train-liquid';
 import { defaultMoEConfig } from '../../kernel-lib/model/config';
+import { countParams } from '../../kernel-lib/model/params';
 import { DataStore, ensureData } from '../../kernel-lib/data/store';
 import { useBackend } from '../helpers/backend';
 import { tinySession } from '../helpers/fixtures';
@@ -154,7 +155,15 @@ test('text checkpoint, continuation, Ctrl-C and resume through the command: the 
   expect(last.drawn!.codes).toHaveLength(2);
   expect(last.drawn!.codes.every((c) => c.length === 16 && c.every((x) => x >= 0 && x < 32))).toBe(true);
   expect(last.drawn!.objectsRight).toHaveLength(2);
+  expect(last.drawn!.clipOwn).toHaveLength(2);
+  expect(last.drawn!.clipShuffled).toHaveLength(2);
+  expect(last.drawn!.cfgScale).toBe(7);
   expect(last.tokens).toEqual({ text: 4 * 8 * 160, total: 4 * 24 * 160 });
+  expect(liquid.readRun(outA)).toEqual({ metrics: m, evals: [mid, last] });
+  expect(liquid.readTextRecord('moe-h64', textDir)).toEqual({
+    size: 'moe-h64', checkpoint: 'text-moe-h64', tokens: 3 * 8 * 128, testPerplexity: tm.test_perplexity, bigramTestPerplexity: tm.bigram_test_perplexity,
+    params: countParams(tm.config), nonEmbedding: m.params.nonEmbedding,
+  });
   const back = await Session.load(path.join(outA, liquid.checkpointName(4)));
   expect(back.tokenizer.hasUnconditional).toBe(true);
   back.dispose();

@@ -175,7 +175,7 @@ export async function trainContinuation(arm: PlanArm, tools: LiquidTools, o: Con
     };
     if (r.stopped === 'aborted') return metrics;
     writeMetrics(o.outDir, metrics);
-    const done = await evaluateRun(o.outDir, metrics, tools, { signal: o.signal, log });
+    const done = await evaluateRun(o.outDir, metrics, tools, { signal: o.signal, log, brownTest: streams.test });
     if (done) writeMetrics(o.outDir, { ...metrics, probes: done, ...wallTimes(metrics.train_wall_time_s * 1000, t0) });
     return readRunMetrics(o.outDir);
   } finally {
@@ -216,16 +216,17 @@ export function probeOf(e: EvalFile): Probe {
 /**
  * Scores every evaluation checkpoint of a trained run that has no eval file yet (reloading its float16
  * weights); returns the probes of all, or null when the signal stopped it (the same call continues).
+ * `brownTest` is the Brown test stream when the caller has it (else it is encoded here).
  */
-export async function evaluateRun(outDir: string, m: RunMetrics, tools: LiquidTools, o: { signal?: AbortSignal; log?: (s: string) => void } = {}): Promise<Probe[] | null> {
+export async function evaluateRun(outDir: string, m: RunMetrics, tools: LiquidTools, o: { signal?: AbortSignal; log?: (s: string) => void; brownTest?: Int32Array } = {}): Promise<Probe[] | null> {
   const log = o.log ?? ((x: string) => process.stderr.write(x + '\n'));
   const todo = m.evalSteps.filter((k) => !fs.existsSync(path.join(outDir, evalName(k))));
   if (todo.length > 0) {
     const first = await Session.load(path.join(outDir, checkpointName(todo[0])));
     const tok = first.tokenizer;
     first.dispose();
-    const streams = await brownStreams(tok, { store: tools.store, ...tools.brown });
-    const held = heldOutSet(tools.store, tok, tools.codec.encode, streams.test, { split: 'test', sizes: tools.heldOutSizes });
+    const brownTest = o.brownTest ?? (await brownStreams(tok, { store: tools.store, ...tools.brown })).test;
+    const held = heldOutSet(tools.store, tok, tools.codec.encode, brownTest, { split: 'test', sizes: tools.heldOutSizes });
     const textOnly = m.mixture.rowsPerBatch.text === m.mixture.batchSize;
     for (const k of todo) {
       if (o.signal?.aborted) return null;

@@ -6,7 +6,11 @@
  * (claims.ts), rounds, and checks itself against the same shape before it returns.
  */
 import { arr, checkShape, Infer, int, num, numOrNull, obj, oneOf, opt, str } from '../shape';
-import { SIZE_PRESETS } from '../../model/config';
+import * as path from 'node:path';
+import { SIZE_PRESETS, validateMoEConfig } from '../../model/config';
+import type { MoEConfig } from '../../model/config';
+import { countNonEmbeddingParams, countParams } from '../../model/params';
+import { readJsonOf } from '../recipe-metrics';
 import { logLogFit } from '../../util/stats';
 import { VERDICT, verdictRecords } from '../verdict';
 import { resultsHeader, resultsHeaderFields } from '../results-file';
@@ -78,6 +82,17 @@ export function checkResults(json: unknown, what = RESULTS_FILE): Results {
     }
   }
   return r;
+}
+
+/** A text checkpoint as Measurements lists it: from its directory's config.json and metrics.json (evaluateTextLm's). */
+export function readTextRecord(size: (typeof SIZE_PRESETS)[number], dir: string): Measurements['text'][number] {
+  const file = path.join(dir, 'metrics.json');
+  const m = readJsonOf(file, 'liquid.readTextRecord') as { config?: MoEConfig; training?: { tokensSeen?: number }; test_perplexity?: number; bigram_test_perplexity?: number };
+  if (!m.config || typeof m.test_perplexity !== 'number' || typeof m.bigram_test_perplexity !== 'number' || typeof m.training?.tokensSeen !== 'number') {
+    throw new Error(`${file}: not an evaluated text checkpoint (config, training.tokensSeen, test_perplexity and bigram_test_perplexity are needed)`);
+  }
+  const config = validateMoEConfig(m.config);
+  return { size, checkpoint: path.basename(dir), tokens: m.training.tokensSeen, testPerplexity: m.test_perplexity, bigramTestPerplexity: m.bigram_test_perplexity, params: countParams(config), nonEmbedding: countNonEmbeddingParams(config) };
 }
 
 /** What notebook 03 measured. */

@@ -117,3 +117,9 @@ export function evaluatedSteps(dir: string): number[] {
     .map((m) => Number(m[1]))
     .sort((a, b) => a - b);
 }
+
+/** A run's output directory read back: its metrics and every evaluation file it has, in step order. */
+export function readRun(dir: string): { metrics: RunMetrics; evals: EvalFile[] } {
+  const metrics = readRunMetrics(dir);
+  return { metrics, evals: evaluatedSteps(dir).map((k) => readEvalFile(dir, k)) };
+}
