@@ -9,6 +9,9 @@
  *   const { session, adapter } = await sb.moss.loadArm(outDir, baseDir);
  *   const scores = sb.moss.scoreItems(session, items);       // per held-out item: image-code and text NLL
  *   sb.moss.verdicts(numbers);                               // each claim, the paper's number, ours, the criterion
+ *   sb.moss.shipRuns({ from: '.cache/moss', to: 'data/checkpoints/moss' });   // finished runs → committed, float16
+ *   const arms = sb.moss.ArmSet.load(session, { lora: dir1, moss: dir2 });    // several adapters, one on at a time
+ *   sb.moss.routingByModel(arms, items);                     // beyond the paper: routing exclusivity, co-activation
  */
 export { CITATION } from './citation';
 export { ARMS, ARM_NAMES, RANKS, TABLE2_RANK, ALPHA, DROPOUT, adapterParams, matchedRank, armAdapter } from './arms';
@@ -27,4 +30,15 @@ export { results, checkResults, RESULTS, NOTEBOOK, RESULTS_FILE } from './result
 export type { Results, Measurements, ArmRun } from './results';
 export { causalKernelFigure, armsFigure, rankFigure, decodeFigure, exclusivityFigure, seedMeanSe } from './figures';
 export { causalityCheck } from './causality';
+export { shipRun, shipRuns, checkFinishedRun, SHIPPED_FOLDER, SHIPPED_FILE, SHIP_MAX_BYTES } from './shipped';
+export type { ShipRecord, ShipRunsResult } from './shipped';
+export { placeRuns, readArmRuns, commonSeeds, wantedRuns, trainCommand, SEEDS } from './run-places';
+export type { RunPlace } from './run-places';
+export { ArmSet, BASE_MODEL } from './arm-set';
+export { routingByModel } from './routing';
+export type { RoutingOptions } from './routing';
+export { decodeCost } from './decode-cost';
+export type { DecodeCost, DecodeCostOptions } from './decode-cost';
+export { sideBySide, writeNarration } from './completions';
+export type { SideBySide, SideBySideOptions } from './completions';
 export type { CausalityCheck } from './causality';
