@@ -57,9 +57,14 @@ test('rankFigure: a line per arm with two or more ranks, in rank order', () => {
   expect(() => moss.rankFigure({ runs: [row('lora', 8, [3])] })).toThrow('rankFigure: no arm has runs at two or more ranks');
 });
 
-test('decodeFigure and exclusivityFigure: labelled; empty input refused', () => {
+test('decodeFigure, exclusivityFigure and coActivationFigure: labelled; one line per model; empty input refused', () => {
   labelled(moss.decodeFigure([{ model: 'base', msPerImage: 900 }, { model: 'moss', msPerImage: 1200 }]));
   labelled(moss.exclusivityFigure([{ model: 'base', exclusivity: [0.1, 0.2], coActivation: [0.5, 0.6] }]));
   expect(() => moss.decodeFigure([])).toThrow('decodeFigure: no decode timings');
   expect(() => moss.exclusivityFigure([])).toThrow('exclusivityFigure: no routing measurements');
+  const routing = [{ model: 'base', exclusivity: [0.1, 0.2], coActivation: [0.5, 0.6] }, { model: 'moss', exclusivity: [0.3, 0.1], coActivation: [0.4, 0.7] }];
+  const co = moss.coActivationFigure(routing);
+  labelled(co);
+  expect(co.data.map((t) => [t.name, t.x, t.y])).toEqual([['base', [0, 1], [0.5, 0.6]], ['moss', [0, 1], [0.4, 0.7]]]);
+  expect(() => moss.coActivationFigure([])).toThrow('coActivationFigure: no routing measurements');
 });

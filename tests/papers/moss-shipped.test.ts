@@ -180,6 +180,20 @@ test('placeRuns / commonSeeds / readArmRuns: present runs read back as ArmRuns, 
   expect(() => moss.placeRuns(to, [{ arm: 'moss', seeds: [0] }])).toThrow('moss.placeRuns: moss needs a rank');
 });
 
+test('runsForResults: Table 2 at the seeds all its arms share; another part only when it has those seeds; notes say what is missing', () => {
+  const to = path.join(root, 'ship-all');
+  const table2 = moss.placeRuns(to, [{ arm: 'lora', rank: 2, seeds: [0, 1] }, { arm: 'moss', rank: 2, seeds: [0, 1] }]);
+  const r = moss.runsForResults({ table2, table10: moss.placeRuns(to, [{ arm: 'sam-convlora', rank: 2, seeds: [0, 1] }]), table12: moss.placeRuns(to, [{ arm: 'lora', rank: 2, seeds: [0] }]) });
+  expect(r.seeds).toEqual([0]);
+  expect(r.runs.map((x) => `${x.arm} ${x.metrics.map((m) => m.seed)}`)).toEqual(['lora 0', 'moss 0', 'lora 0']);
+  expect(r.notes).toEqual([
+    'Table 2 is judged on seed 0 only (missing: moss-lora-r2-seed1, moss-moss-r2-seed1)',
+    'Table 10 is left out: moss-sam-convlora-r2-seed0 not present',
+  ]);
+  const none = moss.runsForResults({ table2: moss.placeRuns(to, [{ arm: 'lora', rank: 2, seeds: [1] }, { arm: 'moss', rank: 2, seeds: [0] }]) });
+  expect(none).toEqual({ runs: [], seeds: [], notes: ['Table 2 has no seed at which all four arms are present (missing: moss-lora-r2-seed1)'] });
+});
+
 test('ArmSet: several adapters on one session, one on at a time, each computing what it computes alone; base when none', async () => {
   const n0 = tf.memory().numTensors;
   const to = path.join(root, 'ship-all');

@@ -8,6 +8,7 @@
  *   rankFigure          Fig. 5: held-out image-code NLL against adapter rank, one line per arm (± s.e. over seeds)
  *   decodeFigure        C.3: milliseconds per generated image (cached step decoding) by model
  *   exclusivityFigure   beyond the paper: routing exclusivity of text vs image tokens per layer, by model
+ *   coActivationFigure  beyond the paper: the image tokens' strongest-partner expert co-activation per layer, by model
  */
 import type { Figure, PlotlyTrace } from '../../display/plotly';
 import type { Results } from './results';
@@ -141,4 +142,20 @@ export function decodeFigure(decode: NonNullable<Results['decode']>): Figure {
 /** Beyond the paper: JSD between text and image tokens' routing per layer (bits), one line per model (papers/figures.ts). */
 export function exclusivityFigure(routing: NonNullable<Results['routing']>): Figure {
   return sharedExclusivityFigure(routing, { title: 'Beyond the paper: how separately text and image tokens are routed, by depth and adapter' });
+}
+
+/** Beyond the paper: the image tokens' strongest-partner co-activation per layer, one line per model. */
+export function coActivationFigure(routing: NonNullable<Results['routing']>): Figure {
+  if (routing.length === 0) throw new Error('coActivationFigure: no routing measurements');
+  return {
+    data: routing.map((m) => ({ type: 'scatter', mode: 'lines+markers', name: m.model, x: m.coActivation.map((_, l) => l), y: m.coActivation })),
+    layout: {
+      title: { text: 'Beyond the paper: how often an expert fires with its strongest partner on image tokens, by depth and adapter' },
+      xaxis: { title: { text: 'MoE layer' }, dtick: 1 },
+      yaxis: { title: { text: 'strongest-partner co-activation (share of the expert’s tokens)' }, range: [0, 1] },
+      legend: { orientation: 'h', y: -0.2 },
+      height: 380,
+      margin: { ...MARGIN, b: 90 },
+    },
+  };
 }

@@ -26,14 +26,14 @@ export { RUN_METRICS, ITEM_SCORES_FILE, readRunMetrics, readItemScores, METRICS_
 export type { RunMetrics, StepTime, Probe, ItemScoresFile } from './run-metrics';
 export { verdicts, compare, lowerBy2se, describe, decodeVerdict, PAPER_DECODE_RATIO } from './claims';
 export type { Numbers, Verdict, ArmScores, SeedScores, Comparison } from './claims';
-export { results, checkResults, RESULTS, NOTEBOOK, RESULTS_FILE } from './results';
+export { results, checkResults, runRows, RESULTS, NOTEBOOK, RESULTS_FILE } from './results';
 export type { Results, Measurements, ArmRun } from './results';
-export { causalKernelFigure, armsFigure, rankFigure, decodeFigure, exclusivityFigure, seedMeanSe } from './figures';
+export { causalKernelFigure, armsFigure, rankFigure, decodeFigure, exclusivityFigure, coActivationFigure, seedMeanSe } from './figures';
 export { causalityCheck } from './causality';
 export { shipRun, shipRuns, checkFinishedRun, SHIPPED_FOLDER, SHIPPED_FILE, SHIP_MAX_BYTES } from './shipped';
 export type { ShipRecord, ShipRunsResult } from './shipped';
-export { placeRuns, readArmRuns, commonSeeds, wantedRuns, trainCommand, SEEDS } from './run-places';
-export type { RunPlace } from './run-places';
+export { placeRuns, readArmRuns, commonSeeds, wantedRuns, trainCommand, runsForResults, SEEDS } from './run-places';
+export type { RunPlace, RunsForResults } from './run-places';
 export { ArmSet, BASE_MODEL } from './arm-set';
 export { routingByModel } from './routing';
 export type { RoutingOptions } from './routing';

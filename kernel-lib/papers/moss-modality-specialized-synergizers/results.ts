@@ -185,19 +185,7 @@ export function results(m: Measurements): Results {
       textItems: first.textTokens.filter((n) => n > 0).length,
       ids: first.ids,
     },
-    runs: m.runs.map((r) => ({
-      arm: r.arm,
-      ...(r.arm === 'full' ? {} : { rank: r.rank as number }),
-      ...(r.metrics[0].adapter ? { adapterRank: r.metrics[0].adapter.rank } : {}),
-      params: r.metrics[0].adapter?.params ?? r.metrics[0].trainableParams,
-      seeds: r.metrics.map((x) => x.seed),
-      steps: r.metrics[0].steps,
-      stepMs: medianStepMs(r.metrics),
-      imageNll: round(finiteMean(seedMeans(r.scores.map((s) => s.imageNll)))),
-      imageNllPerSeed: r.scores.map((s) => round(finiteMean(s.imageNll))),
-      textNll: round(finiteMean(seedMeans(r.scores.map((s) => s.textNll)))),
-      textNllPerSeed: r.scores.map((s) => round(finiteMean(s.textNll))),
-    })),
+    runs: runRows(m.runs),
     perItem: m.runs.map((r) => ({
       arm: r.arm,
       ...(r.arm === 'full' ? {} : { rank: r.rank as number }),
@@ -219,6 +207,23 @@ export function results(m: Measurements): Results {
   };
   // What is written must read back: NaN (an undefined measurement) fails here, naming the field.
   return checkResults(JSON.parse(JSON.stringify(built)), 'moss.results');
+}
+
+/** One row of the results' `runs` per arm and rank: seed means of the held-out NLLs, sizes, steps, step time. */
+export function runRows(runs: readonly ArmRun[]): Results['runs'] {
+  return runs.map((r) => ({
+    arm: r.arm,
+    ...(r.arm === 'full' ? {} : { rank: r.rank as number }),
+    ...(r.metrics[0].adapter ? { adapterRank: r.metrics[0].adapter.rank } : {}),
+    params: r.metrics[0].adapter?.params ?? r.metrics[0].trainableParams,
+    seeds: r.metrics.map((x) => x.seed),
+    steps: r.metrics[0].steps,
+    stepMs: medianStepMs(r.metrics),
+    imageNll: round(finiteMean(seedMeans(r.scores.map((s) => s.imageNll)))),
+    imageNllPerSeed: r.scores.map((s) => round(finiteMean(s.imageNll))),
+    textNll: round(finiteMean(seedMeans(r.scores.map((s) => s.textNll)))),
+    textNllPerSeed: r.scores.map((s) => round(finiteMean(s.textNll))),
+  }));
 }
 
 /** Mean edit accuracy over seeds (null when no item is an edit). */

@@ -96,3 +96,40 @@ export function readArmRuns(places: readonly RunPlace[], o: { seeds?: readonly n
   }
   return [...out.values()];
 }
+
+/** What the results builder gets from the runs found: the runs, the seeds they share, and what was left out and why. */
+export interface RunsForResults {
+  /** Table 2's four arms at the seeds all four have, and each other part whose every run has those seeds. */
+  runs: ArmRun[];
+  seeds: number[];
+  /** One sentence per part left out (or Table 2 incomplete): what is missing. */
+  notes: string[];
+}
+
+/**
+ * The runs a results JSON can be built from: Table 2 (every arm at r = 8) at the seeds all four arms have;
+ * then the rank sweep, Table 10 and Table 12, each only when every one of its runs has those same seeds
+ * (a verdict pairs seed k of one arm with seed k of another). Empty `runs` when Table 2 has no common seed.
+ */
+export function runsForResults(places: { table2: readonly RunPlace[] } & Partial<Record<'ranks' | 'table10' | 'table12', readonly RunPlace[]>>): RunsForResults {
+  const seeds = commonSeeds(places.table2);
+  const missing = (ps: readonly RunPlace[]) => ps.filter((p) => !p.present).map((p) => p.name);
+  if (seeds.length === 0) {
+    return { runs: [], seeds, notes: [`Table 2 has no seed at which all four arms are present (missing: ${missing(places.table2).join(', ')})`] };
+  }
+  const notes: string[] = [];
+  if (missing(places.table2).length > 0) notes.push(`Table 2 is judged on seed${seeds.length === 1 ? '' : 's'} ${seeds.join(', ')} only (missing: ${missing(places.table2).join(', ')})`);
+  const runs = readArmRuns(places.table2, { seeds });
+  for (const part of ['ranks', 'table10', 'table12'] as const) {
+    const ps = places[part];
+    if (!ps || ps.length === 0) continue;
+    const have = commonSeeds(ps);
+    const lacking = seeds.filter((k) => !have.includes(k));
+    if (lacking.length > 0) {
+      notes.push(`${part === 'ranks' ? 'the rank sweep' : part === 'table10' ? 'Table 10' : 'Table 12'} is left out: ${ps.filter((p) => !p.present && seeds.includes(p.seed)).map((p) => p.name).join(', ')} not present`);
+      continue;
+    }
+    runs.push(...readArmRuns(ps, { seeds }));
+  }
+  return { runs, seeds, notes };
+}
