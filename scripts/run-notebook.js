@@ -5,8 +5,8 @@
  * notebook top to bottom on the project's tslab kernel (what "Run All" in Jupyter does), e.g. to refresh
  * the results JSON a paper notebook writes. The executed copy goes to test-artifacts/<name>.executed.ipynb;
  * the notebook itself is left as it is. Without --quick the notebook runs in full mode (full = not quick:
- * every held-out item, shipped checkpoints); --retrain, in either mode, sets SWITCHBOARD_S1_RETRAIN=1
- * (notebook 01 then retrains its models first and analyses those).
+ * every held-out item, shipped checkpoints); --retrain, in either mode, sets SWITCHBOARD_S1_RETRAIN=1 and
+ * SWITCHBOARD_MOSS_RETRAIN=1 (notebook 01, notebook 02 then train their models first and analyse those).
  * Set-up (npm ci, build, kernel) must have run: `npm run notebook` does it first.
  */
 const { spawnSync } = require('child_process');
@@ -30,7 +30,10 @@ function main(argv) {
   const env = jupyterEnv(process.env);
   if (flags.includes('--quick')) env[QUICK_ENV_VAR] = '1';
   else delete env[QUICK_ENV_VAR];
-  if (flags.includes('--retrain')) env.SWITCHBOARD_S1_RETRAIN = '1';
+  if (flags.includes('--retrain')) {
+    env.SWITCHBOARD_S1_RETRAIN = '1';
+    env.SWITCHBOARD_MOSS_RETRAIN = '1';
+  }
   const outDir = path.join(REPO, 'test-artifacts');
   fs.mkdirSync(outDir, { recursive: true });
   const name = `${path.basename(nb, '.ipynb')}.executed.ipynb`;

@@ -1,0 +1,61 @@
+/**
+ * The shipped MoSS runs (data/checkpoints/moss/<run>/, npm run ship:moss) are what notebook 02's quick mode
+ * reads: each is a finished adapter run with its held-out scores, its adapter float16 and at most 2 MB, and
+ * the float16 adapter, loaded on the shipped mm-moe-small, re-scores the first held-out test items of each
+ * task as the run scored them in float32 when it finished (eval-test.json): within 5e-4 nats (measured on
+ * moss-moss-r8-seed0: 1.0e-4 with the float16 adapter, 4.5e-5 with the float32 one; the file keeps 4 decimals).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { useBackend } from '../helpers/backend';
+import { moss } from '../../kernel-lib';
+import { readSafetensors } from '../../kernel-lib/checkpoint';
+import { ensureData } from '../../kernel-lib/data/store';
+import { VQVAE } from '../../kernel-lib/image';
+
+const CK = path.resolve(__dirname, '../../data/checkpoints');
+const ROOT = path.join(CK, moss.SHIPPED_FOLDER);
+const RUNS = fs.existsSync(ROOT) ? fs.readdirSync(ROOT).filter((n) => !n.startsWith('.')).sort() : [];
+/** Held-out test items per task re-scored per run (the first ones: eval-test.json lists the tasks in this order). */
+const CHECK_ITEMS = 2;
+
+beforeAll(() => useBackend());
+
+test('every shipped run directory is a finished adapter run named by its metrics, float16, ≤ 2 MB', () => {
+  expect(RUNS.length).toBeGreaterThan(0);
+  for (const run of RUNS) {
+    const dir = path.join(ROOT, run);
+    const m = moss.checkFinishedRun(dir, 'shipped');
+    expect(m.name).toBe(run);
+    const file = path.join(dir, moss.ADAPTER_DIR, 'adapter_model.safetensors');
+    expect(fs.statSync(file).size).toBeLessThanOrEqual(moss.SHIP_MAX_BYTES);
+    expect([...readSafetensors(file).tensors.values()].every((t) => t.dtype === 'F16')).toBe(true);
+    const rec = JSON.parse(fs.readFileSync(path.join(dir, moss.SHIPPED_FILE), 'utf8')) as moss.ShipRecord;
+    expect(rec).toMatchObject({ run, dtype: 'F16', adapterBytes: fs.statSync(file).size });
+  }
+});
+
+describe.each(RUNS)('%s', (run) => {
+  test('the float16 adapter re-scores the first held-out items of each task as the run did', async () => {
+    const dir = path.join(ROOT, run);
+    const scored = moss.readItemScores(dir, 'test');
+    const vq = VQVAE.load(path.join(CK, 'vqvae-emoji'));
+    const store = await ensureData();
+    const items = moss.heldOutItems(store, (im) => vq.encodeImages(im), { split: 'test', perKind: CHECK_ITEMS });
+    const { session, adapter } = await moss.loadArm(dir, path.join(CK, 'mm-moe-small'));
+    try {
+      const now = moss.scoreItems(session, items);
+      for (const [i, id] of now.ids.entries()) {
+        const k = scored.ids.indexOf(id);
+        expect(k).toBeGreaterThanOrEqual(0);
+        expect(Math.abs(now.imageNll[i] - scored.imageNll[k])).toBeLessThan(5e-4);
+        if (Number.isFinite(scored.textNll[k])) expect(Math.abs(now.textNll[i] - scored.textNll[k])).toBeLessThan(5e-4);
+        else expect(Number.isNaN(now.textNll[i])).toBe(true);
+      }
+    } finally {
+      adapter?.detach();
+      session.dispose();
+      vq.dispose();
+    }
+  });
+});
