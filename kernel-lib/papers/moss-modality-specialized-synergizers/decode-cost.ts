@@ -7,6 +7,7 @@
  */
 import type { Prompt } from '../../tokenizer/prompt';
 import type { ArmSet } from './arm-set';
+import { median } from '../summary';
 
 export interface DecodeCostOptions {
   /** Models, `base` or arm labels (default: all of the set's models). */
@@ -40,11 +41,6 @@ async function drawOne(arms: ArmSet, prompt: Prompt, seed: number, o: DecodeCost
   return ms;
 }
 
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
 /** Times one image per prompt and model (see the file comment). */
 export async function decodeCost(arms: ArmSet, prompts: readonly Prompt[], o: DecodeCostOptions = {}): Promise<DecodeCost> {
   if (prompts.length === 0) throw new Error('moss.decodeCost: no prompts');
@@ -70,5 +66,5 @@ export async function decodeCost(arms: ArmSet, prompts: readonly Prompt[], o: De
   } finally {
     arms.use(before);
   }
-  return { msPerImage: Object.fromEntries(models.map((m) => [m, median(samples[m])])), samples, images: prompts.length };
+  return { msPerImage: Object.fromEntries(models.map((m) => [m, median(samples[m]) as number])), samples, images: prompts.length };
 }

@@ -76,10 +76,11 @@ export function shipRun(fromDir: string, toDir: string): ShipRecord {
   const st = readSafetensors(path.join(adapter, PEFT_WEIGHTS));
   let maxErr = 0;
   let maxAbs = 0;
-  let from: ShipRecord['from'] = 'F32';
+  const dtypes = new Set([...st.tensors.values()].map((t) => t.dtype));
+  if (dtypes.size !== 1) throw new Error(`moss.shipRun: ${m.name}'s adapter ${dtypes.size === 0 ? 'holds no tensors' : `mixes dtypes (${[...dtypes].join(', ')})`}; the recipe writes one dtype`);
+  const from = [...dtypes][0];
   const tensors: [string, HostTensor][] = [];
   for (const [name, t] of st.tensors) {
-    from = t.dtype;
     const half = roundToFloat16(t.data);
     for (let i = 0; i < half.length; i++) {
       if (!Number.isFinite(half[i])) throw new Error(`moss.shipRun: ${m.name}: tensor "${name}" has a value (${t.data[i]}) that float16 cannot hold`);
