@@ -133,3 +133,26 @@ test('drawTargets: draws one grid per item after the prompt; the scene checker s
     s.dispose();
   }
 });
+
+test('instructionChecker knows every object a held-out target shows, skin-tone variants by their tone', () => {
+  const checker = moss.instructionChecker(store);
+  try {
+    const known = new Map(checker.templates.map((t) => [t.emoji, t.name]));
+    let toned = 0;
+    for (const split of ['val', 'test'] as const) {
+      for (const ex of instructionData(store, { split })) {
+        for (const o of ex.meta.scene?.objects ?? []) {
+          expect(known.has(o.emoji)).toBe(true);
+          const e = store.emoji[o.emoji];
+          if (e.tones.length > 0) {
+            toned++;
+            expect(known.get(o.emoji)).toBe(`${e.name} (${e.tones[0]} skin tone)`);
+          }
+        }
+      }
+    }
+    expect(toned).toBeGreaterThan(0); // stories do change skin tones (the case the checker once refused)
+  } finally {
+    checker.dispose();
+  }
+});

@@ -21,7 +21,7 @@ import type { ImageCodes } from '../../tokenizer';
 import type { RGBImage, VQVAE } from '../../image';
 import { centreIn, SceneChecker } from '../../eval/scene-checker';
 import type { DataStore } from '../../data/store';
-import { objectVocabulary, SCENE_SUBCATEGORIES, STORY_EXTRA_SUBCATEGORIES } from '../../data/objects';
+import { generators } from '../../data/build';
 import { tokenScores } from '../../analysis/token-scores';
 import { CodedItem, itemRow, joinText } from './items';
 
@@ -105,12 +105,19 @@ export interface DrawOptions {
 }
 
 /**
- * A scene checker that knows every object an instruction target can show: the scenes' objects and the
- * stories' extra ones (SceneChecker.fromStore knows the scenes' only). Dispose it after use.
+ * A scene checker that knows every object an instruction target can show: the scenes' objects, the stories'
+ * extra ones, and the single skin-tone variants a story turns a hand into ("The waving hand changes to dark
+ * skin tone."), each a template of its own named with its tone, so a hand drawn in the wrong tone is not the
+ * object asked for (SceneChecker.fromStore knows the scenes' objects only). Dispose it after use.
  */
 export function instructionChecker(store: DataStore): SceneChecker {
-  const vocab = objectVocabulary(store.emoji, [...SCENE_SUBCATEGORIES, ...STORY_EXTRA_SUBCATEGORIES]);
-  return new SceneChecker(vocab.map((e) => ({ emoji: e.index, name: e.name, image: store.emojiImage(e.index) })));
+  const { story } = generators(store.emoji); // the story generator's own vocabulary and tones
+  const bases = new Set(story.vocab.map((e) => e.base));
+  const plain = story.vocab.map((e) => ({ emoji: e.index, name: e.name, image: store.emojiImage(e.index) }));
+  const toned = [...story.tones].filter(([base]) => bases.has(base)).flatMap(([, byTone]) =>
+    [...byTone].map(([tone, index]) => ({ emoji: index, name: `${store.emoji[index].name} (${tone} skin tone)`, image: store.emojiImage(index) })),
+  );
+  return new SceneChecker([...plain, ...toned]);
 }
 
 /** The prompt parts the target image is drawn after: the prompt and the target's parts before its image. */
