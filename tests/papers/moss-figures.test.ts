@@ -28,6 +28,8 @@ test('causalKernelFigure: the position, the three cells before it that the 2×2 
   const count = (v: number) => z.flat().filter((x) => x === v).length;
   expect([count(3), count(2), count(1), count(0)]).toEqual([1, 3, 3 * 8 + 4 - 3, 64 - 3 * 8 - 4 - 1]);
   expect([z[3][4], z[2][3], z[2][4], z[3][3], z[3][5], z[4][4]]).toEqual([3, 2, 2, 2, 0, 0]);
+  // square cells without widening the column range past the grid (plotly's scaleanchor would)
+  expect((f.layout as { xaxis: { range: number[]; constrain: string } }).xaxis).toMatchObject({ range: [-0.5, 7.5], constrain: 'domain' });
   // the first cell has no neighbours before it
   const z0 = (moss.causalKernelFigure({ height: 8, width: 8 }, { row: 0, col: 0 }).data[0] as unknown as { z: number[][] }).z;
   expect(z0.flat().filter((x) => x > 0)).toEqual([3]);

@@ -56,7 +56,9 @@ export function causalKernelFigure(grid: { height: number; width: number }, cell
     }],
     layout: {
       title: { text: `Fig. 2 analogue: the causal 2×2 ConvLoRA at cell (${cell.row}, ${cell.col}) of the ${H}×${W} code grid<br><sub>red: this position · blue: cells it reads · light blue: earlier cells it does not read · grey: later cells (never read)</sub>` },
-      xaxis: { title: { text: 'grid column (code cell)' }, dtick: 1 },
+      // square cells: the x axis keeps the grid's range and gives up width (plotly's scaleanchor would
+      // otherwise widen the range to fill the plot: columns −9…16 around an 8-wide grid)
+      xaxis: { title: { text: 'grid column (code cell)' }, dtick: 1, range: [-0.5, W - 0.5], constrain: 'domain' },
       yaxis: { title: { text: 'grid row (code cell)' }, autorange: 'reversed', dtick: 1, scaleanchor: 'x' },
       height: 420,
       margin: { ...MARGIN, t: 90 },
