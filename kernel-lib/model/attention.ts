@@ -3,7 +3,7 @@
  * `attentionForward` over a whole sequence batch (training, prefill; returns the keys/values for a
  * KV cache) and `attentionStep` for one new token against a KV cache (decode).
  *
- * Cache layout: see kv-cache.ts (keys pre-transposed so a step is a plain matMul q·K).
+ * The step runs on the host's copy of q, k, v with a WebAssembly kernel over the cache (kv-cache.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMul } from './linear';
@@ -88,39 +88,27 @@ export function attentionForward(
 }
 
 /**
- * One decode step for B sequences at once, each at its own next position: qk [B, (nh + nKv)·hd] and
- * v [B, nKv·hd] (already projected) → output [B, nh·hd]. The new keys/values are written into the
- * cache's layer `layer` (KvCache.write); `mask` [B, 1, C] hides each row's unused columns.
- * `scale` multiplies the scores (1/√hd), or is null when it was folded into the query weights.
+ * One decode step for B sequences at once, each at its own next position (cache.lengths): qkv
+ * [B, (nh + 2·nKv)·hd] (already projected) → output [B, nh·hd]. The step's keys and values are
+ * written into the cache's layer `layer`. Runs on the host's copy of qkv: RoPE there, then the
+ * cache's attention kernel (kv-cache.ts, attention-kernel.ts); one read and one upload per layer.
+ * `scale` multiplies the queries (1/√hd), or is null when it was folded into the query weights.
  */
-export function attentionStep(
-  qk: tf.Tensor2D,
-  v: tf.Tensor2D,
-  /** RoPE rotation of each row's position (RopeTables.stepMatrix): [hd, hd] for B = 1, else [B, hd, hd]. */
-  rot: tf.Tensor2D | tf.Tensor3D,
-  cache: KvCache,
-  layer: number,
-  mask: tf.Tensor3D,
-  s: AttnShape,
-  scale: number | null,
-): tf.Tensor2D {
+export function attentionStep(qkv: tf.Tensor2D, rope: RopeTables, cache: KvCache, layer: number, s: AttnShape, scale: number | null): tf.Tensor2D {
   const { numHeads: nh, numKvHeads: nkv, headDim: hd } = s;
-  const g = nh / nkv;
-  const B = qk.shape[0];
-  const qkRot = B === 1
-    ? tf.matMul(tf.reshape(qk, [nh + nkv, hd]), rot as tf.Tensor2D) // [nh + nKv, hd]
-    : tf.matMul(tf.reshape(qk, [B, nh + nkv, hd]), rot as tf.Tensor3D); // [B, nh + nKv, hd]
-  const rows = tf.reshape(qkRot, [B, nh + nkv, hd]);
-  const q = tf.reshape(tf.slice(rows, [0, 0, 0], [B, nh, hd]), [B * nkv, g, hd]); // heads grouped by kv head
-  const k = tf.reshape(tf.slice(rows, [0, nh, 0], [B, nkv, hd]), [B * nkv, hd]) as tf.Tensor2D;
-  const { k: K, v: V } = cache.write(layer, k, tf.reshape(v, [B * nkv, hd]) as tf.Tensor2D); // [B·nKv, C, hd], [B·nKv, hd, C]
-  const C = K.shape[1];
-  // The cache is the first matMul operand (see kv-cache.ts); for g = 1 the transposes are reshapes.
-  const tr = (x: tf.Tensor, shape: [number, number, number]): tf.Tensor3D => (g === 1 ? tf.reshape(x, shape) : tf.transpose(x, [0, 2, 1])) as tf.Tensor3D;
-  const rawT = tf.matMul(K, tr(q, [B * nkv, hd, g])); // [B·nKv, C, g]
-  const raw = tr(rawT, [B * nkv, g, C]); // [B·nKv, g, C]
-  const scores = tf.add(tf.reshape(scale === null ? raw : tf.mul(raw, scale), [B, nkv * g, C]), mask); // [B, nh, C]
-  const probs = tf.reshape(tf.softmax(scores), [B * nkv, g, C]) as tf.Tensor3D;
-  const outT = tf.matMul(V, tr(probs, [B * nkv, C, g])); // [B·nKv, hd, g]
-  return tf.reshape(tr(outT, [B * nkv, g, hd]), [B, nh * hd]) as tf.Tensor2D; // [B, nh·hd]
+  const B = qkv.shape[0];
+  const width = (nh + 2 * nkv) * hd;
+  if (qkv.shape[1] !== width) throw new Error(`attentionStep: qkv has ${qkv.shape[1]} columns, expected (nh + 2·nKv)·hd = ${width}`);
+  if (cache.batch !== B) throw new Error(`attentionStep: ${B} rows for a cache of ${cache.batch} sequences`);
+  const x = qkv.dataSync() as Float32Array; // [B, (nh + 2·nKv)·hd]: q | k | v per row
+  const q = new Float32Array(B * nh * hd);
+  const k = new Float32Array(B * nkv * hd);
+  const v = new Float32Array(B * nkv * hd);
+  for (let b = 0; b < B; b++) {
+    const pos = cache.lengths[b];
+    rope.rotate(x, b * width, q, b * nh * hd, nh, pos, scale ?? 1);
+    rope.rotate(x, b * width + nh * hd, k, b * nkv * hd, nkv, pos);
+    v.set(x.subarray(b * width + (nh + nkv) * hd, (b + 1) * width), b * nkv * hd);
+  }
+  return tf.tensor2d(cache.attend(layer, q, k, v), [B, nh * hd]);
 }

@@ -1,7 +1,7 @@
 /**
  * Weights prepared for batch-1 decoding, where per-op dispatch dominates: each RMSNorm gain is folded
- * into the matrix that follows it (x̂⊙g)·W = x̂·(diag(g)·W), the attention scale 1/√hd into the query
- * columns, and q|k and v are split so no slice is needed. That removes ~17 of ~170 kernels per step.
+ * into the matrix that follows it (x̂⊙g)·W = x̂·(diag(g)·W) and the attention scale 1/√hd into the query
+ * columns. That removes ~17 kernels per step.
  *
  * The folded copies are rebuilt when any source parameter was reassigned (a tf.Variable gets a new
  * dataId on assign), so training, resuming or editing weights can never leave decoding stale.
@@ -12,8 +12,7 @@ import { headDim } from './config';
 import type { MoEWeights } from './moe';
 
 export interface DecodeLayerWeights {
-  wqk: tf.Tensor2D; // [H, (nh + nKv)·hd], input gain folded, q columns scaled by 1/√hd
-  wv: tf.Tensor2D; // [H, nKv·hd], input gain folded
+  wqkv: tf.Tensor2D; // [H, (nh + 2·nKv)·hd], input gain folded, q columns scaled by 1/√hd
   wo: tf.Tensor2D; // [nh·hd, H] (the parameter itself)
   moe: MoEWeights; // router and w1|w3 (and shared w1|w3) with the post-attention gain folded
 }
@@ -41,10 +40,9 @@ export class DecodeWeights {
         const b = `blocks.${i}`;
         names.push(`${b}.input_norm`, `${b}.attn.wqkv`, `${b}.attn.wo`, `${b}.post_attn_norm`, `${b}.moe.router`, `${b}.moe.w13`, `${b}.moe.w2`);
         const qkv = fold(`${b}.input_norm`, p(`${b}.attn.wqkv`)); // [H, nq + 2·nk]
-        const scale = tf.concat([tf.fill([1, nq], 1 / Math.sqrt(hd)), tf.ones([1, nk])], 1);
+        const scale = tf.concat([tf.fill([1, nq], 1 / Math.sqrt(hd)), tf.ones([1, 2 * nk])], 1);
         const layer: DecodeLayerWeights = {
-          wqk: keep(tf.mul(tf.slice(qkv, [0, 0], [-1, nq + nk]), scale) as tf.Tensor2D),
-          wv: keep(tf.slice(qkv, [0, nq + nk], [-1, nk]) as tf.Tensor2D),
+          wqkv: keep(tf.mul(qkv, scale) as tf.Tensor2D),
           wo: p(`${b}.attn.wo`) as tf.Tensor as tf.Tensor2D,
           moe: {
             router: keep(fold(`${b}.post_attn_norm`, p(`${b}.moe.router`))),

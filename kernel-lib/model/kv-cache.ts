@@ -2,35 +2,26 @@
  * Key/value cache for step decoding: B sequences (rows) decoded together, each with its own length,
  * plus the per-sequence decode state adapters keep (a causal ConvLoRA's previous grid row, …).
  *
- * Layout per layer (R = B·nKv rows, C = capacity ≥ every row's length):
- *   keys   [R, C, hd]   scoresᵀ = K · qᵀ
- *   values [R, hd, C]   outᵀ = V · probsᵀ
- * The cache is always the FIRST operand of its matMuls: the wasm backend caches a packed copy of a
- * batch-1 matMul's second operand by tensor id, which would go stale under in-place writes (a
- * one-kv-head model showed it; tests/model/kv-cache.test.ts keeps such a model).
- * Row b's tokens occupy columns 0..lengths[b]−1; later columns are zero and masked out (additive −1e9,
- * so they get probability exactly 0). Capacity grows in blocks of KV_BLOCK, and a step writes its one
- * new key/value column in place (wasm and cpu backends: straight into the tensor's memory), so the
- * per-token cost does not grow with a copy of the whole cache. On other backends the write is an
- * O(C) tensor update with the same result.
- *
- * Buffers are only ever made from host arrays here, so no other tensor shares their memory and the
- * in-place writes cannot show through anywhere else.
+ * The keys and values live in a WebAssembly memory that the decode attention kernel reads directly
+ * (attention-kernel.ts): no tensors, so nothing is uploaded or copied per step and no backend cache
+ * can go stale. Layout, in floats (R = B·nKv rows, C = capacity ≥ every row's length, w = head
+ * size rounded up to 4, the padding zero):
+ *   [query w | output w | scores C + 4 | layer 0 keys [R, C, w] | layer 0 values [R, C, w] | layer 1 …]
+ * Row r = b·nKv + j is sequence b's kv head j; its tokens occupy columns 0..lengths[b]−1. A step writes
+ * each row's new key and value at its next column and attends over columns 0..lengths[b] (so rows of
+ * different lengths need no mask). Capacity grows in blocks of KV_BLOCK columns (a copy every KV_BLOCK
+ * tokens), so the per-token cost grows only with the attention's own reads.
  */
 import * as tf from '@tensorflow/tfjs';
+import { KernelMemory } from './attention-kernel';
 
 /** Columns added at a time when a cache grows. */
 export const KV_BLOCK = 64;
 
-/** Keys and values of one layer. In a cache: k [R, C, hd], v [R, hd, C]; from a prefill (attentionForward): k [nKv, hd, T], v [nKv, T, hd]. */
+/** Keys [nKv, hd, T] and values [nKv, T, hd] of one layer, as a prefill (attentionForward) returns them. */
 export interface LayerKv {
   k: tf.Tensor3D;
   v: tf.Tensor3D;
-}
-
-/** Copies `runs` runs of srcLen numbers into runs of dstLen (from run dstRun0 on): growing or stacking buffers. */
-function copyRows(src: Float32Array, srcLen: number, dst: Float32Array, dstLen: number, runs: number, dstRun0: number): void {
-  for (let i = 0; i < runs; i++) dst.set(src.subarray(i * srcLen, (i + 1) * srcLen), (dstRun0 + i) * dstLen);
 }
 
 /**
@@ -43,39 +34,23 @@ export interface AdapterDecodeState {
   dispose(): void;
 }
 
-/** A writable view of a tensor's memory, where the backend allows it (wasm, cpu). */
-function memoryOf(t: tf.Tensor): Float32Array | null {
-  const name = tf.getBackend();
-  const b = tf.backend() as unknown as {
-    typedArrayFromHeap?: (t: tf.TensorInfo) => Float32Array;
-    data?: { get(id: object): { values?: Float32Array } | undefined };
-  };
-  if (name === 'wasm' && b.typedArrayFromHeap) return b.typedArrayFromHeap(t);
-  if (name === 'cpu' && b.data) return b.data.get(t.dataId)?.values ?? null;
-  return null;
-}
-
 export class KvCache {
-  /** One entry per layer; null until the first tokens are written. */
-  layers: (LayerKv | null)[];
   /** Tokens held per row (= position of each row's next token). */
   readonly lengths: number[];
   /** Columns allocated (0 before the first tokens). */
   capacity = 0;
-  /** Heads × head size of the stored keys (set by the first fill). */
+  /** Heads × head size of the stored keys (set by the first fill); w = head size rounded up to 4. */
   private kvHeads = 0;
   private headDim = 0;
+  private w = 0;
+  private mem: KernelMemory | null = null;
   private states: Map<string, AdapterDecodeState>[];
   private disposed = false;
-  private readonly inPlace: boolean;
 
-  constructor(numLayers: number, readonly maxPositions: number, readonly batch = 1, opts: { inPlace?: boolean } = {}) {
+  constructor(readonly numLayers: number, readonly maxPositions: number, readonly batch = 1) {
     if (!Number.isInteger(batch) || batch < 1) throw new Error(`KvCache: batch must be a positive integer, got ${batch}`);
-    this.layers = new Array<LayerKv | null>(numLayers).fill(null);
     this.lengths = new Array<number>(batch).fill(0);
     this.states = Array.from({ length: batch }, () => new Map());
-    // In place where the backend lets us write a tensor's memory; `inPlace: false` forces the tensor update.
-    this.inPlace = (opts.inPlace ?? true) && ['wasm', 'cpu'].includes(tf.getBackend());
   }
 
   /** Tokens held (batch 1; a batched cache has `lengths`). */
@@ -95,81 +70,81 @@ export class KvCache {
   fill(kv: LayerKv[], T: number): void {
     this.assertLive();
     if (this.batch !== 1 || this.capacity !== 0) throw new Error('KvCache.fill: only an empty batch-1 cache can be filled');
+    if (kv.length !== this.numLayers) throw new Error(`KvCache.fill: ${kv.length} layers of keys for a cache of ${this.numLayers}`);
     const [nkv, hd] = kv[0].k.shape;
     this.kvHeads = nkv;
     this.headDim = hd;
+    this.w = Math.ceil(hd / 4) * 4;
     const C = this.roundCapacity(T + 1);
+    const mem = this.allocate(C);
+    const w = this.w;
     kv.forEach((l, i) => {
       const k = l.k.dataSync() as Float32Array; // [nKv, hd, T]
       const v = l.v.dataSync() as Float32Array; // [nKv, T, hd]
-      const K = new Float32Array(nkv * C * hd); // [nKv, C, hd]
-      const V = new Float32Array(nkv * hd * C); // [nKv, hd, C]
+      const K = mem.f32.subarray(this.keysAt(i, C)); // [nKv, C, w]
+      const V = mem.f32.subarray(this.valuesAt(i, C));
       for (let r = 0; r < nkv; r++) {
         for (let t = 0; t < T; t++) {
-          for (let d = 0; d < hd; d++) {
-            K[(r * C + t) * hd + d] = k[(r * hd + d) * T + t];
-            V[(r * hd + d) * C + t] = v[(r * T + t) * hd + d];
-          }
+          for (let d = 0; d < hd; d++) K[(r * C + t) * w + d] = k[(r * hd + d) * T + t];
+          V.set(v.subarray((r * T + t) * hd, (r * T + t + 1) * hd), (r * C + t) * w);
         }
       }
-      this.layers[i] = { k: tf.keep(tf.tensor3d(K, [nkv, C, hd])), v: tf.keep(tf.tensor3d(V, [nkv, hd, C])) };
     });
+    this.mem = mem;
     this.capacity = C;
     this.lengths[0] = T;
   }
 
-  /** Makes room for `n` more tokens in every row (grows by whole blocks; call outside a step's tidy). */
+  /** Makes room for `n` more tokens in every row (grows by whole blocks). */
   reserve(n: number): void {
     this.assertLive();
     const need = Math.max(...this.lengths) + n;
     if (need > this.maxPositions) throw new Error(`KvCache: ${need} positions would exceed maxPositions ${this.maxPositions}`);
+    if (!this.mem) throw new Error('KvCache: the cache is empty (prefill first)');
     if (need <= this.capacity) return;
     this.resize(this.roundCapacity(need));
   }
 
   /**
-   * Writes one new key [R, hd] and value [R, hd] per row at each row's next column, for `layer`. Call
-   * inside the step (the attention reads the written buffers); `advance()` after the last layer.
+   * One decode step of `layer`: writes each row's new key and value (k, v [B, nKv, hd], RoPE applied)
+   * at its next column, then attends every query head (q [B, nh, hd], RoPE and scale applied; the g =
+   * nh/nKv heads of kv head j are j·g…j·g+g−1) over its row's columns 0..length → [B, nh, hd].
+   * `advance()` after the last layer.
    */
-  write(layer: number, k: tf.Tensor2D, v: tf.Tensor2D): LayerKv {
+  attend(layer: number, q: Float32Array, k: Float32Array, v: Float32Array): Float32Array {
     this.assertLive();
-    const L = this.layers[layer];
-    if (!L) throw new Error(`KvCache.write: layer ${layer} is empty (prefill first)`);
-    const C = this.capacity;
-    const hd = this.headDim;
-    const nkv = this.kvHeads;
-    for (const len of this.lengths) if (len >= C) throw new Error('KvCache.write: no room (reserve first)');
-    if (this.inPlace) {
-      const kd = k.dataSync() as Float32Array; // [R, hd], small
-      const vd = v.dataSync() as Float32Array;
-      const K = memoryOf(L.k) as Float32Array; // [R, C, hd]
-      const V = memoryOf(L.v) as Float32Array; // [R, hd, C]
-      for (let r = 0; r < this.batch * nkv; r++) {
-        const col = this.lengths[Math.floor(r / nkv)];
-        K.set(kd.subarray(r * hd, (r + 1) * hd), (r * C + col) * hd);
-        for (let d = 0; d < hd; d++) V[(r * hd + d) * C + col] = vd[r * hd + d];
+    const mem = this.mem;
+    if (!mem) throw new Error('KvCache.attend: the cache is empty (prefill first)');
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.numLayers) throw new Error(`KvCache.attend: layer ${layer} is outside 0..${this.numLayers - 1}`);
+    const { batch: B, kvHeads: nkv, headDim: hd, w, capacity: C } = this;
+    if (k.length !== B * nkv * hd || v.length !== k.length) throw new Error(`KvCache.attend: keys and values must hold ${B * nkv * hd} numbers (B·nKv·hd), got ${k.length} and ${v.length}`);
+    const nh = q.length / (B * hd);
+    if (!Number.isInteger(nh) || nh % nkv !== 0 || nh === 0) throw new Error(`KvCache.attend: ${q.length} query numbers are not B·nh·hd with nh a multiple of ${nkv} kv heads`);
+    for (const len of this.lengths) if (len >= C) throw new Error('KvCache.attend: no room (reserve first)');
+    const g = nh / nkv;
+    const F = mem.f32;
+    const qAt = 0;
+    const outAt = w;
+    const sAt = 2 * w;
+    const K = this.keysAt(layer, C);
+    const V = this.valuesAt(layer, C);
+    const out = new Float32Array(B * nh * hd);
+    for (let b = 0; b < B; b++) {
+      const col = this.lengths[b];
+      for (let j = 0; j < nkv; j++) {
+        const r = b * nkv + j;
+        const src = r * hd;
+        F.set(k.subarray(src, src + hd), K + (r * C + col) * w);
+        F.set(v.subarray(src, src + hd), V + (r * C + col) * w);
+        for (let i = 0; i < g; i++) {
+          const h = b * nh + j * g + i;
+          F.set(q.subarray(h * hd, (h + 1) * hd), qAt); // lanes hd..w−1 stay 0
+          mem.attend(K + r * C * w, V + r * C * w, qAt, outAt, sAt, col + 1, w);
+          out.set(F.subarray(outAt, outAt + hd), h * hd);
+        }
       }
-      return L;
     }
-    // Elsewhere: add k ⊗ e_col (the column is still zero), an O(C) update with the same result.
-    const oh = new Float32Array(this.batch * nkv * C);
-    for (let r = 0; r < this.batch * nkv; r++) oh[r * C + this.lengths[Math.floor(r / nkv)]] = 1;
-    const e = tf.tensor3d(oh, [this.batch * nkv, 1, C]);
-    const next: LayerKv = {
-      k: tf.keep(tf.add(L.k, tf.mul(tf.reshape(e, [-1, C, 1]), tf.reshape(k, [-1, 1, hd])))) as tf.Tensor3D,
-      v: tf.keep(tf.add(L.v, tf.mul(tf.reshape(v, [-1, hd, 1]), e))) as tf.Tensor3D,
-    };
-    tf.dispose([L.k, L.v]);
-    this.layers[layer] = next;
-    return next;
-  }
-
-  /** Additive mask [B, 1, C] for a step: 0 on each row's columns 0..length (the new token included), −1e9 beyond. */
-  stepMask(): tf.Tensor3D {
-    const C = this.capacity;
-    const m = new Float32Array(this.batch * C);
-    this.lengths.forEach((len, b) => m.fill(-1e9, b * C + len + 1, (b + 1) * C));
-    return tf.tensor3d(m, [this.batch, 1, C]);
+    return out;
   }
 
   /** Every row gained one token (after all layers were written). */
@@ -190,9 +165,12 @@ export class KvCache {
   /** A deep copy (for branching decodes): buffers, lengths and adapter states. */
   clone(): KvCache {
     this.assertLive();
-    const c = new KvCache(this.layers.length, this.maxPositions, this.batch, { inPlace: this.inPlace });
+    const c = new KvCache(this.numLayers, this.maxPositions, this.batch);
     c.copyShapeFrom(this);
-    c.layers = this.layers.map((l) => (l ? { k: tf.keep(tf.tensor3d(l.k.dataSync() as Float32Array, l.k.shape)), v: tf.keep(tf.tensor3d(l.v.dataSync() as Float32Array, l.v.shape)) } : null));
+    if (this.mem) {
+      c.mem = new KernelMemory(this.mem.floats);
+      c.mem.f32.set(this.mem.f32);
+    }
     this.lengths.forEach((n, b) => (c.lengths[b] = n));
     c.states = this.states.map((m) => new Map([...m].map(([k, s]) => [k, s.clone()])));
     return c;
@@ -207,26 +185,25 @@ export class KvCache {
     const p0 = parts[0];
     for (const p of parts) {
       p.assertLive();
-      if (p.layers.length !== p0.layers.length || p.maxPositions !== p0.maxPositions) throw new Error('KvCache.stack: the caches belong to different models');
+      if (p.numLayers !== p0.numLayers || p.maxPositions !== p0.maxPositions) throw new Error('KvCache.stack: the caches belong to different models');
       if (p.capacity === 0) throw new Error('KvCache.stack: a cache is empty (prefill first)');
     }
     const B = parts.reduce((n, p) => n + p.batch, 0);
-    const out = new KvCache(p0.layers.length, p0.maxPositions, B, { inPlace: p0.inPlace });
+    const out = new KvCache(p0.numLayers, p0.maxPositions, B);
     out.copyShapeFrom(p0);
     const C = Math.max(...parts.map((p) => p.capacity));
-    const { kvHeads: nkv, headDim: hd } = p0;
-    for (let i = 0; i < p0.layers.length; i++) {
-      const K = new Float32Array(B * nkv * C * hd);
-      const V = new Float32Array(B * nkv * hd * C);
-      let r0 = 0;
-      for (const p of parts) {
-        const R = p.batch * nkv;
-        copyRows(p.layers[i]!.k.dataSync() as Float32Array, p.capacity * hd, K, C * hd, R, r0); // rows of C·hd
-        copyRows(p.layers[i]!.v.dataSync() as Float32Array, p.capacity, V, C, R * hd, r0 * hd); // (row, d) runs of C
-        r0 += R;
+    const mem = out.allocate(C);
+    const { kvHeads: nkv, w } = p0;
+    let r0 = 0;
+    for (const p of parts) {
+      const R = p.batch * nkv;
+      for (let i = 0; i < 2 * p0.numLayers; i++) {
+        const src = p.mem!.f32.subarray(p.regionAt(i, p.capacity));
+        copyRows(src, p.capacity * w, mem.f32.subarray(out.regionAt(i, C)), C * w, R, r0);
       }
-      out.layers[i] = { k: tf.keep(tf.tensor3d(K, [B * nkv, C, hd])), v: tf.keep(tf.tensor3d(V, [B * nkv, hd, C])) };
+      r0 += R;
     }
+    out.mem = mem;
     out.capacity = C;
     let b0 = 0;
     for (const p of parts) {
@@ -256,8 +233,7 @@ export class KvCache {
   }
 
   private release(): void {
-    for (const l of this.layers) if (l) tf.dispose([l.k, l.v]);
-    this.layers.fill(null);
+    this.mem = null; // the memory goes with its last reference
     for (const m of this.states) for (const s of m.values()) s.dispose();
     this.states = this.states.map(() => new Map());
   }
@@ -265,6 +241,7 @@ export class KvCache {
   private copyShapeFrom(o: KvCache): void {
     this.kvHeads = o.kvHeads;
     this.headDim = o.headDim;
+    this.w = o.w;
     this.capacity = o.capacity;
   }
 
@@ -272,24 +249,43 @@ export class KvCache {
     return Math.min(this.maxPositions, Math.ceil(n / KV_BLOCK) * KV_BLOCK);
   }
 
-  /** Reallocates every layer to C columns (contents kept, new columns zero). */
+  /** Float index of region i (2·layer: keys, 2·layer + 1: values) at capacity C. */
+  private regionAt(i: number, C: number): number {
+    const scratch = 2 * this.w + Math.ceil((C + 4) / 4) * 4;
+    return scratch + i * this.batch * this.kvHeads * C * this.w;
+  }
+
+  private keysAt(layer: number, C: number): number {
+    return this.regionAt(2 * layer, C);
+  }
+
+  private valuesAt(layer: number, C: number): number {
+    return this.regionAt(2 * layer + 1, C);
+  }
+
+  /** A zeroed memory for this cache's rows at capacity C. */
+  private allocate(C: number): KernelMemory {
+    return new KernelMemory(this.regionAt(2 * this.numLayers, C));
+  }
+
+  /** Reallocates to C columns (contents kept, new columns zero). */
   private resize(C: number): void {
-    const old = this.capacity;
-    const { kvHeads: nkv, headDim: hd } = this;
-    const R = this.batch * nkv;
-    this.layers = this.layers.map((l) => {
-      if (!l) return null;
-      const K = new Float32Array(R * C * hd);
-      const V = new Float32Array(R * hd * C);
-      copyRows(l.k.dataSync() as Float32Array, old * hd, K, C * hd, R, 0);
-      copyRows(l.v.dataSync() as Float32Array, old, V, C, R * hd, 0);
-      tf.dispose([l.k, l.v]);
-      return { k: tf.keep(tf.tensor3d(K, [R, C, hd])), v: tf.keep(tf.tensor3d(V, [R, hd, C])) };
-    });
+    const old = this.mem!;
+    const mem = this.allocate(C);
+    const R = this.batch * this.kvHeads;
+    for (let i = 0; i < 2 * this.numLayers; i++) {
+      copyRows(old.f32.subarray(this.regionAt(i, this.capacity)), this.capacity * this.w, mem.f32.subarray(this.regionAt(i, C)), C * this.w, R, 0);
+    }
+    this.mem = mem;
     this.capacity = C;
   }
 
   private assertLive(): void {
     if (this.disposed) throw new Error('KvCache was disposed');
   }
+}
+
+/** Copies `runs` runs of srcLen numbers into runs of dstLen (from run dstRun0 on): growing or stacking buffers. */
+function copyRows(src: Float32Array, srcLen: number, dst: Float32Array, dstLen: number, runs: number, dstRun0: number): void {
+  for (let i = 0; i < runs; i++) dst.set(src.subarray(i * srcLen, (i + 1) * srcLen), (dstRun0 + i) * dstLen);
 }

@@ -22,9 +22,8 @@ export function swiglu(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
  * Rotary position embedding tables (rotate-half convention, as Hugging Face Llama/Mixtral):
  *   x_rot = x·cos + rotate_half(x)·sin,  rotate_half(x) = [−x₂, x₁],
  *   angle(p, j) = p·θ^(−2j/hd) for j < hd/2, duplicated to length hd.
- * rotate_half is a fixed [hd, hd] matrix R so that rotate_half(x) = x·R (one 2-D matMul, no slicing),
- * and a decode step builds, for its one position p, the full rotation M_p = diag(cos_p) + R·diag(sin_p)
- * on the host (hd² numbers) so that it rotates all heads with one matMul: x_rot = x·M_p.
+ * rotate_half is a fixed [hd, hd] matrix R so that rotate_half(x) = x·R (one 2-D matMul, no slicing);
+ * a decode step, whose attention runs on the host's copy of q and k (kv-cache.ts), rotates there.
  *
  * Tables are built lazily for the positions actually used (doubling, at most maxPos), so a config
  * with a long context costs nothing until a long sequence comes.
@@ -101,27 +100,26 @@ export class RopeTables {
     return tf.add(tf.mul(x, cos), tf.mul(rot, sin));
   }
 
-  /** The [hd, hd] rotation for one position (decode step); several positions give [B, hd, hd]. */
-  stepMatrix(pos: number): tf.Tensor2D;
-  stepMatrix(pos: readonly number[]): tf.Tensor2D | tf.Tensor3D;
-  stepMatrix(pos: number | readonly number[]): tf.Tensor2D | tf.Tensor3D {
-    const ps = typeof pos === 'number' ? [pos] : pos;
-    this.ensure(Math.max(...ps) + 1);
+  /**
+   * Host rotation for a decode step: `heads` head vectors from src (from index srcAt) rotated to
+   * position `pos`, times `scale`, into dst (from dstAt). The same numbers as `apply` at that position.
+   */
+  rotate(src: Float32Array, srcAt: number, dst: Float32Array, dstAt: number, heads: number, pos: number, scale = 1): void {
+    this.ensure(pos + 1);
     const hd = this.headDim;
     const half = hd / 2;
-    const m = new Float32Array(ps.length * hd * hd);
-    ps.forEach((p, i) => {
-      const o = i * hd * hd;
-      const c = this.hostCos.subarray(p * hd, (p + 1) * hd);
-      const s = this.hostSin.subarray(p * hd, (p + 1) * hd);
-      // M_p[a, b] = cos_p[b]·δ(a, b) + R[a, b]·sin_p[b]
-      for (let b = 0; b < hd; b++) m[o + b * hd + b] = c[b];
+    const cos = this.hostCos.subarray(pos * hd, (pos + 1) * hd);
+    const sin = this.hostSin.subarray(pos * hd, (pos + 1) * hd);
+    for (let h = 0; h < heads; h++) {
+      const a = srcAt + h * hd;
+      const o = dstAt + h * hd;
       for (let j = 0; j < half; j++) {
-        m[o + (j + half) * hd + j] = -s[j];
-        m[o + j * hd + j + half] = s[j + half];
+        const x1 = src[a + j];
+        const x2 = src[a + j + half];
+        dst[o + j] = (x1 * cos[j] - x2 * sin[j]) * scale;
+        dst[o + j + half] = (x2 * cos[j + half] + x1 * sin[j + half]) * scale;
       }
-    });
-    return ps.length === 1 ? tf.tensor2d(m, [hd, hd]) : tf.tensor3d(m, [ps.length, hd, hd]);
+    }
   }
 
   dispose(): void {

@@ -230,7 +230,7 @@ export class MoEModel {
     if (ids.length === 0) throw new Error('prefill: the prompt has no tokens');
     const o: PrefillOptions = opts instanceof Uint8Array ? { modalities: opts } : opts;
     const { t } = this.checkIds([ids]);
-    if (o.cache && (o.cache.isDisposed || o.cache.batch !== 1 || o.cache.capacity !== 0 || o.cache.layers.length !== this.config.numLayers)) {
+    if (o.cache && (o.cache.isDisposed || o.cache.batch !== 1 || o.cache.capacity !== 0 || o.cache.numLayers !== this.config.numLayers)) {
       throw new Error('prefill: the cache given must be an empty batch-1 cache of this model (new, or reset)');
     }
     const cache = o.cache ?? new KvCache(this.config.numLayers, this.config.maxPositions);
@@ -290,13 +290,10 @@ export class MoEModel {
     // Without adapters, decode uses prepared weights (gains and the attention scale folded in).
     const dw = this.adapters.isEmpty ? this.decodeWeights() : null;
     const hd = this.attnShape.headDim;
-    const nqk = (c.numHeads + c.numKvHeads) * hd;
     try {
       tf.tidy(() => {
         let h = tf.gather(this.p('embed'), tf.tensor1d(tokenIds as number[], 'int32')) as tf.Tensor2D; // [B, H]
         hidden?.take('embed', h);
-        const rot = this.rope.stepMatrix(pos); // [hd, hd] or [B, hd, hd], one upload per step for all layers
-        const mask = cache.stepMask(); // [B, 1, C]
         for (let i = 0; i < c.numLayers; i++) {
           hidden?.take(`blocks.${i}.hook_resid_pre`, h);
           let m: ReturnType<typeof moeForward>;
@@ -304,14 +301,14 @@ export class MoEModel {
           if (dw) {
             const L = dw.layers[i];
             const xn = rmsNormUnit(h, c.rmsNormEps);
-            const a = attentionStep(tf.matMul(xn, L.wqk), tf.matMul(xn, L.wv), rot, cache, i, mask, this.attnShape, null);
+            const a = attentionStep(tf.matMul(xn, L.wqkv), this.rope, cache, i, this.attnShape, null);
             h = tf.add(h, tf.matMul(a, L.wo));
             hidden?.take(`blocks.${i}.hook_resid_mid`, h);
             m = moeForward(rmsNormUnit(h, c.rmsNormEps), L.moe, mo);
           } else {
             const xn = rmsNorm(h, this.p(`blocks.${i}.input_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
             const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, false, call);
-            const a = attentionStep(tf.slice(qkv, [0, 0], [B, nqk]), tf.slice(qkv, [0, nqk], [B, -1]), rot, cache, i, mask, this.attnShape, 1 / Math.sqrt(hd));
+            const a = attentionStep(qkv, this.rope, cache, i, this.attnShape, 1 / Math.sqrt(hd));
             h = tf.add(h, this.project(i, 'attn.wo', a, this.p(`blocks.${i}.attn.wo`) as tf.Tensor as tf.Tensor2D, false, call));
             hidden?.take(`blocks.${i}.hook_resid_mid`, h);
             m = moeForward(rmsNorm(h, this.p(`blocks.${i}.post_attn_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps), this.moeWeights(i), mo);

@@ -123,21 +123,24 @@ describe('the preallocated, batched cache', () => {
     for (const c of [a.cache, b.cache, both]) c.dispose();
   });
 
-  test('the in-place write and the tensor-update fallback give the same logits; clone is independent; no leaks', () => {
+  test('a clone is independent of its source and both still equal the full forward; no leaks', () => {
     const ids = randomIds(80, V, 9);
     model.forward([ids.slice(0, 10)]); // warm the causal masks used below
     model.forward([ids.slice(0, 42)]);
+    const full = model.forward([ids]).logits;
     const before = tf.memory().numTensors;
-    const fast = model.prefill(ids.slice(0, 10)).cache;
-    const slow = model.prefill(ids.slice(0, 10), 'routing', { cache: new KvCache(cfg.numLayers, cfg.maxPositions, 1, { inPlace: false }) }).cache;
+    const cache = model.prefill(ids.slice(0, 10)).cache;
     let branch: KvCache | null = null;
+    let worst = 0;
     for (let t = 10; t < 80; t++) {
-      expect(model.step(slow, ids[t]).logits).toEqual(model.step(fast, ids[t]).logits);
-      if (t === 40) branch = fast.clone();
+      worst = Math.max(worst, maxAbsDiff(model.step(cache, ids[t]).logits, full.subarray(t * V, (t + 1) * V)));
+      if (t === 40) branch = cache.clone();
     }
-    const full = model.forward([ids.slice(0, 42)]).logits;
-    expect(maxAbsDiff(model.step(branch!, ids[41]).logits, full.subarray(41 * V, 42 * V))).toBeLessThanOrEqual(1e-4);
-    for (const c of [fast, slow, branch!]) c.dispose();
+    expect(worst).toBeLessThanOrEqual(1e-4);
+    // the source wrote columns 41..79 after the clone; the branch still holds the sequence up to 40
+    const full42 = model.forward([ids.slice(0, 42)]).logits;
+    expect(maxAbsDiff(model.step(branch!, ids[41]).logits, full42.subarray(41 * V, 42 * V))).toBeLessThanOrEqual(1e-4);
+    for (const c of [cache, branch!]) c.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 });
