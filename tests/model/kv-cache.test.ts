@@ -12,6 +12,8 @@ describe.each([
   // one kv head: the wasm backend caches a packed copy of a batch-1 matMul's second operand by tensor
   // id, so a cache written in place must never be that operand (kv-cache.ts)
   ['tiny, one kv head', defaultMoEConfig('tiny', { numKvHeads: 1 })],
+  // head size 6: the attention kernel reads rows of 8 (zero-padded)
+  ['tiny, head size 6', defaultMoEConfig('tiny', { hiddenSize: 24 })],
 ])('KV-cached step decoding (%s)', (_name, cfg) => {
   let model: MoEModel;
   beforeAll(async () => {
@@ -76,6 +78,58 @@ test('decode weights (gains folded) are rebuilt when a parameter changes, withou
   model.dispose();
 });
 
+describe('long decodes (positions past 512), grouped-query heads', () => {
+  // tiny: 4 query heads share 2 kv heads
+  const cfg = defaultMoEConfig('tiny', { maxPositions: 640 });
+  const V = cfg.vocabSize;
+  let model: MoEModel;
+  beforeAll(async () => {
+    await useBackend();
+    model = MoEModel.init(cfg, 12);
+  });
+  afterAll(() => model.dispose());
+
+  test('steps at positions 500–560 equal the full forward (≤ 1e-4) with the same routing', () => {
+    expect(cfg.numKvHeads).toBeLessThan(cfg.numHeads);
+    const ids = randomIds(561, V, 21);
+    const full = model.forward([ids]);
+    const pre = 500;
+    const { cache } = model.prefill(ids.slice(0, pre), 'none');
+    let worst = 0;
+    for (let t = pre; t < ids.length; t++) {
+      const s = model.step(cache, ids[t]);
+      worst = Math.max(worst, maxAbsDiff(s.logits, full.logits.subarray(t * V, (t + 1) * V)));
+      for (let l = 0; l < cfg.numLayers; l++) {
+        expect(Array.from(s.routing[l].experts)).toEqual(Array.from(full.routing[l].experts.subarray(t * cfg.topK, (t + 1) * cfg.topK)));
+      }
+    }
+    expect(cache.capacity).toBe(576); // grown past 512 on the way
+    cache.dispose();
+    expect(worst).toBeLessThanOrEqual(1e-4);
+  });
+
+  test('the tensor count stays flat over 630 steps and returns to its start after dispose', () => {
+    const ids = randomIds(8, V, 4);
+    // a first decode and prefill build what the model keeps (decode weights, RoPE tables to 632 positions)
+    const warm = model.prefill(ids.slice(0, 2), 'none').cache;
+    for (let t = 0; t < 630; t++) model.step(warm, 1, 'none');
+    warm.dispose();
+    model.prefill(ids.slice(0, 2), 'none').cache.dispose();
+    const before = tf.memory().numTensors;
+    const { cache } = model.prefill(ids.slice(0, 2), 'none');
+    const held = tf.memory().numTensors;
+    const counts: number[] = [];
+    for (let t = 0; t < 630; t++) {
+      model.step(cache, (t * 37) % V, t % 2 ? 'routing' : 'none');
+      if (t % 90 === 0) counts.push(tf.memory().numTensors);
+    }
+    expect(cache.length).toBe(632);
+    expect(counts).toEqual(counts.map(() => held));
+    cache.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe('the preallocated, batched cache', () => {
   const cfg = defaultMoEConfig('tiny', { maxPositions: 200 });
   const V = cfg.vocabSize;
@@ -95,6 +149,7 @@ describe('the preallocated, batched cache', () => {
     expect([cache.length, cache.capacity]).toEqual([65, 128]);
     expect(() => cache.reserve(200)).toThrow('KvCache: 265 positions would exceed maxPositions 200');
     cache.dispose();
+    expect(() => new KvCache(cfg.numLayers, cfg.maxPositions).reserve(1)).toThrow('KvCache: the cache is empty (prefill first)');
     expect(() => model.step(cache, 1)).toThrow('step: the KvCache was disposed');
   });
 
