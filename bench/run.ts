@@ -32,6 +32,7 @@ import { profileTable, profileTrainStep } from './profile';
 import { benchDiffusion, formatDiffusion } from './diffusion';
 import { benchDiffusionTrain, formatDiffusionTrain } from './diffusion-train';
 import { benchCapacity, formatCapacity } from './capacity';
+import { benchDecodeCost, formatDecodeCost } from './decode-cost';
 
 
 function median(xs: number[]): number {
@@ -128,7 +129,7 @@ async function measureTrain(s: Session, steps: number): Promise<number> {
 
 const SECTIONS = ['decode', 'prefill', 'image', 'train', 'leak', 'diffusion'];
 /** Sections run only when --only names them. */
-const OPT_IN = ['profile', 'diffusion-train', 'capacity'];
+const OPT_IN = ['profile', 'diffusion-train', 'capacity', 'decode-cost'];
 
 export const BENCH: CommandSpec = {
   usage: 'switchboard bench',
@@ -143,7 +144,7 @@ export const BENCH: CommandSpec = {
     checkpoint: { type: 'string', arg: 'DIR', help: 'the model to measure (default data/checkpoints/mm-moe-small)' },
     'torch-threads': { type: 'string', arg: 'N,M', help: 'PyTorch thread counts, one table column each (default 1,2)' },
     workers: { type: 'string', arg: 'N,M', help: 'data-parallel worker counts for the train and diffusion-train sections (default 1,2; 0 = none)' },
-    only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step), or diffusion-train (the diffusion decoder's training step by worker count), or capacity (how much the cores do together: the ceiling of data-parallel speed-ups)` },
+    only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step), or diffusion-train (the diffusion decoder's training step by worker count), or capacity (how much the cores do together: the ceiling of data-parallel speed-ups), or decode-cost (a decode step's CPU time and its attention's by position)` },
     'no-torch': { type: 'boolean', help: 'measure Switchboard only' },
   },
 };
@@ -208,6 +209,17 @@ export async function runBench(argv: string[]): Promise<number> {
     process.stdout.write(profileTable(p) + '\n');
     only.delete('profile');
     if (only.size === 0) return 0;
+  }
+  if (only.has('decode-cost')) {
+    const s = await Session.load(ckDir);
+    const cost = benchDecodeCost(s.model, { quick, log });
+    s.dispose();
+    process.stdout.write(formatDecodeCost(cost) + '\n');
+    only.delete('decode-cost');
+    if (only.size === 0) {
+      writeResults(values.out as string | undefined, { date: new Date().toISOString(), checkpoint: ckDir, load: { start: loadStart, end: os.loadavg()[0] }, decode_cost: cost });
+      return 0;
+    }
   }
   const torchScript = path.join(repoRoot(), 'scripts/torch_ref/bench_torch.py');
   const blas: BlasInfo[] = torchThreads.map((t) => probeTorchBlas(torchScript, t));

@@ -134,8 +134,14 @@ export class KvCache {
       for (let j = 0; j < nkv; j++) {
         const r = b * nkv + j;
         const src = r * hd;
-        F.set(k.subarray(src, src + hd), K + (r * C + col) * w);
-        F.set(v.subarray(src, src + hd), V + (r * C + col) * w);
+        const kAt = K + (r * C + col) * w;
+        const vAt = V + (r * C + col) * w;
+        F.set(k.subarray(src, src + hd), kAt);
+        F.set(v.subarray(src, src + hd), vAt);
+        if (hd < w) {
+          F.fill(0, kAt + hd, kAt + w); // padding lanes (a grown cache may hold moved data there)
+          F.fill(0, vAt + hd, vAt + w);
+        }
         for (let i = 0; i < g; i++) {
           const h = b * nh + j * g + i;
           F.set(q.subarray(h * hd, (h + 1) * hd), qAt); // lanes hd..w−1 stay 0
@@ -268,15 +274,24 @@ export class KvCache {
     return new KernelMemory(this.regionAt(2 * this.numLayers, C));
   }
 
-  /** Reallocates to C columns (contents kept, new columns zero). */
+  /**
+   * Grows to C columns in place: the memory grows, then every (region, row) run moves to its new
+   * place, the last first (each moves up, so none overwrites a run not yet moved). Columns past a
+   * row's length are never read (a step writes all w lanes of its column), so what the move leaves
+   * there needs no clearing.
+   */
   private resize(C: number): void {
-    const old = this.mem!;
-    const mem = this.allocate(C);
+    const mem = this.mem!;
+    const old = this.capacity;
+    const w = this.w;
     const R = this.batch * this.kvHeads;
-    for (let i = 0; i < 2 * this.numLayers; i++) {
-      copyRows(old.f32.subarray(this.regionAt(i, this.capacity)), this.capacity * this.w, mem.f32.subarray(this.regionAt(i, C)), C * this.w, R, 0);
+    mem.grow(this.regionAt(2 * this.numLayers, C));
+    const F = mem.f32;
+    for (let i = 2 * this.numLayers - 1; i >= 0; i--) {
+      const from = this.regionAt(i, old);
+      const to = this.regionAt(i, C);
+      for (let r = R - 1; r >= 0; r--) F.copyWithin(to + r * C * w, from + r * old * w, from + (r + 1) * old * w);
     }
-    this.mem = mem;
     this.capacity = C;
   }
 

@@ -91,6 +91,20 @@ describe('the decode attention kernel', () => {
     expect(Number.isNaN(F[out])).toBe(true);
   });
 
+  test('grow keeps the contents, adds zeroed floats, and the kernel works on the grown memory', () => {
+    const m = new KernelMemory(20000);
+    m.f32.set([1, 2, 3], 19990);
+    m.grow(50000);
+    expect(m.floats).toBe(50000);
+    expect(Array.from(m.f32.subarray(19990, 19993))).toEqual([1, 2, 3]);
+    expect(m.f32.subarray(20000).every((x) => x === 0)).toBe(true);
+    m.f32.set([0.5, 0, 0, 0], 40000); // one key column, past the old end
+    m.f32.set([7, 8, 9, 10], 40004); // its value
+    m.f32.set([1, 0, 0, 0], 0); // the query
+    m.attend(40000, 40004, 0, 4, 8, 1, 4);
+    expect(Array.from(m.f32.subarray(4, 8))).toEqual([7, 8, 9, 10]);
+  });
+
   test('a memory over the 4 GiB WebAssembly limit is refused with the reason', () => {
     expect(() => new KernelMemory(2 ** 31)).toThrow('KvCache: 8589934592 bytes exceed the 4 GiB a WebAssembly memory holds (fewer positions, rows or layers)');
   });
