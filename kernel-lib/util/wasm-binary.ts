@@ -52,21 +52,17 @@ const section = (id: number, body: number[]): number[] => [id, ...uleb(body.leng
 const simd = (code: number, ...imm: number[]): number[] => [0xfd, ...uleb(code), ...imm];
 const f32Bytes = (x: number): number[] => Array.from(new Uint8Array(new Float32Array([x]).buffer));
 
-/** local.get / local.set / local.tee */
+/** local.get / local.set */
 export const get = (i: number): number[] => [0x20, ...uleb(i)];
 export const set = (i: number): number[] => [0x21, ...uleb(i)];
-export const tee = (i: number): number[] => [0x22, ...uleb(i)];
 
 /** Opcodes used by the kernels (memory accesses take a byte offset; alignment hints are natural). */
 export const op = {
   i32: {
     const: (n: number): number[] => [0x41, ...sleb(n)],
     add: [0x6a],
-    sub: [0x6b],
-    mul: [0x6c],
     and: [0x71],
     shl: [0x74],
-    ltU: [0x49],
     geU: [0x4f],
   },
   f32: {
@@ -91,7 +87,6 @@ export const op = {
     add: simd(0xe4),
     sub: simd(0xe5),
     mul: simd(0xe6),
-    convertI32x4S: simd(0xfa),
   },
   i32x4: {
     splat: simd(0x11),
@@ -99,7 +94,7 @@ export const op = {
     add: simd(0xae),
     truncSatF32x4S: simd(0xf8),
   },
-  /** br depth / br_if depth */
+  /** br depth / br_if depth (the loops of forUpTo) */
   br: (depth: number): number[] => [0x0c, ...uleb(depth)],
   brIf: (depth: number): number[] => [0x0d, ...uleb(depth)],
 };
