@@ -8,7 +8,7 @@
  * plain scalar loops (~1 GMAC/s), and the 2-D forms that reach XNNPACK either compute every kv
  * head against every query head (nKv× the work) or put the cache in the packed-and-cached second
  * operand. Measured on one layer of mm-moe-small (4 kv heads of 32) at 576 cached columns, CPU time:
- * TF.js ops ~180 µs (the two products ~120), this kernel ~22 µs (README, "Benchmark").
+ * TF.js ops ~180 µs (the two products ~120), this kernel ~22 µs (README, "Decode attention").
  *
  * Rows are `w` floats (head size rounded up to 4, zero-padded, so whole vectors are read). The
  * softmax subtracts the max; exp is 2ⁿ·p(f) with n = round(x·log₂e), f = x − n·ln2 (ln2 split in two
