@@ -11,7 +11,7 @@
  * gradients add up to the whole batch's; a whole batch is scaled by nothing.
  */
 import * as tf from '@tensorflow/tfjs';
-import { normalArray, rngAt } from '../util/random';
+import { mulberry32, normalArray, rngAt } from '../util/random';
 import type { LatentDiffusionConfig } from './config';
 import type { NoiseSchedule } from './schedule';
 import type { Denoiser } from './denoiser';
@@ -39,11 +39,13 @@ export interface DenoiserParts {
 export type LossTarget = 'epsilon' | 'v';
 export const LOSS_TARGETS: readonly LossTarget[] = ['epsilon', 'v'];
 
-/**
- * The loss (`target`, default ε) averaged over every value, for normalised latents z0 [B·g·g·C], a
- * conditioning of batch B, one timestep per row and the noise ε [B·g·g·C]. Call it under a gradient tape and tidy.
- */
-export function noisePredictionLoss(m: DenoiserParts, z0: Float32Array, cond: Conditioning, ts: readonly number[], eps: Float32Array, target: LossTarget = 'epsilon'): tf.Scalar {
+/** The random stream of `LatentDiffusion.loss` for a seed: its timesteps (when not given), then its noise. */
+export function lossRng(seed: number): () => number {
+  return mulberry32((seed * 0x9e3779b1) >>> 0);
+}
+
+/** z_t = √ᾱ_t z_0 + √(1−ᾱ_t) ε for each row, and the denoiser's output on it (ε̂, or v̂ for `output` 'v'). */
+export function noisedPrediction(m: DenoiserParts, z0: Float32Array, cond: Conditioning, ts: readonly number[], eps: Float32Array, output: LossTarget = 'epsilon'): { z: tf.Tensor4D; e: tf.Tensor4D; zt: tf.Tensor4D; pred: tf.Tensor4D; a: tf.Tensor4D; s: tf.Tensor4D } {
   const { latentSize: g, latentChannels: C } = m.config;
   const B = ts.length;
   if (z0.length !== B * g * g * C || eps.length !== z0.length) throw new Error(`noisePredictionLoss: ${z0.length} latent and ${eps.length} noise values for ${B} rows of ${g}×${g}×${C}`);
@@ -52,7 +54,16 @@ export function noisePredictionLoss(m: DenoiserParts, z0: Float32Array, cond: Co
   const e = tf.tensor4d(eps, [B, g, g, C]);
   const z = tf.tensor4d(z0, [B, g, g, C]);
   const zt = tf.add(tf.mul(z, a), tf.mul(e, s)) as tf.Tensor4D; // [B, g, g, C]
-  const pred = m.denoiser.forward(zt, ts, m.denoiser.prepareConditioning(cond), { output: target }); // ε̂ or v̂ [B, g, g, C]
+  const pred = m.denoiser.forward(zt, ts, m.denoiser.prepareConditioning(cond), { output }); // ε̂ or v̂ [B, g, g, C]
+  return { z, e, zt, pred, a, s };
+}
+
+/**
+ * The loss (`target`, default ε) averaged over every value, for normalised latents z0 [B·g·g·C], a
+ * conditioning of batch B, one timestep per row and the noise ε [B·g·g·C]. Call it under a gradient tape and tidy.
+ */
+export function noisePredictionLoss(m: DenoiserParts, z0: Float32Array, cond: Conditioning, ts: readonly number[], eps: Float32Array, target: LossTarget = 'epsilon'): tf.Scalar {
+  const { z, e, pred, a, s } = noisedPrediction(m, z0, cond, ts, eps, target);
   const want = target === 'v' ? tf.sub(tf.mul(e, a), tf.mul(z, s)) : e; // v = √ᾱ ε − √(1−ᾱ) z_0
   return tf.mean(tf.square(tf.sub(pred, want))) as tf.Scalar;
 }

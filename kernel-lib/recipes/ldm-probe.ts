@@ -14,7 +14,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LatentDiffusion } from '../diffusion/model';
 import type { Conditioning } from '../diffusion/caption-encoder';
-import { mulberry32, normalArray } from '../util/random';
+import { normalArray } from '../util/random';
+import { lossRng, noisedPrediction } from '../diffusion/loss';
 import type { RGBImage } from '../image/types';
 import { halfRotation } from '../eval/conditioning';
 
@@ -51,7 +52,7 @@ export function conditioningLossProbe(m: LatentDiffusion, images: readonly RGBIm
       // spread over the band, the same for every caption kind (and so is the noise: one seed per batch,
       // drawn as LatentDiffusion.loss draws it, so the ε-errors are the ones recorded before x̂_0 was added)
       const t = Array.from({ length: B }, (_, k) => from + ((k * 37 + i * 11) % (to - from)));
-      const eps = normalArray(z.length, 1, mulberry32((((o.seed ?? 0) + i) * 0x9e3779b1) >>> 0));
+      const eps = normalArray(z.length, 1, lossRng((o.seed ?? 0) + i));
       const kinds: Array<[keyof typeof sums, readonly string[]]> = [['own', captions.slice(i, i + B)], ['shuffled', shuffled.slice(i, i + B)], ['null', new Array<string>(B).fill('')]];
       for (const [kind, caps] of kinds) {
         const cond = m.encodeCaption([...caps]);
@@ -69,15 +70,9 @@ export function conditioningLossProbe(m: LatentDiffusion, images: readonly RGBIm
   });
 }
 
-/** Mean ε-error and x̂_0 error of one batch (host numbers). */
+/** Mean ε-error and x̂_0 error of one batch (host numbers), from one denoiser pass. */
 function errors(m: LatentDiffusion, z0: Float32Array, eps: Float32Array, t: readonly number[], cond: Conditioning): [number, number] {
-  const { latentSize: g, latentChannels: C } = m.config;
-  const B = t.length;
-  const col = (f: (ab: number) => number) => tf.tensor4d(t.map((ti) => f(m.schedule.alphaBar(ti))), [B, 1, 1, 1]);
-  const z = tf.tensor4d(z0, [B, g, g, C]);
-  const e = tf.tensor4d(eps, [B, g, g, C]);
-  const zt = tf.add(tf.mul(z, col(Math.sqrt)), tf.mul(e, col((ab) => Math.sqrt(1 - ab)))) as tf.Tensor4D;
-  const pred = m.denoiser.forward(zt, t, m.denoiser.prepareConditioning(cond));
-  const x0 = tf.div(tf.sub(zt, tf.mul(pred, col((ab) => Math.sqrt(1 - ab)))), col(Math.sqrt));
+  const { z, e, zt, pred, a, s } = noisedPrediction(m, z0, cond, t, eps);
+  const x0 = tf.div(tf.sub(zt, tf.mul(pred, s)), a); // x̂_0 = (z_t − √(1−ᾱ) ε̂) / √ᾱ
   return [tf.mean(tf.square(tf.sub(pred, e))).dataSync()[0], tf.mean(tf.square(tf.sub(x0, z))).dataSync()[0]];
 }

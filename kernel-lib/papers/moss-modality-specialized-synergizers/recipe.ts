@@ -30,6 +30,7 @@ import { ARM_NAMES, ARMS, armAdapter, Arm } from './arms';
 import { CodedItem, CodedItems, heldOutItems, instructionBatches } from './items';
 import { finiteMean, ItemScores, scoreItems } from './evaluate';
 import { ADAPTER_DIR, CHECKPOINT_DIR, evalFile, ItemScoresFile, METRICS_FILE, Probe, RunMetrics, StepTime } from './run-metrics';
+import { median } from '../summary';
 
 export const DEFAULTS = {
   rank: 8,
@@ -80,12 +81,12 @@ export function stepTimes(history: readonly TrainEvent[], resumedFrom: number, b
   const ms = ran.map((e, i) => e.elapsedMs - (i === 0 ? (history.find((h) => h.step === e.step - 1)?.elapsedMs ?? 0) : ran[i - 1].elapsedMs));
   const rest = ms.slice(1).sort((a, b) => a - b);
   const r1 = (x: number) => Number(x.toFixed(1));
-  const median = rest.length === 0 ? null : r1(rest.length % 2 ? rest[(rest.length - 1) / 2] : (rest[rest.length / 2 - 1] + rest[rest.length / 2]) / 2);
+  const mid = median(rest);
   return {
     steps: ms.length,
     firstMs: ms.length > 0 ? r1(ms[0]) : null,
     meanMs: rest.length > 0 ? r1(rest.reduce((a, b) => a + b, 0) / rest.length) : null,
-    medianMs: median,
+    medianMs: mid === null ? null : r1(mid),
     tokensPerStep: batchTokens.length > 0 ? r1(batchTokens.reduce((a, b) => a + b, 0) / batchTokens.length) : null,
     threads: history.at(-1)?.threads ?? 1,
   };
