@@ -68,6 +68,11 @@ export function noisePredictionLoss(m: DenoiserParts, z0: Float32Array, cond: Co
   return tf.mean(tf.square(tf.sub(pred, want))) as tf.Scalar;
 }
 
+/** A training step's noise seed (DiffusionBatch.noiseSeed): rows draw their timesteps and noise from it (rowDraws). */
+export function stepNoiseSeed(seed: number, step: number): number {
+  return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b)) >>> 0;
+}
+
 /** rngAt purpose of the per-row timestep and noise draws. */
 const ROW_DRAWS = 11;
 

@@ -22,7 +22,7 @@ import { compiledModule, DataParallelPool } from '../train/parallel/pool';
 import { EpochSampler, rngAt } from '../util/random';
 import { tokenizeCaptions } from './caption-encoder';
 import { diffusionShares, DiffusionGradInit } from './grads';
-import { batchPart, DiffusionPart, LossTarget, LOSS_TARGETS, partLoss } from './loss';
+import { batchPart, DiffusionPart, LossTarget, LOSS_TARGETS, partLoss, stepNoiseSeed } from './loss';
 import type { LatentDiffusion } from './model';
 
 /** Normalised latents of n images [n, g, g, C] and each image's caption variants. */
@@ -52,7 +52,7 @@ export function diffusionBatch(data: DiffusionTrainData, sampler: EpochSampler, 
     const caption = variants[Math.floor(rand() * variants.length)];
     return rand() < dropProb ? '' : caption;
   });
-  return { latents, captions, noiseSeed: (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b)) >>> 0 };
+  return { latents, captions, noiseSeed: stepNoiseSeed(seed, step) };
 }
 
 /** The whole batch as one part (its captions tokenized with the model's tokenizer). */

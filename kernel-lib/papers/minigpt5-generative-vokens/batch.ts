@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Session } from '../../session';
 import type { LatentDiffusion } from '../../diffusion/model';
+import { stepNoiseSeed } from '../../diffusion/loss';
 import type { RGBImage } from '../../image/types';
 import { EpochSampler, permutation, rngAt } from '../../util/random';
 import { padRows, vokenRow, VokenItem, VokenSource } from './items';
@@ -71,7 +72,7 @@ export function vokenBatches(s: Session, ldm: LatentDiffusion, source: VokenSour
       ...o,
       dropSeed: o.seed,
       step,
-      noiseSeed: (Math.imul(o.seed + 1, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b)) >>> 0,
+      noiseSeed: stepNoiseSeed(o.seed, step),
     });
   };
 }

@@ -6,6 +6,7 @@
  */
 import type { MultimodalTokenizer } from '../../tokenizer';
 import type { LatentDiffusion } from '../../diffusion/model';
+import { stepNoiseSeed } from '../../diffusion/loss';
 import { EpochSampler, rngAt } from '../../util/random';
 import { MumuItem, MumuSource, padPromptRows, promptRow } from './items';
 import type { MumuBatch } from './losses';
@@ -62,7 +63,7 @@ export function mumuBatches(tok: MultimodalTokenizer | null, ldm: LatentDiffusio
     const items = source.items(sampler.indices(step, o.batchSize));
     const rand = rngAt(o.seed, 43, step);
     const keep = Float32Array.from(items, () => (rand() < o.condDrop ? 0 : 1));
-    const noiseSeed = (Math.imul(o.seed + 1, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b)) >>> 0;
+    const noiseSeed = stepNoiseSeed(o.seed, step);
     return mumuBatch(tok, cache, items, { ...o, keep, noiseSeed });
   };
 }
