@@ -71,9 +71,15 @@ async function startWithKernel(): Promise<Started> {
   child.stderr!.on('data', (b: Buffer) => (text += b.toString()));
   const out = () => text;
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const base = `http://127.0.0.1:${port}`;
+  // The port Jupyter says it serves on: when the random one is taken, Jupyter moves to the next one
+  // ("The port … is already in use, trying another port"), which a fixed URL would wait on forever.
+  const served = () => /http:\/\/127\.0\.0\.1:(\d+)\//.exec(text)?.[1];
+  let base = `http://127.0.0.1:${port}`;
   await waitFor('Jupyter to answer', 120_000, async () => {
     if (child.exitCode !== null) throw new Error(`set-up exited ${child.exitCode}:\n${text}`);
+    const p = served();
+    if (p === undefined) return null;
+    base = `http://127.0.0.1:${p}`;
     try {
       return (await fetch(`${base}/api/status?token=${TOKEN}`)).ok || null;
     } catch {
