@@ -20,6 +20,8 @@
  *
  * Every comparison is paired over held-out items (papers/paired.ts: per item the mean over seeds, then the
  * mean and standard error of the differences over items). Sizes are ordered by non-embedding parameters.
+ * Each verdict also lists, in `failed`, the parts of its criterion that did not hold (empty when it
+ * reproduces): the notebook's "why not" column. Results files keep the five shared fields only.
  */
 import { compare as pairedCompare, describe } from '../paired';
 import type { Comparison, SeedScores } from '../paired';
@@ -58,8 +60,17 @@ export function shrinksWithSize(params: readonly number[], gaps: readonly number
   return { rho, shrinks: rho <= -RANK_THRESHOLD && gaps[gaps.length - 1] < gaps[0] / 2 };
 }
 
+/** The parts of shrinksWithSize that failed, in words (`what`: the gap's name). */
+function shrinkFailures(what: string, gaps: readonly number[], rho: number): string[] {
+  const out: string[] = [];
+  if (!(rho <= -RANK_THRESHOLD)) out.push(`${what} does not fall with size: rank correlation ${f2(rho)}, not ≤ −${RANK_THRESHOLD}`);
+  const last = gaps[gaps.length - 1];
+  if (!(last < gaps[0] / 2)) out.push(`the largest model's ${what} (${f3(last)}) is not under half the smallest's (${f3(gaps[0])})`);
+  return out;
+}
+
 /** Experiment 1: each size's per-window held-out Brown NLL, continued text-only and mixed. */
-export function languageCostVerdict(rows: ReadonlyArray<SizeKey & { text: SeedScores; mixed: SeedScores }>): Verdict & { deltas: Array<SizeKey & Comparison>; rho: number } {
+export function languageCostVerdict(rows: ReadonlyArray<SizeKey & { text: SeedScores; mixed: SeedScores }>): Verdict & { failed: string[]; deltas: Array<SizeKey & Comparison>; rho: number } {
   const sorted = bySize(rows, 'liquid.languageCostVerdict');
   const deltas = sorted.map((r) => ({ size: r.size, params: r.params, ...pairedCompare(r.mixed, r.text, `language cost at ${r.size} (mixed vs text-only)`) }));
   const { rho, shrinks } = shrinksWithSize(deltas.map((d) => d.params), deltas.map((d) => d.mean));
@@ -69,13 +80,14 @@ export function languageCostVerdict(rows: ReadonlyArray<SizeKey & { text: SeedSc
     ours: `Δ held-out Brown log-perplexity (mixed − text-only, nats per token): ${deltas.map((d) => `${d.size} ${describe(d)}`).join('; ')}; rank correlation with size ${f2(rho)}`,
     criterion: `Δ falls with size (rank correlation ≤ −${RANK_THRESHOLD} over the ${deltas.length} sizes) and the largest model's Δ is under half the smallest's; Δ paired over held-out Brown windows`,
     reproduces: shrinks,
+    failed: shrinkFailures('Δ', deltas.map((d) => d.mean), rho),
     deltas,
     rho,
   };
 }
 
 /** Experiment 2: per size at the last checkpoint, per item; `curves[seed][checkpoint]` the mean image-code NLL along the run. */
-export function scalingVerdict(rows: ReadonlyArray<SizeKey & { imageNll: SeedScores; imageAccuracy: SeedScores; checker: SeedScores; curves: ReadonlyArray<readonly number[]> }>): Verdict {
+export function scalingVerdict(rows: ReadonlyArray<SizeKey & { imageNll: SeedScores; imageAccuracy: SeedScores; checker: SeedScores; curves: ReadonlyArray<readonly number[]> }>): Verdict & { failed: string[] } {
   const sorted = bySize(rows, 'liquid.scalingVerdict');
   const m = (x: SeedScores) => finiteMean(seedMeans(x));
   const params = sorted.map((r) => r.params);
@@ -87,17 +99,24 @@ export function scalingVerdict(rows: ReadonlyArray<SizeKey & { imageNll: SeedSco
   const rhoChk = chk.every(Number.isFinite) ? spearman(params, chk) : NaN;
   const falling = (c: readonly number[]) => c.every((x, i) => i === 0 || x < c[i - 1]);
   const monotone = sorted.map((r) => r.curves.every(falling));
+  const failed = [
+    ...(rhoLoss <= -RANK_THRESHOLD ? [] : [`image-code NLL does not fall with size: rank correlation ${f2(rhoLoss)}, not ≤ −${RANK_THRESHOLD}`]),
+    ...(rhoAcc >= RANK_THRESHOLD ? [] : [`token accuracy does not rise with size: rank correlation ${f2(rhoAcc)}, not ≥ +${RANK_THRESHOLD}`]),
+    ...(rhoChk >= RANK_THRESHOLD ? [] : [Number.isFinite(rhoChk) ? `drawn scenes' objects in place do not rise with size: rank correlation ${f2(rhoChk)}, not ≥ +${RANK_THRESHOLD}` : 'no size has its drawn scenes scored by the scene checker']),
+    ...sorted.filter((_, i) => !monotone[i]).map((r) => `${r.size}'s image-code NLL rises between two checkpoints`),
+  ];
   return {
     claim: 'Multimodal generation follows scaling: image-code loss falls and accuracy rises with model size and with training steps',
     paper: '“with the increase in model size and training iterations, the validation loss smoothly decreases, while token accuracy and VQA Score consistently increase” (0.5B → 32B, mixed language and text-to-image training)',
     ours: `last checkpoint, by size (${sorted.map((r) => r.size).join(', ')}): image-code NLL ${loss.map((x) => x.toFixed(3)).join(', ')} (ρ ${f2(rhoLoss)}); token accuracy ${acc.map((x) => x.toFixed(3)).join(', ')} (ρ ${f2(rhoAcc)}); drawn scenes' objects in place ${chk.map((x) => (Number.isFinite(x) ? x.toFixed(3) : '—')).join(', ')} (ρ ${f2(rhoChk)}); NLL falling at every checkpoint: ${sorted.map((r, i) => `${r.size} ${monotone[i] ? 'yes' : 'no'}`).join(', ')}`,
     criterion: `at the last checkpoint image-code NLL falls with size (rank correlation ≤ −${RANK_THRESHOLD}) while token accuracy and the scene checker's accuracy on drawn images rise with it (≥ +${RANK_THRESHOLD}); and in every size's run the NLL falls from each evaluation checkpoint to the next (every seed)`,
     reproduces: rhoLoss <= -RANK_THRESHOLD && rhoAcc >= RANK_THRESHOLD && rhoChk >= RANK_THRESHOLD && monotone.every(Boolean),
+    failed,
   };
 }
 
 /** Experiment 3: per size, image-code NLL and drawn-image checker accuracy per item of the mixed and generation-only runs. */
-export function imageCostVerdict(rows: ReadonlyArray<SizeKey & { mixed: { imageNll: SeedScores; checker: SeedScores }; gen: { imageNll: SeedScores; checker: SeedScores } }>): Verdict {
+export function imageCostVerdict(rows: ReadonlyArray<SizeKey & { mixed: { imageNll: SeedScores; checker: SeedScores }; gen: { imageNll: SeedScores; checker: SeedScores } }>): Verdict & { failed: string[] } {
   const sorted = bySize(rows, 'liquid.imageCostVerdict');
   const loss = sorted.map((r) => pairedCompare(r.mixed.imageNll, r.gen.imageNll, `image cost at ${r.size} (mixed vs generation-only NLL)`));
   const drawn = sorted.map((r) => pairedCompare(r.gen.checker, r.mixed.checker, `image cost at ${r.size} (generation-only vs mixed drawn scenes)`));
@@ -109,6 +128,10 @@ export function imageCostVerdict(rows: ReadonlyArray<SizeKey & { mixed: { imageN
     ours: `image-code NLL, mixed − generation-only: ${sorted.map((r, i) => `${r.size} ${describe(loss[i])}`).join('; ')}. Drawn scenes' objects in place, generation-only − mixed: ${sorted.map((r, i) => `${r.size} ${describe(drawn[i])}`).join('; ')}; rank correlation with size ${f2(rho)}`,
     criterion: `at every size the mixed run's held-out image-code NLL is above the generation-only run's by more than 2 s.e. (paired over items), and the drawn-image gap (generation-only − mixed scene-checker accuracy) falls with size (rank correlation ≤ −${RANK_THRESHOLD}) with the largest model's gap under half the smallest's`,
     reproduces: stays && shrinks,
+    failed: [
+      ...sorted.flatMap((r, i) => (loss[i].mean > 2 * loss[i].standardError ? [] : [`at ${r.size} the mixed run's image-code NLL is not above the generation-only run's by more than 2 s.e. (${f3(loss[i].mean)} ± ${loss[i].standardError.toFixed(3)})`])),
+      ...shrinkFailures('drawn-image gap', drawn.map((c) => c.mean), rho),
+    ],
   };
 }
 
@@ -119,7 +142,7 @@ export type MutualScores = Record<MutualArm, { imageNll: SeedScores; questions: 
 const MUTUAL_LABEL: Record<MutualArm, string> = { base: '1:1:1', addT2i: '1:2:1', addI2t: '1:1:2', matched: '1:1:1 compute-matched', addText: '2:1:1' };
 
 /** Experiment 4 (see the file comment). */
-export function mutualVerdict(n: MutualScores, size = 'one size'): Verdict & { generation: Record<'base' | 'matched' | 'addText', Comparison>; understanding: Record<'base' | 'matched' | 'addText', Comparison> } {
+export function mutualVerdict(n: MutualScores, size = 'one size'): Verdict & { failed: string[]; generation: Record<'base' | 'matched' | 'addText', Comparison>; understanding: Record<'base' | 'matched' | 'addText', Comparison> } {
   const others = ['base', 'matched', 'addText'] as const;
   const generation = Object.fromEntries(others.map((b) => [b, pairedCompare(n.addI2t.imageNll, n[b].imageNll, `generation (1:1:2 vs ${MUTUAL_LABEL[b]})`)])) as Record<(typeof others)[number], Comparison>;
   const understanding = Object.fromEntries(others.map((b) => [b, pairedCompare(n.addT2i.questions, n[b].questions, `understanding (1:2:1 vs ${MUTUAL_LABEL[b]})`)])) as Record<(typeof others)[number], Comparison>;
@@ -133,6 +156,10 @@ export function mutualVerdict(n: MutualScores, size = 'one size'): Verdict & { g
       `Question accuracy, 1:2:1 − ${others.map((b) => `${MUTUAL_LABEL[b]} ${describe(understanding[b])}`).join('; ')}`,
     criterion: 'extra understanding data (1:1:2) beats the baseline (1:1:1) and both controls (1:1:1 for as many steps as the 40M arms; 2:1:1) on generation (held-out image-code NLL lower), and extra generation data (1:2:1) beats the same three on understanding (held-out question accuracy higher), each by more than 2 s.e., paired over held-out items',
     reproduces: genWins && undWins,
+    failed: [
+      ...others.filter((b) => !(generation[b].mean < -2 * generation[b].standardError)).map((b) => `1:1:2 does not beat ${MUTUAL_LABEL[b]} on image-code NLL by more than 2 s.e. (${f3(generation[b].mean)} ± ${generation[b].standardError.toFixed(3)})`),
+      ...others.filter((b) => !(understanding[b].mean > 2 * understanding[b].standardError)).map((b) => `1:2:1 does not beat ${MUTUAL_LABEL[b]} on question accuracy by more than 2 s.e. (${f3(understanding[b].mean)} ± ${understanding[b].standardError.toFixed(3)})`),
+    ],
     generation,
     understanding,
   };
@@ -145,9 +172,9 @@ export interface Numbers {
   mutual?: { size: string; scores: MutualScores };
 }
 
-/** The verdicts of the experiments measured (in the issue's order). */
-export function verdicts(n: Numbers): Verdict[] {
-  const out: Verdict[] = [];
+/** The verdicts of the experiments measured (in the issue's order), each with the parts of its criterion that failed. */
+export function verdicts(n: Numbers): Array<Verdict & { failed: string[] }> {
+  const out: Array<Verdict & { failed: string[] }> = [];
   if (n.languageCost) out.push(languageCostVerdict(n.languageCost));
   if (n.scaling) out.push(scalingVerdict(n.scaling));
   if (n.imageCost) out.push(imageCostVerdict(n.imageCost));

@@ -1,5 +1,5 @@
 /**
- * Liquid at workbench scale (code name `liquid`; issue #16, notebook 03 to come): one vocabulary for text
+ * Liquid at workbench scale (code name `liquid`; issue #16, notebook 03): one vocabulary for text
  * and VQ codes, trained by mixtures over disjoint pools (data/liquid-pools.ts) at the size ladder's
  * presets (model/config.ts `moe-h64` … `moe-h192`). Here: the plan (every arm, its budget and the estimate of
  * its CPU time), the arms' token budgets, caption dropout to <unconditional> and rows as ids, the training
@@ -15,6 +15,8 @@
  *   await sb.liquid.trainContinuation(arm, tools, { seed: 0, outDir, runDir });   // npm run train:liquid -- --arm …
  *   sb.liquid.readRunMetrics(outDir); sb.liquid.readEvalFile(outDir, step);
  *   sb.liquid.results({ … });                             // the notebook's results JSON, verdicts included
+ *   sb.liquid.placeRuns(runsDir);                          // which runs are finished, and the commands for the rest
+ *   sb.liquid.shipRuns({ from, to });                      // npm run ship:liquid: finished runs into data/checkpoints/liquid
  */
 export { CITATION } from './citation';
 export { planArms, languageCostArms, understandingShare } from './arms';
@@ -32,7 +34,7 @@ export { heldOutSet, sceneOf } from './heldout';
 export type { HeldOut, HeldOutSizes, DrawItem } from './heldout';
 export { scoreCheckpoint, textModelVocab } from './evaluate';
 export type { CheckpointScores, DrawTools, ScoreOptions } from './evaluate';
-export { openTools, textCheckpointDir, vqCodec } from './tools';
+export { openTools, textCheckpointDir, textDirIn, vqCodec, RUNS_FOLDER } from './tools';
 export type { LiquidTools, ImageCodec } from './tools';
 export { pretrainSize, unifiedSession, trainContinuation, evaluateRun, runName, probeOf } from './recipe';
 export type { RunPlaces, ContinueOptions } from './recipe';
@@ -44,4 +46,12 @@ export { numbersOf, lastEval, runsOf, commonSeeds, scoresOf, mutualArms, MEASURE
 export type { RunRecord, Measure } from './numbers';
 export { results, checkResults, pointOf, readTextRecord, RESULTS, NOTEBOOK, RESULTS_FILE } from './results';
 export type { Results, Measurements, CurvePoint } from './results';
+export { wantedRuns, placeRuns, trainCommand, continuationProblem, textProblem } from './run-places';
+export type { WantedRun, RunPlace } from './run-places';
+export { shipRuns, liveRuns, checkpointEstimate, SHIPPED_FOLDER, SHIPPED_FILE, SHIP_MAX_CHECKPOINT_BYTES, CHECKPOINT_FILES, CHECKPOINT_OVERHEAD_BYTES } from './shipped';
+export type { ShipRecord, ShipRunsResult, ShipOptions } from './shipped';
+export { trainMissing } from './train-missing';
+export type { TrainMissingOptions } from './train-missing';
+export { readFinished, liveCheckpoints, vocabularyView, routingBySize, samplesGrid } from './live';
+export type { LiveCheckpoint, VocabularyToken, VocabularyView, NextTokens } from './live';
 export { languageCostFigure, scalingStepFigure, scalingSizeFigure, computeFigure, imageCostFigure, mutualFigure, routingFigure, routingSizeFigure } from './figures';

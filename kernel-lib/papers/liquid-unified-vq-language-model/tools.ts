@@ -48,10 +48,18 @@ export interface LiquidTools {
   dispose(): void;
 }
 
+/** The folder (of .cache, or of data/checkpoints once shipped) that holds one directory per run. */
+export const RUNS_FOLDER = 'liquid';
+
+/** A size's text checkpoint directory when the runs are in `runsDir`: the shipped one (moe-h128: text-moe-small), else `<runsDir>/text-<size>`. */
+export function textDirIn(runsDir: string, size: SizePresetName): string {
+  const shipped = SHIPPED_TEXT[size];
+  return shipped ? checkpointDir(shipped) : path.join(runsDir, `text-${size}`);
+}
+
 /** Where a size's text checkpoint is: the shipped one, or .cache/liquid/text-<size> under `root` (default the repository's .cache). */
 export function textCheckpointDir(size: SizePresetName, root: string = cachePath()): string {
-  const shipped = SHIPPED_TEXT[size];
-  return shipped ? checkpointDir(shipped) : path.join(root, 'liquid', `text-${size}`);
+  return textDirIn(path.join(root, RUNS_FOLDER), size);
 }
 
 /** The 32×32 image size the emoji VQ-VAE codes (8×8 codes). */

@@ -1,0 +1,166 @@
+/**
+ * Shipping finished Liquid runs with the repository, so notebook 03's quick mode runs on committed files
+ * (`npm run ship:liquid`, scripts/ship-liquid.js). The shipped folder has the layout of the cache's, so the
+ * notebook, readRun and placeRuns read both alike:
+ *
+ *   data/checkpoints/liquid/text-<size>/metrics.json    each trained size's text checkpoint record (held-out
+ *                                                       perplexity vs the bigram; moe-h128's is text-moe-small's,
+ *                                                       which ships on its own)
+ *   data/checkpoints/liquid/<arm>-seed<k>/metrics.json  every finished run: its metrics and its per-item held-out
+ *                                        eval/step-N.json scores at every evaluation step, byte for byte
+ *                                        checkpoints/step-N/  only for the live runs (LIVE_RUNS): the final float16
+ *                                                       checkpoint of each size's mixed run (seed 0), which the
+ *                                                       notebook decodes and routes live
+ *                                        shipped.json   what shipped (files, checkpoint bytes)
+ *
+ * Budget: every Liquid checkpoint together ≤ 40 MB (issue #16). At the plan's sizes the four final mixed
+ * checkpoints are about 27 MB in float16 (`checkpointEstimate`; the largest, moe-h192, 15.5 MB), so all four
+ * ship, and the samples grid (drawn codes in the eval files) needs no checkpoint. Shipping refuses anything
+ * over the budget, a run that is not finished (named, with what is missing and the command that finishes it)
+ * and a live checkpoint that is missing or not float16.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readSafetensors } from '../../checkpoint';
+import { writeDirAtomic } from '../../checkpoint/files';
+import type { SizePresetName } from '../../model/config';
+import { countParams } from '../../model/params';
+import { liquidPlan, LiquidPlan, sizeConfig, unifiedVocab } from './plan';
+import { runName } from './recipe';
+import { checkpointName, evalName, METRICS_FILE, readRunMetrics } from './run-metrics';
+import { placeRuns, WantedRun, wantedRuns } from './run-places';
+import { RUNS_FOLDER } from './tools';
+
+export { RUNS_FOLDER as SHIPPED_FOLDER };
+/** What shipping writes beside a run's files. */
+export const SHIPPED_FILE = 'shipped.json';
+/** The issue's limit for all Liquid checkpoints together. */
+export const SHIP_MAX_CHECKPOINT_BYTES = 40 * 2 ** 20;
+/** What a checkpoint directory holds (checkpoint/: Session.save). */
+export const CHECKPOINT_FILES = ['config.json', 'model.safetensors', 'tokenizer.json'] as const;
+/** Bytes a checkpoint takes beyond its float16 weights: tokenizer.json (~155 KB with the codes), config.json, the header. */
+export const CHECKPOINT_OVERHEAD_BYTES = 200 * 1024;
+
+/** The runs whose final checkpoint ships: each size's mixed run at its first seed. */
+export function liveRuns(plan: LiquidPlan = liquidPlan()): string[] {
+  return plan.arms.filter((a) => a.name === `${a.size}-mixed`).map((a) => runName(a.name, a.seeds[0]));
+}
+
+/** The live checkpoints' float16 size at the plan's configs with the unified vocabulary (the budget's estimate). */
+export function checkpointEstimate(plan: LiquidPlan, o: { textVocab: number; numCodes: number }): Array<{ run: string; size: SizePresetName; params: number; bytes: number }> {
+  const V = unifiedVocab(o.textVocab, o.numCodes);
+  return plan.arms
+    .filter((a) => liveRuns(plan).includes(runName(a.name, a.seeds[0])))
+    .map((a) => {
+      const params = countParams(sizeConfig(a.size, V));
+      return { run: runName(a.name, a.seeds[0]), size: a.size, params, bytes: 2 * params + CHECKPOINT_OVERHEAD_BYTES };
+    });
+}
+
+/** shipped.json of one shipped run. */
+export interface ShipRecord {
+  run: string;
+  /** Paths relative to the run's shipped directory. */
+  files: string[];
+  /** The live checkpoint that shipped with it (float16), or null. */
+  checkpoint: { step: number; dir: string; bytes: number } | null;
+}
+
+const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
+
+function dirBytes(dir: string): number {
+  let n = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? dirBytes(path.join(dir, e.name)) : fs.statSync(path.join(dir, e.name)).size;
+  return n;
+}
+
+/** The final checkpoint of a finished run in `dir`, checked: every file there, every tensor float16. */
+function finalCheckpoint(dir: string, name: string, steps: number, again: string): { rel: string; bytes: number } {
+  const rel = checkpointName(steps);
+  for (const f of CHECKPOINT_FILES) {
+    if (!fs.existsSync(path.join(dir, rel, f))) throw new Error(`liquid.shipRuns: ${name}'s final checkpoint ${rel}/ has no ${f} (${dir}); train it again with ${again} --fresh`);
+  }
+  const st = readSafetensors(path.join(dir, rel, 'model.safetensors'));
+  const other = [...st.tensors].find(([, t]) => t.dtype !== 'F16');
+  if (other) throw new Error(`liquid.shipRuns: ${name}'s final checkpoint stores "${other[0]}" as ${other[1].dtype}; shipped checkpoints are float16 (the recipe saves them so)`);
+  return { rel, bytes: CHECKPOINT_FILES.reduce((s, f) => s + fs.statSync(path.join(dir, rel, f)).size, 0) };
+}
+
+export interface ShipRunsResult {
+  shipped: ShipRecord[];
+  /** Runs of the plan that did not ship, with the reason (not trained, still training, being evaluated, …). */
+  skipped: Array<{ run: string; reason: string }>;
+  /** Every Liquid checkpoint in `to` after shipping. */
+  checkpointBytes: number;
+}
+
+export interface ShipOptions {
+  /** The runs folder to ship from (.cache/liquid). */
+  from: string;
+  /** The shipped folder (data/checkpoints/liquid). */
+  to: string;
+  /** Run names (`<arm>-seed<k>`, `text-<size>`): exactly these, and one that cannot ship is an error. Default: every finished run. */
+  runs?: readonly string[];
+  plan?: LiquidPlan;
+  /** Default SHIP_MAX_CHECKPOINT_BYTES. */
+  maxCheckpointBytes?: number;
+  log?: (s: string) => void;
+}
+
+/** Ships runs from `from` into `to` (see the file comment). Nothing is written when any check fails. */
+export function shipRuns(o: ShipOptions): ShipRunsResult {
+  if (!fs.existsSync(o.from)) throw new Error(`liquid.shipRuns: ${o.from} does not exist (the runs' folder: npm run train:liquid writes .cache/liquid/<run>/)`);
+  const plan = o.plan ?? liquidPlan();
+  const all = wantedRuns(plan);
+  let wanted: WantedRun[] = all;
+  if (o.runs) {
+    const unknown = o.runs.filter((r) => !all.some((w) => w.name === r));
+    if (unknown.length > 0) throw new Error(`liquid.shipRuns: unknown run ${unknown.map((r) => `'${r}'`).join(', ')}; runs are ${all.map((w) => w.name).join(', ')}`);
+    wanted = all.filter((w) => o.runs?.includes(w.name));
+  }
+  const live = new Set(liveRuns(plan));
+  const out: ShipRunsResult = { shipped: [], skipped: [], checkpointBytes: 0 };
+  const todo: Array<{ name: string; content: Map<string, Uint8Array | string>; record: ShipRecord }> = [];
+  for (const p of placeRuns(o.from, wanted)) {
+    if (p.problem !== null) {
+      if (o.runs) throw new Error(`liquid.shipRuns: ${p.problem}`);
+      out.skipped.push({ run: p.name, reason: p.problem });
+      continue;
+    }
+    const read = (f: string) => fs.readFileSync(path.join(p.dir, f));
+    const content = new Map<string, Uint8Array | string>([[METRICS_FILE, read(METRICS_FILE)]]);
+    let checkpoint: ShipRecord['checkpoint'] = null;
+    if (p.kind === 'continue') {
+      const m = readRunMetrics(p.dir);
+      for (const k of m.evalSteps) content.set(evalName(k), read(evalName(k)));
+      if (live.has(p.name)) {
+        const c = finalCheckpoint(p.dir, p.name, m.steps, p.command);
+        for (const f of CHECKPOINT_FILES) content.set(`${c.rel}/${f}`, read(`${c.rel}/${f}`));
+        checkpoint = { step: m.steps, dir: c.rel, bytes: c.bytes };
+      }
+    }
+    const record: ShipRecord = { run: p.name, files: [...content.keys()], checkpoint };
+    content.set(SHIPPED_FILE, `${JSON.stringify(record, null, 1)}\n`);
+    todo.push({ name: p.name, content, record });
+  }
+  // the budget: the new checkpoints with those already shipped in runs this call does not replace
+  const replacing = new Set(todo.map((t) => t.name));
+  const kept = fs.existsSync(o.to)
+    ? fs.readdirSync(o.to, { withFileTypes: true }).filter((e) => e.isDirectory() && !replacing.has(e.name) && fs.existsSync(path.join(o.to, e.name, 'checkpoints')))
+        .map((e) => ({ run: e.name, bytes: dirBytes(path.join(o.to, e.name, 'checkpoints')) }))
+    : [];
+  const adding = todo.filter((t) => t.record.checkpoint).map((t) => ({ run: t.name, bytes: (t.record.checkpoint as NonNullable<ShipRecord['checkpoint']>).bytes }));
+  const parts = [...kept, ...adding];
+  const total = parts.reduce((s, x) => s + x.bytes, 0);
+  const max = o.maxCheckpointBytes ?? SHIP_MAX_CHECKPOINT_BYTES;
+  if (total > max) {
+    throw new Error(`liquid.shipRuns: the Liquid checkpoints would take ${mb(total)} (${parts.map((x) => `${x.run} ${mb(x.bytes)}`).join(', ')}), over the ${mb(max)} they may take together; nothing was shipped`);
+  }
+  for (const t of todo) {
+    writeDirAtomic(path.join(o.to, t.name), t.content);
+    out.shipped.push(t.record);
+    o.log?.(`shipped ${t.name}${t.record.checkpoint ? ` with its final checkpoint (step ${t.record.checkpoint.step}, ${mb(t.record.checkpoint.bytes)} float16)` : ''}`);
+  }
+  out.checkpointBytes = total;
+  return out;
+}
