@@ -203,16 +203,39 @@ test('the unified vocabulary seen live: rows of one embedding, columns of one he
   s.dispose();
 });
 
-test('the samples grid: sizes smallest first, a row per sample, a column per step', () => {
+test('full mode’s trainMissing: the text checkpoint first, then the continuation from it; finished runs are left alone', async () => {
+  const root = path.join(dir, 'full');
+  const runsDir = path.join(root, 'liquid');
+  const short = { ...plan, pretrain: plan.pretrain.map((p) => ({ ...p, steps: 2 })) }; // a 2-step text checkpoint
+  const wanted = liquid.wantedRuns(short).filter((w) => w.size === 'moe-h96' && (w.kind === 'pretrain' || w.arm === 'moe-h96-text'));
+  expect(wanted.map((w) => w.name)).toEqual(['text-moe-h96', 'moe-h96-text-seed0']);
+  const tools = tinyProjectTools(store, root);
+  const ran: string[] = [];
+  const o = { plan: short, runDirOf: (run: string) => path.join(root, 'runs', `liquid-${run}`), onRun: (p: liquid.RunPlace, i: number, n: number) => void ran.push(`${p.name} ${i + 1}/${n}`), log: quiet, evalPoints: 2 };
+  try {
+    const before = liquid.placeRuns(runsDir, wanted);
+    expect(before.map((p) => p.state)).toEqual(['missing', 'missing']);
+    const after = await liquid.trainMissing([...before].reverse(), runsDir, tools, o); // given continuation first: still trained text first
+    expect(ran).toEqual(['text-moe-h96 1/2', 'moe-h96-text-seed0 2/2']);
+    expect(after.map((p) => [p.name, p.state])).toEqual([['moe-h96-text-seed0', 'finished'], ['text-moe-h96', 'finished']]);
+    expect(liquid.readRunMetrics(path.join(runsDir, 'moe-h96-text-seed0')).base).toBe('text-moe-h96');
+    const again = await liquid.trainMissing(after, runsDir, tools, o);
+    expect(ran).toHaveLength(2);
+    expect(again).toEqual(after);
+  } finally {
+    tools.dispose();
+  }
+}, 300_000);
+
+test('the samples grid: sizes in the ladder’s order, a row per sample, a column per step', () => {
   const codes = (k: number) => Array.from({ length: 4 }, (_, i) => k + i);
-  const samples = ['moe-h96', 'moe-h64'].flatMap((size, j) => [2, 4].map((step) => ({ size, arm: `${size}-mixed`, step, captions: ['c0', 'c1', 'c2'], codes: [codes(10 * j + step), codes(100 + step), codes(200)] })));
-  const sizes = [{ size: 'moe-h64', nonEmbedding: 10 }, { size: 'moe-h96', nonEmbedding: 20 }] as unknown as liquid.Results['sizes'];
-  const g = liquid.samplesGrid({ samples: samples as liquid.Results['samples'], sizes }, { perStep: 2 });
+  const samples = ['moe-h96', 'moe-h64'].flatMap((size, j) => [2, 4].map((step) => ({ size, arm: `${size}-mixed`, step, captions: ['c0', 'c1', 'c2'], codes: [codes(10 * j + step), codes(100 + step), codes(200)] }))) as liquid.Results['samples'];
+  const g = liquid.samplesGrid({ samples }, { perStep: 2 });
   expect(g.columns).toBe(2);
   expect(g.captions).toEqual(['c0', 'c1']);
-  expect(g.labels).toEqual(['moe-h64 · step 2', 'moe-h64 · step 4', 'moe-h64 · step 2', 'moe-h64 · step 4', 'moe-h96 · step 2', 'moe-h96 · step 4', 'moe-h96 · step 2', 'moe-h96 · step 4']);
+  expect(g.labels).toEqual(['moe-h64 · 2', 'moe-h64 · 4', 'moe-h64 · 2', 'moe-h64 · 4', 'moe-h96 · 2', 'moe-h96 · 4', 'moe-h96 · 2', 'moe-h96 · 4']);
   expect(g.codes.map((c) => c.codes[0])).toEqual([12, 14, 102, 104, 2, 4, 102, 104]);
   expect(g.codes[0]).toMatchObject({ height: 2, width: 2 });
-  expect(() => liquid.samplesGrid({ samples: [{ ...samples[0], codes: [[1, 2, 3]] }] as liquid.Results['samples'], sizes })).toThrow('liquid.samplesGrid: moe-h96 has no square sample 0 at step 2');
-  expect(() => liquid.samplesGrid({ samples: [], sizes })).toThrow('liquid.samplesGrid: the results have no drawn samples');
+  expect(() => liquid.samplesGrid({ samples: [{ ...samples[0], codes: [[1, 2, 3]] }] })).toThrow('liquid.samplesGrid: moe-h96 has no square sample 0 at step 2');
+  expect(() => liquid.samplesGrid({ samples: [] })).toThrow('liquid.samplesGrid: the results have no drawn samples');
 });

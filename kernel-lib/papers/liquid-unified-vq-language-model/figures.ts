@@ -11,10 +11,12 @@
  *   mutualFigure        experiment 4: one measure per arm (1:1:1, +T2I, +I2T and the two controls), ± s.e. over seeds
  *   routingFigure       beyond the paper: exclusivity per layer, one line per size (papers/figures.ts)
  *   routingSizeFigure   beyond the paper: exclusivity averaged over layers vs size, mixed and experiment-4 arms
+ *   vocabularyFigure    the unified vocabulary: next-token mass on text, image codes and specials after two contexts
  */
 import type { Figure, PlotlyTrace } from '../../display/plotly';
 import { exclusivityFigure, MARGIN, seedMeanSe } from '../figures';
 import type { CurvePoint, Results } from './results';
+import type { VocabularyView } from './live';
 
 const SIZE_COLORS = ['#4878d0', '#ee854a', '#6acc64', '#d65f5f', '#956cb4', '#8c613c'];
 const PARAMS_AXIS = { title: { text: 'non-embedding parameters (log scale)' }, type: 'log' };
@@ -25,12 +27,25 @@ const LABELS: Record<StepMeasure, string> = {
   brownNll: 'held-out Brown NLL (nats per token)',
   imageNll: 'held-out image-code NLL (nats per code)',
   imageAccuracy: 'held-out image-code token accuracy',
-  conditioningGap: 'conditioning gap: NLL after a wrong caption − own (nats per code)',
+  conditioningGap: 'NLL after a wrong caption − own (nats per code)',
   captionNll: 'held-out caption NLL (nats per token)',
   questionAccuracy: 'held-out question accuracy',
   clipOwn: 'CLIP-T of drawn images with their caption',
   clipShuffled: 'CLIP-T of drawn images with a wrong caption',
-  checker: "drawn scenes: share of objects in place (scene checker)",
+  checker: 'drawn scenes: objects in place (share)',
+};
+
+/** Short names for titles (a title must fit one line of a notebook's width). */
+const SHORT: Record<StepMeasure, string> = {
+  brownNll: 'Brown NLL',
+  imageNll: 'image-code NLL',
+  imageAccuracy: 'image-code accuracy',
+  conditioningGap: 'conditioning gap',
+  captionNll: 'caption NLL',
+  questionAccuracy: 'question accuracy',
+  clipOwn: 'CLIP-T, own caption',
+  clipShuffled: 'CLIP-T, wrong caption',
+  checker: 'drawn objects in place',
 };
 
 /** Experiment 1: Δ per size with its standard error (paired over held-out windows). */
@@ -47,7 +62,7 @@ export function languageCostFigure(r: Pick<Results, 'languageCost'>): Figure {
       { type: 'scatter', mode: 'lines', name: 'no cost', x: [rows[0].params, rows[rows.length - 1].params], y: [0, 0], line: { color: '#999', dash: 'dot' }, hoverinfo: 'skip' },
     ],
     layout: {
-      title: { text: 'Does visual generation cost language? Δ held-out Brown log-perplexity, mixed (1:1:1) − text-only, same text tokens (± s.e. over windows)' },
+      title: { text: 'Language cost: Δ held-out Brown NLL, mixed − text-only, same text tokens (± s.e.)' },
       xaxis: PARAMS_AXIS,
       yaxis: { title: { text: 'Δ log-perplexity (nats per token)' } },
       height: 400,
@@ -76,7 +91,7 @@ export function scalingStepFigure(r: Pick<Results, 'curves'>, measure: StepMeasu
   return {
     data,
     layout: {
-      title: { text: `Scaling with steps: ${LABELS[measure]} along each size's run (seed mean ± s.e.)` },
+      title: { text: `Scaling with steps: ${SHORT[measure]} along each size's run (seed mean ± s.e.)` },
       xaxis: { title: { text: 'training step' } },
       yaxis: { title: { text: LABELS[measure] } },
       legend: { orientation: 'h', y: -0.2 },
@@ -97,7 +112,7 @@ export function scalingSizeFigure(r: Pick<Results, 'curves' | 'sizes'>, measure:
   if (rows.length === 0) throw new Error(`scalingSizeFigure: no ${o.suffix ?? 'mixed'} runs`);
   return {
     data: [{ type: 'scatter', mode: 'lines+markers', name: LABELS[measure], x: rows.map((x) => x.params), y: rows.map((x) => x.mean), error_y: { type: 'data', array: rows.map((x) => x.se), visible: true }, text: rows.map((x) => x.size), hovertemplate: '%{text}: %{y:.4f}<extra></extra>' }],
-    layout: { title: { text: `Scaling with size: ${LABELS[measure]} at the last checkpoint (seed mean ± s.e.)` }, xaxis: PARAMS_AXIS, yaxis: { title: { text: LABELS[measure] } }, height: 380, margin: MARGIN },
+    layout: { title: { text: `Scaling with size: ${SHORT[measure]} at the last checkpoint (seed mean ± s.e.)` }, xaxis: PARAMS_AXIS, yaxis: { title: { text: LABELS[measure] } }, height: 380, margin: MARGIN },
   };
 }
 
@@ -134,7 +149,7 @@ export function imageCostFigure(r: Pick<Results, 'imageCost'>): Figure {
   return {
     data,
     layout: {
-      title: { text: 'What mixing costs image generation: the loss gap and the drawn-image gap by size (± s.e. over items)' },
+      title: { text: 'Image cost of mixing: the loss gap and the drawn-image gap by size (± s.e.)' },
       xaxis: PARAMS_AXIS,
       yaxis: { title: { text: 'Δ image-code NLL (nats per code)' } },
       yaxis2: { title: { text: 'Δ share of objects in place' }, overlaying: 'y', side: 'right' },
@@ -161,7 +176,7 @@ export function mutualFigure(r: Pick<Results, 'mutual'>, measure: MutualMeasure)
       hovertemplate: '%{x}: %{y:.4f} ± %{error_y.array:.4f}<br>%{text}<extra></extra>',
     }],
     layout: {
-      title: { text: `Do understanding and generation help each other? ${LABELS[measure]} at ${m.size} (mean ± s.e. over seeds)` },
+      title: { text: `Mutual improvement at ${m.size}: ${SHORT[measure]} by mixture (mean ± s.e. over seeds)` },
       xaxis: { title: { text: 'mixture (text : caption → image : understanding)' } },
       yaxis: { title: { text: LABELS[measure] } },
       height: 420,
@@ -170,11 +185,33 @@ export function mutualFigure(r: Pick<Results, 'mutual'>, measure: MutualMeasure)
   };
 }
 
-/** Beyond the paper: exclusivity per layer of each size's mixed run (seed 0's: the lowest seed). */
-export function routingFigure(r: Pick<Results, 'routing'>): Figure {
+/** Beyond the paper: exclusivity per layer of each size's mixed run (seed 0's: the lowest seed); `title` for other rows than the runs' own. */
+export function routingFigure(r: Pick<Results, 'routing'>, o: { title?: string } = {}): Figure {
   const rows = r.routing.filter((x) => x.arm === `${x.size}-mixed`).sort((a, b) => a.params - b.params || a.seed - b.seed);
   const first = rows.filter((x, i) => rows.findIndex((y) => y.size === x.size) === i);
-  return exclusivityFigure(first.map((x) => ({ model: x.size, exclusivity: x.exclusivity })), { title: 'Beyond the paper: how separately text and image tokens are routed, by depth, at each size (mixed runs)' });
+  return exclusivityFigure(first.map((x) => ({ model: x.size, exclusivity: x.exclusivity })), { title: o.title ?? 'Beyond the paper: text vs image routing by depth at each size (mixed runs)' });
+}
+
+const MODALITY_COLORS = { text: '#4878d0', image: '#ee854a', special: '#8c8c8c' } as const;
+
+/** One vocabulary, one softmax: the next-token probability mass by modality after each context of a vocabulary view (live.ts). */
+export function vocabularyFigure(v: Pick<VocabularyView, 'next'>, o: { model?: string } = {}): Figure {
+  if (v.next.length === 0) throw new Error('vocabularyFigure: no contexts');
+  return {
+    data: (['text', 'image', 'special'] as const).map((m) => ({
+      type: 'bar', name: `${m} ids`, x: v.next.map((n) => n.context), y: v.next.map((n) => n.mass[m]), marker: { color: MODALITY_COLORS[m] },
+      hovertemplate: `${m}: %{y:.4f}<extra></extra>`,
+    })),
+    layout: {
+      barmode: 'stack',
+      title: { text: `One softmax over text and image codes: next-token mass by modality${o.model ? ` (${o.model})` : ''}` },
+      xaxis: { title: { text: 'context (the next token follows it)' } },
+      yaxis: { title: { text: 'next-token probability' }, range: [0, 1] },
+      legend: { orientation: 'h', y: -0.25 },
+      height: 380,
+      margin: { ...MARGIN, b: 110 },
+    },
+  };
 }
 
 /** Beyond the paper: exclusivity averaged over layers against size, for the mixed runs and the other arms of experiment 4. */
@@ -196,6 +233,6 @@ export function routingSizeFigure(r: Pick<Results, 'routing'>): Figure {
   });
   return {
     data,
-    layout: { title: { text: 'Beyond the paper: do text and image tokens use more separate experts as the model grows? (JSD averaged over layers)' }, xaxis: PARAMS_AXIS, yaxis: { title: { text: 'mean JSD text vs image routing (bits)' }, rangemode: 'tozero' }, legend: { orientation: 'h', y: -0.2 }, height: 400, margin: { ...MARGIN, b: 90 } },
+    layout: { title: { text: 'Beyond the paper: text vs image routing exclusivity against size (mean over layers)' }, xaxis: PARAMS_AXIS, yaxis: { title: { text: 'mean JSD text vs image routing (bits)' }, rangemode: 'tozero' }, legend: { orientation: 'h', y: -0.2 }, height: 400, margin: { ...MARGIN, b: 90 } },
   };
 }

@@ -155,11 +155,10 @@ export function routingBySize(models: ReadonlyArray<{ size: string; session: Ses
   });
 }
 
-/** The samples grid: one row per size (smallest first) and sample, one column per checkpoint step. */
-export function samplesGrid(r: Pick<Results, 'samples' | 'sizes'>, o: { perStep?: number } = {}): { codes: ImageCodes[]; labels: string[]; captions: string[]; columns: number } {
+/** The samples grid: one row per size (the ladder's order, smallest first) and sample, one column per checkpoint step. */
+export function samplesGrid(r: Pick<Results, 'samples'>, o: { perStep?: number } = {}): { codes: ImageCodes[]; labels: string[]; captions: string[]; columns: number } {
   if (r.samples.length === 0) throw new Error('liquid.samplesGrid: the results have no drawn samples');
-  const params = (size: string) => r.sizes.find((x) => x.size === size)?.nonEmbedding ?? Number.MAX_SAFE_INTEGER;
-  const sizes = [...new Set(r.samples.map((x) => x.size))].sort((a, b) => params(a) - params(b));
+  const sizes = [...new Set(r.samples.map((x) => x.size))].sort((a, b) => SIZE_PRESETS.indexOf(a) - SIZE_PRESETS.indexOf(b));
   const steps = [...new Set(r.samples.map((x) => x.step))].sort((a, b) => a - b);
   const k = Math.min(o.perStep ?? 2, ...r.samples.map((x) => x.codes.length));
   const codes: ImageCodes[] = [];
@@ -172,7 +171,7 @@ export function samplesGrid(r: Pick<Results, 'samples' | 'sizes'>, o: { perStep?
         const side = Math.round(Math.sqrt(c.length));
         if (!sm || side * side !== c.length) throw new Error(`liquid.samplesGrid: ${size} has no square sample ${i} at step ${step}`);
         codes.push({ height: side, width: side, codes: c });
-        labels.push(`${size} · step ${step}`);
+        labels.push(`${size} · ${step}`);
       }
     }
   }
