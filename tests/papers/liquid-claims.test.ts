@@ -49,13 +49,18 @@ test('experiment 1: Δ falling with size to under half the smallest’s reproduc
   expect(yes.reproduces).toBe(true);
   expect(yes.criterion).toContain('rank correlation ≤ −0.8');
   expect(yes.criterion).toContain("the largest model's Δ is under half the smallest's");
+  expect(yes.failed).toEqual([]);
   // ρ = −1 but the largest's Δ (0.21) is not under half the smallest's (0.2)
-  expect(liquid.languageCostVerdict(lcRows([0.4, 0.3, 0.25, 0.21])).reproduces).toBe(false);
+  const slow = liquid.languageCostVerdict(lcRows([0.4, 0.3, 0.25, 0.21]));
+  expect(slow.reproduces).toBe(false);
+  expect(slow.failed).toEqual(["the largest model's Δ (+0.210) is not under half the smallest's (+0.400)"]);
   // one swap: ρ = −0.8 exactly still counts
   const swap = liquid.languageCostVerdict(lcRows([0.4, 0.2, 0.3, 0.1]));
   expect(swap.rho).toBeCloseTo(-0.8, 12);
   expect(swap.reproduces).toBe(true);
-  expect(liquid.languageCostVerdict(lcRows([0.1, 0.3, 0.2, 0.4])).reproduces).toBe(false);
+  const rise = liquid.languageCostVerdict(lcRows([0.1, 0.3, 0.2, 0.4]));
+  expect(rise.reproduces).toBe(false);
+  expect(rise.failed).toEqual(['Δ does not fall with size: rank correlation +0.80, not ≤ −0.8', "the largest model's Δ (+0.400) is not under half the smallest's (+0.100)"]);
   expect(() => liquid.languageCostVerdict(lcRows([0.1, 0.2, 0.3, 0.4]).slice(0, 1))).toThrow('liquid.languageCostVerdict: needs at least 2 sizes, got 1');
 });
 
@@ -71,6 +76,8 @@ const scRows = (o: { loss?: number[]; acc?: number[]; chk?: number[]; bump?: boo
 
 test('experiment 2: loss down, accuracy and drawn quality up with size, every curve falling reproduces; any one failing does not', () => {
   expect(liquid.scalingVerdict(scRows()).reproduces).toBe(true);
+  expect(liquid.scalingVerdict(scRows()).failed).toEqual([]);
+  expect(liquid.scalingVerdict(scRows({ acc: [0.25, 0.2, 0.15, 0.1], bump: true })).failed).toEqual(['token accuracy does not rise with size: rank correlation -1.00, not ≥ +0.8', "moe-h128's image-code NLL rises between two checkpoints"]);
   expect(liquid.scalingVerdict(scRows({ loss: [5, 4, 4.5, 3.5] })).reproduces).toBe(true); // ρ −0.8
   expect(liquid.scalingVerdict(scRows({ loss: [4, 4.5, 5, 3.5] })).reproduces).toBe(false);
   expect(liquid.scalingVerdict(scRows({ acc: [0.25, 0.2, 0.15, 0.1] })).reproduces).toBe(false);
@@ -93,7 +100,11 @@ const icRows = (lossGap: number[], drawnGap: number[]) =>
 
 test('experiment 3: a loss gap at every size with a drawn-image gap shrinking to under half reproduces; otherwise not', () => {
   expect(liquid.imageCostVerdict(icRows([0.2, 0.2, 0.2, 0.2], [0.3, 0.2, 0.1, 0.05])).reproduces).toBe(true);
-  expect(liquid.imageCostVerdict(icRows([0.2, 0.2, 0.001, 0.2], [0.3, 0.2, 0.1, 0.05])).reproduces).toBe(false); // no loss gap at one size
+  expect(liquid.imageCostVerdict(icRows([0.2, 0.2, 0.2, 0.2], [0.3, 0.2, 0.1, 0.05])).failed).toEqual([]);
+  const noGap = liquid.imageCostVerdict(icRows([0.2, 0.2, 0.001, 0.2], [0.3, 0.2, 0.1, 0.05]));
+  expect(noGap.reproduces).toBe(false); // no loss gap at one size
+  expect(noGap.failed).toHaveLength(1);
+  expect(noGap.failed[0]).toMatch(/^at moe-h128 the mixed run's image-code NLL is not above the generation-only run's by more than 2 s\.e\. \(\+0\.00\d ± 0\.\d{3}\)$/);
   expect(liquid.imageCostVerdict(icRows([0.2, 0.2, 0.2, 0.2], [0.3, 0.25, 0.2, 0.18])).reproduces).toBe(false); // shrinks, not to half
 });
 
@@ -119,7 +130,11 @@ test('experiment 4: +I2T beats the baseline and both controls on generation and 
   expect(yes.generation.base.mean).toBeLessThan(-2 * yes.generation.base.standardError);
   expect(yes.understanding.addText.mean).toBeGreaterThan(2 * yes.understanding.addText.standardError);
   expect(yes.ours).toContain('at moe-h64');
-  expect(liquid.mutualVerdict(mutual({ matchedLikeI2t: true })).reproduces).toBe(false); // the compute-matched control is as good
+  expect(yes.failed).toEqual([]);
+  const matched = liquid.mutualVerdict(mutual({ matchedLikeI2t: true }));
+  expect(matched.reproduces).toBe(false); // the compute-matched control is as good
+  expect(matched.failed).toHaveLength(1);
+  expect(matched.failed[0]).toMatch(/^1:1:2 does not beat 1:1:1 compute-matched on image-code NLL by more than 2 s\.e\. \(/);
   expect(liquid.mutualVerdict(mutual({ t2iGain: 0 })).reproduces).toBe(false);
   expect(liquid.mutualVerdict(mutual({ i2tGain: 0 })).reproduces).toBe(false);
   expect(liquid.verdicts({ mutual: { size: 'moe-h64', scores: mutual() } })).toHaveLength(1);
