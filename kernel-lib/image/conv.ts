@@ -11,10 +11,14 @@
  * The 2-D transpose kernel on wasm is pathologically slow for tall matrices ([8192, 64]: 16 ms), while the
  * same permutation written as a 3-D transpose takes 0.6 ms; `transpose2d` uses that form.
  *
+ * Each input's gradient is computed only when the tape needs it (util/lazy-grad.ts): the first layer's
+ * input (the image) gets no dx, a frozen filter no dW.
+ *
  * Stride-2 steps are space-to-depth / depth-to-space (pure reshape + 4-D transpose), so no strided conv
  * or transposed conv is needed.
  */
 import * as tf from '@tensorflow/tfjs';
+import { lazyCustomGrad } from '../util/lazy-grad';
 import { transpose2d } from '../util/transpose';
 
 /**
@@ -34,40 +38,44 @@ export function im2col3x3(x: tf.Tensor4D): tf.Tensor2D {
 }
 
 /** 3×3 convolution, stride 1, 'same' zero padding: x [B, H, W, Cin], w [3, 3, Cin, Cout] → [B, H, W, Cout]. */
-export const conv3x3 = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [x, w, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+export const conv3x3 = lazyCustomGrad<[x: tf.Tensor4D, w: tf.Tensor4D], tf.Tensor4D>(([x, w], save) => {
   save([x, w]);
   return {
     value: tf.conv2d(x, w, 1, 'same'), // [B, H, W, Cout]
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    gradFunc: (dy, saved) => {
       const [xs, ws] = saved as tf.Tensor4D[];
       const [b, h, wd, cin] = xs.shape;
       const cout = ws.shape[3];
       const n = b * h * wd;
-      const wFlip = tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]); // [3, 3, Cout, Cin]
-      const dx = tf.conv2d(dy as tf.Tensor4D, wFlip, 1, 'same'); // [B, H, W, Cin]
-      const dyT = transpose2d(tf.reshape(dy, [n, cout])); // [Cout, N]
-      const dwT = tf.matMul(dyT, im2col3x3(xs)); // [Cout, 9·Cin], columns (c, kh, kw)
-      const dw = tf.transpose(tf.reshape(dwT, [cout, cin, 3, 3]), [2, 3, 1, 0]); // [3, 3, Cin, Cout]
-      return [dx, dw];
+      return [
+        () => {
+          const wFlip = tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]); // [3, 3, Cout, Cin]
+          return tf.conv2d(dy, wFlip, 1, 'same'); // dx [B, H, W, Cin]
+        },
+        () => {
+          const dyT = transpose2d(tf.reshape(dy, [n, cout])); // [Cout, N]
+          const dwT = tf.matMul(dyT, im2col3x3(xs)); // [Cout, 9·Cin], columns (c, kh, kw)
+          return tf.transpose(tf.reshape(dwT, [cout, cin, 3, 3]), [2, 3, 1, 0]); // dW [3, 3, Cin, Cout]
+        },
+      ];
     },
   };
-}) as unknown as (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
+});
 
 /** 1×1 convolution on flattened pixels: x [N, Cin] · w [Cin, Cout] → [N, Cout], wasm-fast gradient. */
-export const pointwise = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [x, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+export const pointwise = lazyCustomGrad<[x: tf.Tensor2D, w: tf.Tensor2D], tf.Tensor2D>(([x, w], save) => {
   save([x, w]);
   return {
     value: tf.matMul(x, w), // [N, Cout]
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    gradFunc: (dy, saved) => {
       const [xs, ws] = saved as tf.Tensor2D[];
-      const dx = tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)); // [N, Cin]
-      const dw = tf.matMul(transpose2d(xs), dy as tf.Tensor2D); // [Cin, Cout]
-      return [dx, dw];
+      return [
+        () => tf.matMul(dy, tf.transpose(ws)), // dx [N, Cin]
+        () => tf.matMul(transpose2d(xs), dy), // dW [Cin, Cout]
+      ];
     },
   };
-}) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+});
 
 /** 1×1 convolution of an NHWC tensor. */
 export function conv1x1(x: tf.Tensor4D, w: tf.Tensor2D): tf.Tensor4D {

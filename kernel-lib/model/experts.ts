@@ -21,6 +21,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { swiglu } from './layers';
 import { columnsHost, gatherHost, gatherTransposedHost, scatterAddHost } from './host-rows';
+import { lazyCustomGrad } from '../util/lazy-grad';
 
 export type MatMul2D = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
 
@@ -75,17 +76,44 @@ export function groupByExpert(experts: Int32Array, N: number, k: number, E: numb
   return { counts, token, gateIndex };
 }
 
-/** One expert's weights, cut out of the stacked matrices on the host (no Slice/SplitV kernels). */
-function expertWeights(w13: Float32Array, w2: Float32Array, e: number, H: number, E: number, I: number) {
-  const w2e = w2.subarray(e * I * H, (e + 1) * I * H); // [I, H]
-  return {
-    w1: columnsHost(w13, H, 2 * E * I, e * I, I), // [H, I]
-    w3: columnsHost(w13, H, 2 * E * I, E * I + e * I, I), // [H, I]
-    w2: w2e,
-    w1T: columnsHost(w13, H, 2 * E * I, e * I, I, true), // [I, H]
-    w3T: columnsHost(w13, H, 2 * E * I, E * I + e * I, I, true), // [I, H]
-    w2T: columnsHost(w2e, I, H, 0, H, true), // [H, I]
-  };
+/** One expert's weights, each cut out of the stacked host matrices when first used (no Slice/SplitV kernels). */
+class ExpertWeights {
+  private cache = new Map<string, Float32Array>();
+  constructor(private readonly w13: Float32Array, private readonly w2h: Float32Array, private readonly e: number, private readonly H: number, private readonly E: number, private readonly I: number) {}
+  private cut(key: string, make: () => Float32Array): Float32Array {
+    let v = this.cache.get(key);
+    if (!v) this.cache.set(key, (v = make()));
+    return v;
+  }
+  /** [H, I] (transposed: [I, H]) */
+  w1(t = false): Float32Array {
+    const { H, E, I, e } = this;
+    return this.cut(`w1${t}`, () => columnsHost(this.w13, H, 2 * E * I, e * I, I, t));
+  }
+  /** [H, I] (transposed: [I, H]) */
+  w3(t = false): Float32Array {
+    const { H, E, I, e } = this;
+    return this.cut(`w3${t}`, () => columnsHost(this.w13, H, 2 * E * I, E * I + e * I, I, t));
+  }
+  /** [I, H] */
+  w2(): Float32Array {
+    const { H, I, e } = this;
+    return this.w2h.subarray(e * I * H, (e + 1) * I * H);
+  }
+  /** [H, I] */
+  w2T(): Float32Array {
+    const { H, I } = this;
+    return this.cut('w2T', () => columnsHost(this.w2(), I, H, 0, H, true));
+  }
+}
+
+/** What the gradients of x, W13 and the gate share, per expert: the SwiGLU's input gradients (host). */
+interface ExpertBackward {
+  /** dL/da and dL/db of the gate and up projections [c, I]. */
+  da: Float32Array;
+  db: Float32Array;
+  /** The expert's gated activation act·g [c, I], W2's input. */
+  u: Float32Array;
 }
 
 /**
@@ -95,6 +123,12 @@ function expertWeights(w13: Float32Array, w2: Float32Array, e: number, H: number
  * backward pass does the same with the explicit SwiGLU gradient (transposes on the host too). The gate's
  * gradient is returned for the chosen pairs only (0 elsewhere): moe.ts multiplies the gate by the 0/1
  * choice mask, so the router's gradient is the dense form's.
+ *
+ * Each input's gradient is computed only when the tape asks for it (util/lazy-grad.ts): with frozen
+ * experts (adapter training) dW13 and dW2 are skipped. What several of them share (the SwiGLU recomputed,
+ * du = dy·W2ᵀ and from it da, db and the gate's gradient) is computed once, by the first that needs it,
+ * and kept on the host, where each later one reads it; every product sees the same operands as when all
+ * four were computed in one pass, so the gradients are bit-identical to that.
  */
 export function groupedExperts(x: tf.Tensor2D, w13: tf.Tensor2D, w2: tf.Tensor2D, gate: tf.Tensor2D, experts: Int32Array, k: number, E: number, I: number): tf.Tensor2D {
   const [N, H] = x.shape;
@@ -103,70 +137,107 @@ export function groupedExperts(x: tf.Tensor2D, w13: tf.Tensor2D, w2: tf.Tensor2D
   for (let e = 0; e < E; e++) starts[e + 1] = starts[e] + g.counts[e];
   const tokensOf = (e: number) => g.token.subarray(starts[e], starts[e + 1]);
   const gatesOf = (gh: Float32Array, e: number) => Float32Array.from(g.gateIndex.subarray(starts[e], starts[e + 1]), (i) => gh[i]);
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xT, w13T, w2T, gateT] = args as tf.Tensor2D[];
+  const op = lazyCustomGrad<[x: tf.Tensor2D, w13: tf.Tensor2D, w2: tf.Tensor2D, gate: tf.Tensor2D], tf.Tensor2D>(([xT, w13T, w2T, gateT]) => {
     const xh = xT.dataSync() as Float32Array;
     const w13h = w13T.dataSync() as Float32Array;
     const w2h = w2T.dataSync() as Float32Array;
     const gh = gateT.dataSync() as Float32Array;
+    const weights = Array.from({ length: E }, (_, e) => new ExpertWeights(w13h, w2h, e, H, E, I));
     const out = new Float32Array(N * H);
     for (let e = 0; e < E; e++) {
       const c = g.counts[e];
       if (c === 0) continue;
       const tok = tokensOf(e);
-      const w = expertWeights(w13h, w2h, e, H, E, I);
+      const w = weights[e];
       const y = tf.tidy(() => {
         const xe = tf.tensor2d(gatherHost(xh, H, tok), [c, H]);
-        const act = swiglu(tf.matMul(xe, tf.tensor2d(w.w1, [H, I])), tf.matMul(xe, tf.tensor2d(w.w3, [H, I]))); // [c, I]
-        return tf.matMul(tf.mul(act, tf.tensor2d(gatesOf(gh, e), [c, 1])) as tf.Tensor2D, tf.tensor2d(w.w2, [I, H])); // [c, H]
+        const act = swiglu(tf.matMul(xe, tf.tensor2d(w.w1(), [H, I])), tf.matMul(xe, tf.tensor2d(w.w3(), [H, I]))); // [c, I]
+        return tf.matMul(tf.mul(act, tf.tensor2d(gatesOf(gh, e), [c, 1])) as tf.Tensor2D, tf.tensor2d(w.w2(), [I, H])); // [c, H]
       });
       scatterAddHost(y.dataSync() as Float32Array, H, tok, out);
       y.dispose();
     }
     return {
       value: tf.tensor2d(out, [N, H]),
-      gradFunc: (dy: tf.Tensor) => {
-        const dyh = dy.dataSync() as Float32Array;
-        const dx = new Float32Array(N * H);
-        const dw13 = new Float32Array(H * 2 * E * I);
-        const dw2 = new Float32Array(E * I * H);
-        const dgate = new Float32Array(N * E);
-        for (let e = 0; e < E; e++) {
-          const c = g.counts[e];
-          if (c === 0) continue;
-          const tok = tokensOf(e);
-          const w = expertWeights(w13h, w2h, e, H, E, I);
-          tf.tidy(() => {
-            const xe = tf.tensor2d(gatherHost(xh, H, tok), [c, H]);
-            const ge = tf.tensor2d(gatesOf(gh, e), [c, 1]);
-            const a = tf.matMul(xe, tf.tensor2d(w.w1, [H, I])); // [c, I]
-            const b = tf.matMul(xe, tf.tensor2d(w.w3, [H, I])); // [c, I]
-            const sig = tf.sigmoid(a);
-            const silu = tf.mul(a, sig);
-            const act = tf.mul(silu, b);
-            const dye = tf.tensor2d(gatherHost(dyh, H, tok), [c, H]);
-            const uT = tf.tensor2d(columnsHost(tf.mul(act, ge).dataSync() as Float32Array, c, I, 0, I, true), [I, c]);
-            dw2.set(tf.matMul(uT, dye).dataSync() as Float32Array, e * I * H); // [I, H]
-            const du = tf.matMul(dye, tf.tensor2d(w.w2T, [H, I])); // [c, I]
-            const dge = tf.sum(tf.mul(du, act), 1).dataSync() as Float32Array; // [c]
-            for (let p = 0; p < c; p++) dgate[g.gateIndex[starts[e] + p]] = dge[p];
-            const dact = tf.mul(du, ge);
-            const db = tf.mul(dact, silu); // [c, I]
-            const da = tf.mul(tf.mul(dact, b), tf.mul(sig, tf.add(1, tf.mul(a, tf.sub(1, sig))))); // silu'(a) = σ(a)(1 + a(1 − σ(a)))
-            const xeT = tf.tensor2d(gatherTransposedHost(xh, H, tok), [H, c]);
-            const dw1 = tf.matMul(xeT, da).dataSync() as Float32Array; // [H, I]
-            const dw3 = tf.matMul(xeT, db).dataSync() as Float32Array; // [H, I]
-            for (let h = 0; h < H; h++) {
-              dw13.set(dw1.subarray(h * I, (h + 1) * I), h * 2 * E * I + e * I);
-              dw13.set(dw3.subarray(h * I, (h + 1) * I), h * 2 * E * I + E * I + e * I);
-            }
-            const dxe = tf.add(tf.matMul(da, tf.tensor2d(w.w1T, [I, H])), tf.matMul(db, tf.tensor2d(w.w3T, [I, H]))); // [c, H]
-            scatterAddHost(dxe.dataSync() as Float32Array, H, tok, dx);
+      gradFunc: (dy) => {
+        let dyh: Float32Array | null = null;
+        const dyRows = (tok: Int32Array) => gatherHost((dyh ??= dy.dataSync() as Float32Array), H, tok); // [c, H]
+        let shared: { perExpert: (ExpertBackward | null)[]; dgate: Float32Array } | null = null;
+        // The SwiGLU recomputed and differentiated, per expert that received tokens (see the function comment).
+        const backward = () => {
+          if (shared) return shared;
+          const dgate = new Float32Array(N * E);
+          const perExpert = Array.from({ length: E }, (_, e): ExpertBackward | null => {
+            const c = g.counts[e];
+            if (c === 0) return null;
+            const tok = tokensOf(e);
+            const w = weights[e];
+            let eb: ExpertBackward | null = null;
+            // host arrays stay out of tidy's return value: tidy walks whatever it returns, element by element
+            tf.tidy(() => {
+              const xe = tf.tensor2d(gatherHost(xh, H, tok), [c, H]);
+              const ge = tf.tensor2d(gatesOf(gh, e), [c, 1]);
+              const a = tf.matMul(xe, tf.tensor2d(w.w1(), [H, I])); // [c, I]
+              const b = tf.matMul(xe, tf.tensor2d(w.w3(), [H, I])); // [c, I]
+              const sig = tf.sigmoid(a);
+              const silu = tf.mul(a, sig);
+              const act = tf.mul(silu, b);
+              const u = tf.mul(act, ge).dataSync() as Float32Array; // [c, I]
+              const du = tf.matMul(tf.tensor2d(dyRows(tok), [c, H]), tf.tensor2d(w.w2T(), [H, I])); // [c, I]
+              const dge = tf.sum(tf.mul(du, act), 1).dataSync() as Float32Array; // [c]
+              for (let p = 0; p < c; p++) dgate[g.gateIndex[starts[e] + p]] = dge[p];
+              const dact = tf.mul(du, ge);
+              const db = tf.mul(dact, silu).dataSync() as Float32Array; // [c, I]
+              const da = tf.mul(tf.mul(dact, b), tf.mul(sig, tf.add(1, tf.mul(a, tf.sub(1, sig))))).dataSync() as Float32Array; // silu'(a) = σ(a)(1 + a(1 − σ(a)))
+              eb = { da, db, u };
+            });
+            return eb;
           });
-        }
-        return [tf.tensor2d(dx, [N, H]), tf.tensor2d(dw13, [H, 2 * E * I]), tf.tensor2d(dw2, [E * I, H]), tf.tensor2d(dgate, [N, E])];
+          return (shared = { perExpert, dgate });
+        };
+        /** f(e, c, tok, shared) for each expert that received tokens, each in its own tidy. */
+        const eachExpert = (f: (e: number, c: number, tok: Int32Array, eb: ExpertBackward) => void) => {
+          const { perExpert } = backward();
+          for (let e = 0; e < E; e++) {
+            const eb = perExpert[e];
+            if (eb) tf.tidy(() => f(e, g.counts[e], tokensOf(e), eb));
+          }
+        };
+        return [
+          () => {
+            const dx = new Float32Array(N * H);
+            eachExpert((e, c, tok, { da, db }) => {
+              const w = weights[e];
+              const dxe = tf.add(tf.matMul(tf.tensor2d(da, [c, I]), tf.tensor2d(w.w1(true), [I, H])), tf.matMul(tf.tensor2d(db, [c, I]), tf.tensor2d(w.w3(true), [I, H]))); // [c, H]
+              scatterAddHost(dxe.dataSync() as Float32Array, H, tok, dx);
+            });
+            return tf.tensor2d(dx, [N, H]);
+          },
+          () => {
+            const dw13 = new Float32Array(H * 2 * E * I);
+            eachExpert((e, c, tok, { da, db }) => {
+              const xeT = tf.tensor2d(gatherTransposedHost(xh, H, tok), [H, c]);
+              const dw1 = tf.matMul(xeT, tf.tensor2d(da, [c, I])).dataSync() as Float32Array; // [H, I]
+              const dw3 = tf.matMul(xeT, tf.tensor2d(db, [c, I])).dataSync() as Float32Array; // [H, I]
+              for (let h = 0; h < H; h++) {
+                dw13.set(dw1.subarray(h * I, (h + 1) * I), h * 2 * E * I + e * I);
+                dw13.set(dw3.subarray(h * I, (h + 1) * I), h * 2 * E * I + E * I + e * I);
+              }
+            });
+            return tf.tensor2d(dw13, [H, 2 * E * I]);
+          },
+          () => {
+            const dw2 = new Float32Array(E * I * H);
+            eachExpert((e, c, tok, { u }) => {
+              const uT = tf.tensor2d(columnsHost(u, c, I, 0, I, true), [I, c]);
+              dw2.set(tf.matMul(uT, tf.tensor2d(dyRows(tok), [c, H])).dataSync() as Float32Array, e * I * H); // [I, H]
+            });
+            return tf.tensor2d(dw2, [E * I, H]);
+          },
+          () => tf.tensor2d(backward().dgate, [N, E]),
+        ];
       },
     };
-  }) as unknown as (x: tf.Tensor2D, w13: tf.Tensor2D, w2: tf.Tensor2D, gate: tf.Tensor2D) => tf.Tensor2D;
+  });
   return op(x, w13, w2, gate);
 }

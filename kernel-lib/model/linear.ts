@@ -3,24 +3,30 @@
  * forms, which are 5–30x slower than an explicit transpose + plain matMul on the wasm backend; these
  * ops give the same math with explicit transposes (2-D ones in the fast 3-D form, util/transpose.ts).
  * They are the only matMuls the model uses for 2-D activations, so training and decoding share them.
+ * Each computes an input's gradient only when the tape asks for it (util/lazy-grad.ts), so the frozen
+ * weights of adapter training cost no gradient work.
  */
 import * as tf from '@tensorflow/tfjs';
+import { lazyCustomGrad } from '../util/lazy-grad';
 import { transpose2d } from '../util/transpose';
 
-/** y = x · W for x [N, in], W [in, out] → [N, out]; gradient via explicit transposes. */
-export const linear = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [x2, w2, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+/**
+ * y = x · W for x [N, in], W [in, out] → [N, out]; gradient via explicit transposes, each input's only when
+ * the tape needs it (util/lazy-grad.ts: a frozen W's dW is not computed).
+ */
+export const linear = lazyCustomGrad<[x: tf.Tensor2D, w: tf.Tensor2D], tf.Tensor2D>(([x2, w2], save) => {
   save([x2, w2]);
   return {
     value: tf.matMul(x2, w2), // [N, out]
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    gradFunc: (dy, saved) => {
       const [xs, ws] = saved as tf.Tensor2D[];
-      const dx = tf.matMul(dy as tf.Tensor2D, transpose2d(ws)); // [N, in]
-      const dw = tf.matMul(transpose2d(xs), dy as tf.Tensor2D); // [in, out]
-      return [dx, dw];
+      return [
+        () => tf.matMul(dy, transpose2d(ws)), // dx [N, in]
+        () => tf.matMul(transpose2d(xs), dy), // dW [in, out]
+      ];
     },
   };
-}) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+});
 
 /** Output entries per batch entry from which the per-batch form is used. */
 const PER_BATCH_MIN_OUTPUT = 64 * 64;
@@ -56,19 +62,19 @@ function perBatchMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
  * Batched matMul a [B, M, K] · b [B, K, N] → [B, M, N] with a gradient that uses explicit transposes
  * (used by attention, where the batch is B·heads); forward and gradient products run per batch entry.
  */
-export const batchMatMul = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [a3, b3, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc];
+export const batchMatMul = lazyCustomGrad<[a: tf.Tensor3D, b: tf.Tensor3D], tf.Tensor3D>(([a3, b3], save) => {
   save([a3, b3]);
   return {
     value: perBatchMatMul(a3, b3),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    gradFunc: (dy, saved) => {
       const [as, bs] = saved as tf.Tensor3D[];
-      const da = perBatchMatMul(dy as tf.Tensor3D, tf.transpose(bs, [0, 2, 1])); // [B, M, K]
-      const db = perBatchMatMul(tf.transpose(as, [0, 2, 1]), dy as tf.Tensor3D); // [B, K, N]
-      return [da, db];
+      return [
+        () => perBatchMatMul(dy, tf.transpose(bs, [0, 2, 1])), // da [B, M, K]
+        () => perBatchMatMul(tf.transpose(as, [0, 2, 1]), dy), // db [B, K, N]
+      ];
     },
   };
-}) as unknown as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
+});
 
 /**
  * Row lookup `table[ids]`, because the gradient of gather (UnsortedSegmentSum) is missing on the wasm
@@ -76,22 +82,24 @@ export const batchMatMul = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)
  * host: the one-hot [N, V] product and its 2-D transpose cost ~100–300 ms a training step on wasm,
  * the scatter-add N·H additions (README, "Training kernels").
  */
-export const embeddingLookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [ids1, t2, save] = args as [tf.Tensor1D, tf.Tensor2D, tf.GradSaveFunc];
+export const embeddingLookup = lazyCustomGrad<[ids: tf.Tensor1D, table: tf.Tensor2D], tf.Tensor2D>(([ids1, t2], save) => {
   save([ids1]);
   const [vocab, hidden] = t2.shape;
   return {
     value: tf.gather(t2, ids1), // [N, H]
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const ids = saved[0].dataSync();
-      const d = dy.dataSync() as Float32Array; // [N, H]
-      const dTable = new Float32Array(vocab * hidden); // [V, H]
-      for (let r = 0; r < ids.length; r++) {
-        const dst = ids[r] * hidden; // in range: the forward gather rejects ids outside [0, V)
-        const src = r * hidden;
-        for (let j = 0; j < hidden; j++) dTable[dst + j] += d[src + j];
-      }
-      return [tf.zerosLike(saved[0]), tf.tensor2d(dTable, [vocab, hidden])];
-    },
+    gradFunc: (dy, saved) => [
+      () => tf.zerosLike(saved[0]), // ids: integers, never on a path from a trained weight
+      () => {
+        const ids = saved[0].dataSync();
+        const d = dy.dataSync() as Float32Array; // [N, H]
+        const dTable = new Float32Array(vocab * hidden); // [V, H]
+        for (let r = 0; r < ids.length; r++) {
+          const dst = ids[r] * hidden; // in range: the forward gather rejects ids outside [0, V)
+          const src = r * hidden;
+          for (let j = 0; j < hidden; j++) dTable[dst + j] += d[src + j];
+        }
+        return tf.tensor2d(dTable, [vocab, hidden]);
+      },
+    ],
   };
-}) as unknown as (ids: tf.Tensor1D, table: tf.Tensor2D) => tf.Tensor2D;
+});
