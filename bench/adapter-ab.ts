@@ -1,7 +1,7 @@
 /**
  * A/B of one training step between two builds of kernel-lib in one process (README, "Training kernels"):
  *
- *   node dist/bench/adapter-ab.js --a <dist dir> --b <dist dir> [--arm moss] [--rank 8] [--steps 6] [--batch 8]
+ *   node dist/bench/adapter-ab.js --a <dist dir> --b <dist dir> [--arm moss] [--rank 8] [--steps 6] [--batch 8] [--fixed k]
  *
  * Each build loads its own copy of the shipped mm-moe-small (and attaches the arm's adapter with the same
  * seed); both share this process's TF.js and backend. The two then train on the same MoSS instruction
@@ -107,7 +107,9 @@ async function main(): Promise<void> {
   const vq = VQVAE.load(checkpointDir('vqvae-emoji'));
   const items = new CodedItems(instructionData(store, { split: 'train' }), (imgs) => vq.encodeImages(imgs));
   const next = instructionBatches(b.s.tokenizer, items, { batchSize, seed: 0 });
-  const batches = Array.from({ length: steps + 1 }, (_, i) => next(i));
+  // --fixed k: every step trains on batch k (same length every step: less spread between steps)
+  const fixed = process.argv.includes('--fixed') ? intArg('fixed', 1) : null;
+  const batches = Array.from({ length: steps + 1 }, (_, i) => next(fixed ?? i));
   vq.dispose();
   const tensors0 = tf.memory().numTensors;
   await trainBoth([a, b], batches);
@@ -126,6 +128,7 @@ async function main(): Promise<void> {
     arm,
     rank: arm === 'full' ? undefined : rank,
     batch: batchSize,
+    tokens: batches.slice(1).map((x) => `${x.ids.length}×${x.ids[0].length - 1}`),
     steps,
     medianCpuMs: { A: median(a.cpuMs.slice(1)), B: median(b.cpuMs.slice(1)) },
     cpuMs: { A: a.cpuMs.slice(1).map(Math.round), B: b.cpuMs.slice(1).map(Math.round) },
