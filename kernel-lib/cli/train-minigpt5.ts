@@ -35,7 +35,7 @@ export const TRAIN_MINIGPT5: CommandSpec = {
     from: { type: 'string', arg: 'DIR', help: 'stage 2: the stage-1 output to start from (default .cache/minigpt5/minigpt5-s1-<arm>-seed<seed>)' },
     decoder: { type: 'string', arg: 'DIR', help: 'the frozen diffusion decoder (default data/checkpoints/ldm-emoji)' },
     out: { type: 'string', arg: 'DIR', help: 'output directory (default .cache/minigpt5/<run>)' },
-    fresh: { type: 'boolean', help: 'delete the run directory first' },
+    fresh: { type: 'boolean', help: 'delete the run directory first and train again (even a stage already finished in the output)' },
   },
 };
 
@@ -88,7 +88,7 @@ export async function trainMinigpt5Command(argv: string[], io: Io): Promise<numb
     train: (p) =>
       trainStage({
         stage: o.stage, arm: o.arm, seed: o.seed, steps: o.steps, batchSize: o.batchSize, lr: o.lr, probeItems: o.probeItems,
-        baseDir: checkpointDir('mm-moe-small'), ldmDir, vqvaeDir: checkpointDir('vqvae-emoji'), stage1Dir, ...p,
+        baseDir: checkpointDir('mm-moe-small'), ldmDir, vqvaeDir: checkpointDir('vqvae-emoji'), stage1Dir, fresh: o.fresh, ...p,
       }),
   });
 }

@@ -14,8 +14,11 @@
  * from zero, has the same sign in every seed on its own (seed k against seed k), and each arm has at least
  * `minSeeds` seeds (3: issue #15's "3 seeds where a run is ≤ 15 min"). FID counts when it is lower in
  * every seed.
+ *
+ * Each verdict also lists, in `failed`, the parts of its criterion that did not hold, in words (empty when it
+ * reproduces), so the notebook can say plainly what did not reproduce and why.
  */
-import { compare, describe, higherBy2se } from '../paired';
+import { compare, describe } from '../paired';
 import type { Comparison, SeedScores } from '../paired';
 import type { Verdict } from '../verdict';
 
@@ -88,14 +91,42 @@ function imageDiffs(a: ImageScores, b: ImageScores, what: string): Record<'clipI
 const judged = (minSeeds: number) =>
   `paired over held-out items (per item the mean over seeds), more than 2 s.e. from zero, the same sign in every seed on its own, at least ${minSeeds} seeds per arm`;
 
+const f3 = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(3)}`;
+
+/** One part of a criterion: whether it held, and what failed when it did not. */
+type Part = { held: boolean; why: string[] };
+
+/** A − B above zero by more than 2 s.e., in every seed, with at least `minSeeds` seeds (papers/paired.ts higherBy2se), with what failed. */
+function above(c: Comparison, minSeeds: number, what: string): Part {
+  const why: string[] = [];
+  if (!(c.mean > 2 * c.standardError)) why.push(`${what}: ${f3(c.mean)} is not above 2 s.e. (${(2 * c.standardError).toFixed(3)})`);
+  const wrong = c.perSeed.flatMap((x, k) => (x > 0 ? [] : [`seed ${k} ${f3(x)}`]));
+  if (wrong.length > 0) why.push(`${what}: not above zero in every seed (${wrong.join(', ')})`);
+  if (c.seeds < minSeeds) why.push(`${what}: ${c.seeds} seed${c.seeds === 1 ? '' : 's'}, the criterion needs ${minSeeds}`);
+  return { held: why.length === 0, why };
+}
+
+/** A condition with the words that say it failed. */
+const part = (held: boolean, why: string): Part => ({ held, why: held ? [] : [why] });
+
+/** All parts must hold; `failed` keeps each failure once, in order. */
+function allOf(...parts: Part[]): { reproduces: boolean; failed: string[] } {
+  return { reproduces: parts.every((p) => p.held), failed: [...new Set(parts.flatMap((p) => p.why))] };
+}
+
+/** A verdict with the parts of its criterion that failed (empty when it reproduces). */
+export type JudgedVerdict = Verdict & { failed: string[] };
+
 /** Table 5, Table 7, Table 6 and Table 2, each judged where its numbers are given. */
-export function verdicts(n: Numbers): Verdict[] {
+export function verdicts(n: Numbers): JudgedVerdict[] {
   const minSeeds = n.minSeeds ?? 3;
   if (!Number.isInteger(minSeeds) || minSeeds < 1) throw new Error(`minigpt5.verdicts: minSeeds must be a positive integer, got ${JSON.stringify(n.minSeeds)}`);
   const rule = judged(minSeeds);
-  const up = (c: Comparison) => higherBy2se(c, minSeeds);
-  const notBelow = (c: Comparison) => c.mean > -2 * c.standardError;
-  const out: Verdict[] = [];
+  const up = (c: Comparison, what: string) => above(c, minSeeds, what);
+  const notBelow = (c: Comparison, what: string) => part(c.mean > -2 * c.standardError, `${what}: ${f3(c.mean)} is lower by more than 2 s.e. (${(2 * c.standardError).toFixed(3)})`);
+  const fid = (a: readonly number[], b: readonly number[], what: string) =>
+    part(fidLower(a, b, minSeeds), a.length < minSeeds ? `${what}: ${a.length} seed${a.length === 1 ? '' : 's'}, the criterion needs ${minSeeds}` : `${what}: not lower in every seed (${fids(a)} vs ${fids(b)})`);
+  const out: JudgedVerdict[] = [];
   const P = PAPER;
 
   if (n.table5) {
@@ -106,7 +137,7 @@ export function verdicts(n: Numbers): Verdict[] {
       paper: `full ${fmt(P.table5.full)}; w/o L_CAP ${fmt(P.table5['no-cap'])}`,
       ours: `full − w/o L_CAP: CLIP-I ${describe(cap.clipI)}; CLIP-T ${describe(cap.clipT)}`,
       criterion: `full > w/o L_CAP on CLIP-I and on CLIP-T, each ${rule}`,
-      reproduces: up(cap.clipI) && up(cap.clipT),
+      ...allOf(up(cap.clipI, 'full − w/o L_CAP CLIP-I'), up(cap.clipT, 'full − w/o L_CAP CLIP-T')),
     });
     const vsCfg = compare(t['no-cfg'].clipI, t['no-cap'].clipI, 'Table 5 CLIP-I (w/o CFG vs w/o L_CAP)');
     const vsLdm = compare(t['no-ldm'].clipI, t['no-cap'].clipI, 'Table 5 CLIP-I (w/o L_LDM vs w/o L_CAP)');
@@ -115,7 +146,7 @@ export function verdicts(n: Numbers): Verdict[] {
       paper: `CLIP-I 0.54 without L_CAP, 0.58 without L_LDM, 0.60 without CFG (full 0.61)`,
       ours: `CLIP-I, w/o CFG − w/o L_CAP ${describe(vsCfg)}; w/o L_LDM − w/o L_CAP ${describe(vsLdm)}`,
       criterion: `w/o L_CAP has the lowest CLIP-I: below w/o CFG and below w/o L_LDM, each ${rule}`,
-      reproduces: up(vsCfg) && up(vsLdm),
+      ...allOf(up(vsCfg, 'CLIP-I w/o CFG − w/o L_CAP'), up(vsLdm, 'CLIP-I w/o L_LDM − w/o L_CAP')),
     });
     const cfg = imageDiffs(t.full, t['no-cfg'], 'Table 5 (full vs w/o CFG)');
     out.push({
@@ -123,7 +154,7 @@ export function verdicts(n: Numbers): Verdict[] {
       paper: `full ${fmt(P.table5.full)}; w/o CFG ${fmt(P.table5['no-cfg'])} ("all metrics are worse without CFG")`,
       ours: `full − w/o CFG: CLIP-I ${describe(cfg.clipI)}; scene accuracy ${describe(cfg.scene)}; CLIP-T ${describe(cfg.clipT)}; FID per seed full ${fids(t.full.fid)}, w/o CFG ${fids(t['no-cfg'].fid)}`,
       criterion: `full > w/o CFG on CLIP-I and scene accuracy, each ${rule}; CLIP-T not lower by more than 2 s.e. (the paper's are equal); FID lower in every seed`,
-      reproduces: up(cfg.clipI) && up(cfg.scene) && notBelow(cfg.clipT) && fidLower(t.full.fid, t['no-cfg'].fid, minSeeds),
+      ...allOf(up(cfg.clipI, 'full − w/o CFG CLIP-I'), up(cfg.scene, 'full − w/o CFG scene accuracy'), notBelow(cfg.clipT, 'full − w/o CFG CLIP-T'), fid(t.full.fid, t['no-cfg'].fid, 'FID of full below w/o CFG')),
     });
     const ldm = imageDiffs(t.full, t['no-ldm'], 'Table 5 (full vs w/o L_LDM)');
     out.push({
@@ -131,7 +162,7 @@ export function verdicts(n: Numbers): Verdict[] {
       paper: `full ${fmt(P.table5.full)}; w/o L_LDM ${fmt(P.table5['no-ldm'])}`,
       ours: `full − w/o L_LDM: CLIP-I ${describe(ldm.clipI)}; CLIP-T ${describe(ldm.clipT)}`,
       criterion: `full > w/o L_LDM on CLIP-I and on CLIP-T, each ${rule}`,
-      reproduces: up(ldm.clipI) && up(ldm.clipT),
+      ...allOf(up(ldm.clipI, 'full − w/o L_LDM CLIP-I'), up(ldm.clipT, 'full − w/o L_LDM CLIP-T')),
     });
   }
 
@@ -143,7 +174,7 @@ export function verdicts(n: Numbers): Verdict[] {
       paper: `full ${fmt(P.table7.full)}; decoder-only ${fmt(P.table7['decoder-only'])}`,
       ours: `full − decoder-only: CLIP-I ${describe(dec.clipI)}; CLIP-T ${describe(dec.clipT)}; scene accuracy ${describe(dec.scene)}; FID per seed full ${fids(t.full.fid)}, decoder-only ${fids(t['decoder-only'].fid)}`,
       criterion: `full > decoder-only on CLIP-I, CLIP-T and scene accuracy, each ${rule}; FID lower in every seed`,
-      reproduces: up(dec.clipI) && up(dec.clipT) && up(dec.scene) && fidLower(t.full.fid, t['decoder-only'].fid, minSeeds),
+      ...allOf(up(dec.clipI, 'full − decoder-only CLIP-I'), up(dec.clipT, 'full − decoder-only CLIP-T'), up(dec.scene, 'full − decoder-only scene accuracy'), fid(t.full.fid, t['decoder-only'].fid, 'FID of full below decoder-only')),
     });
     const fixed = imageDiffs(t.full, t['fixed-queries'], 'Table 7 (full vs fixed queries)');
     out.push({
@@ -151,7 +182,10 @@ export function verdicts(n: Numbers): Verdict[] {
       paper: `full ${fmt(P.table7.full)}; fixed queries ${fmt(P.table7['fixed-queries'])} (higher IS and lower FID, lower CLIP similarities)`,
       ours: `full − fixed queries: CLIP-I ${describe(fixed.clipI)}; CLIP-T ${describe(fixed.clipT)}; FID per seed full ${fids(t.full.fid)}, fixed queries ${fids(t['fixed-queries'].fid)}`,
       criterion: `full > fixed queries on CLIP-I or on CLIP-T (${rule}), and fixed queries' FID lower than full's in every seed`,
-      reproduces: (up(fixed.clipI) || up(fixed.clipT)) && fidLower(t['fixed-queries'].fid, t.full.fid, minSeeds),
+      ...(() => {
+        const [ci, ct] = [up(fixed.clipI, 'full − fixed queries CLIP-I'), up(fixed.clipT, 'full − fixed queries CLIP-T')];
+        return allOf({ held: ci.held || ct.held, why: ci.held || ct.held ? [] : [...ci.why, ...ct.why] }, fid(t['fixed-queries'].fid, t.full.fid, 'FID of fixed queries below full'));
+      })(),
     });
   }
 
@@ -164,7 +198,7 @@ export function verdicts(n: Numbers): Verdict[] {
       paper: `CLIP-I no context ${P.table6.minigpt5[0]}, text ${P.table6.minigpt5[1]}, image ${P.table6.minigpt5[2]}, image + text ${P.table6.minigpt5[3]} (MiniGPT-5, LoRA)`,
       ours: `CLIP-I, text − none ${describe(tn)}; image − none ${describe(inn)}; image + text − text ${describe(it)}`,
       criterion: `CLIP-I (last frame vs ground truth) higher with text context than with none, with image context than with none, and with image + text than with text alone, each ${rule}`,
-      reproduces: up(tn) && up(inn) && up(it),
+      ...allOf(up(tn, 'CLIP-I text − no context'), up(inn, 'CLIP-I image − no context'), up(it, 'CLIP-I image + text − text context')),
     });
     const cols = CONTEXTS.map((k) => ({ k, c: compare(m[k], n.table6!.twoStage[k], `Table 6 CLIP-I (${k} context, MiniGPT-5 vs two-stage)`) }));
     out.push({
@@ -172,7 +206,7 @@ export function verdicts(n: Numbers): Verdict[] {
       paper: `CLIP-I MiniGPT-5 ${P.table6.minigpt5.join(' / ')} vs two-stage ${P.table6.twoStage.join(' / ')} (none / text / image / image + text)`,
       ours: cols.map(({ k, c: x }) => `${k}: ${describe(x)}`).join('; '),
       criterion: `MiniGPT-5 − two-stage CLIP-I above zero in each of the four contexts, each ${rule}`,
-      reproduces: cols.every(({ c: x }) => up(x)),
+      ...allOf(...cols.map(({ k, c: x }) => up(x, `MiniGPT-5 − two-stage CLIP-I (${k} context)`))),
     });
   }
 
@@ -183,7 +217,11 @@ export function verdicts(n: Numbers): Verdict[] {
       paper: `S-BERT / Rouge-L / METEOR ${P.table2.minigpt5.join(' / ')} (MiniGPT-5) vs ${P.table2.minigpt4.join(' / ')} (MiniGPT-4, same LoRA, no vokens)`,
       ours: `held-out narration NLL (nats per token), MiniGPT-5 − text-only ${describe(d)}`,
       criterion: `non-inferior: mean + 2 s.e. of MiniGPT-5 − text-only narration NLL below ${TEXT_MARGIN} nats per token, every seed's own mean difference below it too, at least ${minSeeds} seeds`,
-      reproduces: d.mean + 2 * d.standardError < TEXT_MARGIN && d.perSeed.every((x) => x < TEXT_MARGIN) && d.seeds >= minSeeds,
+      ...allOf(
+        part(d.mean + 2 * d.standardError < TEXT_MARGIN, `narration NLL MiniGPT-5 − text-only: mean + 2 s.e. = ${f3(d.mean + 2 * d.standardError)}, not below the ${TEXT_MARGIN} margin`),
+        part(d.perSeed.every((x) => x < TEXT_MARGIN), `narration NLL MiniGPT-5 − text-only: not below ${TEXT_MARGIN} in every seed (${d.perSeed.map(f3).join(', ')})`),
+        part(d.seeds >= minSeeds, `narration NLL: ${d.seeds} seed${d.seeds === 1 ? '' : 's'}, the criterion needs ${minSeeds}`),
+      ),
     });
   }
   return out;

@@ -127,13 +127,17 @@ export async function* generateInterleaved(parts: VokenParts, prompt: Prompt, o:
  * empty caption), instead of reading the LM's states.
  */
 export async function twoStage(parts: Omit<VokenParts, 'mapper'>, prompt: Prompt, o: InterleavedOptions = {}): Promise<{ caption: string; result: SampleResult }> {
-  const { session, ldm } = parts;
+  const caption = await twoStageCaption(parts.session, prompt, o);
+  const result = await parts.ldm.sample({ cond: caption, cfgScale: o.cfgScale ?? DEFAULT_CFG_SCALE, steps: o.steps ?? DEFAULT_STEPS, sampler: o.sampler, seed: o.seed ?? 0, onStep: o.onDiffusionStep, signal: o.signal });
+  return { caption, result };
+}
+
+/** The two-stage baseline's first stage alone: the caption the LM writes after `prompt` (see twoStage). */
+export async function twoStageCaption(session: Session, prompt: Prompt, o: InterleavedOptions = {}): Promise<string> {
   const tok = session.tokenizer;
   const { cfgScale: _g, steps: _s, sampler: _m, negative: _n, onDiffusionStep: _d, startImage: _i, ...lm } = o;
   const never = [...(lm.neverSample ?? []), ...(tok.hasImages ? [tok.boi] : []), ...(tok.numVokens > 0 ? vokenIds(tok) : [])];
   const ids: number[] = [];
   for await (const step of session.generate(prompt, { temperature: 0, maxNewTokens: 32, ...lm, neverSample: never, signal: o.signal })) if (step.tokenId !== tok.eos) ids.push(step.tokenId);
-  const caption = tok.decodeIds(ids).map((p) => ('text' in p ? p.text : '')).join('').trim();
-  const result = await ldm.sample({ cond: caption, cfgScale: o.cfgScale ?? DEFAULT_CFG_SCALE, steps: o.steps ?? DEFAULT_STEPS, sampler: o.sampler, seed: o.seed ?? 0, onStep: o.onDiffusionStep, signal: o.signal });
-  return { caption, result };
+  return tok.decodeIds(ids).map((p) => ('text' in p ? p.text : '')).join('').trim();
 }

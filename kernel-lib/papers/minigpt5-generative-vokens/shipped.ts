@@ -1,6 +1,11 @@
 /**
  * The recipe on the shipped parts: mm-moe-small (the LM, with 8 vokens), ldm-emoji (the frozen decoder),
- * vqvae-emoji (context images as codes) and the data sets; and a trained stage loaded back for inference.
+ * vqvae-emoji (context images as codes), clip-emoji and the scene checker (the held-out evaluation) and the
+ * data sets; and a trained stage loaded back for inference.
+ *
+ * `trainStage` trains, writes the output directory (metrics.json last of the weights), then runs the held-out
+ * evaluation (evaluate-stage.ts) and writes `eval.json`. Called again on a stage that is finished (same run,
+ * same steps) it does not train again: it only evaluates when eval.json is missing (`fresh` retrains).
  *
  *   await trainStage({ stage: 1, arm: 'full', baseDir, ldmDir, vqvaeDir, outDir, runDir });
  *   await trainStage({ stage: 2, arm: 'full', stage1Dir, baseDir, ldmDir, vqvaeDir, outDir, runDir });
@@ -10,6 +15,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Session } from '../../session';
 import { VQVAE } from '../../image';
+import { ClipModel } from '../../eval/clip';
+import { SceneChecker } from '../../eval/scene-checker';
+import { checkpointDir } from '../../paths';
+import { atomicWriteFile } from '../../checkpoint/files';
+import type { DataStore } from '../../data/store';
 import { LatentDiffusion } from '../../diffusion/model';
 import { ensureData } from '../../data/store';
 import { vokenStories } from '../../data/voken-stories';
@@ -19,8 +29,10 @@ import { checkArm } from './arms';
 import { FeatureMapper } from './mapper';
 import { sceneCaptions, storyItems } from './items';
 import { loadVokenRows, VOKENS_FILE } from './vokens';
-import { DEFAULTS, StageOptions, trainStageOn } from './recipe';
-import { ADAPTER_DIR, MAPPER_DIR, RunMetrics } from './run-metrics';
+import { DEFAULTS, runName, StageOptions, trainStageOn } from './recipe';
+import { ADAPTER_DIR, MAPPER_DIR, METRICS_FILE, readRunMetrics, RunMetrics } from './run-metrics';
+import { evaluateStage, EvalOptions } from './evaluate-stage';
+import { EVAL_FILE, readEval } from './eval-file';
 import type { StageData } from './stage';
 
 export interface RecipeOptions extends StageOptions {
@@ -31,6 +43,35 @@ export interface RecipeOptions extends StageOptions {
   stage1Dir?: string;
   /** Held-out val items probed before and after (default 16; 0: none). */
   probeItems?: number;
+  /** The data (default ensureData(): the project's build in .cache/data; tests give a small build). */
+  store?: DataStore;
+  /** CLIP for the held-out evaluation (default data/checkpoints/clip-emoji). */
+  clipDir?: string;
+  /** The held-out evaluation's sizes, split, progress (evaluate-stage.ts). */
+  eval?: Omit<EvalOptions, 'log' | 'signal'>;
+  /** Train again even when outDir holds this finished stage (the CLI's --fresh). */
+  fresh?: boolean;
+}
+
+/** The metrics of the finished stage `name` with `steps` steps in dir, or null (not there, another run, not done). */
+export function finishedStage(dir: string, name: string, steps: number): RunMetrics | null {
+  if (!fs.existsSync(path.join(dir, METRICS_FILE))) return null;
+  try {
+    const m = readRunMetrics(dir);
+    return m.name === name && m.stopped === 'done' && m.steps === steps ? m : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether dir holds a readable eval.json of run `name`. */
+function evaluated(dir: string, name: string): boolean {
+  if (!fs.existsSync(path.join(dir, EVAL_FILE))) return false;
+  try {
+    return readEval(dir).run === name;
+  } catch {
+    return false;
+  }
 }
 
 /** Refuses, naming what to do, when the diffusion decoder has not been trained yet. */
@@ -47,54 +88,80 @@ export function requireStage1(dir: string): void {
   }
 }
 
-/** Trains one stage of one arm on the shipped parts (see the file comment); returns its metrics. */
+/**
+ * Trains one stage of one arm on the shipped parts and evaluates it on held-out items (see the file comment);
+ * returns its metrics.
+ */
 export async function trainStage(o: RecipeOptions): Promise<RunMetrics> {
   const arm = checkArm(o.arm, o.stage);
   requireDecoder(o.ldmDir);
+  const name = runName(o.stage, arm, o.seed ?? DEFAULTS.seed);
+  const done = o.fresh ? null : finishedStage(o.outDir, name, o.steps ?? DEFAULTS.steps[o.stage]);
+  if (done && evaluated(o.outDir, name)) {
+    (o.log ?? ((x: string) => process.stderr.write(x + '\n')))(`[${name}] ${o.outDir} holds this finished and evaluated stage; nothing to do (--fresh trains it again)`);
+    return done;
+  }
   const stage1 = o.stage === 2 && arm !== 'text-only' ? o.stage1Dir : undefined;
-  if (o.stage === 2 && arm !== 'text-only') {
+  if (o.stage === 2 && arm !== 'text-only' && !done) {
     if (stage1 === undefined) throw new Error('minigpt5: stage 2 needs stage1Dir (the stage-1 output of the same arm)');
     requireStage1(stage1);
   }
-  const session = await Session.load(o.baseDir);
+  const clipDir = o.clipDir ?? checkpointDir('clip-emoji');
+  const store = o.store ?? (await ensureData());
   const ldm = LatentDiffusion.load(o.ldmDir);
-  const vq = o.stage === 2 ? VQVAE.load(o.vqvaeDir) : null;
+  const vq = VQVAE.load(o.vqvaeDir);
+  const clip = ClipModel.load(clipDir);
+  const checker = SceneChecker.fromStore(store);
+  const encode = (imgs: Parameters<VQVAE['encodeImages']>[0]) => vq.encodeImages(imgs);
+  let session: Session | null = null;
   let mapper: FeatureMapper | null = null;
   let adapter: LoRAHandle | null = null;
   try {
-    if (stage1) {
-      loadVokenRows(session.model, session.tokenizer, path.join(stage1, VOKENS_FILE));
-      mapper = FeatureMapper.load(path.join(stage1, MAPPER_DIR));
-    }
-    const store = await ensureData();
-    const nProbe = o.probeItems ?? DEFAULTS.probeItems;
-    const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-    let data: StageData;
-    if (o.stage === 1) {
-      const val = sceneCaptions(store, 'val');
-      data = { train: sceneCaptions(store, 'train'), probe: val.items(range(Math.min(nProbe, val.size))), description: 'scene captions → scenes (train split): <bos> caption [IMG1]…[IMG8] <eos>', split: 'val' };
+    let metrics: RunMetrics;
+    if (done) {
+      (o.log ?? ((x: string) => process.stderr.write(x + '\n')))(`[${name}] ${o.outDir} holds this finished stage without its held-out evaluation: evaluating it`);
+      ({ session, mapper, adapter } = await loadStage(o.outDir, { baseDir: o.baseDir }));
+      metrics = done;
     } else {
-      const encode = (imgs: Parameters<VQVAE['encodeImages']>[0]) => (vq as VQVAE).encodeImages(imgs);
-      // the text-only baseline has no image-only task (its rows carry no image)
-      const tasks = arm === 'text-only' ? (['text', 'text-image'] as const) : undefined;
-      const val = storyItems(vokenStories(store, { split: 'val', tasks }), encode);
-      data = {
-        train: storyItems(vokenStories(store, { split: 'train', seed: o.seed ?? DEFAULTS.seed, tasks }), encode),
-        probe: val.items(range(Math.min(nProbe, val.size))),
-        description: 'stories (train split): frames before k as context (narration + image codes), then frame k as a text, image or text + image task',
-        split: 'val',
-      };
+      session = await Session.load(o.baseDir);
+      if (stage1) {
+        loadVokenRows(session.model, session.tokenizer, path.join(stage1, VOKENS_FILE));
+        mapper = FeatureMapper.load(path.join(stage1, MAPPER_DIR));
+      }
+      const nProbe = o.probeItems ?? DEFAULTS.probeItems;
+      const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+      let data: StageData;
+      if (o.stage === 1) {
+        const val = sceneCaptions(store, 'val');
+        data = { train: sceneCaptions(store, 'train'), probe: val.items(range(Math.min(nProbe, val.size))), description: 'scene captions → scenes (train split): <bos> caption [IMG1]…[IMG8] <eos>', split: 'val' };
+      } else {
+        // the text-only baseline has no image-only task (its rows carry no image)
+        const tasks = arm === 'text-only' ? (['text', 'text-image'] as const) : undefined;
+        const val = storyItems(vokenStories(store, { split: 'val', tasks }), encode);
+        data = {
+          train: storyItems(vokenStories(store, { split: 'train', seed: o.seed ?? DEFAULTS.seed, tasks }), encode),
+          probe: val.items(range(Math.min(nProbe, val.size))),
+          description: 'stories (train split): frames before k as context (narration + image codes), then frame k as a text, image or text + image task',
+          split: 'val',
+        };
+      }
+      const r = await trainStageOn({ session, ldm, mapper, names: { base: o.baseDir, decoder: o.ldmDir, ...(stage1 ? { from: stage1 } : {}) } }, data, o);
+      adapter = r.adapter;
+      if (o.stage === 1) mapper = r.mapper;
+      metrics = r.metrics;
+      if (metrics.stopped !== 'done') return metrics;
     }
-    const r = await trainStageOn({ session, ldm, mapper, names: { base: o.baseDir, decoder: o.ldmDir, ...(stage1 ? { from: stage1 } : {}) } }, data, o);
-    adapter = r.adapter;
-    if (o.stage === 1) mapper = r.mapper;
-    return r.metrics;
+    const record = await evaluateStage({ session, mapper, ldm }, { name, stage: o.stage, arm, seed: metrics.seed }, { store, clip, checker, encode }, { ...o.eval, log: o.log, signal: o.signal });
+    atomicWriteFile(path.join(o.outDir, EVAL_FILE), `${JSON.stringify(record)}\n`);
+    return metrics;
   } finally {
     adapter?.detach();
     mapper?.dispose();
-    vq?.dispose();
+    checker.dispose();
+    clip.dispose();
+    vq.dispose();
     ldm.dispose();
-    session.dispose();
+    session?.dispose();
   }
 }
 

@@ -1,0 +1,118 @@
+/**
+ * Notebook 04's live pieces. `liveInterleaved` watches an interleaved generation in one output area: the token
+ * stream with each token's routing (the LiveView of liveDecode: text, then [IMG1] sampled and [IMG2]… forced),
+ * and beside it the image forming as the decoder denoises from the vokens' states (x̂₀ after each step), then
+ * the finished images. Redraws are throttled; the final frame is always drawn, so the saved notebook keeps it.
+ * Without a notebook it prints the text and one line per image.
+ *
+ * `pngImage` turns an image kept in eval.json back into pixels (the story strips and samples).
+ */
+import type { Prompt } from '../../tokenizer';
+import type { RGBImage } from '../../image/types';
+import type { Step, StopReason } from '../../decode/generate';
+import { readPng } from '../../image/png';
+import { resolveMaxNewTokens } from '../../session';
+import { resolveDisplay, DisplayTarget } from '../../display/env';
+import { LiveView } from '../../display/live-view';
+import { CodePaletteRenderer } from '../../display/patch-renderer';
+import { imageGridPng } from '../../display/image';
+import { escapeHtml, pngDataUri } from '../../display/html';
+import { generateInterleaved, InterleavedOptions, VokenParts } from './generate';
+
+export interface LiveInterleavedOptions extends InterleavedOptions {
+  /** Minimum time between two redraws (default 150 ms). */
+  throttleMs?: number;
+  /** Pixel enlargement of the 32×32 images (default 5). */
+  scale?: number;
+  display?: DisplayTarget;
+}
+
+export interface LiveInterleavedResult {
+  steps: Step[];
+  stopReason: StopReason | null;
+  /** The text written (vokens and specials left out). */
+  text: string;
+  images: RGBImage[];
+  /** Index in `steps` of each image's [IMG1]. */
+  imageAt: number[];
+  /** Frames sent to the display (the final one included). */
+  frames: number;
+}
+
+/** Decodes and draws interleaved text and images live (see the file comment). */
+export async function liveInterleaved(parts: VokenParts, prompt: Prompt, o: LiveInterleavedOptions = {}): Promise<LiveInterleavedResult> {
+  const { throttleMs = 150, scale = 5, display, ...gen } = o;
+  const s = parts.session;
+  const tok = s.tokenizer;
+  const enc = s.encode(prompt);
+  const view = new LiveView({
+    numLayers: s.config.numLayers,
+    numExperts: s.config.numExperts,
+    topK: s.config.topK,
+    grid: tok.hasImages ? tok.imageGrid : null,
+    renderer: new CodePaletteRenderer(),
+    maxHeatmapTokens: 64,
+    maxNewTokens: resolveMaxNewTokens(tok, gen),
+    prompt: enc.ids.map((id) => ({ piece: tok.pieceOf(id), modality: tok.modalityOf(id) })),
+    codeOf: (id) => tok.codeOf(id),
+  });
+  const target = resolveDisplay(display);
+  const area = target.rich ? target.area() : null;
+  const images: RGBImage[] = [];
+  const imageAt: number[] = [];
+  let forming: { images: RGBImage[]; head: string } | null = null;
+  let frames = 0;
+  let last = -Infinity;
+  const draw = async (force = false): Promise<void> => {
+    if (!area || (!force && Date.now() - last < throttleMs)) return;
+    last = Date.now();
+    const shown = [...images, ...(forming ? forming.images : [])];
+    const caps = [...images.map((_, i) => `image ${i + 1}`), ...(forming ? ['forming'] : [])];
+    const head = forming ? forming.head : images.length > 0 ? `${images.length} image${images.length === 1 ? '' : 's'} drawn from the vokens' states` : 'no image yet: the LM has not written [IMG1]';
+    const pics = shown.length > 0 ? `<img src="${pngDataUri(await imageGridPng(shown, { scale, captions: caps, captionHeight: 14 }))}" style="image-rendering:pixelated"/>` : '';
+    area.update({ html: `<div class="switchboard-interleaved" style="display:flex;gap:18px;flex-wrap:wrap;align-items:flex-start"><div>${await view.html()}</div><div style="font-family:sans-serif;font-size:12px"><div style="font-weight:bold;margin-bottom:4px">${escapeHtml(head)}</div>${pics}</div></div>`, text: view.headline() });
+    frames++;
+  };
+  const gen$ = generateInterleaved(parts, prompt, {
+    ...gen,
+    onDiffusionStep: async (e) => {
+      await gen.onDiffusionStep?.(e);
+      forming = { images: e.images.slice(0, 1), head: `image ${images.length + 1} forming: step ${e.step}/${e.totalSteps} (t = ${e.t}), x̂₀ so far` };
+      await draw();
+    },
+  });
+  let stop: StopReason | null = null;
+  let error: unknown = null;
+  try {
+    for (;;) {
+      const r = await gen$.next();
+      if (r.done) {
+        stop = r.value;
+        break;
+      }
+      const e = r.value;
+      if (e.kind === 'token') {
+        view.add(e.step);
+        if (e.step.tokenId === tok.vokenId(1)) imageAt.push(view.steps.length - 1);
+      } else {
+        images.push(e.image);
+        forming = null;
+      }
+      await draw(e.kind === 'image');
+    }
+  } catch (err) {
+    error = err;
+  }
+  view.finish(stop, error);
+  forming = null;
+  await draw(true);
+  if (error) throw error;
+  const text = tok.decodeIds(view.steps.filter((x) => x.modality === 'text').map((x) => x.tokenId)).map((p) => ('text' in p ? p.text : '')).join('');
+  if (!area) target.show({ text: `${view.headline()}\nwritten: ${text}\n${images.length} image(s) drawn from vokens` });
+  return { steps: view.steps, stopReason: stop, text, images, imageAt, frames };
+}
+
+/** An image kept in eval.json (base64 PNG) as RGB pixels. */
+export function pngImage(base64: string, size = 32): Promise<RGBImage> {
+  return readPng(Uint8Array.from(Buffer.from(base64, 'base64')), { size, resize: false });
+}
