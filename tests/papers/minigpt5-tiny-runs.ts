@@ -51,7 +51,7 @@ export async function tinyRun(store: DataStore, root: string, ldmDir: string, st
     outDir: path.join(runs, name),
     runDir: path.join(root, 'runs', name),
     ...(stage === 2 && arm !== 'text-only' ? { stage1Dir: path.join(runs, minigpt5.runName(1, arm, seed)) } : {}),
-    checkpointEvery: 100,
+    checkpointEvery: o.stopAfter ?? 100, // an interrupted run keeps its snapshot, as a real one interrupted after its first snapshot
     log: quiet,
     signal: stop.signal,
     onProgress: (e) => {

@@ -36,7 +36,7 @@ export type { VokenParts, DrawOptions, InterleavedOptions, InterleavedEvent } fr
 export { vokenStates, narrationNll } from './evaluate';
 export { verdicts, fidLower, PAPER, TEXT_MARGIN, CONTEXTS } from './claims';
 export type { Numbers, Verdict, JudgedVerdict, ImageScores, Context } from './claims';
-export { results, checkResults, RESULTS, NOTEBOOK, RESULTS_FILE } from './results';
+export { results, checkResults, numbersFrom, RESULTS, NOTEBOOK, RESULTS_FILE } from './results';
 export type { Results, Measurements, ArmImages, SeedImages } from './results';
 export { EVAL_FILE, EVAL_RECORD, readEval } from './eval-file';
 export type { EvalRecord, RoutingCounts } from './eval-file';
@@ -53,5 +53,5 @@ export type { TrainMissingOptions } from './train-missing';
 export { readFinished, measurementsOf, tableSeeds, cfgSweepOf, routingGroups, routingRows, sumRouting } from './numbers';
 export type { FinishedRun, TableSeeds } from './numbers';
 export { imageArmsFigure, contextFigure, narrationFigure, cfgSweepFigure, vokenRoutingFigure, vokenExpertsFigure, architectureFigure } from './figures';
-export { liveInterleaved, pngImage } from './live';
+export { liveInterleaved, pngImage, storyPrompt, storyStrip } from './live';
 export type { LiveInterleavedOptions, LiveInterleavedResult } from './live';

@@ -5,7 +5,9 @@
  * the finished images. Redraws are throttled; the final frame is always drawn, so the saved notebook keeps it.
  * Without a notebook it prints the text and one line per image.
  *
- * `pngImage` turns an image kept in eval.json back into pixels (the story strips and samples).
+ * `pngImage` turns an image kept in eval.json back into pixels; `storyStrip` lays out one held-out story from a
+ * stage-2 run's eval.json (its true frames, then the last frame as MiniGPT-5 and the two-stage baseline drew it
+ * under each context); `storyPrompt` is a held-out story's context, for generating its last frame live.
  */
 import type { Prompt } from '../../tokenizer';
 import type { RGBImage } from '../../image/types';
@@ -17,7 +19,15 @@ import { LiveView } from '../../display/live-view';
 import { CodePaletteRenderer } from '../../display/patch-renderer';
 import { imageGridPng } from '../../display/image';
 import { escapeHtml, pngDataUri } from '../../display/html';
+import type { PromptPart } from '../../tokenizer';
+import { joinTextParts } from '../../tokenizer/prompt';
+import { storyItem } from '../../data/voken-stories';
+import type { Split } from '../../data/emoji';
+import type { DataStore } from '../../data/store';
 import { generateInterleaved, InterleavedOptions, VokenParts } from './generate';
+import { ImageEncoder, storyItems } from './items';
+import { CONTEXTS } from './claims';
+import type { EvalRecord } from './eval-file';
 
 export interface LiveInterleavedOptions extends InterleavedOptions {
   /** Minimum time between two redraws (default 150 ms). */
@@ -115,4 +125,42 @@ export async function liveInterleaved(parts: VokenParts, prompt: Prompt, o: Live
 /** An image kept in eval.json (base64 PNG) as RGB pixels. */
 export function pngImage(base64: string, size = 32): Promise<RGBImage> {
   return readPng(Uint8Array.from(Buffer.from(base64, 'base64')), { size, resize: false });
+}
+
+type StoryStore = Pick<DataStore, 'stories' | 'storyFrameImage'>;
+
+/**
+ * Story `story` of `split` up to its last frame: the context (every earlier frame's narration and image, images
+ * as codes: what the stage-2 model reads), the last frame's narration and true image.
+ */
+export function storyPrompt(store: StoryStore, encode: ImageEncoder, split: Split, story: number): { prompt: PromptPart[]; narration: string; truth: RGBImage; frames: number } {
+  const frames = store.stories(split)[story].frames;
+  const last = frames.length - 1;
+  const item = storyItems({ size: 1, get: () => storyItem(store, split, story, last, 'text-image', 'image-text') }, encode).items([0])[0];
+  return { prompt: joinTextParts(item.prompt), narration: frames[last].narration, truth: store.storyFrameImage(split, story, last), frames: frames.length };
+}
+
+/**
+ * One held-out story of a stage-2 run's eval.json as a strip: its true frames (the last one marked), then the last
+ * frame drawn by MiniGPT-5 and by the two-stage baseline under each context, with the narrations and the captions
+ * the baseline drew.
+ */
+export async function storyStrip(store: StoryStore, rec: EvalRecord, story: number): Promise<{ images: RGBImage[]; captions: string[]; narrations: string[]; twoStageCaptions: Record<string, string> }> {
+  const c = rec.contexts;
+  if (!c) throw new Error(`minigpt5.storyStrip: ${rec.run} has no Table 6 scores (a stage-2 run with vokens has)`);
+  const shown = c.samples.filter((x) => x.story === story);
+  if (shown.length === 0) throw new Error(`minigpt5.storyStrip: ${rec.run} kept no images of story ${story} (it kept ${[...new Set(c.samples.map((x) => x.story))].join(', ')})`);
+  const split = c.split as Split;
+  const frames = store.stories(split)[story].frames;
+  const images: RGBImage[] = frames.map((_, f) => store.storyFrameImage(split, story, f));
+  const captions = frames.map((_, f) => (f === frames.length - 1 ? 'true last frame' : `frame ${f + 1}`));
+  for (const model of ['minigpt5', 'twoStage'] as const) {
+    for (const k of CONTEXTS) {
+      const x = shown.find((s) => s.context === k);
+      if (!x) continue;
+      images.push(await pngImage(x[model]));
+      captions.push(`${model === 'minigpt5' ? 'MiniGPT-5' : 'two-stage'}, ${k}`);
+    }
+  }
+  return { images, captions, narrations: frames.map((f) => f.narration), twoStageCaptions: Object.fromEntries(CONTEXTS.map((k) => [k, c.captions[k][story]])) };
 }

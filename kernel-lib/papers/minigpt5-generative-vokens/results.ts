@@ -106,6 +106,20 @@ export interface Measurements {
 
 const imageScores = (r: ArmImages): ImageScores => ({ clipI: r.scores.map((s) => s.clipI), clipT: r.scores.map((s) => s.clipT), scene: r.scores.map((s) => s.scene), fid: r.scores.map((s) => s.fid) });
 
+/** What the verdicts judge, from the measurements: each table whose arms are all measured. */
+export function numbersFrom(m: Pick<Measurements, 'imageArms' | 'contexts' | 'narration' | 'minSeeds'>): Numbers {
+  const find = (arm: Arm) => m.imageArms.find((r) => r.arm === arm);
+  const numbers: Numbers = { minSeeds: m.minSeeds };
+  const all = <A extends Arm>(arms: readonly A[]) => (arms.every((a) => find(a)) ? (Object.fromEntries(arms.map((a) => [a, imageScores(find(a)!)])) as Record<A, ImageScores>) : undefined);
+  const t5 = all(TABLE5_ARMS);
+  const t7 = all(TABLE7_ARMS);
+  if (t5) numbers.table5 = t5;
+  if (t7) numbers.table7 = t7;
+  if (m.contexts) numbers.table6 = m.contexts;
+  if (m.narration) numbers.table2 = m.narration;
+  return numbers;
+}
+
 /** The results JSON of notebook 04 from its measurements (scores rounded to 4 decimals). */
 export function results(m: Measurements): Results {
   const find = (arm: Arm) => m.imageArms.find((r) => r.arm === arm);
@@ -116,15 +130,7 @@ export function results(m: Measurements): Results {
     const n = r.scores[0].clipI.length;
     if (n !== m.scenes.items) throw new Error(`minigpt5.results: ${r.arm} scored ${n} items, heldOut.scenes.items is ${m.scenes.items}`);
   }
-  const numbers: Numbers = { minSeeds: m.minSeeds };
-  const all = <A extends Arm>(arms: readonly A[]) => (arms.every((a) => find(a)) ? (Object.fromEntries(arms.map((a) => [a, imageScores(find(a)!)])) as Record<A, ImageScores>) : undefined);
-  const t5 = all(TABLE5_ARMS);
-  const t7 = all(TABLE7_ARMS);
-  if (t5) numbers.table5 = t5;
-  if (t7) numbers.table7 = t7;
-  if (m.contexts) numbers.table6 = m.contexts;
-  if (m.narration) numbers.table2 = m.narration;
-  const judged = verdicts(numbers);
+  const judged = verdicts(numbersFrom(m));
 
   const comparisons: Results['comparisons'] = [];
   const push = (table: string, a: string, b: string, measure: (typeof MEASURES)[number], x: SeedScores, y: SeedScores) => {
