@@ -151,12 +151,12 @@ export function vokenExpertsFigure(c: RoutingCounts, o: { model: string; group?:
 /** The architecture with its shapes (n vokens of width H → L × d̂ for the decoder), as boxes and arrows. */
 export function architectureFigure(s: { vokens: number; hidden: number; mapperDim: number; length: number; encoderLayers: number; decoderLayers: number; kind: string }): Figure {
   const boxes: Array<[number, string, string]> = [
-    [0, 'LM (mm-moe-small)', `text … [IMG1]…[IMG${s.vokens}]<br>only voken rows train (stage 1)<br>+ LoRA (stage 2)`],
-    [1, 'h_voken', `${s.vokens} × ${s.hidden}<br>final-norm states<br>(zeros 10 %: CFG)`],
-    [2, 'MLP', `${s.hidden} → ${s.mapperDim} → ${s.mapperDim}`],
-    [3, s.kind === 'enc-dec' ? 'encoder–decoder' : 'decoder-only', `${s.encoderLayers} + ${s.decoderLayers} layers<br>${s.kind === 'enc-dec' ? `${s.length} learnable queries q` : 'padded to L'}`],
-    [4, 'ĥ', `${s.length} × ${s.mapperDim}<br>L_CAP: MSE to τ(caption)`],
-    [5, 'frozen latent diffusion', 'denoiser cross-attends ĥ<br>L_LDM; CFG vs ĥ₀ = mapper(0)'],
+    [0, 'LM (MoE)', `text … [IMG1]…[IMG${s.vokens}]<br>s1: voken rows train<br>s2: + LoRA`],
+    [1, 'h_voken', `${s.vokens} × ${s.hidden}<br>final-norm states<br>zeros 10 % (CFG)`],
+    [2, 'MLP', `${s.hidden} → ${s.mapperDim}<br>→ ${s.mapperDim}`],
+    [3, s.kind === 'enc-dec' ? 'enc–dec' : 'decoder-only', `${s.encoderLayers} + ${s.decoderLayers} layers<br>${s.kind === 'enc-dec' ? `${s.length} queries q` : `padded to ${s.length}`}`],
+    [4, 'ĥ', `${s.length} × ${s.mapperDim}<br>L_CAP:<br>MSE to τ(caption)`],
+    [5, 'frozen decoder', 'cross-attends ĥ<br>L_LDM<br>CFG vs ĥ₀'],
   ];
   const shapes = boxes.map(([i]) => ({ type: 'rect', x0: i * 2, x1: i * 2 + 1.7, y0: 0, y1: 1, line: { color: i >= 2 && i <= 4 ? COLORS[1] : COLORS[0] }, fillcolor: i >= 2 && i <= 4 ? '#fdebd9' : '#e3ebf8' }));
   const annotations = [
@@ -171,7 +171,7 @@ export function architectureFigure(s: { vokens: number; hidden: number; mapperDi
       yaxis: { title: { text: 'one forward' }, showticklabels: false, showgrid: false, zeroline: false, range: [-0.1, 1.1] },
       shapes,
       annotations,
-      height: 260,
+      height: 300,
       margin: MARGIN,
     },
   };

@@ -140,27 +140,37 @@ export function storyPrompt(store: StoryStore, encode: ImageEncoder, split: Spli
   return { prompt: joinTextParts(item.prompt), narration: frames[last].narration, truth: store.storyFrameImage(split, story, last), frames: frames.length };
 }
 
+/** Short names of the contexts for image captions. */
+const CONTEXT_LABEL: Record<(typeof CONTEXTS)[number], string> = { none: 'none', text: 'text', image: 'image', 'image-text': 'image+text' };
+
 /**
  * One held-out story of a stage-2 run's eval.json as a strip: its true frames (the last one marked), then the last
- * frame drawn by MiniGPT-5 and by the two-stage baseline under each context, with the narrations and the captions
- * the baseline drew.
+ * frame drawn by MiniGPT-5 (one row) and by the two-stage baseline (another) under each context, with the
+ * narrations and the captions the baseline drew.
  */
-export async function storyStrip(store: StoryStore, rec: EvalRecord, story: number): Promise<{ images: RGBImage[]; captions: string[]; narrations: string[]; twoStageCaptions: Record<string, string> }> {
+export async function storyStrip(store: StoryStore, rec: EvalRecord, story: number): Promise<{ truth: RGBImage[]; truthCaptions: string[]; drawn: RGBImage[]; drawnCaptions: string[]; narrations: string[]; twoStageCaptions: Record<string, string> }> {
   const c = rec.contexts;
   if (!c) throw new Error(`minigpt5.storyStrip: ${rec.run} has no Table 6 scores (a stage-2 run with vokens has)`);
   const shown = c.samples.filter((x) => x.story === story);
   if (shown.length === 0) throw new Error(`minigpt5.storyStrip: ${rec.run} kept no images of story ${story} (it kept ${[...new Set(c.samples.map((x) => x.story))].join(', ')})`);
   const split = c.split as Split;
   const frames = store.stories(split)[story].frames;
-  const images: RGBImage[] = frames.map((_, f) => store.storyFrameImage(split, story, f));
-  const captions = frames.map((_, f) => (f === frames.length - 1 ? 'true last frame' : `frame ${f + 1}`));
+  const drawn: RGBImage[] = [];
+  const drawnCaptions: string[] = [];
   for (const model of ['minigpt5', 'twoStage'] as const) {
     for (const k of CONTEXTS) {
       const x = shown.find((s) => s.context === k);
       if (!x) continue;
-      images.push(await pngImage(x[model]));
-      captions.push(`${model === 'minigpt5' ? 'MiniGPT-5' : 'two-stage'}, ${k}`);
+      drawn.push(await pngImage(x[model]));
+      drawnCaptions.push(`${model === 'minigpt5' ? 'vokens' : 'two-stage'}: ${CONTEXT_LABEL[k]}`);
     }
   }
-  return { images, captions, narrations: frames.map((f) => f.narration), twoStageCaptions: Object.fromEntries(CONTEXTS.map((k) => [k, c.captions[k][story]])) };
+  return {
+    truth: frames.map((_, f) => store.storyFrameImage(split, story, f)),
+    truthCaptions: frames.map((_, f) => (f === frames.length - 1 ? 'true last frame' : `frame ${f + 1}`)),
+    drawn,
+    drawnCaptions,
+    narrations: frames.map((f) => f.narration),
+    twoStageCaptions: Object.fromEntries(CONTEXTS.map((k) => [k, c.captions[k][story]])),
+  };
 }
