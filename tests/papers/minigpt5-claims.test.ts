@@ -167,3 +167,24 @@ test('the paired comparison shared with MoSS: per-item seed means, their mean an
   expect(c.perSeed).toEqual([2, 4]);
   expect(() => compare([[1, 2]], [[1]], 'Table 9')).toThrow('Table 9: seed row 1 has 1 items, the first has 2; every arm and seed must score the same items');
 });
+
+test('each verdict lists the parts of its criterion that failed, in words; none when it reproduces', () => {
+  const judgedBy = (v: minigpt5.JudgedVerdict[], start: string) => v.find((x) => x.claim.startsWith(start)) ?? (() => { throw new Error(`no verdict starting '${start}'`); })();
+  for (const v of minigpt5.verdicts(paperLike())) expect([v.claim, v.failed]).toEqual([v.claim, []]);
+  // two seeds where three are needed: every part says so, once
+  const few = judgedBy(minigpt5.verdicts({ ...paperLike(2), minSeeds: 3 }), 'Table 5: without L_CAP');
+  expect(few.failed).toEqual(['full − w/o L_CAP CLIP-I: 2 seeds, the criterion needs 3', 'full − w/o L_CAP CLIP-T: 2 seeds, the criterion needs 3']);
+  // a seed of the wrong sign; the margin; FID in one seed
+  const n = paperLike();
+  const t5 = n.table5!;
+  const flipped = { ...t5, 'no-ldm': { ...t5['no-ldm'], clipT: arm(0.19, { key: 5, seedShift: [0, 0, 0.2] }) } };
+  expect(judgedBy(minigpt5.verdicts({ ...n, table5: flipped }), 'Table 5: L_LDM').failed.some((f) => /^full − w\/o L_LDM CLIP-T: not above zero in every seed \(seed 2 -0\.\d{3}\)$/.test(f))).toBe(true);
+  const equal = { ...t5, 'no-cap': t5.full };
+  expect(judgedBy(minigpt5.verdicts({ ...n, table5: equal }), 'Table 5: without L_CAP').failed[0]).toBe('full − w/o L_CAP CLIP-I: +0.000 is not above 2 s.e. (0.000)');
+  const fid = { ...t5, 'no-cfg': { ...t5['no-cfg'], fid: [0.4, 0.2, 0.4] } };
+  expect(judgedBy(minigpt5.verdicts({ ...n, table5: fid }), 'Table 5: CFG').failed).toEqual(['FID of full below w/o CFG: not lower in every seed (0.300, 0.310, 0.320 vs 0.400, 0.200, 0.400)']);
+  const text = judgedBy(minigpt5.verdicts({ table2: { minigpt5: arm(2.2, { key: 15 }), textOnly: arm(2, { key: 16 }) } }), 'Table 2');
+  expect(text.reproduces).toBe(false);
+  expect(text.failed[0]).toMatch(/^narration NLL MiniGPT-5 − text-only: mean \+ 2 s\.e\. = \+0\.2\d\d, not below the 0\.05 margin$/);
+  expect(text.failed[1]).toMatch(/^narration NLL MiniGPT-5 − text-only: not below 0\.05 in every seed \(\+0\.2\d\d, \+0\.2\d\d, \+0\.\d{3}\)$/);
+});
