@@ -57,3 +57,18 @@ const f3 = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(3)}`;
 export function describe(c: Comparison): string {
   return `${f3(c.mean)} ± ${c.standardError.toFixed(3)} (s.e., ${c.items} items, ${c.seeds} seed${c.seeds === 1 ? '' : 's'}; per seed ${c.perSeed.map((x) => f3(x)).join(', ')})`;
 }
+
+/**
+ * Why A is not higher (or lower) than B by the criterion of higherBy2se / lowerBy2se, in words ("<what>: +0.010
+ * ± 0.020 is not above 0 by more than 2 s.e.; 1 seed, 3 needed"); null when it is. A verdict's "why not".
+ */
+export function whyNot(c: Comparison, minSeeds: number, direction: 'higher' | 'lower', what: string): string | null {
+  const ok = direction === 'higher' ? higherBy2se(c, minSeeds) : lowerBy2se(c, minSeeds);
+  if (ok) return null;
+  const sign = direction === 'higher' ? 1 : -1;
+  const why: string[] = [];
+  if (!(sign * c.mean > 2 * c.standardError)) why.push(`${f3(c.mean)} ± ${c.standardError.toFixed(3)} is not ${direction === 'higher' ? 'above' : 'below'} 0 by more than 2 s.e.`);
+  if (!c.perSeed.every((x) => sign * x > 0)) why.push(`not in every seed (per seed ${c.perSeed.map(f3).join(', ')})`);
+  if (c.seeds < minSeeds) why.push(`${c.seeds} seed${c.seeds === 1 ? '' : 's'}, ${minSeeds} needed`);
+  return `${what}: ${why.join('; ')}`;
+}

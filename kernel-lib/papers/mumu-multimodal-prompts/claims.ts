@@ -9,9 +9,11 @@
  * counts when it is more than 2 s.e. from zero, has the same sign in every seed on its own (seed k against
  * seed k), and each arm has at least `minSeeds` seeds (3: issue #17's "3 seeds where a run is ≤ 15 min").
  * "Same-source" prompts are the held-out scenes' own crops; "other-source" prompts are the three
- * harmonisation sets of data/mumu-sources.ts (emoji, shifted-emoji, two-scenes).
+ * harmonisation sets of data/mumu-sources.ts (emoji, shifted-emoji, two-scenes). Each verdict also lists, in
+ * `failed`, the parts of its criterion that did not hold (empty when it reproduces): the notebook's "why not";
+ * results files keep the five shared fields only.
  */
-import { compare, describe, higherBy2se, lowerBy2se } from '../paired';
+import { compare, describe, higherBy2se, lowerBy2se, whyNot } from '../paired';
 import type { Comparison, SeedScores } from '../paired';
 import { TOKENS_PER_CROP, TokensPerCrop } from './pooler';
 import { COPY_DISTANCE } from './evaluate';
@@ -45,6 +47,8 @@ export interface Numbers {
 }
 
 export type { Verdict } from '../verdict';
+/** A verdict with the parts of its criterion that failed. */
+export type MumuVerdict = Verdict & { failed: string[] };
 
 /** What the paper says, quoted from its text (it reports no numbers for these: its evaluation is qualitative, §6–7). */
 export const PAPER = {
@@ -68,14 +72,18 @@ function noSignificantDrop(steps: readonly Comparison[]): boolean {
   return steps.every((c) => c.mean > -2 * c.standardError);
 }
 
+const fails = (...xs: Array<string | null>): string[] => xs.filter((x): x is string => x !== null);
+
 /** Each claim judged where its numbers are given. */
-export function verdicts(n: Numbers): Verdict[] {
+export function verdicts(n: Numbers): MumuVerdict[] {
   const minSeeds = n.minSeeds ?? 3;
   if (!Number.isInteger(minSeeds) || minSeeds < 1) throw new Error(`mumu.verdicts: minSeeds must be a positive integer, got ${JSON.stringify(n.minSeeds)}`);
   const rule = judged(minSeeds);
   const up = (c: Comparison) => higherBy2se(c, minSeeds);
   const down = (c: Comparison) => lowerBy2se(c, minSeeds);
-  const out: Verdict[] = [];
+  const notUp = (c: Comparison, what: string) => whyNot(c, minSeeds, 'higher', what);
+  const notDown = (c: Comparison, what: string) => whyNot(c, minSeeds, 'lower', what);
+  const out: MumuVerdict[] = [];
 
   if (n.finding1) {
     const f = n.finding1;
@@ -84,7 +92,8 @@ export function verdicts(n: Numbers): Verdict[] {
     const per = (m: keyof DetailScores) => {
       const steps = TOKENS_PER_CROP.slice(1).map((t, i) => compare(f[t][m], f[TOKENS_PER_CROP[i]][m], `Finding 1 ${m} (${t} vs ${TOKENS_PER_CROP[i]} tokens)`));
       const ends = compare(f[64][m], f[1][m], `Finding 1 ${m} (64 vs 1 tokens)`);
-      return { steps, ends, ok: up(ends) && noSignificantDrop(steps) };
+      const drops = steps.flatMap((c, i) => (c.mean > -2 * c.standardError ? [] : [`${m} falls from ${TOKENS_PER_CROP[i]} to ${TOKENS_PER_CROP[i + 1]} tokens by more than 2 s.e. (${c.mean.toFixed(3)} ± ${c.standardError.toFixed(3)})`]));
+      return { steps, ends, ok: up(ends) && noSignificantDrop(steps), failed: fails(notUp(ends, `${m}, 64 − 1 tokens`), ...drops) };
     };
     const id = per('identity');
     const ci = per('cropClipI');
@@ -95,6 +104,7 @@ export function verdicts(n: Numbers): Verdict[] {
       ours: `identity accuracy of generic-word objects: ${show(id)}. Crop–region CLIP-I: ${show(ci)}`,
       criterion: `on both identity accuracy (generic-word prompts) and crop–region CLIP-I: 64 tokens per crop above 1, ${rule}; and detail rises with tokens: no step 1 → 4 → 16 → 64 lower than the one before by more than 2 s.e.`,
       reproduces: id.ok && ci.ok,
+      failed: [...id.failed, ...ci.failed],
     });
   }
 
@@ -108,6 +118,7 @@ export function verdicts(n: Numbers): Verdict[] {
       ours: `share of prompts with every object found in its caption region, MUMU − caption-only: ${cs.map(({ k, c }) => `${k} ${describe(c)}`).join('; ')}`,
       criterion: `on each other-source set (a full-size emoji, a colour-shifted emoji, crops from two different scenes laid out anew), MUMU (64 tokens) harmonises more prompts than the caption-only baseline on the same prompts, ${rule}`,
       reproduces: cs.every(({ c }) => up(c)),
+      failed: fails(...cs.map(({ k, c }) => notUp(c, `${k}: MUMU − caption-only harmonised`))),
     });
   }
 
@@ -122,6 +133,7 @@ export function verdicts(n: Numbers): Verdict[] {
       ours: `no-augment − augment: crop–region CLIP-I (same-source) ${describe(clip)}; copy share (other-source) ${describe(copy)}; harmonised (other-source) ${describe(harm)}`,
       criterion: `both parts, each difference ${rule}: (1) the misleading metric: no-augment's crop–region CLIP-I on same-source prompts above augment's; (2) the harm: on other-source prompts no-augment copies more crops (ink distance ≤ ${COPY_DISTANCE} at the crop's original size and place) and harmonises fewer prompts`,
       reproduces: up(clip) && up(copy) && down(harm),
+      failed: fails(notUp(clip, '(1) crop–region CLIP-I, no-augment − augment'), notUp(copy, '(2) copy share, no-augment − augment'), notDown(harm, '(2) harmonised, no-augment − augment')),
     });
   }
 
@@ -135,6 +147,7 @@ export function verdicts(n: Numbers): Verdict[] {
       ours: `MUMU − caption-only: identity accuracy of generic-word objects ${describe(id)}; crop–region CLIP-I ${describe(ci)}`,
       criterion: `MUMU (64 tokens) above the caption-only baseline (the decoder’s own caption encoder on the prompt’s words, the same LoRA training) on identity accuracy of generic-word objects and on crop–region CLIP-I, each ${rule}`,
       reproduces: up(id) && up(ci),
+      failed: fails(notUp(id, 'identity accuracy, MUMU − caption-only'), notUp(ci, 'crop–region CLIP-I, MUMU − caption-only')),
     });
   }
 
@@ -148,6 +161,7 @@ export function verdicts(n: Numbers): Verdict[] {
       ours: `decoder-full − LoRA: identity accuracy ${describe(id)}; crop–region CLIP-I ${describe(ci)}`,
       criterion: `the fully trained decoder above the LoRA decoder on identity accuracy and on crop–region CLIP-I, each ${rule} (the recipe stops a run whose loss is not finite, so a diverged run has no scores)`,
       reproduces: up(id) && up(ci),
+      failed: fails(notUp(id, 'identity accuracy, decoder-full − LoRA'), notUp(ci, 'crop–region CLIP-I, decoder-full − LoRA')),
     });
   }
   return out;

@@ -5,6 +5,7 @@
  * (claims.ts), rounds, and checks itself against the shape before it returns.
  */
 import { arr, checkShape, Infer, int, keyed, num, numOrNull, obj, oneOf, opt, str } from '../shape';
+import { ROUTING } from './routing';
 import { ShapeError } from '../shape';
 import { compare } from '../paired';
 import type { SeedScores } from '../paired';
@@ -38,13 +39,16 @@ export const RESULTS = obj({
     stepMs: numOrNull,
     sameSource: SCORES,
     otherSource: opt(keyed(OTHER_SOURCES, SCORES)),
+    /** Standard errors over prompts of the per-prompt seed means (null: fewer than 2 prompts scored). */
+    sameSourceSe: SCORES,
+    otherSourceSe: opt(keyed(OTHER_SOURCES, SCORES)),
     identityPerSeed: arr(numOrNull),
     cropClipIPerSeed: arr(numOrNull),
   })),
   /** Paired differences A − B the verdicts read. */
   comparisons: arr(obj({ claim: str, a: str, b: str, measure: oneOf(...MEASURES), set: str, mean: num, standardError: num, items: int, seeds: int, perSeed: arr(num) })),
-  /** Beyond the paper: routing of crop tokens vs the words they stand before (per layer; the notebook's measures). */
-  routing: opt(arr(obj({ layer: int, measure: str, value: num }))),
+  /** Beyond the paper: how the frozen LM routes crop codes and the words they stand before (routing.ts). */
+  routing: opt(ROUTING),
   verdicts: arr(VERDICT),
 });
 
@@ -90,10 +94,35 @@ export interface Measurements {
 
 const orNull = (x: number): number | null => (Number.isFinite(x) ? round(x) : null);
 
-const summary = (sets: readonly SeedSet[]) => Object.fromEntries(MEASURES.map((k) => [k, orNull(finiteMean(seedMeans(sets.map((s) => s[k]))))])) as Record<Measure, number | null>;
+/** Standard error over items of the finite entries (NaN for fewer than 2). */
+function finiteSe(xs: readonly number[]): number {
+  const f = xs.filter(Number.isFinite);
+  if (f.length < 2) return NaN;
+  const m = f.reduce((a, b) => a + b, 0) / f.length;
+  return Math.sqrt(f.reduce((a, x) => a + (x - m) ** 2, 0) / (f.length - 1) / f.length);
+}
+
+const summary = (sets: readonly SeedSet[], f: (xs: readonly number[]) => number = finiteMean) => Object.fromEntries(MEASURES.map((k) => [k, orNull(f(seedMeans(sets.map((s) => s[k]))))])) as Record<Measure, number | null>;
 const detail = (r: RunScores): DetailScores => ({ identity: r.sameSource.map((s) => s.identity), cropClipI: r.sameSource.map((s) => s.cropClipI) });
 const other = (r: RunScores, k: OtherSource, m: Measure): SeedScores => (r.otherSource ?? []).map((s) => s[k][m]);
 const allOther = (r: RunScores, m: Measure): SeedScores => (r.otherSource ?? []).map((s) => OTHER_SOURCES.flatMap((k) => s[k][m]));
+const seedsOf = (r: RunScores) => r.metrics.map((x) => x.seed);
+
+/** A run set restricted to the given seeds, in their order. */
+function onSeeds(r: RunScores, seeds: readonly number[]): RunScores {
+  const at = seeds.map((k) => seedsOf(r).indexOf(k));
+  return { ...r, metrics: at.map((i) => r.metrics[i]), sameSource: at.map((i) => r.sameSource[i]), ...(r.otherSource ? { otherSource: at.map((i) => r.otherSource![i]) } : {}) };
+}
+
+/**
+ * Run sets compared seed k against seed k: each restricted to the seeds all of them have (null when they
+ * share none), so a run set with a seed still missing is compared on the seeds that are there.
+ */
+function paired(...rs: Array<RunScores | undefined>): RunScores[] | null {
+  if (rs.some((r) => !r)) return null;
+  const common = seedsOf(rs[0]!).filter((k) => rs.every((r) => seedsOf(r!).includes(k))).sort((a, b) => a - b);
+  return common.length === 0 ? null : rs.map((r) => onSeeds(r!, common));
+}
 
 /** The results JSON of notebook 05 from its measurements (scores rounded to 4 decimals). */
 export function results(m: Measurements): Results {
@@ -104,38 +133,44 @@ export function results(m: Measurements): Results {
     if (r.metrics.length === 0 || r.metrics.length !== r.sameSource.length) throw new Error(`mumu.results: ${r.arm} (${r.tokensPerCrop} tokens) has ${r.metrics.length} run metrics and ${r.sameSource.length} score sets; give one of each per seed`);
     if (r.otherSource && r.otherSource.length !== r.metrics.length) throw new Error(`mumu.results: ${r.arm} (${r.tokensPerCrop} tokens) has other-source scores for ${r.otherSource.length} of its ${r.metrics.length} seeds`);
     for (const x of r.metrics) if (x.arm !== r.arm || x.tokensPerCrop !== r.tokensPerCrop) throw new Error(`mumu.results: run ${x.name} is not ${r.arm} at ${r.tokensPerCrop} tokens per crop`);
+    if (new Set(seedsOf(r)).size !== r.metrics.length) throw new Error(`mumu.results: ${r.arm} (${r.tokensPerCrop} tokens) has seed ${seedsOf(r).find((k, i) => seedsOf(r).indexOf(k) !== i)} twice`);
     for (const s of r.sameSource) for (const k of MEASURES) if (s[k].length !== m.sameSource.items) throw new Error(`mumu.results: ${r.arm} (${r.tokensPerCrop} tokens) scored ${s[k].length} same-source prompts on ${k}, heldOut.sameSource.items is ${m.sameSource.items}`);
   }
   const numbers: Numbers = { minSeeds: m.minSeeds };
-  const mumu = find('mumu', 64);
-  const caption = find('caption-only', null);
   const comparisons: Results['comparisons'] = [];
   const push = (claim: string, a: string, b: string, measure: Measure, set: string, x: SeedScores, y: SeedScores) => {
     const c = compare(x, y, `${claim} ${measure} (${a} vs ${b}, ${set})`);
     comparisons.push({ claim, a, b, measure, set, ...comparisonRow(c) });
   };
-  const byTokens = TOKENS_PER_CROP.map((t) => find('mumu', t));
-  if (byTokens.every((r) => r)) {
-    numbers.finding1 = Object.fromEntries(TOKENS_PER_CROP.map((t, i) => [t, detail(byTokens[i]!)])) as Record<TokensPerCrop, DetailScores>;
-    for (const k of ['identity', 'cropClipI'] as const) push('Finding 1', 'mumu t64', 'mumu t1', k, 'same-source', detail(byTokens[3]!)[k], detail(byTokens[0]!)[k]);
+  const byTokens = paired(...TOKENS_PER_CROP.map((t) => find('mumu', t)));
+  if (byTokens) {
+    numbers.finding1 = Object.fromEntries(TOKENS_PER_CROP.map((t, i) => [t, detail(byTokens[i])])) as Record<TokensPerCrop, DetailScores>;
+    for (const k of ['identity', 'cropClipI'] as const) push('Finding 1', 'mumu t64', 'mumu t1', k, 'same-source', detail(byTokens[3])[k], detail(byTokens[0])[k]);
   }
-  if (mumu?.otherSource && caption?.otherSource) {
+  const withOther = (r: RunScores | undefined) => (r?.otherSource ? r : undefined);
+  const f2 = paired(withOther(find('mumu', 64)), withOther(find('caption-only', null)));
+  if (f2) {
+    const [mumu, caption] = f2;
     numbers.finding2 = Object.fromEntries(OTHER_SOURCES.map((k) => [k, { mumu: other(mumu, k, 'harmonised'), captionOnly: other(caption, k, 'harmonised') }])) as Numbers['finding2'];
     for (const k of OTHER_SOURCES) push('Finding 2', 'mumu t64', 'caption-only', 'harmonised', k, other(mumu, k, 'harmonised'), other(caption, k, 'harmonised'));
   }
-  const noAug = find('no-augment', 64);
-  if (mumu?.otherSource && noAug?.otherSource) {
+  const aug = paired(withOther(find('mumu', 64)), withOther(find('no-augment', 64)));
+  if (aug) {
+    const [mumu, noAug] = aug;
     const pick = (r: RunScores) => ({ cropClipI: detail(r).cropClipI, copied: allOther(r, 'copied'), harmonised: allOther(r, 'harmonised') });
     numbers.augmentation = { augment: pick(mumu), noAugment: pick(noAug) };
     push('§7', 'no-augment t64', 'mumu t64', 'cropClipI', 'same-source', detail(noAug).cropClipI, detail(mumu).cropClipI);
     for (const k of ['copied', 'harmonised'] as const) push('§7', 'no-augment t64', 'mumu t64', k, 'other-source', allOther(noAug, k), allOther(mumu, k));
   }
-  if (mumu && caption) {
+  const cap = paired(find('mumu', 64), find('caption-only', null));
+  if (cap) {
+    const [mumu, caption] = cap;
     numbers.captionOnly = { mumu: detail(mumu), captionOnly: detail(caption) };
     for (const k of ['identity', 'cropClipI'] as const) push('encoder vs caption-only', 'mumu t64', 'caption-only', k, 'same-source', detail(mumu)[k], detail(caption)[k]);
   }
-  const full = find('decoder-full', 64);
-  if (mumu && full) {
+  const dec = paired(find('mumu', 64), find('decoder-full', 64));
+  if (dec) {
+    const [mumu, full] = dec;
     numbers.decoder = { lora: detail(mumu), full: detail(full) };
     for (const k of ['identity', 'cropClipI'] as const) push('§7 Q1', 'decoder-full t64', 'mumu t64', k, 'same-source', detail(full)[k], detail(mumu)[k]);
   }
@@ -147,11 +182,13 @@ export function results(m: Measurements): Results {
     runs: m.runs.map((r) => ({
       arm: r.arm,
       tokensPerCrop: r.tokensPerCrop,
-      seeds: r.metrics.map((x) => x.seed),
+      seeds: seedsOf(r),
       steps: r.metrics[0].steps,
       stepMs: medianStepMs(r.metrics),
       sameSource: summary(r.sameSource),
       ...(r.otherSource ? { otherSource: Object.fromEntries(OTHER_SOURCES.map((k) => [k, summary(r.otherSource!.map((s) => s[k]))])) as Record<OtherSource, Record<Measure, number | null>> } : {}),
+      sameSourceSe: summary(r.sameSource, finiteSe),
+      ...(r.otherSource ? { otherSourceSe: Object.fromEntries(OTHER_SOURCES.map((k) => [k, summary(r.otherSource!.map((s) => s[k]), finiteSe)])) as Record<OtherSource, Record<Measure, number | null>> } : {}),
       identityPerSeed: r.sameSource.map((s) => orNull(finiteMean(s.identity))),
       cropClipIPerSeed: r.sameSource.map((s) => orNull(finiteMean(s.cropClipI))),
     })),

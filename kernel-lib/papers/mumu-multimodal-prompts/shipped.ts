@@ -35,6 +35,8 @@ export interface RecipeOptions extends MumuOptions {
   probeItems?: number;
   /** Seed of the prompts' own draws (generic words, augmentation; default 0, the same for every arm and seed). */
   dataSeed?: number;
+  /** The data store (default the project's, ensureData()). */
+  store?: DataStore;
 }
 
 /** Refuses, naming what to do, when the diffusion decoder has not been trained yet. */
@@ -85,7 +87,7 @@ export async function trainMumu(o: RecipeOptions): Promise<RunMetrics> {
   let connector: Connector | null = null;
   let lora: DecoderLoRA | null = null;
   try {
-    const data = armData(await ensureData(), set, vqCropEncoder(vq), o);
+    const data = armData(o.store ?? (await ensureData()), set, vqCropEncoder(vq), o);
     const r = await trainMumuOn({ session, ldm, names: { base: o.baseDir, decoder: o.ldmDir } }, data, o);
     connector = r.connector;
     lora = r.lora;

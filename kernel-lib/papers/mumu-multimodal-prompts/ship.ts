@@ -1,0 +1,176 @@
+/**
+ * Shipping finished MUMU runs with the repository, so notebook 05's quick mode runs on committed files
+ * (`npm run ship:mumu`, scripts/ship-mumu.js). The shipped folder has the layout of the cache's, so the
+ * notebook and placeRuns read both alike:
+ *
+ *   data/checkpoints/mumu/<run>/metrics.json        every finished run: its metrics and its per-prompt held-out
+ *                              eval-heldout.json     scores, byte for byte
+ *                              connector/            only for the live runs (LIVE_RUNS: seed 0 of every run set
+ *                              decoder-lora/         but decoder-full): the trained weights, float16, which the
+ *                                                    notebook loads onto the shipped decoder to draw live
+ *                              shipped.json          what shipped (files, weight bytes, largest rounding)
+ *
+ * Budget: every shipped MUMU weight together ≤ 15 MB in float16 (issue #17; a connector with its pooling is
+ * about 1.1 MB, a decoder LoRA 0.2 MB). decoder-full's weights are a whole denoiser and do not ship; its scores
+ * do. Shipping refuses, naming the run, what is missing and the command that finishes it: a named run that is
+ * not finished, a live run whose weights are missing, and anything over the budget. Nothing is written when a
+ * check fails.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readSafetensors, encodeSafetensors } from '../../checkpoint/safetensors';
+import { roundToFloat16 } from '../../checkpoint/float16';
+import { writeDirAtomic } from '../../checkpoint/files';
+import type { HostTensor } from '../../model/params';
+import { runName } from './arms';
+import { METRICS_FILE, readRunMetrics, RunMetrics } from './run-metrics';
+import { placeRuns, RUN_SETS, WantedRun, wantedRuns } from './run-places';
+import { SCORES_FILE } from './scores';
+
+/** The folder (of .cache, or of data/checkpoints once shipped) that holds one directory per run. */
+export const RUNS_FOLDER = 'mumu';
+/** What shipping writes beside a run's files. */
+export const SHIPPED_FILE = 'shipped.json';
+/** The issue's limit for every shipped MUMU weight together (float16). */
+export const SHIP_MAX_WEIGHT_BYTES = 15 * 2 ** 20;
+
+/** The runs whose weights ship: seed 0 of every run set the notebook draws live (decoder-full's denoiser does not ship). */
+export const LIVE_RUNS: readonly string[] = RUN_SETS.filter((s) => s.arm !== 'decoder-full').map((s) => runName(s.arm, s.tokensPerCrop, 0));
+
+/** shipped.json of one shipped run. */
+export interface ShipRecord {
+  run: string;
+  /** Paths relative to the run's shipped directory. */
+  files: string[];
+  /** The float16 weights that shipped with it, or null. */
+  weights: { bytes: number; maxRoundingError: number } | null;
+}
+
+const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
+
+/** Weight directories a run's metrics name (connector/, decoder-lora/), relative to its output directory. */
+function weightDirs(m: RunMetrics): string[] {
+  return [m.files.connector, m.files.decoderLoRA].filter((x): x is string => typeof x === 'string');
+}
+
+/** A run's weight directories, every safetensors file converted to float16; throws naming what is missing. */
+function float16Weights(dir: string, m: RunMetrics, command: string): { files: Map<string, Uint8Array>; bytes: number; maxRoundingError: number } {
+  const files = new Map<string, Uint8Array>();
+  let bytes = 0;
+  let maxErr = 0;
+  const rels = weightDirs(m);
+  if (rels.length === 0) throw new Error(`mumu.shipRuns: ${m.name} names no weights in its ${METRICS_FILE}; train it again with ${command} --fresh`);
+  for (const rel of rels) {
+    const wdir = path.join(dir, rel);
+    const names = fs.existsSync(wdir) ? fs.readdirSync(wdir).sort() : [];
+    if (!names.some((f) => f.endsWith('.safetensors')) || !names.some((f) => f.endsWith('.json'))) {
+      throw new Error(`mumu.shipRuns: ${m.name}'s ${rel}/ is missing or incomplete (${wdir}); train it again with ${command} --fresh`);
+    }
+    for (const f of names) {
+      const file = path.join(wdir, f);
+      if (!f.endsWith('.safetensors')) {
+        files.set(`${rel}/${f}`, fs.readFileSync(file));
+        continue;
+      }
+      const st = readSafetensors(file);
+      const tensors: Array<[string, HostTensor]> = [];
+      for (const [name, t] of st.tensors) {
+        const half = roundToFloat16(t.data);
+        for (let i = 0; i < half.length; i++) {
+          if (!Number.isFinite(half[i])) throw new Error(`mumu.shipRuns: ${m.name}: tensor "${name}" of ${rel}/${f} has a value (${t.data[i]}) that float16 cannot hold`);
+          maxErr = Math.max(maxErr, Math.abs(half[i] - t.data[i]));
+        }
+        tensors.push([name, { shape: t.shape, data: t.data }]);
+      }
+      const out = encodeSafetensors(tensors, { dtype: 'F16', ...(st.metadata ? { metadata: st.metadata } : {}) }, file);
+      files.set(`${rel}/${f}`, out);
+      bytes += out.length;
+    }
+  }
+  return { files, bytes, maxRoundingError: maxErr };
+}
+
+/** Bytes of the safetensors files of a shipped run's weights (for the budget). */
+function shippedWeightBytes(dir: string): number {
+  let n = 0;
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(d, e.name));
+      else if (e.name.endsWith('.safetensors')) n += fs.statSync(path.join(d, e.name)).size;
+    }
+  };
+  walk(dir);
+  return n;
+}
+
+export interface ShipRunsResult {
+  shipped: ShipRecord[];
+  /** Wanted runs that did not ship, with the reason (not trained, still training, not scored, …). */
+  skipped: Array<{ run: string; reason: string }>;
+  /** Every MUMU weight in `to` after shipping (bytes). */
+  weightBytes: number;
+}
+
+export interface ShipOptions {
+  /** The runs folder to ship from (.cache/mumu). */
+  from: string;
+  /** The shipped folder (data/checkpoints/mumu). */
+  to: string;
+  /** Run names: exactly these, and one that cannot ship is an error. Default: every finished run. */
+  runs?: readonly string[];
+  /** The runs that can ship (default wantedRuns()). */
+  wanted?: readonly WantedRun[];
+  /** Default SHIP_MAX_WEIGHT_BYTES. */
+  maxWeightBytes?: number;
+  log?: (s: string) => void;
+}
+
+/** Ships runs from `from` into `to` (see the file comment). Nothing is written when any check fails. */
+export function shipRuns(o: ShipOptions): ShipRunsResult {
+  if (!fs.existsSync(o.from)) throw new Error(`mumu.shipRuns: ${o.from} does not exist (the runs' folder: npm run train:mumu writes .cache/mumu/<run>/)`);
+  const all = o.wanted ?? wantedRuns();
+  let wanted: readonly WantedRun[] = all;
+  if (o.runs) {
+    const unknown = o.runs.filter((r) => !all.some((w) => w.name === r));
+    if (unknown.length > 0) throw new Error(`mumu.shipRuns: unknown run ${unknown.map((r) => `'${r}'`).join(', ')}; runs are ${all.map((w) => w.name).join(', ')}`);
+    wanted = all.filter((w) => o.runs?.includes(w.name));
+  }
+  const out: ShipRunsResult = { shipped: [], skipped: [], weightBytes: 0 };
+  const todo: Array<{ name: string; content: Map<string, Uint8Array | string>; record: ShipRecord }> = [];
+  for (const p of placeRuns(o.from, wanted)) {
+    if (p.problem !== null) {
+      if (o.runs) throw new Error(`mumu.shipRuns: ${p.problem}`);
+      out.skipped.push({ run: p.name, reason: p.problem });
+      continue;
+    }
+    const read = (f: string) => fs.readFileSync(path.join(p.dir, f));
+    const content = new Map<string, Uint8Array | string>([[METRICS_FILE, read(METRICS_FILE)], [SCORES_FILE, read(SCORES_FILE)]]);
+    let weights: ShipRecord['weights'] = null;
+    if (LIVE_RUNS.includes(p.name)) {
+      const w = float16Weights(p.dir, readRunMetrics(p.dir), p.command);
+      for (const [f, b] of w.files) content.set(f, b);
+      weights = { bytes: w.bytes, maxRoundingError: w.maxRoundingError };
+    }
+    const record: ShipRecord = { run: p.name, files: [...content.keys()], weights };
+    content.set(SHIPPED_FILE, `${JSON.stringify(record, null, 1)}\n`);
+    todo.push({ name: p.name, content, record });
+  }
+  // the budget: the new weights with those already shipped in runs this call does not replace
+  const replacing = new Set(todo.map((t) => t.name));
+  const kept = fs.existsSync(o.to)
+    ? fs.readdirSync(o.to, { withFileTypes: true }).filter((e) => e.isDirectory() && !replacing.has(e.name)).map((e) => ({ run: e.name, bytes: shippedWeightBytes(path.join(o.to, e.name)) })).filter((x) => x.bytes > 0)
+    : [];
+  const parts = [...kept, ...todo.filter((t) => t.record.weights).map((t) => ({ run: t.name, bytes: t.record.weights!.bytes }))];
+  const total = parts.reduce((s, x) => s + x.bytes, 0);
+  const max = o.maxWeightBytes ?? SHIP_MAX_WEIGHT_BYTES;
+  if (total > max) {
+    throw new Error(`mumu.shipRuns: the MUMU weights would take ${mb(total)} (${parts.map((x) => `${x.run} ${mb(x.bytes)}`).join(', ')}), over the ${mb(max)} they may take together; nothing was shipped`);
+  }
+  for (const t of todo) {
+    writeDirAtomic(path.join(o.to, t.name), t.content);
+    out.shipped.push(t.record);
+    o.log?.(`shipped ${t.name}${t.record.weights ? ` with its weights (${(t.record.weights.bytes / 1024).toFixed(0)} KB float16)` : ''}`);
+  }
+  out.weightBytes = total;
+  return out;
+}
