@@ -44,7 +44,7 @@ export { HELD_OUT, HELD_OUT_SPLIT, DRAW, heldOutSets, checkHeldOutSizes } from '
 export type { HeldOutSizes, HeldOutSets, DrawSettings } from './heldout';
 export { SCORES_FILE, HELD_OUT_SCORES, scoreRun, scoreSet, readHeldOutScores, checkHeldOutScores, seedSetOf } from './scores';
 export type { HeldOutScores, ScoredSet, ScoreTools, ScoreRunOptions } from './scores';
-export { SEEDS, RUN_SETS, wantedRuns, trainCommand, runProblem, placeRuns } from './run-places';
+export { SEEDS, RUN_SETS, wantedRuns, trainCommand, runProblem, placeRuns, runDirIn } from './run-places';
 export type { WantedRun, RunPlace } from './run-places';
 export { RUNS_FOLDER, SHIPPED_FILE, SHIP_MAX_WEIGHT_BYTES, LIVE_RUNS, shipRuns } from './ship';
 export type { ShipRecord, ShipRunsResult, ShipOptions } from './ship';

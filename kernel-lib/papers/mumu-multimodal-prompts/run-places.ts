@@ -42,14 +42,25 @@ export function wantedRuns(seeds: readonly number[] = SEEDS, sets = RUN_SETS): W
   return sets.flatMap((s) => seeds.map((seed) => ({ name: runName(s.arm, s.tokensPerCrop, seed), arm: s.arm, tokensPerCrop: s.tokensPerCrop, seed })));
 }
 
+/** The run directory of a run whose output is `<runsDir>/<run>`: `<runsDir>/../runs/<run>` (.cache/runs/<run> for .cache/mumu, as train:mumu). */
+export function runDirIn(runsDir: string, run: string): string {
+  return path.join(path.dirname(runsDir), 'runs', run);
+}
+
 /**
  * Null when `dir` holds the finished run `w`: its metrics.json (written last when training ends) of a run
  * that stopped 'done', and its eval-heldout.json (written when its held-out prompts are scored). Otherwise
- * what is missing and the command that finishes it.
+ * what is missing and the command that finishes it. A run started but not trained to the end has only its
+ * run directory `runDir` (snapshots), no output directory yet.
  */
-export function runProblem(dir: string, w: WantedRun): string | null {
+export function runProblem(dir: string, w: WantedRun, runDir?: string): string | null {
   const again = trainCommand(w);
-  if (!fs.existsSync(dir)) return `${w.name} is not trained: ${dir} does not exist (${again})`;
+  if (!fs.existsSync(dir)) {
+    if (runDir !== undefined && fs.existsSync(runDir)) {
+      return `${w.name} is not finished: ${runDir} holds its snapshots, ${dir} is written when training ends; if it is still training, wait; if it was interrupted, run ${again} again to resume it`;
+    }
+    return `${w.name} is not trained: ${dir} does not exist (${again})`;
+  }
   if (!fs.existsSync(path.join(dir, METRICS_FILE))) {
     return `${w.name} is not finished: ${dir} has no ${METRICS_FILE} (written when training ends); if it is still training, wait; if it was interrupted, run ${again} again to resume it`;
   }
@@ -76,19 +87,19 @@ export function runProblem(dir: string, w: WantedRun): string | null {
 /** A wanted run under a runs folder. */
 export interface RunPlace extends WantedRun {
   dir: string;
-  /** finished; missing (no directory); unfinished (started, not trained to the end or not scored). */
+  /** finished; missing (neither output nor run directory); unfinished (started, not trained to the end or not scored). */
   state: 'finished' | 'missing' | 'unfinished';
   /** What is missing (null when finished). */
   problem: string | null;
   command: string;
 }
 
-/** Each wanted run's directory under `runsDir` and its state (see the file comment). */
-export function placeRuns(runsDir: string, wanted: readonly WantedRun[] = wantedRuns()): RunPlace[] {
+/** Each wanted run's directory under `runsDir` and its state (see the file comment); `runDirOf` says where a run's snapshots are. */
+export function placeRuns(runsDir: string, wanted: readonly WantedRun[] = wantedRuns(), runDirOf: (run: string) => string = (r) => runDirIn(runsDir, r)): RunPlace[] {
   return wanted.map((w) => {
     const dir = path.join(runsDir, w.name);
-    const problem = runProblem(dir, w);
-    const state = problem === null ? 'finished' : fs.existsSync(dir) ? 'unfinished' : 'missing';
+    const problem = runProblem(dir, w, runDirOf(w.name));
+    const state = problem === null ? 'finished' : fs.existsSync(dir) || fs.existsSync(runDirOf(w.name)) ? 'unfinished' : 'missing';
     return { ...w, dir, state, problem, command: trainCommand(w) };
   });
 }

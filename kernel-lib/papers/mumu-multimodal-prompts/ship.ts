@@ -46,7 +46,7 @@ export interface ShipRecord {
   weights: { bytes: number; maxRoundingError: number } | null;
 }
 
-const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
+const mb = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MB` : `${(b / 1024).toFixed(1)} KB`);
 
 /** Weight directories a run's metrics name (connector/, decoder-lora/), relative to its output directory. */
 function weightDirs(m: RunMetrics): string[] {

@@ -97,5 +97,5 @@ export async function trainMissing(places: readonly RunPlace[], runsDir: string,
     o.onRun?.(p, i, todo.length);
     await trainRun(p, tools, { ...o, outDir: p.dir, runDir: o.runDirOf(p.name) });
   }
-  return placeRuns(runsDir, places);
+  return placeRuns(runsDir, places, o.runDirOf);
 }
