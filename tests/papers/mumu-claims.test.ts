@@ -138,3 +138,80 @@ test('results: averages, pairs and judges what it is given; the JSON reads back;
   expect(() => mumu.results({ ...m, sameSource: { split: 'test', items: 11 } })).toThrow('mumu.results: mumu (1 tokens) scored 12 same-source prompts on identity, heldOut.sameSource.items is 11');
   expect(() => mumu.checkResults({ ...r, runs: [{ ...r.runs[0], identityPerSeed: [0.1] }] })).toThrow('05-mumu-multimodal-prompts.json: runs[0] (mumu) has 1 identityPerSeed values for 3 seeds');
 });
+
+test('each verdict lists the parts of its criterion that failed; a step with no difference at all is no drop', () => {
+  expect(only({ finding1: rising([0, 0.05, 0.1, 0.15]) }).failed).toEqual([]);
+  expect(only({ finding1: rising([0, 0.05, 0.1, 0.15], 2) }).failed).toEqual(['identity, 64 − 1 tokens: 2 seeds, 3 needed', 'cropClipI, 64 − 1 tokens: 2 seeds, 3 needed']);
+  const dropped = only({ finding1: rising([0, 0.1, 0.2, 0.05]) }).failed;
+  expect(dropped).toHaveLength(2);
+  expect(dropped[0]).toMatch(/^identity falls from 16 to 64 tokens by more than 2 s\.e\. \(-0\.1(49|50|51) ± 0\.00\d\)$/);
+  // the same scores at every setting: no step drops, but 64 is not above 1
+  const flat = detail(0, 5);
+  const same = Object.fromEntries(mumu.TOKENS_PER_CROP.map((t) => [t, flat])) as Record<mumu.TokensPerCrop, mumu.DetailScores>;
+  const v = only({ finding1: same });
+  expect(v.reproduces).toBe(false);
+  expect(v.failed).toEqual([
+    'identity, 64 − 1 tokens: +0.000 ± 0.000 is not above 0 by more than 2 s.e.; not in every seed (per seed +0.000, +0.000, +0.000)',
+    'cropClipI, 64 − 1 tokens: +0.000 ± 0.000 is not above 0 by more than 2 s.e.; not in every seed (per seed +0.000, +0.000, +0.000)',
+  ]);
+  const arm = (clip: number, copy: number, harm: number, seed: number) => ({ cropClipI: scores(clip, { seed }), copied: scores(copy, { seed: seed + 1, base: 0.3 }), harmonised: scores(harm, { seed: seed + 2 }) });
+  const noRise = only({ augmentation: { augment: arm(0, 0, 0, 1), noAugment: arm(0, 0.2, -0.15, 20) } }).failed;
+  expect(noRise).toHaveLength(1);
+  expect(noRise[0]).toMatch(/^\(1\) crop–region CLIP-I, no-augment − augment: [+-]0\.00\d ± 0\.00\d is not above 0 by more than 2 s\.e\./);
+  const better = only({ augmentation: { augment: arm(0, 0, 0, 1), noAugment: arm(0.1, 0.2, 0.15, 20) } }).failed;
+  expect(better).toHaveLength(1);
+  expect(better[0]).toMatch(/^\(2\) harmonised, no-augment − augment: \+0\.1(4[5-9]|5[0-5]) ± 0\.00\d is not below 0 by more than 2 s\.e\.; not in every seed \(per seed \+0\.1\d\d, \+0\.1\d\d, \+0\.1\d\d\)$/);
+});
+
+test('results pair run sets seed k with seed k on the seeds they share; s.e. over prompts per run set', () => {
+  const t64 = run('mumu', 64, 0.15);
+  const caption = run('caption-only', null, -0.2, [0, 2]);
+  const m: mumu.Measurements = { quick: false, retrained: true, base: 'mm-moe-small', decoder: 'ldm-emoji', sameSource: { split: 'test', items: N_SAME }, otherSource: { split: 'test', items: N_OTHER }, runs: [t64, caption] };
+  const r = mumu.results(m);
+  expect(r.runs.map((x) => x.seeds)).toEqual([[0, 1, 2], [0, 2]]);
+  const c = r.comparisons.find((x) => x.claim === 'encoder vs caption-only' && x.measure === 'cropClipI')!;
+  expect(c.seeds).toBe(2);
+  // by hand: per prompt, the mean over seeds 0 and 2 of mumu t64 (its rows 0 and 2) minus caption-only's (its rows 0 and 1)
+  const d = Array.from({ length: N_SAME }, (_, i) => (t64.sameSource[0].cropClipI[i] + t64.sameSource[2].cropClipI[i]) / 2 - (caption.sameSource[0].cropClipI[i] + caption.sameSource[1].cropClipI[i]) / 2);
+  const mean = d.reduce((a, b) => a + b, 0) / N_SAME;
+  expect(c.mean).toBeCloseTo(mean, 4);
+  expect(c.perSeed[1]).toBeCloseTo(t64.sameSource[2].cropClipI.reduce((a, x, i) => a + x - caption.sameSource[1].cropClipI[i], 0) / N_SAME, 4);
+  // the s.e. over prompts of the per-prompt seed means, by hand
+  const seedMean = Array.from({ length: N_SAME }, (_, i) => t64.sameSource.reduce((a, s) => a + s.cropClipI[i], 0) / 3);
+  const mu = seedMean.reduce((a, b) => a + b, 0) / N_SAME;
+  const se = Math.sqrt(seedMean.reduce((a, x) => a + (x - mu) ** 2, 0) / (N_SAME - 1) / N_SAME);
+  expect(r.runs[0].sameSourceSe.cropClipI).toBeCloseTo(se, 4);
+  expect(r.runs[0].otherSourceSe!.emoji.harmonised).not.toBeNull();
+  // run sets that share no seed are not compared, and their claim is not judged
+  const judged = mumu.judge({ ...m, runs: [t64, run('caption-only', null, -0.2, [3])] });
+  expect(judged.comparisons).toEqual([]);
+  expect(judged.verdicts).toEqual([]);
+  expect(() => mumu.results({ ...m, runs: [{ ...t64, metrics: [t64.metrics[0], t64.metrics[0], t64.metrics[2]] }] })).toThrow('mumu.results: mumu (64 tokens) has seed 0 twice');
+});
+
+test('figures: built from the results, each with a title and titled axes; the numbers are the rows’ means and s.e.', () => {
+  const runs = [run('mumu', 1, 0), run('mumu', 4, 0.05), run('mumu', 16, 0.1), run('mumu', 64, 0.15), run('no-augment', 64, 0.1), run('caption-only', null, -0.2), run('decoder-full', 64, 0.2)];
+  const r = mumu.results({ quick: true, retrained: false, base: 'mm-moe-small', decoder: 'ldm-emoji', sameSource: { split: 'test', items: N_SAME }, otherSource: { split: 'test', items: N_OTHER }, runs });
+  const routing: mumu.PromptRouting = { split: 'test', prompts: 4, words: { named: 3, generic: 2 }, layers: [0, 1].map((layer) => ({ layer, cropVsText: 0.1, cropVsWord: 0.2, wordKeptNamed: 0.9, wordKeptGeneric: null })) };
+  const figs = [
+    mumu.tokensFigure(r, 'identity'), mumu.tokensFigure(r, 'cropClipI'), mumu.harmonisationFigure(r), mumu.augmentationFigure(r),
+    mumu.detailFigure(r, [{ arm: 'mumu', tokensPerCrop: 64 }, { arm: 'caption-only', tokensPerCrop: null }], 'Identity and crop similarity'),
+    ...['Finding 1', 'Finding 2', '§7', 'encoder vs caption-only', '§7 Q1'].map((c) => mumu.comparisonsFigure(r, c)),
+    mumu.routingFigure(routing, 'jsd'), mumu.routingFigure(routing, 'kept'),
+  ];
+  const text = (x: unknown) => (x as { title?: { text?: string } } | undefined)?.title?.text ?? '';
+  for (const f of figs) {
+    expect(text(f.layout)).not.toBe('');
+    expect(text(f.layout.xaxis)).not.toBe('');
+    expect(text(f.layout.yaxis)).not.toBe('');
+  }
+  const t = figs[1].data[0] as { x: number[]; y: number[]; error_y: { array: number[] } };
+  expect(t.x).toEqual([1, 4, 16, 64]);
+  expect(t.y).toEqual(mumu.TOKENS_PER_CROP.map((k) => r.runs.find((x) => x.arm === 'mumu' && x.tokensPerCrop === k)!.sameSource.cropClipI));
+  expect(t.error_y.array).toEqual(mumu.TOKENS_PER_CROP.map((k) => r.runs.find((x) => x.arm === 'mumu' && x.tokensPerCrop === k)!.sameSourceSe.cropClipI));
+  const harm = figs[2].data.map((d) => (d as { name: string }).name);
+  expect(harm).toEqual(['mumu t64', 'caption-only', 'no-augment t64']);
+  expect((figs[5].data[0] as { x: number[] }).x).toEqual(r.comparisons.filter((c) => c.claim === 'Finding 1').map((c) => c.mean));
+  expect(() => mumu.tokensFigure({ runs: [] }, 'identity')).toThrow('mumu.tokensFigure: no mumu runs at any tokens per crop');
+  expect(() => mumu.comparisonsFigure(r, 'Finding 9')).toThrow("mumu.comparisonsFigure: no comparisons for 'Finding 9'");
+});

@@ -76,16 +76,13 @@ export async function tinyRun(tools: mumu.MumuTools, root: string, w: { arm: mum
 
 /**
  * The notebook test's set: seed 0 of every run set the notebook reads (mumu at 1, 4, 16, 64 tokens, no-augment,
- * caption-only, decoder-full), mumu t64 at seed 1 stopped after its first step (unfinished) and caption-only at
- * seed 1 trained but not scored; every other seed untrained, so the notebook's missing-run paths run too.
- * Returns the runs folder.
+ * caption-only, decoder-full); every other seed untrained, so the notebook's missing-run paths run too (the
+ * shipping test covers unfinished and unscored runs). Returns the runs folder.
  */
 export async function tinyNotebookRuns(tools: mumu.MumuTools, root: string, log: (s: string) => void = quiet): Promise<string> {
   for (const s of mumu.RUN_SETS) {
     await tinyRun(tools, root, { ...s, seed: 0 });
     log(`trained and scored ${mumu.runName(s.arm, s.tokensPerCrop, 0)}`);
   }
-  await tinyRun(tools, root, { arm: 'mumu', tokensPerCrop: 64, seed: 1 }, { stopAfter: 1 });
-  await tinyRun(tools, root, { arm: 'caption-only', tokensPerCrop: null, seed: 1 }, { unscored: true });
   return path.join(root, mumu.RUNS_FOLDER);
 }

@@ -27,10 +27,10 @@ const COLORS = ['#4878d0', '#ee854a', '#6acc64', '#d65f5f', '#956cb4', '#8c613c'
 
 /** Axis titles of the measures (units in brackets). */
 export const MEASURE_LABELS: Record<Measure, string> = {
-  identity: 'identity accuracy (share of generic-word crops found in place)',
+  identity: 'identity accuracy (share of crops)',
   cropClipI: 'crop–region CLIP-I (cosine)',
-  copied: 'copy share (crops pasted at their original box)',
-  harmonised: 'harmonised (share of prompts, every object in place)',
+  copied: 'copy share (share of crops)',
+  harmonised: 'harmonised (share of prompts)',
 };
 const SHORT: Record<Measure, string> = { identity: 'identity accuracy', cropClipI: 'crop–region CLIP-I', copied: 'copy share', harmonised: 'harmonised' };
 
@@ -154,7 +154,7 @@ export function routingFigure(routing: PromptRouting, which: 'jsd' | 'kept'): Fi
     layout: {
       title: { text: which === 'jsd' ? `Beyond the paper: where crop codes are routed, by depth (${routing.prompts} prompts)` : `Beyond the paper: does a crop change its word’s experts? (${routing.prompts} prompts)` },
       xaxis: { title: { text: 'MoE layer' }, dtick: 1 },
-      yaxis: which === 'jsd' ? { title: { text: 'JSD between expert choices (bits)' }, rangemode: 'tozero' } : { title: { text: 'word’s top-k experts kept without the crop (share)' }, range: [0, 1.05] },
+      yaxis: which === 'jsd' ? { title: { text: 'JSD between expert choices (bits)' }, rangemode: 'tozero' } : { title: { text: 'word’s experts kept (share)' }, range: [0, 1.05] },
       legend: { orientation: 'h', y: -0.25 },
       height: 380,
       margin: { ...MARGIN, b: 90 },

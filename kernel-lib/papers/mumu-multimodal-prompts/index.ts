@@ -38,7 +38,7 @@ export { conditionItems, drawItems, identityScores, cropClipI, copyScores, harmo
 export type { DrawParts, DrawOptions } from './evaluate';
 export { verdicts, PAPER, OTHER_SOURCES } from './claims';
 export type { Numbers, Verdict, MumuVerdict, DetailScores, OtherSource } from './claims';
-export { results, checkResults, RESULTS, NOTEBOOK, RESULTS_FILE, MEASURES } from './results';
+export { results, judge, checkResults, RESULTS, NOTEBOOK, RESULTS_FILE, MEASURES } from './results';
 export type { Results, Measurements, RunScores, SeedSet, Measure } from './results';
 export { HELD_OUT, HELD_OUT_SPLIT, DRAW, heldOutSets, checkHeldOutSizes } from './heldout';
 export type { HeldOutSizes, HeldOutSets, DrawSettings } from './heldout';
@@ -56,6 +56,6 @@ export { readFinished } from './finished';
 export type { FinishedRuns } from './finished';
 export { ROUTING, ROUTING_MEASURES, promptRouting } from './routing';
 export type { PromptRouting } from './routing';
-export { BOX_COLORS, outlinedScene, promptTokens, promptTrace, liveDraw, userPrompt, liveRuns } from './live';
+export { BOX_COLORS, outlinedScene, promptCrops, promptTokens, layoutLine, promptTrace, liveDraw, drawByRuns, userPrompt, liveRuns } from './live';
 export type { PromptToken, UserPart } from './live';
 export { MEASURE_LABELS, runLabel, tokensFigure, harmonisationFigure, augmentationFigure, detailFigure, comparisonsFigure, routingFigure, promptRoutingFigure } from './figures';

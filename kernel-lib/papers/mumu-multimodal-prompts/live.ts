@@ -2,9 +2,12 @@
  * Notebook 05's live pieces (tensor work stays here: tslab hides a cell's errors):
  *
  *   outlinedScene    a scene with its objects' boxes outlined (Fig. 3: where the crops are cut)
- *   promptTokens     the interleaved prompt as the LM reads it at a tokens-per-crop setting, one row per token
+ *   promptCrops      a prompt's crops, area-resized to one side (as the VQ-VAE codes them), for showing
+ *   promptTokens     the interleaved prompt as the LM reads it at a tokens-per-crop setting, one row per token;
+ *   layoutLine       … and as one line, each crop's run of codes or slots collapsed
  *   promptTrace      the frozen LM's routing of a prompt with every crop as its 64 codes (the heatmap)
  *   liveDraw         one prompt drawn by a trained run, the image forming step by step (x̂₀ at each DDIM step)
+ *   drawByRuns       the same prompts drawn by several trained runs (the tokens-per-crop and harmonisation grids)
  *   userPrompt       a prompt of the user's own words and crops (emoji by name, or any image), coded
  *   liveRuns         the live runs (LIVE_RUNS) among the places whose weights are there
  */
@@ -18,8 +21,12 @@ import type { Session, RoutingTrace } from '../../session';
 import type { MultimodalTokenizer } from '../../tokenizer';
 import { liveDiffusion, LiveDiffusionResult } from '../../display/live-diffusion';
 import type { DisplayTarget } from '../../display/env';
+import { resizeArea } from '../../image/rgb';
+import type { Example } from '../../data/example-list';
+import type { MumuMeta } from '../../data/mumu-prompts';
 import { DRAW, DrawSettings } from './heldout';
-import { conditionItems, DrawParts } from './evaluate';
+import { conditionItems, DrawParts, drawItems } from './evaluate';
+import { loadMumu } from './shipped';
 import { CropEncoder, MumuItem, promptRow } from './items';
 import { readRunMetrics } from './run-metrics';
 import type { RunPlace } from './run-places';
@@ -43,6 +50,15 @@ export function outlinedScene(image: RGBImage, boxes: readonly Box[]): RGBImage 
   return out;
 }
 
+/** A prompt's crops in crop order, each area-resized to side × side (32: what the VQ-VAE codes). */
+export function promptCrops(ex: Example<MumuMeta>, side = 32): RGBImage[] {
+  return ex.meta.crops.map((c) => {
+    const p = ex.parts[c.part];
+    if (!p || !('image' in p)) throw new Error(`mumu.promptCrops: ${ex.id}: crop of object ${c.object} points at part ${c.part}, which is not an image`);
+    return p.image.height === side && p.image.width === side ? p.image : resizeArea(p.image, side, side);
+  });
+}
+
 /** One token of a prompt as the LM reads it. */
 export interface PromptToken {
   position: number;
@@ -64,6 +80,23 @@ export function promptTokens(tok: MultimodalTokenizer, item: MumuItem, tokensPer
   });
 }
 
+/** The tokens as one line: words as they are, each crop's codes or slots as "[crop k: N codes]" / "[crop k: N pooled]". */
+export function layoutLine(tokens: readonly PromptToken[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (t.crop === null) {
+      out.push(t.kind === 'special' ? ` ${t.piece} ` : t.piece);
+      continue;
+    }
+    let n = 0;
+    while (i + n < tokens.length && tokens[i + n].crop === t.crop && tokens[i + n].kind === t.kind) n++;
+    out.push(`[crop ${t.crop + 1}: ${n} ${t.kind === 'crop code' ? 'codes' : 'pooled'}]`);
+    i += n - 1;
+  }
+  return out.join('').replace(/\s+/g, ' ').trim();
+}
+
 /** The LM's routing of a prompt with every crop as all its codes (what the 64-token arms read). */
 export function promptTrace(session: Session, item: MumuItem): RoutingTrace {
   const { height, width } = session.tokenizer.imageGrid;
@@ -78,6 +111,23 @@ export async function liveDraw(run: DrawParts, item: MumuItem, o: Partial<DrawSe
   } finally {
     tf.dispose([cond.seq, cond.mask]);
   }
+}
+
+/**
+ * The same items drawn by each run (its output directory; loaded onto the decoder in turn and freed), item i
+ * from the noise of seed + i for every run, so columns differ only by the run. Returns the images per run.
+ */
+export async function drawByRuns(dirs: readonly string[], items: readonly MumuItem[], o: { baseDir: string; ldmDir: string } & Partial<DrawSettings>): Promise<RGBImage[][]> {
+  const out: RGBImage[][] = [];
+  for (const dir of dirs) {
+    const run = await loadMumu(dir, { baseDir: o.baseDir, ldmDir: o.ldmDir });
+    try {
+      out.push(await drawItems(run, items, { cfgScale: o.cfgScale ?? DRAW.cfgScale, steps: o.steps ?? DRAW.steps, seed: o.seed ?? DRAW.seed }));
+    } finally {
+      run.dispose();
+    }
+  }
+  return out;
 }
 
 /** A part of a user's prompt: words, an emoji of the data set by name ("tiger face"), or any image (a crop). */

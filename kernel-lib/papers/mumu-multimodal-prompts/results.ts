@@ -10,7 +10,7 @@ import { ShapeError } from '../shape';
 import { compare } from '../paired';
 import type { SeedScores } from '../paired';
 import { ARM_NAMES, Arm } from './arms';
-import { DetailScores, Numbers, OTHER_SOURCES, OtherSource, verdicts } from './claims';
+import { DetailScores, MumuVerdict, Numbers, OTHER_SOURCES, OtherSource, verdicts } from './claims';
 import { TOKENS_PER_CROP, TokensPerCrop } from './pooler';
 import type { RunMetrics } from './run-metrics';
 import { VERDICT, verdictRecords } from '../verdict';
@@ -124,8 +124,12 @@ function paired(...rs: Array<RunScores | undefined>): RunScores[] | null {
   return common.length === 0 ? null : rs.map((r) => onSeeds(r!, common));
 }
 
-/** The results JSON of notebook 05 from its measurements (scores rounded to 4 decimals). */
-export function results(m: Measurements): Results {
+/**
+ * What the results are judged on: the measurements checked, the numbers each verdict reads (run sets paired
+ * seed by seed on the seeds they share), the paired comparisons, and the verdicts with what failed (the
+ * notebook's verdicts table; the results file keeps their five shared fields).
+ */
+export function judge(m: Measurements): { numbers: Numbers; comparisons: Results['comparisons']; verdicts: MumuVerdict[] } {
   const find = (arm: Arm, t: TokensPerCrop | null) => m.runs.find((r) => r.arm === arm && r.tokensPerCrop === t);
   const keys = m.runs.map((r) => `${r.arm}/${r.tokensPerCrop}`);
   if (new Set(keys).size !== keys.length) throw new Error('mumu.results: a run set (arm and tokens per crop) appears twice');
@@ -174,7 +178,12 @@ export function results(m: Measurements): Results {
     numbers.decoder = { lora: detail(mumu), full: detail(full) };
     for (const k of ['identity', 'cropClipI'] as const) push('§7 Q1', 'decoder-full t64', 'mumu t64', k, 'same-source', detail(full)[k], detail(mumu)[k]);
   }
-  const judged = verdicts(numbers);
+  return { numbers, comparisons, verdicts: verdicts(numbers) };
+}
+
+/** The results JSON of notebook 05 from its measurements (scores rounded to 4 decimals). */
+export function results(m: Measurements): Results {
+  const { comparisons, verdicts: judged } = judge(m);
   const built: Results = {
     ...resultsHeader(NOTEBOOK, m),
     decoder: m.decoder,
