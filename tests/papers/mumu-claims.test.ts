@@ -205,13 +205,13 @@ test('figures: built from the results, each with a title and titled axes; the nu
     expect(text(f.layout.xaxis)).not.toBe('');
     expect(text(f.layout.yaxis)).not.toBe('');
   }
-  const t = figs[1].data[0] as { x: number[]; y: number[]; error_y: { array: number[] } };
+  const t = figs[1].data[0] as unknown as { x: number[]; y: number[]; error_y: { array: number[] } };
   expect(t.x).toEqual([1, 4, 16, 64]);
   expect(t.y).toEqual(mumu.TOKENS_PER_CROP.map((k) => r.runs.find((x) => x.arm === 'mumu' && x.tokensPerCrop === k)!.sameSource.cropClipI));
   expect(t.error_y.array).toEqual(mumu.TOKENS_PER_CROP.map((k) => r.runs.find((x) => x.arm === 'mumu' && x.tokensPerCrop === k)!.sameSourceSe.cropClipI));
-  const harm = figs[2].data.map((d) => (d as { name: string }).name);
+  const harm = figs[2].data.map((d) => (d as unknown as { name: string }).name);
   expect(harm).toEqual(['mumu t64', 'caption-only', 'no-augment t64']);
-  expect((figs[5].data[0] as { x: number[] }).x).toEqual(r.comparisons.filter((c) => c.claim === 'Finding 1').map((c) => c.mean));
+  expect((figs[5].data[0] as unknown as { x: number[] }).x).toEqual(r.comparisons.filter((c) => c.claim === 'Finding 1').map((c) => c.mean));
   expect(() => mumu.tokensFigure({ runs: [] }, 'identity')).toThrow('mumu.tokensFigure: no mumu runs at any tokens per crop');
   expect(() => mumu.comparisonsFigure(r, 'Finding 9')).toThrow("mumu.comparisonsFigure: no comparisons for 'Finding 9'");
 });

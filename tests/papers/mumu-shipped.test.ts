@@ -165,3 +165,16 @@ test('a run trained but not scored is scored without training it again', async (
   expect(mumu.readHeldOutScores(d)).toEqual(r.scores);
   expect(mumu.placeRuns(from).find((p) => p.name === 'mumu-no-augment-t64-seed0')!.state).toBe('finished');
 }, 300_000);
+
+test('full mode’s trainMissing resumes an interrupted run from its snapshot and scores it; finished runs are left alone', async () => {
+  const wanted = mumu.wantedRuns([0]).filter((w) => ['mumu-mumu-t64-seed0', T4].includes(w.name));
+  const metricsT4 = fs.readFileSync(path.join(from, T4, 'metrics.json'));
+  const started: string[] = [];
+  const places = await mumu.trainMissing(mumu.placeRuns(from, wanted), from, tools, {
+    runDirOf: (run) => mumu.runDirIn(from, run), steps: 2, batchSize: 2, checkpointEvery: 1, probeItems: 2, log: () => {}, onRun: (p) => started.push(p.name),
+  });
+  expect(started).toEqual(['mumu-mumu-t64-seed0']);
+  expect(places.map((p) => p.state)).toEqual(['finished', 'finished']);
+  expect(mumu.readRunMetrics(path.join(from, 'mumu-mumu-t64-seed0')).resumedFrom).toBe(1);
+  expect(fs.readFileSync(path.join(from, T4, 'metrics.json')).equals(metricsT4)).toBe(true);
+}, 300_000);
