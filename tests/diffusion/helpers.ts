@@ -35,6 +35,22 @@ export function tinyLdm(o: { seed?: number; config?: LatentDiffusionConfig; stat
 }
 
 /**
+ * A stand-in for the trained decoder (ldm-emoji) while it does not ship, for the paper tests that train into
+ * it (MiniGPT-5, MUMU): the `tiny` preset, its weights randomised so it reads its conditioning, saved to `dir`
+ * with a real decoder's layout (config.json, model.safetensors, tokenizer.json, vqvae/). Returns `dir`.
+ */
+export function standInDecoder(dir: string, seed = 1): string {
+  const ldm = tinyLdm({ seed });
+  try {
+    randomize(ldm, 0.2, seed);
+    ldm.save(dir);
+  } finally {
+    ldm.dispose();
+  }
+  return dir;
+}
+
+/**
  * Every parameter replaced by N(0, std²) noise (norm gains 1 + noise): the adaLN-Zero initialisation
  * makes ε̂ ≡ 0, which would make several properties hold trivially.
  */

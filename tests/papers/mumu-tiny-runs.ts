@@ -15,7 +15,7 @@ import { VQVAE } from '../../kernel-lib/image/model';
 import { ClipModel } from '../../kernel-lib/eval/clip';
 import { SceneChecker } from '../../kernel-lib/eval/scene-checker';
 import { checkpointDir } from '../../kernel-lib/paths';
-import { randomize, tinyLdm } from '../diffusion/helpers';
+import { standInDecoder } from '../diffusion/helpers';
 import { quiet } from '../data/helpers';
 
 /** Held-out prompts per set and draw steps of the tiny runs. */
@@ -24,14 +24,9 @@ export const TINY_DRAW = { steps: 2 };
 /** The recipe shrunk: 2 steps of 2 prompts, snapshots every step, 2 probe prompts. */
 export const TINY_RECIPE = { steps: 2, batchSize: 2, checkpointEvery: 1, probeItems: 2 };
 
-/** Saves the stand-in decoder (see the file comment) to `<root>/ldm-emoji`; returns its directory. */
+/** Saves the stand-in decoder (tests/diffusion/helpers.ts standInDecoder) to `<root>/ldm-emoji`; returns its directory. */
 export function tinyDecoder(root: string, seed = 1): string {
-  const ldm = tinyLdm({ seed });
-  randomize(ldm, 0.2, seed);
-  const dir = path.join(root, 'ldm-emoji');
-  ldm.save(dir);
-  ldm.dispose();
-  return dir;
+  return standInDecoder(path.join(root, 'ldm-emoji'), seed);
 }
 
 /** The project's tools on the stand-in decoder, with the tiny held-out sizes and draws. */
