@@ -33,6 +33,16 @@ export async function withPage<T>(fn: (page: Page) => Promise<T>, o: { width?: n
   }
 }
 
+/**
+ * Opens a notebook's HTML export and waits for its figures. A paper notebook's export is several MB (plotly.js,
+ * images) and `npm test` runs beside trainings: at load average 11 one took over 30 s to load, so both waits
+ * get `timeoutMs` (default 120 s); the test's own timeout must cover it.
+ */
+export async function openExport(page: Page, htmlPath: string, timeoutMs = 120_000): Promise<void> {
+  await page.goto(`file://${htmlPath}`, { waitUntil: 'load', timeout: timeoutMs });
+  await waitForFigures(page, timeoutMs);
+}
+
 /** Waits until every `.switchboard-figure` on the page is a drawn Plotly plot with data marks. */
 export async function waitForFigures(page: Page, timeoutMs = 30_000): Promise<void> {
   await page.waitForFunction(

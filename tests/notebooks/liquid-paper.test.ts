@@ -15,7 +15,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { executeNotebook, NotebookResult, REPO } from '../helpers/notebook';
-import { missingLabels, plotLabels, waitForFigures, withPage } from '../helpers/chromium';
+import { missingLabels, plotLabels, withPage, openExport } from '../helpers/chromium';
 import { liquid } from '../../kernel-lib';
 import { ensureData } from '../../kernel-lib/data/store';
 import { escapeHtml } from '../../kernel-lib/display/html';
@@ -128,11 +128,10 @@ test('the committed full-mode results, when there are any, have the same shape a
 
 test('every figure in the HTML export has a visible title and titled axes', async () => {
   const labels = await withPage(async (page) => {
-    await page.goto(`file://${HTML}`, { waitUntil: 'load' });
-    await waitForFigures(page);
+    await openExport(page, HTML);
     await page.screenshot({ path: path.join(ARTIFACTS, `${NAME}.png`), fullPage: true });
     return plotLabels(page);
   });
   expect(labels.length).toBeGreaterThanOrEqual(places.some((p) => p.state === 'finished' && p.kind === 'continue') ? 4 : 0);
   expect(missingLabels(labels)).toEqual([]);
-}, 90_000);
+}, 300_000);

@@ -16,7 +16,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { executeNotebook, NotebookResult, REPO } from '../helpers/notebook';
-import { missingLabels, plotLabels, waitForFigures, withPage } from '../helpers/chromium';
+import { missingLabels, plotLabels, withPage, openExport } from '../helpers/chromium';
 import { minigpt5 } from '../../kernel-lib';
 import { ensureData } from '../../kernel-lib/data/store';
 import { escapeHtml } from '../../kernel-lib/display/html';
@@ -141,11 +141,10 @@ test('the committed full-mode results, when there are any, have the same shape a
 
 test('every figure in the HTML export has a visible title and titled axes', async () => {
   const labels = await withPage(async (page) => {
-    await page.goto(`file://${HTML}`, { waitUntil: 'load', timeout: 120_000 }); // a 6 MB page (plotly.js, images) on a busy machine
-    await waitForFigures(page, 120_000);
+    await openExport(page, HTML);
     await page.screenshot({ path: path.join(ARTIFACTS, `${NAME}.png`), fullPage: true });
     return plotLabels(page);
   });
   expect(labels.length).toBeGreaterThanOrEqual(places.some((p) => p.state === 'finished' && p.stage === 1) ? 5 : 1); // the architecture at least
   expect(missingLabels(labels)).toEqual([]);
-}, 240_000);
+}, 300_000);

@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { executeNotebook, NotebookResult, REPO } from '../helpers/notebook';
-import { missingLabels, plotLabels, waitForFigures, withPage } from '../helpers/chromium';
+import { missingLabels, plotLabels, withPage, openExport } from '../helpers/chromium';
 import { moss } from '../../kernel-lib';
 
 const NAME = '02-moss-modality-specialized-synergizers';
@@ -101,11 +101,10 @@ test('the committed full-mode results, when there are any, have the same shape a
 
 test('every figure in the HTML export has a visible title and titled axes', async () => {
   const labels = await withPage(async (page) => {
-    await page.goto(`file://${HTML}`, { waitUntil: 'load' });
-    await waitForFigures(page);
+    await openExport(page, HTML);
     await page.screenshot({ path: path.join(ARTIFACTS, `${NAME}.png`), fullPage: true });
     return plotLabels(page);
   });
   expect(labels.length).toBeGreaterThanOrEqual(4);
   expect(missingLabels(labels)).toEqual([]);
-}, 90_000);
+}, 300_000);

@@ -16,7 +16,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { executeNotebook, NotebookResult, REPO } from '../helpers/notebook';
-import { missingLabels, plotLabels, waitForFigures, withPage } from '../helpers/chromium';
+import { missingLabels, plotLabels, withPage, openExport } from '../helpers/chromium';
 import { mumu, Session } from '../../kernel-lib';
 import { ensureData } from '../../kernel-lib/data/store';
 import { VQVAE } from '../../kernel-lib/image/model';
@@ -161,11 +161,10 @@ test('the committed full-mode results, when there are any, have the same shape a
 
 test('every figure in the HTML export has a visible title and titled axes', async () => {
   const labels = await withPage(async (page) => {
-    await page.goto(`file://${HTML}`, { waitUntil: 'load' });
-    await waitForFigures(page);
+    await openExport(page, HTML);
     await page.screenshot({ path: path.join(ARTIFACTS, `${NAME}.png`), fullPage: true });
     return plotLabels(page);
   });
   expect(labels.length).toBeGreaterThanOrEqual(4); // the prompt's routing (2) and the routing analysis (2), always
   expect(missingLabels(labels)).toEqual([]);
-}, 90_000);
+}, 300_000);

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { executeNotebook, NotebookResult, REPO } from '../helpers/notebook';
-import { missingLabels, plotLabels, waitForFigures, withPage } from '../helpers/chromium';
+import { missingLabels, plotLabels, withPage, openExport } from '../helpers/chromium';
 import { checkResults, Results, RESULTS_FILE } from '../../kernel-lib/papers/redundancy-aware-moe-plora/results';
 import { writeResultsFile } from '../../kernel-lib/papers/results-file';
 
@@ -101,8 +101,7 @@ test('a re-run that measures the same numbers leaves the results file as it was'
 
 test('every figure in the HTML export has a visible title and titled axes and colour bars', async () => {
   const labels = await withPage(async (page) => {
-    await page.goto(`file://${HTML}`, { waitUntil: 'load' });
-    await waitForFigures(page);
+    await openExport(page, HTML);
     await page.screenshot({ path: path.join(ARTIFACTS, '01-redundancy-aware-moe-plora.png'), fullPage: true });
     return plotLabels(page);
   });
@@ -112,4 +111,4 @@ test('every figure in the HTML export has a visible title and titled axes and co
   const titles = labels.map((l) => l.title);
   for (const layer of [0, 1, 3]) expect(titles.some((t) => new RegExp(`layer ${layer}: JSD text vs image \\d\\.\\d{3} bits`).test(t))).toBe(true);
   expect(labels.some((l) => l.axes.some((a) => a.title === 'JSD text vs image (bits)'))).toBe(true);
-}, 90_000);
+}, 300_000);
