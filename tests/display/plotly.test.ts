@@ -116,13 +116,13 @@ describe('in Chromium', () => {
       const drawn = 'svg.main-svg .overplot image';
       for (const name of ['plain.html', 'requirejs.html']) {
         const p = await open(name);
-        await p.waitForSelector(`#a ${drawn}`, { timeout: 20_000 });
+        await p.waitForSelector(`#a ${drawn}`, { timeout: 60_000 });
         expect(await p.evaluate(() => typeof (window as unknown as { pwned?: number }).pwned)).toBe('undefined');
         expect(await p.evaluate(() => document.querySelector('#a .gtitle')?.textContent)).toContain('</script>');
         if (name === 'plain.html') {
-          await p.waitForSelector(`#b ${drawn}`, { timeout: 20_000 });
+          await p.waitForSelector(`#b ${drawn}`, { timeout: 60_000 });
           // string titles, normalised, are drawn: layout, both y axes, the x axis and the colour bar
-          await p.waitForSelector(`#s ${drawn}`, { timeout: 20_000 });
+          await p.waitForSelector(`#s ${drawn}`, { timeout: 60_000 });
           const text = (sel: string) => p.evaluate((q) => document.querySelector(q)?.textContent ?? '', sel);
           expect(await text('#s .g-gtitle .gtitle')).toBe('Layer 0 · JSD 0.063 bits');
           expect(await text('#s .g-xtitle text')).toBe('expert');
@@ -138,5 +138,5 @@ describe('in Chromium', () => {
     } finally {
       await context.close();
     }
-  }, 60_000);
+  }, 240_000); // beside trainings Chromium can take minutes to start and draw
 });
