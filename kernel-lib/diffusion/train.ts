@@ -16,9 +16,10 @@ import type { DirEntry } from '../checkpoint/files';
 import { assignHostChecked } from '../model/params';
 import { encodeSafetensors, readSafetensors } from '../checkpoint/safetensors';
 import { currentDevice } from '../backend/backend';
-import { GradientFn, trainLoop } from '../train/loop';
+import { trainLoop, UpdateSetup } from '../train/loop';
 import type { TimedStep } from '../train/step-history';
 import { compiledModule, DataParallelPool } from '../train/parallel/pool';
+import { pooledUpdater } from '../train/parallel/pooled-update';
 import { EpochSampler, rngAt } from '../util/random';
 import { tokenizeCaptions } from './caption-encoder';
 import { diffusionShares, DiffusionGradInit } from './grads';
@@ -136,12 +137,13 @@ export async function trainDiffusion(model: LatentDiffusion, o: DiffusionTrainOp
   let t0 = performance.now();
   const pool = workers > 1 ? await startPool(model, workers) : null;
   const threads = pool ? pool.size : 1;
-  const gradients: GradientFn<DiffusionBatch> | undefined = pool
-    ? (batch, _step, trainable) => {
-        const tokens = tokenizeCaptions(model.tokenizer, batch.captions, model.config.caption);
-        const res = pool.gradsSync((name) => (model.params.get(name) as tf.Variable).dataSync() as Float32Array, diffusionShares(batch.latents, tokens, batch.noiseSeed, pool.size).map((p) => p && { ...p, target }));
-        return { loss: res.loss, grads: new Map(trainable.map((name) => [name, tf.tensor(res.grads.get(name) as Float32Array, (model.params.get(name) as tf.Variable).shape)])) };
-      }
+  // With workers, each whole update (gradients, sum, clipping, AdamW) runs in them (train/parallel/pooled-update.ts).
+  const updater = pool
+    ? (setup: UpdateSetup) =>
+        pooledUpdater<DiffusionBatch>(pool, model.params, setup, (batch) => {
+          const tokens = tokenizeCaptions(model.tokenizer, batch.captions, model.config.caption);
+          return diffusionShares(batch.latents, tokens, batch.noiseSeed, pool.size).map((p) => p && { ...p, target });
+        })
     : undefined;
   try {
     const res = await trainLoop<DiffusionBatch, { history: DiffusionTrainEvent[] }>({
@@ -154,7 +156,7 @@ export async function trainDiffusion(model: LatentDiffusion, o: DiffusionTrainOp
       adam: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay ?? 0 },
       clipNorm: o.clipNorm ?? 1,
       batches: (step) => diffusionBatch(o.data, sampler, step, batchSize, seed, model.config.condDropProb),
-      gradients,
+      updater,
       loss: (batch) => diffusionLossClosure(model, batch, target)(),
       onStep: (s) => {
         if (!Number.isFinite(s.loss)) throw new Error(`trainDiffusion: loss became ${s.loss} at step ${s.step}`);

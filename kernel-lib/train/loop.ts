@@ -5,16 +5,19 @@
  * global-norm clipping, one AdamW update with warmup + cosine and per-group learning-rate multipliers
  * and weight decay, then the trainer's onStep; snapshots into the run directory (run-dir.ts) when due.
  *
- * The seam for data parallelism is `gradients`: one function from (batch, step) to the loss and the
- * gradient of every trainable parameter. The default computes it here from `loss`; a data-parallel
- * version would hand shares of the batch to workers and return their averaged gradients, and the rest
- * of the step (masks, clipping, one AdamW update) stays as it is.
+ * Two seams. `gradients`: one function from (batch, step) to the loss and the gradient of every
+ * trainable parameter (the default computes it here from `loss`); the rest of the step (masks, clipping,
+ * one AdamW update) stays here. `updater`: the whole update elsewhere — data-parallel workers that also
+ * reduce, clip and run AdamW on their pieces of the parameters in shared memory (train/parallel/
+ * pooled-update.ts) — given the resolved trainable names, group settings, masks and optimizer options;
+ * it must hold the AdamW moments in adamw.ts's `state()` format, so a run directory resumes either way.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DirEntry } from '../checkpoint/files';
 import { readSafetensors, encodeSafetensors } from '../checkpoint/safetensors';
+import type { HostTensor } from '../model/params';
 import { AdamW, AdamWOptions } from './adamw';
-import { ParamGroup, TrainSlice, groupSettings, sliceMasks, trainableNames } from './params';
+import { ParamGroup, ParamSettings, TrainSlice, groupSettings, sliceMasks, trainableNames } from './params';
 import { RunDir } from './run-dir';
 import { learningRate } from './schedule';
 
@@ -29,6 +32,31 @@ export interface StepGradients {
 
 /** The "compute loss + grads for this batch" seam. */
 export type GradientFn<B> = (batch: B, step: number, trainable: readonly string[]) => StepGradients;
+
+/** What an updater is given: the loop's resolution of what trains and how. */
+export interface UpdateSetup {
+  /** Trainable parameter names (the loop's `params` minus `freeze`). */
+  names: string[];
+  /** Group settings by name (only parameters in a group). */
+  settings: ReadonlyMap<string, ParamSettings>;
+  /** 0/1 slice masks by name (the parameter's shape); the loop disposes them. */
+  masks: ReadonlyMap<string, tf.Tensor>;
+  adam: AdamWOptions;
+  clipNorm: number;
+}
+
+/** One whole update per call (gradients, masks, clipping, AdamW), and the optimizer state it keeps. */
+export interface Updater<B> {
+  /** Updates done (AdamW's bias correction counts them). */
+  readonly t: number;
+  /** Updates the parameters from `batch`; returns the loss and the global gradient norm before clipping. */
+  step(batch: B, step: number, lr: number): { loss: number; gradNorm: number };
+  /** AdamW moments named `m.<param>` / `v.<param>` (adamw.ts's format). */
+  state(): Map<string, HostTensor>;
+  /** Restores moments saved by `state()` and the update count (validates everything first). */
+  load(state: Map<string, HostTensor>, t: number): void;
+  dispose(): void;
+}
 
 /** What the loop reports after each update. */
 export interface LoopStep {
@@ -73,6 +101,8 @@ export interface LoopOptions<B, R extends object> {
   loss?: (batch: B, step: number) => tf.Scalar;
   /** Replaces the local loss + gradients computation (see the file comment); `loss` is then unused. */
   gradients?: GradientFn<B>;
+  /** Replaces the whole update (see the file comment); `loss` and `gradients` are then unused. */
+  updater?: (setup: UpdateSetup) => Updater<B>;
   /** Glob patterns (`*` = any run of characters) of parameters to keep frozen. */
   freeze?: string[];
   trainSlices?: TrainSlice[];
@@ -110,14 +140,52 @@ export function localGradients<B>(params: Map<string, tf.Variable>, loss: (batch
   };
 }
 
+/** The update on this thread: `gradients`, then masks, global-norm clipping and AdamW on the parameters' tensors. */
+export function localUpdater<B>(params: Map<string, tf.Variable>, gradients: GradientFn<B>, setup: UpdateSetup): Updater<B> {
+  const { names, masks, clipNorm } = setup;
+  const opt = new AdamW(names, params, setup.adam, masks, setup.settings);
+  return {
+    get t() {
+      return opt.t;
+    },
+    step(batch, step, lr) {
+      let loss = NaN;
+      let gradNorm = 0;
+      tf.tidy(() => {
+        const r = gradients(batch, step, names);
+        loss = r.loss;
+        const gm = new Map<string, tf.Tensor>();
+        for (const n of names) {
+          const g = r.grads.get(n);
+          const mask = masks.get(n);
+          if (g) gm.set(n, mask ? tf.mul(g, mask) : g);
+        }
+        gradNorm = gm.size === 0 ? 0 : Math.sqrt(tf.addN([...gm.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
+        if (clipNorm > 0 && gradNorm > clipNorm) for (const [n, g] of gm) gm.set(n, tf.mul(g, clipNorm / (gradNorm + 1e-6)));
+        opt.apply(gm, lr);
+      });
+      return { loss, gradNorm };
+    },
+    state: () => opt.state(),
+    load: (state, t) => opt.load(state, t),
+    dispose: () => opt.dispose(),
+  };
+}
+
 export async function trainLoop<B, R extends object = Record<string, unknown>>(o: LoopOptions<B, R>): Promise<LoopResult> {
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`steps must be a positive integer, got ${JSON.stringify(o.steps)}`);
-  if (!o.gradients && !o.loss) throw new Error('trainLoop: needs loss or gradients');
+  if (!o.updater && !o.gradients && !o.loss) throw new Error('trainLoop: needs loss, gradients or updater');
   const names = trainableNames([...o.params.keys()], o.freeze);
   const settings = groupSettings(names, o.groups);
-  const gradients = o.gradients ?? localGradients(o.params, o.loss as (batch: B, step: number) => tf.Scalar);
   const masks = sliceMasks(o.params, names, o.trainSlices ?? []);
-  const opt = new AdamW(names, o.params, o.adam, masks, settings);
+  const setup: UpdateSetup = { names, settings, masks, adam: o.adam, clipNorm: o.clipNorm };
+  let opt: Updater<B>;
+  try {
+    opt = o.updater ? o.updater(setup) : localUpdater(o.params, o.gradients ?? localGradients(o.params, o.loss as (batch: B, step: number) => tf.Scalar), setup);
+  } catch (e) {
+    for (const m of masks.values()) m.dispose();
+    throw e;
+  }
   const sched = { lr: o.lr, minLr: o.minLr, warmupSteps: o.warmupSteps, totalSteps: o.steps };
   const run = o.run ? new RunDir(o.run.dir, o.run.fingerprint) : null;
   const save = (step: number): void => {
@@ -146,21 +214,7 @@ export async function trainLoop<B, R extends object = Record<string, unknown>>(o
       const cpuAtStart = process.cpuUsage();
       const batch = o.batches(step);
       const rate = learningRate(step, sched);
-      let loss = NaN;
-      let gradNorm = 0;
-      tf.tidy(() => {
-        const r = gradients(batch, step, names);
-        loss = r.loss;
-        const gm = new Map<string, tf.Tensor>();
-        for (const n of names) {
-          const g = r.grads.get(n);
-          const mask = masks.get(n);
-          if (g) gm.set(n, mask ? tf.mul(g, mask) : g);
-        }
-        gradNorm = gm.size === 0 ? 0 : Math.sqrt(tf.addN([...gm.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
-        if (o.clipNorm > 0 && gradNorm > o.clipNorm) for (const [n, g] of gm) gm.set(n, tf.mul(g, o.clipNorm / (gradNorm + 1e-6)));
-        opt.apply(gm, rate);
-      });
+      const { loss, gradNorm } = opt.step(batch, step, rate);
       o.onStep?.({ step: step + 1, totalSteps: o.steps, loss, lr: rate, gradNorm, startedAt, cpuAtStart }, batch);
       const done = step + 1;
       if (done === o.steps || (o.run?.every && done % o.run.every === 0)) save(done);

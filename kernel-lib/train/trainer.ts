@@ -23,11 +23,12 @@ import { MODALITY_CODES } from '../model/adapter-seam';
 import { checkMetaRows, PositionMeta } from '../model/positions';
 import type { DirEntry } from '../checkpoint/files';
 import type { Modality } from '../tokenizer/prompt';
-import { trainLoop, GradientFn } from './loop';
+import { trainLoop, UpdateSetup } from './loop';
 import { weightedNll } from './lm-loss';
 import { currentDevice } from '../backend/backend';
 import { trainableNames } from './params';
 import { DataParallelPool, compiledModule } from './parallel/pool';
+import { pooledUpdater } from './parallel/pooled-update';
 import { lmShare, splitRows, LmGradInit } from './parallel/lm-grads';
 import type { ParamGroup, TrainSlice } from './params';
 import { fnv1a } from '../util/random';
@@ -154,15 +155,22 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
   const workers = o.workers ?? currentDevice()?.trainWorkers ?? 1;
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`train: workers must be a positive integer, got ${JSON.stringify(o.workers)}`);
   const pool = workers > 1 && adapterNames.length === 0 ? await startPool(model, trainableNames([...params.keys()], o.freeze), auxCoef, workers) : null;
-  const gradients: GradientFn<PreparedBatch> | undefined = pool
-    ? (batch, _step, trainable) => {
-        shape = { B: batch.B, T: batch.T };
-        const shares = splitRows(batch.B, pool.size).map(([from, to]) => lmShare(batch, from, to));
-        const res = pool.gradsSync((n) => (params.get(n) as tf.Variable).dataSync() as Float32Array, shares);
-        lmLoss = res.stats.lmLoss;
-        auxLoss = res.stats.auxLoss;
-        return { loss: res.loss, grads: new Map(trainable.map((n) => [n, tf.tensor(res.grads.get(n) as Float32Array, (params.get(n) as tf.Variable).shape)])) };
-      }
+  // With workers, each whole update (gradients, sum, clipping, AdamW) runs in them (parallel/pooled-update.ts).
+  const updater = pool
+    ? (setup: UpdateSetup) =>
+        pooledUpdater<PreparedBatch>(
+          pool,
+          params,
+          setup,
+          (batch) => {
+            shape = { B: batch.B, T: batch.T };
+            return splitRows(batch.B, pool.size).map(([from, to]) => lmShare(batch, from, to));
+          },
+          (res) => {
+            lmLoss = res.stats.lmLoss;
+            auxLoss = res.stats.auxLoss;
+          },
+        )
     : undefined;
   try {
     const r = await trainLoop({
@@ -177,7 +185,7 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
       adam: { beta1: o.beta1 ?? DEFAULT_ADAMW.beta1, beta2: o.beta2 ?? DEFAULT_ADAMW.beta2, eps: o.eps ?? DEFAULT_ADAMW.eps, weightDecay: o.weightDecay ?? DEFAULT_ADAMW.weightDecay },
       clipNorm: o.clipNorm ?? DEFAULT_CLIP_NORM,
       batches: (step) => prepareBatch(o.batches(step), o, cfg.vocabSize),
-      gradients,
+      updater,
       loss: ({ inputs, targets, weights, modalities, positions, B, T }, step) => {
         shape = { B, T };
         const out = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', ...(positions ? { positions } : { modalities }), training: true, dropoutSeed: dropoutSeedOf(step) });
@@ -231,10 +239,13 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
 
 type PreparedBatch = ReturnType<typeof prepareBatch>;
 
-/** Workers for the LM's loss and gradients, one share of each batch's rows each (train/parallel). */
+/**
+ * Workers for the LM's updates, one share of each batch's rows each (train/parallel). They hold every
+ * parameter (frozen ones too, with this model's values) and return gradients of the trainable `names`.
+ */
 function startPool(model: MoEModel, names: string[], auxCoef: number, workers: number): Promise<DataParallelPool> {
   const init: LmGradInit = { config: model.config, names, auxCoef };
-  const specs = names.map((name) => ({ name, shape: (model.params.get(name) as tf.Variable).shape.slice() }));
+  const specs = [...model.params].map(([name, v]) => ({ name, shape: v.shape.slice() }));
   return DataParallelPool.start({ workers, module: compiledModule('kernel-lib/train/parallel/lm-grads'), init, specs, backend: currentDevice()?.tfBackend });
 }
 

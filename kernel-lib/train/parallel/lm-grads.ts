@@ -62,11 +62,8 @@ export function lmShare(b: { inputs: Int32Array; targets: Int32Array; weights: A
 export function createGradFn(init: LmGradInit): GradFn<LmShare> {
   const c = init.config;
   const model = MoEModel.init(c, 0); // values are overwritten from shared memory before every step
-  const params = new Map(init.names.map((n) => {
-    const v = model.params.get(n);
-    if (!v) throw new Error(`lm-grads: the model has no parameter '${n}'`);
-    return [n, v] as const;
-  }));
+  const params = model.params;
+  for (const n of init.names) if (!params.has(n)) throw new Error(`lm-grads: the model has no parameter '${n}'`);
   const L = c.numLayers;
   const E = c.numExperts;
   return {

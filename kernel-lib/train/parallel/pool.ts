@@ -1,22 +1,35 @@
 /**
- * Data-parallel gradients on worker threads (issue #11.2). TF.js's wasm backend runs one thread under
- * Node, so a second core only helps through a second backend: each worker thread loads its own TF.js and
- * wasm backend, keeps a copy of the parameters, and computes the gradients of its share of a batch. The
- * pool writes the current parameter values into shared memory, starts every worker on its share, and adds
- * the workers' gradients up in worker order (the same bits for a given worker count). The optimizer step
- * stays on the main thread, which owns the real parameters.
+ * Data-parallel gradients and updates on worker threads (issue #11.2). TF.js's wasm backend runs one
+ * thread under Node, so a second core only helps through a second backend: each worker thread loads its
+ * own TF.js and wasm backend, keeps a copy of the parameters, and computes the gradients of its share of a
+ * batch. The parameters, every worker's gradients and (for updates) the AdamW moments lie in shared memory
+ * in one flat layout (protocol.ts flatLayout).
+ *
+ * Two kinds of step:
+ * - `grads` / `gradsSync`: the workers' gradients, added up here in worker order (the same bits for a
+ *   given worker count); the caller runs its own optimizer.
+ * - `updateSync` (after `configureUpdate`): the whole update in the workers. Each worker sums, clips and
+ *   AdamW-updates its own contiguous pieces of the flat vector in shared memory (reduce-scatter; the
+ *   global norm is an all-reduce of one number), so this thread's serial work per step is posting the
+ *   shares and reading the new values (pooled-update.ts). Same sums in the same order, and AdamW with
+ *   the same float32 rounding as adamw.ts (flat-adamw.ts).
  *
  * Narrow on purpose: parameter names and shapes in, a gradient module (loss + gradients for a share) and
- * shares per step, summed loss and gradients out, plus each worker's own arrays where the main thread
- * needs them unsummed (`outputBytes`: the VQ-VAE's encoder outputs for its host-side codebook EMA). A
- * training loop calls `grads` where it would have run its own forward and backward.
+ * shares per step, summed loss and gradients (or the updated parameters) out, plus each worker's own
+ * arrays where the main thread needs them unsummed (`outputBytes`: the VQ-VAE's encoder outputs for its
+ * host-side codebook EMA).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { repoRoot } from '../../paths';
+import type { HostTensor } from '../../model/params';
+import type { AdamWOptions } from '../adamw';
 import { Collective, collectiveBuffers, CollectiveBuffers } from './collective';
-import { flatLayout, FromWorker, OutputArray, ParamSpec, readOutputs, readResult, resultsBuffer, ToWorker, WorkerInit } from './protocol';
+import type { FlatParamSettings } from './flat-adamw';
+import { phaseTimer } from './phases';
+import { flatLayout, FromWorker, OutputArray, ParamSpec, readOutputs, readResult, resultsBuffer, ToWorker, UpdateConfig, WorkerInit } from './protocol';
+import { shardPieces } from './shards';
 
 export interface PoolOptions {
   workers: number;
@@ -31,6 +44,19 @@ export interface PoolOptions {
   reduceCapacity?: number;
   /** Bytes of shared memory per worker for the arrays a step returns as they are (ShareResult.outputs; default 0). */
   outputBytes?: number;
+  /** Record per-phase wall times of every step (PoolResult.phases); off by default, and then free. */
+  timers?: boolean;
+}
+
+/** What `configureUpdate` needs: the optimizer settings of every parameter that trains. */
+export interface UpdateOptions {
+  /** By parameter name; parameters of the pool not named here take no update (frozen). */
+  settings: Map<string, FlatParamSettings>;
+  /** 0/1 slice masks (the parameter's size) of the parameters whose settings say `masked`. */
+  masks: Map<string, Float32Array>;
+  adam: AdamWOptions;
+  /** Clip the global gradient norm to this (0 = off). */
+  clipNorm: number;
 }
 
 export interface PoolResult {
@@ -43,6 +69,13 @@ export interface PoolResult {
   /** Each worker's compute time, ms: wall and its thread's CPU time. */
   workerMs: number[];
   workerCpuMs: number[];
+  /** Each worker's wall ms by phase, and this thread's (`main`), when the pool has timers. */
+  phases?: { workers: Record<string, number>[]; main: Record<string, number> };
+}
+
+export interface UpdateResult extends Omit<PoolResult, 'grads'> {
+  /** Global norm of the summed (masked) gradients before clipping. */
+  gradNorm: number;
 }
 
 /** The compiled JS of a repository file (e.g. `kernel-lib/train/parallel/lm-grads`): workers run JS, not TS. */
@@ -58,6 +91,9 @@ export function compiledModule(fromRepoRoot: string): string {
 export class DataParallelPool {
   private nextId = 0;
   private closed = false;
+  private readonly layout: ReturnType<typeof flatLayout>;
+  private readonly index: Map<string, number>;
+  private moments: { m: Float32Array; v: Float32Array; trains: boolean[] } | null = null;
 
   private constructor(
     private readonly workers: Worker[],
@@ -67,10 +103,24 @@ export class DataParallelPool {
     private readonly collective: CollectiveBuffers,
     private readonly results: SharedArrayBuffer,
     private readonly outputBufs: SharedArrayBuffer[],
-  ) {}
+    private readonly timers: boolean,
+  ) {
+    this.layout = flatLayout(specs);
+    this.index = new Map(specs.map((s, i) => [s.name, i]));
+  }
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /** Whether steps record per-phase times (PoolOptions.timers). */
+  get hasTimers(): boolean {
+    return this.timers;
+  }
+
+  /** The parameters' names, in the flat layout's order. */
+  paramNames(): string[] {
+    return this.specs.map((s) => s.name);
   }
 
   static async start(o: PoolOptions): Promise<DataParallelPool> {
@@ -84,11 +134,12 @@ export class DataParallelPool {
     const outputBytes = o.outputBytes ?? 0;
     if (!Number.isInteger(outputBytes) || outputBytes < 0 || outputBytes % 4 !== 0) throw new Error(`data-parallel outputBytes must be a non-negative multiple of 4, got ${String(o.outputBytes)}`);
     const outputs = grads.map(() => new SharedArrayBuffer(outputBytes));
+    const timers = o.timers ?? false;
     const workers = grads.map((g, rank) => {
-      const init: WorkerInit = { rank, workers: o.workers, module: o.module, init: o.init, backend: o.backend ?? 'wasm', specs: o.specs, params, grads: g, collective, results, outputs: outputs[rank] };
+      const init: WorkerInit = { rank, workers: o.workers, module: o.module, init: o.init, backend: o.backend ?? 'wasm', specs: o.specs, params, grads: g, allGrads: grads, collective, results, outputs: outputs[rank], timers };
       return new Worker(script, { workerData: init });
     });
-    const pool = new DataParallelPool(workers, o.specs, new Float32Array(params), grads.map((g) => new Float32Array(g)), collective, results, outputs);
+    const pool = new DataParallelPool(workers, o.specs, new Float32Array(params), grads.map((g) => new Float32Array(g)), collective, results, outputs, timers);
     try {
       await Promise.all(workers.map((w) => pool.reply(w, null)));
     } catch (e) {
@@ -131,13 +182,15 @@ export class DataParallelPool {
    * is worker r's part of the batch (null: none this step).
    */
   async grads(values: (name: string) => Float32Array, shares: unknown[]): Promise<PoolResult> {
-    const id = this.begin(values, shares);
+    this.writeParams(values);
+    const id = this.begin(shares);
     const replies = this.workers.map((w) => this.reply(w, id));
     this.post(id, shares);
     const settled = await Promise.allSettled(replies);
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason as Error;
-    return this.finish(settled.map((s) => (s as PromiseFulfilledResult<Extract<FromWorker, { type: 'done' }>>).value));
+    const done = settled.map((s) => (s as PromiseFulfilledResult<Extract<FromWorker, { type: 'done' }>>).value);
+    return { ...this.collect(done, {}), grads: this.sumGradients() };
   }
 
   /**
@@ -146,10 +199,126 @@ export class DataParallelPool {
    * died without reporting.
    */
   gradsSync(values: (name: string) => Float32Array, shares: unknown[], timeoutMs = 600_000): PoolResult {
-    const id = this.begin(values, shares);
+    this.writeParams(values);
+    const done = this.runSync(shares, undefined, timeoutMs);
+    return { ...this.collect(done, {}), grads: this.sumGradients() };
+  }
+
+  /**
+   * Writes parameter values into shared memory (every parameter, or those named), where the next step's
+   * workers read them. Parameters an update step trains need it only before the first update (and after
+   * their values changed outside the pool); the others, before any step that should see new values.
+   */
+  writeParams(values: (name: string) => Float32Array, names: readonly string[] = this.specs.map((s) => s.name)): void {
+    for (const n of names) {
+      const i = this.index.get(n);
+      if (i === undefined) throw new Error(`data-parallel pool: no parameter '${n}'`);
+      const v = values(n);
+      if (v.length !== this.layout.sizes[i]) throw new Error(`data-parallel grads: parameter '${n}' has ${v.length} values, expected ${this.layout.sizes[i]}`);
+      this.params.set(v, this.layout.offsets[i]);
+    }
+  }
+
+  /** Parameter `name`'s values in shared memory (a view: valid until the next step changes them). */
+  paramValues(name: string): Float32Array {
+    const i = this.index.get(name);
+    if (i === undefined) throw new Error(`data-parallel pool: no parameter '${name}'`);
+    return this.params.subarray(this.layout.offsets[i], this.layout.offsets[i] + this.layout.sizes[i]);
+  }
+
+  /**
+   * Sets the pool up for `updateSync`: AdamW moments (zero) in shared memory for the parameters that
+   * train, and each worker's pieces of them. Call once, before the first update.
+   */
+  configureUpdate(o: UpdateOptions): void {
+    if (this.moments) throw new Error('data-parallel pool: configureUpdate was already called');
+    const { offsets, sizes, total } = this.layout;
+    for (const n of o.settings.keys()) if (!this.index.has(n)) throw new Error(`data-parallel pool: no parameter '${n}' to train`);
+    const settings = this.specs.map((s) => o.settings.get(s.name) ?? null);
+    const m = new SharedArrayBuffer(total * 4);
+    const v = new SharedArrayBuffer(total * 4);
+    const masked = settings.some((x) => x?.masked);
+    const mask = masked ? new SharedArrayBuffer(total * 4) : null;
+    settings.forEach((x, i) => {
+      if (!x?.masked) return;
+      const h = o.masks.get(this.specs[i].name);
+      if (!h || h.length !== sizes[i]) throw new Error(`data-parallel pool: parameter '${this.specs[i].name}' is masked but has no mask of ${sizes[i]} values`);
+      new Float32Array(mask as SharedArrayBuffer, offsets[i] * 4, sizes[i]).set(h);
+    });
+    const trains = settings.map((x) => x !== null);
+    const pieces = shardPieces(offsets.map((offset, i) => ({ offset, size: sizes[i] })), trains, this.workers.length);
+    const config: UpdateConfig = { m, v, mask, settings, pieces, adam: o.adam, clipNorm: o.clipNorm };
+    for (const w of this.workers) w.postMessage({ type: 'update-config', config } satisfies ToWorker);
+    this.moments = { m: new Float32Array(m), v: new Float32Array(v), trains };
+  }
+
+  /**
+   * One whole training update (see the file comment): the workers compute the gradients of their shares,
+   * reduce and update their pieces; the new parameter values are then in shared memory (`paramValues`).
+   * `t` is the AdamW update number (1-based), `lr` the scheduled learning rate.
+   */
+  updateSync(shares: unknown[], lr: number, t: number, timeoutMs = 600_000): UpdateResult {
+    if (!this.moments) throw new Error('data-parallel pool: updateSync before configureUpdate');
+    if (!Number.isInteger(t) || t < 1) throw new Error(`data-parallel pool: update number t must be a positive integer, got ${String(t)}`);
+    const timer = phaseTimer(this.timers);
+    const done = this.runSync(shares, { lr, t }, timeoutMs);
+    timer.lap('post + wait');
+    const gradNorm = done[0].gradNorm as number;
+    return { ...this.collect(done, timer.result()), gradNorm };
+  }
+
+  /** AdamW moments of the parameters that train, as adamw.ts's `state()` names them (`m.<param>`, `v.<param>`; copies). */
+  optimizerState(): Map<string, HostTensor> {
+    const mo = this.requireMoments();
+    const out = new Map<string, HostTensor>();
+    this.specs.forEach((s, i) => {
+      if (!mo.trains[i]) return;
+      const at = (a: Float32Array) => a.slice(this.layout.offsets[i], this.layout.offsets[i] + this.layout.sizes[i]);
+      out.set(`m.${s.name}`, { shape: s.shape.slice(), data: at(mo.m) });
+      out.set(`v.${s.name}`, { shape: s.shape.slice(), data: at(mo.v) });
+    });
+    return out;
+  }
+
+  /** Restores moments saved by `optimizerState()` (or adamw.ts's `state()`); every moment must be present with the right shape. */
+  loadOptimizerState(state: Map<string, HostTensor>): void {
+    const mo = this.requireMoments();
+    const checked: Array<[Float32Array, number, HostTensor]> = [];
+    this.specs.forEach((s, i) => {
+      if (!mo.trains[i]) return;
+      for (const [kind, arr] of [['m', mo.m], ['v', mo.v]] as const) {
+        const key = `${kind}.${s.name}`;
+        const h = state.get(key);
+        if (!h) throw new Error(`optimizer state is missing '${key}'`);
+        if (h.shape.join(',') !== s.shape.join(',')) throw new Error(`optimizer state '${key}' has shape [${h.shape}], expected [${s.shape}]`);
+        checked.push([arr, this.layout.offsets[i], h]);
+      }
+    });
+    for (const [arr, offset, h] of checked) arr.set(h.data as Float32Array, offset);
+  }
+
+  private requireMoments(): NonNullable<DataParallelPool['moments']> {
+    if (!this.moments) throw new Error('data-parallel pool: not configured for updates (configureUpdate)');
+    return this.moments;
+  }
+
+  private begin(shares: unknown[]): number {
+    if (this.closed) throw new Error('data-parallel pool is closed');
+    if (shares.length !== this.workers.length) throw new Error(`data-parallel grads: ${shares.length} shares for ${this.workers.length} workers`);
+    Collective.reset(this.collective);
+    return this.nextId++;
+  }
+
+  private post(id: number, shares: unknown[], update?: { lr: number; t: number }): void {
+    this.workers.forEach((w, r) => w.postMessage({ type: 'step', id, share: shares[r], update } satisfies ToWorker));
+  }
+
+  /** Posts a step and blocks until every worker reported it (or one failed, or `timeoutMs` passed). */
+  private runSync(shares: unknown[], update: { lr: number; t: number } | undefined, timeoutMs: number): Extract<FromWorker, { type: 'done' }>[] {
+    const id = this.begin(shares);
     const counter = new Int32Array(this.results, 0, 1);
     Atomics.store(counter, 0, 0);
-    this.post(id, shares);
+    this.post(id, shares, update);
     const until = Date.now() + timeoutMs;
     for (let n = Atomics.load(counter, 0); n < this.workers.length; n = Atomics.load(counter, 0)) {
       if (Date.now() > until) {
@@ -163,38 +332,26 @@ export class DataParallelPool {
     if (err) throw new Error(err.message);
     const done = msgs as Extract<FromWorker, { type: 'done' }>[];
     if (done.some((m) => m.id !== id)) throw new Error('data-parallel step: a worker reported another step');
-    return this.finish(done);
-  }
-
-  private begin(values: (name: string) => Float32Array, shares: unknown[]): number {
-    if (this.closed) throw new Error('data-parallel pool is closed');
-    if (shares.length !== this.workers.length) throw new Error(`data-parallel grads: ${shares.length} shares for ${this.workers.length} workers`);
-    const layout = flatLayout(this.specs);
-    this.specs.forEach((s, i) => {
-      const v = values(s.name);
-      if (v.length !== layout.sizes[i]) throw new Error(`data-parallel grads: parameter '${s.name}' has ${v.length} values, expected ${layout.sizes[i]}`);
-      this.params.set(v, layout.offsets[i]);
-    });
-    Collective.reset(this.collective);
-    return this.nextId++;
-  }
-
-  private post(id: number, shares: unknown[]): void {
-    this.workers.forEach((w, r) => w.postMessage({ type: 'step', id, share: shares[r] } satisfies ToWorker));
+    return done;
   }
 
   /** Adds the workers' gradients in worker order (the same bits for a given worker count). */
-  private finish(done: Extract<FromWorker, { type: 'done' }>[]): PoolResult {
-    const layout = flatLayout(this.specs);
+  private sumGradients(): Map<string, Float32Array> {
+    const { offsets, sizes } = this.layout;
     const grads = new Map<string, Float32Array>();
     this.specs.forEach((s, i) => {
-      const sum = new Float32Array(layout.sizes[i]);
+      const sum = new Float32Array(sizes[i]);
       for (const g of this.gradBufs) {
-        const part = g.subarray(layout.offsets[i], layout.offsets[i] + layout.sizes[i]);
+        const part = g.subarray(offsets[i], offsets[i] + sizes[i]);
         for (let j = 0; j < sum.length; j++) sum[j] += part[j];
       }
       grads.set(s.name, sum);
     });
+    return grads;
+  }
+
+  /** Losses and stats added up in worker order, outputs copied, timings gathered. */
+  private collect(done: Extract<FromWorker, { type: 'done' }>[], main: Record<string, number>): Omit<PoolResult, 'grads'> {
     const stats: Record<string, number> = {};
     let loss = 0;
     for (const d of done) {
@@ -202,7 +359,8 @@ export class DataParallelPool {
       for (const [k, v] of Object.entries(d.stats)) stats[k] = (stats[k] ?? 0) + v;
     }
     const outputs = done.map((d, r) => readOutputs(this.outputBufs[r], d.outputs));
-    return { loss, grads, stats, outputs, workerMs: done.map((d) => d.ms), workerCpuMs: done.map((d) => d.cpuMs) };
+    const phases = this.timers ? { workers: done.map((d) => d.phases ?? {}), main } : undefined;
+    return { loss, stats, outputs, workerMs: done.map((d) => d.ms), workerCpuMs: done.map((d) => d.cpuMs), phases };
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,10 @@
  */
 import * as fs from 'node:fs';
 import type * as tf from '@tensorflow/tfjs';
+import type { AdamWOptions } from '../adamw';
 import type { Collective, CollectiveBuffers } from './collective';
+import type { FlatParamSettings } from './flat-adamw';
+import type { Piece } from './shards';
 
 export interface ParamSpec {
   name: string;
@@ -69,6 +72,33 @@ export interface WorkerInit {
   results: SharedArrayBuffer;
   /** This worker's output arrays (ShareResult.outputs); empty when the pool was started without outputBytes. */
   outputs: SharedArrayBuffer;
+  /** Every worker's gradient buffer, in rank order (an update sums them piece by piece). */
+  allGrads: SharedArrayBuffer[];
+  /** Record per-phase wall times of each step (FromWorker done.phases). */
+  timers: boolean;
+}
+
+/**
+ * What an update step needs besides the gradients (pool.configureUpdate): the AdamW moments in the flat
+ * layout, shared by all workers, each worker updating only its own pieces of them and of the parameters.
+ */
+export interface UpdateConfig {
+  m: SharedArrayBuffer;
+  v: SharedArrayBuffer;
+  /** 0/1 slice masks in the flat layout (null: no parameter is masked). */
+  mask: SharedArrayBuffer | null;
+  /** By spec index; null for a parameter that takes no update (frozen). */
+  settings: Array<FlatParamSettings | null>;
+  /** Each worker's pieces (shards.ts), by rank. */
+  pieces: Piece[][];
+  adam: AdamWOptions;
+  clipNorm: number;
+}
+
+/** An update step's learning rate and AdamW update number (1-based). */
+export interface UpdateStep {
+  lr: number;
+  t: number;
 }
 
 export const RESULT_BYTES = 8192;
@@ -94,10 +124,27 @@ export function readResult(buf: SharedArrayBuffer, rank: number): FromWorker {
   return JSON.parse(new TextDecoder().decode(new Uint8Array(buf, base + 4, n).slice())) as FromWorker;
 }
 
-export type ToWorker = { type: 'step'; id: number; share: unknown } | { type: 'close' };
+/**
+ * `step` without `update`: gradients into the worker's buffer only (the pool sums them). With `update`:
+ * the worker also sums its pieces of every worker's gradients, joins the global norm and runs AdamW on
+ * its pieces of the shared parameters and moments (configured first by an `update-config` message).
+ */
+export type ToWorker = { type: 'step'; id: number; share: unknown; update?: UpdateStep } | { type: 'update-config'; config: UpdateConfig } | { type: 'close' };
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'done'; id: number; loss: number; stats: Record<string, number>; outputs: OutputLayout[]; ms: number; cpuMs: number }
+  | {
+      type: 'done';
+      id: number;
+      loss: number;
+      stats: Record<string, number>;
+      outputs: OutputLayout[];
+      ms: number;
+      cpuMs: number;
+      /** Global norm of the summed (masked) gradients before clipping (update steps only). */
+      gradNorm?: number;
+      /** Wall ms by phase (when the pool was started with timers). */
+      phases?: Record<string, number>;
+    }
   | { type: 'error'; id: number; message: string };
 
 /** Writes `arrays` back to back into `buf` (4 bytes a value) and returns their layout; throws when they do not fit. */

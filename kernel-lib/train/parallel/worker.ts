@@ -1,13 +1,20 @@
 /**
  * Entry point of one data-parallel worker thread (compiled to dist/…/worker.js; see pool.ts). It owns a
  * TF.js instance with its own wasm backend and a copy of the parameters; per step it copies the current
- * values from shared memory, runs the gradient module on its share and writes the gradients back.
+ * values from shared memory into its variables, runs the gradient module on its share and writes the
+ * gradients back. In an update step it then reduces and updates its own pieces of the flat parameter
+ * vector (reduce-scatter): sums every worker's gradients there in worker order, joins the global norm
+ * (an all-reduce of one number), clips and runs AdamW on those pieces in shared memory, so that no
+ * thread touches every parameter (flat-adamw.ts, shards.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../backend/backend';
+import { readInto, writeVariable } from '../../backend/host-copy';
 import { Collective } from './collective';
-import { CreateGradFn, flatLayout, FromWorker, GradFn, OutputLayout, postResult, threadCpuMs, ToWorker, WorkerInit, writeOutputs } from './protocol';
+import { adamwPiece, adamwScalars, clipGradients, clipScale, sumGradients } from './flat-adamw';
+import { phaseTimer, PhaseTimer } from './phases';
+import { CreateGradFn, flatLayout, FromWorker, GradFn, OutputLayout, postResult, threadCpuMs, ToWorker, UpdateConfig, UpdateStep, WorkerInit, writeOutputs } from './protocol';
 
 async function main(): Promise<void> {
   const w = workerData as WorkerInit;
@@ -23,38 +30,75 @@ async function main(): Promise<void> {
   const fn: GradFn = await mod.createGradFn(w.init);
   const layout = flatLayout(w.specs);
   const params = new Float32Array(w.params);
-  const grads = new Float32Array(w.grads);
+  const allGrads = w.allGrads.map((b) => new Float32Array(b));
+  const grads = allGrads[w.rank];
   const vars = w.specs.map((s) => {
     const v = fn.params.get(s.name);
     if (!v) throw new Error(`worker: the gradient module has no parameter '${s.name}'`);
     if (v.shape.join(',') !== s.shape.join(',')) throw new Error(`worker: parameter '${s.name}' has shape [${v.shape}], the pool expects [${s.shape}]`);
     return v;
   });
+  const view = (a: Float32Array, i: number): Float32Array => a.subarray(layout.offsets[i], layout.offsets[i] + layout.sizes[i]);
   const collective = new Collective(w.rank, w.workers, w.collective);
+  let update: { config: UpdateConfig; m: Float32Array; v: Float32Array; mask: Float32Array | null } | null = null;
+
+  /** This worker's part of an update: reduce its pieces, join the norm, clip, AdamW (see the file comment). */
+  const updatePieces = (u: NonNullable<typeof update>, step: UpdateStep, timer: PhaseTimer): number => {
+    const { config } = u;
+    const pieces = config.pieces[w.rank];
+    collective.barrier(); // every worker's gradients are written
+    timer.lap('wait: gradients');
+    let sq = 0;
+    for (const p of pieces) sq += sumGradients(allGrads, p.from, p.to, config.settings[p.param]?.masked ? u.mask : null);
+    timer.lap('sum');
+    const norm = Math.sqrt(collective.allReduceSum(Float64Array.of(sq))[0]);
+    timer.lap('wait: norm');
+    const scale = clipScale(norm, config.clipNorm);
+    const scalars = adamwScalars(config.adam, step.t);
+    const g = allGrads[0]; // sumGradients left the sums there
+    for (const p of pieces) {
+      clipGradients(g, p.from, p.to, scale);
+      adamwPiece(params, u.m, u.v, g, p.from, p.to, scalars, step.lr, config.settings[p.param]!, u.mask);
+    }
+    timer.lap('adamw');
+    return norm;
+  };
+
   port.on('message', (m: ToWorker) => {
     if (m.type === 'close') {
       port.close();
       return;
     }
+    if (m.type === 'update-config') {
+      update = { config: m.config, m: new Float32Array(m.config.m), v: new Float32Array(m.config.v), mask: m.config.mask ? new Float32Array(m.config.mask) : null };
+      return;
+    }
     const t0 = performance.now();
     const c0 = threadCpuMs();
+    const timer = phaseTimer(w.timers);
     try {
-      tf.tidy(() => {
-        vars.forEach((v, i) => v.assign(tf.tensor(params.subarray(layout.offsets[i], layout.offsets[i] + layout.sizes[i]), v.shape)));
-      });
+      vars.forEach((v, i) => writeVariable(v, view(params, i)));
+      timer.lap('weights in');
       let outputs: OutputLayout[] = [];
       const r = tf.tidy(() => {
         const res = fn.grad(m.share, collective);
+        timer.lap('forward+backward');
         w.specs.forEach((s, i) => {
           const g = res.grads.get(s.name);
-          const dst = grads.subarray(layout.offsets[i], layout.offsets[i] + layout.sizes[i]);
-          if (g) dst.set(g.dataSync() as Float32Array);
-          else dst.fill(0);
+          if (g) readInto(g, view(grads, i));
+          else view(grads, i).fill(0);
         });
         outputs = writeOutputs(w.outputs, res.outputs ?? []);
         return { loss: res.loss, stats: res.stats ?? {} };
       });
-      send({ type: 'done', id: m.id, loss: r.loss, stats: r.stats, outputs, ms: performance.now() - t0, cpuMs: threadCpuMs() - c0 });
+      timer.lap('gradients out');
+      let gradNorm: number | undefined;
+      if (m.update) {
+        if (!update) throw new Error('an update step before the pool was configured for updates');
+        gradNorm = updatePieces(update, m.update, timer);
+      }
+      const phases = w.timers ? timer.result() : undefined;
+      send({ type: 'done', id: m.id, loss: r.loss, stats: r.stats, outputs, ms: performance.now() - t0, cpuMs: threadCpuMs() - c0, gradNorm, phases });
     } catch (e) {
       Collective.abort(w.collective); // peers waiting in a barrier fail too instead of hanging
       send({ type: 'error', id: m.id, message: `worker ${w.rank}: ${(e as Error).message}` });

@@ -25,10 +25,11 @@ import type { RGBImage } from '../../image/types';
 import { encodeSafetensors, readSafetensors } from '../../checkpoint/safetensors';
 import type { DirEntry } from '../../checkpoint/files';
 import { assignHostChecked } from '../../model/params';
-import { GradientFn, trainLoop } from '../loop';
+import { trainLoop, UpdateSetup } from '../loop';
 import { currentDevice } from '../../backend/backend';
 import { concatTyped } from '../../util/concat';
 import { DataParallelPool, compiledModule } from '../parallel/pool';
+import { pooledUpdater } from '../parallel/pooled-update';
 import { defaultVQVAEConfig, gridSize, VQVAEConfig } from '../../image/config';
 import { CODEBOOK, toModelRange, VQVAE } from '../../image/model';
 import { vqLoss, VqPartResult } from './loss';
@@ -195,15 +196,19 @@ export async function trainVQVAE(options: VQVAETrainOptions): Promise<VQVAETrain
   // What the step's forward leaves for the EMA update (z and codes, by size in batch order) and the curve.
   let kept: VqPartResult[] = [];
   const pool = workers > 1 ? await startPool(model, o, sizes.map((s) => batchOf(s) * gridSize(s) ** 2), workers).catch((e: unknown) => (model.dispose(), Promise.reject(e))) : null;
-  const gradients: GradientFn<Batches> | undefined = pool
-    ? (batches, _step, trainable) => {
-        const shares = vqShares(batches.map(({ s, pixels }) => ({ s, pixels, weight: weightOf(s) })), pool.size);
-        const res = pool.gradsSync((n) => (model.params.get(n) as tf.Variable).dataSync() as Float32Array, shares);
-        kept = joinOutputs(shares, res.outputs, res.stats, sizes);
-        return { loss: res.loss, grads: new Map(trainable.map((n) => [n, tf.tensor(res.grads.get(n) as Float32Array, (model.params.get(n) as tf.Variable).shape)])) };
-      }
+  // With workers, each whole update runs in them (parallel/pooled-update.ts); the codebook, which they
+  // only read, is written to them before every step.
+  let shares: ReturnType<typeof vqShares> = [];
+  const updater = pool
+    ? (setup: UpdateSetup) =>
+        pooledUpdater<Batches>(
+          pool,
+          model.params,
+          setup,
+          (batches) => (shares = vqShares(batches.map(({ s, pixels }) => ({ s, pixels, weight: weightOf(s) })), pool.size)),
+          (res) => void (kept = joinOutputs(shares, res.outputs, res.stats, sizes)),
+        )
     : undefined;
-
   try {
     const r = await trainLoop<Batches, RunRecord>({
       steps: o.steps,
@@ -220,7 +225,7 @@ export async function trainVQVAE(options: VQVAETrainOptions): Promise<VQVAETrain
         if (step === 0) initCodebook(model, ema, batches, o.seed);
         return batches;
       },
-      gradients,
+      updater,
       // Forward every size, one backward; z and codes are kept for the EMA.
       loss: (batches) => {
         kept = [];
