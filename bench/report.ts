@@ -3,7 +3,7 @@
  * baseline's BLAS and the machine's load; printed as a table and written as JSON.
  */
 import { BlasInfo, describeBlas, ratioRefusal } from './blas';
-import type { ParallelRates } from './parallel-train';
+import { formatPhases, ParallelRates } from './parallel-train';
 
 export interface Measures {
   decode: Record<string, { capture_off: number; capture_on: number }>;
@@ -75,6 +75,7 @@ export function buildReport(ts: Measures, torch: Record<string, TorchRun>, env: 
     per_token_cpu_cost_512_over_16: ts.decode_cpu_ms_per_token['512'] / ts.decode_cpu_ms_per_token['16'],
     cfg_over_no_cfg_cpu: ts.image_cpu_seconds.cfg / ts.image_cpu_seconds.no_cfg,
     train_2_workers_over_1: par?.tokensPerSec['2'] && par.tokensPerSec['1'] ? par.tokensPerSec['2'] / par.tokensPerSec['1'] : null,
+    train_2_workers_over_trainer: par?.tokensPerSec['2'] && Number.isFinite(ts.train_tokens_per_s) ? par.tokensPerSec['2'] / ts.train_tokens_per_s : null,
     train_2_workers_over_1_projected: par?.projectedTokensPerSec?.['2'] && par.projectedTokensPerSec['1'] ? par.projectedTokensPerSec['2'] / par.projectedTokensPerSec['1'] : null,
     torch_train_2_threads_over_1: torch['2']?.train?.tokens_per_s && torch['1']?.train?.tokens_per_s ? torch['2'].train.tokens_per_s / torch['1'].train.tokens_per_s : null,
     tensors_alive_growth: growth,
@@ -114,7 +115,9 @@ export function formatReport(r: Report): string {
     const p = r.switchboard.parallel_train;
     const per = Object.entries(p.cpuMs).map(([w, c]) => `${w}: main ${c.main.toFixed(0)} + busiest worker ${c.maxWorker.toFixed(0)} (all workers ${c.workers.toFixed(0)}) → ${p.projectedTokensPerSec[w].toFixed(0)} tok/s`).join('; ');
     lines.push(`  CPU ms per step by worker count: ${per}; projected 2 / 1 on an idle machine: ${d.train_2_workers_over_1_projected === null ? '—' : `${d.train_2_workers_over_1_projected.toFixed(2)}×`}`);
+    if (p.phases) lines.push(...formatPhases(p.phases));
   }
+  if (d.train_2_workers_over_trainer !== null) lines.push(`training, 2 workers / the one-thread trainer: ${d.train_2_workers_over_trainer.toFixed(2)}×`);
   lines.push(`tensors alive after ${d.decode_steps_for_growth} decode steps: ${d.tensors_alive_growth >= 0 ? '+' : ''}${d.tensors_alive_growth}  (target 0)`);
   lines.push('ratio > 1 means Switchboard is faster (for image seconds: PyTorch time / Switchboard time); a worker row is compared with PyTorch at the same thread count.');
   if (r.ratios_withheld) lines.push('', 'RATIOS WITHHELD: the baseline runs on the reference BLAS (see above).');

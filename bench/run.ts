@@ -13,6 +13,7 @@
  *   ceiling of any data-parallel speed-up on this machine (bench/capacity.ts).
  *   `--only diffusion-train` (not in the default run): seconds per training step of the latent diffusion
  *   decoder on one thread and on data-parallel workers (`--workers`), and the recipe's budgets at those rates.
+ *   `--only vqvae-train` (not in the default run): the same for the VQ-VAE's training step (bench/vqvae-train.ts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -31,6 +32,7 @@ import { parallelTrainRates } from './parallel-train';
 import { profileTable, profileTrainStep } from './profile';
 import { benchDiffusion, formatDiffusion } from './diffusion';
 import { benchDiffusionTrain, formatDiffusionTrain } from './diffusion-train';
+import { benchVqvaeTrain, formatVqvaeTrain } from './vqvae-train';
 import { benchCapacity, formatCapacity } from './capacity';
 import { benchDecodeCost, formatDecodeCost } from './decode-cost';
 
@@ -129,7 +131,7 @@ async function measureTrain(s: Session, steps: number): Promise<number> {
 
 const SECTIONS = ['decode', 'prefill', 'image', 'train', 'leak', 'diffusion'];
 /** Sections run only when --only names them. */
-const OPT_IN = ['profile', 'diffusion-train', 'capacity', 'decode-cost'];
+const OPT_IN = ['profile', 'diffusion-train', 'vqvae-train', 'capacity', 'decode-cost'];
 
 export const BENCH: CommandSpec = {
   usage: 'switchboard bench',
@@ -143,8 +145,8 @@ export const BENCH: CommandSpec = {
     out: { type: 'string', arg: 'FILE', help: 'where the JSON goes (default bench/results/bench-<time>.json)' },
     checkpoint: { type: 'string', arg: 'DIR', help: 'the model to measure (default data/checkpoints/mm-moe-small)' },
     'torch-threads': { type: 'string', arg: 'N,M', help: 'PyTorch thread counts, one table column each (default 1,2)' },
-    workers: { type: 'string', arg: 'N,M', help: 'data-parallel worker counts for the train and diffusion-train sections (default 1,2; 0 = none)' },
-    only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step), or diffusion-train (the diffusion decoder's training step by worker count), or capacity (how much the cores do together: the ceiling of data-parallel speed-ups), or decode-cost (a decode step's CPU time and its attention's by position)` },
+    workers: { type: 'string', arg: 'N,M', help: 'data-parallel worker counts for the train, diffusion-train and vqvae-train sections (default 1,2; 0 = none)' },
+    only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step), or diffusion-train (the diffusion decoder's training step by worker count), or vqvae-train (the VQ-VAE's training step by worker count), or capacity (how much the cores do together: the ceiling of data-parallel speed-ups), or decode-cost (a decode step's CPU time and its attention's by position)` },
     'no-torch': { type: 'boolean', help: 'measure Switchboard only' },
   },
 };
@@ -186,6 +188,16 @@ export async function runBench(argv: string[]): Promise<number> {
     only.delete('diffusion-train');
     if (only.size === 0) {
       writeResults(values.out as string | undefined, { date: new Date().toISOString(), diffusion_train: diffusionTrain });
+      return 0;
+    }
+  }
+  if (only.has('vqvae-train')) {
+    if (workerCounts.length === 0) throw new UsageError('--only vqvae-train needs worker counts (--workers 1,2)');
+    const vqvaeTrain = await benchVqvaeTrain({ quick, counts: workerCounts, log });
+    process.stdout.write(formatVqvaeTrain(vqvaeTrain));
+    only.delete('vqvae-train');
+    if (only.size === 0) {
+      writeResults(values.out as string | undefined, { date: new Date().toISOString(), vqvae_train: vqvaeTrain, diffusion_train: diffusionTrain });
       return 0;
     }
   }

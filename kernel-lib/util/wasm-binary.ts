@@ -40,8 +40,9 @@ export function sleb(n: number): number[] {
 /** Value types. */
 export const I32 = 0x7f;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
-export type ValType = typeof I32 | typeof F32 | typeof V128;
+export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
 
 const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
 const name = (s: string): number[] => {
@@ -61,6 +62,7 @@ export const op = {
   i32: {
     const: (n: number): number[] => [0x41, ...sleb(n)],
     add: [0x6a],
+    sub: [0x6b],
     and: [0x71],
     shl: [0x74],
     geU: [0x4f],
@@ -73,11 +75,16 @@ export const op = {
     div: [0x95],
     max: [0x97],
   },
+  f64: {
+    add: [0xa0],
+  },
   v128: {
     load: (offset = 0): number[] => simd(0x00, 4, ...uleb(offset)),
     store: (offset = 0): number[] => simd(0x0b, 4, ...uleb(offset)),
     zero: simd(0x0c, ...new Array<number>(16).fill(0)),
     and: simd(0x4e),
+    /** i8x16.shuffle of the two v128 on the stack: result byte k = byte lanes[k] of (first ‖ second). */
+    shuffle: (lanes: number[]): number[] => simd(0x0d, ...lanes),
   },
   f32x4: {
     splat: simd(0x13),
@@ -87,6 +94,15 @@ export const op = {
     add: simd(0xe4),
     sub: simd(0xe5),
     mul: simd(0xe6),
+    div: simd(0xe7),
+    sqrt: simd(0xe3),
+  },
+  f64x2: {
+    extractLane: (lane: number): number[] => simd(0x21, lane),
+    add: simd(0xf0),
+    mul: simd(0xf2),
+    /** The low two f32 lanes as f64. */
+    promoteLowF32x4: simd(0x5f),
   },
   i32x4: {
     splat: simd(0x11),
@@ -98,6 +114,9 @@ export const op = {
   br: (depth: number): number[] => [0x0c, ...uleb(depth)],
   brIf: (depth: number): number[] => [0x0d, ...uleb(depth)],
 };
+
+/** if (i32 on the stack) { then } — a block without results. */
+export const ifThen = (then: number[][]): number[] => [0x04, 0x40, ...then.flat(), 0x0b];
 
 /** f32x4 with every lane x. */
 export const f32x4Const = (x: number): number[] => [...op.f32.const(x), ...op.f32x4.splat];
@@ -136,8 +155,12 @@ export function wasmFunction<P extends string, L extends string>(f: WasmFunction
   return f as unknown as WasmFunction<string, string>;
 }
 
-/** The module's bytes: the functions, each exported under its name, over an imported `env.memory`. */
-export function wasmModule(funcs: WasmFunction<string, string>[]): Uint8Array {
+/**
+ * The module's bytes: the functions, each exported under its name, over an imported `env.memory`. With
+ * `sharedMemory` the import is a shared memory (limits 1 … 65,536 pages, the shared flag): one that
+ * several worker threads map, each with its own instance.
+ */
+export function wasmModule(funcs: WasmFunction<string, string>[], o: { sharedMemory?: boolean } = {}): Uint8Array {
   const types = funcs.map((f) => [0x60, ...vec(Object.values(f.params).map((t) => [t])), ...vec(f.results.map((t) => [t]))]);
   const code = funcs.map((f) => {
     const names = [...Object.keys(f.params), ...Object.keys(f.locals)];
@@ -150,7 +173,8 @@ export function wasmModule(funcs: WasmFunction<string, string>[]): Uint8Array {
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
     ...section(1, vec(types)),
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]])), // memory, min 1 page
+    // memory: min 1 page; shared: flags 3 (max and shared), max 65,536 pages
+    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...(o.sharedMemory ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)])]])),
     ...section(3, vec(funcs.map((_, i) => uleb(i)))),
     ...section(7, vec(funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]))),
     ...section(10, vec(code)),

@@ -29,6 +29,7 @@ import { Collective, collectiveBuffers, CollectiveBuffers } from './collective';
 import type { FlatParamSettings } from './flat-adamw';
 import { phaseTimer } from './phases';
 import { flatLayout, FromWorker, OutputArray, ParamSpec, readOutputs, readResult, resultsBuffer, ToWorker, UpdateConfig, WorkerInit } from './protocol';
+import { regionViews, sharedRegions, SharedRegions } from './shared-state';
 import { shardPieces } from './shards';
 
 export interface PoolOptions {
@@ -93,13 +94,14 @@ export class DataParallelPool {
   private closed = false;
   private readonly layout: ReturnType<typeof flatLayout>;
   private readonly index: Map<string, number>;
-  private moments: { m: Float32Array; v: Float32Array; trains: boolean[] } | null = null;
+  /** Which parameters take updates (set by configureUpdate). */
+  private trains: boolean[] | null = null;
+  private readonly views: ReturnType<typeof regionViews>;
 
   private constructor(
     private readonly workers: Worker[],
     private readonly specs: ParamSpec[],
-    private readonly params: Float32Array,
-    private readonly gradBufs: Float32Array[],
+    shared: SharedRegions,
     private readonly collective: CollectiveBuffers,
     private readonly results: SharedArrayBuffer,
     private readonly outputBufs: SharedArrayBuffer[],
@@ -107,6 +109,11 @@ export class DataParallelPool {
   ) {
     this.layout = flatLayout(specs);
     this.index = new Map(specs.map((s, i) => [s.name, i]));
+    this.views = regionViews(shared);
+  }
+
+  private get params(): Float32Array {
+    return this.views.params;
   }
 
   get size(): number {
@@ -126,20 +133,19 @@ export class DataParallelPool {
   static async start(o: PoolOptions): Promise<DataParallelPool> {
     if (!Number.isInteger(o.workers) || o.workers < 1) throw new Error(`data-parallel workers must be a positive integer, got ${String(o.workers)}`);
     const layout = flatLayout(o.specs);
-    const params = new SharedArrayBuffer(layout.total * 4);
-    const grads = Array.from({ length: o.workers }, () => new SharedArrayBuffer(layout.total * 4));
+    const shared = sharedRegions(layout.total, o.workers);
     const collective = collectiveBuffers(o.workers, o.reduceCapacity ?? 65536);
     const script = compiledModule('kernel-lib/train/parallel/worker');
     const results = resultsBuffer(o.workers);
     const outputBytes = o.outputBytes ?? 0;
     if (!Number.isInteger(outputBytes) || outputBytes < 0 || outputBytes % 4 !== 0) throw new Error(`data-parallel outputBytes must be a non-negative multiple of 4, got ${String(o.outputBytes)}`);
-    const outputs = grads.map(() => new SharedArrayBuffer(outputBytes));
+    const outputs = Array.from({ length: o.workers }, () => new SharedArrayBuffer(outputBytes));
     const timers = o.timers ?? false;
-    const workers = grads.map((g, rank) => {
-      const init: WorkerInit = { rank, workers: o.workers, module: o.module, init: o.init, backend: o.backend ?? 'wasm', specs: o.specs, params, grads: g, allGrads: grads, collective, results, outputs: outputs[rank], timers };
+    const workers = outputs.map((out, rank) => {
+      const init: WorkerInit = { rank, workers: o.workers, module: o.module, init: o.init, backend: o.backend ?? 'wasm', specs: o.specs, shared, collective, results, outputs: out, timers };
       return new Worker(script, { workerData: init });
     });
-    const pool = new DataParallelPool(workers, o.specs, new Float32Array(params), grads.map((g) => new Float32Array(g)), collective, results, outputs, timers);
+    const pool = new DataParallelPool(workers, o.specs, shared, collective, results, outputs, timers);
     try {
       await Promise.all(workers.map((w) => pool.reply(w, null)));
     } catch (e) {
@@ -199,9 +205,14 @@ export class DataParallelPool {
    * died without reporting.
    */
   gradsSync(values: (name: string) => Float32Array, shares: unknown[], timeoutMs = 600_000): PoolResult {
+    const timer = phaseTimer(this.timers);
     this.writeParams(values);
+    timer.lap('weights in');
     const done = this.runSync(shares, undefined, timeoutMs);
-    return { ...this.collect(done, {}), grads: this.sumGradients() };
+    timer.lap('post + wait');
+    const grads = this.sumGradients();
+    timer.lap('sum');
+    return { ...this.collect(done, timer.result()), grads };
   }
 
   /**
@@ -231,25 +242,21 @@ export class DataParallelPool {
    * train, and each worker's pieces of them. Call once, before the first update.
    */
   configureUpdate(o: UpdateOptions): void {
-    if (this.moments) throw new Error('data-parallel pool: configureUpdate was already called');
-    const { offsets, sizes, total } = this.layout;
+    if (this.trains) throw new Error('data-parallel pool: configureUpdate was already called');
+    const { offsets, sizes } = this.layout;
     for (const n of o.settings.keys()) if (!this.index.has(n)) throw new Error(`data-parallel pool: no parameter '${n}' to train`);
     const settings = this.specs.map((s) => o.settings.get(s.name) ?? null);
-    const m = new SharedArrayBuffer(total * 4);
-    const v = new SharedArrayBuffer(total * 4);
-    const masked = settings.some((x) => x?.masked);
-    const mask = masked ? new SharedArrayBuffer(total * 4) : null;
     settings.forEach((x, i) => {
       if (!x?.masked) return;
       const h = o.masks.get(this.specs[i].name);
       if (!h || h.length !== sizes[i]) throw new Error(`data-parallel pool: parameter '${this.specs[i].name}' is masked but has no mask of ${sizes[i]} values`);
-      new Float32Array(mask as SharedArrayBuffer, offsets[i] * 4, sizes[i]).set(h);
+      this.views.mask.set(h, offsets[i]);
     });
     const trains = settings.map((x) => x !== null);
     const pieces = shardPieces(offsets.map((offset, i) => ({ offset, size: sizes[i] })), trains, this.workers.length);
-    const config: UpdateConfig = { m, v, mask, settings, pieces, adam: o.adam, clipNorm: o.clipNorm };
+    const config: UpdateConfig = { settings, pieces, adam: o.adam, clipNorm: o.clipNorm };
     for (const w of this.workers) w.postMessage({ type: 'update-config', config } satisfies ToWorker);
-    this.moments = { m: new Float32Array(m), v: new Float32Array(v), trains };
+    this.trains = trains;
   }
 
   /**
@@ -258,7 +265,7 @@ export class DataParallelPool {
    * `t` is the AdamW update number (1-based), `lr` the scheduled learning rate.
    */
   updateSync(shares: unknown[], lr: number, t: number, timeoutMs = 600_000): UpdateResult {
-    if (!this.moments) throw new Error('data-parallel pool: updateSync before configureUpdate');
+    if (!this.trains) throw new Error('data-parallel pool: updateSync before configureUpdate');
     if (!Number.isInteger(t) || t < 1) throw new Error(`data-parallel pool: update number t must be a positive integer, got ${String(t)}`);
     const timer = phaseTimer(this.timers);
     const done = this.runSync(shares, { lr, t }, timeoutMs);
@@ -269,24 +276,24 @@ export class DataParallelPool {
 
   /** AdamW moments of the parameters that train, as adamw.ts's `state()` names them (`m.<param>`, `v.<param>`; copies). */
   optimizerState(): Map<string, HostTensor> {
-    const mo = this.requireMoments();
+    const trains = this.requireTrains();
     const out = new Map<string, HostTensor>();
     this.specs.forEach((s, i) => {
-      if (!mo.trains[i]) return;
+      if (!trains[i]) return;
       const at = (a: Float32Array) => a.slice(this.layout.offsets[i], this.layout.offsets[i] + this.layout.sizes[i]);
-      out.set(`m.${s.name}`, { shape: s.shape.slice(), data: at(mo.m) });
-      out.set(`v.${s.name}`, { shape: s.shape.slice(), data: at(mo.v) });
+      out.set(`m.${s.name}`, { shape: s.shape.slice(), data: at(this.views.m) });
+      out.set(`v.${s.name}`, { shape: s.shape.slice(), data: at(this.views.v) });
     });
     return out;
   }
 
   /** Restores moments saved by `optimizerState()` (or adamw.ts's `state()`); every moment must be present with the right shape. */
   loadOptimizerState(state: Map<string, HostTensor>): void {
-    const mo = this.requireMoments();
+    const trains = this.requireTrains();
     const checked: Array<[Float32Array, number, HostTensor]> = [];
     this.specs.forEach((s, i) => {
-      if (!mo.trains[i]) return;
-      for (const [kind, arr] of [['m', mo.m], ['v', mo.v]] as const) {
+      if (!trains[i]) return;
+      for (const [kind, arr] of [['m', this.views.m], ['v', this.views.v]] as const) {
         const key = `${kind}.${s.name}`;
         const h = state.get(key);
         if (!h) throw new Error(`optimizer state is missing '${key}'`);
@@ -297,9 +304,9 @@ export class DataParallelPool {
     for (const [arr, offset, h] of checked) arr.set(h.data as Float32Array, offset);
   }
 
-  private requireMoments(): NonNullable<DataParallelPool['moments']> {
-    if (!this.moments) throw new Error('data-parallel pool: not configured for updates (configureUpdate)');
-    return this.moments;
+  private requireTrains(): boolean[] {
+    if (!this.trains) throw new Error('data-parallel pool: not configured for updates (configureUpdate)');
+    return this.trains;
   }
 
   private begin(shares: unknown[]): number {
@@ -341,7 +348,7 @@ export class DataParallelPool {
     const grads = new Map<string, Float32Array>();
     this.specs.forEach((s, i) => {
       const sum = new Float32Array(sizes[i]);
-      for (const g of this.gradBufs) {
+      for (const g of this.views.grads) {
         const part = g.subarray(offsets[i], offsets[i] + sizes[i]);
         for (let j = 0; j < sum.length; j++) sum[j] += part[j];
       }

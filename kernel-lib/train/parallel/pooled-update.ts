@@ -23,6 +23,8 @@ import { phaseTimer } from './phases';
 export interface UpdateTimings {
   main: Record<string, number>;
   workers: Record<string, number>[];
+  /** Each worker's wall and thread CPU ms for the step. */
+  workerMs: number[];
   workerCpuMs: number[];
 }
 
@@ -78,7 +80,7 @@ export function pooledUpdater<B>(pool: DataParallelPool, params: ReadonlyMap<str
       for (const n of trained) writeVariable(variable(n), pool.paramValues(n));
       timer.lap('weights out');
       onResult?.(r);
-      last = { main: timer.result(), workers: r.phases?.workers ?? [], workerCpuMs: r.workerCpuMs };
+      last = { main: timer.result(), workers: r.phases?.workers ?? [], workerMs: r.workerMs, workerCpuMs: r.workerCpuMs };
       return { loss: r.loss, gradNorm: r.gradNorm };
     },
     state: () => pool.optimizerState(),

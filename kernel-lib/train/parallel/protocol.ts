@@ -8,6 +8,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { AdamWOptions } from '../adamw';
 import type { Collective, CollectiveBuffers } from './collective';
 import type { FlatParamSettings } from './flat-adamw';
+import type { SharedRegions } from './shared-state';
 import type { Piece } from './shards';
 
 export interface ParamSpec {
@@ -59,10 +60,8 @@ export interface WorkerInit {
   init: unknown;
   backend: string;
   specs: ParamSpec[];
-  /** Current parameter values, all specs back to back (float32). */
-  params: SharedArrayBuffer;
-  /** This worker's gradients, same layout. */
-  grads: SharedArrayBuffer;
+  /** Parameters, moments, masks and every worker's gradients in the flat layout (shared-state.ts). */
+  shared: SharedRegions;
   collective: CollectiveBuffers;
   /**
    * Where the worker also reports each step (for `gradsSync`, whose main thread blocks and cannot receive
@@ -72,21 +71,15 @@ export interface WorkerInit {
   results: SharedArrayBuffer;
   /** This worker's output arrays (ShareResult.outputs); empty when the pool was started without outputBytes. */
   outputs: SharedArrayBuffer;
-  /** Every worker's gradient buffer, in rank order (an update sums them piece by piece). */
-  allGrads: SharedArrayBuffer[];
   /** Record per-phase wall times of each step (FromWorker done.phases). */
   timers: boolean;
 }
 
 /**
- * What an update step needs besides the gradients (pool.configureUpdate): the AdamW moments in the flat
- * layout, shared by all workers, each worker updating only its own pieces of them and of the parameters.
+ * What an update step needs besides the gradients (pool.configureUpdate; the moments and masks are in
+ * the shared regions): each worker updates only its own pieces of the parameters and moments.
  */
 export interface UpdateConfig {
-  m: SharedArrayBuffer;
-  v: SharedArrayBuffer;
-  /** 0/1 slice masks in the flat layout (null: no parameter is masked). */
-  mask: SharedArrayBuffer | null;
   /** By spec index; null for a parameter that takes no update (frozen). */
   settings: Array<FlatParamSettings | null>;
   /** Each worker's pieces (shards.ts), by rank. */

@@ -5,15 +5,17 @@
  * gradients back. In an update step it then reduces and updates its own pieces of the flat parameter
  * vector (reduce-scatter): sums every worker's gradients there in worker order, joins the global norm
  * (an all-reduce of one number), clips and runs AdamW on those pieces in shared memory, so that no
- * thread touches every parameter (flat-adamw.ts, shards.ts).
+ * thread touches every parameter (update-kernel.ts, shards.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../backend/backend';
 import { readInto, writeVariable } from '../../backend/host-copy';
 import { Collective } from './collective';
-import { adamwPiece, adamwScalars, clipGradients, clipScale, sumGradients } from './flat-adamw';
+import { adamwScalars, clipScale } from './flat-adamw';
 import { phaseTimer, PhaseTimer } from './phases';
+import { regionViews } from './shared-state';
+import { UpdateKernel } from './update-kernel';
 import { CreateGradFn, flatLayout, FromWorker, GradFn, OutputLayout, postResult, threadCpuMs, ToWorker, UpdateConfig, UpdateStep, WorkerInit, writeOutputs } from './protocol';
 
 async function main(): Promise<void> {
@@ -29,9 +31,10 @@ async function main(): Promise<void> {
   if (typeof mod.createGradFn !== 'function') throw new Error(`${w.module} does not export createGradFn`);
   const fn: GradFn = await mod.createGradFn(w.init);
   const layout = flatLayout(w.specs);
-  const params = new Float32Array(w.params);
-  const allGrads = w.allGrads.map((b) => new Float32Array(b));
-  const grads = allGrads[w.rank];
+  const views = regionViews(w.shared);
+  const { params } = views;
+  const grads = views.grads[w.rank];
+  const kernel = new UpdateKernel(views, w.shared.memory);
   const vars = w.specs.map((s) => {
     const v = fn.params.get(s.name);
     if (!v) throw new Error(`worker: the gradient module has no parameter '${s.name}'`);
@@ -40,26 +43,21 @@ async function main(): Promise<void> {
   });
   const view = (a: Float32Array, i: number): Float32Array => a.subarray(layout.offsets[i], layout.offsets[i] + layout.sizes[i]);
   const collective = new Collective(w.rank, w.workers, w.collective);
-  let update: { config: UpdateConfig; m: Float32Array; v: Float32Array; mask: Float32Array | null } | null = null;
+  let update: UpdateConfig | null = null;
 
   /** This worker's part of an update: reduce its pieces, join the norm, clip, AdamW (see the file comment). */
-  const updatePieces = (u: NonNullable<typeof update>, step: UpdateStep, timer: PhaseTimer): number => {
-    const { config } = u;
+  const updatePieces = (config: UpdateConfig, step: UpdateStep, timer: PhaseTimer): number => {
     const pieces = config.pieces[w.rank];
     collective.barrier(); // every worker's gradients are written
     timer.lap('wait: gradients');
     let sq = 0;
-    for (const p of pieces) sq += sumGradients(allGrads, p.from, p.to, config.settings[p.param]?.masked ? u.mask : null);
+    for (const p of pieces) sq += kernel.sumGrads(p.from, p.to, config.settings[p.param]?.masked ?? false);
     timer.lap('sum');
     const norm = Math.sqrt(collective.allReduceSum(Float64Array.of(sq))[0]);
     timer.lap('wait: norm');
     const scale = clipScale(norm, config.clipNorm);
     const scalars = adamwScalars(config.adam, step.t);
-    const g = allGrads[0]; // sumGradients left the sums there
-    for (const p of pieces) {
-      clipGradients(g, p.from, p.to, scale);
-      adamwPiece(params, u.m, u.v, g, p.from, p.to, scalars, step.lr, config.settings[p.param]!, u.mask);
-    }
+    for (const p of pieces) kernel.adamw(p.from, p.to, scalars, step.lr, config.settings[p.param]!, scale); // from the sums sumGrads left in worker 0's buffer
     timer.lap('adamw');
     return norm;
   };
@@ -70,7 +68,7 @@ async function main(): Promise<void> {
       return;
     }
     if (m.type === 'update-config') {
-      update = { config: m.config, m: new Float32Array(m.config.m), v: new Float32Array(m.config.v), mask: m.config.mask ? new Float32Array(m.config.mask) : null };
+      update = m.config;
       return;
     }
     const t0 = performance.now();
