@@ -14,7 +14,8 @@ import { defaultMoEConfig } from '../../kernel-lib/model/config';
 import { mulberry32 } from '../../kernel-lib/util/random';
 import { DataParallelPool, compiledModule } from '../../kernel-lib/train/parallel/pool';
 import { lmShare, splitRows, LmGradInit } from '../../kernel-lib/train/parallel/lm-grads';
-import { train } from '../../kernel-lib/train/trainer';
+import { train, TrainOptions } from '../../kernel-lib/train/trainer';
+import { saveCheckpoint } from '../../kernel-lib/checkpoint';
 
 const cfg = defaultMoEConfig('tiny', { vocabSize: 40, maxPositions: 32, numExperts: 6, topK: 2 });
 const B = 5;
@@ -153,4 +154,105 @@ describe('train() with workers', () => {
     await expect(train(m, { steps: 1, batches: () => ({ ids: [[1, 2]] }), workers: 0 })).rejects.toThrow('train: workers must be a positive integer, got 0');
     m.dispose();
   });
+});
+
+describe('train() with workers: the update runs in the workers (reduce-scatter)', () => {
+  const steps = 4;
+  const data = (() => {
+    const rand = mulberry32(21);
+    return Array.from({ length: steps }, () => ({ ids: Array.from({ length: 5 }, () => Array.from({ length: 10 }, () => Math.floor(rand() * cfg.vocabSize))) }));
+  })();
+  const host = (m: MoEModel) => new Map([...m.params].map(([n, v]) => [n, Float32Array.from(v.dataSync())]));
+  const saver = (m: MoEModel) => (dir: string, extra: Record<string, unknown>) =>
+    saveCheckpoint(dir, { config: m.config, params: m.toHost(), tokenizer: { model: { type: 'none' } }, tokenizerLayout: {}, extra });
+  async function run(workers: number, o: Partial<TrainOptions> = {}, seed = 11) {
+    const m = MoEModel.init(cfg, seed);
+    try {
+      const r = await train(m, { steps, batches: (i) => data[i], lr: 3e-3, warmupSteps: 1, weightDecay: 0.1, workers, ...o });
+      return { r, params: host(m), losses: r.history.map((e) => e.loss), norms: r.history.map((e) => e.gradNorm) };
+    } finally {
+      m.dispose();
+    }
+  }
+  const close = (a: Map<string, Float32Array>, b: Map<string, Float32Array>, tol: number) => {
+    for (const [n, x] of a) expect({ n, ok: maxAbsDiff(x, b.get(n) as Float32Array) < tol }).toEqual({ n, ok: true });
+  };
+  const bits = (a: Map<string, Float32Array>, b: Map<string, Float32Array>) => {
+    for (const [n, x] of a) expect({ n, same: Buffer.compare(Buffer.from(x.buffer), Buffer.from((b.get(n) as Float32Array).buffer)) === 0 }).toEqual({ n, same: true });
+  };
+
+  test('frozen parameters, a slice that trains and a group with its own rate and decay: 2 and 3 workers follow one thread, clipping included', async () => {
+    // clipNorm 0.5: the gradient norm of this model is above it, so every step clips
+    const o: Partial<TrainOptions> = {
+      freeze: ['blocks.0.attn.*'],
+      trainSlices: [{ param: 'embed', axis: 0, from: 20 }],
+      groups: [{ name: 'routers', params: ['blocks.*.moe.router'], lrScale: 3, weightDecay: 0.5 }],
+      clipNorm: 0.5,
+    };
+    const start = host(MoEModel.init(cfg, 11));
+    const one = await run(1, o);
+    expect(Math.min(...one.norms)).toBeGreaterThan(0.5);
+    for (const workers of [2, 3]) {
+      const par = await run(workers, o);
+      expect(par.r.history.map((e) => e.threads)).toEqual(new Array(steps).fill(workers));
+      par.losses.forEach((l, i) => expect(Math.abs(l - one.losses[i])).toBeLessThan(1e-5 * one.losses[i]));
+      par.norms.forEach((g, i) => expect(Math.abs(g - one.norms[i])).toBeLessThan(1e-4 * one.norms[i]));
+      close(par.params, one.params, 2e-5);
+      // frozen: the workers used this model's values (not their own initialisation) and nothing moved them
+      bits(new Map([...par.params].filter(([n]) => n.startsWith('blocks.0.attn.'))), new Map([...start].filter(([n]) => n.startsWith('blocks.0.attn.'))));
+      // the embedding rows outside the slice are exactly as they were (no step, no decay)
+      const H = cfg.hiddenSize;
+      expect(Array.from((par.params.get('embed') as Float32Array).subarray(0, 20 * H))).toEqual(Array.from((start.get('embed') as Float32Array).subarray(0, 20 * H)));
+      expect(maxAbsDiff((par.params.get('embed') as Float32Array).subarray(20 * H), (start.get('embed') as Float32Array).subarray(20 * H))).toBeGreaterThan(1e-4);
+    }
+  }, 300_000);
+
+  test('a run directory resumes on 2 workers bit for bit and on 1 within float tolerance, and a one-thread one on 2 workers', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-par-run-'));
+    try {
+      const full = await run(2);
+      const stopped = async (workers: number, dir: string) => {
+        const m = MoEModel.init(cfg, 11);
+        const ac = new AbortController();
+        const r = await train(m, { steps, batches: (i) => data[i], lr: 3e-3, warmupSteps: 1, weightDecay: 0.1, workers, runDir: dir, checkpointEvery: 2, saveModel: saver(m), signal: ac.signal, onStep: (e) => e.step === 2 && ac.abort() });
+        m.dispose();
+        expect(r.stopped).toBe('aborted');
+      };
+      const resumed = async (workers: number, dir: string) => {
+        const m = MoEModel.init(cfg, 99); // other weights: resume must restore them
+        try {
+          const r = await train(m, { steps, batches: (i) => data[i], lr: 3e-3, warmupSteps: 1, weightDecay: 0.1, workers, runDir: dir, checkpointEvery: 2, saveModel: saver(m) });
+          expect(r.resumedFrom).toBe(2);
+          return { params: host(m), losses: r.history.map((e) => e.loss) };
+        } finally {
+          m.dispose();
+        }
+      };
+      const two = path.join(tmp, 'two');
+      await stopped(2, two);
+      /** The optimizer snapshot's safetensors header (names, shapes, offsets, metadata). */
+      const header = (dir: string) => {
+        const b = fs.readFileSync(path.join(dir, 'step-000002', 'optimizer.safetensors'));
+        return b.subarray(8, 8 + Number(b.readBigUInt64LE(0))).toString();
+      };
+      const twoHeader = header(two);
+      const again = path.join(tmp, 'two-again');
+      fs.cpSync(two, again, { recursive: true });
+      const on2 = await resumed(2, two);
+      expect(on2.losses).toEqual(full.losses);
+      bits(on2.params, full.params);
+      const on1 = await resumed(1, again);
+      on1.losses.forEach((l, i) => expect(Math.abs(l - full.losses[i])).toBeLessThan(1e-5 * full.losses[i]));
+      close(on1.params, full.params, 2e-5);
+      // a snapshot written by one thread (adamw.ts's moments) resumes on workers
+      const one = path.join(tmp, 'one');
+      await stopped(1, one);
+      expect(header(one)).toBe(twoHeader); // the same format either way
+      const from1 = await resumed(2, one);
+      from1.losses.forEach((l, i) => expect(Math.abs(l - full.losses[i])).toBeLessThan(1e-5 * full.losses[i]));
+      close(from1.params, full.params, 2e-5);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
