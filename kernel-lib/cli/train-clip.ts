@@ -223,7 +223,7 @@ async function train(args: Args, store: DataStore): Promise<RunState & { resumed
         const perStep = e.elapsedMs / 1000 / e.step;
         log(
           `step ${e.step}/${e.totalSteps} loss ${e.loss.toFixed(3)} scale ${e.logitScale.toFixed(1)} lr ${e.lr.toExponential(2)} ` +
-            `${e.pairsPerSec.toFixed(0)} pairs/s, ${fmtTime(e.elapsedMs / 1000)} elapsed, eta ${fmtTime(perStep * (e.totalSteps - e.step))}`,
+            `${e.pairsPerSec.toFixed(0)} pairs/s (${e.threads} thread${e.threads === 1 ? '' : 's'}), ${fmtTime(e.elapsedMs / 1000)} elapsed, eta ${fmtTime(perStep * (e.totalSteps - e.step))}`,
         );
       }
       if (e.kind === 'eval') for (const [name, m] of Object.entries(e.sets)) log(`eval @${e.step} ${name}: ${summary(m)}`);

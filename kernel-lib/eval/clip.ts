@@ -21,9 +21,9 @@ import type { RGBImage } from '../image/types';
 import { checkpointDir } from '../paths';
 import { HostTensor } from '../model/params';
 import { mulberry32, normalArray } from '../util/random';
-import { linear } from '../model/linear';
 import { ByteLevelBPE } from '../tokenizer';
 import { ClipConfig, clipParamShapes, defaultClipConfig, patchGrid, validateClipConfig } from './clip-config';
+import { imageTower, textTower } from './clip-towers';
 import { imagePatches, textBags } from './clip-inputs';
 
 export const CLIP_MODEL_TYPE = 'switchboard-clip';
@@ -50,11 +50,6 @@ export interface ClipSaveOptions {
 const EVAL_BATCH = 256;
 /** Numbers each model's variables: tf.js variable names must be unique in the process. */
 let instances = 0;
-
-/** x / ‖x‖ per row (eps keeps an all-zero row finite). */
-function l2normalize(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.div(x, tf.sqrt(tf.add(tf.sum(tf.square(x), 1, true), 1e-12)));
-}
 
 export class ClipModel {
   private readonly tokenCache = new Map<string, number[]>();
@@ -196,22 +191,12 @@ export class ClipModel {
 
   /** Image tower on patches from imagePatches: [B·64, P²·3] → [B, d], L2-normalised. Call inside tidy. */
   imageTower(patches: tf.Tensor2D, B: number): tf.Tensor2D {
-    const [w0, w1, w2] = this.config.visionWidths;
-    const G = patchGrid(this.config);
-    const layer = (x: tf.Tensor2D, name: string): tf.Tensor2D =>
-      tf.relu(tf.add(linear(x, this.p(`${name}.weight`) as tf.Tensor2D), this.p(`${name}.bias`))) as tf.Tensor2D;
-    let h = layer(patches, 'vision.patch'); // [B·G², w0]
-    h = layer(tf.reshape(h, [(B * G * G) / 4, 4 * w0]), 'vision.merge1'); // [B·G²/4, w1]: Morton order makes 2×2 blocks contiguous
-    h = layer(tf.reshape(h, [(B * G * G) / 16, 4 * w1]), 'vision.merge2'); // [B·4, w2]
-    h = layer(tf.reshape(h, [B, 4 * w2]), 'vision.fc'); // [B, hidden]
-    return l2normalize(linear(h, this.p('vision.proj.weight') as tf.Tensor2D)); // [B, d]
+    return imageTower(this.params, this.config, patches, B);
   }
 
   /** Text tower on bags from textBags: [2B, V] → [B, d], L2-normalised. Call inside tidy. */
   textTower(bags: tf.Tensor2D, B: number): tf.Tensor2D {
-    const pooled = tf.reshape(linear(bags, this.p('text.embed.weight') as tf.Tensor2D), [B, 2 * this.config.textEmbed]) as tf.Tensor2D; // [B, 2e]
-    const h = tf.relu(tf.add(linear(pooled, this.p('text.fc.weight') as tf.Tensor2D), this.p('text.fc.bias'))) as tf.Tensor2D; // [B, hidden]
-    return l2normalize(linear(h, this.p('text.proj.weight') as tf.Tensor2D)); // [B, d]
+    return textTower(this.params, this.config, bags, B);
   }
 
   /** The BPE ids of a caption (memoised: captions repeat across epochs). */

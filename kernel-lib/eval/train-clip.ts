@@ -14,10 +14,16 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import type { DirEntry } from '../checkpoint/files';
 import { permutation, rngFor } from '../util/random';
-import { linear } from '../model/linear';
-import { trainLoop } from '../train/loop';
+import { currentDevice } from '../backend/backend';
+import { trainLoop, UpdateSetup } from '../train/loop';
+import { compiledModule, DataParallelPool } from '../train/parallel/pool';
+import { pooledUpdater } from '../train/parallel/pooled-update';
 import type { OptimOptions } from '../train/schedule';
 import { ClipModel } from './clip';
+import { captionTargets, clipLoss } from './clip-loss';
+import { ClipGradInit, clipReduceLength, clipShares } from './clip-grads';
+
+export { captionTargets, clipLoss } from './clip-loss';
 import { patchGrid } from './clip-config';
 import { ClipExample, ClipSource } from './clip-data';
 import { imagePatches, textBags } from './clip-inputs';
@@ -45,6 +51,12 @@ export interface ClipTrainOptions extends OptimOptions {
   checkpointEvery?: number;
   onEvent?: (e: ClipTrainEvent) => void;
   signal?: AbortSignal;
+  /**
+   * Data-parallel worker threads (train/parallel, clip-grads.ts; default session.device.trainWorkers,
+   * i.e. SWITCHBOARD_TRAIN_WORKERS, else 1 = this thread). Not part of the run's settings: a run
+   * directory resumes with any worker count.
+   */
+  workers?: number;
 }
 
 export interface ClipStepRecord {
@@ -61,7 +73,7 @@ export interface ClipEvalRecord {
 }
 
 export type ClipTrainEvent =
-  | ({ kind: 'step'; totalSteps: number; pairsPerSec: number } & ClipStepRecord)
+  | ({ kind: 'step'; totalSteps: number; pairsPerSec: number; /** Threads computing the updates. */ threads: number } & ClipStepRecord)
   | ({ kind: 'eval' } & ClipEvalRecord)
   | { kind: 'checkpoint'; step: number; dir: string }
   | { kind: 'resume'; step: number; dir: string };
@@ -71,6 +83,8 @@ export interface ClipTrainResult {
   evals: ClipEvalRecord[];
   resumedFrom: number;
   stopped: 'done' | 'aborted';
+  /** Threads that computed the updates: data-parallel workers, or 1 (this thread). */
+  threads: number;
 }
 
 interface Resolved {
@@ -147,31 +161,6 @@ export function clipBatch(data: ClipTrainData, o: Pick<Resolved, 'batchSize' | '
   return { items, captions, shifts };
 }
 
-/** Row-normalised "same caption" matrix [B, B]: the soft targets of the contrastive loss. */
-export function captionTargets(captions: readonly string[]): Float32Array {
-  const B = captions.length;
-  const y = new Float32Array(B * B);
-  for (let i = 0; i < B; i++) {
-    let n = 0;
-    for (let j = 0; j < B; j++) if (captions[j] === captions[i]) n++;
-    for (let j = 0; j < B; j++) if (captions[j] === captions[i]) y[i * B + j] = 1 / n;
-  }
-  return y;
-}
-
-/**
- * Symmetric InfoNCE over normalised image and text embeddings [B, d] with soft targets [B, B]
- * (symmetric, rows summing to 1). Returns a scalar; call inside tidy / variableGrads.
- */
-export function clipLoss(img: tf.Tensor2D, txt: tf.Tensor2D, logitScale: tf.Tensor, maxLogitScale: number, targets: tf.Tensor2D): tf.Scalar {
-  const B = img.shape[0];
-  const scale = tf.exp(tf.minimum(logitScale, maxLogitScale)); // [1]
-  const logits = tf.mul(linear(img, tf.transpose(txt)), scale) as tf.Tensor2D; // [B, B]: row i = image i against every caption
-  const i2t = tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits, 1))));
-  const t2i = tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(tf.transpose(logits), 1))));
-  return tf.div(tf.add(i2t, t2i), 2 * B) as tf.Scalar;
-}
-
 /** Trains `model` in place. See the file comment. */
 export async function trainClip(model: ClipModel, data: ClipTrainData, options: ClipTrainOptions): Promise<ClipTrainResult> {
   const r = resolve(options);
@@ -190,50 +179,73 @@ export async function trainClip(model: ClipModel, data: ClipTrainData, options: 
     evals.push(rec);
     emit({ kind: 'eval', ...rec });
   };
-  const res = await trainLoop<Batch, { history: ClipStepRecord[]; evals: ClipEvalRecord[] }>({
-    steps: r.steps,
-    params: model.params,
-    lr: r.lr,
-    minLr: r.minLr,
-    warmupSteps: r.warmupSteps,
-    adam: { beta1: r.beta1, beta2: r.beta2, eps: 1e-8, weightDecay: r.weightDecay },
-    clipNorm: 0,
-    batches: (step) => clipBatch(data, r, step),
-    loss: (batch) => {
-      const B = batch.items.length;
-      const x = tf.tensor2d(imagePatches(batch.items.map((e) => e.image), cfg, batch.shifts), [B * G2, rowLen]);
-      const t = tf.tensor2d(textBags(batch.captions.map((c) => model.tokenize(c)), cfg.vocabSize), [2 * B, cfg.vocabSize]);
-      const y = tf.tensor2d(captionTargets(batch.captions), [B, B]);
-      return clipLoss(model.imageTower(x, B), model.textTower(t, B), model.params.get('logit_scale') as tf.Variable, cfg.maxLogitScale, y);
-    },
-    onStep: (s, batch) => {
-      if (!Number.isFinite(s.loss)) throw new Error(`trainClip: loss became ${s.loss} at step ${s.step}`);
-      const now = performance.now();
-      const rec: ClipStepRecord = { step: s.step, loss: s.loss, lr: s.lr, logitScale: model.logitScale, elapsedMs: now - t0 };
-      history.push(rec);
-      emit({ kind: 'step', totalSteps: r.steps, pairsPerSec: batch.items.length / ((now - s.startedAt) / 1000), ...rec });
-      if (s.step === r.steps || (options.evalEvery && s.step % options.evalEvery === 0)) runEval(s.step);
-    },
-    run: options.runDir
-      ? {
-          dir: options.runDir,
-          fingerprint: { ...r },
-          every: options.checkpointEvery,
-          content: (step) => new Map<string, DirEntry>([['checkpoint', (dir) => model.save(dir, { dtype: 'float32', extra: { train_step: step } })]]),
-          record: () => ({ history, evals }),
-          restore: (dir, record, step) => {
-            restore(model, path.join(dir, 'checkpoint'), step);
-            history.push(...record.history);
-            evals.push(...record.evals);
-            t0 = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
-            emit({ kind: 'resume', step, dir: options.runDir as string });
-          },
-          onSaved: (step) => emit({ kind: 'checkpoint', step, dir: options.runDir as string }),
-        }
-      : undefined,
-    signal: options.signal,
-  });
-  return { history, evals, resumedFrom: res.resumedFrom, stopped: res.stopped };
+  const workers = options.workers ?? currentDevice()?.trainWorkers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`trainClip: workers must be a positive integer, got ${JSON.stringify(options.workers)}`);
+  const pool = workers > 1 ? await startPool(model, r.batchSize, workers) : null;
+  const threads = pool ? pool.size : 1;
+  // With workers, each whole update runs in them (clip-grads.ts says how the batch's rows are shared).
+  const updater = pool
+    ? (setup: UpdateSetup) =>
+        pooledUpdater<Batch>(pool, model.params, setup, (batch) =>
+          clipShares(batch.items.map((e) => e.image), batch.shifts, batch.captions.map((c) => model.tokenize(c)), batch.captions, pool.size),
+        )
+    : undefined;
+  try {
+    const res = await trainLoop<Batch, { history: ClipStepRecord[]; evals: ClipEvalRecord[] }>({
+      steps: r.steps,
+      params: model.params,
+      lr: r.lr,
+      minLr: r.minLr,
+      warmupSteps: r.warmupSteps,
+      adam: { beta1: r.beta1, beta2: r.beta2, eps: 1e-8, weightDecay: r.weightDecay },
+      clipNorm: 0,
+      batches: (step) => clipBatch(data, r, step),
+      updater,
+      loss: (batch) => {
+        const B = batch.items.length;
+        const x = tf.tensor2d(imagePatches(batch.items.map((e) => e.image), cfg, batch.shifts), [B * G2, rowLen]);
+        const t = tf.tensor2d(textBags(batch.captions.map((c) => model.tokenize(c)), cfg.vocabSize), [2 * B, cfg.vocabSize]);
+        const y = tf.tensor2d(captionTargets(batch.captions), [B, B]);
+        return clipLoss(model.imageTower(x, B), model.textTower(t, B), model.params.get('logit_scale') as tf.Variable, cfg.maxLogitScale, y);
+      },
+      onStep: (s, batch) => {
+        if (!Number.isFinite(s.loss)) throw new Error(`trainClip: loss became ${s.loss} at step ${s.step}`);
+        const now = performance.now();
+        const rec: ClipStepRecord = { step: s.step, loss: s.loss, lr: s.lr, logitScale: model.logitScale, elapsedMs: now - t0 };
+        history.push(rec);
+        emit({ kind: 'step', totalSteps: r.steps, pairsPerSec: batch.items.length / ((now - s.startedAt) / 1000), threads, ...rec });
+        if (s.step === r.steps || (options.evalEvery && s.step % options.evalEvery === 0)) runEval(s.step);
+      },
+      run: options.runDir
+        ? {
+            dir: options.runDir,
+            fingerprint: { ...r },
+            every: options.checkpointEvery,
+            content: (step) => new Map<string, DirEntry>([['checkpoint', (dir) => model.save(dir, { dtype: 'float32', extra: { train_step: step } })]]),
+            record: () => ({ history, evals }),
+            restore: (dir, record, step) => {
+              restore(model, path.join(dir, 'checkpoint'), step);
+              history.push(...record.history);
+              evals.push(...record.evals);
+              t0 = performance.now() - (history.at(-1)?.elapsedMs ?? 0);
+              emit({ kind: 'resume', step, dir: options.runDir as string });
+            },
+            onSaved: (step) => emit({ kind: 'checkpoint', step, dir: options.runDir as string }),
+          }
+        : undefined,
+      signal: options.signal,
+    });
+    return { history, evals, resumedFrom: res.resumedFrom, stopped: res.stopped, threads };
+  } finally {
+    await pool?.close();
+  }
+}
+
+/** Workers for the updates of every parameter (clip-grads.ts). */
+function startPool(model: ClipModel, batchSize: number, workers: number): Promise<DataParallelPool> {
+  const specs = [...model.params].map(([name, v]) => ({ name, shape: v.shape.slice() }));
+  const init: ClipGradInit = { config: model.config };
+  return DataParallelPool.start({ workers, module: compiledModule('kernel-lib/eval/clip-grads'), init, specs, reduceCapacity: Math.max(65536, clipReduceLength(model.config, batchSize)), backend: currentDevice()?.tfBackend });
 }
 
 /** Loads the snapshot's checkpoint into `model` (validated: its step and config must fit). */
