@@ -11,10 +11,13 @@
  */
 import * as os from 'node:os';
 import { initBackend } from '../kernel-lib/backend/backend';
+import type { VQVAEConfig } from '../kernel-lib/image/config';
 import type { RGBImage } from '../kernel-lib/image/types';
 import { trainVQVAE } from '../kernel-lib/train/vqvae/train-vqvae';
 
 export interface VqvaeTrainBench {
+  /** The config's overrides of the default (none in the benchmark itself). */
+  config: Partial<VQVAEConfig>;
   device: string;
   /** Images per step at 32×32 and at 16×16. */
   batch: [number, number];
@@ -42,7 +45,7 @@ function disc(i: number): RGBImage {
   return { height: size, width: size, pixels };
 }
 
-export async function benchVqvaeTrain(o: { quick: boolean; counts: number[]; log: (s: string) => void }): Promise<VqvaeTrainBench> {
+export async function benchVqvaeTrain(o: { quick: boolean; counts: number[]; log: (s: string) => void; config?: Partial<VQVAEConfig> }): Promise<VqvaeTrainBench> {
   if (o.counts.length === 0) throw new Error('bench vqvae-train: no worker counts to measure');
   const loadStart = os.loadavg()[0];
   const dev = await initBackend();
@@ -52,7 +55,7 @@ export async function benchVqvaeTrain(o: { quick: boolean; counts: number[]; log
   const perRound = o.quick ? 3 : 9; // the first is not timed
   const wall = new Map<number, number[]>(o.counts.map((c) => [c, []]));
   const cpu = new Map<number, number[]>(o.counts.map((c) => [c, []]));
-  o.log(`VQ-VAE training: default config, 16 + 16 images a step; worker counts ${o.counts.join(', ')} taking turns, ${rounds} round(s) of ${perRound - 1} timed step(s)`);
+  o.log(`VQ-VAE training: ${o.config ? 'config ' + JSON.stringify(o.config) : 'default config'}, 16 + 16 images a step; worker counts ${o.counts.join(', ')} taking turns, ${rounds} round(s) of ${perRound - 1} timed step(s)`);
   for (let r = 0; r < rounds; r++) {
     for (const c of o.counts) {
       const res = await trainVQVAE({
@@ -63,6 +66,7 @@ export async function benchVqvaeTrain(o: { quick: boolean; counts: number[]; log
         evalEvery: 0,
         logEvery: 1,
         workers: c,
+        config: o.config,
         onEvent: (e) => {
           if (e.kind !== 'step' || e.step === 1) return;
           (wall.get(c) as number[]).push(e.msPerStep);
@@ -76,6 +80,7 @@ export async function benchVqvaeTrain(o: { quick: boolean; counts: number[]; log
   const perCount = Object.fromEntries(o.counts.map((c) => [String(c), { wall_ms: median(wall.get(c) as number[]), cpu_ms: median(cpu.get(c) as number[]) }]));
   const one = perCount['1']?.wall_ms;
   return {
+    config: o.config ?? {},
     device: `${dev.backend}${dev.simd ? ' SIMD' : ''}, ${dev.threads} thread${dev.threads === 1 ? '' : 's'} per worker`,
     batch: [16, 16],
     steps: rounds * (perRound - 1),
@@ -88,7 +93,7 @@ export async function benchVqvaeTrain(o: { quick: boolean; counts: number[]; log
 export function formatVqvaeTrain(b: VqvaeTrainBench): string {
   const name = (c: string) => (c === '1' ? '1 thread ' : `${c} workers`);
   return [
-    `VQ-VAE training step (default config, ${b.batch[0]} + ${b.batch[1]} images); ${b.device}`,
+    `VQ-VAE training step (${Object.keys(b.config).length === 0 ? 'default config' : `config ${JSON.stringify(b.config)}`}, ${b.batch[0]} + ${b.batch[1]} images); ${b.device}`,
     `machine load (1-min average): ${b.load.start.toFixed(2)} at the start, ${b.load.end.toFixed(2)} at the end, on ${b.load.cores} cores` +
       (Math.max(b.load.start, b.load.end) > 0.5 ? ' — a busy machine: these wall times say little about an idle one' : ''),
     ...Object.entries(b.per_count).map(

@@ -117,6 +117,7 @@ test('a failing worker is named and its peers do not hang (grads and gradsSync)'
 test('bad arguments are named', async () => {
   expect(() => compiledModule('kernel-lib/train/parallel/nope')).toThrow(/nope\.js is missing: data-parallel workers run compiled JS; build first/);
   await expect(DataParallelPool.start({ workers: 0, module: 'x', init: null, specs: [] })).rejects.toThrow('data-parallel workers must be a positive integer, got 0');
+  await expect(DataParallelPool.start({ workers: 1, module: 'x', init: null, specs: [], initialOldSpaceMb: -1 })).rejects.toThrow('data-parallel initialOldSpaceMb must be a non-negative integer, got -1');
 });
 
 describe('train() with workers', () => {
