@@ -5,8 +5,9 @@
  * loss.ts), and the run directory's snapshot content (the weights as float32 safetensors; the loop adds
  * the AdamW moments and writes the state file last).
  *
- * With `workers` > 1 the loss and gradients come from data-parallel worker threads (train/parallel,
- * grads.ts), each on contiguous rows of the batch; clipping and AdamW stay here. The run follows the
+ * With `workers` > 1 each update runs in data-parallel worker threads (train/parallel, grads.ts): each
+ * computes the gradients of contiguous rows of the batch, then sums, clips and AdamW-updates its own piece
+ * of the weights in shared memory (train/parallel/pooled-update.ts). The run follows the
  * one-thread run within float tolerance (the same bits for a given worker count), and the worker count
  * is not a setting of the run: a run directory resumes with any count.
  */

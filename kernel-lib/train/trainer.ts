@@ -103,7 +103,7 @@ export interface TrainOptions extends OptimOptions {
   onStep?: (e: TrainEvent) => void;
   signal?: AbortSignal;
   /**
-   * Data-parallel worker threads for the gradients (train/parallel; default session.device.trainWorkers,
+   * Data-parallel worker threads for the updates (train/parallel; default session.device.trainWorkers,
    * i.e. SWITCHBOARD_TRAIN_WORKERS, else 1 = this thread). Same loss curve within float tolerance; not with
    * adapters attached (they train on this thread).
    */

@@ -13,8 +13,8 @@
  * shared ones (train/loop.ts, train/run-dir.ts); a snapshot holds `model.safetensors` (F32),
  * `optimizer.safetensors` and `ema.json` (the EMA codebook state as float64 JSON).
  *
- * With `workers` > 1 the loss and gradients are computed by data-parallel worker threads (train/parallel,
- * grads.ts), each on contiguous rows of every size's batch; the EMA update stays here and sees the
+ * With `workers` > 1 each update runs in data-parallel worker threads (train/parallel, grads.ts), each on
+ * contiguous rows of every size's batch and its own piece of the weights; the EMA update stays here and sees the
  * workers' encoder outputs joined in batch order, so the run follows the one-thread run within float
  * tolerance, the same bits for a given worker count, and its run directory is the same.
  */
