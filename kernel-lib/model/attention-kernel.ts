@@ -91,10 +91,10 @@ function kernelModule(): WebAssembly.Module {
 /** Bytes a WebAssembly memory can hold (wasm32: 65,536 pages of 64 KiB). */
 const MAX_BYTES = 65536 * 65536;
 
-/** 64 KiB pages for `floats` numbers (at least 1), or a clear error past what wasm32 can address. */
-function pagesFor(floats: number): number {
+/** 64 KiB pages for `floats` numbers (at least 1), or a clear error (naming `what`) past what wasm32 can address. */
+export function pagesFor(floats: number, what = 'KvCache'): number {
   const bytes = floats * 4;
-  if (bytes > MAX_BYTES) throw new Error(`KvCache: ${bytes} bytes exceed the 4 GiB a WebAssembly memory holds (fewer positions, rows or layers)`);
+  if (bytes > MAX_BYTES) throw new Error(`${what}: ${bytes} bytes exceed the 4 GiB a WebAssembly memory holds (fewer positions, rows or layers)`);
   return Math.max(1, Math.ceil(bytes / 65536));
 }
 

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { MoEConfig } from './config';
 import { headDim } from './config';
 import type { MoEWeights } from './moe';
+import { HostExperts } from './expert-kernel';
 
 export interface DecodeLayerWeights {
   wqkv: tf.Tensor2D; // [H, (nh + 2·nKv)·hd], input gain folded, q columns scaled by 1/√hd
@@ -23,8 +24,12 @@ export class DecodeWeights {
   private readonly owned: tf.Tensor[] = [];
   private readonly sources: tf.Variable[];
   private readonly dataIds: unknown[];
+  private readonly cfg: MoEConfig;
+  /** Per layer, the MoE weights with the host experts (built on the first batched step). */
+  private batched: MoEWeights[] | null = null;
 
   constructor(cfg: MoEConfig, p: (name: string) => tf.Variable) {
+    this.cfg = cfg;
     const hd = headDim(cfg);
     const nq = cfg.numHeads * hd;
     const nk = cfg.numKvHeads * hd;
@@ -65,6 +70,23 @@ export class DecodeWeights {
     this.dataIds = this.sources.map((v) => v.dataId);
   }
 
+  /**
+   * Layer i's MoE weights for a batched step: the same tensors plus the experts copied into a kernel
+   * memory (expert-kernel.ts; 4·E·I·3H bytes a layer, made once per set of weights, when a step first
+   * has several rows).
+   */
+  batchedMoe(i: number): MoEWeights {
+    if (!this.batched) {
+      const c = this.cfg;
+      const shape = { hidden: c.hiddenSize, numExperts: c.numExperts, intermediate: c.intermediateSize };
+      this.batched = this.layers.map((l) => ({
+        ...l.moe,
+        host: new HostExperts(shape, l.moe.w13.dataSync() as Float32Array, l.moe.w2.dataSync() as Float32Array),
+      }));
+    }
+    return this.batched[i];
+  }
+
   /** False once any source parameter has been reassigned (or disposed). */
   get fresh(): boolean {
     return this.sources.every((v, i) => !v.isDisposed && v.dataId === this.dataIds[i]);
@@ -72,5 +94,6 @@ export class DecodeWeights {
 
   dispose(): void {
     tf.dispose(this.owned);
+    this.batched = null;
   }
 }

@@ -304,7 +304,7 @@ export class MoEModel {
             const a = attentionStep(tf.matMul(xn, L.wqkv), this.rope, cache, i, this.attnShape, null);
             h = tf.add(h, tf.matMul(a, L.wo));
             hidden?.take(`blocks.${i}.hook_resid_mid`, h);
-            m = moeForward(rmsNormUnit(h, c.rmsNormEps), L.moe, mo);
+            m = moeForward(rmsNormUnit(h, c.rmsNormEps), B > 1 ? dw.batchedMoe(i) : L.moe, mo);
           } else {
             const xn = rmsNorm(h, this.p(`blocks.${i}.input_norm`) as tf.Tensor as tf.Tensor1D, c.rmsNormEps);
             const qkv = this.project(i, 'attn.wqkv', xn, this.p(`blocks.${i}.attn.wqkv`) as tf.Tensor as tf.Tensor2D, false, call);

@@ -15,9 +15,18 @@ import { linear } from './linear';
 import { swiglu } from './layers';
 import { HookContext } from './hooks';
 import { denseExperts, groupedExperts, GROUPED_MIN_ROWS_PER_EXPERT } from './experts';
+import type { HostExperts } from './expert-kernel';
 
 /** Up to this many tokens, inference computes routing on the host (the decode fast path). */
 const FAST_PATH_MAX_TOKENS = 16;
+
+/**
+ * Rows for which the fast path runs the experts in the host kernel (expert-kernel.ts) when the weights
+ * carry one: 2–4 rows, where XNNPACK's four-row matMul makes the dense experts cost about twice the
+ * one-row ones. One row keeps the dense TF.js path (its one-row matMul is efficient, and batch-1
+ * decoding keeps its exact numbers).
+ */
+export const HOST_EXPERT_ROWS = { min: 2, max: 4 } as const;
 
 /** Row-wise softmax of [N, E] logits, computed in float64. */
 function softmaxRows(logits: Float32Array, N: number, E: number): Float32Array {
@@ -68,6 +77,8 @@ export interface MoEWeights {
   w2: tf.Tensor2D; // [E·I, H]
   sharedW13?: tf.Tensor2D; // [H, 2·S]
   sharedW2?: tf.Tensor2D; // [S, H]
+  /** Decode only: the same experts in a kernel memory (decode-weights.ts), used for HOST_EXPERT_ROWS rows. */
+  host?: HostExperts;
 }
 
 export interface MoEOptions {
@@ -126,7 +137,10 @@ export function moeForward(x: tf.Tensor2D, w: MoEWeights, o: MoEOptions): MoERes
 
   let out: tf.Tensor2D;
   let aux: tf.Scalar | null = null;
-  if (fast) {
+  if (fast && w.host && N >= HOST_EXPERT_ROWS.min && N <= HOST_EXPERT_ROWS.max) {
+    // each row through its own k experts on the host: one download, one upload
+    out = tf.tensor2d(w.host.forward(x.dataSync() as Float32Array, experts, weights, k), [N, x.shape[1]]);
+  } else if (fast) {
     // gate expanded to every hidden unit of its expert: [N, E·I], zero for experts not chosen
     const gate = new Float32Array(N * E * I);
     for (let n = 0; n < N; n++) {
