@@ -205,6 +205,8 @@ export class Generation implements AsyncIterable<Step> {
       let logits = pre.logits;
       let ulogits: Float32Array | null = null;
       // CFG: the unconditional sequence is a second row of the same cache, so each step is one batch-2 step.
+      // Only the prefills' logits are guided here; a step's head takes the guided mix of its two rows
+      // (StepOptions.mixRows), so its logits come guided (inside an image) or conditional (outside).
       let utrack: PositionTracker | null = null;
       if (cfgScale !== 1 && this.uncondIds && this.uncondIds.length > 0) {
         utrack = new PositionTracker(vocab, gridOpt);
@@ -244,9 +246,11 @@ export class Generation implements AsyncIterable<Step> {
         const logprob = forcedId !== null ? forcedRaw : choice.logprob;
         const entries: PositionEntry[] = [track.next(tokenId)];
         if (utrack) entries.push(utrack.next(tokenId));
-        const s = model.stepBatch(cache, entries.map(() => tokenId), { capture, positions: metaOf(entries), hidden });
+        // the grammar has seen tokenId: insideImage now says whether the next choice is guided
+        const mixRows = utrack ? [grammar?.insideImage ? [cfgScale, 1 - cfgScale] : [1, 0]] : undefined;
+        const s = model.stepBatch(cache, entries.map(() => tokenId), { capture, positions: metaOf(entries), hidden, mixRows });
         logits = s.logits[0];
-        if (utrack) ulogits = s.logits[1];
+        ulogits = null;
         const e = entries[0];
         const step: Step = {
           index,

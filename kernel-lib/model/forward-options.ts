@@ -54,10 +54,17 @@ export interface StepOptions {
   positions?: PositionMeta;
   /** Hidden states of this step's rows (`rows` index the cache's sequences). */
   hidden?: HiddenRequest;
+  /**
+   * Logits of linear combinations of the rows instead of one per row: entry i holds B coefficients and
+   * logits[i] is the head of Σ_b c_b · finalNorm(h_b). The head is linear, so that is Σ_b c_b · logits_b
+   * up to float rounding, for one head row instead of B (CFG's u + γ(c − u) is [γ, 1 − γ]; the head is
+   * the widest product of a step, and at 2–4 rows the wasm backend runs it at the cost of 4).
+   */
+  mixRows?: readonly (readonly number[])[];
 }
 
 export interface BatchStepResult {
-  /** Next-token logits per sequence, each [V]. */
+  /** Next-token logits per sequence, each [V] (per entry of StepOptions.mixRows when given). */
   logits: Float32Array[];
   /** Per layer, B rows (row b = sequence b). Empty when capture is 'none'. */
   routing: LayerRouting[];

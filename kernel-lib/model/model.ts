@@ -282,6 +282,7 @@ export class MoEModel {
     const pos = cache.lengths.slice();
     for (const p of pos) if (p >= c.maxPositions) throw new Error(`step: position ${p} would exceed maxPositions ${c.maxPositions}`);
     const positions = positionsOf(o, B, 'step');
+    const mix = o.mixRows === undefined ? null : mixMatrix(o.mixRows, B);
     const hidden = o.hidden ? new HiddenCapture(o.hidden, c.numLayers, B) : undefined;
     cache.reserve(1);
     const call: ProjectionCall = { batch: B, seqLen: 1, start: pos, positions, cache };
@@ -318,7 +319,9 @@ export class MoEModel {
           hidden?.take(`blocks.${i}.hook_resid_post`, h);
         }
         if (hidden?.wants('final_norm')) hidden.take('final_norm', this.finalNorm(h));
-        const logits = dw ? tf.matMul(rmsNormUnit(h, c.rmsNormEps), dw.head) : this.headOf(this.finalNorm(h), false); // [B, V]
+        let z = dw ? rmsNormUnit(h, c.rmsNormEps) : this.finalNorm(h); // [B, H]
+        if (mix) z = tf.matMul(tf.tensor2d(mix, [mix.length / B, B]), z); // [M, H]
+        const logits = dw ? tf.matMul(z, dw.head) : this.headOf(z, false); // [B or M, V]
         flat = logits.dataSync() as Float32Array;
       });
     } catch (err) {
@@ -327,7 +330,7 @@ export class MoEModel {
     }
     cache.advance();
     const V = c.vocabSize;
-    const logits = Array.from({ length: B }, (_, b) => flat.subarray(b * V, (b + 1) * V));
+    const logits = Array.from({ length: flat.length / V }, (_, b) => flat.subarray(b * V, (b + 1) * V));
     return { logits, routing, ...(hidden ? { hidden: hidden.result() } : {}) };
   }
 
@@ -358,4 +361,18 @@ export class MoEModel {
     this.prepared?.dispose();
     this.prepared = null;
   }
+}
+
+/** StepOptions.mixRows as a row-major [M, B] matrix, checked. */
+function mixMatrix(rows: readonly (readonly number[])[], B: number): Float32Array {
+  if (!Array.isArray(rows) || rows.length === 0) throw new Error('step: mixRows must be a non-empty list of coefficient rows');
+  const out = new Float32Array(rows.length * B);
+  rows.forEach((r, i) => {
+    if (!Array.isArray(r) || r.length !== B) throw new Error(`step: mixRows[${i}] must hold ${B} coefficients (one per sequence), got ${Array.isArray(r) ? r.length : JSON.stringify(r)}`);
+    r.forEach((x, b) => {
+      if (typeof x !== 'number' || !Number.isFinite(x)) throw new Error(`step: mixRows[${i}][${b}] must be a finite number, got ${JSON.stringify(x)}`);
+      out[i * B + b] = x;
+    });
+  });
+  return out;
 }
