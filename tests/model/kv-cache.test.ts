@@ -54,6 +54,46 @@ describe.each([
     cache.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  // A step of 2–4 rows runs its experts in the host kernel (expert-kernel.ts), one row the dense TF.js
+  // path; mixRows gives the head of a combination of the rows (CFG's guided logits).
+  test('three sequences as one batch equal three batch-1 steps with the same routing, and mixRows equals the logits combined (≤ 1e-4); no leaks', () => {
+    const V = cfg.vocabSize;
+    const prompts = [randomIds(7, V, 21), randomIds(2, V, 22), randomIds(12, V, 23)];
+    const singles = prompts.map((p) => model.prefill(p, 'none').cache);
+    const batch = KvCache.stack(prompts.map((p) => model.prefill(p, 'none').cache));
+    const mixed = KvCache.stack(prompts.slice(0, 2).map((p) => model.prefill(p, 'none').cache));
+    const gamma = 3;
+    const ids0 = [1, 2, 3];
+    model.stepBatch(batch, ids0); // warm: the batched decode weights are made on first use
+    model.stepBatch(mixed, ids0.slice(0, 2), { mixRows: [[gamma, 1 - gamma], [0, 1]] });
+    singles.forEach((c, b) => model.step(c, ids0[b]));
+    const before = tf.memory().numTensors;
+    let worst = 0;
+    let worstMix = 0;
+    for (let i = 0; i < 10; i++) {
+      const ids = [(i * 7) % V, (i * 13 + 1) % V, (i * 3 + 2) % V];
+      const r = model.stepBatch(batch, ids);
+      const one = singles.map((c, b) => model.step(c, ids[b]));
+      one.forEach((s, b) => {
+        worst = Math.max(worst, maxAbsDiff(r.logits[b], s.logits));
+        for (let l = 0; l < cfg.numLayers; l++) {
+          expect(Array.from(r.routing[l].experts.subarray(b * cfg.topK, (b + 1) * cfg.topK))).toEqual(Array.from(s.routing[l].experts));
+        }
+      });
+      const m = model.stepBatch(mixed, ids.slice(0, 2), { mixRows: [[gamma, 1 - gamma], [0, 1]] });
+      expect(m.logits).toHaveLength(2);
+      const guided = Array.from(one[0].logits, (c, j) => one[1].logits[j] + gamma * (c - one[1].logits[j])); // float64
+      worstMix = Math.max(worstMix, maxAbsDiff(m.logits[0], guided), maxAbsDiff(m.logits[1], one[1].logits));
+    }
+    expect(worst).toBeLessThanOrEqual(1e-4);
+    expect(worstMix).toBeLessThanOrEqual(1e-4 * gamma);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => model.stepBatch(mixed, [1, 2], { mixRows: [[1, 0, 0]] })).toThrow('step: mixRows[0] must hold 2 coefficients (one per sequence), got 3');
+    expect(() => model.stepBatch(mixed, [1, 2], { mixRows: [[1, NaN]] })).toThrow('step: mixRows[0][1] must be a finite number, got null');
+    expect(() => model.stepBatch(mixed, [1, 2], { mixRows: [] })).toThrow('step: mixRows must be a non-empty list of coefficient rows');
+    for (const c of [...singles, batch, mixed]) c.dispose();
+  });
 });
 
 test('decode weights (gains folded) are rebuilt when a parameter changes, without leaking', async () => {
