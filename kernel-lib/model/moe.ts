@@ -7,7 +7,8 @@
  * broken by the LOWER expert index. The experts themselves are in `experts.ts`: for a few tokens (decode)
  * two dense 2-D matMuls over the stacked expert weights with non-chosen experts weighted by zero (gathering
  * the chosen experts' weights cost ~5 ms per layer on wasm, the dense form ~0.15 ms at batch 1); for many
- * tokens (training, prefill) the tokens grouped by expert on the host, k/E of the FLOPs. Both compute the
+ * tokens (training, prefill) the tokens grouped by expert on the host, k/E of the FLOPs; for a batched decode
+ * step of 2–4 rows (CFG) each row's own experts in a host SIMD kernel (`expert-kernel.ts`). All compute the
  * same sparse sum.
  */
 import * as tf from '@tensorflow/tfjs';
