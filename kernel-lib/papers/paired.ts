@@ -41,17 +41,30 @@ export function compare(a: SeedScores, b: SeedScores, what = 'compare'): Compari
   return { mean, standardError, items: keep.length, seeds: S, perSeed };
 }
 
+/**
+ * The three parts of the criterion "A is higher (lower) than B by more than 2 s.e., in every seed, with
+ * enough seeds", each on its own, so a verdict can say which failed in its own words.
+ */
+export function criterionParts(c: Comparison, minSeeds: number, direction: 'higher' | 'lower'): { margin: boolean; everySeed: boolean; enoughSeeds: boolean } {
+  const sign = direction === 'higher' ? 1 : -1;
+  return { margin: sign * c.mean > 2 * c.standardError, everySeed: c.perSeed.every((x) => sign * x > 0), enoughSeeds: c.seeds >= minSeeds };
+}
+
+const holds = (p: ReturnType<typeof criterionParts>) => p.margin && p.everySeed && p.enoughSeeds;
+
 /** A is lower than B: by more than 2 s.e., in every seed, with enough seeds. */
 export function lowerBy2se(c: Comparison, minSeeds: number): boolean {
-  return c.mean < -2 * c.standardError && c.perSeed.every((x) => x < 0) && c.seeds >= minSeeds;
+  return holds(criterionParts(c, minSeeds, 'lower'));
 }
 
 /** A is higher than B: by more than 2 s.e., in every seed, with enough seeds. */
 export function higherBy2se(c: Comparison, minSeeds: number): boolean {
-  return c.mean > 2 * c.standardError && c.perSeed.every((x) => x > 0) && c.seeds >= minSeeds;
+  return holds(criterionParts(c, minSeeds, 'higher'));
 }
 
-const f3 = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(3)}`;
+/** A difference with its sign and 3 decimals ("+0.012", "-0.040"): how the verdicts write means and seeds. */
+export const signed3 = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(3)}`;
+const f3 = signed3;
 
 /** "−0.041 ± 0.006 (s.e., 192 items, 3 seeds; per seed −0.04, −0.05, −0.03)" */
 export function describe(c: Comparison): string {
@@ -63,12 +76,11 @@ export function describe(c: Comparison): string {
  * ± 0.020 is not above 0 by more than 2 s.e.; 1 seed, 3 needed"); null when it is. A verdict's "why not".
  */
 export function whyNot(c: Comparison, minSeeds: number, direction: 'higher' | 'lower', what: string): string | null {
-  const ok = direction === 'higher' ? higherBy2se(c, minSeeds) : lowerBy2se(c, minSeeds);
-  if (ok) return null;
-  const sign = direction === 'higher' ? 1 : -1;
+  const p = criterionParts(c, minSeeds, direction);
+  if (holds(p)) return null;
   const why: string[] = [];
-  if (!(sign * c.mean > 2 * c.standardError)) why.push(`${f3(c.mean)} ± ${c.standardError.toFixed(3)} is not ${direction === 'higher' ? 'above' : 'below'} 0 by more than 2 s.e.`);
-  if (!c.perSeed.every((x) => sign * x > 0)) why.push(`not in every seed (per seed ${c.perSeed.map(f3).join(', ')})`);
-  if (c.seeds < minSeeds) why.push(`${c.seeds} seed${c.seeds === 1 ? '' : 's'}, ${minSeeds} needed`);
+  if (!p.margin) why.push(`${f3(c.mean)} ± ${c.standardError.toFixed(3)} is not ${direction === 'higher' ? 'above' : 'below'} 0 by more than 2 s.e.`);
+  if (!p.everySeed) why.push(`not in every seed (per seed ${c.perSeed.map(f3).join(', ')})`);
+  if (!p.enoughSeeds) why.push(`${c.seeds} seed${c.seeds === 1 ? '' : 's'}, ${minSeeds} needed`);
   return `${what}: ${why.join('; ')}`;
 }

@@ -23,7 +23,7 @@
  * Each verdict also lists, in `failed`, the parts of its criterion that did not hold (empty when it
  * reproduces): the notebook's "why not" column. Results files keep the five shared fields only.
  */
-import { compare as pairedCompare, describe } from '../paired';
+import { compare as pairedCompare, describe, signed3 as f3 } from '../paired';
 import type { Comparison, SeedScores } from '../paired';
 import type { Verdict } from '../verdict';
 import { spearman } from '../../util/stats';
@@ -40,7 +40,6 @@ export interface SizeKey {
   params: number;
 }
 
-const f3 = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(3)}`;
 const f2 = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(2)}` : 'undefined');
 
 /** Sorted by parameters; at least 2 sizes, no two with the same count. */
@@ -181,6 +180,3 @@ export function verdicts(n: Numbers): Array<Verdict & { failed: string[] }> {
   if (n.mutual) out.push(mutualVerdict(n.mutual.scores, n.mutual.size));
   return out;
 }
-
-/** "+0.012" style, for figure labels and notes. */
-export const signed = f3;

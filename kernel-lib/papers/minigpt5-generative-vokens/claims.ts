@@ -18,7 +18,7 @@
  * Each verdict also lists, in `failed`, the parts of its criterion that did not hold, in words (empty when it
  * reproduces), so the notebook can say plainly what did not reproduce and why.
  */
-import { compare, describe } from '../paired';
+import { compare, criterionParts, describe, signed3 as f3 } from '../paired';
 import type { Comparison, SeedScores } from '../paired';
 import type { Verdict } from '../verdict';
 
@@ -91,18 +91,19 @@ function imageDiffs(a: ImageScores, b: ImageScores, what: string): Record<'clipI
 const judged = (minSeeds: number) =>
   `paired over held-out items (per item the mean over seeds), more than 2 s.e. from zero, the same sign in every seed on its own, at least ${minSeeds} seeds per arm`;
 
-const f3 = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(3)}`;
-
 /** One part of a criterion: whether it held, and what failed when it did not. */
 type Part = { held: boolean; why: string[] };
 
-/** A − B above zero by more than 2 s.e., in every seed, with at least `minSeeds` seeds (papers/paired.ts higherBy2se), with what failed. */
+/**
+ * A − B above zero by more than 2 s.e., in every seed, with at least `minSeeds` seeds (papers/paired.ts
+ * criterionParts, as higherBy2se), with what failed: one entry per failed part, naming the seeds that fail.
+ */
 function above(c: Comparison, minSeeds: number, what: string): Part {
+  const p = criterionParts(c, minSeeds, 'higher');
   const why: string[] = [];
-  if (!(c.mean > 2 * c.standardError)) why.push(`${what}: ${f3(c.mean)} is not above 2 s.e. (${(2 * c.standardError).toFixed(3)})`);
-  const wrong = c.perSeed.flatMap((x, k) => (x > 0 ? [] : [`seed ${k} ${f3(x)}`]));
-  if (wrong.length > 0) why.push(`${what}: not above zero in every seed (${wrong.join(', ')})`);
-  if (c.seeds < minSeeds) why.push(`${what}: ${c.seeds} seed${c.seeds === 1 ? '' : 's'}, the criterion needs ${minSeeds}`);
+  if (!p.margin) why.push(`${what}: ${f3(c.mean)} is not above 2 s.e. (${(2 * c.standardError).toFixed(3)})`);
+  if (!p.everySeed) why.push(`${what}: not above zero in every seed (${c.perSeed.flatMap((x, k) => (x > 0 ? [] : [`seed ${k} ${f3(x)}`])).join(', ')})`);
+  if (!p.enoughSeeds) why.push(`${what}: ${c.seeds} seed${c.seeds === 1 ? '' : 's'}, the criterion needs ${minSeeds}`);
   return { held: why.length === 0, why };
 }
 

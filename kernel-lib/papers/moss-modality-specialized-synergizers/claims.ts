@@ -11,7 +11,7 @@
  * seed on its own (seed k of A against seed k of B: the same data order), and each arm has at least
  * `minSeeds` seeds (3: issue #13's "3 seeds for every verdict-bearing arm").
  */
-import { compare as pairedCompare, describe, lowerBy2se } from '../paired';
+import { compare as pairedCompare, describe, lowerBy2se, signed3 as f3 } from '../paired';
 import type { Comparison, SeedScores } from '../paired';
 import type { Verdict } from '../verdict';
 
@@ -50,7 +50,6 @@ export function compare(a: SeedScores, b: SeedScores, what = 'moss.compare'): Co
   return pairedCompare(a, b, what);
 }
 
-const f3 = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(3)}`;
 
 const judged = (minSeeds: number) =>
   `paired over held-out items (per item the mean over seeds), more than 2 s.e. from zero, the same sign in every seed on its own (seed k vs seed k), at least ${minSeeds} seeds per arm`;

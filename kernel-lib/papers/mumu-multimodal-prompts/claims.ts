@@ -13,7 +13,7 @@
  * `failed`, the parts of its criterion that did not hold (empty when it reproduces): the notebook's "why not";
  * results files keep the five shared fields only.
  */
-import { compare, describe, higherBy2se, lowerBy2se, whyNot } from '../paired';
+import { compare, describe, higherBy2se, lowerBy2se, signed3, whyNot } from '../paired';
 import type { Comparison, SeedScores } from '../paired';
 import { TOKENS_PER_CROP, TokensPerCrop } from './pooler';
 import { COPY_DISTANCE } from './evaluate';
@@ -95,7 +95,7 @@ export function verdicts(n: Numbers): MumuVerdict[] {
     };
     const id = per('identity');
     const ci = per('cropClipI');
-    const show = (x: ReturnType<typeof per>) => `64 − 1 tokens ${describe(x.ends)}; steps 4 − 1, 16 − 4, 64 − 16: ${x.steps.map((c) => `${c.mean >= 0 ? '+' : ''}${c.mean.toFixed(3)} ± ${c.standardError.toFixed(3)}`).join(', ')}`;
+    const show = (x: ReturnType<typeof per>) => `64 − 1 tokens ${describe(x.ends)}; steps 4 − 1, 16 − 4, 64 − 16: ${x.steps.map((c) => `${signed3(c.mean)} ± ${c.standardError.toFixed(3)}`).join(', ')}`;
     out.push({
       claim: 'Finding 1 (Fig. 5): more tokens per crop preserve more of the crop’s detail',
       paper: PAPER.finding1,
