@@ -15,9 +15,10 @@ import * as path from 'node:path';
 import type { SizePresetName } from '../../model/config';
 import { ArmGroup, liquidPlan, LiquidPlan } from './plan';
 import { runName } from './recipe';
-import { evalName, METRICS_FILE, readEvalFile, readRunMetrics, RunMetrics } from './run-metrics';
+import { evalName, METRICS_FILE, readEvalFile, readRunMetrics } from './run-metrics';
 import { readTextRecord } from './results';
 import { textDirIn } from './tools';
+import { checkTrainedRun, Placed } from '../run-places';
 
 /** The command that trains (or resumes, or finishes evaluating) one run. */
 export function trainCommand(arm: string, seed = 0): string {
@@ -52,18 +53,9 @@ export function wantedRuns(plan: LiquidPlan = liquidPlan()): WantedRun[] {
  */
 export function continuationProblem(dir: string, w: Pick<WantedRun, 'name' | 'arm' | 'seed'>): string | null {
   const again = trainCommand(w.arm, w.seed);
-  if (!fs.existsSync(dir)) return `${w.name} is not trained: ${dir} does not exist (${again})`;
-  if (!fs.existsSync(path.join(dir, METRICS_FILE))) {
-    return `${w.name} is not finished: ${dir} has no ${METRICS_FILE} (written when training ends); if it is still training, wait; if it was interrupted, run ${again} again to resume it`;
-  }
-  let m: RunMetrics;
-  try {
-    m = readRunMetrics(dir);
-  } catch (e) {
-    return `${w.name}: ${(e as Error).message}`;
-  }
-  if (m.name !== w.name) return `${dir} holds ${m.name}, not ${w.name}`;
-  if (m.stopped !== 'done') return `${w.name} stopped early (${m.stopped}); resume it with ${again}`;
+  const trained = checkTrainedRun(dir, w.name, again, readRunMetrics);
+  if (trained.problem !== null) return trained.problem;
+  const m = trained.metrics;
   const missing = m.evalSteps.filter((k) => !fs.existsSync(path.join(dir, evalName(k))));
   if (missing.length > 0 || m.probes.length !== m.evalSteps.length) {
     const what = missing.length > 0 ? `${missing.map(evalName).join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing` : `its ${METRICS_FILE} has no probes yet`;
@@ -91,15 +83,8 @@ export function textProblem(dir: string, w: Pick<WantedRun, 'name' | 'size'>): s
   return null;
 }
 
-/** A wanted run under a runs folder. */
-export interface RunPlace extends WantedRun {
-  dir: string;
-  /** finished; missing (no directory, or a text checkpoint without metrics); unfinished (started, not done). */
-  state: 'finished' | 'missing' | 'unfinished';
-  /** What is missing (null when finished). */
-  problem: string | null;
-  command: string;
-}
+/** A wanted run under a runs folder; missing: no directory, or a text checkpoint without metrics. */
+export type RunPlace = Placed<WantedRun>;
 
 /** Each wanted run's directory under `runsDir` and its state (see the file comment). */
 export function placeRuns(runsDir: string, wanted: readonly WantedRun[] = wantedRuns()): RunPlace[] {

@@ -10,16 +10,10 @@ import { findArm, liquidPlan, LiquidPlan } from './plan';
 import { pretrainSize, trainContinuation } from './recipe';
 import { placeRuns, RunPlace } from './run-places';
 import type { LiquidTools } from './tools';
+import { TrainMissingCommon, trainUnfinished } from '../run-places';
 
-export interface TrainMissingOptions {
-  /** The run directory of a run (its resumable snapshots). */
-  runDirOf: (run: string) => string;
+export interface TrainMissingOptions extends TrainMissingCommon<RunPlace, TrainEvent> {
   plan?: LiquidPlan;
-  /** Called before each run is trained (its place, its index among those to train, their count). */
-  onRun?: (p: RunPlace, index: number, total: number) => void;
-  onProgress?: (e: TrainEvent) => void;
-  log?: (s: string) => void;
-  signal?: AbortSignal;
   /** Snapshot and evaluation spacing (default the plan's; tests shrink them). */
   checkpointEvery?: number;
   evalPoints?: number;
@@ -28,15 +22,13 @@ export interface TrainMissingOptions {
 /** Trains the runs among `places` that are not finished (see the file comment); returns the places afterwards. */
 export async function trainMissing(places: readonly RunPlace[], runsDir: string, tools: LiquidTools, o: TrainMissingOptions): Promise<RunPlace[]> {
   const plan = o.plan ?? liquidPlan();
-  // text checkpoints first: the continuations of a size start from its text checkpoint
-  const todo = [...places.filter((p) => p.state !== 'finished' && p.kind === 'pretrain'), ...places.filter((p) => p.state !== 'finished' && p.kind === 'continue')];
-  for (const [i, p] of todo.entries()) {
-    if (o.signal?.aborted) break;
-    o.onRun?.(p, i, todo.length);
-    const places = { outDir: p.dir, runDir: o.runDirOf(p.name), onProgress: o.onProgress, signal: o.signal, log: o.log };
+  const train = async (p: RunPlace) => {
+    const runPlaces = { outDir: p.dir, runDir: o.runDirOf(p.name), onProgress: o.onProgress, signal: o.signal, log: o.log };
     const found = findArm(p.arm, plan);
-    if (found.kind === 'pretrain') await pretrainSize(found.arm, tools, places);
-    else await trainContinuation(found.arm, tools, { ...places, seed: p.seed, checkpointEvery: o.checkpointEvery, evalPoints: o.evalPoints });
-  }
+    if (found.kind === 'pretrain') await pretrainSize(found.arm, tools, runPlaces);
+    else await trainContinuation(found.arm, tools, { ...runPlaces, seed: p.seed, checkpointEvery: o.checkpointEvery, evalPoints: o.evalPoints });
+  };
+  // text checkpoints first: the continuations of a size start from its text checkpoint
+  await trainUnfinished(places, o, train, (p) => p.kind === 'pretrain');
   return placeRuns(runsDir, places);
 }

@@ -14,8 +14,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Arm, Stage, TABLE5_ARMS, TABLE7_ARMS } from './arms';
 import { runName } from './recipe';
-import { METRICS_FILE, readRunMetrics, RunMetrics } from './run-metrics';
+import { readRunMetrics } from './run-metrics';
 import { EVAL_FILE, readEval } from './eval-file';
+import { checkTrainedRun, Placed } from '../run-places';
 
 /** The folder of .cache (and of data/checkpoints) that holds one directory per run. */
 export const RUNS_FOLDER = 'minigpt5';
@@ -53,23 +54,11 @@ export function wantedRuns(seeds: readonly number[] = SEEDS): WantedRun[] {
  */
 export function runProblem(dir: string, w: WantedRun, runDir?: string): string | null {
   const again = trainCommand(w.stage, w.arm, w.seed);
-  if (!fs.existsSync(dir)) {
-    if (runDir !== undefined && fs.existsSync(runDir)) {
-      return `${w.name} is not finished: ${runDir} holds its snapshots but ${dir} does not exist yet (written when training ends); if it is still training, wait; if it was interrupted, run ${again} again to resume it`;
-    }
-    return `${w.name} is not trained: ${dir} does not exist (${again})`;
+  if (!fs.existsSync(dir) && runDir !== undefined && fs.existsSync(runDir)) {
+    return `${w.name} is not finished: ${runDir} holds its snapshots but ${dir} does not exist yet (written when training ends); if it is still training, wait; if it was interrupted, run ${again} again to resume it`;
   }
-  if (!fs.existsSync(path.join(dir, METRICS_FILE))) {
-    return `${w.name} is not finished: ${dir} has no ${METRICS_FILE} (written when training ends); if it is still training, wait; if it was interrupted, run ${again} again to resume it`;
-  }
-  let m: RunMetrics;
-  try {
-    m = readRunMetrics(dir);
-  } catch (e) {
-    return `${w.name}: ${(e as Error).message}`;
-  }
-  if (m.name !== w.name) return `${dir} holds ${m.name}, not ${w.name}`;
-  if (m.stopped !== 'done') return `${w.name} stopped early (${m.stopped}); resume it with ${again}`;
+  const trained = checkTrainedRun(dir, w.name, again, readRunMetrics);
+  if (trained.problem !== null) return trained.problem;
   if (!fs.existsSync(path.join(dir, EVAL_FILE))) {
     return `${w.name} is trained but not evaluated: ${dir} has no ${EVAL_FILE} (its held-out scores, written after training); if its evaluation is running, wait; otherwise run ${again} again to finish it`;
   }
@@ -82,15 +71,8 @@ export function runProblem(dir: string, w: WantedRun, runDir?: string): string |
   return null;
 }
 
-/** A wanted run under a runs folder. */
-export interface RunPlace extends WantedRun {
-  dir: string;
-  /** finished; missing (no directory, no run directory); unfinished (started, not done or not evaluated). */
-  state: 'finished' | 'missing' | 'unfinished';
-  /** What is missing (null when finished). */
-  problem: string | null;
-  command: string;
-}
+/** A wanted run under a runs folder; missing: neither its directory nor its run directory is there. */
+export type RunPlace = Placed<WantedRun>;
 
 /**
  * Each wanted run's directory under `runsDir` and its state (see the file comment); `runDirOf` names a run's

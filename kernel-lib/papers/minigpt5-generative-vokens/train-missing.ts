@@ -10,26 +10,17 @@ import { runName } from './recipe';
 import { placeRuns, RunPlace } from './run-places';
 import { trainStage, RecipeOptions } from './shipped';
 import type { StageEvent } from './stage';
+import { TrainMissingCommon, trainUnfinished } from '../run-places';
 
-export interface TrainMissingOptions {
+export interface TrainMissingOptions extends TrainMissingCommon<RunPlace, StageEvent> {
   /** The shipped parts and recipe settings every run shares (base LM, decoder, VQ-VAE, data, steps, eval sizes, …). */
   recipe: Omit<RecipeOptions, 'stage' | 'arm' | 'seed' | 'outDir' | 'runDir' | 'stage1Dir' | 'onProgress' | 'log' | 'signal'>;
-  /** The run directory of a run (its resumable snapshots). */
-  runDirOf: (run: string) => string;
-  /** Called before each run is trained (its place, its index among those to train, their count). */
-  onRun?: (p: RunPlace, index: number, total: number) => void;
-  onProgress?: (e: StageEvent) => void;
-  log?: (s: string) => void;
-  signal?: AbortSignal;
 }
 
 /** Trains the runs among `places` that are not finished (see the file comment); returns the places afterwards. */
 export async function trainMissing(places: readonly RunPlace[], runsDir: string, o: TrainMissingOptions): Promise<RunPlace[]> {
-  const todo = [...places.filter((p) => p.state !== 'finished' && p.stage === 1), ...places.filter((p) => p.state !== 'finished' && p.stage === 2)];
-  for (const [i, p] of todo.entries()) {
-    if (o.signal?.aborted) break;
-    o.onRun?.(p, i, todo.length);
-    await trainStage({
+  const train = (p: RunPlace) =>
+    trainStage({
       ...o.recipe,
       stage: p.stage,
       arm: p.arm,
@@ -41,6 +32,6 @@ export async function trainMissing(places: readonly RunPlace[], runsDir: string,
       log: o.log,
       signal: o.signal,
     });
-  }
+  await trainUnfinished(places, o, train, (p) => p.stage === 1);
   return placeRuns(runsDir, places, o.runDirOf);
 }

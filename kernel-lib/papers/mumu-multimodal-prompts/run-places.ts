@@ -14,8 +14,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Arm, runName, VERDICT_RUNS } from './arms';
 import type { TokensPerCrop } from './pooler';
-import { METRICS_FILE, readRunMetrics, RunMetrics } from './run-metrics';
+import { readRunMetrics } from './run-metrics';
 import { readHeldOutScores, SCORES_FILE } from './scores';
+import { checkTrainedRun, Placed } from '../run-places';
 
 /** Seeds of every wanted run (issue #17: 3 seeds where a run is ≤ 15 min). */
 export const SEEDS = [0, 1, 2] as const;
@@ -55,23 +56,11 @@ export function runDirIn(runsDir: string, run: string): string {
  */
 export function runProblem(dir: string, w: WantedRun, runDir?: string): string | null {
   const again = trainCommand(w);
-  if (!fs.existsSync(dir)) {
-    if (runDir !== undefined && fs.existsSync(runDir)) {
-      return `${w.name} is not finished: ${runDir} holds its snapshots, ${dir} is written when training ends; if it is still training, wait; if it was interrupted, run ${again} again to resume it`;
-    }
-    return `${w.name} is not trained: ${dir} does not exist (${again})`;
+  if (!fs.existsSync(dir) && runDir !== undefined && fs.existsSync(runDir)) {
+    return `${w.name} is not finished: ${runDir} holds its snapshots, ${dir} is written when training ends; if it is still training, wait; if it was interrupted, run ${again} again to resume it`;
   }
-  if (!fs.existsSync(path.join(dir, METRICS_FILE))) {
-    return `${w.name} is not finished: ${dir} has no ${METRICS_FILE} (written when training ends); if it is still training, wait; if it was interrupted, run ${again} again to resume it`;
-  }
-  let m: RunMetrics;
-  try {
-    m = readRunMetrics(dir);
-  } catch (e) {
-    return `${w.name}: ${(e as Error).message}`;
-  }
-  if (m.name !== w.name) return `${dir} holds ${m.name}, not ${w.name}`;
-  if (m.stopped !== 'done') return `${w.name} stopped early (${m.stopped}); resume it with ${again}`;
+  const trained = checkTrainedRun(dir, w.name, again, readRunMetrics);
+  if (trained.problem !== null) return trained.problem;
   if (!fs.existsSync(path.join(dir, SCORES_FILE))) {
     return `${w.name} is trained but not scored: ${dir} has no ${SCORES_FILE} (the held-out prompts' scores); if it is being scored, wait; otherwise run ${again} again to score it`;
   }
@@ -84,15 +73,8 @@ export function runProblem(dir: string, w: WantedRun, runDir?: string): string |
   return null;
 }
 
-/** A wanted run under a runs folder. */
-export interface RunPlace extends WantedRun {
-  dir: string;
-  /** finished; missing (neither output nor run directory); unfinished (started, not trained to the end or not scored). */
-  state: 'finished' | 'missing' | 'unfinished';
-  /** What is missing (null when finished). */
-  problem: string | null;
-  command: string;
-}
+/** A wanted run under a runs folder; missing: neither its output nor its run directory is there. */
+export type RunPlace = Placed<WantedRun>;
 
 /** Each wanted run's directory under `runsDir` and its state (see the file comment); `runDirOf` says where a run's snapshots are. */
 export function placeRuns(runsDir: string, wanted: readonly WantedRun[] = wantedRuns(), runDirOf: (run: string) => string = (r) => runDirIn(runsDir, r)): RunPlace[] {

@@ -18,6 +18,7 @@ import { placeRuns, RunPlace } from './run-places';
 import { HeldOutScores, scoreRun } from './scores';
 import { trainMumu } from './shipped';
 import type { MumuTools } from './tools';
+import { TrainMissingCommon, trainUnfinished } from '../run-places';
 
 /** Recipe settings a run may change (default: the recipe's). */
 export interface RunSettings {
@@ -74,15 +75,8 @@ export async function trainRun(w: { arm: Arm; tokensPerCrop: TokensPerCrop | nul
   return { metrics, scores };
 }
 
-export interface TrainMissingOptions extends RunSettings {
-  /** The run directory of a run (its resumable snapshots). */
-  runDirOf: (run: string) => string;
-  /** Called before each run is trained (its place, its index among those to train, their count). */
-  onRun?: (p: RunPlace, index: number, total: number) => void;
-  onProgress?: (e: MumuEvent) => void;
+export interface TrainMissingOptions extends RunSettings, TrainMissingCommon<RunPlace, MumuEvent> {
   onScore?: (done: number, total: number) => void;
-  log?: (s: string) => void;
-  signal?: AbortSignal;
 }
 
 /**
@@ -91,11 +85,6 @@ export interface TrainMissingOptions extends RunSettings {
  * runs are left as they are. Returns the places afterwards.
  */
 export async function trainMissing(places: readonly RunPlace[], runsDir: string, tools: MumuTools, o: TrainMissingOptions): Promise<RunPlace[]> {
-  const todo = places.filter((p) => p.state !== 'finished');
-  for (const [i, p] of todo.entries()) {
-    if (o.signal?.aborted) break;
-    o.onRun?.(p, i, todo.length);
-    await trainRun(p, tools, { ...o, outDir: p.dir, runDir: o.runDirOf(p.name) });
-  }
+  await trainUnfinished(places, o, (p) => trainRun(p, tools, { ...o, outDir: p.dir, runDir: o.runDirOf(p.name) }));
   return placeRuns(runsDir, places, o.runDirOf);
 }
