@@ -22,18 +22,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readSafetensors } from '../../checkpoint';
-import { writeDirAtomic } from '../../checkpoint/files';
 import type { SizePresetName } from '../../model/config';
 import { countParams } from '../../model/params';
 import { liquidPlan, LiquidPlan, sizeConfig, unifiedVocab } from './plan';
 import { runName } from './recipe';
 import { checkpointName, evalName, METRICS_FILE, readRunMetrics } from './run-metrics';
-import { placeRuns, WantedRun, wantedRuns } from './run-places';
+import { placeRuns, RunPlace, wantedRuns } from './run-places';
 import { RUNS_FOLDER } from './tools';
+import { checkBudget, filesBytes, pickRuns, prepareShipments, requireRunsFolder, SHIPPED_FILE, ShipRecordBase, writeShipments } from '../ship';
 
-export { RUNS_FOLDER as SHIPPED_FOLDER };
-/** What shipping writes beside a run's files. */
-export const SHIPPED_FILE = 'shipped.json';
+export { RUNS_FOLDER as SHIPPED_FOLDER, SHIPPED_FILE };
 /** The issue's limit for all Liquid checkpoints together. */
 export const SHIP_MAX_CHECKPOINT_BYTES = 40 * 2 ** 20;
 /** What a checkpoint directory holds (checkpoint/: Session.save). */
@@ -58,21 +56,12 @@ export function checkpointEstimate(plan: LiquidPlan, o: { textVocab: number; num
 }
 
 /** shipped.json of one shipped run. */
-export interface ShipRecord {
-  run: string;
-  /** Paths relative to the run's shipped directory. */
-  files: string[];
+export interface ShipRecord extends ShipRecordBase {
   /** The live checkpoint that shipped with it (float16), or null. */
   checkpoint: { step: number; dir: string; bytes: number } | null;
 }
 
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
-
-function dirBytes(dir: string): number {
-  let n = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? dirBytes(path.join(dir, e.name)) : fs.statSync(path.join(dir, e.name)).size;
-  return n;
-}
 
 /** The final checkpoint of a finished run in `dir`, checked: every file there, every tensor float16. */
 function finalCheckpoint(dir: string, name: string, steps: number, again: string): { rel: string; bytes: number } {
@@ -109,24 +98,11 @@ export interface ShipOptions {
 
 /** Ships runs from `from` into `to` (see the file comment). Nothing is written when any check fails. */
 export function shipRuns(o: ShipOptions): ShipRunsResult {
-  if (!fs.existsSync(o.from)) throw new Error(`liquid.shipRuns: ${o.from} does not exist (the runs' folder: npm run train:liquid writes .cache/liquid/<run>/)`);
+  requireRunsFolder(o.from, 'liquid');
   const plan = o.plan ?? liquidPlan();
-  const all = wantedRuns(plan);
-  let wanted: WantedRun[] = all;
-  if (o.runs) {
-    const unknown = o.runs.filter((r) => !all.some((w) => w.name === r));
-    if (unknown.length > 0) throw new Error(`liquid.shipRuns: unknown run ${unknown.map((r) => `'${r}'`).join(', ')}; runs are ${all.map((w) => w.name).join(', ')}`);
-    wanted = all.filter((w) => o.runs?.includes(w.name));
-  }
+  const wanted = pickRuns(wantedRuns(plan), o.runs, 'liquid');
   const live = new Set(liveRuns(plan));
-  const out: ShipRunsResult = { shipped: [], skipped: [], checkpointBytes: 0 };
-  const todo: Array<{ name: string; content: Map<string, Uint8Array | string>; record: ShipRecord }> = [];
-  for (const p of placeRuns(o.from, wanted)) {
-    if (p.problem !== null) {
-      if (o.runs) throw new Error(`liquid.shipRuns: ${p.problem}`);
-      out.skipped.push({ run: p.name, reason: p.problem });
-      continue;
-    }
+  const { todo, skipped } = prepareShipments<RunPlace, ShipRecord>(placeRuns(o.from, wanted), { paper: 'liquid', strict: o.runs !== undefined }, (p) => {
     const read = (f: string) => fs.readFileSync(path.join(p.dir, f));
     const content = new Map<string, Uint8Array | string>([[METRICS_FILE, read(METRICS_FILE)]]);
     let checkpoint: ShipRecord['checkpoint'] = null;
@@ -139,28 +115,17 @@ export function shipRuns(o: ShipOptions): ShipRunsResult {
         checkpoint = { step: m.steps, dir: c.rel, bytes: c.bytes };
       }
     }
-    const record: ShipRecord = { run: p.name, files: [...content.keys()], checkpoint };
-    content.set(SHIPPED_FILE, `${JSON.stringify(record, null, 1)}\n`);
-    todo.push({ name: p.name, content, record });
-  }
+    return { content, extra: { checkpoint } };
+  });
   // the budget: the new checkpoints with those already shipped in runs this call does not replace
-  const replacing = new Set(todo.map((t) => t.name));
-  const kept = fs.existsSync(o.to)
-    ? fs.readdirSync(o.to, { withFileTypes: true }).filter((e) => e.isDirectory() && !replacing.has(e.name) && fs.existsSync(path.join(o.to, e.name, 'checkpoints')))
-        .map((e) => ({ run: e.name, bytes: dirBytes(path.join(o.to, e.name, 'checkpoints')) }))
-    : [];
-  const adding = todo.filter((t) => t.record.checkpoint).map((t) => ({ run: t.name, bytes: (t.record.checkpoint as NonNullable<ShipRecord['checkpoint']>).bytes }));
-  const parts = [...kept, ...adding];
-  const total = parts.reduce((s, x) => s + x.bytes, 0);
-  const max = o.maxCheckpointBytes ?? SHIP_MAX_CHECKPOINT_BYTES;
-  if (total > max) {
-    throw new Error(`liquid.shipRuns: the Liquid checkpoints would take ${mb(total)} (${parts.map((x) => `${x.run} ${mb(x.bytes)}`).join(', ')}), over the ${mb(max)} they may take together; nothing was shipped`);
-  }
-  for (const t of todo) {
-    writeDirAtomic(path.join(o.to, t.name), t.content);
-    out.shipped.push(t.record);
-    o.log?.(`shipped ${t.name}${t.record.checkpoint ? ` with its final checkpoint (step ${t.record.checkpoint.step}, ${mb(t.record.checkpoint.bytes)} float16)` : ''}`);
-  }
-  out.checkpointBytes = total;
-  return out;
+  const checkpointBytes = checkBudget(o.to, todo, {
+    paper: 'liquid',
+    what: 'the Liquid checkpoints',
+    max: o.maxCheckpointBytes ?? SHIP_MAX_CHECKPOINT_BYTES,
+    mb,
+    shipped: (dir) => (fs.existsSync(path.join(dir, 'checkpoints')) ? filesBytes(path.join(dir, 'checkpoints')) : null),
+    adding: (r) => r.checkpoint?.bytes ?? null,
+  });
+  const shipped = writeShipments(o.to, todo, o.log, (r) => (r.checkpoint ? ` with its final checkpoint (step ${r.checkpoint.step}, ${mb(r.checkpoint.bytes)} float16)` : ''));
+  return { shipped, skipped, checkpointBytes };
 }

@@ -17,30 +17,25 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { encodeSafetensors, readSafetensors, roundToFloat16 } from '../../checkpoint';
+import { readSafetensors } from '../../checkpoint';
 import type { SafetensorsContents } from '../../checkpoint/safetensors';
-import { writeDirAtomic } from '../../checkpoint/files';
 import { PEFT_CONFIG, PEFT_WEIGHTS } from '../../adapters/peft';
 import { mapperFiles, MAPPER_WEIGHTS_FILE, readMapper } from './mapper';
 import { runName } from './recipe';
 import { ADAPTER_DIR, MAPPER_DIR, METRICS_FILE, readRunMetrics } from './run-metrics';
 import { VOKENS_FILE } from './vokens';
 import { EVAL_FILE } from './eval-file';
-import { placeRuns, RUNS_FOLDER, WantedRun, wantedRuns } from './run-places';
+import { placeRuns, RunPlace, RUNS_FOLDER, WantedRun, wantedRuns } from './run-places';
+import { float16Safetensors, pickRuns, prepareShipments, requireRunsFolder, SHIPPED_FILE, ShipRecordBase, writeShipments } from '../ship';
 
-export { RUNS_FOLDER as SHIPPED_FOLDER };
-/** What shipping writes beside a run's files. */
-export const SHIPPED_FILE = 'shipped.json';
+export { RUNS_FOLDER as SHIPPED_FOLDER, SHIPPED_FILE };
 /** The issue's limit for one shipped weight file (voken rows, mapper, LoRA). */
 export const SHIP_MAX_FILE_BYTES = 15 * 2 ** 20;
 /** The runs whose weights ship: the full arm's two stages at seed 0 (the live generation, strips and routing). */
 export const LIVE_RUNS: readonly string[] = [runName(1, 'full', 0), runName(2, 'full', 0)];
 
 /** shipped.json of one shipped run. */
-export interface ShipRecord {
-  run: string;
-  /** Paths relative to the run's shipped directory. */
-  files: string[];
+export interface ShipRecord extends ShipRecordBase {
   /** Each weight file shipped (float16): its bytes, the dtype it was trained in, the largest |w − float16(w)|. */
   weights: Array<{ file: string; bytes: number; from: string; maxRoundingError: number }>;
 }
@@ -67,20 +62,6 @@ export interface ShipOptions {
 
 const mb = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(2)} MB` : `${(b / 1024).toFixed(1)} KB`);
 
-/** A safetensors file's tensors stored float16 (names, shapes and metadata kept), with its largest rounding. */
-function toFloat16(st: SafetensorsContents, file: string, run: string): { bytes: Uint8Array; from: string; maxRoundingError: number } {
-  let maxErr = 0;
-  for (const [name, t] of st.tensors) {
-    const half = roundToFloat16(t.data);
-    for (let i = 0; i < half.length; i++) {
-      if (!Number.isFinite(half[i])) throw new Error(`minigpt5.shipRuns: ${run}: tensor "${name}" of ${file} has a value (${t.data[i]}) that float16 cannot hold`);
-      maxErr = Math.max(maxErr, Math.abs(half[i] - t.data[i]));
-    }
-  }
-  const from = [...new Set([...st.tensors.values()].map((t) => t.dtype))].join('+') || 'none';
-  return { bytes: encodeSafetensors([...st.tensors].map(([n, t]) => [n, { shape: t.shape, data: t.data }]), { dtype: 'F16', metadata: st.metadata ?? undefined }, file), from, maxRoundingError: maxErr };
-}
-
 /** The live run's weights as float16 files (relative path → bytes), each checked against the budget. */
 function liveWeights(dir: string, w: WantedRun, command: string, max: number): { files: Map<string, Uint8Array | string>; weights: ShipRecord['weights'] } {
   const m = readRunMetrics(dir);
@@ -90,7 +71,7 @@ function liveWeights(dir: string, w: WantedRun, command: string, max: number): {
     if (!fs.existsSync(path.join(dir, rel))) throw new Error(`minigpt5.shipRuns: ${w.name} has ${METRICS_FILE} but no ${rel} (${dir}); its output is incomplete: train it again with ${command} --fresh`);
   };
   const add = (rel: string, st: SafetensorsContents) => {
-    const h = toFloat16(st, path.join(dir, rel), w.name);
+    const h = float16Safetensors(st, path.join(dir, rel), `minigpt5.shipRuns: ${w.name}`, path.join(dir, rel));
     if (h.bytes.length > max) throw new Error(`minigpt5.shipRuns: ${w.name}'s ${rel} is ${mb(h.bytes.length)} in float16, over the ${mb(max)} a shipped weight file may take; nothing was shipped`);
     files.set(rel, h.bytes);
     weights.push({ file: rel, bytes: h.bytes.length, from: h.from, maxRoundingError: h.maxRoundingError });
@@ -115,23 +96,10 @@ function liveWeights(dir: string, w: WantedRun, command: string, max: number): {
 
 /** Ships runs from `from` into `to` (see the file comment). Nothing is written when any check fails. */
 export function shipRuns(o: ShipOptions): ShipRunsResult {
-  if (!fs.existsSync(o.from)) throw new Error(`minigpt5.shipRuns: ${o.from} does not exist (the runs' folder: npm run train:minigpt5 writes .cache/minigpt5/<run>/)`);
-  const all = wantedRuns(o.seeds);
-  let wanted: WantedRun[] = all;
-  if (o.runs) {
-    const unknown = o.runs.filter((r) => !all.some((w) => w.name === r));
-    if (unknown.length > 0) throw new Error(`minigpt5.shipRuns: unknown run ${unknown.map((r) => `'${r}'`).join(', ')}; runs are ${all.map((w) => w.name).join(', ')}`);
-    wanted = all.filter((w) => o.runs?.includes(w.name));
-  }
+  requireRunsFolder(o.from, 'minigpt5');
+  const wanted = pickRuns(wantedRuns(o.seeds), o.runs, 'minigpt5');
   const max = o.maxFileBytes ?? SHIP_MAX_FILE_BYTES;
-  const out: ShipRunsResult = { shipped: [], skipped: [] };
-  const todo: Array<{ name: string; content: Map<string, Uint8Array | string>; record: ShipRecord }> = [];
-  for (const p of placeRuns(o.from, wanted)) {
-    if (p.problem !== null) {
-      if (o.runs) throw new Error(`minigpt5.shipRuns: ${p.problem}`);
-      out.skipped.push({ run: p.name, reason: p.problem });
-      continue;
-    }
+  const { todo, skipped } = prepareShipments<RunPlace, ShipRecord>(placeRuns(o.from, wanted), { paper: 'minigpt5', strict: o.runs !== undefined }, (p) => {
     const content = new Map<string, Uint8Array | string>([METRICS_FILE, EVAL_FILE].map((f) => [f, fs.readFileSync(path.join(p.dir, f))]));
     let weights: ShipRecord['weights'] = [];
     if (LIVE_RUNS.includes(p.name)) {
@@ -139,14 +107,8 @@ export function shipRuns(o: ShipOptions): ShipRunsResult {
       for (const [f, b] of live.files) content.set(f, b);
       weights = live.weights;
     }
-    const record: ShipRecord = { run: p.name, files: [...content.keys()], weights };
-    content.set(SHIPPED_FILE, `${JSON.stringify(record, null, 1)}\n`);
-    todo.push({ name: p.name, content, record });
-  }
-  for (const t of todo) {
-    writeDirAtomic(path.join(o.to, t.name), t.content);
-    out.shipped.push(t.record);
-    o.log?.(`shipped ${t.name}${t.record.weights.length > 0 ? ` with its weights (${t.record.weights.map((x) => `${x.file} ${mb(x.bytes)}`).join(', ')}; float16)` : ''}`);
-  }
-  return out;
+    return { content, extra: { weights } };
+  });
+  const shipped = writeShipments(o.to, todo, o.log, (r) => (r.weights.length > 0 ? ` with its weights (${r.weights.map((x) => `${x.file} ${mb(x.bytes)}`).join(', ')}; float16)` : ''));
+  return { shipped, skipped };
 }

@@ -18,19 +18,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readSafetensors, encodeSafetensors } from '../../checkpoint/safetensors';
-import { roundToFloat16 } from '../../checkpoint/float16';
-import { writeDirAtomic } from '../../checkpoint/files';
-import type { HostTensor } from '../../model/params';
+import { readSafetensors } from '../../checkpoint/safetensors';
 import { runName } from './arms';
 import { METRICS_FILE, readRunMetrics, RunMetrics } from './run-metrics';
-import { placeRuns, RUN_SETS, WantedRun, wantedRuns } from './run-places';
+import { placeRuns, RunPlace, RUN_SETS, WantedRun, wantedRuns } from './run-places';
 import { SCORES_FILE } from './scores';
+import { checkBudget, filesBytes, float16Safetensors, pickRuns, prepareShipments, requireRunsFolder, SHIPPED_FILE, ShipRecordBase, writeShipments } from '../ship';
 
+export { SHIPPED_FILE };
 /** The folder (of .cache, or of data/checkpoints once shipped) that holds one directory per run. */
 export const RUNS_FOLDER = 'mumu';
-/** What shipping writes beside a run's files. */
-export const SHIPPED_FILE = 'shipped.json';
 /** The issue's limit for every shipped MUMU weight together (float16). */
 export const SHIP_MAX_WEIGHT_BYTES = 15 * 2 ** 20;
 
@@ -38,10 +35,7 @@ export const SHIP_MAX_WEIGHT_BYTES = 15 * 2 ** 20;
 export const LIVE_RUNS: readonly string[] = RUN_SETS.filter((s) => s.arm !== 'decoder-full').map((s) => runName(s.arm, s.tokensPerCrop, 0));
 
 /** shipped.json of one shipped run. */
-export interface ShipRecord {
-  run: string;
-  /** Paths relative to the run's shipped directory. */
-  files: string[];
+export interface ShipRecord extends ShipRecordBase {
   /** The float16 weights that shipped with it, or null. */
   weights: { bytes: number; maxRoundingError: number } | null;
 }
@@ -72,35 +66,13 @@ function float16Weights(dir: string, m: RunMetrics, command: string): { files: M
         files.set(`${rel}/${f}`, fs.readFileSync(file));
         continue;
       }
-      const st = readSafetensors(file);
-      const tensors: Array<[string, HostTensor]> = [];
-      for (const [name, t] of st.tensors) {
-        const half = roundToFloat16(t.data);
-        for (let i = 0; i < half.length; i++) {
-          if (!Number.isFinite(half[i])) throw new Error(`mumu.shipRuns: ${m.name}: tensor "${name}" of ${rel}/${f} has a value (${t.data[i]}) that float16 cannot hold`);
-          maxErr = Math.max(maxErr, Math.abs(half[i] - t.data[i]));
-        }
-        tensors.push([name, { shape: t.shape, data: t.data }]);
-      }
-      const out = encodeSafetensors(tensors, { dtype: 'F16', ...(st.metadata ? { metadata: st.metadata } : {}) }, file);
-      files.set(`${rel}/${f}`, out);
-      bytes += out.length;
+      const h = float16Safetensors(readSafetensors(file), file, `mumu.shipRuns: ${m.name}`, `${rel}/${f}`);
+      maxErr = Math.max(maxErr, h.maxRoundingError);
+      files.set(`${rel}/${f}`, h.bytes);
+      bytes += h.bytes.length;
     }
   }
   return { files, bytes, maxRoundingError: maxErr };
-}
-
-/** Bytes of the safetensors files of a shipped run's weights (for the budget). */
-function shippedWeightBytes(dir: string): number {
-  let n = 0;
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(path.join(d, e.name));
-      else if (e.name.endsWith('.safetensors')) n += fs.statSync(path.join(d, e.name)).size;
-    }
-  };
-  walk(dir);
-  return n;
 }
 
 export interface ShipRunsResult {
@@ -127,22 +99,9 @@ export interface ShipOptions {
 
 /** Ships runs from `from` into `to` (see the file comment). Nothing is written when any check fails. */
 export function shipRuns(o: ShipOptions): ShipRunsResult {
-  if (!fs.existsSync(o.from)) throw new Error(`mumu.shipRuns: ${o.from} does not exist (the runs' folder: npm run train:mumu writes .cache/mumu/<run>/)`);
-  const all = o.wanted ?? wantedRuns();
-  let wanted: readonly WantedRun[] = all;
-  if (o.runs) {
-    const unknown = o.runs.filter((r) => !all.some((w) => w.name === r));
-    if (unknown.length > 0) throw new Error(`mumu.shipRuns: unknown run ${unknown.map((r) => `'${r}'`).join(', ')}; runs are ${all.map((w) => w.name).join(', ')}`);
-    wanted = all.filter((w) => o.runs?.includes(w.name));
-  }
-  const out: ShipRunsResult = { shipped: [], skipped: [], weightBytes: 0 };
-  const todo: Array<{ name: string; content: Map<string, Uint8Array | string>; record: ShipRecord }> = [];
-  for (const p of placeRuns(o.from, wanted)) {
-    if (p.problem !== null) {
-      if (o.runs) throw new Error(`mumu.shipRuns: ${p.problem}`);
-      out.skipped.push({ run: p.name, reason: p.problem });
-      continue;
-    }
+  requireRunsFolder(o.from, 'mumu');
+  const wanted = pickRuns(o.wanted ?? wantedRuns(), o.runs, 'mumu');
+  const { todo, skipped } = prepareShipments<RunPlace, ShipRecord>(placeRuns(o.from, wanted), { paper: 'mumu', strict: o.runs !== undefined }, (p) => {
     const read = (f: string) => fs.readFileSync(path.join(p.dir, f));
     const content = new Map<string, Uint8Array | string>([[METRICS_FILE, read(METRICS_FILE)], [SCORES_FILE, read(SCORES_FILE)]]);
     let weights: ShipRecord['weights'] = null;
@@ -151,26 +110,20 @@ export function shipRuns(o: ShipOptions): ShipRunsResult {
       for (const [f, b] of w.files) content.set(f, b);
       weights = { bytes: w.bytes, maxRoundingError: w.maxRoundingError };
     }
-    const record: ShipRecord = { run: p.name, files: [...content.keys()], weights };
-    content.set(SHIPPED_FILE, `${JSON.stringify(record, null, 1)}\n`);
-    todo.push({ name: p.name, content, record });
-  }
+    return { content, extra: { weights } };
+  });
   // the budget: the new weights with those already shipped in runs this call does not replace
-  const replacing = new Set(todo.map((t) => t.name));
-  const kept = fs.existsSync(o.to)
-    ? fs.readdirSync(o.to, { withFileTypes: true }).filter((e) => e.isDirectory() && !replacing.has(e.name)).map((e) => ({ run: e.name, bytes: shippedWeightBytes(path.join(o.to, e.name)) })).filter((x) => x.bytes > 0)
-    : [];
-  const parts = [...kept, ...todo.filter((t) => t.record.weights).map((t) => ({ run: t.name, bytes: t.record.weights!.bytes }))];
-  const total = parts.reduce((s, x) => s + x.bytes, 0);
-  const max = o.maxWeightBytes ?? SHIP_MAX_WEIGHT_BYTES;
-  if (total > max) {
-    throw new Error(`mumu.shipRuns: the MUMU weights would take ${mb(total)} (${parts.map((x) => `${x.run} ${mb(x.bytes)}`).join(', ')}), over the ${mb(max)} they may take together; nothing was shipped`);
-  }
-  for (const t of todo) {
-    writeDirAtomic(path.join(o.to, t.name), t.content);
-    out.shipped.push(t.record);
-    o.log?.(`shipped ${t.name}${t.record.weights ? ` with its weights (${(t.record.weights.bytes / 1024).toFixed(0)} KB float16)` : ''}`);
-  }
-  out.weightBytes = total;
-  return out;
+  const weightBytes = checkBudget(o.to, todo, {
+    paper: 'mumu',
+    what: 'the MUMU weights',
+    max: o.maxWeightBytes ?? SHIP_MAX_WEIGHT_BYTES,
+    mb,
+    shipped: (dir) => {
+      const n = filesBytes(dir, (f) => f.endsWith('.safetensors'));
+      return n > 0 ? n : null;
+    },
+    adding: (r) => r.weights?.bytes ?? null,
+  });
+  const shipped = writeShipments(o.to, todo, o.log, (r) => (r.weights ? ` with its weights (${(r.weights.bytes / 1024).toFixed(0)} KB float16)` : ''));
+  return { shipped, skipped, weightBytes };
 }
