@@ -13,34 +13,6 @@
  *   --from DIR   where the runs are (default .cache/liquid, what npm run train:liquid writes)
  *   --to DIR     where they go (default data/checkpoints/liquid)
  */
-const path = require('path');
-const { parseArgs } = require('util');
-const { REPO } = require('./lib/env');
-const { ensureBuilt } = require('./lib/build');
+const { shipMain } = require('./lib/ship');
 
-async function main() {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { from: { type: 'string' }, to: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help) {
-    process.stdout.write('usage: npm run ship:liquid -- [RUN ...] [--from DIR] [--to DIR]\n');
-    return 0;
-  }
-  await ensureBuilt();
-  const sb = require(path.join(REPO, 'dist', 'kernel-lib'));
-  const from = path.resolve(values.from ?? path.join(REPO, '.cache', sb.liquid.SHIPPED_FOLDER));
-  const to = path.resolve(values.to ?? path.join(REPO, 'data', 'checkpoints', sb.liquid.SHIPPED_FOLDER));
-  const r = sb.liquid.shipRuns({ from, to, runs: positionals.length > 0 ? positionals : undefined, log: (s) => process.stderr.write(`${s}\n`) });
-  const notTrained = r.skipped.filter((s) => / is not trained: /.test(s.reason));
-  for (const s of r.skipped) if (!notTrained.includes(s)) process.stderr.write(`not shipped: ${s.reason}\n`);
-  const mb = (r.checkpointBytes / 2 ** 20).toFixed(1);
-  process.stdout.write(`${r.shipped.length} run(s) shipped to ${path.relative(REPO, to) || to} (Liquid checkpoints there: ${mb} MB)` +
-    `${notTrained.length ? `; ${notTrained.length} not trained yet` : ''}${r.skipped.length > notTrained.length ? `; ${r.skipped.length - notTrained.length} unfinished (above)` : ''}\n`);
-  return 0;
-}
-
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(`ship:liquid: ${e instanceof Error ? e.message : e}`);
-    process.exit(1);
-  },
-);
+shipMain({ paper: 'liquid', folder: (sb) => sb.liquid.SHIPPED_FOLDER, budget: (r) => ` (Liquid checkpoints there: ${(r.checkpointBytes / 2 ** 20).toFixed(1)} MB)` });
