@@ -7,6 +7,9 @@ import type { Figure } from '../display/plotly';
 /** Plot margins the paper figures use. */
 export const MARGIN = { l: 80, r: 30, t: 60, b: 60 };
 
+/** The line and bar colours the paper figures cycle through (seaborn's "muted"). */
+export const PALETTE: readonly string[] = ['#4878d0', '#ee854a', '#6acc64', '#d65f5f', '#956cb4', '#8c613c'];
+
 /** Mean and standard error of per-seed values (s.e. 0 for one seed: the figure then shows no bar). */
 export function seedMeanSe(xs: readonly number[]): { mean: number; se: number } {
   if (xs.length === 0) throw new Error('seedMeanSe: no seeds');

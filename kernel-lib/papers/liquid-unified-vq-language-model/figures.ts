@@ -14,11 +14,10 @@
  *   vocabularyFigure    the unified vocabulary: next-token mass on text, image codes and specials after two contexts
  */
 import type { Figure, PlotlyTrace } from '../../display/plotly';
-import { exclusivityFigure, MARGIN, seedMeanSe } from '../figures';
+import { exclusivityFigure, MARGIN, PALETTE, seedMeanSe } from '../figures';
 import type { CurvePoint, Results } from './results';
 import type { VocabularyView } from './live';
 
-const SIZE_COLORS = ['#4878d0', '#ee854a', '#6acc64', '#d65f5f', '#956cb4', '#8c613c'];
 const PARAMS_AXIS = { title: { text: 'non-embedding parameters (log scale)' }, type: 'log' };
 
 type StepMeasure = Exclude<keyof CurvePoint, 'step' | 'textTokens' | 'tokens' | 'flops'>;
@@ -85,7 +84,7 @@ export function scalingStepFigure(r: Pick<Results, 'curves'>, measure: StepMeasu
   [...by].forEach(([size, runs], i) => {
     const steps = runs[0].points.map((p) => p.step);
     const stats = steps.map((_, k) => seedMeanSe(runs.map((c) => c.points[k]?.[measure]).filter((x): x is number => typeof x === 'number')));
-    data.push({ type: 'scatter', mode: 'lines+markers', name: size, x: steps, y: stats.map((s) => s.mean), error_y: { type: 'data', array: stats.map((s) => s.se), visible: true }, line: { color: SIZE_COLORS[i % SIZE_COLORS.length] } });
+    data.push({ type: 'scatter', mode: 'lines+markers', name: size, x: steps, y: stats.map((s) => s.mean), error_y: { type: 'data', array: stats.map((s) => s.se), visible: true }, line: { color: PALETTE[i % PALETTE.length] } });
   });
   if (data.length === 0) throw new Error(`scalingStepFigure: no ${o.suffix ?? 'mixed'} runs`);
   return {
@@ -121,7 +120,7 @@ export function computeFigure(r: Pick<Results, 'curves' | 'computeFit'>): Figure
   const by = curvesBySize(r, 'mixed');
   const data: PlotlyTrace[] = [...by].map(([size, runs], i) => {
     const pts = runs.flatMap((c) => c.points.filter((p) => p.imageNll !== null));
-    return { type: 'scatter', mode: 'markers', name: size, x: pts.map((p) => p.flops), y: pts.map((p) => p.imageNll), marker: { color: SIZE_COLORS[i % SIZE_COLORS.length] } };
+    return { type: 'scatter', mode: 'markers', name: size, x: pts.map((p) => p.flops), y: pts.map((p) => p.imageNll), marker: { color: PALETTE[i % PALETTE.length] } };
   });
   if (data.length === 0) throw new Error('computeFigure: no mixed runs');
   const f = r.computeFit;

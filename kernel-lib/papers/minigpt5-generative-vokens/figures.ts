@@ -12,7 +12,7 @@
  *   vokenExpertsFigure  beyond the paper: share of the vokens' expert picks per layer and expert (heatmap)
  */
 import type { Figure, PlotlyTrace } from '../../display/plotly';
-import { MARGIN, seedMeanSe } from '../figures';
+import { MARGIN, PALETTE, seedMeanSe } from '../figures';
 import type { Results } from './results';
 import type { RoutingCounts } from './eval-file';
 import { CONTEXTS } from './claims';
@@ -26,7 +26,6 @@ const LABEL: Record<ImageMeasure, string> = {
 };
 const SHORT: Record<ImageMeasure, string> = { clipI: 'CLIP-I', clipT: 'CLIP-T', scene: 'objects in place', fid: 'FID' };
 const PER_SEED = { clipI: 'clipIPerSeed', clipT: 'clipTPerSeed', scene: 'scenePerSeed', fid: 'fidPerSeed' } as const;
-const COLORS = ['#4878d0', '#ee854a', '#6acc64', '#d65f5f', '#956cb4', '#8c613c'];
 
 const bars = (name: string, x: string[], rows: number[][], color: string): PlotlyTrace => {
   const s = rows.map((r) => seedMeanSe(r));
@@ -38,7 +37,7 @@ export function imageArmsFigure(r: Pick<Results, 'imageArms'>, measure: ImageMea
   const rows = o.arms.map((a) => r.imageArms.find((x) => x.arm === a)).filter((x): x is Results['imageArms'][number] => x !== undefined);
   if (rows.length === 0) throw new Error(`imageArmsFigure: none of ${o.arms.join(', ')} is measured`);
   return {
-    data: [bars(SHORT[measure], rows.map((x) => x.arm), rows.map((x) => x[PER_SEED[measure]]), measure === 'fid' ? COLORS[3] : COLORS[0])],
+    data: [bars(SHORT[measure], rows.map((x) => x.arm), rows.map((x) => x[PER_SEED[measure]]), measure === 'fid' ? PALETTE[3] : PALETTE[0])],
     layout: {
       title: { text: `${o.table} analogue: ${SHORT[measure]} of held-out scenes by arm` },
       xaxis: { title: { text: 'arm (stage 1)' } },
@@ -54,7 +53,7 @@ export function contextFigure(r: Pick<Results, 'contexts'>): Figure {
   if (!r.contexts || r.contexts.length === 0) throw new Error('contextFigure: no context measurements');
   const row = (m: 'minigpt5' | 'twoStage') => CONTEXTS.map((c) => r.contexts!.find((x) => x.model === m && x.context === c)!.clipIPerSeed);
   return {
-    data: [bars('MiniGPT-5 (vokens)', [...CONTEXTS], row('minigpt5'), COLORS[0]), bars('two-stage (LM caption → decoder)', [...CONTEXTS], row('twoStage'), COLORS[1])],
+    data: [bars('MiniGPT-5 (vokens)', [...CONTEXTS], row('minigpt5'), PALETTE[0]), bars('two-stage (LM caption → decoder)', [...CONTEXTS], row('twoStage'), PALETTE[1])],
     layout: {
       title: { text: 'Table 6 analogue: the last frame of held-out stories by context' },
       xaxis: { title: { text: 'context before the last frame' } },
@@ -72,7 +71,7 @@ export function narrationFigure(r: Pick<Results, 'narration'>): Figure {
   if (!r.narration || r.narration.length === 0) throw new Error('narrationFigure: no narration measurements');
   const names = { minigpt5: 'MiniGPT-5 (vokens)', textOnly: 'text-only LoRA' };
   return {
-    data: [bars('narration NLL', r.narration.map((x) => names[x.model]), r.narration.map((x) => x.nllPerSeed), COLORS[2])],
+    data: [bars('narration NLL', r.narration.map((x) => names[x.model]), r.narration.map((x) => x.nllPerSeed), PALETTE[2])],
     layout: {
       title: { text: 'Table 2 analogue: do vokens cost narration?' },
       xaxis: { title: { text: 'stage-2 model' } },
@@ -91,7 +90,7 @@ export function cfgSweepFigure(rows: ReadonlyArray<{ scale: number; clipIPerSeed
     return { type: 'scatter', mode: 'lines+markers', name, x: rows.map((x) => x.scale), y: s.map((v) => v.mean), error_y: { type: 'data', array: s.map((v) => v.se), visible: true }, line: { color } };
   };
   return {
-    data: [line('CLIP-I vs the true scene', rows.map((x) => x.clipIPerSeed), COLORS[0]), line('CLIP-T vs the caption', rows.map((x) => x.clipTPerSeed), COLORS[1])],
+    data: [line('CLIP-I vs the true scene', rows.map((x) => x.clipIPerSeed), PALETTE[0]), line('CLIP-T vs the caption', rows.map((x) => x.clipTPerSeed), PALETTE[1])],
     layout: {
       title: { text: 'CFG over vokens: image faithfulness against the guidance scale γ' },
       xaxis: { title: { text: 'CFG scale γ (1 = no guidance)' } },
@@ -110,7 +109,7 @@ export function vokenRoutingFigure(r: Pick<Results, 'routing'>, o: { models?: re
   const models = [...new Set(rows.map((x) => x.model))];
   const data: PlotlyTrace[] = models.flatMap((m, i) => {
     const mr = rows.filter((x) => x.model === m).sort((a, b) => a.layer - b.layer);
-    const color = COLORS[i % COLORS.length];
+    const color = PALETTE[i % PALETTE.length];
     return [
       { type: 'scatter', mode: 'lines+markers', name: `${m}: vokens vs text`, x: mr.map((x) => x.layer), y: mr.map((x) => x.vokensVsText), line: { color } },
       { type: 'scatter', mode: 'lines+markers', name: `${m}: vokens vs image codes`, x: mr.map((x) => x.layer), y: mr.map((x) => x.vokensVsImage), line: { color, dash: 'dot' } },
@@ -158,7 +157,7 @@ export function architectureFigure(s: { vokens: number; hidden: number; mapperDi
     [4, 'ĥ', `${s.length} × ${s.mapperDim}<br>L_CAP:<br>MSE to τ(caption)`],
     [5, 'frozen decoder', 'cross-attends ĥ<br>L_LDM<br>CFG vs ĥ₀'],
   ];
-  const shapes = boxes.map(([i]) => ({ type: 'rect', x0: i * 2, x1: i * 2 + 1.7, y0: 0, y1: 1, line: { color: i >= 2 && i <= 4 ? COLORS[1] : COLORS[0] }, fillcolor: i >= 2 && i <= 4 ? '#fdebd9' : '#e3ebf8' }));
+  const shapes = boxes.map(([i]) => ({ type: 'rect', x0: i * 2, x1: i * 2 + 1.7, y0: 0, y1: 1, line: { color: i >= 2 && i <= 4 ? PALETTE[1] : PALETTE[0] }, fillcolor: i >= 2 && i <= 4 ? '#fdebd9' : '#e3ebf8' }));
   const annotations = [
     ...boxes.map(([i, head, body]) => ({ x: i * 2 + 0.85, y: 0.5, text: `<b>${head}</b><br>${body}`, showarrow: false, font: { size: 10 } })),
     ...boxes.slice(1).map(([i]) => ({ x: i * 2, y: 0.5, ax: i * 2 - 0.3, ay: 0.5, xref: 'x', yref: 'y', axref: 'x', ayref: 'y', text: '', showarrow: true, arrowhead: 2 })),

@@ -15,7 +15,7 @@
 import type { Figure, PlotlyTrace } from '../../display/plotly';
 import type { RoutingTrace } from '../../session';
 import { pieceLabel } from '../../display/figures';
-import { MARGIN } from '../figures';
+import { MARGIN, PALETTE } from '../figures';
 import type { Arm } from './arms';
 import { OTHER_SOURCES } from './claims';
 import { TOKENS_PER_CROP } from './pooler';
@@ -23,7 +23,7 @@ import type { Measure, Results } from './results';
 import type { PromptRouting } from './routing';
 
 type Row = Results['runs'][number];
-const COLORS = ['#4878d0', '#ee854a', '#6acc64', '#d65f5f', '#956cb4', '#8c613c', '#dc7ec0'];
+const COLORS = [...PALETTE, '#dc7ec0'];
 
 /** Axis titles of the measures (units in brackets). */
 export const MEASURE_LABELS: Record<Measure, string> = {
