@@ -46,6 +46,8 @@ export function denseExperts(x: tf.Tensor2D, w13: tf.Tensor2D, w2: tf.Tensor2D, 
 export interface ExpertGroups {
   /** Pairs per expert [E]. */
   counts: Int32Array;
+  /** Where each expert's pairs start [E + 1] (starts[E] = N·k): expert e's are starts[e] … starts[e + 1] − 1. */
+  starts: Int32Array;
   /** Token of each pair [N·k]. */
   token: Int32Array;
   /** token·E + expert of each pair [N·k]: the pair's entry in a flattened [N, E] gate. */
@@ -61,8 +63,9 @@ export function groupByExpert(experts: Int32Array, N: number, k: number, E: numb
     if (!(e >= 0 && e < E)) throw new Error(`groupByExpert: expert ${e} at ${i} is outside [0, ${E})`);
     counts[e]++;
   }
-  const next = new Int32Array(E);
-  for (let e = 1; e < E; e++) next[e] = next[e - 1] + counts[e - 1];
+  const starts = new Int32Array(E + 1);
+  for (let e = 0; e < E; e++) starts[e + 1] = starts[e] + counts[e];
+  const next = starts.slice(0, E);
   const token = new Int32Array(N * k);
   const gateIndex = new Int32Array(N * k);
   for (let n = 0; n < N; n++) {
@@ -73,7 +76,7 @@ export function groupByExpert(experts: Int32Array, N: number, k: number, E: numb
       gateIndex[p] = n * E + e;
     }
   }
-  return { counts, token, gateIndex };
+  return { counts, starts, token, gateIndex };
 }
 
 /** One expert's weights, each cut out of the stacked host matrices when first used (no Slice/SplitV kernels). */
@@ -114,6 +117,8 @@ interface ExpertBackward {
   db: Float32Array;
   /** The expert's gated activation act·g [c, I], W2's input. */
   u: Float32Array;
+  /** dy of the expert's tokens [c, H] (du's and dW2's). */
+  dye: Float32Array;
 }
 
 /**
@@ -126,15 +131,14 @@ interface ExpertBackward {
  *
  * Each input's gradient is computed only when the tape asks for it (util/lazy-grad.ts): with frozen
  * experts (adapter training) dW13 and dW2 are skipped. What several of them share (the SwiGLU recomputed,
- * du = dy·W2ᵀ and from it da, db and the gate's gradient) is computed once, by the first that needs it,
- * and kept on the host, where each later one reads it; every product sees the same operands as when all
- * four were computed in one pass, so the gradients are bit-identical to that.
+ * each expert's rows of dy, du = dy·W2ᵀ and from it da, db and the gate's gradient) is computed once, by
+ * the first that needs it, and kept on the host, where each later one reads it; every product sees the
+ * same operands as when all four were computed in one pass, so the gradients are bit-identical to that.
  */
 export function groupedExperts(x: tf.Tensor2D, w13: tf.Tensor2D, w2: tf.Tensor2D, gate: tf.Tensor2D, experts: Int32Array, k: number, E: number, I: number): tf.Tensor2D {
   const [N, H] = x.shape;
   const g = groupByExpert(experts, N, k, E);
-  const starts = new Int32Array(E + 1);
-  for (let e = 0; e < E; e++) starts[e + 1] = starts[e] + g.counts[e];
+  const { starts } = g;
   const tokensOf = (e: number) => g.token.subarray(starts[e], starts[e + 1]);
   const gatesOf = (gh: Float32Array, e: number) => Float32Array.from(g.gateIndex.subarray(starts[e], starts[e + 1]), (i) => gh[i]);
   const op = lazyCustomGrad<[x: tf.Tensor2D, w13: tf.Tensor2D, w2: tf.Tensor2D, gate: tf.Tensor2D], tf.Tensor2D>(([xT, w13T, w2T, gateT]) => {
@@ -160,18 +164,18 @@ export function groupedExperts(x: tf.Tensor2D, w13: tf.Tensor2D, w2: tf.Tensor2D
     return {
       value: tf.tensor2d(out, [N, H]),
       gradFunc: (dy) => {
-        let dyh: Float32Array | null = null;
-        const dyRows = (tok: Int32Array) => gatherHost((dyh ??= dy.dataSync() as Float32Array), H, tok); // [c, H]
         let shared: { perExpert: (ExpertBackward | null)[]; dgate: Float32Array } | null = null;
         // The SwiGLU recomputed and differentiated, per expert that received tokens (see the function comment).
         const backward = () => {
           if (shared) return shared;
+          const dyh = dy.dataSync() as Float32Array; // [N, H]
           const dgate = new Float32Array(N * E);
           const perExpert = Array.from({ length: E }, (_, e): ExpertBackward | null => {
             const c = g.counts[e];
             if (c === 0) return null;
             const tok = tokensOf(e);
             const w = weights[e];
+            const dye = gatherHost(dyh, H, tok); // [c, H]
             let eb: ExpertBackward | null = null;
             // host arrays stay out of tidy's return value: tidy walks whatever it returns, element by element
             tf.tidy(() => {
@@ -183,13 +187,13 @@ export function groupedExperts(x: tf.Tensor2D, w13: tf.Tensor2D, w2: tf.Tensor2D
               const silu = tf.mul(a, sig);
               const act = tf.mul(silu, b);
               const u = tf.mul(act, ge).dataSync() as Float32Array; // [c, I]
-              const du = tf.matMul(tf.tensor2d(dyRows(tok), [c, H]), tf.tensor2d(w.w2T(), [H, I])); // [c, I]
+              const du = tf.matMul(tf.tensor2d(dye, [c, H]), tf.tensor2d(w.w2T(), [H, I])); // [c, I]
               const dge = tf.sum(tf.mul(du, act), 1).dataSync() as Float32Array; // [c]
               for (let p = 0; p < c; p++) dgate[g.gateIndex[starts[e] + p]] = dge[p];
               const dact = tf.mul(du, ge);
               const db = tf.mul(dact, silu).dataSync() as Float32Array; // [c, I]
               const da = tf.mul(tf.mul(dact, b), tf.mul(sig, tf.add(1, tf.mul(a, tf.sub(1, sig))))).dataSync() as Float32Array; // silu'(a) = σ(a)(1 + a(1 − σ(a)))
-              eb = { da, db, u };
+              eb = { da, db, u, dye };
             });
             return eb;
           });
@@ -228,9 +232,9 @@ export function groupedExperts(x: tf.Tensor2D, w13: tf.Tensor2D, w2: tf.Tensor2D
           },
           () => {
             const dw2 = new Float32Array(E * I * H);
-            eachExpert((e, c, tok, { u }) => {
+            eachExpert((e, c, _tok, { u, dye }) => {
               const uT = tf.tensor2d(columnsHost(u, c, I, 0, I, true), [I, c]);
-              dw2.set(tf.matMul(uT, tf.tensor2d(dyRows(tok), [c, H])).dataSync() as Float32Array, e * I * H); // [I, H]
+              dw2.set(tf.matMul(uT, tf.tensor2d(dye, [c, H])).dataSync() as Float32Array, e * I * H); // [I, H]
             });
             return tf.tensor2d(dw2, [E * I, H]);
           },
