@@ -18,6 +18,7 @@
  * or transposed conv is needed.
  */
 import * as tf from '@tensorflow/tfjs';
+import { linear } from '../model/linear';
 import { lazyCustomGrad } from '../util/lazy-grad';
 import { transpose2d } from '../util/transpose';
 
@@ -62,25 +63,10 @@ export const conv3x3 = lazyCustomGrad<[x: tf.Tensor4D, w: tf.Tensor4D], tf.Tenso
   };
 });
 
-/** 1×1 convolution on flattened pixels: x [N, Cin] · w [Cin, Cout] → [N, Cout], wasm-fast gradient. */
-export const pointwise = lazyCustomGrad<[x: tf.Tensor2D, w: tf.Tensor2D], tf.Tensor2D>(([x, w], save) => {
-  save([x, w]);
-  return {
-    value: tf.matMul(x, w), // [N, Cout]
-    gradFunc: (dy, saved) => {
-      const [xs, ws] = saved as tf.Tensor2D[];
-      return [
-        () => tf.matMul(dy, tf.transpose(ws)), // dx [N, Cin]
-        () => tf.matMul(transpose2d(xs), dy), // dW [Cin, Cout]
-      ];
-    },
-  };
-});
-
-/** 1×1 convolution of an NHWC tensor. */
+/** 1×1 convolution of an NHWC tensor: the model's `linear` (x·W, wasm-fast lazy gradients) on flattened pixels. */
 export function conv1x1(x: tf.Tensor4D, w: tf.Tensor2D): tf.Tensor4D {
   const [b, h, wd, c] = x.shape;
-  return tf.reshape(pointwise(tf.reshape(x, [b * h * wd, c]), w), [b, h, wd, w.shape[1]]);
+  return tf.reshape(linear(tf.reshape(x, [b * h * wd, c]), w), [b, h, wd, w.shape[1]]);
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The wasm-fast convolution ops (conv3x3 with a custom gradient, pointwise, space-to-depth, the 3-D
+ * The wasm-fast convolution ops (conv3x3 with a custom gradient, conv1x1, space-to-depth, the 3-D
  * transpose form) against TF.js's stock ops and gradients on the cpu backend.
  */
 import * as tf from '@tensorflow/tfjs';
