@@ -92,6 +92,19 @@ export interface NotebookResult {
   outputPath?: string;
 }
 
+/** Every cell's stdout, in cell order, joined by newlines. */
+export function stdoutOf(res: NotebookResult): string {
+  return res.cells.map((c) => c.stdout).join('\n');
+}
+
+/** Each output's text/html as one string ('' for an output without HTML), cell by cell. */
+export function htmlOutputsOf(res: NotebookResult): string[] {
+  return res.cells.flatMap((c) => c.outputs.map((o) => {
+    const v = o.data?.['text/html'];
+    return Array.isArray(v) ? v.join('') : typeof v === 'string' ? v : '';
+  }));
+}
+
 export interface ExecuteOptions {
   /** Limit for the whole notebook (kernel start included); a cell still running then fails as a timeout. Default 300. */
   timeoutS?: number;

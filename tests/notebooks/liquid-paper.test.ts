@@ -14,7 +14,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { executeNotebook, NotebookResult, REPO } from '../helpers/notebook';
+import { executeNotebook, NotebookResult, REPO, htmlOutputsOf, stdoutOf } from '../helpers/notebook';
 import { missingLabels, plotLabels, withPage, openExport } from '../helpers/chromium';
 import { liquid } from '../../kernel-lib';
 import { ensureData } from '../../kernel-lib/data/store';
@@ -37,11 +37,6 @@ let runsDir: string;
 let source: string;
 let places: liquid.RunPlace[];
 let res: NotebookResult;
-const stdout = () => res.cells.map((c) => c.stdout).join('\n');
-const htmlOf = () => res.cells.flatMap((c) => c.outputs.map((o) => {
-  const v = o.data?.['text/html'];
-  return Array.isArray(v) ? v.join('') : typeof v === 'string' ? v : '';
-}));
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-nb03-'));
@@ -73,7 +68,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test('runs top to bottom in quick mode; every run that is not there is named with its command', () => {
   expect(res.cells.filter((c) => c.cellType === 'code').every((c) => c.executed)).toBe(true);
-  const out = stdout();
+  const out = stdoutOf(res);
   expect(out).toContain(`Quick mode; runs from ${runsDir}.`);
   const missing = places.filter((p) => p.state !== 'finished');
   for (const p of missing) expect(out).toContain(p.command);
@@ -88,30 +83,30 @@ test('the results JSON is the library builder’s for the same files, written ex
   const file = path.join(tmp, liquid.RESULTS_FILE);
   if (expected.verdicts.length === 0) {
     expect(fs.existsSync(file)).toBe(false);
-    expect(stdout()).toContain('No results JSON: no claim can be judged from the runs here yet.');
+    expect(stdoutOf(res)).toContain('No results JSON: no claim can be judged from the runs here yet.');
     return;
   }
   const r = liquid.checkResults(JSON.parse(fs.readFileSync(file, 'utf8')), 'quick results');
   expect({ ...r, date: expected.date }).toEqual(expected);
   expect(r.quick).toBe(true);
-  expect(stdout()).toContain(`Wrote ${file}.`);
+  expect(stdoutOf(res)).toContain(`Wrote ${file}.`);
   // the verdicts table shows each claim with what failed
   const judged = liquid.verdicts(liquid.numbersOf(runs, liquid.MUTUAL_SIZE));
-  const html = htmlOf().join('\n');
+  const html = htmlOutputsOf(res).join('\n');
   for (const v of judged) for (const f of v.failed) expect(html).toContain(escapeHtml(f));
 });
 
 test('live decodes on the largest final checkpoint there is; figures, images and tables for what is there', () => {
   const live = liquid.liveCheckpoints(places);
-  const html = htmlOf();
+  const html = htmlOutputsOf(res);
   const decodes = html.filter((h) => h.includes('switchboard-live') && /done: \d+ tokens/.test(h));
   expect(decodes).toHaveLength(live.length > 0 ? 2 : 0); // caption → image with CFG, image → caption
   if (live.length > 0) {
-    expect(stdout()).toMatch(/the scene checker finds \d+ of \d+ objects in place\./);
-    expect(stdout()).toContain('written: "');
-    if (live[live.length - 1].size !== 'moe-h192') expect(stdout()).toContain(`The largest size, moe-h192, has no final mixed checkpoint here (npm run train:liquid -- --arm moe-h192-mixed --seed 0); using ${live[live.length - 1].size}.`);
+    expect(stdoutOf(res)).toMatch(/the scene checker finds \d+ of \d+ objects in place\./);
+    expect(stdoutOf(res)).toContain('written: "');
+    if (live[live.length - 1].size !== 'moe-h192') expect(stdoutOf(res)).toContain(`The largest size, moe-h192, has no final mixed checkpoint here (npm run train:liquid -- --arm moe-h192-mixed --seed 0); using ${live[live.length - 1].size}.`);
   } else {
-    expect(stdout()).toContain('No final checkpoint of a mixed run is here');
+    expect(stdoutOf(res)).toContain('No final checkpoint of a mixed run is here');
   }
   expect(html.some((h) => h.includes('data:image/png;base64,'))).toBe(live.length > 0 || places.some((p) => p.state === 'finished' && p.arm.endsWith('-mixed')));
   expect(html.filter((h) => h.includes('<table')).length).toBeGreaterThanOrEqual(4);

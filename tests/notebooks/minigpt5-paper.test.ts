@@ -15,7 +15,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { executeNotebook, NotebookResult, REPO } from '../helpers/notebook';
+import { executeNotebook, NotebookResult, REPO, htmlOutputsOf, stdoutOf } from '../helpers/notebook';
 import { missingLabels, plotLabels, withPage, openExport } from '../helpers/chromium';
 import { minigpt5 } from '../../kernel-lib';
 import { ensureData } from '../../kernel-lib/data/store';
@@ -38,11 +38,6 @@ let ldmDir: string;
 let source: string;
 let places: minigpt5.RunPlace[];
 let res: NotebookResult;
-const stdout = () => res.cells.map((c) => c.stdout).join('\n');
-const htmlOf = () => res.cells.flatMap((c) => c.outputs.map((o) => {
-  const v = o.data?.['text/html'];
-  return Array.isArray(v) ? v.join('') : typeof v === 'string' ? v : '';
-}));
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-nb04-'));
@@ -75,7 +70,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test('runs top to bottom in quick mode; every run that is not there is named with its command', () => {
   expect(res.cells.filter((c) => c.cellType === 'code').every((c) => c.executed)).toBe(true);
-  const out = stdout();
+  const out = stdoutOf(res);
   expect(out).toContain(`Quick mode; runs from ${runsDir}.`);
   const missing = places.filter((p) => p.state !== 'finished');
   for (const p of missing) expect(out).toContain(p.command);
@@ -90,26 +85,26 @@ test('the results JSON is the library builder’s for the same files, written ex
   const file = path.join(tmp, minigpt5.RESULTS_FILE);
   if (expected.verdicts.length === 0) {
     expect(fs.existsSync(file)).toBe(false);
-    expect(stdout()).toContain('No results JSON: no claim can be judged from the runs here yet.');
+    expect(stdoutOf(res)).toContain('No results JSON: no claim can be judged from the runs here yet.');
     return;
   }
   const r = minigpt5.checkResults(JSON.parse(fs.readFileSync(file, 'utf8')), 'quick results');
   expect({ ...r, date: expected.date }).toEqual(expected);
   expect(r.quick).toBe(true);
-  expect(stdout()).toContain(`Wrote ${file}.`);
+  expect(stdoutOf(res)).toContain(`Wrote ${file}.`);
   const judged = minigpt5.verdicts(minigpt5.numbersFrom(measured));
-  const html = htmlOf().join('\n');
+  const html = htmlOutputsOf(res).join('\n');
   for (const v of judged) {
     expect(html).toContain(escapeHtml(v.claim));
     for (const f of v.failed) expect(html).toContain(escapeHtml(f));
   }
   const failed = judged.filter((v) => !v.reproduces);
-  if (failed.length > 0) for (const v of failed) expect(stdout()).toContain(`  - ${v.claim}: ${v.failed.join('; ')}`);
+  if (failed.length > 0) for (const v of failed) expect(stdoutOf(res)).toContain(`  - ${v.claim}: ${v.failed.join('; ')}`);
 });
 
 test('live generation and the live CFG sweep where the weights and the decoder are there; tables, images and strips for what is there', () => {
-  const html = htmlOf();
-  const out = stdout();
+  const html = htmlOutputsOf(res);
+  const out = stdoutOf(res);
   const hasWeights = (run: string) => {
     const p = places.find((x) => x.name === run)!;
     return p.state === 'finished' && fs.existsSync(path.join(p.dir, 'vokens.safetensors'));

@@ -12,7 +12,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { executeNotebook, NotebookResult, REPO } from '../helpers/notebook';
+import { executeNotebook, NotebookResult, REPO, htmlOutputsOf, stdoutOf } from '../helpers/notebook';
 import { missingLabels, plotLabels, withPage, openExport } from '../helpers/chromium';
 import { moss } from '../../kernel-lib';
 
@@ -32,11 +32,6 @@ const complete = moss.commonSeeds(places.table2).length > 0;
 
 let res: NotebookResult;
 let tmp: string;
-const stdout = () => res.cells.map((c) => c.stdout).join('\n');
-const htmlOf = () => res.cells.flatMap((c) => c.outputs.map((o) => {
-  const v = o.data?.['text/html'];
-  return Array.isArray(v) ? v.join('') : typeof v === 'string' ? v : '';
-}));
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-nb02-'));
@@ -52,7 +47,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test('runs top to bottom in quick mode on the shipped runs; every missing run is named with its command', () => {
   expect(res.cells.filter((c) => c.cellType === 'code').every((c) => c.executed)).toBe(true);
-  const out = stdout();
+  const out = stdoutOf(res);
   for (const p of parts) for (const r of places[p]) if (!r.present) expect(out).toContain(r.command);
   if (seed0.length === 3) expect(out).toContain(`Compared from here on: ${models.join(', ')} (seed 0).`);
   else expect(out).toContain(`The sections below compare what is here: ${models.join(', ')}.`);
@@ -63,7 +58,7 @@ test('a results JSON exactly when every Table 2 arm shares a seed, with the rout
   const file = path.join(tmp, moss.RESULTS_FILE);
   if (!complete) {
     expect(fs.existsSync(file)).toBe(false);
-    expect(stdout()).toContain('No results JSON: Table 2 is not trained at any seed for all four arms yet.');
+    expect(stdoutOf(res)).toContain('No results JSON: Table 2 is not trained at any seed for all four arms yet.');
     return;
   }
   const r = moss.checkResults(JSON.parse(fs.readFileSync(file, 'utf8')), 'quick results');
@@ -78,10 +73,10 @@ test('a results JSON exactly when every Table 2 arm shares a seed, with the rout
 });
 
 test('live decode, side-by-side images, tables and figures for what is shipped', () => {
-  const html = htmlOf();
+  const html = htmlOutputsOf(res);
   const live = html.filter((h) => h.includes('switchboard-live') && /done: \d+ tokens/.test(h));
   expect(live).toHaveLength(seed0.includes('moss') ? 1 : 0);
-  if (!seed0.includes('moss')) expect(stdout()).toContain('is not trained yet, so there is no live decode');
+  if (!seed0.includes('moss')) expect(stdoutOf(res)).toContain('is not trained yet, so there is no live decode');
   expect(html.some((h) => h.includes('data:image/png;base64,'))).toBe(true);
   const anyTable2 = places.table2.some((r) => r.present);
   // causal kernel, decode cost, exclusivity, co-activation; Table 2's two bars when any of its runs is shipped

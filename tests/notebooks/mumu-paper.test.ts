@@ -15,7 +15,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { executeNotebook, NotebookResult, REPO } from '../helpers/notebook';
+import { executeNotebook, NotebookResult, REPO, htmlOutputsOf, stdoutOf } from '../helpers/notebook';
 import { missingLabels, plotLabels, withPage, openExport } from '../helpers/chromium';
 import { mumu, Session } from '../../kernel-lib';
 import { ensureData } from '../../kernel-lib/data/store';
@@ -40,11 +40,6 @@ let decoder: string;
 let source: string;
 let places: mumu.RunPlace[];
 let res: NotebookResult;
-const stdout = () => res.cells.map((c) => c.stdout).join('\n');
-const htmlOf = () => res.cells.flatMap((c) => c.outputs.map((o) => {
-  const v = o.data?.['text/html'];
-  return Array.isArray(v) ? v.join('') : typeof v === 'string' ? v : '';
-}));
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-nb05-'));
@@ -84,7 +79,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test('runs top to bottom in quick mode; every run that is not there is named with its command', () => {
   expect(res.cells.filter((c) => c.cellType === 'code').every((c) => c.executed)).toBe(true);
-  const out = stdout();
+  const out = stdoutOf(res);
   expect(out).toContain(`Quick mode; runs from ${runsDir}.`);
   expect(out).toContain(`Decoder: ${decoder}.`);
   const missing = places.filter((p) => p.state !== 'finished');
@@ -99,7 +94,7 @@ test('the results JSON is the library builder’s for the same files and routing
   const file = path.join(tmp, mumu.RESULTS_FILE);
   if (!f.sameSource) {
     expect(fs.existsSync(file)).toBe(false);
-    expect(stdout()).toContain('No results JSON: no claim can be judged from the runs here yet.');
+    expect(stdoutOf(res)).toContain('No results JSON: no claim can be judged from the runs here yet.');
     return;
   }
   const measured: mumu.Measurements = { quick: true, retrained: false, base: 'mm-moe-small', decoder: path.basename(decoder), sameSource: f.sameSource, otherSource: f.otherSource ?? undefined, runs: f.runs };
@@ -109,7 +104,7 @@ test('the results JSON is the library builder’s for the same files and routing
     return;
   }
   const r = mumu.checkResults(JSON.parse(fs.readFileSync(file, 'utf8')), 'quick results');
-  expect(stdout()).toContain(`Wrote ${file}.`);
+  expect(stdoutOf(res)).toContain(`Wrote ${file}.`);
   // the routing, measured again here on the same held-out prompts
   await useBackend();
   const store = await ensureData();
@@ -126,27 +121,27 @@ test('the results JSON is the library builder’s for the same files and routing
     vq.dispose();
   }
   expect(r.quick).toBe(true);
-  const html = htmlOf().join('\n');
+  const html = htmlOutputsOf(res).join('\n');
   for (const v of judged) {
     expect(html).toContain(escapeHtml(v.claim));
     for (const part of v.failed) expect(html).toContain(escapeHtml(part));
   }
   const no = judged.filter((v) => !v.reproduces).length;
-  expect(stdout()).toContain(`${judged.length - no} of ${judged.length} claims reproduce here.`);
+  expect(stdoutOf(res)).toContain(`${judged.length - no} of ${judged.length} claims reproduce here.`);
 }, 300_000);
 
 test('the live parts: the prompt’s routing always; drawings when the seed-0 runs’ weights are there, else what is missing', () => {
-  const html = htmlOf();
+  const html = htmlOutputsOf(res);
   const live = mumu.liveRuns(places).map((p) => p.name);
   expect(html.filter((h) => h.includes('Routing of the prompt at layer')).length).toBe(2);
   expect(html.some((h) => h.includes('data:image/png;base64,'))).toBe(true); // the prompt's scene and crops, always
   const drawnLive = html.filter((h) => /done: \d+ steps/.test(h));
   if (live.includes('mumu-mumu-t64-seed0')) {
     expect(drawnLive).toHaveLength(2); // section 4's prompt, and the user's prompt of section 10
-    expect(stdout()).toMatch(/the scene checker finds \d+ of \d+ objects in place\./);
+    expect(stdoutOf(res)).toMatch(/the scene checker finds \d+ of \d+ objects in place\./);
   } else {
     expect(drawnLive).toHaveLength(0);
-    expect(stdout()).toContain('mumu-mumu-t64-seed0 is not here with its weights');
+    expect(stdoutOf(res)).toContain('mumu-mumu-t64-seed0 is not here with its weights');
   }
   if (places.some((p) => p.state === 'finished')) expect(html.filter((h) => h.includes('switchboard-figure')).length).toBeGreaterThanOrEqual(8);
 });
