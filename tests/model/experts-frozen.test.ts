@@ -11,34 +11,10 @@ import { countOutputs, matMulsOf, sameBits } from '../helpers/grads';
 import { denseExperts, groupByExpert, groupedExperts } from '../../kernel-lib/model/experts';
 import { columnsHost, gatherHost, gatherTransposedHost, scatterAddHost } from '../../kernel-lib/model/host-rows';
 import { linear } from '../../kernel-lib/model/linear';
-import { mulberry32 } from '../../kernel-lib/util/random';
+import { E, H, I, k, N, problem, Problem } from './experts-problem';
 
-const N = 40;
-const H = 8;
-const E = 6;
-const I = 5;
-const k = 2;
 const NAMES = ['x', 'w13', 'w2', 'gate'] as const;
 type Name = (typeof NAMES)[number];
-
-/** Random inputs with a skewed top-k choice (expert 5 gets no token), as in experts.test.ts. */
-function problem(seed: number) {
-  const rand = mulberry32(seed);
-  const rnd = (n: number, s: number) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * s);
-  const experts = new Int32Array(N * k);
-  const gate = new Float32Array(N * E);
-  for (let n = 0; n < N; n++) {
-    const chosen = new Set<number>();
-    while (chosen.size < k) chosen.add(Math.floor(rand() * rand() * (E - 1)));
-    let j = 0;
-    for (const e of chosen) {
-      experts[n * k + j++] = e;
-      gate[n * E + e] = 0.1 + rand();
-    }
-  }
-  return { x: rnd(N * H, 1), w13: rnd(H * 2 * E * I, 0.5), w2: rnd(E * I * H, 0.5), gate, experts, dy: rnd(N * H, 1) };
-}
-type Problem = ReturnType<typeof problem>;
 
 /**
  * The backward pass of groupedExperts before gradients became lazy (commit 27d8efb, eager: dx, dW13, dW2 and

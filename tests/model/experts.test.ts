@@ -8,32 +8,7 @@ import { useBackend, maxAbsDiff } from '../helpers/backend';
 import { denseExperts, groupedExperts, groupByExpert } from '../../kernel-lib/model/experts';
 import { columnsHost, gatherHost, gatherTransposedHost, scatterAddHost } from '../../kernel-lib/model/host-rows';
 import { linear } from '../../kernel-lib/model/linear';
-import { mulberry32 } from '../../kernel-lib/util/random';
-
-const N = 40;
-const H = 8;
-const E = 6;
-const I = 5;
-const k = 2;
-
-/** Random inputs: x, weights, a renormalised top-k gate with its chosen experts. */
-function problem(seed: number) {
-  const rand = mulberry32(seed);
-  const rnd = (n: number, s: number) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * s);
-  const experts = new Int32Array(N * k);
-  const gate = new Float32Array(N * E);
-  for (let n = 0; n < N; n++) {
-    // skewed choice so that some experts get many tokens and expert 5 none at all
-    const chosen = new Set<number>();
-    while (chosen.size < k) chosen.add(Math.floor(rand() * rand() * (E - 1)));
-    let j = 0;
-    for (const e of chosen) {
-      experts[n * k + j++] = e;
-      gate[n * E + e] = 0.1 + rand();
-    }
-  }
-  return { x: rnd(N * H, 1), w13: rnd(H * 2 * E * I, 0.5), w2: rnd(E * I * H, 0.5), gate, experts, dy: rnd(N * H, 1) };
-}
+import { E, H, I, k, N, problem } from './experts-problem';
 
 /** Float64 host reference: out[n] = Σ_e gate[n,e] · W2_e(silu(x W1_e) ⊙ x W3_e). */
 function reference(p: ReturnType<typeof problem>): Float64Array {
