@@ -22,6 +22,24 @@ export interface ShipRecordBase {
   files: string[];
 }
 
+/** What every paper's shipRuns takes (each adds its own limits and choices). */
+export interface ShipOptionsBase {
+  /** The runs folder to ship from (.cache/<paper>). */
+  from: string;
+  /** The shipped folder (data/checkpoints/<paper>). */
+  to: string;
+  /** Run names: exactly these, and one that cannot ship is an error. Default: every finished run. */
+  runs?: readonly string[];
+  log?: (s: string) => void;
+}
+
+/** What every paper's shipRuns returns (each adds its budget's total where it has one). */
+export interface ShipRunsResultBase<R> {
+  shipped: R[];
+  /** Wanted runs that did not ship, with the reason (not trained, still training, not evaluated, …). */
+  skipped: Array<{ run: string; reason: string }>;
+}
+
 /** One run ready to write: its files (relative path → bytes, shipped.json included) and its record. */
 export interface Shipment<R> {
   name: string;

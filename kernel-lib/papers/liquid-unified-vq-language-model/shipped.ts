@@ -29,7 +29,7 @@ import { runName } from './recipe';
 import { checkpointName, evalName, METRICS_FILE, readRunMetrics } from './run-metrics';
 import { placeRuns, RunPlace, wantedRuns } from './run-places';
 import { RUNS_FOLDER } from './tools';
-import { checkBudget, filesBytes, pickRuns, prepareShipments, requireRunsFolder, SHIPPED_FILE, ShipRecordBase, writeShipments } from '../ship';
+import { checkBudget, filesBytes, pickRuns, prepareShipments, requireRunsFolder, SHIPPED_FILE, ShipOptionsBase, ShipRecordBase, ShipRunsResultBase, writeShipments } from '../ship';
 
 export { RUNS_FOLDER as SHIPPED_FOLDER, SHIPPED_FILE };
 /** The issue's limit for all Liquid checkpoints together. */
@@ -75,25 +75,18 @@ function finalCheckpoint(dir: string, name: string, steps: number, again: string
   return { rel, bytes: CHECKPOINT_FILES.reduce((s, f) => s + fs.statSync(path.join(dir, rel, f)).size, 0) };
 }
 
-export interface ShipRunsResult {
-  shipped: ShipRecord[];
-  /** Runs of the plan that did not ship, with the reason (not trained, still training, being evaluated, …). */
-  skipped: Array<{ run: string; reason: string }>;
+export interface ShipRunsResult extends ShipRunsResultBase<ShipRecord> {
   /** Every Liquid checkpoint in `to` after shipping. */
   checkpointBytes: number;
 }
 
-export interface ShipOptions {
-  /** The runs folder to ship from (.cache/liquid). */
-  from: string;
-  /** The shipped folder (data/checkpoints/liquid). */
-  to: string;
+/** from: .cache/liquid; to: data/checkpoints/liquid. */
+export interface ShipOptions extends ShipOptionsBase {
   /** Run names (`<arm>-seed<k>`, `text-<size>`): exactly these, and one that cannot ship is an error. Default: every finished run. */
   runs?: readonly string[];
   plan?: LiquidPlan;
   /** Default SHIP_MAX_CHECKPOINT_BYTES. */
   maxCheckpointBytes?: number;
-  log?: (s: string) => void;
 }
 
 /** Ships runs from `from` into `to` (see the file comment). Nothing is written when any check fails. */

@@ -26,7 +26,7 @@ import { ADAPTER_DIR, MAPPER_DIR, METRICS_FILE, readRunMetrics } from './run-met
 import { VOKENS_FILE } from './vokens';
 import { EVAL_FILE } from './eval-file';
 import { placeRuns, RunPlace, RUNS_FOLDER, WantedRun, wantedRuns } from './run-places';
-import { float16Safetensors, pickRuns, prepareShipments, requireRunsFolder, SHIPPED_FILE, ShipRecordBase, writeShipments } from '../ship';
+import { float16Safetensors, pickRuns, prepareShipments, requireRunsFolder, SHIPPED_FILE, ShipOptionsBase, ShipRecordBase, ShipRunsResultBase, writeShipments } from '../ship';
 
 export { RUNS_FOLDER as SHIPPED_FOLDER, SHIPPED_FILE };
 /** The issue's limit for one shipped weight file (voken rows, mapper, LoRA). */
@@ -40,24 +40,14 @@ export interface ShipRecord extends ShipRecordBase {
   weights: Array<{ file: string; bytes: number; from: string; maxRoundingError: number }>;
 }
 
-export interface ShipRunsResult {
-  shipped: ShipRecord[];
-  /** Wanted runs that did not ship, with the reason (not trained, still training, not evaluated, …). */
-  skipped: Array<{ run: string; reason: string }>;
-}
+export type ShipRunsResult = ShipRunsResultBase<ShipRecord>;
 
-export interface ShipOptions {
-  /** The runs folder to ship from (.cache/minigpt5). */
-  from: string;
-  /** The shipped folder (data/checkpoints/minigpt5). */
-  to: string;
-  /** Run names: exactly these, and one that cannot ship is an error. Default: every finished run. */
-  runs?: readonly string[];
+/** from: .cache/minigpt5; to: data/checkpoints/minigpt5. */
+export interface ShipOptions extends ShipOptionsBase {
   /** The seeds of the wanted runs (default 0, 1, 2). */
   seeds?: readonly number[];
   /** Default SHIP_MAX_FILE_BYTES. */
   maxFileBytes?: number;
-  log?: (s: string) => void;
 }
 
 const mb = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(2)} MB` : `${(b / 1024).toFixed(1)} KB`);

@@ -23,7 +23,7 @@ import { runName } from './arms';
 import { METRICS_FILE, readRunMetrics, RunMetrics } from './run-metrics';
 import { placeRuns, RunPlace, RUN_SETS, WantedRun, wantedRuns } from './run-places';
 import { SCORES_FILE } from './scores';
-import { checkBudget, filesBytes, float16Safetensors, pickRuns, prepareShipments, requireRunsFolder, SHIPPED_FILE, ShipRecordBase, writeShipments } from '../ship';
+import { checkBudget, filesBytes, float16Safetensors, pickRuns, prepareShipments, requireRunsFolder, SHIPPED_FILE, ShipOptionsBase, ShipRecordBase, ShipRunsResultBase, writeShipments } from '../ship';
 
 export { SHIPPED_FILE };
 /** The folder (of .cache, or of data/checkpoints once shipped) that holds one directory per run. */
@@ -75,26 +75,17 @@ function float16Weights(dir: string, m: RunMetrics, command: string): { files: M
   return { files, bytes, maxRoundingError: maxErr };
 }
 
-export interface ShipRunsResult {
-  shipped: ShipRecord[];
-  /** Wanted runs that did not ship, with the reason (not trained, still training, not scored, …). */
-  skipped: Array<{ run: string; reason: string }>;
+export interface ShipRunsResult extends ShipRunsResultBase<ShipRecord> {
   /** Every MUMU weight in `to` after shipping (bytes). */
   weightBytes: number;
 }
 
-export interface ShipOptions {
-  /** The runs folder to ship from (.cache/mumu). */
-  from: string;
-  /** The shipped folder (data/checkpoints/mumu). */
-  to: string;
-  /** Run names: exactly these, and one that cannot ship is an error. Default: every finished run. */
-  runs?: readonly string[];
+/** from: .cache/mumu; to: data/checkpoints/mumu. */
+export interface ShipOptions extends ShipOptionsBase {
   /** The runs that can ship (default wantedRuns()). */
   wanted?: readonly WantedRun[];
   /** Default SHIP_MAX_WEIGHT_BYTES. */
   maxWeightBytes?: number;
-  log?: (s: string) => void;
 }
 
 /** Ships runs from `from` into `to` (see the file comment). Nothing is written when any check fails. */
