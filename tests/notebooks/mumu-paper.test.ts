@@ -56,7 +56,7 @@ beforeAll(async () => {
     // nothing shipped yet: tiny real runs on a stand-in decoder, shipped as npm run ship:mumu would
     await useBackend();
     decoder = tinyDecoder(tmp);
-    const tools = tinyTools(await ensureData(), decoder);
+    const tools = await tinyTools(await ensureData(), decoder);
     try {
       const from = await tinyNotebookRuns(tools, tmp);
       runsDir = path.join(tmp, 'ship', mumu.RUNS_FOLDER);

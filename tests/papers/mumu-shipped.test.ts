@@ -32,7 +32,7 @@ beforeAll(async () => {
   await useBackend();
   root = tempDir('mumu-ship');
   store = await ensureData();
-  tools = tinyTools(store, tinyDecoder(root));
+  tools = await tinyTools(store, tinyDecoder(root));
   await tinyRun(tools, root, { arm: 'mumu', tokensPerCrop: 4, seed: 0 });
   await tinyRun(tools, root, { arm: 'caption-only', tokensPerCrop: null, seed: 0 });
   await tinyRun(tools, root, { arm: 'decoder-full', tokensPerCrop: 64, seed: 0 });

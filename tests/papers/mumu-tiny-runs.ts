@@ -11,10 +11,6 @@
 import * as path from 'path';
 import { mumu } from '../../kernel-lib';
 import type { DataStore } from '../../kernel-lib/data/store';
-import { VQVAE } from '../../kernel-lib/image/model';
-import { ClipModel } from '../../kernel-lib/eval/clip';
-import { SceneChecker } from '../../kernel-lib/eval/scene-checker';
-import { checkpointDir } from '../../kernel-lib/paths';
 import { standInDecoder } from '../diffusion/helpers';
 import { quiet } from '../data/helpers';
 
@@ -29,20 +25,9 @@ export function tinyDecoder(root: string, seed = 1): string {
   return standInDecoder(path.join(root, 'ldm-emoji'), seed);
 }
 
-/** The project's tools on the stand-in decoder, with the tiny held-out sizes and draws. */
-export function tinyTools(store: DataStore, ldmDir: string): mumu.MumuTools {
-  const vqvaeDir = checkpointDir('vqvae-emoji');
-  const vq = VQVAE.load(vqvaeDir);
-  const clip = ClipModel.load(checkpointDir('clip-emoji'));
-  const checker = SceneChecker.fromStore(store);
-  return {
-    store, encode: mumu.vqCropEncoder(vq), clip, checker, baseDir: checkpointDir('mm-moe-small'), ldmDir, vqvaeDir, sizes: TINY_SIZES, draw: TINY_DRAW,
-    dispose: () => {
-      vq.dispose();
-      clip.dispose();
-      checker.dispose();
-    },
-  };
+/** The project's tools (mumu.openTools) on the stand-in decoder, with the tiny held-out sizes and draws. */
+export async function tinyTools(store: DataStore, ldmDir: string): Promise<mumu.MumuTools> {
+  return { ...(await mumu.openTools({ ldmDir, store })), sizes: TINY_SIZES, draw: TINY_DRAW };
 }
 
 export interface TinyRunOptions {
