@@ -42,6 +42,12 @@ export function checkTrainedRun<M extends { name: string; stopped: string }>(dir
   return { problem: null, metrics: m };
 }
 
+/** The metrics of the finished run `name` in `dir` (checkTrainedRun's checks all hold), or null. */
+export function finishedRunMetrics<M extends { name: string; stopped: string }>(dir: string, name: string, read: (dir: string) => M): M | null {
+  const t = checkTrainedRun(dir, name, '', read);
+  return t.problem === null ? t.metrics : null;
+}
+
 /** What every paper's trainMissing takes besides its own settings (`P` its RunPlace, `E` its progress event). */
 export interface TrainMissingCommon<P, E> {
   /** The run directory of a run (its resumable snapshots). */

@@ -30,10 +30,11 @@ import { FeatureMapper } from './mapper';
 import { sceneCaptions, storyItems } from './items';
 import { loadVokenRows, VOKENS_FILE } from './vokens';
 import { DEFAULTS, runName, StageOptions, trainStageOn } from './recipe';
-import { ADAPTER_DIR, MAPPER_DIR, METRICS_FILE, readRunMetrics, RunMetrics } from './run-metrics';
+import { ADAPTER_DIR, MAPPER_DIR, readRunMetrics, RunMetrics } from './run-metrics';
 import { evaluateStage, EvalOptions } from './evaluate-stage';
 import { EVAL_FILE, readEval } from './eval-file';
 import type { StageData } from './stage';
+import { finishedRunMetrics } from '../run-places';
 
 export interface RecipeOptions extends StageOptions {
   baseDir: string;
@@ -55,13 +56,8 @@ export interface RecipeOptions extends StageOptions {
 
 /** The metrics of the finished stage `name` with `steps` steps in dir, or null (not there, another run, not done). */
 export function finishedStage(dir: string, name: string, steps: number): RunMetrics | null {
-  if (!fs.existsSync(path.join(dir, METRICS_FILE))) return null;
-  try {
-    const m = readRunMetrics(dir);
-    return m.name === name && m.stopped === 'done' && m.steps === steps ? m : null;
-  } catch {
-    return null;
-  }
+  const m = finishedRunMetrics(dir, name, readRunMetrics);
+  return m && m.steps === steps ? m : null;
 }
 
 /** Whether dir holds a readable eval.json of run `name`. */

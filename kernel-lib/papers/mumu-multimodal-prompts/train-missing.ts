@@ -7,18 +7,16 @@
  *   await trainRun({ arm: 'mumu', tokensPerCrop: 16, seed: 0 }, tools, { outDir, runDir });
  *   places = await trainMissing(places, runsDir, tools, { runDirOf });   // every run not finished there
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Arm } from './arms';
 import type { TokensPerCrop } from './pooler';
 import type { MumuEvent, RunMetrics } from './run-metrics';
-import { METRICS_FILE, readRunMetrics } from './run-metrics';
+import { readRunMetrics } from './run-metrics';
 import { runName } from './arms';
 import { placeRuns, RunPlace } from './run-places';
 import { HeldOutScores, scoreRun } from './scores';
 import { trainMumu } from './shipped';
 import type { MumuTools } from './tools';
-import { TrainMissingCommon, trainUnfinished } from '../run-places';
+import { finishedRunMetrics, TrainMissingCommon, trainUnfinished } from '../run-places';
 
 /** Recipe settings a run may change (default: the recipe's). */
 export interface RunSettings {
@@ -43,14 +41,9 @@ export interface TrainRunOptions extends RunSettings {
 
 /** The finished run's metrics in outDir when its settings are the ones asked for; else null. */
 function finishedAlready(outDir: string, name: string, o: RunSettings): RunMetrics | null {
-  if (!fs.existsSync(path.join(outDir, METRICS_FILE))) return null;
-  let m: RunMetrics;
-  try {
-    m = readRunMetrics(outDir);
-  } catch {
-    return null;
-  }
-  const same = m.name === name && m.stopped === 'done' && (o.steps === undefined || o.steps === m.steps) && (o.batchSize === undefined || o.batchSize === m.optimizer.batchSize) && (o.lr === undefined || o.lr === m.optimizer.lr);
+  const m = finishedRunMetrics(outDir, name, readRunMetrics);
+  if (!m) return null;
+  const same = (o.steps === undefined || o.steps === m.steps) && (o.batchSize === undefined || o.batchSize === m.optimizer.batchSize) && (o.lr === undefined || o.lr === m.optimizer.lr);
   return same ? m : null;
 }
 
