@@ -6,6 +6,7 @@
 import type { SeedScores } from '../paired';
 import type { EvalFile, RunMetrics } from './run-metrics';
 import type { MutualArm, MutualScores, Numbers } from './claims';
+import { finiteMean } from '../summary';
 
 /** One trained run: its metrics and its evaluation files in step order. */
 export interface RunRecord {
@@ -88,7 +89,7 @@ export function numbersOf(runs: readonly RunRecord[], mutualSize: string): Numbe
     n.scaling = sc.map(({ size, params }) => {
       const arm = `${size}-mixed`;
       const seeds = [...runsOf(runs, arm).keys()].sort((a, b) => a - b);
-      const curves = seeds.map((k) => (runsOf(runs, arm).get(k) as RunRecord).evals.map((e) => mean(MEASURES.imageNll(e))));
+      const curves = seeds.map((k) => (runsOf(runs, arm).get(k) as RunRecord).evals.map((e) => finiteMean(MEASURES.imageNll(e))));
       return { size, params, imageNll: scoresOf(runs, arm, seeds, MEASURES.imageNll), imageAccuracy: scoresOf(runs, arm, seeds, MEASURES.imageAccuracy), checker: scoresOf(runs, arm, seeds, MEASURES.checker), curves };
     });
   }
@@ -120,8 +121,3 @@ export const mutualArms = (size: string): Record<MutualArm, string> => ({
   addText: `${size}-add-text`,
 });
 
-const mean = (xs: readonly number[]): number => {
-  const f = xs.filter(Number.isFinite);
-  return f.length === 0 ? NaN : f.reduce((a, b) => a + b, 0) / f.length;
-};
-export { mean as finiteItemMean };

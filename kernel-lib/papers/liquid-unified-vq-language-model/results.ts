@@ -14,10 +14,10 @@ import { readJsonOf } from '../recipe-metrics';
 import { logLogFit } from '../../util/stats';
 import { VERDICT, verdictRecords } from '../verdict';
 import { resultsHeader, resultsHeaderFields } from '../results-file';
-import { comparisonRow, median, round } from '../summary';
+import { comparisonRow, finiteMean, median, round } from '../summary';
 import { compare as pairedOrThrow } from '../paired';
 import { languageCostVerdict, mutualVerdict, verdicts } from './claims';
-import { finiteItemMean, MEASURES, mutualArms, numbersOf, RunRecord, runsOf } from './numbers';
+import { MEASURES, mutualArms, numbersOf, RunRecord, runsOf } from './numbers';
 import type { EvalFile } from './run-metrics';
 
 export const NOTEBOOK = '03-liquid-unified-vq-language-model';
@@ -112,14 +112,14 @@ const orNull = (x: number): number | null => (Number.isFinite(x) ? round(x) : nu
 
 /** One checkpoint's means. */
 export function pointOf(e: EvalFile): CurvePoint {
-  const m = (xs: readonly (number | null)[] | undefined) => (xs ? orNull(finiteItemMean(xs.map((x) => (x === null ? NaN : x)))) : null);
-  const gap = e.image ? orNull(finiteItemMean(e.image.shuffledNll.map((x, i) => x - (e.image as NonNullable<EvalFile['image']>).nll[i]))) : null;
+  const m = (xs: readonly (number | null)[] | undefined) => (xs ? orNull(finiteMean(xs.map((x) => (x === null ? NaN : x)))) : null);
+  const gap = e.image ? orNull(finiteMean(e.image.shuffledNll.map((x, i) => x - (e.image as NonNullable<EvalFile['image']>).nll[i]))) : null;
   return {
     step: e.step,
     textTokens: e.tokens.text,
     tokens: e.tokens.total,
     flops: Number(e.flops.toPrecision(6)),
-    brownNll: round(finiteItemMean(e.brown.nll)),
+    brownNll: round(finiteMean(e.brown.nll)),
     imageNll: m(e.image?.nll),
     imageAccuracy: m(e.image?.accuracy),
     conditioningGap: gap,
@@ -185,7 +185,7 @@ export function results(m: Measurements): Results {
     const e = r.evals.at(-1);
     return e?.routing ? [{ arm: r.metrics.arm, size: r.metrics.size, seed: r.metrics.seed, params: r.metrics.params.nonEmbedding, exclusivity: e.routing.exclusivity.map((x) => (x === null ? null : round(x))) }] : [];
   });
-  const fitPoints = m.runs.filter((r) => r.metrics.arm.endsWith('-mixed')).flatMap((r) => r.evals.filter((e) => e.image).map((e) => [e.flops, finiteItemMean(MEASURES.imageNll(e))] as const));
+  const fitPoints = m.runs.filter((r) => r.metrics.arm.endsWith('-mixed')).flatMap((r) => r.evals.filter((e) => e.image).map((e) => [e.flops, finiteMean(MEASURES.imageNll(e))] as const));
   const fit = fitPoints.length >= 2 && new Set(fitPoints.map((p) => p[0])).size >= 2 ? logLogFit(fitPoints.map((p) => p[0]), fitPoints.map((p) => p[1])) : null;
   const k = m.samplesPerStep ?? 4;
   const samples = m.runs

@@ -32,6 +32,7 @@ import { storyItems, ImageEncoder, VokenItem } from './items';
 import { narrationNll } from './evaluate';
 import { contextScores, drawPrompts, HeldScene, HeldStory, routingCounts, sceneScores } from './heldout';
 import { EVAL_RECORD, EvalRecord } from './eval-file';
+import { mean } from '../summary';
 
 /** How many held-out items each measurement uses, and how images are drawn. */
 export interface EvalSizes {
@@ -87,7 +88,6 @@ export interface EvalParts {
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const meanOf = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Coded story items (context images as VQ codes) from examples. */
 function coded(examples: readonly Example<VokenStoryMeta>[], encode: ImageEncoder): VokenItem[] {
@@ -127,7 +127,7 @@ export async function evaluateStage(p: EvalParts, run: { name: string; stage: St
     const drawn = await drawPrompts(withVokens, held.map((h) => h.caption), { ...d, onImage: progress });
     before += scenes;
     out.scenes = { split, items: scenes, ...(await sceneScores(t.clip, t.checker, drawn, held, z.samples)) };
-    log(`[${run.name}] held-out scenes: CLIP-I ${meanOf(out.scenes.clipI).toFixed(3)}, CLIP-T ${meanOf(out.scenes.clipT).toFixed(3)}, objects in place ${meanOf(out.scenes.scene).toFixed(3)}, FID ${out.scenes.fid.toFixed(3)}`);
+    log(`[${run.name}] held-out scenes: CLIP-I ${mean(out.scenes.clipI).toFixed(3)}, CLIP-T ${mean(out.scenes.clipT).toFixed(3)}, objects in place ${mean(out.scenes.scene).toFixed(3)}, FID ${out.scenes.fid.toFixed(3)}`);
     if (run.arm === 'full' && sweepItems > 0 && z.sweepScales.length > 0) {
       const first = held.slice(0, sweepItems);
       const r4 = (xs: Float32Array) => [...xs].map((x) => Number(x.toFixed(4)));
@@ -152,14 +152,14 @@ export async function evaluateStage(p: EvalParts, run: { name: string; stage: St
     });
     log(`[${run.name}] held-out: the last frame of ${stories} ${split} stories under ${CONTEXTS.length} contexts, MiniGPT-5 and two-stage`);
     out.contexts = { split, items: stories, ...(await contextScores(withVokens, t.clip, held, { ...d, samples: z.samples, onImage: progress })) };
-    log(`[${run.name}] held-out CLIP-I of the last frame: ${CONTEXTS.map((c) => `${c} ${meanOf(out.contexts!.minigpt5[c]).toFixed(3)} (two-stage ${meanOf(out.contexts!.twoStage[c]).toFixed(3)})`).join(', ')}`);
+    log(`[${run.name}] held-out CLIP-I of the last frame: ${CONTEXTS.map((c) => `${c} ${mean(out.contexts!.minigpt5[c]).toFixed(3)} (two-stage ${mean(out.contexts!.twoStage[c]).toFixed(3)})`).join(', ')}`);
   }
 
   if (run.stage === 2) {
     const items = lastFrames(t, split, z.narration);
     const r = narrationNll(p.session, items);
     out.narration = { split, items: items.length, nll: r.nll.map((x) => Number(x.toFixed(4))), tokens: r.tokens };
-    log(`[${run.name}] held-out narration NLL ${meanOf(r.nll).toFixed(4)} nats per token (${items.length} stories)`);
+    log(`[${run.name}] held-out narration NLL ${mean(r.nll).toFixed(4)} nats per token (${items.length} stories)`);
   }
 
   if (withVokens && z.routingRows > 0) {

@@ -14,6 +14,7 @@ import { readRunMetrics, RunMetrics } from './run-metrics';
 import { EvalRecord, readEval, RoutingCounts } from './eval-file';
 import type { ArmImages, Measurements, Results } from './results';
 import { RunPlace, STAGE1_ARMS } from './run-places';
+import { mean } from '../summary';
 
 /** A finished run read back. */
 export interface FinishedRun {
@@ -28,7 +29,6 @@ export function readFinished(places: readonly RunPlace[]): FinishedRun[] {
 }
 
 const of = (runs: readonly FinishedRun[], stage: 1 | 2, arm: Arm) => runs.filter((r) => r.place.stage === stage && r.place.arm === arm).sort((a, b) => a.place.seed - b.place.seed);
-const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Seeds present in every group (each group: runs of one arm). */
 function commonSeeds(groups: ReadonlyArray<readonly FinishedRun[]>): number[] {
