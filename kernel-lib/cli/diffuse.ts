@@ -42,7 +42,7 @@ interface DiffuseArgs {
   prompt: string;
   out: string;
   dir: string;
-  /** Whether --checkpoint was given (a missing default gets the "does not ship yet" message). */
+  /** Whether --checkpoint was given (a missing default gets the message saying it ships and how to get it back). */
   explicitDir: boolean;
   steps?: number;
   cfgScale?: number;
@@ -80,10 +80,10 @@ function checkArgs(values: Record<string, string | boolean | undefined>): Diffus
 }
 
 /** Refuses a checkpoint directory that is not there, saying how the default one is made. */
-function checkCheckpointExists(a: DiffuseArgs): void {
+export function checkCheckpointExists(a: Pick<DiffuseArgs, 'dir' | 'explicitDir'>): void {
   if (fs.existsSync(a.dir)) return; // present: LatentDiffusion.load names any file that is wrong inside it
   if (!a.explicitDir) {
-    throw new Error(`no latent diffusion checkpoint at ${a.dir}: ${DEFAULT_CHECKPOINT} does not ship yet; make it with \`npm run train:diffusion\` (or give --checkpoint DIR)`);
+    throw new Error(`no latent diffusion checkpoint at ${a.dir}: ${DEFAULT_CHECKPOINT} ships with the repository (restore it with \`git checkout -- data/checkpoints/${DEFAULT_CHECKPOINT}\`), or make it with \`npm run train:diffusion\` (or give --checkpoint DIR)`);
   }
   throw new Error(`--checkpoint ${a.dir}: no such directory (the default, data/checkpoints/${DEFAULT_CHECKPOINT}, is made by \`npm run train:diffusion\`)`);
 }

@@ -13,6 +13,7 @@ import { useBackend } from '../helpers/backend';
 import { randomize, tinyLdm } from '../diffusion/helpers';
 import { LatentDiffusion } from '../../kernel-lib/diffusion/model';
 import { readPng } from '../../kernel-lib/image/png';
+import { checkCheckpointExists } from '../../kernel-lib/cli/diffuse';
 
 const BIN = path.resolve(__dirname, '../../bin/switchboard.js');
 const SHIPPED = path.resolve(__dirname, '../../data/checkpoints/ldm-emoji');
@@ -117,11 +118,25 @@ test('a --checkpoint that is not there: named, with how the default is made, exi
   expect([r.status, r.stderr.trim()]).toEqual([1, `switchboard: --checkpoint ${absent}: no such directory (the default, data/checkpoints/ldm-emoji, is made by \`npm run train:diffusion\`)`]);
 });
 
-// Once ldm-emoji ships this message no longer applies (the run would draw instead).
-(fs.existsSync(SHIPPED) ? test.skip : test)('the default checkpoint does not ship yet: the message says so and how to make it, exit 1', () => {
-  const r = cli('--prompt', PROMPT, '--out', out('none.png'));
-  expect([r.status, r.stderr.trim()]).toEqual([1, `switchboard: no latent diffusion checkpoint at ${SHIPPED}: ldm-emoji does not ship yet; make it with \`npm run train:diffusion\` (or give --checkpoint DIR)`]);
-  expect(fs.existsSync(out('none.png'))).toBe(false);
+test('without --checkpoint it draws with the shipped ldm-emoji: the library’s sample of the same options', async () => {
+  const file = out('shipped.png');
+  const r = cli('--prompt', PROMPT, '--out', file, '--steps', '5', '--seed', '2', '--scale', '1');
+  expect([r.status, r.stdout]).toEqual([0, '']);
+  const back = await readPng(new Uint8Array(fs.readFileSync(file)), { size: 32, resize: false });
+  const m = LatentDiffusion.load(SHIPPED);
+  try {
+    const lib = await m.sample({ cond: PROMPT, steps: 5, seed: 2 });
+    expect(Buffer.from(back.pixels).equals(Buffer.from(lib.images[0].pixels))).toBe(true);
+  } finally {
+    m.dispose();
+  }
+});
+
+test('a missing default checkpoint: the message says it ships and how to get it back or make it', () => {
+  expect(() => checkCheckpointExists({ dir: out('gone'), explicitDir: false })).toThrow(
+    `no latent diffusion checkpoint at ${out('gone')}: ldm-emoji ships with the repository (restore it with \`git checkout -- data/checkpoints/ldm-emoji\`), or make it with \`npm run train:diffusion\` (or give --checkpoint DIR)`,
+  );
+  expect(() => checkCheckpointExists({ dir: SHIPPED, explicitDir: false })).not.toThrow();
 });
 
 test('Ctrl-C while sampling: stops within a step, exit 130, nothing written', async () => {

@@ -82,7 +82,7 @@ test('train minigpt5 (issue #15): --stage, --arm, --seed and the counts are chec
     const r = run('minigpt5', ...args);
     expect([r.status, lastLine(r.stderr)]).toEqual([2, want]);
   }
-  // a decoder that does not exist (ldm-emoji is not trained yet) is refused, naming what to run, before anything loads
+  // a decoder that does not exist is refused, naming what to run, before anything loads
   const missing = path.resolve(__dirname, '../../.cache/no-such-ldm');
   const r = run('minigpt5', '--stage', '1', '--decoder', missing);
   expect([r.status, lastLine(r.stderr)]).toEqual([1, `train: minigpt5: the diffusion decoder ${missing} does not exist; MiniGPT-5 trains against a frozen, trained decoder: train it first (npm run train:diffusion)`]);
@@ -130,7 +130,7 @@ test('train mumu (issue #17): --arm, --tokens-per-crop, --seed and the counts ar
     const r = run('mumu', ...args);
     expect([r.status, lastLine(r.stderr)]).toEqual([2, want]);
   }
-  // a decoder that does not exist (ldm-emoji is not trained yet) is refused, naming what to run, before anything loads
+  // a decoder that does not exist is refused, naming what to run, before anything loads
   const missing = path.resolve(__dirname, '../../.cache/no-such-ldm');
   const r = run('mumu', '--tokens-per-crop', '16', '--decoder', missing);
   expect([r.status, lastLine(r.stderr)]).toEqual([1, `train: mumu: the diffusion decoder ${missing} does not exist; MUMU trains a connector into a trained decoder: train it first (npm run train:diffusion)`]);

@@ -47,6 +47,9 @@ test('the tour runs in quick mode and ends with its results', () => {
   expect(ran.decode.tokens).toBeGreaterThan(ran.decode.imageCodes.length);
   expect(ran.train.steps).toBeGreaterThan(0);
   expect(Number.isFinite(ran.train.lastLoss)).toBe(true);
+  // The diffusion section: 25 steps done, the strip keeps the frames it names, at least the final frame drawn.
+  expect(ran.diffusion).toMatchObject({ steps: 25, stopped: 'done', stripSteps: [1, 3, 6, 10, 15, 25] });
+  expect(ran.diffusion.frames).toBeGreaterThanOrEqual(1);
   // Which model it used is said plainly.
   expect(cellWith(res, 'CHECKPOINT =').stdout).toMatch(/Using the shipped checkpoint|using a tiny, untrained model built on the fly/);
   console.log(`tour: kernel start ${res.timing.kernelStartS?.toFixed(1)} s, cells ${res.timing.cellS.map((s) => s.toFixed(1)).join(' ')} s, total ${res.timing.totalS?.toFixed(1)} s`);
@@ -63,6 +66,11 @@ test('plotly.js is injected once, ahead of the figures, and the live view keeps 
   expect(live).toHaveLength(1); // one output area, updated in place
   expect(live[0]).toMatch(/done: \d+ tokens/);
   expect(live[0]).toContain('data:image/png;base64,');
+  // liveDiffusion's area keeps its final frame; the two comparison grids are images too
+  const forming = cellWith(res, 'sb.liveDiffusion(').outputs.map((o) => textOf(o, 'text/html')).filter((h) => h.includes('data:image/png;base64,'));
+  expect(forming).toHaveLength(1);
+  expect(forming[0]).toMatch(/done: 25 steps/);
+  expect(cellWith(res, 'const arImage').outputs.filter((o) => textOf(o, 'image/png').length > 0)).toHaveLength(2);
 });
 
 test('the HTML export renders its plotly figures in Chromium, every one titled with labelled axes, with no errors', async () => {

@@ -1,6 +1,6 @@
 /**
  * Shared by the MiniGPT-5 paper tests: a tiny LM (2 vokens, 4×4 image codes) and a tiny, randomly
- * initialised diffusion decoder on the shipped VQ-VAE (the trained ldm-emoji does not exist yet), and
+ * initialised diffusion decoder on the shipped VQ-VAE (small and fast; the recipes use the shipped ldm-emoji), and
  * stand-in items: caption → image pairs (stage 1) and story-like items with context codes (stage 2).
  */
 import type { Session } from '../../kernel-lib/session';
