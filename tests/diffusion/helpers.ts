@@ -35,8 +35,8 @@ export function tinyLdm(o: { seed?: number; config?: LatentDiffusionConfig; stat
 }
 
 /**
- * A stand-in for the trained decoder (ldm-emoji) while it does not ship, for the paper tests that train into
- * it (MiniGPT-5, MUMU): the `tiny` preset, its weights randomised so it reads its conditioning, saved to `dir`
+ * A stand-in for the trained decoder (ldm-emoji), small enough for the paper tests that train into a decoder
+ * (MiniGPT-5, MUMU) to run in seconds: the `tiny` preset, its weights randomised so it reads its conditioning, saved to `dir`
  * with a real decoder's layout (config.json, model.safetensors, tokenizer.json, vqvae/). Returns `dir`.
  */
 export function standInDecoder(dir: string, seed = 1): string {

@@ -1,6 +1,6 @@
 /**
  * Shared by the MUMU paper tests: the tiny LM (4×4 image codes, 32 codes) and tiny random decoder of the
- * MiniGPT-5 tests (the trained ldm-emoji does not exist yet), a stand-in crop encoder (each crop's 4×4
+ * MiniGPT-5 tests (fast stand-ins for mm-moe-small and ldm-emoji), a stand-in crop encoder (each crop's 4×4
  * area average, each cell's colour quantised to one of the 32 codes), and the multimodal prompts of a small
  * data build.
  */
