@@ -11,7 +11,9 @@
  * (the cross terms c·t of all windows against all templates are one matMul per size). Detections are
  * then taken greedily, best first, skipping windows that overlap one already taken, until `maxObjects`
  * or `maxDistance`. On the data set's own scenes the true (box, emoji) pairs are at distance 0, so the
- * checker recovers them exactly; on generated scenes it is a nearest-neighbour judgement.
+ * checker recovers them exactly; on generated scenes it is a nearest-neighbour judgement. Below that
+ * exact-match bar, `templateDistances` gives each template's best window distance anywhere in the image
+ * and `rankOf` the rank of a given emoji among them (how close an image comes to the right emoji).
  *
  * Scoring against a scene spec: an expected object is *found* when an unused detection names the same
  * emoji; its *position* is right when that detection's box centre lies in the expected region; a stated
@@ -81,6 +83,12 @@ export interface SceneCheckSummary {
 /** Window sizes: the object sizes scenes use. */
 export const WINDOW_SIZES: readonly number[] = Array.from({ length: OBJECT_MAX - OBJECT_MIN + 1 }, (_, i) => OBJECT_MIN + i);
 
+/**
+ * Distances this close count as a tie in `rankOf`: the matMul form (‖c‖² + ‖t‖² − 2c·t) in float32 leaves
+ * ~1e-6 of cancellation noise on an exact match, far below any real difference between two emoji.
+ */
+export const RANK_TIE_TOLERANCE = 1e-5;
+
 function ink(img: RGBImage): Float32Array {
   const out = new Float32Array(img.pixels.length);
   for (let i = 0; i < out.length; i++) out[i] = 1 - img.pixels[i] / 255;
@@ -91,6 +99,7 @@ export class SceneChecker {
   /** Per window size: templates as [s·s·3, V] and their squared norms [V]. */
   private readonly banks = new Map<number, { t: tf.Tensor2D; tt: tf.Tensor1D }>();
   private disposed = false;
+  private columns: Map<number, number> | null = null;
 
   constructor(
     readonly templates: readonly SceneTemplate[],
@@ -123,33 +132,15 @@ export class SceneChecker {
 
   /** Which emoji stand where, best first. Images of another size are area-resized to 32×32 first. */
   detect(scene: RGBImage, options: DetectOptions = {}): Detection[] {
-    if (this.disposed) throw new Error('SceneChecker: used after dispose()');
     const maxObjects = options.maxObjects ?? 3;
     const maxDistance = options.maxDistance ?? 0.5;
-    const img = scene.height === IMAGE_SIZE && scene.width === IMAGE_SIZE ? scene : resizeArea(scene, IMAGE_SIZE, IMAGE_SIZE);
-    const x = ink(img);
+    const x = this.inkOf(scene);
     const cands: Array<{ box: Box; v: number; distance: number }> = [];
     for (const s of this.sizes) {
       const n = IMAGE_SIZE - s + 1;
-      const F = s * s * 3;
-      const windows = new Float32Array(n * n * F);
-      for (let wy = 0; wy < n; wy++) {
-        for (let wx = 0; wx < n; wx++) {
-          let o = (wy * n + wx) * F;
-          for (let r = 0; r < s; r++) {
-            const from = ((wy + r) * IMAGE_SIZE + wx) * 3;
-            windows.set(x.subarray(from, from + s * 3), o);
-            o += s * 3;
-          }
-        }
-      }
-      const bank = this.banks.get(s) as { t: tf.Tensor2D; tt: tf.Tensor1D };
+      // per window: its best template and distance
       const [best, arg] = tf.tidy(() => {
-        const c = tf.tensor2d(windows, [n * n, F]);
-        const cc = tf.sum(tf.square(c), 1, true); // [N, 1]
-        const ct = tf.matMul(c, bank.t); // [N, V]
-        const sum = tf.add(cc, bank.tt); // [N, V]
-        const dist = tf.div(tf.sub(sum, tf.mul(ct, 2)), tf.add(sum, 1e-6)); // [N, V]
+        const dist = this.windowDistances(x, s);
         return [tf.min(dist, 1), tf.argMin(dist, 1)];
       });
       const bestV = best.dataSync();
@@ -169,6 +160,38 @@ export class SceneChecker {
       out.push({ emoji: t.emoji, name: t.name, box: c.box, distance: c.distance });
     }
     return out;
+  }
+
+  /**
+   * Per template (in `templates` order): its best distance to any window of the image, over every window
+   * size and position (the same distances `detect` ranks, clamped at 0 like its detections' distances).
+   * How close an image comes to each emoji, also below the exact-match bar; `rankOf` reads it.
+   */
+  templateDistances(scene: RGBImage): Float32Array {
+    const x = this.inkOf(scene);
+    const out = new Float32Array(this.templates.length).fill(Infinity);
+    for (const s of this.sizes) {
+      const best = tf.tidy(() => tf.min(this.windowDistances(x, s), 0));
+      const v = best.dataSync();
+      best.dispose();
+      for (let t = 0; t < out.length; t++) out[t] = Math.min(out[t], Math.max(0, v[t]));
+    }
+    return out;
+  }
+
+  /**
+   * The rank (0 = the nearest) of `emoji`'s template in `distances` (from `templateDistances`): how many
+   * templates are closer by more than RANK_TIE_TOLERANCE. Ties within it count in the emoji's favour, so
+   * every object of a data-set scene (all at distance ~0, float32 noise apart) ranks 0.
+   */
+  rankOf(distances: ArrayLike<number>, emoji: number): number {
+    if (distances.length !== this.templates.length) throw new Error(`SceneChecker.rankOf: ${distances.length} distances for ${this.templates.length} templates`);
+    const v = this.columnOf().get(emoji);
+    if (v === undefined) throw new Error(`SceneChecker.rankOf: emoji ${emoji} is not among the checker's templates`);
+    const bar = distances[v] - RANK_TIE_TOLERANCE;
+    let rank = 0;
+    for (let t = 0; t < distances.length; t++) if (distances[t] < bar) rank++;
+    return rank;
   }
 
   /** Checks one scene against what it should show (detecting as many objects as it claims). */
@@ -233,6 +256,44 @@ export class SceneChecker {
       relationAccuracy: relations > 0 ? held / relations : NaN,
       sceneAccuracy: scenes.length > 0 ? whole / scenes.length : NaN,
     };
+  }
+
+  /** The image in ink space at 32×32 (area-resized first when another size). */
+  private inkOf(scene: RGBImage): Float32Array {
+    if (this.disposed) throw new Error('SceneChecker: used after dispose()');
+    return ink(scene.height === IMAGE_SIZE && scene.width === IMAGE_SIZE ? scene : resizeArea(scene, IMAGE_SIZE, IMAGE_SIZE));
+  }
+
+  /** Catalog index → template column, made once. */
+  private columnOf(): Map<number, number> {
+    if (!this.columns) this.columns = new Map(this.templates.map((t, v) => [t.emoji, v]));
+    return this.columns;
+  }
+
+  /**
+   * dist[k, v] of every s×s window k (row-major by top-left corner) of ink image x to every template v,
+   * [n·n, V]: the cross terms are one matMul. Call inside a tf.tidy.
+   */
+  private windowDistances(x: Float32Array, s: number): tf.Tensor2D {
+    const n = IMAGE_SIZE - s + 1;
+    const F = s * s * 3;
+    const windows = new Float32Array(n * n * F);
+    for (let wy = 0; wy < n; wy++) {
+      for (let wx = 0; wx < n; wx++) {
+        let o = (wy * n + wx) * F;
+        for (let r = 0; r < s; r++) {
+          const from = ((wy + r) * IMAGE_SIZE + wx) * 3;
+          windows.set(x.subarray(from, from + s * 3), o);
+          o += s * 3;
+        }
+      }
+    }
+    const bank = this.banks.get(s) as { t: tf.Tensor2D; tt: tf.Tensor1D };
+    const c = tf.tensor2d(windows, [n * n, F]);
+    const cc = tf.sum(tf.square(c), 1, true); // [N, 1]
+    const ct = tf.matMul(c, bank.t); // [N, V]
+    const sum = tf.add(cc, bank.tt); // [N, V]
+    return tf.div(tf.sub(sum, tf.mul(ct, 2)), tf.add(sum, 1e-6)) as tf.Tensor2D; // [N, V]
   }
 
   dispose(): void {

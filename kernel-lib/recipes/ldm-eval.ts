@@ -5,6 +5,7 @@
  *   held-out scene captions: the first 48 of the scenes test split (the captions mm-moe-small is scored on)
  *     CLIP-T own − shuffled caption, paired (halfRotation derangement), mean ± s.e.
  *     scene checker object accuracy (right emoji present) and position accuracy (in the stated region)
+ *     object rank: the true emoji's rank among the checker's templates, own vs the next scene's (eval/object-rank.ts)
  *     FID on CLIP features: generated vs the held-out real test scenes (all of them as the reference)
  *   emoji test captions (first 48): CLIP-T own − shuffled, paired
  *   sweeps: CFG scale 1, 2, 4, 7.5 at 25 DDIM steps; DDIM steps 10, 25, 50 at the default scale
@@ -18,7 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RGBImage } from '../image/types';
 import { ensureData } from '../data/store';
-import { ClipModel, clipFeatureStats, clipFid, clipTOwnVsShuffled, ownMinusShuffled, SceneChecker } from '../eval';
+import { ClipModel, clipFeatureStats, clipFid, clipTOwnVsShuffled, objectRanks, ownMinusShuffled, SceneChecker } from '../eval';
 import type { GaussianStats, SceneClaim } from '../eval';
 import { LatentDiffusion, DEFAULT_CFG_SCALE, DEFAULT_STEPS } from '../diffusion/model';
 import { imageGridPng } from '../image/png';
@@ -83,6 +84,8 @@ export function gateMetrics(ctx: GateContext, scenes: RGBImage[], emoji?: RGBIma
       object_accuracy: check.objectAccuracy,
       position_accuracy: check.positionAccuracy,
       relation_accuracy: check.relationAccuracy,
+      // how close the stated emoji come below the exact-match bar (monitoring, not a gate criterion)
+      object_rank: objectRanks(ctx.checker, scenes, ctx.scenes.claims),
       fid_clip: fid.distance,
     },
     ...(emoji ? { emoji: { captions: emoji.length, clip_t: clipPaired(ctx.clip, emoji, ctx.emoji.captions) } } : {}),
