@@ -11,7 +11,6 @@
  * only on an idle machine; CPU time is the process's, every thread's (the workers do more work together
  * than one thread: two half-batches cost more than one whole).
  */
-import * as os from 'node:os';
 import { initBackend } from '../kernel-lib/backend/backend';
 import { checkpointDir } from '../kernel-lib/paths';
 import { VQVAE } from '../kernel-lib/image/model';
@@ -21,6 +20,7 @@ import { defaultDiffusionConfig, DiffusionPreset } from '../kernel-lib/diffusion
 import { trainDiffusion } from '../kernel-lib/diffusion/train';
 import { mulberry32, normalArray } from '../kernel-lib/util/random';
 import { LDM_BUDGETS } from '../kernel-lib/recipes/ldm-emoji';
+import { describeWorkerDevice, formatCountLine, formatLoad, MachineLoad, requireCounts, speedups, takeTurns, watchLoad } from './train-turns';
 
 /** Emoji-like and scene-like captions (the training mix: ~23 % emoji, short; ~77 % scenes, long). */
 const CAPTIONS = [
@@ -47,17 +47,12 @@ export interface DiffusionTrainBench {
   speedup: Record<string, number>;
   /** Hours each budget would take at each count's median wall time per step (training only). */
   budgets_h: Record<string, Record<string, number>>;
-  load: { start: number; end: number; cores: number };
-}
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  load: MachineLoad;
 }
 
 export async function benchDiffusionTrain(o: { quick: boolean; counts: number[]; log: (s: string) => void; preset?: DiffusionPreset; batch?: number }): Promise<DiffusionTrainBench> {
-  if (o.counts.length === 0) throw new Error('bench diffusion-train: no worker counts to measure');
-  const loadStart = os.loadavg()[0];
+  requireCounts('diffusion-train', o.counts);
+  const load = watchLoad();
   const dev = await initBackend();
   const config = defaultDiffusionConfig(o.preset ?? 'small');
   const batch = o.batch ?? LDM_BUDGETS.full.batchSize;
@@ -71,48 +66,42 @@ export async function benchDiffusionTrain(o: { quick: boolean; counts: number[];
   };
   const rounds = o.quick ? 1 : 3;
   const perRound = o.quick ? 2 : 5; // the first is not timed
-  const wall = new Map<number, number[]>(o.counts.map((c) => [c, []]));
-  const cpu = new Map<number, number[]>(o.counts.map((c) => [c, []]));
+  let med: Record<string, { wall: number; cpu: number }>;
   try {
     o.log(`diffusion training: ${m.numParams.total} parameters (${o.preset ?? 'small'} preset, untrained), batch ${batch}; worker counts ${o.counts.join(', ')} taking turns, ${rounds} round(s) of ${perRound - 1} timed step(s)`);
-    for (let r = 0; r < rounds; r++) {
-      for (const c of o.counts) {
+    med = await takeTurns({
+      counts: o.counts,
+      rounds,
+      train: async (c, r) => {
         const res = await trainDiffusion(m, { data, steps: perRound, batchSize: batch, lr: 1e-4, seed: r, workers: c });
-        for (const e of res.history.slice(1)) {
-          (wall.get(c) as number[]).push(e.stepMs / 1000);
-          (cpu.get(c) as number[]).push(e.stepCpuMs / 1000);
-        }
-        o.log(`round ${r + 1}: ${c} thread(s) ${median((wall.get(c) as number[]).slice(-(perRound - 1))).toFixed(2)} s/step`);
-      }
-    }
+        const timed = res.history.slice(1);
+        return { wall: timed.map((e) => e.stepMs / 1000), cpu: timed.map((e) => e.stepCpuMs / 1000) };
+      },
+      logRun: (r, c, wall) => o.log(`round ${r + 1}: ${c} thread(s) ${wall.toFixed(2)} s/step`),
+    });
   } finally {
     m.dispose();
   }
-  const perCount = Object.fromEntries(o.counts.map((c) => [String(c), { wall_s: median(wall.get(c) as number[]), cpu_s: median(cpu.get(c) as number[]) }]));
-  const one = perCount['1']?.wall_s;
+  const perCount = Object.fromEntries(Object.entries(med).map(([c, x]) => [c, { wall_s: x.wall, cpu_s: x.cpu }]));
   return {
     model: `LatentDiffusion ${o.preset ?? 'small'} preset, untrained weights, synthetic latents (speed depends on shapes only)`,
     parameters: m.numParams.total,
-    device: `${dev.backend}${dev.simd ? ' SIMD' : ''}, ${dev.threads} thread${dev.threads === 1 ? '' : 's'} per worker`,
+    device: describeWorkerDevice(dev),
     batch,
     steps: rounds * (perRound - 1),
     per_count: perCount,
-    speedup: one === undefined ? {} : Object.fromEntries(o.counts.map((c) => [String(c), one / perCount[String(c)].wall_s])),
+    speedup: speedups(Object.fromEntries(Object.entries(med).map(([c, x]) => [c, x.wall]))),
     budgets_h: Object.fromEntries(Object.entries(LDM_BUDGETS).map(([name, b]) => [name, Object.fromEntries(o.counts.map((c) => [String(c), (b.steps * perCount[String(c)].wall_s) / 3600]))])),
-    load: { start: loadStart, end: os.loadavg()[0], cores: os.cpus().length },
+    load: load(),
   };
 }
 
 export function formatDiffusionTrain(b: DiffusionTrainBench): string {
-  const name = (c: string) => (c === '1' ? '1 thread ' : `${c} workers`);
   const hours = (h: number) => (h < 3 ? `${(h * 60).toFixed(0)} min` : `${h.toFixed(1)} h`);
   return [
     `diffusion training step: ${b.model}, ${b.parameters.toLocaleString('en-US')} parameters, batch ${b.batch}; ${b.device}`,
-    `machine load (1-min average): ${b.load.start.toFixed(2)} at the start, ${b.load.end.toFixed(2)} at the end, on ${b.load.cores} cores` +
-      (Math.max(b.load.start, b.load.end) > 0.5 ? ' — a busy machine: these wall times say little about an idle one' : ''),
-    ...Object.entries(b.per_count).map(
-      ([c, r]) => `  ${name(c)}: wall ${r.wall_s.toFixed(2)} s/step${b.speedup[c] !== undefined && c !== '1' ? ` (${b.speedup[c].toFixed(2)}× one thread)` : ''}, CPU ${r.cpu_s.toFixed(2)} s/step (all threads)`,
-    ),
+    formatLoad(b.load),
+    ...Object.entries(b.per_count).map(([c, r]) => formatCountLine(c, r.wall_s, r.cpu_s, b.speedup[c], 's')),
     `  training time at these rates: ${Object.entries(b.budgets_h)
       .map(([budget, per]) => `${budget} (${LDM_BUDGETS[budget as keyof typeof LDM_BUDGETS].steps} steps) ${Object.entries(per).map(([c, h]) => `${hours(h)} on ${c}`).join(', ')}`)
       .join('; ')}`,

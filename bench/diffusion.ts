@@ -14,6 +14,7 @@ import { loadTextTokenizer } from '../kernel-lib/data/text-tokenizer';
 import { LatentDiffusion, DEFAULT_CFG_SCALE, DEFAULT_STEPS } from '../kernel-lib/diffusion/model';
 import { defaultDiffusionConfig } from '../kernel-lib/diffusion/config';
 import { timeSampling } from '../kernel-lib/recipes/ldm-eval';
+import { median } from './train-turns';
 
 export const DIFFUSION_TARGET_S = 1;
 const CAPTION = 'a cat to the left of a tree';
@@ -32,11 +33,6 @@ export interface DiffusionBench {
   target_s: number;
   /** 1-minute load average at the start and the end, and the core count. */
   load: { start: number; end: number; cores: number };
-}
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 /** The denoiser's batch per call during one sampling with the bench's options (checks the batch-2 CFG pass). */

@@ -14,6 +14,7 @@ import { pooledUpdater, PooledUpdater } from '../kernel-lib/train/parallel/poole
 import { threadCpuMs } from '../kernel-lib/train/parallel/protocol';
 import { lmShare, splitRows, LmGradInit } from '../kernel-lib/train/parallel/lm-grads';
 import { mulberry32 } from '../kernel-lib/util/random';
+import { median } from './train-turns';
 
 /** Median wall ms per phase of a step: this thread's, and each worker's by rank. */
 export interface StepPhases {
@@ -36,11 +37,6 @@ export interface ParallelRates {
   /** Where a step's wall time goes, per worker count (absent in results from before the timers). */
   phases?: Record<string, StepPhases>;
   steps: number;
-}
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 /** Median of each key over records. */

@@ -14,6 +14,7 @@
  *   `--only diffusion-train` (not in the default run): seconds per training step of the latent diffusion
  *   decoder on one thread and on data-parallel workers (`--workers`), and the recipe's budgets at those rates.
  *   `--only vqvae-train` (not in the default run): the same for the VQ-VAE's training step (bench/vqvae-train.ts).
+ *   `--only clip-train` (not in the default run): the same for CLIP's training step at batch 256 (bench/clip-train.ts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -33,14 +34,11 @@ import { profileTable, profileTrainStep } from './profile';
 import { benchDiffusion, formatDiffusion } from './diffusion';
 import { benchDiffusionTrain, formatDiffusionTrain } from './diffusion-train';
 import { benchVqvaeTrain, formatVqvaeTrain } from './vqvae-train';
+import { benchClipTrain, formatClipTrain } from './clip-train';
 import { benchCapacity, formatCapacity } from './capacity';
 import { benchDecodeCost, formatDecodeCost } from './decode-cost';
+import { median } from './train-turns';
 
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
@@ -131,7 +129,7 @@ async function measureTrain(s: Session, steps: number): Promise<number> {
 
 const SECTIONS = ['decode', 'prefill', 'image', 'train', 'leak', 'diffusion'];
 /** Sections run only when --only names them. */
-const OPT_IN = ['profile', 'diffusion-train', 'vqvae-train', 'capacity', 'decode-cost'];
+const OPT_IN = ['profile', 'diffusion-train', 'vqvae-train', 'clip-train', 'capacity', 'decode-cost'];
 
 export const BENCH: CommandSpec = {
   usage: 'switchboard bench',
@@ -145,8 +143,8 @@ export const BENCH: CommandSpec = {
     out: { type: 'string', arg: 'FILE', help: 'where the JSON goes (default bench/results/bench-<time>.json)' },
     checkpoint: { type: 'string', arg: 'DIR', help: 'the model to measure (default data/checkpoints/mm-moe-small)' },
     'torch-threads': { type: 'string', arg: 'N,M', help: 'PyTorch thread counts, one table column each (default 1,2)' },
-    workers: { type: 'string', arg: 'N,M', help: 'data-parallel worker counts for the train, diffusion-train and vqvae-train sections (default 1,2; 0 = none)' },
-    only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step), or diffusion-train (the diffusion decoder's training step by worker count), or vqvae-train (the VQ-VAE's training step by worker count), or capacity (how much the cores do together: the ceiling of data-parallel speed-ups), or decode-cost (a decode step's CPU time and its attention's by position)` },
+    workers: { type: 'string', arg: 'N,M', help: 'data-parallel worker counts for the train, diffusion-train, vqvae-train and clip-train sections (default 1,2; 0 = none)' },
+    only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step), or diffusion-train (the diffusion decoder's training step by worker count), or vqvae-train (the VQ-VAE's training step by worker count), or clip-train (CLIP's training step by worker count), or capacity (how much the cores do together: the ceiling of data-parallel speed-ups), or decode-cost (a decode step's CPU time and its attention's by position)` },
     'no-torch': { type: 'boolean', help: 'measure Switchboard only' },
   },
 };
@@ -191,13 +189,25 @@ export async function runBench(argv: string[]): Promise<number> {
       return 0;
     }
   }
+  let vqvaeTrain: Awaited<ReturnType<typeof benchVqvaeTrain>> | undefined;
   if (only.has('vqvae-train')) {
     if (workerCounts.length === 0) throw new UsageError('--only vqvae-train needs worker counts (--workers 1,2)');
-    const vqvaeTrain = await benchVqvaeTrain({ quick, counts: workerCounts, log });
+    vqvaeTrain = await benchVqvaeTrain({ quick, counts: workerCounts, log });
     process.stdout.write(formatVqvaeTrain(vqvaeTrain));
     only.delete('vqvae-train');
     if (only.size === 0) {
       writeResults(values.out as string | undefined, { date: new Date().toISOString(), vqvae_train: vqvaeTrain, diffusion_train: diffusionTrain });
+      return 0;
+    }
+  }
+  let clipTrain: Awaited<ReturnType<typeof benchClipTrain>> | undefined;
+  if (only.has('clip-train')) {
+    if (workerCounts.length === 0) throw new UsageError('--only clip-train needs worker counts (--workers 1,2)');
+    clipTrain = await benchClipTrain({ quick, counts: workerCounts, log });
+    process.stdout.write(formatClipTrain(clipTrain));
+    only.delete('clip-train');
+    if (only.size === 0) {
+      writeResults(values.out as string | undefined, { date: new Date().toISOString(), clip_train: clipTrain, vqvae_train: vqvaeTrain, diffusion_train: diffusionTrain });
       return 0;
     }
   }
@@ -207,7 +217,7 @@ export async function runBench(argv: string[]): Promise<number> {
     process.stdout.write(formatDiffusion(diffusion));
     only.delete('diffusion');
     if (only.size === 0) {
-      writeResults(values.out as string | undefined, { date: new Date().toISOString(), diffusion, diffusion_train: diffusionTrain });
+      writeResults(values.out as string | undefined, { date: new Date().toISOString(), diffusion, diffusion_train: diffusionTrain, vqvae_train: vqvaeTrain, clip_train: clipTrain });
       return 0;
     }
   }
@@ -325,7 +335,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const env = { device, matmul_512_gflops: sbGflops, load: { start: loadStart, end: os.loadavg()[0], cores: os.cpus().length }, blas };
   const report = buildReport(ts, torch, env, tensorGrowth, total, ckDir);
   process.stdout.write(formatReport(report));
-  writeResults(values.out as string | undefined, { ...report, ...(diffusion ? { diffusion } : {}), ...(diffusionTrain ? { diffusion_train: diffusionTrain } : {}) });
+  writeResults(values.out as string | undefined, { ...report, ...(diffusion ? { diffusion } : {}), ...(diffusionTrain ? { diffusion_train: diffusionTrain } : {}), ...(vqvaeTrain ? { vqvae_train: vqvaeTrain } : {}), ...(clipTrain ? { clip_train: clipTrain } : {}) });
   return 0;
 }
 

@@ -9,11 +9,11 @@
  * round's first step (which starts the workers) is not timed. Wall time is the number that matters, and
  * only on an idle machine; CPU time is the process's, every thread's.
  */
-import * as os from 'node:os';
 import { initBackend } from '../kernel-lib/backend/backend';
 import type { VQVAEConfig } from '../kernel-lib/image/config';
 import type { RGBImage } from '../kernel-lib/image/types';
 import { trainVQVAE } from '../kernel-lib/train/vqvae/train-vqvae';
+import { describeWorkerDevice, formatCountLine, formatLoad, MachineLoad, requireCounts, speedups, StepSamples, takeTurns, watchLoad } from './train-turns';
 
 export interface VqvaeTrainBench {
   /** The config's overrides of the default (none in the benchmark itself). */
@@ -27,12 +27,7 @@ export interface VqvaeTrainBench {
   per_count: Record<string, { wall_ms: number; cpu_ms: number }>;
   /** Wall-clock steps/s of each count over one thread's (when 1 was measured). */
   speedup: Record<string, number>;
-  load: { start: number; end: number; cores: number };
-}
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  load: MachineLoad;
 }
 
 /** A disc of colour on white, placed and coloured by i. */
@@ -46,18 +41,19 @@ function disc(i: number): RGBImage {
 }
 
 export async function benchVqvaeTrain(o: { quick: boolean; counts: number[]; log: (s: string) => void; config?: Partial<VQVAEConfig> }): Promise<VqvaeTrainBench> {
-  if (o.counts.length === 0) throw new Error('bench vqvae-train: no worker counts to measure');
-  const loadStart = os.loadavg()[0];
+  requireCounts('vqvae-train', o.counts);
+  const load = watchLoad();
   const dev = await initBackend();
   const train = Array.from({ length: 64 }, (_, i) => disc(i));
   const val = [disc(100)];
   const rounds = o.quick ? 1 : 3;
   const perRound = o.quick ? 3 : 9; // the first is not timed
-  const wall = new Map<number, number[]>(o.counts.map((c) => [c, []]));
-  const cpu = new Map<number, number[]>(o.counts.map((c) => [c, []]));
   o.log(`VQ-VAE training: ${o.config ? 'config ' + JSON.stringify(o.config) : 'default config'}, 16 + 16 images a step; worker counts ${o.counts.join(', ')} taking turns, ${rounds} round(s) of ${perRound - 1} timed step(s)`);
-  for (let r = 0; r < rounds; r++) {
-    for (const c of o.counts) {
+  const med = await takeTurns({
+    counts: o.counts,
+    rounds,
+    train: async (c, r) => {
+      const run: StepSamples = { wall: [], cpu: [] };
       const res = await trainVQVAE({
         train,
         val,
@@ -69,36 +65,31 @@ export async function benchVqvaeTrain(o: { quick: boolean; counts: number[]; log
         config: o.config,
         onEvent: (e) => {
           if (e.kind !== 'step' || e.step === 1) return;
-          (wall.get(c) as number[]).push(e.msPerStep);
-          (cpu.get(c) as number[]).push(e.cpuMsPerStep);
+          run.wall.push(e.msPerStep);
+          run.cpu.push(e.cpuMsPerStep);
         },
       });
       res.model.dispose();
-      o.log(`round ${r + 1}: ${c} thread(s) ${median((wall.get(c) as number[]).slice(-(perRound - 1))).toFixed(0)} ms/step`);
-    }
-  }
-  const perCount = Object.fromEntries(o.counts.map((c) => [String(c), { wall_ms: median(wall.get(c) as number[]), cpu_ms: median(cpu.get(c) as number[]) }]));
-  const one = perCount['1']?.wall_ms;
+      return run;
+    },
+    logRun: (r, c, wall) => o.log(`round ${r + 1}: ${c} thread(s) ${wall.toFixed(0)} ms/step`),
+  });
   return {
     config: o.config ?? {},
-    device: `${dev.backend}${dev.simd ? ' SIMD' : ''}, ${dev.threads} thread${dev.threads === 1 ? '' : 's'} per worker`,
+    device: describeWorkerDevice(dev),
     batch: [16, 16],
     steps: rounds * (perRound - 1),
-    per_count: perCount,
-    speedup: one === undefined ? {} : Object.fromEntries(o.counts.map((c) => [String(c), one / perCount[String(c)].wall_ms])),
-    load: { start: loadStart, end: os.loadavg()[0], cores: os.cpus().length },
+    per_count: Object.fromEntries(Object.entries(med).map(([c, m]) => [c, { wall_ms: m.wall, cpu_ms: m.cpu }])),
+    speedup: speedups(Object.fromEntries(Object.entries(med).map(([c, m]) => [c, m.wall]))),
+    load: load(),
   };
 }
 
 export function formatVqvaeTrain(b: VqvaeTrainBench): string {
-  const name = (c: string) => (c === '1' ? '1 thread ' : `${c} workers`);
   return [
     `VQ-VAE training step (${Object.keys(b.config).length === 0 ? 'default config' : `config ${JSON.stringify(b.config)}`}, ${b.batch[0]} + ${b.batch[1]} images); ${b.device}`,
-    `machine load (1-min average): ${b.load.start.toFixed(2)} at the start, ${b.load.end.toFixed(2)} at the end, on ${b.load.cores} cores` +
-      (Math.max(b.load.start, b.load.end) > 0.5 ? ' — a busy machine: these wall times say little about an idle one' : ''),
-    ...Object.entries(b.per_count).map(
-      ([c, r]) => `  ${name(c)}: wall ${r.wall_ms.toFixed(0)} ms/step${b.speedup[c] !== undefined && c !== '1' ? ` (${b.speedup[c].toFixed(2)}× one thread)` : ''}, CPU ${r.cpu_ms.toFixed(0)} ms/step (all threads)`,
-    ),
+    formatLoad(b.load),
+    ...Object.entries(b.per_count).map(([c, r]) => formatCountLine(c, r.wall_ms, r.cpu_ms, b.speedup[c], 'ms')),
     '',
   ].join('\n');
 }
