@@ -11,7 +11,7 @@
  * the exact emoji is drawing something near it.
  */
 import type { RGBImage } from '../image/types';
-import { pairedDifference } from '../util/stats';
+import { mean, median, pairedDifference } from '../util/stats';
 import type { SceneChecker, SceneClaim } from './scene-checker';
 
 export interface ObjectRankRecord {
@@ -25,14 +25,6 @@ export interface ObjectRankRecord {
   templates: number;
 }
 
-/** The median (the mean of the two middle values for an even count). */
-function median(xs: readonly number[]): number {
-  const b = [...xs].sort((p, q) => p - q);
-  const h = Math.floor(b.length / 2);
-  return b.length % 2 === 1 ? b[h] : (b[h - 1] + b[h]) / 2;
-}
-
-const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const topK = (xs: readonly number[], k: number): number => xs.filter((r) => r < k).length / xs.length;
 
 /** The object-rank record of images[i] against claims[i] (own) and claims[(i+1) mod n] (shuffled); n ≥ 2. */

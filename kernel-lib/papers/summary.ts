@@ -3,11 +3,12 @@
  * means over items and over seeds, the median of the runs' step times, and a paired comparison as a results row.
  */
 import type { Comparison, SeedScores } from './paired';
+import { mean, median as medianOrNaN } from '../util/stats';
 
 /** `x` to `digits` decimals (4: the results files' precision). */
 export const round = (x: number, digits = 4): number => Number(x.toFixed(digits));
 
-export const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+export { mean } from '../util/stats';
 
 /** Mean of the finite entries (NaN when there are none). */
 export const finiteMean = (xs: readonly number[]): number => {
@@ -19,11 +20,7 @@ export const finiteMean = (xs: readonly number[]): number => {
 export const seedMeans = (rows: SeedScores): number[] => rows[0].map((_, i) => mean(rows.map((r) => r[i])));
 
 /** The median (mean of the middle two for an even count); null for none. */
-export const median = (xs: readonly number[]): number | null => {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+export const median = (xs: readonly number[]): number | null => (xs.length === 0 ? null : medianOrNaN(xs));
 
 /** The median over runs of their median step time (ms; runs without one left out). */
 export const medianStepMs = (runs: readonly { stepTime: { medianMs: number | null } }[]): number | null =>

@@ -6,6 +6,17 @@
  * log–log line of a scaling claim (Liquid's "the gap shrinks as the model grows", loss vs compute).
  */
 
+/** Arithmetic mean (NaN for none). */
+export const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** The median, the mean of the two middle values for an even count (NaN for none). */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
 /** Mean of paired differences and its standard error (sample s.d. / √n); needs n ≥ 2. */
 export function pairedDifference(d: ArrayLike<number>): { mean: number; standardError: number } {
   const n = d.length;
