@@ -6,6 +6,7 @@
  */
 import { mumu } from '../../kernel-lib';
 import { mulberry32 } from '../../kernel-lib/util/random';
+import { runMetrics } from './mumu-helpers';
 
 const ITEMS = 40;
 /** [seed][item]: base + shift + noise (seeded), `seeds` rows. */
@@ -72,18 +73,6 @@ test('encoder vs caption-only and §7 Question 1: both measures must be higher',
   expect(mumu.verdicts({})).toEqual([]);
   expect(() => mumu.verdicts({ minSeeds: 0 })).toThrow('mumu.verdicts: minSeeds must be a positive integer, got 0');
 });
-
-/** A metrics.json as a run writes it (only what the builder reads matters). */
-function runMetrics(arm: mumu.Arm, tokensPerCrop: number | null, seed: number): mumu.RunMetrics {
-  return {
-    name: mumu.runName(arm, tokensPerCrop, seed), paper: 'MUMU', arm, tokensPerCrop, seed, base: 'mm-moe-small', decoder: 'ldm-emoji',
-    encoder: arm === 'caption-only' ? 'caption' : 'prompt', augmentRate: arm === 'mumu' ? 0.2 : 0, decoderMode: 'lora',
-    trainable: { connector: 1, pooler: 0, decoder: 1 }, condDrop: 0.1, data: { description: 'x', split: 'train', items: 10 },
-    optimizer: { name: 'AdamW', lr: 1e-3, minLr: 1e-4, schedule: 'warmup + cosine', warmupSteps: 10, weightDecay: 0.1, batchSize: 16, clipNorm: 1, decoderLrScale: 0.5 },
-    steps: 300, resumedFrom: 0, stopped: 'done', lossCurve: [[1, 0.5]], stepTime: { steps: 300, firstMs: 5000, meanMs: 2000 + seed, medianMs: 1900 + seed, meanCpuMs: 1800, meanTokens: 1000 },
-    probes: [], files: {}, backend: { backend: 'wasm', tfBackend: 'wasm', threads: 1 }, date: '2026-01-01T00:00:00.000Z', train_wall_time_s: 600, recipe_wall_time_s: 650,
-  };
-}
 
 const N_SAME = 12;
 const N_OTHER = 6;

@@ -53,6 +53,8 @@ export type { MumuTools } from './tools';
 export { trainRun, trainMissing } from './train-missing';
 export type { RunSettings, TrainRunOptions, TrainMissingOptions } from './train-missing';
 export { readFinished } from './finished';
+export { decoderObjectAccuracy, checkerFloor } from './floor';
+export type { CheckerFloor, FloorCell } from './floor';
 export type { FinishedRuns } from './finished';
 export { ROUTING, ROUTING_MEASURES, promptRouting } from './routing';
 export type { PromptRouting } from './routing';
