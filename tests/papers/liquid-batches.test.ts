@@ -129,3 +129,20 @@ test('the held-out set: test-split rows, deranged captions for the conditioning 
   expect(() => liquid.sceneOf(store, 'scenes/test/99999')).toThrow('liquid: scenes/test/99999 is not a scene of the data store');
   expect(() => liquid.heldOutSet(store, tok, (imgs) => imgs.map(fakeVq), stream, { split: 'train' })).toThrow("liquid.heldOutSet: split must be 'val' or 'test' (held out), got 'train'");
 });
+
+test('the first items of the held-out set are the whole set’s, the deranged captions included', () => {
+  const encode = (imgs: Parameters<liquid.ImageEncoder>[0]) => imgs.map(fakeVq);
+  const held = liquid.heldOutSet(store, tok, encode, stream, { sizes: TINY_HELD_OUT });
+  const first = { brownWindows: 2, t2iItems: 1, i2tItems: 3, questions: 2, drawn: 1 };
+  const head = liquid.heldOutFirst(store, tok, encode, stream, first, { sizes: TINY_HELD_OUT });
+  expect(head.split).toBe('test');
+  expect(head.brown).toEqual(held.brown.slice(0, 2));
+  // item 0's shuffled row is shown item 2's caption, as in the set of 4 (a set of 1 could not derange it)
+  expect(head.t2i).toEqual({ ids: held.t2i.ids.slice(0, 1), own: held.t2i.own.slice(0, 1), shuffled: held.t2i.shuffled.slice(0, 1) });
+  expect(head.i2t).toEqual({ ids: held.i2t.ids.slice(0, 3), rows: held.i2t.rows.slice(0, 3) });
+  expect(head.questions).toEqual({ ids: held.questions.ids.slice(0, 2), items: held.questions.items.slice(0, 2) });
+  expect(head.drawn).toEqual(held.drawn.slice(0, 1));
+  expect(head.routing).toEqual([]);
+  expect(() => liquid.heldOutFirst(store, tok, encode, stream, { ...first, i2tItems: 5 }, { sizes: TINY_HELD_OUT })).toThrow('liquid.heldOutFirst: first i2tItems must be an integer in [0, 4] (the set\'s), got 5');
+  expect(() => liquid.heldOutFirst(store, tok, encode, stream, { ...first, drawn: 0.5 }, { sizes: TINY_HELD_OUT })).toThrow('liquid.heldOutFirst: first drawn must be an integer in [0, 2] (the set\'s), got 0.5');
+});

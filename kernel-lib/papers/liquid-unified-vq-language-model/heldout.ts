@@ -100,6 +100,27 @@ export function heldOutSet(store: DataStore, tok: MultimodalTokenizer, encode: I
   };
 }
 
+/** How many of each part `heldOutFirst` keeps. */
+export type FirstCounts = Pick<HeldOutSizes, 'brownWindows' | 't2iItems' | 'i2tItems' | 'questions' | 'drawn'>;
+
+/**
+ * The first items of each part of the held-out set `heldOutSet` builds at `sizes` (default EVAL), exactly as
+ * that set holds them, so a run's first recorded scores can be measured again on a reloaded checkpoint
+ * (tests/shipped/liquid-runs.test.ts) without scoring the whole set: `first` says how many of each (each at
+ * most the set's). The shuffled t2i rows keep the whole set's derangement (item i shown item
+ * i + ⌊t2iItems/2⌋'s caption), so the whole set's t2i images are coded; and there are no routing rows
+ * (exclusivity is one number over all of them, not a per-item score).
+ */
+export function heldOutFirst(store: DataStore, tok: MultimodalTokenizer, encode: ImageEncoder, brown: Int32Array, first: FirstCounts, o: { split?: Split; sizes?: Partial<HeldOutSizes> } = {}): HeldOut {
+  const n: HeldOutSizes = { ...EVAL, ...o.sizes };
+  for (const [k, v] of Object.entries(first) as Array<[keyof FirstCounts, number]>) {
+    if (!Number.isInteger(v) || v < 0 || v > n[k]) throw new Error(`liquid.heldOutFirst: first ${k} must be an integer in [0, ${n[k]}] (the set's), got ${v}`);
+  }
+  const held = heldOutSet(store, tok, encode, brown, { split: o.split, sizes: { ...n, ...first, t2iItems: n.t2iItems, routingRows: 0 } });
+  const k = first.t2iItems;
+  return { ...held, t2i: { ids: held.t2i.ids.slice(0, k), own: held.t2i.own.slice(0, k), shuffled: held.t2i.shuffled.slice(0, k) } };
+}
+
 /** A t2i row's caption (its first part). */
 function caption(ex: Example<LiquidMeta>): string {
   const p = ex.parts[0];

@@ -30,8 +30,8 @@ export { forwardMacsPerToken, trainFlopsPerToken, secondsPerFlop, trainSeconds, 
 export type { StepCalibration } from './budget';
 export { CodeCache, textWindows, textRow, imageRow, padRows, liquidBatches } from './batches';
 export type { ImageEncoder, TrainMeta, WeightedRow, BatchOptions, BatchStats } from './batches';
-export { heldOutSet, sceneOf } from './heldout';
-export type { HeldOut, HeldOutSizes, DrawItem } from './heldout';
+export { heldOutSet, heldOutFirst, sceneOf } from './heldout';
+export type { HeldOut, HeldOutSizes, FirstCounts, DrawItem } from './heldout';
 export { scoreCheckpoint, textModelVocab } from './evaluate';
 export type { CheckpointScores, DrawTools, ScoreOptions } from './evaluate';
 export { openTools, textCheckpointDir, textDirIn, vqCodec, RUNS_FOLDER } from './tools';
