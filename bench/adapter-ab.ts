@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { TrainBatch } from '../kernel-lib/train/trainer';
 import { checkpointDir } from '../kernel-lib/paths';
+import { median } from '../kernel-lib/util/stats';
 import { ensureData } from '../kernel-lib/data/store';
 import { instructionData } from '../kernel-lib/data/instructions';
 import { VQVAE } from '../kernel-lib/image';
@@ -47,11 +48,6 @@ function intArg(name: string, fallback: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new Error(`adapter-ab: --${name} must be a positive integer, got '${v}'`);
   return n;
-}
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function side(label: string, dir: string, arm: string, rank: number): Promise<Side> {

@@ -9,6 +9,7 @@
 import * as os from 'node:os';
 import { spawn } from 'node:child_process';
 import { compiledModule } from '../kernel-lib/train/parallel/pool';
+import { median } from './train-turns';
 
 export interface CapacityRow {
   kind: 'matmul' | 'stream';
@@ -48,8 +49,6 @@ function runTogether(kind: string, n: number, seconds: number): Promise<ChildRes
     })),
   );
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function benchCapacity(o: { quick: boolean; counts: number[]; log: (s: string) => void }): Promise<CapacityBench> {
   const counts = [...new Set([1, ...o.counts])].sort((a, b) => a - b);

@@ -12,6 +12,7 @@ import { headDim } from '../kernel-lib/model/config';
 import { attentionStep } from '../kernel-lib/model/attention';
 import { RopeTables } from '../kernel-lib/model/layers';
 import { mulberry32 } from '../kernel-lib/util/random';
+import { median } from './train-turns';
 
 export interface DecodeCostRow {
   position: number;
@@ -27,7 +28,6 @@ export interface DecodeCostBench {
   rows: DecodeCostRow[];
 }
 
-const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const cpuMs = (from: NodeJS.CpuUsage): number => {
   const c = process.cpuUsage(from);
   return (c.user + c.system) / 1000;

@@ -6,11 +6,10 @@
  */
 import * as os from 'node:os';
 import type { DeviceInfo } from '../kernel-lib/backend/backend';
+import { upperMedian } from '../kernel-lib/util/stats';
 
-export function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+/** The median every bench section reports: util/stats upperMedian (one measured sample: the upper middle one for an even count). */
+export const median = upperMedian;
 
 /** The 1-minute load average at the start and the end of a section, and the core count. */
 export interface MachineLoad {

@@ -17,6 +17,15 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
+/**
+ * The upper of the two middle values for an even count (the middle one for an odd count; NaN for none):
+ * always one of the samples, as step-time medians report them (a measured step, not an average of two).
+ */
+export function upperMedian(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  return [...xs].sort((a, b) => a - b)[xs.length >> 1];
+}
+
 /** Mean of paired differences and its standard error (sample s.d. / √n); needs n ≥ 2. */
 export function pairedDifference(d: ArrayLike<number>): { mean: number; standardError: number } {
   const n = d.length;

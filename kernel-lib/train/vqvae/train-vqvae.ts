@@ -38,6 +38,7 @@ import { CodebookEma, codeUsage } from '../../image/quantizer';
 import { evaluateVQVAE, packImages, SizeEval } from '../../image/evaluate';
 import { makeBatch } from './batches';
 import { EpochSampler, rngAt } from '../../util/random';
+import { upperMedian } from '../../util/stats';
 
 export interface VQVAETrainOptions {
   /** Architecture (default: defaultVQVAEConfig()). */
@@ -303,7 +304,7 @@ export async function trainVQVAE(options: VQVAETrainOptions): Promise<VQVAETrain
         : undefined,
       signal: options.signal,
     });
-    return { model, curve, evals, resumedFrom: r.resumedFrom, stopped: r.stopped, elapsedMs: elapsed(), msPerStep: median(stepTimes), cpuMs, settings: fp, threads: pool ? pool.size : 1 };
+    return { model, curve, evals, resumedFrom: r.resumedFrom, stopped: r.stopped, elapsedMs: elapsed(), msPerStep: stepTimes.length > 0 ? upperMedian(stepTimes) : 0, cpuMs, settings: fp, threads: pool ? pool.size : 1 };
   } finally {
     await pool?.close();
   }
@@ -362,10 +363,4 @@ function initCodebook(model: VQVAE, ema: CodebookEma, batches: Array<{ s: number
   }
   ema.initFrom(init, 0);
   tf.tidy(() => (model.params.get(CODEBOOK) as tf.Variable).assign(tf.tensor2d(ema.codebook(), [K, D])));
-}
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
 }
