@@ -15,6 +15,8 @@
  *   decoder on one thread and on data-parallel workers (`--workers`), and the recipe's budgets at those rates.
  *   `--only vqvae-train` (not in the default run): the same for the VQ-VAE's training step (bench/vqvae-train.ts).
  *   `--only clip-train` (not in the default run): the same for CLIP's training step at batch 256 (bench/clip-train.ts).
+ *   `--only head-rows` (not in the default run): the LM head only where its output is read against every position,
+ *   on real MUMU, MoSS and MiniGPT-5 batches: exactness and CPU per step, new / old (bench/head-rows.ts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -38,6 +40,7 @@ import { benchClipTrain, formatClipTrain } from './clip-train';
 import { benchCapacity, formatCapacity } from './capacity';
 import { benchDecodeCost, formatDecodeCost } from './decode-cost';
 import { median } from './train-turns';
+import { benchHeadRows, formatHeadRows, HEAD_USERS, HeadUser } from './head-rows';
 
 
 function log(msg: string): void {
@@ -129,7 +132,7 @@ async function measureTrain(s: Session, steps: number): Promise<number> {
 
 const SECTIONS = ['decode', 'prefill', 'image', 'train', 'leak', 'diffusion'];
 /** Sections run only when --only names them. */
-const OPT_IN = ['profile', 'diffusion-train', 'vqvae-train', 'clip-train', 'capacity', 'decode-cost'];
+const OPT_IN = ['profile', 'diffusion-train', 'vqvae-train', 'clip-train', 'capacity', 'decode-cost', 'head-rows'];
 
 export const BENCH: CommandSpec = {
   usage: 'switchboard bench',
@@ -144,8 +147,9 @@ export const BENCH: CommandSpec = {
     checkpoint: { type: 'string', arg: 'DIR', help: 'the model to measure (default data/checkpoints/mm-moe-small)' },
     'torch-threads': { type: 'string', arg: 'N,M', help: 'PyTorch thread counts, one table column each (default 1,2)' },
     workers: { type: 'string', arg: 'N,M', help: 'data-parallel worker counts for the train, diffusion-train, vqvae-train and clip-train sections (default 1,2; 0 = none)' },
-    only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step), or diffusion-train (the diffusion decoder's training step by worker count), or vqvae-train (the VQ-VAE's training step by worker count), or clip-train (CLIP's training step by worker count), or capacity (how much the cores do together: the ceiling of data-parallel speed-ups), or decode-cost (a decode step's CPU time and its attention's by position)` },
+    only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step), or diffusion-train (the diffusion decoder's training step by worker count), or vqvae-train (the VQ-VAE's training step by worker count), or clip-train (CLIP's training step by worker count), or capacity (how much the cores do together: the ceiling of data-parallel speed-ups), or decode-cost (a decode step's CPU time and its attention's by position), or head-rows (the LM head only where read against every position: exactness and CPU per step of MUMU, MoSS and MiniGPT-5 steps)` },
     'no-torch': { type: 'boolean', help: 'measure Switchboard only' },
+    'head-users': { type: 'string', arg: 'A,B', help: `the head-rows section's users: ${HEAD_USERS.join(', ')} (default all)` },
   },
 };
 
@@ -174,6 +178,17 @@ export async function runBench(argv: string[]): Promise<number> {
     only.delete('capacity');
     if (only.size === 0) {
       writeResults(values.out as string | undefined, { date: new Date().toISOString(), capacity });
+      return 0;
+    }
+  }
+  if (only.has('head-rows')) {
+    const users = (typeof values['head-users'] === 'string' ? values['head-users'].split(',') : [...HEAD_USERS]) as HeadUser[];
+    for (const u of users) if (!HEAD_USERS.includes(u)) throw new UsageError(`--head-users: unknown user '${u}' (expected ${HEAD_USERS.join(', ')})`);
+    const headRows = await benchHeadRows({ users, rounds: quick ? 1 : 3, log });
+    process.stdout.write(formatHeadRows(headRows));
+    only.delete('head-rows');
+    if (only.size === 0) {
+      writeResults(values.out as string | undefined, { date: new Date().toISOString(), load: { start: os.loadavg()[0] }, head_rows: headRows });
       return 0;
     }
   }

@@ -96,12 +96,33 @@ export interface TensorForwardOptions extends PositionOptions {
   cache?: KvCache;
 }
 
-export interface TensorForward {
-  logits: tf.Tensor2D; // [B·T, V]
+/** The trunk's output (MoEModel.forwardStates): everything of a forward but the LM head's logits. */
+export interface TensorStates {
+  /** The final norm's output, what the LM head reads [B·T, H]. */
+  states: tf.Tensor2D;
   /** Mean load-balancing loss over layers (0 when not training). */
   aux: tf.Scalar;
   routing: LayerRouting[];
   kv: LayerKv[];
+}
+
+export interface TensorForward extends TensorStates {
+  logits: tf.Tensor2D; // [B·T, V]
+}
+
+/** MoEModel.forwardHidden's options: a host forward that stops at the final norm, so `hidden` is what it returns. */
+export interface HiddenForwardOptions extends PositionOptions {
+  capture?: CaptureLevel;
+  /** Hooks at any point but 'logits' (never computed on this path: naming it is an error). */
+  hooks?: ReadonlyMap<string, HookFn>;
+  hidden: HiddenRequest;
+}
+
+export interface HiddenForwardResult {
+  hidden: HiddenStates;
+  routing: LayerRouting[];
+  /** Mean load-balancing loss over layers. */
+  aux: number;
 }
 
 /** The one PositionMeta of a call from either option, checked against its row count. */

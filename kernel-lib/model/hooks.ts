@@ -41,6 +41,11 @@ export class HookContext {
     return out;
   }
 
+  /** Whether a hook is registered for `name` or its activation would be cached (a forward that skips the point must refuse). */
+  names(name: string): boolean {
+    return this.hooks.has(name) || (this.cacheFilter !== null && this.cacheFilter(name));
+  }
+
   /** A context that does nothing (the fast path). */
   static readonly none = new HookContext();
 }

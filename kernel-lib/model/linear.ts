@@ -103,3 +103,17 @@ export const embeddingLookup = lazyCustomGrad<[ids: tf.Tensor1D, table: tf.Tenso
     ],
   };
 });
+
+/**
+ * Rows `rows` of x [N, H] → [rows.length, H] with a gradient into x: embeddingLookup with x as the table
+ * (forward tf.gather; backward the host scatter-add of dy's rows into zeros, N·H values, where a one-hot
+ * [rows, N] product costs rows·N·H and gather's own gradient is missing on wasm). Both are exact: the
+ * forward copies rows, and the backward adds each dy row to a zero row (rows repeated: their dy rows
+ * summed in order). Losses use it to run the LM head on the rows they read (train/lm-loss.ts).
+ */
+export function selectRows(x: tf.Tensor2D, rows: readonly number[] | Int32Array): tf.Tensor2D {
+  if (x.rank !== 2) throw new Error(`selectRows: x must be 2-D [N, H], got shape [${x.shape}]`);
+  const N = x.shape[0];
+  for (const r of rows) if (!Number.isInteger(r) || r < 0 || r >= N) throw new Error(`selectRows: row ${r} is outside [0, ${N})`);
+  return embeddingLookup(tf.tensor1d(Int32Array.from(rows), 'int32'), x); // [rows, H]
+}

@@ -18,15 +18,15 @@ import { HookContext, HookFn } from './hooks';
 import { KvCache, LayerKv } from './kv-cache';
 import { AdapterSet, ProjectionCall, ProjectionTarget } from './adapter-seam';
 import { metaFromModalities } from './positions';
-import { HiddenCapture, HiddenStates } from './hidden';
+import { HiddenCapture, HiddenRequest, HiddenStates } from './hidden';
 import {
-  BatchStepResult, CaptureLevel, ForwardOptions, ForwardResult, PrefillOptions, StepOptions, StepResult, TensorForward,
-  TensorForwardOptions, positionsOf,
+  BatchStepResult, CaptureLevel, ForwardOptions, ForwardResult, HiddenForwardOptions, HiddenForwardResult, PrefillOptions, StepOptions,
+  StepResult, TensorForward, TensorForwardOptions, TensorStates, positionsOf,
 } from './forward-options';
 
 export type {
   CaptureLevel, PositionOptions, ForwardOptions, ForwardResult, StepResult, StepOptions, BatchStepResult, PrefillOptions,
-  TensorForwardOptions, TensorForward,
+  TensorForwardOptions, TensorForward, TensorStates, HiddenForwardOptions, HiddenForwardResult,
 } from './forward-options';
 
 export class MoEModel {
@@ -136,11 +136,39 @@ export class MoEModel {
   }
 
   /**
+   * The LM head on final-norm states x [N, H] → logits [N, V] (`training`: the custom-gradient linear of the
+   * training forward). Rows are independent, so a loss may pass only the rows it reads: forwardTensors's
+   * logits row r is head(states)[r] (tests/model/forward-states.test.ts: bit for bit).
+   */
+  head(x: tf.Tensor2D, training = false): tf.Tensor2D {
+    if (x.rank !== 2 || x.shape[1] !== this.config.hiddenSize) throw new Error(`head: states must be [N, ${this.config.hiddenSize}], got [${x.shape}]`);
+    return this.headOf(x, training);
+  }
+
+  /**
    * The whole-sequence forward on tensors; call inside tf.tidy (or a gradient scope).
    * ids [B, T] int32 → logits [B·T, V]. This is the training forward too: `positions` (or the legacy
-   * `modalities`) reach the adapters as in every other path.
+   * `modalities`) reach the adapters as in every other path. It is forwardStates, then the head.
    */
   forwardTensors(ids: tf.Tensor2D, o: TensorForwardOptions = {}): TensorForward {
+    const s = this.trunk(ids, o);
+    const logits = (o.hooks ?? HookContext.none).point('logits', this.headOf(s.states, o.training ?? false)); // [B·T, V]
+    return { ...s, logits };
+  }
+
+  /**
+   * forwardTensors without the LM head: the final norm's output [B·T, H] with aux, routing and kv. For users
+   * of the states alone (MUMU's encoder) and for losses that apply `head` to the rows they read (the head
+   * costs about as much per token as mm-moe-small's four layers, its backward twice that). Hooks fire at
+   * every point up to 'final_norm'; one at 'logits', or a cache that would take it, is refused.
+   */
+  forwardStates(ids: tf.Tensor2D, o: TensorForwardOptions = {}): TensorStates {
+    if (o.hooks?.names('logits')) throw new Error("forwardStates: a hook or cache names 'logits', which this forward never computes (it stops at final_norm); use forwardTensors");
+    return this.trunk(ids, o);
+  }
+
+  /** Embedding, the blocks and the final norm (the shared body of forwardTensors and forwardStates). */
+  private trunk(ids: tf.Tensor2D, o: TensorForwardOptions): TensorStates {
     const c = this.config;
     const hooks = o.hooks ?? HookContext.none;
     const capture = o.capture ?? 'routing';
@@ -171,8 +199,8 @@ export class MoEModel {
       if (m.aux) aux = tf.add(aux, m.aux) as tf.Scalar;
       h = point(`blocks.${i}.hook_resid_post`, tf.add(h, m.out));
     }
-    const logits = hooks.point('logits', this.headOf(point('final_norm', this.finalNorm(h)), training));
-    return { logits, aux: tf.div(aux, c.numLayers) as tf.Scalar, routing: capture === 'none' ? [] : routing, kv };
+    const states = point('final_norm', this.finalNorm(h)); // [B·T, H]
+    return { states, aux: tf.div(aux, c.numLayers) as tf.Scalar, routing: capture === 'none' ? [] : routing, kv };
   }
 
   /** Full forward on host ids (rows of equal length) → host logits and routing. No tensors escape but requested hidden tensors. */
@@ -180,20 +208,41 @@ export class MoEModel {
     return this.run(ids, new HookContext(opts.hooks ?? new Map(), opts.cacheNames ?? null), opts);
   }
 
+  /**
+   * The host forward without the LM head: the requested hidden states (as forward's `hidden` gives them),
+   * routing and aux, no logits. For callers that read states only (MUMU's prompt states); a hook at
+   * 'logits' is refused (see forwardStates), and `hidden` may name only residual-stream points.
+   */
+  forwardHidden(ids: number[][], opts: HiddenForwardOptions): HiddenForwardResult {
+    if (!opts?.hidden) throw new Error('forwardHidden: opts.hidden must name the states to return (e.g. { names: [\'final_norm\'] })');
+    const ctx = new HookContext(opts.hooks ?? new Map());
+    if (ctx.names('logits')) throw new Error("forwardHidden: a hook names 'logits', which this forward never computes (it stops at final_norm); use forward");
+    return this.hostPass(ids, opts.hidden, (t, hidden) => {
+      const r = this.forwardStates(t, { hooks: ctx, capture: opts.capture, positions: opts.positions, modalities: opts.modalities, hidden });
+      return { routing: r.routing, aux: r.aux.dataSync()[0] };
+    }) as HiddenForwardResult;
+  }
+
   /** One tidy forward with a given hook context, read back to the host. */
   private run(ids: number[][], ctx: HookContext, opts: ForwardOptions): ForwardResult {
+    const V = this.config.vocabSize;
+    return this.hostPass(ids, opts.hidden, (t, hidden, B, T) => {
+      const r = this.forwardTensors(t, { hooks: ctx, capture: opts.capture, positions: opts.positions, modalities: opts.modalities, hidden });
+      return { logits: r.logits.dataSync() as Float32Array, shape: [B, T, V] as [number, number, number], routing: r.routing, aux: r.aux.dataSync()[0] };
+    });
+  }
+
+  /**
+   * Checks host ids, runs `body` in one tf.tidy with the hidden capture of `request`, and adds the captured
+   * states to its (host) result; kept hidden tensors are freed when the body fails.
+   */
+  private hostPass<R extends object>(ids: number[][], request: HiddenRequest | undefined, body: (t: tf.Tensor2D, hidden: HiddenCapture | undefined, B: number, T: number) => R): R & { hidden?: HiddenStates } {
     const { B, T, t } = this.checkIds(ids);
-    const hidden = opts.hidden ? new HiddenCapture(opts.hidden, this.config.numLayers, B * T) : undefined;
-    let out!: ForwardResult;
+    const hidden = request ? new HiddenCapture(request, this.config.numLayers, B * T) : undefined;
+    let out!: R & { hidden?: HiddenStates };
     try {
       tf.tidy(() => {
-        const r = this.forwardTensors(t(), { hooks: ctx, capture: opts.capture, positions: opts.positions, modalities: opts.modalities, hidden });
-        out = {
-          logits: r.logits.dataSync() as Float32Array,
-          shape: [B, T, this.config.vocabSize],
-          routing: r.routing,
-          aux: r.aux.dataSync()[0],
-        };
+        out = body(t(), hidden, B, T);
       });
     } catch (err) {
       hidden?.discard();

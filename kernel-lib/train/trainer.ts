@@ -24,7 +24,7 @@ import { checkMetaRows, PositionMeta } from '../model/positions';
 import type { DirEntry } from '../checkpoint/files';
 import type { Modality } from '../tokenizer/prompt';
 import { trainLoop, UpdateSetup } from './loop';
-import { weightedNll } from './lm-loss';
+import { statesNll } from './lm-loss';
 import { currentDevice } from '../backend/backend';
 import { trainableNames } from './params';
 import { DataParallelPool, compiledModule } from './parallel/pool';
@@ -188,11 +188,10 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
       updater,
       loss: ({ inputs, targets, weights, modalities, positions, B, T }, step) => {
         shape = { B, T };
-        const out = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', ...(positions ? { positions } : { modalities }), training: true, dropoutSeed: dropoutSeedOf(step) });
-        const lm = weightedNll(out.logits, targets, weights, weights.reduce((a, b) => a + b, 0), cfg.vocabSize);
-        lmLoss = lm.dataSync()[0];
-        auxLoss = out.aux.dataSync()[0];
-        return tf.add(lm, tf.mul(out.aux, auxCoef)) as tf.Scalar;
+        const l = lmTrainLoss(model, { inputs, targets, weights, modalities, positions, B, T }, { auxCoef, dropoutSeed: dropoutSeedOf(step) });
+        lmLoss = l.lm.dataSync()[0];
+        auxLoss = l.aux.dataSync()[0];
+        return l.total;
       },
       onStep: (s) => {
         const now = performance.now();
@@ -240,6 +239,20 @@ export async function train(model: MoEModel, o: TrainOptions): Promise<TrainResu
 type PreparedBatch = ReturnType<typeof prepareBatch>;
 
 /**
+ * The trainer's loss of a prepared batch (under the loop's gradient tape): the weighted next-token NLL plus
+ * auxCoef · the load-balancing loss. The head runs only on the targets with a weight (lm-loss.ts statesNll:
+ * the same loss and gradients as the head over every position, without the prompt and padding rows).
+ */
+export function lmTrainLoss(model: MoEModel, b: Omit<PreparedBatch, 'weights'> & { weights: Float32Array | number[] }, o: { auxCoef: number; dropoutSeed?: number }): { total: tf.Scalar; lm: tf.Scalar; aux: tf.Scalar } {
+  const { inputs, targets, weights, modalities, positions, B, T } = b;
+  const out = model.forwardStates(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', ...(positions ? { positions } : { modalities }), training: true, dropoutSeed: o.dropoutSeed });
+  let total = 0;
+  for (let i = 0; i < weights.length; i++) total += weights[i];
+  const lm = statesNll(out.states, (x) => model.head(x, true), targets, weights, total, model.config.vocabSize);
+  return { total: tf.add(lm, tf.mul(out.aux, o.auxCoef)) as tf.Scalar, lm, aux: out.aux };
+}
+
+/**
  * Workers for the LM's updates, one share of each batch's rows each (train/parallel). They hold every
  * parameter (frozen ones too, with this model's values) and return gradients of the trainable `names`.
  */
@@ -256,7 +269,8 @@ function hostOf(params: Map<string, tf.Variable>, names: string[]): Array<[strin
   });
 }
 
-function prepareBatch(batch: TrainBatch, o: TrainOptions, V: number) {
+/** A batch's rows as the trainer's flat arrays: inputs, targets, per-target weights, modality codes or position metadata. */
+export function prepareBatch(batch: TrainBatch, o: Pick<TrainOptions, 'modalityOf' | 'modalityWeights' | 'positionsOf'>, V: number) {
   const rows = batch.ids;
   if (!Array.isArray(rows) || rows.length === 0) throw new Error('train: a batch needs at least one row of ids');
   const L = rows[0].length;

@@ -1,7 +1,7 @@
 /**
  * MiniGPT-5's losses on one batch, computed from the parameters (under the training loop's gradient tape):
  *
- *   L_text (Eq. 1)  next-token NLL over the targets (text and vokens; train/lm-loss.ts)
+ *   L_text (Eq. 1)  next-token NLL over the targets (text and vokens; train/lm-loss.ts: the head on those rows only)
  *   h_voken         the final-norm states at the voken input positions, read off the same forward
  *   CFG dropout     h_voken → 0 for the rows the batch marks (10 %, §3.3), so the mapper learns ĥ_0 = mapper(0)
  *   L_LDM (Eq. 3)   the FROZEN decoder's noise-prediction loss conditioned on ĥ = mapper(h_voken); its gradient
@@ -16,13 +16,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { MoEModel } from '../../model/model';
-import { HookContext } from '../../model/hooks';
 import type { PositionMeta } from '../../model/positions';
-import { weightedNll } from '../../train/lm-loss';
+import { statesNll } from '../../train/lm-loss';
 import type { LatentDiffusion } from '../../diffusion/model';
 import type { FeatureMapper } from './mapper';
 import type { PaddedRows } from './items';
-import { selectRows } from './vokens';
+import { selectRows } from '../../model/linear';
 
 /** λ of each loss (0 switches a loss off). */
 export interface LossWeights {
@@ -86,17 +85,16 @@ export function vokenLosses(parts: { model: MoEModel; mapper: FeatureMapper | nu
       targets[i * T + j] = r[j + 1];
     }
   });
-  let final: tf.Tensor2D | null = null;
-  const hooks = new HookContext(new Map([['final_norm', (t: tf.Tensor) => void (final = t as tf.Tensor2D)]]));
-  const out = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', hooks, training: true, ...(b.positions ? { positions: b.positions } : {}) });
-  const text = weightedNll(out.logits, targets, b.weights, b.weights.reduce((a, x) => a + x, 0), V);
+  const out = model.forwardStates(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', training: true, ...(b.positions ? { positions: b.positions } : {}) });
+  const final = out.states; // [B·T, H]
+  const text = statesNll(final, (x) => model.head(x, true), targets, b.weights, b.weights.reduce((a, x) => a + x, 0), V); // the head on target rows only
   let total: tf.Scalar = tf.mul(text, w.text);
   const R = b.imageRows.length;
   if (R === 0 || (w.ldm === 0 && w.cap === 0)) return { total, text, ldm: null, cap: null };
   if (!mapper) throw new Error('minigpt5: a batch with image rows needs the feature mapper');
   const n = mapper.config.numVokens;
   if (b.vokenPositions.length !== R * n) throw new Error(`minigpt5: ${b.vokenPositions.length} voken positions for ${R} image rows of ${n} vokens`);
-  const h = tf.reshape(selectRows(final as unknown as tf.Tensor2D, b.vokenPositions), [R, n, model.config.hiddenSize]) as tf.Tensor3D; // [R, n, H]
+  const h = tf.reshape(selectRows(final, b.vokenPositions), [R, n, model.config.hiddenSize]) as tf.Tensor3D; // [R, n, H]
   const cond = mapper.forward(vokenDropout(h, b.keep)); // ĥ: seq [R, L, d̂], mask [R, L]
   let ldmLoss: tf.Scalar | null = null;
   let cap: tf.Scalar | null = null;

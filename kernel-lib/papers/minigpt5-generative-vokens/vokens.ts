@@ -35,13 +35,8 @@ export function vokenTrainable(model: MoEModel, tok: MultimodalTokenizer): { fre
   return { freeze, trainSlices };
 }
 
-/** Rows `rows` of x [N, H] as [rows.length, H], through a one-hot product (gather has no gradient on wasm). */
-export function selectRows(x: tf.Tensor2D, rows: readonly number[]): tf.Tensor2D {
-  const N = x.shape[0];
-  for (const r of rows) if (!Number.isInteger(r) || r < 0 || r >= N) throw new Error(`selectRows: row ${r} is outside [0, ${N})`);
-  const oh = tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(rows), 'int32'), N), 'float32') as tf.Tensor2D; // [r, N]
-  return tf.matMul(oh, x); // [r, H]
-}
+/** Rows `rows` of x [N, H] as [rows.length, H], differentiably (model/linear.ts; once a one-hot product here). */
+export { selectRows } from '../../model/linear';
 
 /** The voken rows of the LM as host tensors: embed [n, H] and, when untied, lm_head [H, n]. */
 export function vokenRows(model: MoEModel, tok: MultimodalTokenizer): Map<string, HostTensor> {

@@ -12,8 +12,9 @@
  *
  * Two paths give the same states: `encoderStates` on the tensor forward (under a gradient tape: the
  * gradient reaches the pooling through the LM; the LM's weights are never trained), and `promptStates` on
- * the host-side forward with the hidden-state capture of model/hidden.ts (evaluation). Tests check both
- * against each prompt's own unpadded forward.
+ * the host-side forward with the hidden-state capture of model/hidden.ts (evaluation). Both stop at the final
+ * norm (forwardStates / forwardHidden): the LM head, as dear per token as the LM's four layers, is never run.
+ * Tests check both against each prompt's own unpadded forward.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { MoEModel } from '../../model/model';
@@ -55,12 +56,10 @@ function poolingHook(model: MoEModel, b: PromptBatch, connector: Connector | nul
  * must pass through it to the pooling.
  */
 export function encoderStates(model: MoEModel, b: PromptBatch, connector: Connector | null, o: { training?: boolean } = {}): tf.Tensor3D {
-  let final: tf.Tensor2D | null = null;
-  const hooks = new Map<string, HookFn>([['final_norm', (t) => void (final = t as tf.Tensor2D)]]);
   const pool = poolingHook(model, b, connector);
-  if (pool) hooks.set('embed', pool);
-  model.forwardTensors(tf.tensor2d(b.ids, [b.B, b.T], 'int32'), { capture: 'none', hooks: new HookContext(hooks), training: o.training ?? false });
-  return tf.reshape(final as unknown as tf.Tensor2D, [b.B, b.T, model.config.hiddenSize]);
+  const hooks = pool ? new HookContext(new Map([['embed', pool]])) : undefined;
+  const r = model.forwardStates(tf.tensor2d(b.ids, [b.B, b.T], 'int32'), { capture: 'none', hooks, training: o.training ?? false }); // no LM head: only its input is read
+  return tf.reshape(r.states, [b.B, b.T, model.config.hiddenSize]);
 }
 
 /**
@@ -69,8 +68,8 @@ export function encoderStates(model: MoEModel, b: PromptBatch, connector: Connec
  */
 export function promptStates(model: MoEModel, b: PromptBatch, connector: Connector | null): tf.Tensor3D {
   const pool = poolingHook(model, b, connector);
-  const r = model.forward(batchRows(b), { capture: 'none', hooks: pool ? new Map([['embed', pool]]) : undefined, hidden: { names: ['final_norm'], as: 'tensor' } });
-  const states = r.hidden?.tensors?.get('final_norm') as tf.Tensor2D; // [B·T, H]
+  const r = model.forwardHidden(batchRows(b), { capture: 'none', hooks: pool ? new Map([['embed', pool]]) : undefined, hidden: { names: ['final_norm'], as: 'tensor' } });
+  const states = r.hidden.tensors?.get('final_norm') as tf.Tensor2D; // [B·T, H]
   const out = tf.reshape(states, [b.B, b.T, model.config.hiddenSize]) as tf.Tensor3D; // shares the data
   states.dispose();
   return out;

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MoEModel } from '../../model/model';
 import type { MoEConfig } from '../../model/config';
 import { HookContext } from '../../model/hooks';
-import { weightedNll } from '../lm-loss';
+import { statesNll } from '../lm-loss';
 import type { Collective } from './collective';
 import type { GradFn, ShareResult } from './protocol';
 
@@ -80,8 +80,8 @@ export function createGradFn(init: LmGradInit): GradFn<LmShare> {
       const { value, grads } = tf.engine().gradients(() => {
         const probs: tf.Tensor2D[] = [];
         const hooks = new HookContext(new Map(Array.from({ length: L }, (_, l) => [`blocks.${l}.moe.probs`, (t: tf.Tensor) => void probs.push(t as tf.Tensor2D)])));
-        const r = model.forwardTensors(tf.tensor2d(share.inputs, [B, T], 'int32'), { hooks, capture: 'routing', modalities: share.modalities, training: true });
-        const lm = weightedNll(r.logits, share.targets, share.weights, share.weightTotal, c.vocabSize);
+        const r = model.forwardStates(tf.tensor2d(share.inputs, [B, T], 'int32'), { hooks, capture: 'routing', modalities: share.modalities, training: true });
+        const lm = statesNll(r.states, (x) => model.head(x, true), share.targets, share.weights, share.weightTotal, c.vocabSize); // the head on weighted rows only
         // The batch's expert counts per layer, then this share's part of E·Σ_e f_e·P_e averaged over layers.
         const local = new Float64Array(L * E);
         r.routing.forEach((lr, l) => {

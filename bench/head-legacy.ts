@@ -1,0 +1,94 @@
+/**
+ * The paths as they were before the LM head ran only where its output is read (kept for the `head-rows`
+ * bench section, which times them beside the new ones, and for the tests that check the new paths give
+ * the same losses and gradients):
+ *
+ *   legacyStatesModel   the model whose forwardStates is forwardTensors (the head over every row computed
+ *                       and dropped; under a gradient tape, recorded too) and whose forwardHidden is forward
+ *                       (all [B·T, V] logits read back to the host): MUMU's encoderStates / promptStates
+ *                       called with it are the old ones
+ *   legacyTrainLoss     the trainer's old loss: the head and log-softmax over every position, weightedNll
+ *   legacyVokenLosses   MiniGPT-5's old losses: the same, and the voken states picked by a one-hot product
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { MoEModel, TensorForwardOptions, TensorStates, HiddenForwardOptions, HiddenForwardResult } from '../kernel-lib/model/model';
+import type { PositionMeta } from '../kernel-lib/model/positions';
+import { weightedNll } from '../kernel-lib/train/lm-loss';
+import type { LossParts, LossWeights, VokenBatch } from '../kernel-lib/papers/minigpt5-generative-vokens/losses';
+import { captionLoss, vokenDropout } from '../kernel-lib/papers/minigpt5-generative-vokens/losses';
+import type { FeatureMapper } from '../kernel-lib/papers/minigpt5-generative-vokens/mapper';
+import type { LatentDiffusion } from '../kernel-lib/diffusion/model';
+
+/** `model` with forwardStates and forwardHidden as they cost before: the full forward, head included. */
+export function legacyStatesModel(model: MoEModel): MoEModel {
+  const legacy = Object.create(model) as MoEModel;
+  Object.defineProperty(legacy, 'forwardStates', {
+    value: (ids: tf.Tensor2D, o: TensorForwardOptions = {}): TensorStates => model.forwardTensors(ids, o),
+  });
+  Object.defineProperty(legacy, 'forwardHidden', {
+    value: (ids: number[][], o: HiddenForwardOptions): HiddenForwardResult => {
+      const r = model.forward(ids, o);
+      if (!r.hidden) throw new Error('legacyStatesModel: forward returned no hidden states');
+      return { hidden: r.hidden, routing: r.routing, aux: r.aux };
+    },
+  });
+  return legacy;
+}
+
+/** The trainer's batch as lmTrainLoss takes it. */
+export interface LmBatch {
+  inputs: Int32Array;
+  targets: Int32Array;
+  weights: Float32Array | number[];
+  modalities?: Uint8Array;
+  positions?: PositionMeta;
+  B: number;
+  T: number;
+}
+
+/** The trainer's loss before: logits of every position, then weightedNll. */
+export function legacyTrainLoss(model: MoEModel, b: LmBatch, o: { auxCoef: number; dropoutSeed?: number }): { total: tf.Scalar; lm: tf.Scalar; aux: tf.Scalar } {
+  const out = model.forwardTensors(tf.tensor2d(b.inputs, [b.B, b.T], 'int32'), { capture: 'none', ...(b.positions ? { positions: b.positions } : { modalities: b.modalities }), training: true, dropoutSeed: o.dropoutSeed });
+  const lm = weightedNll(out.logits, b.targets, b.weights, Array.from(b.weights).reduce((a, x) => a + x, 0), model.config.vocabSize);
+  return { total: tf.add(lm, tf.mul(out.aux, o.auxCoef)) as tf.Scalar, lm, aux: out.aux };
+}
+
+/** Rows of x through a one-hot product (MiniGPT-5's selectRows before). */
+export function oneHotSelectRows(x: tf.Tensor2D, rows: readonly number[]): tf.Tensor2D {
+  const oh = tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(rows), 'int32'), x.shape[0]), 'float32') as tf.Tensor2D; // [r, N]
+  return tf.matMul(oh, x); // [r, H]
+}
+
+/** MiniGPT-5's vokenLosses before (papers/minigpt5-generative-vokens/losses.ts, the same image losses). */
+export function legacyVokenLosses(parts: { model: MoEModel; mapper: FeatureMapper | null; ldm: LatentDiffusion }, b: VokenBatch, w: LossWeights): LossParts {
+  const { model, mapper, ldm } = parts;
+  const { B, T, rows } = b;
+  const inputs = new Int32Array(B * T);
+  const targets = new Int32Array(B * T);
+  rows.forEach((r, i) => {
+    for (let j = 0; j < T; j++) {
+      inputs[i * T + j] = r[j];
+      targets[i * T + j] = r[j + 1];
+    }
+  });
+  const out = model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', training: true, ...(b.positions ? { positions: b.positions } : {}) });
+  const text = weightedNll(out.logits, targets, b.weights, b.weights.reduce((a, x) => a + x, 0), model.config.vocabSize);
+  let total: tf.Scalar = tf.mul(text, w.text);
+  const R = b.imageRows.length;
+  if (R === 0 || (w.ldm === 0 && w.cap === 0) || !mapper) return { total, text, ldm: null, cap: null };
+  const n = mapper.config.numVokens;
+  const h = tf.reshape(oneHotSelectRows(out.states, b.vokenPositions), [R, n, model.config.hiddenSize]) as tf.Tensor3D; // [R, n, H]
+  const cond = mapper.forward(vokenDropout(h, b.keep));
+  let ldmLoss: tf.Scalar | null = null;
+  let cap: tf.Scalar | null = null;
+  if (w.ldm > 0) {
+    ldmLoss = ldm.loss(b.latents, cond, { seed: b.noiseSeed });
+    total = tf.add(total, tf.mul(ldmLoss, w.ldm));
+  }
+  if (w.cap > 0 && b.capTarget) {
+    const { length: L, dim } = mapper.config;
+    cap = captionLoss(cond.seq, tf.tensor3d(b.capTarget, [R, L, dim]), b.keep);
+    total = tf.add(total, tf.mul(cap, w.cap));
+  }
+  return { total, text, ldm: ldmLoss, cap };
+}
