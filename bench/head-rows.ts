@@ -24,6 +24,7 @@ import { checkpointDir } from '../kernel-lib/paths';
 import { VQVAE } from '../kernel-lib/image';
 import { LatentDiffusion } from '../kernel-lib/diffusion/model';
 import { DecoderLoRA } from '../kernel-lib/diffusion/lora';
+import { clearAttentionCache } from '../kernel-lib/diffusion/attention';
 import { localGradients } from '../kernel-lib/train/loop';
 import { trainableNames } from '../kernel-lib/train/params';
 import { lmTrainLoss, prepareBatch, trainingParams } from '../kernel-lib/train/trainer';
@@ -257,6 +258,7 @@ export async function benchHeadRows(o: { users: readonly HeadUser[]; rounds: num
       }
     }
   } finally {
+    clearAttentionCache(); // the decoder attention's kept masks
     sh.ldm.dispose();
     sh.vq.dispose();
     sh.session.dispose();

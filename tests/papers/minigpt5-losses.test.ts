@@ -3,7 +3,9 @@
  * against a float64 NLL of the full forward, L_CAP against a float64 MSE of the mapper's output and the
  * decoder's own caption encoder, the CFG dropout path (a dropped row is conditioned on ĥ_0 = mapper(0)),
  * L_LDM's gradient reaching the mapper and the voken rows THROUGH the frozen decoder (checked against a
- * finite difference) while no gradient is taken for the decoder, rows and masks of the batch, no leaks.
+ * finite difference) while no gradient is taken for the decoder, rows and masks of the batch, no leaks; the
+ * LM head run only on the target rows and the voken states picked by selectRows give the losses and every
+ * trained gradient of the old path (the head over every row, a one-hot product; bench/head-legacy.ts) bit for bit.
  */
 import * as tf from '@tensorflow/tfjs';
 import { minigpt5 } from '../../kernel-lib';
@@ -13,6 +15,11 @@ import { clearAttentionCache } from '../../kernel-lib/diffusion/attention';
 import { rowLogSumExp } from '../../kernel-lib/util/stats';
 import { mulberry32, normalArray } from '../../kernel-lib/util/random';
 import { useBackend } from '../helpers/backend';
+import { sameBits } from '../helpers/grads';
+import { attachLoRA } from '../../kernel-lib/adapters';
+import { trainingParams } from '../../kernel-lib/train/trainer';
+import { localGradients } from '../../kernel-lib/train/loop';
+import { legacyVokenLosses } from '../../bench/head-legacy';
 import { captionItems, storyLikeItems, tinyParts } from './minigpt5-helpers';
 
 let s: Session;
@@ -157,6 +164,53 @@ test('L_LDM reaches the mapper and the voken rows through the frozen decoder (fi
   for (const [n, x] of ldm.params) expect(x.dataSync()).toEqual(ldmBefore.get(n));
   tf.dispose([value, ...grads]);
   expect(tf.memory().numTensors).toBe(n0);
+});
+
+test.each([
+  ['stage 1: caption pairs (padding weighted 0)', 1],
+  ['stage 2: stories with LoRA (prompts and padding weighted 0)', 2],
+] as const)('the head on target rows only = the old path, loss parts and every trained gradient bit for bit: %s', (_n, stage) => {
+  clearAttentionCache();
+  const adapter = stage === 2 ? attachLoRA(s, { kind: 'lora', rank: 2, alpha: 4, seed: 3, name: 'minigpt5' }) : null;
+  try {
+    if (adapter) for (const [n, v] of adapter.parameters()) if (n.endsWith('.B')) v.assign(tf.tidy(() => tf.randomUniform(v.shape, -0.1, 0.1, 'float32', 9)));
+    const items = stage === 1 ? captionItems(4, 2) : storyLikeItems(4, 1).map((it) => ({ ...it, caption: null }));
+    const w = stage === 1 ? ALL : { text: 0.01, ldm: 1, cap: 0 };
+    const b = batchOf(items, { weights: w });
+    b.keep[0] = 0; // one row's vokens dropped (CFG)
+    const zeros = b.weights.filter((x) => x === 0).length;
+    expect([zeros > 0, b.imageRows.length > 1]).toEqual([true, true]);
+    const params = trainingParams(s.model);
+    for (const [n, v] of mapper.params) params.set(n, v);
+    const trained = [...params.keys()].filter((n) => n === 'embed' || n === 'lm_head' || n.startsWith('mapper.') || !s.model.params.has(n));
+    const parts = { model: s.model, mapper, ldm };
+    const run = (f: typeof minigpt5.vokenLosses) => {
+      let values: number[] = [];
+      let grads = new Map<string, Float32Array>();
+      tf.tidy(() => {
+        const g = localGradients(params, () => {
+          const l = f(parts, b, w);
+          values = [l.total, l.text, l.ldm, l.cap].map((t) => (t ? t.dataSync()[0] : NaN));
+          return l.total;
+        })(null, 0, trained);
+        grads = new Map([...g.grads].map(([n, t]) => [n, Float32Array.from(t.dataSync() as Float32Array)]));
+      });
+      return { values, grads };
+    };
+    run(legacyVokenLosses); // warm caches
+    const n0 = tf.memory().numTensors;
+    const old = run(legacyVokenLosses);
+    const neu = run(minigpt5.vokenLosses);
+    expect(tf.memory().numTensors).toBe(n0);
+    expect(neu.values.map((x, i) => Object.is(x, old.values[i]))).toEqual([true, true, true, true]);
+    expect(neu.grads.size).toBe(trained.length);
+    expect(trained.filter((n) => !sameBits(neu.grads.get(n)!, old.grads.get(n)!))).toEqual([]);
+    const H = s.config.hiddenSize;
+    const v = minigpt5.vokenIds(s.tokenizer);
+    expect(neu.grads.get('embed')!.slice(v[0] * H, (v[v.length - 1] + 1) * H).some((x) => x !== 0)).toBe(true); // the voken rows are reached
+  } finally {
+    adapter?.detach();
+  }
 });
 
 test('a batch without image rows (text tasks) costs L_text only; switched-off losses are not computed', () => {

@@ -4,7 +4,8 @@
  * layout written here from the parts), the pooling's shapes and its averaging start, encoder states equal to
  * each prompt's own unpadded forward (all codes and pooled, both paths), the connector non-causal and blind
  * to padding, the loss's gradient reaching the connector, the pooling through the LM and the decoder LoRA
- * (checked against a finite difference), and no tensor outliving a call.
+ * (checked against a finite difference), and no tensor outliving a call. The LM runs without its head
+ * (forwardStates / forwardHidden): states, loss and gradients are the old full forward's bit for bit.
  */
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
@@ -15,6 +16,8 @@ import { clearAttentionCache } from '../../kernel-lib/diffusion/attention';
 import { mumuPrompts } from '../../kernel-lib/data/mumu-prompts';
 import { mulberry32, normalArray } from '../../kernel-lib/util/random';
 import { useBackend, maxAbsDiff } from '../helpers/backend';
+import { countOutputs, matMulsOf, sameBits } from '../helpers/grads';
+import { legacyStatesModel } from '../../bench/head-legacy';
 import { tempDir } from '../data/helpers';
 import { smallStore, tinyCropEncoder, tinyParts } from './mumu-helpers';
 
@@ -159,6 +162,50 @@ test('encoder states: every prompt position equals its own unpadded forward, all
   const plain = connectorFor(null);
   expect(() => mumu.encoderStates(s.model, b, plain)).toThrow('mumu: the prompts have pooled crop slots, but the connector has no pooling');
   plain.dispose();
+});
+
+test.each([[16], [4]])('no LM head (%i tokens per crop): states, loss and every gradient the same bits as the full forward’s; no [B·T, V] product runs', async (N) => {
+  settle();
+  const c = connectorFor(N === 16 ? null : N, 7);
+  const lora = DecoderLoRA.attach(ldm, { rank: 2, alpha: 2, seed: 2 });
+  tf.tidy(() => {
+    for (const [n, v] of lora.params) if (n.endsWith('.B')) v.assign(tf.fill(v.shape, 0.01));
+    const fc2 = c.params.get('pool.ff.fc2.weight');
+    fc2?.assign(tf.tensor(normalArray(fc2.size, 0.05, mulberry32(3)), fc2.shape));
+  });
+  const legacy = legacyStatesModel(s.model);
+  const batch = mumu.probeBatch(s.tokenizer, ldm, items.slice(0, 4), { encoder: 'prompt', tokensPerCrop: N });
+  const p = batch.prompts!;
+  const vars = [...c.params.values(), ...lora.params.values()];
+  const run = (model: typeof s.model) => {
+    const host = (t: tf.Tensor) => Float32Array.from(t.dataSync() as Float32Array);
+    const kept = mumu.promptStates(model, p, c);
+    const out = { prompt: host(kept), train: tf.tidy(() => host(mumu.encoderStates(model, p, c, { training: true }))), loss: 0, grads: [] as Float32Array[] };
+    kept.dispose();
+    const { value, grads } = tf.engine().gradients(() => mumu.mumuLoss({ model, connector: c, ldm }, batch), vars, undefined, true);
+    out.loss = value.dataSync()[0];
+    out.grads = grads.map(host);
+    tf.dispose([value, ...grads]);
+    return out;
+  };
+  run(legacy); // the LM's kept tables for this length
+  const n0 = tf.memory().numTensors;
+  const old = run(legacy);
+  const neu = run(s.model);
+  expect(tf.memory().numTensors).toBe(n0);
+  expect([sameBits(neu.prompt, old.prompt), sameBits(neu.train, old.train), Object.is(neu.loss, old.loss)]).toEqual([true, true, true]);
+  expect(neu.grads.map((g, i) => sameBits(g, old.grads[i]))).toEqual(vars.map(() => true));
+  expect(neu.grads.every((g) => g.some((x) => x !== 0))).toBe(true);
+  // the head's product [B·T, H]·[H, V] runs on the old paths only
+  const head = [p.B * p.T, s.config.vocabSize];
+  const count = async (model: typeof s.model) => countOutputs(await matMulsOf(() => {
+    mumu.promptStates(model, p, c).dispose();
+    tf.tidy(() => void mumu.encoderStates(model, p, c, { training: true }));
+  }), head);
+  expect([await count(s.model), await count(legacy)]).toEqual([0, 2]);
+  lora.detach();
+  c.dispose();
+  settle();
 });
 
 test('connector: a later position changes an earlier output (non-causal); padding values and padding length change nothing', () => {

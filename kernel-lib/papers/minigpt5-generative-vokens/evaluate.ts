@@ -21,8 +21,8 @@ export function vokenStates(s: Session, prompts: readonly Prompt[]): Float32Arra
   prompts.forEach((p, i) => {
     const row = [...s.encode(p).ids, ...ids];
     const rows = Array.from({ length: n }, (_, k) => row.length - n + k);
-    const r = s.model.forward([row], { capture: 'none', positions: s.positions(row), hidden: { names: ['final_norm'], rows } });
-    out.set(r.hidden!.host!.get('final_norm')!.data, i * n * H);
+    const r = s.model.forwardHidden([row], { capture: 'none', positions: s.positions(row), hidden: { names: ['final_norm'], rows } }); // no head: states only
+    out.set(r.hidden.host!.get('final_norm')!.data, i * n * H);
   });
   return out;
 }
