@@ -83,6 +83,8 @@ export interface HeadRowsResult {
   /** Median ms per step (process CPU and wall), old and new path, and new / old (null: not timed, rounds 0). */
   cpu_ms: { old: number; new: number; ratio: number } | null;
   wall_ms: { old: number; new: number; ratio: number } | null;
+  /** Every timed step's process CPU ms, per path, in the order run. */
+  cpu_samples: { old: number[]; new: number[] } | null;
 }
 
 const bitsEqual = (a: Float32Array, b: Float32Array) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -209,8 +211,8 @@ function minigpt5Case(sh: Shared): HeadCase {
 }
 
 /** Old and new taking turns: a warm-up of each, then `rounds` of each; medians per step. */
-export function timeCase(c: HeadCase, rounds: number): Pick<HeadRowsResult, 'cpu_ms' | 'wall_ms'> {
-  if (rounds === 0) return { cpu_ms: null, wall_ms: null };
+export function timeCase(c: HeadCase, rounds: number): Pick<HeadRowsResult, 'cpu_ms' | 'wall_ms' | 'cpu_samples'> {
+  if (rounds === 0) return { cpu_ms: null, wall_ms: null, cpu_samples: null };
   const t: Record<'old' | 'new', { cpu: number[]; wall: number[] }> = { old: { cpu: [], wall: [] }, new: { cpu: [], wall: [] } };
   for (let r = 0; r <= rounds; r++) {
     for (const p of r % 2 === 0 ? (['old', 'new'] as const) : (['new', 'old'] as const)) {
@@ -230,7 +232,8 @@ export function timeCase(c: HeadCase, rounds: number): Pick<HeadRowsResult, 'cpu
     const n = median(t.new[k]);
     return { old: Math.round(o), new: Math.round(n), ratio: Number((n / o).toFixed(3)) };
   };
-  return { cpu_ms: pair('cpu'), wall_ms: pair('wall') };
+  const r0 = (xs: number[]) => xs.map((x) => Math.round(x));
+  return { cpu_ms: pair('cpu'), wall_ms: pair('wall'), cpu_samples: { old: r0(t.old.cpu), new: r0(t.new.cpu) } };
 }
 
 /**

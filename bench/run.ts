@@ -150,6 +150,7 @@ export const BENCH: CommandSpec = {
     only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step), or diffusion-train (the diffusion decoder's training step by worker count), or vqvae-train (the VQ-VAE's training step by worker count), or clip-train (CLIP's training step by worker count), or capacity (how much the cores do together: the ceiling of data-parallel speed-ups), or decode-cost (a decode step's CPU time and its attention's by position), or head-rows (the LM head only where read against every position: exactness and CPU per step of MUMU, MoSS and MiniGPT-5 steps)` },
     'no-torch': { type: 'boolean', help: 'measure Switchboard only' },
     'head-users': { type: 'string', arg: 'A,B', help: `the head-rows section's users: ${HEAD_USERS.join(', ')} (default all)` },
+    'head-rounds': { type: 'string', arg: 'N', help: 'timed rounds of each path in the head-rows section (default 5, --quick 1; 0: exactness only)' },
   },
 };
 
@@ -184,7 +185,8 @@ export async function runBench(argv: string[]): Promise<number> {
   if (only.has('head-rows')) {
     const users = (typeof values['head-users'] === 'string' ? values['head-users'].split(',') : [...HEAD_USERS]) as HeadUser[];
     for (const u of users) if (!HEAD_USERS.includes(u)) throw new UsageError(`--head-users: unknown user '${u}' (expected ${HEAD_USERS.join(', ')})`);
-    const headRows = await benchHeadRows({ users, rounds: quick ? 1 : 3, log });
+    const rounds = values['head-rounds'] === undefined ? (quick ? 1 : 5) : (numberArg(values, 'head-rounds', { integer: true, min: 0 }) as number);
+    const headRows = await benchHeadRows({ users, rounds, log });
     process.stdout.write(formatHeadRows(headRows));
     only.delete('head-rows');
     if (only.size === 0) {

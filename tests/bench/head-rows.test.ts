@@ -20,7 +20,7 @@ test('real batches of every user: bit-identical values and gradients, the head s
   expect(rs.map((r) => r.user)).toEqual([...HEAD_USERS]);
   for (const r of rs) {
     expect([r.user, r.exact.valuesSame, r.exact.differing, r.exact.gradsSame === r.exact.grads]).toEqual([r.user, true, [], true]);
-    expect(r.cpu_ms).toBeNull();
+    expect([r.cpu_ms, r.wall_ms, r.cpu_samples]).toEqual([null, null, null]);
   }
   const by = Object.fromEntries(rs.map((r) => [r.user, r]));
   for (const u of ['mumu-t64', 'mumu-t4', 'mumu-eval'] as const) expect(by[u].batch.headRows).toBe(0);
@@ -41,8 +41,8 @@ test('compareOuts and formatHeadRows: bits, max |Δ| and the differing names as 
   expect(e).toEqual({ valuesSame: false, valuesMaxDiff: 0.5, gradsSame: 1, grads: 2, gradsMaxDiff: 0.25, differing: ['w'] });
   expect(compareOuts(a, a)).toEqual({ valuesSame: true, valuesMaxDiff: 0, gradsSame: 2, grads: 2, gradsMaxDiff: 0, differing: [] });
   expect(() => compareOuts(a, { values: Float32Array.of(1), grads: a.grads })).toThrow('head-rows: the paths give 2 and 1 values');
-  const r: HeadRowsResult = { user: 'moss', batch: { rows: 8, positions: 3096, headRows: 576 }, exact: e, cpu_ms: { old: 4894, new: 4305, ratio: 0.88 }, wall_ms: { old: 4868, new: 4303, ratio: 0.884 } };
-  expect(formatHeadRows([r, { ...r, user: 'mumu-eval', exact: compareOuts(a, a), cpu_ms: null, wall_ms: null }])).toBe(
+  const r: HeadRowsResult = { user: 'moss', batch: { rows: 8, positions: 3096, headRows: 576 }, exact: e, cpu_ms: { old: 4894, new: 4305, ratio: 0.88 }, wall_ms: { old: 4868, new: 4303, ratio: 0.884 }, cpu_samples: { old: [4894], new: [4305] } };
+  expect(formatHeadRows([r, { ...r, user: 'mumu-eval', exact: compareOuts(a, a), cpu_ms: null, wall_ms: null, cpu_samples: null }])).toBe(
     'LM head only where read (new) against every position (old); median ms per step, process CPU and wall:\n' +
       '  moss      8×387, head on 576 of 3096 rows: CPU 4894 → 4305 (0.88×), wall 4868 → 4303 (0.884×); values max |Δ| 5.00e-1, gradients 1/2 bit-identical (max |Δ| 2.50e-1 in w)\n' +
       '  mumu-eval 8×387, head on 576 of 3096 rows: not timed; values bit-identical, gradients 2/2 bit-identical\n',
