@@ -46,7 +46,7 @@ export async function liveDiffusion(model: Pick<LatentDiffusion, 'sample'>, opts
       return;
     }
     const gridCaps = caps && caps.length === images.length ? caps : undefined;
-    const png = await imageGridPng(images, { scale, captions: gridCaps, captionHeight: gridCaps ? 16 : undefined });
+    const png = await imageGridPng(images, { scale, captions: gridCaps, captionHeight: gridCaps ? 16 : undefined, captionLines: 2 });
     area.update({ html: `<div style="font-family:sans-serif;font-size:12px">${escapeHtml(head)}</div><img src="${pngDataUri(png)}" style="image-rendering:pixelated"/>`, text: head });
   };
   const result = await model.sample({

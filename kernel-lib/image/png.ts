@@ -131,8 +131,13 @@ export interface GridOptions extends ImageOptions {
   background?: RGB;
   /** One per image, drawn under it. */
   captions?: string[];
-  /** Height of the caption strip in pixels (default 16 when there are captions). */
+  /** Height of one caption line in pixels (default 16 when there are captions). */
   captionHeight?: number;
+  /**
+   * Lines a caption may wrap to, at spaces, before the rest is cut with '…' (default 1). The strip under each
+   * row is as tall as the longest caption needs, so captions that fit one line leave the grid as it was.
+   */
+  captionLines?: number;
 }
 
 /** Layout of a grid: cell size and where cell i's image goes. */
@@ -163,8 +168,13 @@ export async function imageGridPng(images: PixelImage[], opts: GridOptions = {})
   if (opts.captions && opts.captions.length !== images.length) {
     throw new Error(`imageGrid: ${opts.captions.length} captions for ${images.length} images`);
   }
+  const maxLines = opts.captionLines ?? 1;
+  if (!Number.isInteger(maxLines) || maxLines < 1) throw new Error(`imageGrid: captionLines must be a positive integer, got ${maxLines}`);
   const scaled = images.map((im) => upscaleNearest(toRgb(im, opts), opts.scale ?? 1));
-  const captionHeight = opts.captions ? (opts.captionHeight ?? 16) : 0;
+  const lineHeight = opts.captions ? (opts.captionHeight ?? 16) : 0;
+  const cellW = Math.max(...scaled.map((s) => s.width));
+  const lines = opts.captions ? opts.captions.map((c) => captionLines(c, captionChars(cellW, lineHeight), maxLines)) : [];
+  const captionHeight = lineHeight * Math.max(1, ...lines.map((l) => l.length));
   const g = gridLayout(scaled, { ...opts, captionHeight });
   const bg = opts.background ?? [255, 255, 255];
   const canvas = new Uint8Array(g.width * g.height * 3);
@@ -176,17 +186,38 @@ export async function imageGridPng(images: PixelImage[], opts: GridOptions = {})
     }
   });
   let png = sharp(canvas, { raw: { width: g.width, height: g.height, channels: 3 } });
-  if (opts.captions) png = png.composite([{ input: Buffer.from(captionsSvg(g, opts.captions, captionHeight)), top: 0, left: 0 }]);
+  if (opts.captions) png = png.composite([{ input: Buffer.from(captionsSvg(g, lines, lineHeight)), top: 0, left: 0 }]);
   return png.png().toBuffer();
 }
 
-function captionsSvg(g: ReturnType<typeof gridLayout>, captions: string[], h: number): string {
-  const size = Math.max(8, Math.min(12, h - 4));
-  const maxChars = Math.max(1, Math.floor(g.cellW / (size * 0.6)));
-  const texts = captions.map((c, i) => {
+/** Font size of captions on lines `h` pixels high. */
+const captionFont = (h: number) => Math.max(8, Math.min(12, h - 4));
+
+/** Characters of a caption that fit a cell `cellW` pixels wide (DejaVu Sans averages about 0.6 em a character). */
+const captionChars = (cellW: number, h: number) => Math.max(1, Math.floor(cellW / (captionFont(h) * 0.6)));
+
+/** `text` on at most `maxLines` lines of `maxChars`, broken at spaces (a longer word is cut); what does not fit ends in '…'. */
+export function captionLines(text: string, maxChars: number, maxLines: number): string[] {
+  const cut = (s: string) => (s.length > maxChars ? `${s.slice(0, Math.max(1, maxChars - 1))}…` : s);
+  if (maxLines === 1 || text.length <= maxChars) return [cut(text)];
+  const lines: string[] = [];
+  let rest = text.trim();
+  while (rest.length > 0 && lines.length < maxLines - 1) {
+    if (rest.length <= maxChars) break;
+    const at = rest.lastIndexOf(' ', maxChars);
+    if (at <= 0) break; // the first word alone is too long: the last line cuts it
+    lines.push(rest.slice(0, at));
+    rest = rest.slice(at + 1).trimStart();
+  }
+  if (rest.length > 0) lines.push(cut(rest));
+  return lines;
+}
+
+function captionsSvg(g: ReturnType<typeof gridLayout>, lines: string[][], h: number): string {
+  const size = captionFont(h);
+  const texts = lines.flatMap((ls, i) => {
     const { cellLeft, captionTop } = g.cells[i];
-    const t = c.length > maxChars ? `${c.slice(0, Math.max(1, maxChars - 1))}…` : c;
-    return `<text x="${cellLeft + g.cellW / 2}" y="${captionTop + h - 4}" text-anchor="middle">${escapeXml(t)}</text>`;
+    return ls.map((t, k) => `<text x="${cellLeft + g.cellW / 2}" y="${captionTop + (k + 1) * h - 4}" text-anchor="middle">${escapeXml(t)}</text>`);
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${g.width}" height="${g.height}" font-family="DejaVu Sans, sans-serif" font-size="${size}" fill="#222">${texts.join('')}</svg>`;
 }

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { gridLayout, imageGridPng, imagePng, showImage, toRgb, upscaleNearest } from '../../kernel-lib/display/image';
 import { TextTarget } from '../../kernel-lib/display/env';
+import { captionLines } from '../../kernel-lib/image/png';
 import type { RGBImage } from '../../kernel-lib/image/types';
 import { RecordingTarget } from './sink';
 
@@ -78,6 +79,31 @@ test('captions add a strip under each row and leave the image pixels alone', asy
   expect(ink).toBeGreaterThan(5);
   await expect(imageGridPng([small], { captions: [] })).rejects.toThrow('imageGrid: 0 captions for 1 images');
   await expect(imageGridPng([])).rejects.toThrow('imageGrid needs at least one image');
+});
+
+test('captionLines breaks at spaces up to the line limit and cuts what is left with …', () => {
+  expect(captionLines('the held-out scene', 17, 1)).toEqual(['the held-out sce…']);
+  expect(captionLines('the held-out scene', 17, 2)).toEqual(['the held-out', 'scene']);
+  expect(captionLines('short', 17, 3)).toEqual(['short']);
+  expect(captionLines('augment: copied 0.00 of the crop', 10, 2)).toEqual(['augment:', 'copied 0.…']);
+  expect(captionLines('mumu-mumu-t64-seed0 run', 10, 3)).toEqual(['mumu-mumu…']); // a first word longer than a line is cut
+});
+
+test('captionLines > 1: the strip grows by whole lines for the longest caption; one-line captions keep the old grid', async () => {
+  const wide = upscaleNearest(small, 40); // 120 px cells: 16 characters a line at the default 16 px line
+  const one = await decode(await imageGridPng([wide, wide], { captions: ['a', 'b'], captionLines: 3, padding: 2 }));
+  const old = await decode(await imageGridPng([wide, wide], { captions: ['a', 'b'], padding: 2 }));
+  expect([one.width, one.height]).toEqual([old.width, old.height]);
+  expect(Array.from(one.pixels)).toEqual(Array.from(old.pixels));
+  const two = await decode(await imageGridPng([wide, wide], { captions: ['the held-out scene drawn', 'b'], captionLines: 3, padding: 2 }));
+  expect(two.height).toBe(old.height + 16);
+  const inkIn = (img: RGBImage, y0: number, y1: number) => {
+    let n = 0;
+    for (let y = y0; y < y1; y++) for (let x = 0; x < 122; x++) if (px(img, x, y)[0] < 128) n++;
+    return n;
+  };
+  expect(inkIn(two, 2 + 80 + 16, 2 + 80 + 32)).toBeGreaterThan(5); // the second line was drawn under the first
+  await expect(imageGridPng([wide], { captions: ['x'], captionLines: 0 })).rejects.toThrow('imageGrid: captionLines must be a positive integer, got 0');
 });
 
 test('showImage sends image/png to a notebook and a line of text elsewhere', async () => {
