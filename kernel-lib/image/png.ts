@@ -196,20 +196,26 @@ const captionFont = (h: number) => Math.max(8, Math.min(12, h - 4));
 /** Characters of a caption that fit a cell `cellW` pixels wide (DejaVu Sans averages about 0.6 em a character). */
 const captionChars = (cellW: number, h: number) => Math.max(1, Math.floor(cellW / (captionFont(h) * 0.6)));
 
-/** `text` on at most `maxLines` lines of `maxChars`, broken at spaces (a longer word is cut); what does not fit ends in '…'. */
+/**
+ * `text` on at most `maxLines` lines of `maxChars`: a newline starts a line, a long line breaks at its last space
+ * that fits (a word longer than a line is cut); what does not fit on the last line ends in '…'.
+ */
 export function captionLines(text: string, maxChars: number, maxLines: number): string[] {
   const cut = (s: string) => (s.length > maxChars ? `${s.slice(0, Math.max(1, maxChars - 1))}…` : s);
-  if (maxLines === 1 || text.length <= maxChars) return [cut(text)];
+  const paragraphs = text.split('\n').map((p) => p.trim());
   const lines: string[] = [];
-  let rest = text.trim();
-  while (rest.length > 0 && lines.length < maxLines - 1) {
-    if (rest.length <= maxChars) break;
-    const at = rest.lastIndexOf(' ', maxChars);
-    if (at <= 0) break; // the first word alone is too long: the last line cuts it
-    lines.push(rest.slice(0, at));
-    rest = rest.slice(at + 1).trimStart();
+  for (let p = 0; p < paragraphs.length; p++) {
+    let rest = paragraphs[p];
+    while (lines.length < maxLines - 1 && rest.length > maxChars) {
+      const at = rest.lastIndexOf(' ', maxChars);
+      const end = at > 0 ? at : rest.indexOf(' '); // no space fits: the first word alone, cut
+      if (end <= 0) break;
+      lines.push(cut(rest.slice(0, end)));
+      rest = rest.slice(end + 1).trimStart();
+    }
+    if (lines.length === maxLines - 1) return [...lines, cut([rest, ...paragraphs.slice(p + 1)].join(' ').trim())];
+    lines.push(cut(rest));
   }
-  if (rest.length > 0) lines.push(cut(rest));
   return lines;
 }
 

@@ -86,7 +86,9 @@ test('captionLines breaks at spaces up to the line limit and cuts what is left w
   expect(captionLines('the held-out scene', 17, 2)).toEqual(['the held-out', 'scene']);
   expect(captionLines('short', 17, 3)).toEqual(['short']);
   expect(captionLines('augment: copied 0.00 of the crop', 10, 2)).toEqual(['augment:', 'copied 0.…']);
-  expect(captionLines('mumu-mumu-t64-seed0 run', 10, 3)).toEqual(['mumu-mumu…']); // a first word longer than a line is cut
+  expect(captionLines('mumu-mumu-t64-seed0 run', 10, 3)).toEqual(['mumu-mumu…', 'run']); // a word longer than a line is cut
+  expect(captionLines('moe-h64, step 19\ncaption 2', 17, 2)).toEqual(['moe-h64, step 19', 'caption 2']); // a newline starts a line
+  expect(captionLines('moe-h64, step 19\ncaption 2', 17, 1)).toEqual(['moe-h64, step 19…']);
 });
 
 test('captionLines > 1: the strip grows by whole lines for the longest caption; one-line captions keep the old grid', async () => {

@@ -87,6 +87,21 @@ test('experiment 2: loss down, accuracy and drawn quality up with size, every cu
   expect(bump.ours).toContain('moe-h128 no');
 });
 
+test('experiment 2: a measure every size scores the same has no rank correlation, and the verdict says so in words', () => {
+  const flat = (base: number, seed: number) => scores(2, base, 0, 0, seed); // no noise: every size has the same mean
+  const rows = scRows().map((r, i) => ({ ...r, imageAccuracy: flat(0.07, 30 + i), checker: flat(0, 40 + i) }));
+  const v = liquid.scalingVerdict(rows);
+  expect(v.reproduces).toBe(false);
+  expect(v.failed).toEqual([
+    'token accuracy does not rise with size: rank correlation not defined (every size scores the same), not ≥ +0.8',
+    "drawn scenes' objects in place do not rise with size: rank correlation not defined (every size scores the same), not ≥ +0.8",
+  ]);
+  expect(v.ours).toContain('(ρ not defined (every size scores the same))');
+  expect(v.ours).not.toContain('undefined');
+  const unscored = liquid.scalingVerdict(scRows().map((r, i) => (i === 1 ? { ...r, checker: r.checker.map((s) => s.map(() => NaN)) } : r)));
+  expect(unscored.failed).toEqual(['not every size has its drawn scenes scored by the scene checker']);
+});
+
 const icRows = (lossGap: number[], drawnGap: number[]) =>
   SIZES.map((size, i) => {
     const gen = { imageNll: scores(1, 4, 0, 0.05, 50 + i), checker: scores(1, 0.5, 0, 0.05, 60 + i) };
@@ -219,6 +234,34 @@ test('the results builder: curves, Δ per size, experiment 4’s arms, routing, 
   for (const m of ['imageNll', 'questionAccuracy', 'captionNll', 'conditioningGap', 'checker'] as const) labelled(liquid.mutualFigure(r, m));
   labelled(liquid.routingFigure(r));
   labelled(liquid.routingSizeFigure(r));
+  // size axes: a tick at each size, named and counted (Plotly's own log ticks skip the smallest)
+  expect(liquid.languageCostFigure(r).layout.xaxis).toMatchObject({ type: 'log', tickvals: [461_000, 1_000_000], ticktext: ['moe-h64<br>0.46M', 'moe-h96<br>1.00M'] });
+  // shares and accuracies start at 0; losses keep Plotly's range
+  expect(liquid.scalingSizeFigure(r, 'imageAccuracy').layout.yaxis).toMatchObject({ rangemode: 'tozero' });
+  expect(liquid.scalingStepFigure(r, 'checker').layout.yaxis).toMatchObject({ rangemode: 'tozero' });
+  expect(liquid.scalingSizeFigure(r, 'imageNll').layout.yaxis).not.toHaveProperty('rangemode');
+  // experiment 3: the loss gap and the drawn gap in two panels over one size axis, not on two y axes of one plot
+  expect(r.imageCost.every((x) => x.drawn)).toBe(true);
+  const ic = liquid.imageCostFigure(r);
+  const gaps = ic.data.filter((t) => t.mode === 'lines+markers');
+  expect(gaps.map((t) => t.yaxis ?? 'y')).toEqual(['y', 'y2']);
+  expect(gaps[0].y).toEqual(r.imageCost.map((x) => x.loss.mean));
+  expect(ic.layout.yaxis2).toMatchObject({ domain: [0, 0.42], anchor: 'x' });
+  expect(ic.layout.yaxis2).not.toHaveProperty('overlaying');
+  // experiment 4: one point per arm at its seed mean (points: bars from zero hide differences of hundredths)
+  const mf = liquid.mutualFigure(r, 'imageNll');
+  expect(mf.data[0]).toMatchObject({ type: 'scatter', mode: 'markers' });
+  (mf.data[0].y as number[]).forEach((y, i) => expect(y).toBeCloseTo(r.mutual!.arms[i].imageNll.reduce((a, b) => a + b, 0) / r.mutual!.arms[i].imageNll.length, 12));
+  expect((mf.data[0].x as string[])[0]).toBe('1:1:1 baseline<br>4 steps · 2 seeds');
+  // routing against size: one point per size and kind of arm, the mean over its seeds (moe-h64's mixed run has 2)
+  const mixed = liquid.routingSizeFigure(r).data.find((t) => t.name === '1:1:1 mixed')!;
+  expect(mixed.x).toEqual([461_000, 1_000_000]);
+  const layerMean = (arm: string, seed: number) => {
+    const e = r.routing.find((x) => x.arm === arm && x.seed === seed)!.exclusivity.filter((x): x is number => x !== null);
+    return e.reduce((a, b) => a + b, 0) / e.length;
+  };
+  expect((mixed.y as number[])[0]).toBeCloseTo((layerMean('moe-h64-mixed', 0) + layerMean('moe-h64-mixed', 1)) / 2, 12);
+  expect((mixed.y as number[])[1]).toBeCloseTo(layerMean('moe-h96-mixed', 0), 12);
   expect(() => liquid.languageCostFigure({ languageCost: [] })).toThrow('languageCostFigure: no language-cost measurements');
   expect(() => liquid.mutualFigure({}, 'imageNll')).toThrow('mutualFigure: no mutual-improvement measurements');
 });

@@ -195,7 +195,7 @@ test('the unified vocabulary seen live: rows of one embedding, columns of one he
   // routing by size: the exclusivity of each model's own traces, per layer
   const rows = [contexts[1], [...contexts[0], ...image.codes.map((c) => tok.imageCodeId(c))]];
   const seen: number[] = [];
-  const r = liquid.routingBySize([{ size: 'a', session: s }, { size: 'b', session: s }], rows, { onProgress: (d) => seen.push(d) });
+  const r = await liquid.routingBySize([{ size: 'a', session: s }, { size: 'b', session: s }], rows, { onProgress: (d) => seen.push(d) });
   expect(seen).toEqual([1, 2, 3, 4]);
   expect(r).toEqual([{ model: 'a', exclusivity: exclusivityByDepth(rows.map((ids) => s.trace({ ids }))) }, { model: 'b', exclusivity: r[0].exclusivity }]);
   expect(r[0].exclusivity).toHaveLength(s.config.numLayers);
@@ -233,7 +233,7 @@ test('the samples grid: sizes in the ladder’s order, a row per sample, a colum
   const g = liquid.samplesGrid({ samples }, { perStep: 2 });
   expect(g.columns).toBe(2);
   expect(g.captions).toEqual(['c0', 'c1']);
-  expect(g.labels).toEqual(['moe-h64 · 2', 'moe-h64 · 4', 'moe-h64 · 2', 'moe-h64 · 4', 'moe-h96 · 2', 'moe-h96 · 4', 'moe-h96 · 2', 'moe-h96 · 4']);
+  expect(g.labels).toEqual(['moe-h64, step 2\ncaption 1', 'moe-h64, step 4\ncaption 1', 'moe-h64, step 2\ncaption 2', 'moe-h64, step 4\ncaption 2', 'moe-h96, step 2\ncaption 1', 'moe-h96, step 4\ncaption 1', 'moe-h96, step 2\ncaption 2', 'moe-h96, step 4\ncaption 2']);
   expect(g.codes.map((c) => c.codes[0])).toEqual([12, 14, 102, 104, 2, 4, 102, 104]);
   expect(g.codes[0]).toMatchObject({ height: 2, width: 2 });
   expect(() => liquid.samplesGrid({ samples: [{ ...samples[0], codes: [[1, 2, 3]] }] })).toThrow('liquid.samplesGrid: moe-h96 has no square sample 0 at step 2');

@@ -40,7 +40,8 @@ export interface SizeKey {
   params: number;
 }
 
-const f2 = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(2)}` : 'undefined');
+/** A rank correlation in words: not defined when a side has no spread (every size scores the same). */
+const f2 = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(2)}` : 'not defined (every size scores the same)');
 
 /** Sorted by parameters; at least 2 sizes, no two with the same count. */
 function bySize<T extends SizeKey>(rows: readonly T[], what: string): T[] {
@@ -101,7 +102,7 @@ export function scalingVerdict(rows: ReadonlyArray<SizeKey & { imageNll: SeedSco
   const failed = [
     ...(rhoLoss <= -RANK_THRESHOLD ? [] : [`image-code NLL does not fall with size: rank correlation ${f2(rhoLoss)}, not ≤ −${RANK_THRESHOLD}`]),
     ...(rhoAcc >= RANK_THRESHOLD ? [] : [`token accuracy does not rise with size: rank correlation ${f2(rhoAcc)}, not ≥ +${RANK_THRESHOLD}`]),
-    ...(rhoChk >= RANK_THRESHOLD ? [] : [Number.isFinite(rhoChk) ? `drawn scenes' objects in place do not rise with size: rank correlation ${f2(rhoChk)}, not ≥ +${RANK_THRESHOLD}` : 'no size has its drawn scenes scored by the scene checker']),
+    ...(rhoChk >= RANK_THRESHOLD ? [] : [chk.every(Number.isFinite) ? `drawn scenes' objects in place do not rise with size: rank correlation ${f2(rhoChk)}, not ≥ +${RANK_THRESHOLD}` : 'not every size has its drawn scenes scored by the scene checker']),
     ...sorted.filter((_, i) => !monotone[i]).map((r) => `${r.size}'s image-code NLL rises between two checkpoints`),
   ];
   return {

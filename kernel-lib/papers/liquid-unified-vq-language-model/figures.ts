@@ -7,10 +7,13 @@
  *   scalingStepFigure   experiment 2: a held-out measure along each size's mixed run (seed mean ± s.e.)
  *   scalingSizeFigure   experiment 2: the same measure at the last checkpoint vs size
  *   computeFigure       experiment 2: image-code NLL vs training FLOPs (log–log), with the fitted power law
- *   imageCostFigure     experiment 3: mixed − generation-only image-code NLL and drawn-scene accuracy vs size
+ *   imageCostFigure     experiment 3: mixed − generation-only image-code NLL and drawn-scene accuracy vs size,
+ *                       two panels over one size axis
  *   mutualFigure        experiment 4: one measure per arm (1:1:1, +T2I, +I2T and the two controls), ± s.e. over seeds
  *   routingFigure       beyond the paper: exclusivity per layer, one line per size (papers/figures.ts)
- *   routingSizeFigure   beyond the paper: exclusivity averaged over layers vs size, mixed and experiment-4 arms
+ *   routingSizeFigure   beyond the paper: exclusivity averaged over layers vs size (seed mean ± s.e.), per kind of arm
+ *
+ * Size axes put a tick at each size (sizeAxis); shares and accuracies start their axis at 0.
  *   vocabularyFigure    the unified vocabulary: next-token mass on text, image codes and specials after two contexts
  */
 import type { Figure, PlotlyTrace } from '../../display/plotly';
@@ -18,7 +21,17 @@ import { exclusivityFigure, MARGIN, PALETTE, seedMeanSe } from '../figures';
 import type { CurvePoint, Results } from './results';
 import type { VocabularyView } from './live';
 
-const PARAMS_AXIS = { title: { text: 'non-embedding parameters (log scale)' }, type: 'log' };
+/**
+ * The size axis: non-embedding parameters on a log scale, one tick at each size shown, named and counted
+ * ("moe-h64" over "0.46M"), so every point says which model it is (Plotly's own log ticks skip the smallest).
+ */
+export function sizeAxis(rows: ReadonlyArray<{ size: string; params: number }>): Record<string, unknown> {
+  const sizes = [...new Map(rows.map((r) => [r.size, r.params])).entries()].sort((a, b) => a[1] - b[1]);
+  return {
+    title: { text: 'non-embedding parameters (log scale)' }, type: 'log', tickmode: 'array',
+    tickvals: sizes.map(([, p]) => p), ticktext: sizes.map(([size, p]) => `${size}<br>${(p / 1e6).toFixed(2)}M`),
+  };
+}
 
 type StepMeasure = Exclude<keyof CurvePoint, 'step' | 'textTokens' | 'tokens' | 'flops'>;
 
@@ -26,16 +39,20 @@ const LABELS: Record<StepMeasure, string> = {
   brownNll: 'held-out Brown NLL (nats per token)',
   imageNll: 'held-out image-code NLL (nats per code)',
   imageAccuracy: 'held-out image-code token accuracy',
-  conditioningGap: 'NLL after a wrong caption − own (nats per code)',
+  conditioningGap: 'wrong − own caption NLL (nats per code)',
   captionNll: 'held-out caption NLL (nats per token)',
   questionAccuracy: 'held-out question accuracy',
-  clipOwn: 'CLIP-T of drawn images with their caption',
-  clipShuffled: 'CLIP-T of drawn images with a wrong caption',
+  clipOwn: 'CLIP-T with own caption (cosine)',
+  clipShuffled: 'CLIP-T with a wrong caption (cosine)',
   checker: 'drawn scenes: objects in place (share)',
 };
 
-/** Short names for titles (a title must fit one line of a notebook's width). */
-const SHORT: Record<StepMeasure, string> = {
+/** Shares and accuracies: their axes start at 0 (a flat line at 0.07 would otherwise be drawn from −0.5 to 1). */
+const FROM_ZERO: ReadonlySet<StepMeasure> = new Set(['imageAccuracy', 'questionAccuracy', 'checker']);
+const yAxis = (m: StepMeasure) => ({ title: { text: LABELS[m] }, ...(FROM_ZERO.has(m) ? { rangemode: 'tozero' } : {}) });
+
+/** Short names for titles and tables (a title must fit one line of a notebook's width). */
+export const MEASURE_NAMES: Record<StepMeasure, string> = {
   brownNll: 'Brown NLL',
   imageNll: 'image-code NLL',
   imageAccuracy: 'image-code accuracy',
@@ -62,10 +79,10 @@ export function languageCostFigure(r: Pick<Results, 'languageCost'>): Figure {
     ],
     layout: {
       title: { text: 'Language cost: Δ held-out Brown NLL, mixed − text-only, same text tokens (± s.e.)' },
-      xaxis: PARAMS_AXIS,
+      xaxis: sizeAxis(rows),
       yaxis: { title: { text: 'Δ log-perplexity (nats per token)' } },
-      height: 400,
-      margin: MARGIN,
+      height: 420,
+      margin: { ...MARGIN, b: 80 },
     },
   };
 }
@@ -90,9 +107,9 @@ export function scalingStepFigure(r: Pick<Results, 'curves'>, measure: StepMeasu
   return {
     data,
     layout: {
-      title: { text: `Scaling with steps: ${SHORT[measure]} along each size's run (seed mean ± s.e.)` },
+      title: { text: `Scaling with steps: ${MEASURE_NAMES[measure]} along each size's run (seed mean ± s.e.)` },
       xaxis: { title: { text: 'training step' } },
-      yaxis: { title: { text: LABELS[measure] } },
+      yaxis: yAxis(measure),
       legend: { orientation: 'h', y: -0.2 },
       height: 400,
       margin: { ...MARGIN, b: 90 },
@@ -111,7 +128,7 @@ export function scalingSizeFigure(r: Pick<Results, 'curves' | 'sizes'>, measure:
   if (rows.length === 0) throw new Error(`scalingSizeFigure: no ${o.suffix ?? 'mixed'} runs`);
   return {
     data: [{ type: 'scatter', mode: 'lines+markers', name: LABELS[measure], x: rows.map((x) => x.params), y: rows.map((x) => x.mean), error_y: { type: 'data', array: rows.map((x) => x.se), visible: true }, text: rows.map((x) => x.size), hovertemplate: '%{text}: %{y:.4f}<extra></extra>' }],
-    layout: { title: { text: `Scaling with size: ${SHORT[measure]} at the last checkpoint (seed mean ± s.e.)` }, xaxis: PARAMS_AXIS, yaxis: { title: { text: LABELS[measure] } }, height: 380, margin: MARGIN },
+    layout: { title: { text: `Scaling with size: ${MEASURE_NAMES[measure]} at the last checkpoint (seed mean ± s.e.)` }, xaxis: sizeAxis(rows), yaxis: yAxis(measure), height: 400, margin: { ...MARGIN, b: 80 } },
   };
 }
 
@@ -136,25 +153,39 @@ export function computeFigure(r: Pick<Results, 'curves' | 'computeFit'>): Figure
   };
 }
 
-/** Experiment 3: the loss gap (mixed − generation-only image-code NLL) and the drawn gap (generation-only − mixed checker accuracy) vs size. */
+/**
+ * Experiment 3 in two panels over one size axis: above, the loss gap (mixed − generation-only image-code NLL);
+ * below, the drawn gap (generation-only − mixed share of objects in place). Two panels rather than two y axes
+ * on one plot: the gaps have different units, and a second axis would invent a common zero line.
+ */
 export function imageCostFigure(r: Pick<Results, 'imageCost'>): Figure {
   if (r.imageCost.length === 0) throw new Error('imageCostFigure: no image-cost measurements');
   const rows = [...r.imageCost].sort((a, b) => a.params - b.params);
   const drawn = rows.filter((x) => x.drawn);
+  const zero = (yaxis: string): PlotlyTrace => ({ type: 'scatter', mode: 'lines', x: [rows[0].params, rows[rows.length - 1].params], y: [0, 0], yaxis, line: { color: '#999', dash: 'dot' }, hoverinfo: 'skip', showlegend: false });
   const data: PlotlyTrace[] = [
-    { type: 'scatter', mode: 'lines+markers', name: 'image-code NLL, mixed − generation-only (nats per code)', x: rows.map((x) => x.params), y: rows.map((x) => x.loss.mean), error_y: { type: 'data', array: rows.map((x) => x.loss.standardError), visible: true } },
+    zero('y'),
+    {
+      type: 'scatter', mode: 'lines+markers', name: 'image-code NLL, mixed − generation-only', x: rows.map((x) => x.params), y: rows.map((x) => x.loss.mean),
+      error_y: { type: 'data', array: rows.map((x) => x.loss.standardError), visible: true }, line: { color: PALETTE[0] }, text: rows.map((x) => x.size), hovertemplate: '%{text}: %{y:.4f} ± %{error_y.array:.4f}<extra></extra>',
+    },
   ];
-  if (drawn.length > 0) data.push({ type: 'scatter', mode: 'lines+markers', name: 'objects in place, generation-only − mixed', x: drawn.map((x) => x.params), y: drawn.map((x) => x.drawn?.mean), error_y: { type: 'data', array: drawn.map((x) => x.drawn?.standardError), visible: true }, yaxis: 'y2' });
+  if (drawn.length > 0) {
+    data.push(zero('y2'), {
+      type: 'scatter', mode: 'lines+markers', name: 'objects in place, generation-only − mixed', x: drawn.map((x) => x.params), y: drawn.map((x) => x.drawn?.mean), yaxis: 'y2',
+      error_y: { type: 'data', array: drawn.map((x) => x.drawn?.standardError), visible: true }, line: { color: PALETTE[1] }, text: drawn.map((x) => x.size), hovertemplate: '%{text}: %{y:.3f} ± %{error_y.array:.3f}<extra></extra>',
+    });
+  }
   return {
     data,
     layout: {
-      title: { text: 'Image cost of mixing: the loss gap and the drawn-image gap by size (± s.e.)' },
-      xaxis: PARAMS_AXIS,
-      yaxis: { title: { text: 'Δ image-code NLL (nats per code)' } },
-      yaxis2: { title: { text: 'Δ share of objects in place' }, overlaying: 'y', side: 'right' },
-      legend: { orientation: 'h', y: -0.2 },
-      height: 400,
-      margin: { ...MARGIN, r: 80, b: 90 },
+      title: { text: 'Image cost of mixing by size: the loss gap (top) and the drawn-image gap (bottom), ± s.e.' },
+      xaxis: { ...sizeAxis(rows), anchor: drawn.length > 0 ? 'y2' : 'y' },
+      yaxis: { title: { text: 'Δ image-code NLL (nats/code)' }, domain: drawn.length > 0 ? [0.55, 1] : [0, 1] },
+      ...(drawn.length > 0 ? { yaxis2: { title: { text: 'Δ objects in place (share)' }, domain: [0, 0.42], anchor: 'x' } } : {}),
+      legend: { orientation: 'h', y: -0.22 },
+      height: drawn.length > 0 ? 560 : 420,
+      margin: { ...MARGIN, b: 110 },
     },
   };
 }
@@ -163,23 +194,30 @@ type MutualMeasure = 'imageNll' | 'questionAccuracy' | 'captionNll' | 'condition
 const MUTUAL_NAMES: Record<string, string> = { base: '1:1:1 baseline', addT2i: '1:2:1 (+T2I)', addI2t: '1:1:2 (+I2T)', matched: '1:1:1 compute-matched (control)', addText: '2:1:1 extra text (control)' };
 const MUTUAL_COLORS: Record<string, string> = { base: '#797979', addT2i: '#ee854a', addI2t: '#4878d0', matched: '#c9c9c9', addText: '#b8a07a' };
 
-/** Experiment 4: one bar per arm (the two controls in muted colours), seed mean ± s.e. over seeds. */
+/**
+ * Experiment 4: one point per arm with its s.e. over seeds (the two controls in muted colours), each arm's steps and
+ * seeds under its name. Points, not bars: the arms differ by a few hundredths of a nat, which bars drawn from zero hide.
+ */
 export function mutualFigure(r: Pick<Results, 'mutual'>, measure: MutualMeasure): Figure {
   if (!r.mutual) throw new Error('mutualFigure: no mutual-improvement measurements');
   const m = r.mutual;
-  const stats = m.arms.map((a) => seedMeanSe((a[measure] as Array<number | null>).filter((x): x is number => typeof x === 'number')));
+  const stats = m.arms.map((a) => {
+    const xs = (a[measure] as Array<number | null>).filter((x): x is number => typeof x === 'number');
+    return xs.length > 0 ? seedMeanSe(xs) : null;
+  });
+  const names = m.arms.map((a) => `${MUTUAL_NAMES[a.role]}<br>${a.steps} steps · ${a.seeds.length} seed${a.seeds.length === 1 ? '' : 's'}`);
   return {
     data: [{
-      type: 'bar', x: m.arms.map((a) => MUTUAL_NAMES[a.role]), y: stats.map((s) => s.mean), error_y: { type: 'data', array: stats.map((s) => s.se), visible: true },
-      marker: { color: m.arms.map((a) => MUTUAL_COLORS[a.role]) }, text: m.arms.map((a) => `${a.steps} steps · ${a.seeds.length} seed${a.seeds.length === 1 ? '' : 's'}`),
-      hovertemplate: '%{x}: %{y:.4f} ± %{error_y.array:.4f}<br>%{text}<extra></extra>',
+      type: 'scatter', mode: 'markers', x: names, y: stats.map((s) => s?.mean ?? null), error_y: { type: 'data', array: stats.map((s) => s?.se ?? 0), visible: true },
+      marker: { color: m.arms.map((a) => MUTUAL_COLORS[a.role]), size: 12, line: { color: '#444', width: 1 } },
+      hovertemplate: '%{x}: %{y:.4f} ± %{error_y.array:.4f}<extra></extra>',
     }],
     layout: {
-      title: { text: `Mutual improvement at ${m.size}: ${SHORT[measure]} by mixture (mean ± s.e. over seeds)` },
+      title: { text: `Mutual improvement at ${m.size}: ${MEASURE_NAMES[measure]} by mixture (mean ± s.e. over seeds)` },
       xaxis: { title: { text: 'mixture (text : caption → image : understanding)' } },
-      yaxis: { title: { text: LABELS[measure] } },
+      yaxis: yAxis(measure),
       height: 420,
-      margin: MARGIN,
+      margin: { ...MARGIN, b: 100 },
     },
   };
 }
@@ -213,25 +251,48 @@ export function vocabularyFigure(v: Pick<VocabularyView, 'next'>, o: { model?: s
   };
 }
 
-/** Beyond the paper: exclusivity averaged over layers against size, for the mixed runs and the other arms of experiment 4. */
+/** The arms of the routing-by-size figure by their kind (the arm name after the size). */
+const ROUTING_KINDS: Record<string, string> = {
+  mixed: '1:1:1 mixed', gen: 'generation only', 'add-t2i': '1:2:1 (+T2I)', 'add-i2t': '1:1:2 (+I2T)', matched: '1:1:1 compute-matched', 'add-text': '2:1:1 extra text',
+};
+
+/**
+ * Beyond the paper: exclusivity averaged over layers against size, one series per kind of arm (the mixed runs as
+ * a line), each point the mean over that arm's seeds ± s.e. (every seed on its own is in the table under it).
+ */
 export function routingSizeFigure(r: Pick<Results, 'routing'>): Figure {
   const avg = (xs: ReadonlyArray<number | null>) => {
     const f = xs.filter((x): x is number => x !== null);
     return f.length === 0 ? null : f.reduce((a, b) => a + b, 0) / f.length;
   };
-  const groups = new Map<string, Results['routing']>();
+  const groups = new Map<string, Map<string, { params: number; values: number[] }>>();
   for (const x of r.routing) {
     const kind = x.arm.slice(x.size.length + 1);
-    if (kind === 'text') continue;
-    groups.set(kind, [...(groups.get(kind) ?? []), x]);
+    const v = avg(x.exclusivity);
+    if (kind === 'text' || v === null) continue;
+    const bySize = groups.get(kind) ?? new Map<string, { params: number; values: number[] }>();
+    const cell = bySize.get(x.size) ?? { params: x.params, values: [] };
+    cell.values.push(v);
+    bySize.set(x.size, cell);
+    groups.set(kind, bySize);
   }
   if (groups.size === 0) throw new Error('routingSizeFigure: no routing measurements');
-  const data: PlotlyTrace[] = [...groups].map(([kind, rows]) => {
-    const sorted = [...rows].sort((a, b) => a.params - b.params);
-    return { type: 'scatter', mode: kind === 'mixed' ? 'lines+markers' : 'markers', name: kind, x: sorted.map((x) => x.params), y: sorted.map((x) => avg(x.exclusivity)), text: sorted.map((x) => `${x.size} seed ${x.seed}`) };
+  const kinds = [...groups.keys()].sort((a, b) => Object.keys(ROUTING_KINDS).indexOf(a) - Object.keys(ROUTING_KINDS).indexOf(b));
+  const data: PlotlyTrace[] = kinds.map((kind, i) => {
+    const cells = [...groups.get(kind)!].map(([size, c]) => ({ size, params: c.params, seeds: c.values.length, ...seedMeanSe(c.values) })).sort((a, b) => a.params - b.params);
+    return {
+      type: 'scatter', mode: kind === 'mixed' ? 'lines+markers' : 'markers', name: ROUTING_KINDS[kind] ?? kind, x: cells.map((c) => c.params), y: cells.map((c) => c.mean),
+      error_y: { type: 'data', array: cells.map((c) => c.se), visible: true }, marker: { color: PALETTE[i % PALETTE.length], size: 9 }, line: { color: PALETTE[i % PALETTE.length] },
+      text: cells.map((c) => `${c.size}, ${c.seeds} seed${c.seeds === 1 ? '' : 's'}`), hovertemplate: '%{text}: %{y:.3f} ± %{error_y.array:.3f} bits<extra></extra>',
+    };
   });
+  const sizes = [...new Map(r.routing.map((x) => [x.size, x.params]))].map(([size, params]) => ({ size, params }));
   return {
     data,
-    layout: { title: { text: 'Beyond the paper: text vs image routing exclusivity against size (mean over layers)' }, xaxis: PARAMS_AXIS, yaxis: { title: { text: 'mean JSD text vs image routing (bits)' }, rangemode: 'tozero' }, legend: { orientation: 'h', y: -0.2 }, height: 400, margin: { ...MARGIN, b: 90 } },
+    layout: {
+      title: { text: 'Beyond the paper: text vs image routing exclusivity against size (mean over layers, ± s.e. over seeds)' },
+      xaxis: sizeAxis(sizes), yaxis: { title: { text: 'mean JSD text vs image (bits)' }, rangemode: 'tozero' },
+      legend: { orientation: 'h', y: -0.25 }, height: 440, margin: { ...MARGIN, b: 120 },
+    },
   };
 }

@@ -141,21 +141,31 @@ function nextTokens(s: Session, context: string, ids: number[], top: number): Ne
   return { context, mass, top: order.map((id) => ({ piece: tok.pieceOf(id), id, modality: tok.modalityOf(id), p: e[id] / z })) };
 }
 
-/** Exclusivity of text vs image routing per layer (JSD, bits) of each model on the same rows (ids). */
-export function routingBySize(models: ReadonlyArray<{ size: string; session: Session }>, rows: readonly number[][], o: { onProgress?: (done: number, total: number) => void } = {}): Array<{ model: string; exclusivity: Array<number | null> }> {
+/**
+ * Exclusivity of text vs image routing per layer (JSD, bits) of each model on the same rows (ids). It yields to
+ * the event loop after each row, so a notebook's progress bar redraws as it goes and shows its final state before
+ * the cell ends (a synchronous loop would leave the bar at its first state in the saved notebook).
+ */
+export async function routingBySize(models: ReadonlyArray<{ size: string; session: Session }>, rows: readonly number[][], o: { onProgress?: (done: number, total: number) => void } = {}): Promise<Array<{ model: string; exclusivity: Array<number | null> }>> {
   if (rows.length === 0) throw new Error('liquid.routingBySize: no rows');
   let done = 0;
-  return models.map(({ size, session }) => {
-    const traces = rows.map((ids) => {
-      const t = session.trace({ ids });
+  const out: Array<{ model: string; exclusivity: Array<number | null> }> = [];
+  for (const { size, session } of models) {
+    const traces = [];
+    for (const ids of rows) {
+      traces.push(session.trace({ ids }));
       o.onProgress?.(++done, models.length * rows.length);
-      return t;
-    });
-    return { model: size, exclusivity: exclusivityByDepth(traces) };
-  });
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    out.push({ model: size, exclusivity: exclusivityByDepth(traces) });
+  }
+  return out;
 }
 
-/** The samples grid: one row per size (the ladder's order, smallest first) and sample, one column per checkpoint step. */
+/**
+ * The samples grid: one row per size (the ladder's order, smallest first) and sample, one column per checkpoint
+ * step; each label names its size, step and caption (two lines: "moe-h64, step 19" over "caption 1").
+ */
 export function samplesGrid(r: Pick<Results, 'samples'>, o: { perStep?: number } = {}): { codes: ImageCodes[]; labels: string[]; captions: string[]; columns: number } {
   if (r.samples.length === 0) throw new Error('liquid.samplesGrid: the results have no drawn samples');
   const sizes = [...new Set(r.samples.map((x) => x.size))].sort((a, b) => SIZE_PRESETS.indexOf(a) - SIZE_PRESETS.indexOf(b));
@@ -171,7 +181,7 @@ export function samplesGrid(r: Pick<Results, 'samples'>, o: { perStep?: number }
         const side = Math.round(Math.sqrt(c.length));
         if (!sm || side * side !== c.length) throw new Error(`liquid.samplesGrid: ${size} has no square sample ${i} at step ${step}`);
         codes.push({ height: side, width: side, codes: c });
-        labels.push(`${size} · ${step}`);
+        labels.push(`${size}, step ${step}\ncaption ${i + 1}`);
       }
     }
   }
