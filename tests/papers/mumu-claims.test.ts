@@ -130,18 +130,18 @@ test('results: averages, pairs and judges what it is given; the JSON reads back;
 
 test('each verdict lists the parts of its criterion that failed; a step with no difference at all is no drop', () => {
   expect(only({ finding1: rising([0, 0.05, 0.1, 0.15]) }).failed).toEqual([]);
-  expect(only({ finding1: rising([0, 0.05, 0.1, 0.15], 2) }).failed).toEqual(['identity, 64 − 1 tokens: 2 seeds, 3 needed', 'cropClipI, 64 − 1 tokens: 2 seeds, 3 needed']);
+  expect(only({ finding1: rising([0, 0.05, 0.1, 0.15], 2) }).failed).toEqual(['identity accuracy, 64 − 1 tokens: 2 seeds, 3 needed', 'crop–region CLIP-I, 64 − 1 tokens: 2 seeds, 3 needed']);
   const dropped = only({ finding1: rising([0, 0.1, 0.2, 0.05]) }).failed;
   expect(dropped).toHaveLength(2);
-  expect(dropped[0]).toMatch(/^identity falls from 16 to 64 tokens by more than 2 s\.e\. \(-0\.1(49|50|51) ± 0\.00\d\)$/);
+  expect(dropped[0]).toMatch(/^identity accuracy falls from 16 to 64 tokens by more than 2 s\.e\. \(-0\.1(49|50|51) ± 0\.00\d\)$/);
   // the same scores at every setting: no step drops, but 64 is not above 1
   const flat = detail(0, 5);
   const same = Object.fromEntries(mumu.TOKENS_PER_CROP.map((t) => [t, flat])) as Record<mumu.TokensPerCrop, mumu.DetailScores>;
   const v = only({ finding1: same });
   expect(v.reproduces).toBe(false);
   expect(v.failed).toEqual([
-    'identity, 64 − 1 tokens: +0.000 ± 0.000 is not above 0 by more than 2 s.e.; not in every seed (per seed +0.000, +0.000, +0.000)',
-    'cropClipI, 64 − 1 tokens: +0.000 ± 0.000 is not above 0 by more than 2 s.e.; not in every seed (per seed +0.000, +0.000, +0.000)',
+    'identity accuracy, 64 − 1 tokens: +0.000 ± 0.000 is not above 0 by more than 2 s.e.; not in every seed (per seed +0.000, +0.000, +0.000)',
+    'crop–region CLIP-I, 64 − 1 tokens: +0.000 ± 0.000 is not above 0 by more than 2 s.e.; not in every seed (per seed +0.000, +0.000, +0.000)',
   ]);
   const arm = (clip: number, copy: number, harm: number, seed: number) => ({ cropClipI: scores(clip, { seed }), copied: scores(copy, { seed: seed + 1, base: 0.3 }), harmonised: scores(harm, { seed: seed + 2 }) });
   const noRise = only({ augmentation: { augment: arm(0, 0, 0, 1), noAugment: arm(0, 0.2, -0.15, 20) } }).failed;

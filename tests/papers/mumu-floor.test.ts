@@ -35,7 +35,7 @@ test('at the floor: every identity and harmonised rate within 2 s.e. of zero (on
   expect(f.maxHarmonised?.mean).toBe(0);
   expect(f.line).toBe(
     'The scene checker finds the named object in 3.4 % of the scenes the decoder draws from its own captions (its gate). ' +
-      'Here identity is at most 5.0 % (mumu t64, same-source ± 5.0 % s.e.) and harmonised is at most 0.0 % (mumu t64, same-source ± 0.0 % s.e.). ' +
+      'Here identity is at most 5.0 % (mumu t64, same-source ± 5.0 % s.e.) and harmonised is 0 % for every run set. ' +
       "No run set's identity or harmonised rate is more than 2 s.e. above zero: these checker scores sit at the decoder's floor and cannot separate arms, " +
       'so the verdicts that need them are bounded by the decoder, not decided by the method; crop CLIP-I is the score that separates the arms here.',
   );

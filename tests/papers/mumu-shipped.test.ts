@@ -15,6 +15,7 @@ import type { DataStore } from '../../kernel-lib/data/store';
 import { readSafetensors } from '../../kernel-lib/checkpoint/safetensors';
 import { roundToFloat16 } from '../../kernel-lib/checkpoint/float16';
 import { clearAttentionCache } from '../../kernel-lib/diffusion/attention';
+import type { RGBImage } from '../../kernel-lib/image/types';
 import { useBackend, maxAbsDiff } from '../helpers/backend';
 import { tempDir } from '../data/helpers';
 import { tinyDecoder, tinyRun, tinyTools, TINY_SIZES } from './mumu-tiny-runs';
@@ -97,6 +98,7 @@ test('round trip: metrics and scores byte for byte, the live runs’ weights as 
   const items = mumu.codeExamples(mumu.heldOutSets(store, TINY_SIZES).sameSource.slice(0, 2), tools.encode);
   clearAttentionCache(); // masks kept on purpose between calls
   const before = tf.memory().numTensors;
+  const originals: RGBImage[] = [];
   for (const run of [T4, CAPTION]) {
     const cond = async (dir: string) => {
       const m = await mumu.loadMumu(dir, { baseDir: tools.baseDir, ldmDir: tools.ldmDir });
@@ -111,11 +113,17 @@ test('round trip: metrics and scores byte for byte, the live runs’ weights as 
       }
     };
     const a = await cond(path.join(from, run));
+    originals.push(a.img);
     const b = await cond(path.join(to, run));
     expect(b.shape).toEqual(a.shape);
     expect(maxAbsDiff(a.seq, b.seq)).toBeLessThan(0.02);
     expect(b.img.height).toBe(32);
   }
+  // drawByRuns (the notebook's grids): each run in turn, the same images as drawItems, progress after each run
+  const seen: Array<[number, number]> = [];
+  const drawn = await mumu.drawByRuns([T4, CAPTION].map((run) => path.join(from, run)), items.slice(0, 1), { baseDir: tools.baseDir, ldmDir: tools.ldmDir, steps: 2, onProgress: (d, n) => void seen.push([d, n]) });
+  expect(seen).toEqual([[1, 2], [2, 2]]);
+  expect(drawn.map((d) => Array.from(d[0].pixels))).toEqual(originals.map((img) => Array.from(img.pixels)));
   clearAttentionCache();
   expect(tf.memory().numTensors).toBe(before);
   // shipping again replaces the runs in place: the budget does not count them twice

@@ -67,6 +67,9 @@ export const PAPER = {
 const judged = (minSeeds: number) =>
   `paired over held-out prompts (per prompt the mean over seeds), more than 2 s.e. from zero, the same sign in every seed on its own, at least ${minSeeds} seeds per arm`;
 
+/** The detail scores in words, as the verdicts' "why not" names them. */
+const DETAIL_NAMES: Record<keyof DetailScores, string> = { identity: 'identity accuracy', cropClipI: 'crop–region CLIP-I' };
+
 /** A step along the tokens-per-crop axis lower than the one before by more than 2 s.e. (no difference at all is no drop). */
 const drops = (c: Comparison) => c.mean < -2 * c.standardError;
 
@@ -90,8 +93,8 @@ export function verdicts(n: Numbers): MumuVerdict[] {
     const per = (m: keyof DetailScores) => {
       const steps = TOKENS_PER_CROP.slice(1).map((t, i) => compare(f[t][m], f[TOKENS_PER_CROP[i]][m], `Finding 1 ${m} (${t} vs ${TOKENS_PER_CROP[i]} tokens)`));
       const ends = compare(f[64][m], f[1][m], `Finding 1 ${m} (64 vs 1 tokens)`);
-      const fell = steps.flatMap((c, i) => (drops(c) ? [`${m} falls from ${TOKENS_PER_CROP[i]} to ${TOKENS_PER_CROP[i + 1]} tokens by more than 2 s.e. (${c.mean.toFixed(3)} ± ${c.standardError.toFixed(3)})`] : []));
-      return { steps, ends, ok: up(ends) && fell.length === 0, failed: fails(notUp(ends, `${m}, 64 − 1 tokens`), ...fell) };
+      const fell = steps.flatMap((c, i) => (drops(c) ? [`${DETAIL_NAMES[m]} falls from ${TOKENS_PER_CROP[i]} to ${TOKENS_PER_CROP[i + 1]} tokens by more than 2 s.e. (${c.mean.toFixed(3)} ± ${c.standardError.toFixed(3)})`] : []));
+      return { steps, ends, ok: up(ends) && fell.length === 0, failed: fails(notUp(ends, `${DETAIL_NAMES[m]}, 64 − 1 tokens`), ...fell) };
     };
     const id = per('identity');
     const ci = per('cropClipI');

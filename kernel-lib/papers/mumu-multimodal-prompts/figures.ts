@@ -32,7 +32,9 @@ export const MEASURE_LABELS: Record<Measure, string> = {
   copied: 'copy share (share of crops)',
   harmonised: 'harmonised (share of prompts)',
 };
-const SHORT: Record<Measure, string> = { identity: 'identity accuracy', cropClipI: 'crop–region CLIP-I', copied: 'copy share', harmonised: 'harmonised' };
+/** Short names of the measures, for titles and tables. */
+export const MEASURE_NAMES: Record<Measure, string> = { identity: 'identity accuracy', cropClipI: 'crop–region CLIP-I', copied: 'copy share', harmonised: 'harmonised' };
+const SHORT = MEASURE_NAMES;
 
 /** "mumu t64", "caption-only". */
 export const runLabel = (r: { arm: Arm; tokensPerCrop: number | null }) => (r.tokensPerCrop === null ? r.arm : `${r.arm} t${r.tokensPerCrop}`);
@@ -192,8 +194,9 @@ export function promptRoutingFigure(trace: RoutingTrace, o: { layer: number; tit
     layout: {
       title: { text: o.title ?? `Routing of the prompt at layer ${o.layer} (top-${k} of ${E} experts): words and crops` },
       xaxis: { title: { text: 'expert' } },
-      yaxis: { title: { text: 'prompt position (word, or a crop’s codes)' }, autorange: 'reversed', automargin: true },
-      height: Math.max(320, 120 + 22 * rows.length),
+      // a short title: a vertical one longer than the plot is cut (the row labels say which rows are crops)
+      yaxis: { title: { text: 'prompt position' }, autorange: 'reversed', automargin: true },
+      height: Math.max(360, 120 + 22 * rows.length),
       margin: { ...MARGIN, l: 200 },
     },
   };

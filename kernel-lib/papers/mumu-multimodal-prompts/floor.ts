@@ -71,7 +71,9 @@ export function checkerFloor(results: Results, decoderObjectAccuracy: number): C
   const maxIdentity = max(identity);
   const maxHarmonised = max(harmonised);
   const atFloor = identity.length + harmonised.length > 0 && !identity.some(above) && !harmonised.some(above);
-  const say = (what: string, c: FloorCell | null) => (c ? `${what} is at most ${pct(c.mean)} (${c.run}, ${c.set}${c.standardError === null ? '' : ` ± ${pct(c.standardError)} s.e.`})` : `${what} was not scored`);
+  // the highest cell names its run and set; when every cell is 0 there is no highest to name
+  const say = (what: string, c: FloorCell | null) =>
+    !c ? `${what} was not scored` : c.mean === 0 ? `${what} is 0 % for every run set` : `${what} is at most ${pct(c.mean)} (${c.run}, ${c.set}${c.standardError === null ? '' : ` ± ${pct(c.standardError)} s.e.`})`;
   const decoder = `The scene checker finds the named object in ${pct(decoderObjectAccuracy)} of the scenes the decoder draws from its own captions (its gate).`;
   const here = `Here ${say('identity', maxIdentity)} and ${say('harmonised', maxHarmonised)}.`;
   const line = atFloor

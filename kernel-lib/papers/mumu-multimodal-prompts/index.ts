@@ -60,4 +60,4 @@ export { ROUTING, ROUTING_MEASURES, promptRouting } from './routing';
 export type { PromptRouting } from './routing';
 export { BOX_COLORS, outlinedScene, promptCrops, promptTokens, layoutLine, promptTrace, liveDraw, drawByRuns, userPrompt, liveRuns } from './live';
 export type { PromptToken, UserPart } from './live';
-export { MEASURE_LABELS, runLabel, tokensFigure, harmonisationFigure, augmentationFigure, detailFigure, comparisonsFigure, routingFigure, promptRoutingFigure } from './figures';
+export { MEASURE_LABELS, MEASURE_NAMES, runLabel, tokensFigure, harmonisationFigure, augmentationFigure, detailFigure, comparisonsFigure, routingFigure, promptRoutingFigure } from './figures';

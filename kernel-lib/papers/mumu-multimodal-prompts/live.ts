@@ -115,9 +115,10 @@ export async function liveDraw(run: DrawParts, item: MumuItem, o: Partial<DrawSe
 
 /**
  * The same items drawn by each run (its output directory; loaded onto the decoder in turn and freed), item i
- * from the noise of seed + i for every run, so columns differ only by the run. Returns the images per run.
+ * from the noise of seed + i for every run, so columns differ only by the run. Returns the images per run;
+ * `onProgress(runsDone, runs)` after each run (a notebook's progress bar).
  */
-export async function drawByRuns(dirs: readonly string[], items: readonly MumuItem[], o: { baseDir: string; ldmDir: string } & Partial<DrawSettings>): Promise<RGBImage[][]> {
+export async function drawByRuns(dirs: readonly string[], items: readonly MumuItem[], o: { baseDir: string; ldmDir: string; onProgress?: (done: number, total: number) => void } & Partial<DrawSettings>): Promise<RGBImage[][]> {
   const out: RGBImage[][] = [];
   for (const dir of dirs) {
     const run = await loadMumu(dir, { baseDir: o.baseDir, ldmDir: o.ldmDir });
@@ -126,6 +127,8 @@ export async function drawByRuns(dirs: readonly string[], items: readonly MumuIt
     } finally {
       run.dispose();
     }
+    o.onProgress?.(out.length, dirs.length);
+    await new Promise<void>((r) => setImmediate(r)); // the bar's redraw goes out before the next run's work
   }
   return out;
 }
