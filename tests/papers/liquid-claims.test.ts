@@ -236,6 +236,9 @@ test('the results builder: curves, Δ per size, experiment 4’s arms, routing, 
   labelled(liquid.routingSizeFigure(r));
   // size axes: a tick at each size, named and counted (Plotly's own log ticks skip the smallest)
   expect(liquid.languageCostFigure(r).layout.xaxis).toMatchObject({ type: 'log', tickvals: [461_000, 1_000_000], ticktext: ['moe-h64<br>0.46M', 'moe-h96<br>1.00M'] });
+  // compute axis: ticks at 1, 2, 5 × 10^k over the checkpoints' FLOPs
+  expect(liquid.logTicks([1.3e11, 1.9e12])).toEqual([1e11, 2e11, 5e11, 1e12, 2e12]);
+  expect(liquid.logTicks([])).toEqual([]);
   // shares and accuracies start at 0; losses keep Plotly's range
   expect(liquid.scalingSizeFigure(r, 'imageAccuracy').layout.yaxis).toMatchObject({ rangemode: 'tozero' });
   expect(liquid.scalingStepFigure(r, 'checker').layout.yaxis).toMatchObject({ rangemode: 'tozero' });
@@ -254,8 +257,10 @@ test('the results builder: curves, Δ per size, experiment 4’s arms, routing, 
   (mf.data[0].y as number[]).forEach((y, i) => expect(y).toBeCloseTo(r.mutual!.arms[i].imageNll.reduce((a, b) => a + b, 0) / r.mutual!.arms[i].imageNll.length, 12));
   expect((mf.data[0].x as string[])[0]).toBe('1:1:1 baseline<br>4 steps · 2 seeds');
   // routing against size: one point per size and kind of arm, the mean over its seeds (moe-h64's mixed run has 2)
-  const mixed = liquid.routingSizeFigure(r).data.find((t) => t.name === '1:1:1 mixed')!;
-  expect(mixed.x).toEqual([461_000, 1_000_000]);
+  const rsf = liquid.routingSizeFigure(r).data;
+  const mixed = rsf.find((t) => t.name === '1:1:1 mixed')!;
+  const dodge = 1.03 ** (0 - (rsf.length - 1) / 2); // the kinds side by side around each size; mixed is the first
+  (mixed.x as number[]).forEach((x, i) => expect(x).toBeCloseTo([461_000, 1_000_000][i] * dodge, 6));
   const layerMean = (arm: string, seed: number) => {
     const e = r.routing.find((x) => x.arm === arm && x.seed === seed)!.exclusivity.filter((x): x is number => x !== null);
     return e.reduce((a, b) => a + b, 0) / e.length;

@@ -132,6 +132,22 @@ export function scalingSizeFigure(r: Pick<Results, 'curves' | 'sizes'>, measure:
   };
 }
 
+/** Ticks at 1, 2 and 5 × 10^k spanning `xs` (labelled 200G, 500G, 1T: Plotly's own log ticks label only some digits). */
+export function logTicks(xs: readonly number[]): number[] {
+  const pos = xs.filter((x) => x > 0 && Number.isFinite(x));
+  if (pos.length === 0) return [];
+  const lo = Math.min(...pos);
+  const hi = Math.max(...pos);
+  const out: number[] = [];
+  for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k++) {
+    for (const m of [1, 2, 5]) {
+      const v = m * 10 ** k;
+      if (v >= lo / 1.5 && v <= hi * 1.5) out.push(v);
+    }
+  }
+  return out;
+}
+
 /** Experiment 2: image-code NLL of every mixed checkpoint against training FLOPs, log–log, with the fit. */
 export function computeFigure(r: Pick<Results, 'curves' | 'computeFit'>): Figure {
   const by = curvesBySize(r, 'mixed');
@@ -149,7 +165,14 @@ export function computeFigure(r: Pick<Results, 'curves' | 'computeFit'>): Figure
   }
   return {
     data,
-    layout: { title: { text: 'Loss vs compute: held-out image-code NLL of the mixed runs at each checkpoint' }, xaxis: { title: { text: 'training FLOPs (log scale)' }, type: 'log' }, yaxis: { title: { text: LABELS.imageNll }, type: 'log' }, legend: { orientation: 'h', y: -0.2 }, height: 400, margin: { ...MARGIN, b: 90 } },
+    layout: {
+      title: { text: 'Loss vs compute: held-out image-code NLL of the mixed runs at each checkpoint' },
+      xaxis: { title: { text: 'training FLOPs (log scale)' }, type: 'log', tickmode: 'array', tickvals: logTicks(data.flatMap((d) => d.x as number[])), tickformat: '~s' },
+      yaxis: { title: { text: LABELS.imageNll }, type: 'log' },
+      legend: { orientation: 'h', y: -0.2 },
+      height: 400,
+      margin: { ...MARGIN, b: 90 },
+    },
   };
 }
 
@@ -215,7 +238,7 @@ export function mutualFigure(r: Pick<Results, 'mutual'>, measure: MutualMeasure)
     layout: {
       title: { text: `Mutual improvement at ${m.size}: ${MEASURE_NAMES[measure]} by mixture (mean ± s.e. over seeds)` },
       xaxis: { title: { text: 'mixture (text : caption → image : understanding)' } },
-      yaxis: yAxis(measure),
+      yaxis: { title: { text: LABELS[measure] } }, // not from 0: the differences between arms are the point
       height: 420,
       margin: { ...MARGIN, b: 100 },
     },
@@ -280,8 +303,10 @@ export function routingSizeFigure(r: Pick<Results, 'routing'>): Figure {
   const kinds = [...groups.keys()].sort((a, b) => Object.keys(ROUTING_KINDS).indexOf(a) - Object.keys(ROUTING_KINDS).indexOf(b));
   const data: PlotlyTrace[] = kinds.map((kind, i) => {
     const cells = [...groups.get(kind)!].map(([size, c]) => ({ size, params: c.params, seeds: c.values.length, ...seedMeanSe(c.values) })).sort((a, b) => a.params - b.params);
+    // the kinds side by side around each size (a few per cent apart on the log axis), so experiment 4's arms do not overlap
+    const dodge = 1.03 ** (i - (kinds.length - 1) / 2);
     return {
-      type: 'scatter', mode: kind === 'mixed' ? 'lines+markers' : 'markers', name: ROUTING_KINDS[kind] ?? kind, x: cells.map((c) => c.params), y: cells.map((c) => c.mean),
+      type: 'scatter', mode: kind === 'mixed' ? 'lines+markers' : 'markers', name: ROUTING_KINDS[kind] ?? kind, x: cells.map((c) => c.params * dodge), y: cells.map((c) => c.mean),
       error_y: { type: 'data', array: cells.map((c) => c.se), visible: true }, marker: { color: PALETTE[i % PALETTE.length], size: 9 }, line: { color: PALETTE[i % PALETTE.length] },
       text: cells.map((c) => `${c.size}, ${c.seeds} seed${c.seeds === 1 ? '' : 's'}`), hovertemplate: '%{text}: %{y:.3f} ± %{error_y.array:.3f} bits<extra></extra>',
     };

@@ -54,4 +54,4 @@ export { trainMissing } from './train-missing';
 export type { TrainMissingOptions } from './train-missing';
 export { readFinished, liveCheckpoints, vocabularyView, routingBySize, samplesGrid } from './live';
 export type { LiveCheckpoint, VocabularyToken, VocabularyView, NextTokens } from './live';
-export { MEASURE_NAMES, sizeAxis, languageCostFigure, scalingStepFigure, scalingSizeFigure, computeFigure, imageCostFigure, mutualFigure, routingFigure, routingSizeFigure, vocabularyFigure } from './figures';
+export { MEASURE_NAMES, sizeAxis, logTicks, languageCostFigure, scalingStepFigure, scalingSizeFigure, computeFigure, imageCostFigure, mutualFigure, routingFigure, routingSizeFigure, vocabularyFigure } from './figures';
