@@ -1,7 +1,8 @@
 /**
  * Headless Chromium (Debian's /usr/bin/chromium through playwright-core) for tests that open a notebook's
  * HTML export: a fresh profile per run, no network, and what Plotly actually drew on the page — the
- * titles of each plot, of each of its axes and of each colour bar, as visible text.
+ * titles of each plot, of each of its axes and of each colour bar, as visible text, and which of them reach
+ * past the plot's box (cut off on the page).
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -64,6 +65,8 @@ export interface PlotLabels {
   axes: { id: string; title: string }[];
   /** One entry per colour bar drawn. */
   colorbars: string[];
+  /** The labels above (title, axis and colour-bar titles) that reach past the plot's own box, where the page cuts them. */
+  cut: string[];
 }
 
 /** Reads, for every Plotly plot on the page, the visible text of its title, axis titles and colour-bar titles. */
@@ -81,11 +84,25 @@ export async function plotLabels(page: Page): Promise<PlotLabels[]> {
         const name = id.replace(/^([xy])(\d*)$/, '$1axis$2');
         return full[name]?.visible !== false;
       });
+      // a label's box (unclipped) against the plot's: a vertical axis title longer than the plot is cut at its edge
+      const box = (el.querySelector('svg.main-svg') ?? el).getBoundingClientRect();
+      const cut: string[] = [];
+      const check = (what: string, t: Element | null) => {
+        if (!t) return;
+        const r = t.getBoundingClientRect();
+        if (r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1)) {
+          cut.push(`${what} "${(t.textContent ?? '').trim()}"`);
+        }
+      };
+      check('title', el.querySelector('.g-gtitle .gtitle'));
+      for (const id of ids) check(`axis ${id} title`, el.querySelector(`.g-${id}title text`));
+      el.querySelectorAll('.colorbar .cbtitle text').forEach((t, i) => check(`colour bar ${i} title`, t));
       return {
         index,
         title: visibleText(el.querySelector('.g-gtitle .gtitle')),
         axes: ids.map((id) => ({ id, title: visibleText(el.querySelector(`.g-${id}title text`)) })),
         colorbars: Array.from(el.querySelectorAll('.colorbar')).map((cb) => visibleText(cb.querySelector('.cbtitle text'))),
+        cut,
       };
     });
   });
@@ -102,4 +119,9 @@ export function missingLabels(plots: PlotLabels[]): string[] {
     });
   }
   return out;
+}
+
+/** Every label the page cuts, one line each ('plot 7 (…): axis y title "…" reaches past the plot'). */
+export function cutLabels(plots: PlotLabels[]): string[] {
+  return plots.flatMap((p) => p.cut.map((c) => `plot ${p.index} (${p.title || 'untitled'}): ${c} reaches past the plot`));
 }

@@ -8,14 +8,14 @@
  * the command that trains it, decode live on the largest final checkpoint there is, and write a results JSON
  * (to a temporary directory, so the committed one is left alone) exactly when a claim can be judged: the one
  * the library's builder gives for the same files, judging as many claims. The HTML export is opened in
- * Chromium, where every figure must show a title and titled axes.
+ * Chromium, where every figure must show a title and titled axes, none cut off.
  * Leaves test-artifacts/03-liquid-unified-vq-language-model.{executed.ipynb,html,png}.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { executeNotebook, NotebookResult, REPO, htmlOutputsOf, stdoutOf } from '../helpers/notebook';
-import { missingLabels, plotLabels, withPage, openExport } from '../helpers/chromium';
+import { cutLabels, missingLabels, plotLabels, withPage, openExport } from '../helpers/chromium';
 import { liquid } from '../../kernel-lib';
 import { ensureData } from '../../kernel-lib/data/store';
 import { escapeHtml } from '../../kernel-lib/display/html';
@@ -121,7 +121,7 @@ test('the committed full-mode results, when there are any, have the same shape a
   expect(liquid.checkResults(JSON.parse(fs.readFileSync(COMMITTED, 'utf8')), COMMITTED).quick).toBe(false);
 });
 
-test('every figure in the HTML export has a visible title and titled axes', async () => {
+test('every figure in the HTML export has a visible title and titled axes, none of them cut off', async () => {
   const labels = await withPage(async (page) => {
     await openExport(page, HTML);
     await page.screenshot({ path: path.join(ARTIFACTS, `${NAME}.png`), fullPage: true });
@@ -129,4 +129,5 @@ test('every figure in the HTML export has a visible title and titled axes', asyn
   });
   expect(labels.length).toBeGreaterThanOrEqual(places.some((p) => p.state === 'finished' && p.kind === 'continue') ? 4 : 0);
   expect(missingLabels(labels)).toEqual([]);
+  expect(cutLabels(labels)).toEqual([]); // no title reaches past its plot (a long vertical title is cut there)
 }, 300_000);

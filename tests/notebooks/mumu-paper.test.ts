@@ -9,14 +9,14 @@
  * shipped weights, and write a results JSON (to a temporary directory, so the committed one is left alone)
  * exactly when a claim can be judged: the one the library's builder gives for the same files and the same
  * routing measurement, with every verdict's failed parts shown. The HTML export is opened in Chromium, where
- * every figure must show a title and titled axes.
+ * every figure must show a title and titled axes, none cut off.
  * Leaves test-artifacts/05-mumu-multimodal-prompts.{executed.ipynb,html,png}.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { executeNotebook, NotebookResult, REPO, htmlOutputsOf, stdoutOf } from '../helpers/notebook';
-import { missingLabels, plotLabels, withPage, openExport } from '../helpers/chromium';
+import { cutLabels, missingLabels, plotLabels, withPage, openExport } from '../helpers/chromium';
 import { mumu, Session } from '../../kernel-lib';
 import { ensureData } from '../../kernel-lib/data/store';
 import { VQVAE } from '../../kernel-lib/image/model';
@@ -154,7 +154,7 @@ test('the committed full-mode results, when there are any, have the same shape a
   expect(mumu.checkResults(JSON.parse(fs.readFileSync(COMMITTED, 'utf8')), COMMITTED).quick).toBe(false);
 });
 
-test('every figure in the HTML export has a visible title and titled axes', async () => {
+test('every figure in the HTML export has a visible title and titled axes, none of them cut off', async () => {
   const labels = await withPage(async (page) => {
     await openExport(page, HTML);
     await page.screenshot({ path: path.join(ARTIFACTS, `${NAME}.png`), fullPage: true });
@@ -162,4 +162,5 @@ test('every figure in the HTML export has a visible title and titled axes', asyn
   });
   expect(labels.length).toBeGreaterThanOrEqual(4); // the prompt's routing (2) and the routing analysis (2), always
   expect(missingLabels(labels)).toEqual([]);
+  expect(cutLabels(labels)).toEqual([]); // no title reaches past its plot (a long vertical title is cut there)
 }, 300_000);

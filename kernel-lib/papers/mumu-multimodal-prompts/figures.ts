@@ -194,9 +194,8 @@ export function promptRoutingFigure(trace: RoutingTrace, o: { layer: number; tit
     layout: {
       title: { text: o.title ?? `Routing of the prompt at layer ${o.layer} (top-${k} of ${E} experts): words and crops` },
       xaxis: { title: { text: 'expert' } },
-      // a short title: a vertical one longer than the plot is cut (the row labels say which rows are crops)
-      yaxis: { title: { text: 'prompt position' }, autorange: 'reversed', automargin: true },
-      height: Math.max(360, 120 + 22 * rows.length),
+      yaxis: { title: { text: 'prompt position (word, or a crop’s codes)' }, autorange: 'reversed', automargin: true },
+      height: Math.max(320, 120 + 22 * rows.length),
       margin: { ...MARGIN, l: 200 },
     },
   };
