@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MoEModel } from '../../model/model';
 import type { LatentDiffusion } from '../../diffusion/model';
+import type { Conditioning } from '../../diffusion/caption-encoder';
 import type { Connector } from './connector';
 import type { PromptBatch } from './items';
 import { encoderStates } from './encoder';
@@ -37,12 +38,15 @@ export interface LossParts {
   ldm: LatentDiffusion;
 }
 
-/** The loss of a batch (see the file comment); call inside a gradient scope or tf.tidy. */
-export function mumuLoss(parts: LossParts, b: MumuBatch): tf.Scalar {
+/**
+ * The conditioning a batch's loss reads (see the file comment), in the caller's scope (tidy or a gradient
+ * tape): connector(LM states) with dropped rows' mask zeroed, or τ(the captions, '' where dropped).
+ */
+export function mumuConditioning(parts: LossParts, b: MumuBatch): Conditioning {
   const { ldm } = parts;
   if (b.prompts === null) {
     if (!b.captions) throw new Error('mumu: a caption-only batch needs its captions');
-    return ldm.loss(b.latents, ldm.encodeCaption(b.captions), { seed: b.noiseSeed });
+    return ldm.encodeCaption(b.captions);
   }
   const { model, connector } = parts;
   if (!model || !connector) throw new Error('mumu: a prompt batch needs the LM and the connector');
@@ -52,7 +56,12 @@ export function mumuLoss(parts: LossParts, b: MumuBatch): tf.Scalar {
   const mask = tf.tensor2d(p.mask, [p.B, p.T]);
   const cond = connector.forward(states, mask); // seq [B, T, d̂]
   const kept = b.keep.every((k) => k === 1) ? mask : (tf.mul(mask, tf.tensor2d(b.keep, [p.B, 1])) as tf.Tensor2D);
-  return ldm.loss(b.latents, { seq: cond.seq, mask: kept }, { seed: b.noiseSeed });
+  return { seq: cond.seq, mask: kept };
+}
+
+/** The loss of a batch (see the file comment); call inside a gradient scope or tf.tidy. */
+export function mumuLoss(parts: LossParts, b: MumuBatch): tf.Scalar {
+  return parts.ldm.loss(b.latents, mumuConditioning(parts, b), { seed: b.noiseSeed });
 }
 
 /** The loss of a batch as a host number (no gradient; every tensor freed): probes and tests. */
