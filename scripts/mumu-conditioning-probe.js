@@ -23,7 +23,7 @@ const SCENES = opt('--scenes', 64);
 const SEEDS = opt('--seeds', 4);
 const DRAWS = opt('--draws', 16);
 const checkpointDir = (name) => path.join(__dirname, '..', 'data', 'checkpoints', name);
-const RUNS = ['mumu-mumu-t64-seed0', 'mumu-mumu-t1-seed0', 'mumu-no-augment-t64-seed0', 'mumu-caption-only-seed0'];
+const RUNS = ['mumu-mumu-t64-seed0', 'mumu-caption-only-seed0', 'mumu-no-augment-t64-seed0', 'mumu-mumu-t1-seed0'];
 
 const meanAbs = (a, b) => {
   let s = 0;
