@@ -18,6 +18,7 @@ import type { MultimodalTokenizer } from '../../tokenizer';
 import type { Conditioning } from '../../diffusion/caption-encoder';
 import { noisedPrediction } from '../../diffusion/loss';
 import { normalArray, rngAt } from '../../util/random';
+import { mean, pairedDifference } from '../../util/stats';
 import { halfRotation } from '../../eval/conditioning';
 import { DEFAULT_BANDS } from '../../recipes/ldm-probe';
 import type { DrawParts } from './evaluate';
@@ -150,10 +151,8 @@ function rowErrors(m: DrawParts['ldm'], z0: Float32Array, eps: Float32Array, ts:
   }
 }
 
-const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-
-function meanSE(xs: readonly number[]): MeanSE {
-  const m = mean(xs);
-  const v = xs.reduce((s, x) => s + (x - m) ** 2, 0) / Math.max(1, xs.length - 1);
-  return { mean: m, se: Math.sqrt(v / xs.length) };
+/** Mean and standard error over scenes of paired differences (util/stats' pairedDifference). */
+function meanSE(d: readonly number[]): MeanSE {
+  const { mean: m, standardError } = pairedDifference(d);
+  return { mean: m, se: standardError };
 }
