@@ -9,9 +9,14 @@
  *                       called with it are the old ones
  *   legacyTrainLoss     the trainer's old loss: the head and log-softmax over every position, weightedNll
  *   legacyVokenLosses   MiniGPT-5's old losses: the same, and the voken states picked by a one-hot product
+ *   legacyPrefill       MoEModel.prefill before: the head over every prompt position, the last row read
  */
 import * as tf from '@tensorflow/tfjs';
-import type { MoEModel, TensorForwardOptions, TensorStates, HiddenForwardOptions, HiddenForwardResult } from '../kernel-lib/model/model';
+import type { MoEModel, TensorForwardOptions, TensorStates, HiddenForwardOptions, HiddenForwardResult, CaptureLevel, PrefillOptions } from '../kernel-lib/model/model';
+import type { LayerRouting } from '../kernel-lib/model/moe';
+import { KvCache } from '../kernel-lib/model/kv-cache';
+import { HiddenCapture } from '../kernel-lib/model/hidden';
+import type { HiddenStates } from '../kernel-lib/model/hidden';
 import type { PositionMeta } from '../kernel-lib/model/positions';
 import { weightedNll } from '../kernel-lib/train/lm-loss';
 import type { LossParts, LossWeights, VokenBatch } from '../kernel-lib/papers/minigpt5-generative-vokens/losses';
@@ -91,4 +96,24 @@ export function legacyVokenLosses(parts: { model: MoEModel; mapper: FeatureMappe
     total = tf.add(total, tf.mul(cap, w.cap));
   }
   return { total, text, ldm: ldmLoss, cap };
+}
+
+/**
+ * MoEModel.prefill as it was (batch 1, a fresh cache or an empty one given): forwardTensors over the prompt —
+ * the LM head on every position — and the last row of its logits; the cache filled with its keys and values
+ * and, through `cache`, the adapters' decode state. Checks left out: callers give valid ids.
+ */
+export function legacyPrefill(model: MoEModel, ids: number[], capture: CaptureLevel = 'routing', o: Omit<PrefillOptions, 'capture'> = {}): { cache: KvCache; logits: Float32Array; routing: LayerRouting[]; hidden?: HiddenStates } {
+  const { numLayers, maxPositions, vocabSize: V } = model.config;
+  const cache = o.cache ?? new KvCache(numLayers, maxPositions);
+  const hidden = o.hidden ? new HiddenCapture(o.hidden, numLayers, ids.length) : undefined;
+  let logits!: Float32Array;
+  let routing!: LayerRouting[];
+  tf.tidy(() => {
+    const r = model.forwardTensors(tf.tensor2d(Int32Array.from(ids), [1, ids.length], 'int32'), { capture, wantKv: true, positions: o.positions, modalities: o.modalities, hidden, cache });
+    logits = tf.slice(r.logits, [ids.length - 1, 0], [1, V]).dataSync() as Float32Array;
+    routing = r.routing;
+    cache.fill(r.kv, ids.length);
+  });
+  return { cache, logits, routing, ...(hidden ? { hidden: hidden.result() } : {}) };
 }

@@ -3,7 +3,9 @@
  * (scripts/torch_ref/bench_torch.py) on the same checkpoint, same machine, same run. Prints a table
  * of ratios and writes JSON (bench/results/bench-<timestamp>.json, or --out).
  *
- *   decode tokens/s at positions 16, 128, 512 with routing capture on and off; prefill tokens/s;
+ *   decode tokens/s at positions 16, 128, 512 with routing capture on and off; prefill tokens/s, and prefill
+ *   (64, 200 tokens) and the routing-only trace forward with the LM head on the rows read against the old paths
+ *   (CPU ms new ÷ old, bench/prefill-head.ts);
  *   64-code image with and without CFG; training tokens/s (the trainer, and data-parallel workers);
  *   tensors alive after 10,000 decode steps. Above the table: the baseline's BLAS, a 512×512 matmul's
  *   GFLOP/s on both sides and the machine's load; ratios are withheld when PyTorch runs on the reference BLAS.
@@ -39,6 +41,7 @@ import { benchVqvaeTrain, formatVqvaeTrain } from './vqvae-train';
 import { benchClipTrain, formatClipTrain } from './clip-train';
 import { benchCapacity, formatCapacity } from './capacity';
 import { benchDecodeCost, formatDecodeCost } from './decode-cost';
+import { benchPrefillHead, formatPrefillHead, PrefillHeadBench } from './prefill-head';
 import { median } from './train-turns';
 import { benchHeadRows, formatHeadRows, HEAD_USERS, HeadUser } from './head-rows';
 
@@ -289,6 +292,7 @@ export async function runBench(argv: string[]): Promise<number> {
     ts.decode[String(P)] = { capture_off: median(off), capture_on: median(on) };
     ts.decode_cpu_ms_per_token[String(P)] = median(onCpu) * 1000;
   }
+  let prefillHead: PrefillHeadBench | undefined;
   if (only.has('prefill')) {
     log('prefill 256');
     const pre: number[] = [];
@@ -299,6 +303,7 @@ export async function runBench(argv: string[]): Promise<number> {
       if (r > 0) pre.push(256 / ((performance.now() - t0) / 1000));
     }
     ts.prefill_tokens_per_s = median(pre);
+    prefillHead = benchPrefillHead(s.model, { quick, log });
   }
   if (only.has('image')) {
     log('image 64 codes, without and with CFG (alternating)');
@@ -352,7 +357,8 @@ export async function runBench(argv: string[]): Promise<number> {
   const env = { device, matmul_512_gflops: sbGflops, load: { start: loadStart, end: os.loadavg()[0], cores: os.cpus().length }, blas };
   const report = buildReport(ts, torch, env, tensorGrowth, total, ckDir);
   process.stdout.write(formatReport(report));
-  writeResults(values.out as string | undefined, { ...report, ...(diffusion ? { diffusion } : {}), ...(diffusionTrain ? { diffusion_train: diffusionTrain } : {}), ...(vqvaeTrain ? { vqvae_train: vqvaeTrain } : {}), ...(clipTrain ? { clip_train: clipTrain } : {}) });
+  if (prefillHead) process.stdout.write(`\n${formatPrefillHead(prefillHead)}`);
+  writeResults(values.out as string | undefined, { ...report, ...(prefillHead ? { prefill_head: prefillHead } : {}), ...(diffusion ? { diffusion } : {}), ...(diffusionTrain ? { diffusion_train: diffusionTrain } : {}), ...(vqvaeTrain ? { vqvae_train: vqvaeTrain } : {}), ...(clipTrain ? { clip_train: clipTrain } : {}) });
   return 0;
 }
 

@@ -11,7 +11,7 @@ export type { BackendName, DeviceInfo } from './backend/backend';
 export { defaultMoEConfig, validateMoEConfig, PRESETS, SIZE_PRESETS, headDim, SIZE_LIMITS } from './model/config';
 export type { MoEConfig, PresetName, SizePresetName } from './model/config';
 export { MoEModel } from './model/model';
-export type { CaptureLevel, ForwardOptions, ForwardResult, StepResult, StepOptions, BatchStepResult, PrefillOptions } from './model/model';
+export type { CaptureLevel, ForwardOptions, ForwardResult, StepResult, StepOptions, BatchStepResult, PrefillOptions, RowsForwardResult } from './model/model';
 export type { LayerRouting } from './model/moe';
 export type { HookFn } from './model/hooks';
 export { KvCache, KV_BLOCK } from './model/kv-cache';

@@ -166,7 +166,7 @@ export class Session {
     return new Generation(this.model, this.decodeVocab(), ids, uncond, { ...opts, maxNewTokens: resolveMaxNewTokens(this.tokenizer, opts) });
   }
 
-  /** Routing of every token of a prompt (one full forward). */
+  /** Routing of every token of a prompt (one forward, without the LM head). */
   trace(prompt: Prompt | { ids: number[] }, capture: CaptureLevel = 'routing'): RoutingTrace {
     let enc: EncodedPrompt;
     if (typeof prompt === 'object' && !Array.isArray(prompt) && 'ids' in prompt) {
@@ -175,7 +175,8 @@ export class Session {
     } else {
       enc = this.encode(prompt);
     }
-    const r = this.model.forward([enc.ids], { capture: capture === 'none' ? 'routing' : capture, positions: this.positions(enc.ids) });
+    // routing only: no row of the LM head is read, so none is computed
+    const r = this.model.forwardRows([enc.ids], [], { capture: capture === 'none' ? 'routing' : capture, positions: this.positions(enc.ids) });
     const c = this.config;
     return {
       ids: enc.ids,

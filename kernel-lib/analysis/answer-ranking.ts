@@ -41,14 +41,14 @@ export function candidateScores(s: Session, item: RankingItem, length: LengthRul
   if (T > s.config.maxPositions) throw new Error(`answer ranking: context + longest candidate is ${T} tokens, more than the model's context of ${s.config.maxPositions}`);
   const pad = s.tokenizer.pad;
   const rows = candidates.map((c) => [...context, ...c, ...new Array<number>(T - context.length - c.length).fill(pad)]);
-  const { logits } = s.model.forward(rows, { capture: 'none', positions: s.positions(rows) });
+  // the logits that predict each candidate's tokens (row b·T + context.length − 1 + j predicts c[j]): the LM head on those rows only
+  const at = candidates.flatMap((c, b) => c.map((_, j) => b * T + context.length - 1 + j));
+  const { logits } = s.model.forwardRows(rows, at, { capture: 'none', positions: s.positions(rows) });
   const V = s.config.vocabSize;
-  return candidates.map((c, b) => {
+  let i = 0;
+  return candidates.map((c) => {
     let sum = 0;
-    for (let j = 0; j < c.length; j++) {
-      const base = (b * T + context.length - 1 + j) * V; // the logits that predict c[j]
-      sum += logits[base + c[j]] - rowLogSumExp(logits, base, V);
-    }
+    for (let j = 0; j < c.length; j++, i++) sum += logits[i * V + c[j]] - rowLogSumExp(logits, i * V, V);
     return length === 'mean' ? sum / c.length : sum;
   });
 }

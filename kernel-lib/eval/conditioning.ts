@@ -37,17 +37,13 @@ function t2iIds(s: Session, caption: string, codes: ImageCodes): number[] {
 function imageCodeNll(s: Session, ids: number[]): { sum: number; n: number } {
   const tok = s.tokenizer;
   const input = ids.slice(0, -1);
-  const r = s.model.forward([input], { capture: 'none', modalities: modalityCodes(input, (id) => tok.modalityOf(id)) });
-  const V = r.shape[2];
+  const at: number[] = []; // positions whose target is an image code: the LM head runs on those rows only
+  for (let t = 0; t + 1 < ids.length; t++) if (tok.isImageCode(ids[t + 1])) at.push(t);
+  const r = s.model.forwardRows([input], at, { capture: 'none', modalities: modalityCodes(input, (id) => tok.modalityOf(id)) });
+  const V = s.config.vocabSize;
   let sum = 0;
-  let n = 0;
-  for (let t = 0; t + 1 < ids.length; t++) {
-    const y = ids[t + 1];
-    if (!tok.isImageCode(y)) continue;
-    sum += rowLogSumExp(r.logits, t * V, V) - r.logits[t * V + y];
-    n++;
-  }
-  return { sum, n };
+  at.forEach((t, i) => (sum += rowLogSumExp(r.logits, i * V, V) - r.logits[i * V + ids[t + 1]]));
+  return { sum, n: at.length };
 }
 
 /**

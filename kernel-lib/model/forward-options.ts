@@ -40,6 +40,16 @@ export interface ForwardResult {
   hidden?: HiddenStates;
 }
 
+/** MoEModel.forwardRows's result: forward's, with the logits of the rows asked for only. */
+export interface RowsForwardResult {
+  /** [R, V] row-major: row i is forward's flat row rows[i] (= b·T + t); empty for no rows. */
+  logits: Float32Array;
+  routing: LayerRouting[];
+  /** Mean load-balancing loss over layers. */
+  aux: number;
+  hidden?: HiddenStates;
+}
+
 export interface StepResult {
   /** Next-token logits [V]. */
   logits: Float32Array;

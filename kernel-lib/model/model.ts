@@ -20,13 +20,13 @@ import { AdapterSet, ProjectionCall, ProjectionTarget } from './adapter-seam';
 import { metaFromModalities } from './positions';
 import { HiddenCapture, HiddenRequest, HiddenStates } from './hidden';
 import {
-  BatchStepResult, CaptureLevel, ForwardOptions, ForwardResult, HiddenForwardOptions, HiddenForwardResult, PrefillOptions, StepOptions,
-  StepResult, TensorForward, TensorForwardOptions, TensorStates, positionsOf,
+  BatchStepResult, CaptureLevel, ForwardOptions, ForwardResult, HiddenForwardOptions, HiddenForwardResult, PrefillOptions, RowsForwardResult,
+  StepOptions, StepResult, TensorForward, TensorForwardOptions, TensorStates, positionsOf,
 } from './forward-options';
 
 export type {
   CaptureLevel, PositionOptions, ForwardOptions, ForwardResult, StepResult, StepOptions, BatchStepResult, PrefillOptions,
-  TensorForwardOptions, TensorForward, TensorStates, HiddenForwardOptions, HiddenForwardResult,
+  TensorForwardOptions, TensorForward, TensorStates, HiddenForwardOptions, HiddenForwardResult, RowsForwardResult,
 } from './forward-options';
 
 export class MoEModel {
@@ -223,6 +223,42 @@ export class MoEModel {
     }) as HiddenForwardResult;
   }
 
+  /**
+   * The host forward with the LM head on chosen rows only: `rows` are flat positions b·T + t of `ids`, and
+   * logits row i is forward's row rows[i] bit for bit (a GEMM's rows do not depend on the others;
+   * tests/model/forward-rows.test.ts). No rows: routing, aux and hidden states without any head (what a routing
+   * trace reads). For callers that read some rows of the logits (the next token after a prompt, a candidate's
+   * or a target's positions): the head costs about as much per row as mm-moe-small's four layers. A hook or
+   * cache naming 'logits' still sees every row, as in forward: the whole head runs then, and the rows are read
+   * from the hook's output.
+   */
+  forwardRows(ids: number[][], rows: readonly number[], opts: ForwardOptions = {}): RowsForwardResult {
+    if (!Array.isArray(rows)) throw new Error(`forwardRows: rows must be an array of positions b·T + t, got ${JSON.stringify(rows)}`);
+    const ctx = new HookContext(opts.hooks ?? new Map(), opts.cacheNames ?? null);
+    return this.hostPass(ids, opts.hidden, (t, hidden, B, T) => {
+      rows.forEach((r, i) => {
+        if (!Number.isInteger(r) || r < 0 || r >= B * T) throw new Error(`forwardRows: rows[${i}] = ${JSON.stringify(r)} is not a position of ids (0..${B * T - 1}, b·T + t for ${B} rows of ${T})`);
+      });
+      const r = this.trunk(t, { hooks: ctx, capture: opts.capture, positions: opts.positions, modalities: opts.modalities, hidden });
+      const logits = this.headAt(r.states, rows, ctx);
+      return { logits: logits ? (logits.dataSync() as Float32Array) : new Float32Array(0), routing: r.routing, aux: r.aux.dataSync()[0] };
+    });
+  }
+
+  /**
+   * The logits of `rows` of final-norm states [N, H] → [R, V] (null for no rows and no 'logits' hook): the head
+   * on those rows alone, unless `hooks` name 'logits' — then it runs on every row, the hook sees (and may
+   * replace) them all as in forwardTensors, and the rows are taken from its output.
+   */
+  private headAt(states: tf.Tensor2D, rows: readonly number[], hooks: HookContext): tf.Tensor2D | null {
+    const idx = () => tf.tensor1d(rows as number[], 'int32');
+    if (hooks.names('logits')) {
+      const all = hooks.point('logits', this.headOf(states, false)); // [N, V]
+      return rows.length === 0 ? null : (tf.gather(all, idx()) as tf.Tensor2D); // [R, V]
+    }
+    return rows.length === 0 ? null : this.headOf(tf.gather(states, idx()) as tf.Tensor2D, false); // [R, V]
+  }
+
   /** One tidy forward with a given hook context, read back to the host. */
   private run(ids: number[][], ctx: HookContext, opts: ForwardOptions): ForwardResult {
     const V = this.config.vocabSize;
@@ -274,6 +310,9 @@ export class MoEModel {
    * Prefill a fresh cache with `ids` (batch 1). Returns the next-token logits and the routing of every
    * prompt token. The cache is the caller's to dispose. Position metadata (or the legacy modality
    * codes, as a Uint8Array third argument) reach the adapters, which may start their decode state.
+   * The LM head runs on the last position only (the one row read; for a 200-token prompt of mm-moe-small the
+   * whole head was about as dear as the trunk): its logits equal forward's last row bit for bit. Prefill takes
+   * no hooks; for hooks (at 'logits' or anywhere) or the logits of every position use forward / runWithHooks.
    */
   prefill(ids: number[], capture: CaptureLevel = 'routing', opts: Uint8Array | Omit<PrefillOptions, 'capture'> = {}): { cache: KvCache; logits: Float32Array; routing: LayerRouting[]; hidden?: HiddenStates } {
     if (ids.length === 0) throw new Error('prefill: the prompt has no tokens');
@@ -288,9 +327,8 @@ export class MoEModel {
     let routing!: LayerRouting[];
     try {
       tf.tidy(() => {
-        const r = this.forwardTensors(t(), { capture, wantKv: true, positions: o.positions, modalities: o.modalities, hidden, cache });
-        const V = this.config.vocabSize;
-        logits = tf.slice(r.logits, [ids.length - 1, 0], [1, V]).dataSync() as Float32Array;
+        const r = this.trunk(t(), { capture, wantKv: true, positions: o.positions, modalities: o.modalities, hidden, cache });
+        logits = this.headAt(r.states, [ids.length - 1], HookContext.none)!.dataSync() as Float32Array; // [1, V]: the last row's head only
         routing = r.routing;
         cache.fill(r.kv, ids.length);
       });

@@ -129,9 +129,8 @@ export function vocabularyView(s: Session, o: { word: string; code: number; capt
 /** The softmax over the whole vocabulary after `ids` (one forward). */
 function nextTokens(s: Session, context: string, ids: number[], top: number): NextTokens {
   const tok = s.tokenizer;
-  const f = s.model.forward([ids]);
-  const V = f.shape[2];
-  const logits = f.logits.subarray((ids.length - 1) * V, ids.length * V); // [V] at the last position
+  const logits = s.model.forwardRows([ids], [ids.length - 1]).logits; // [V] at the last position: the head on that row only
+  const V = logits.length;
   const max = logits.reduce((m, x) => Math.max(m, x), -Infinity);
   const e = Float64Array.from(logits, (x) => Math.exp(x - max));
   const z = e.reduce((acc, x) => acc + x, 0);

@@ -45,9 +45,10 @@ export function narrationNll(s: Session, items: readonly VokenItem[]): { nll: nu
     const row = vokenRow(tok, { ...it, image: null }, { vokens: false });
     const count = row.ids.length - 1 - row.targetAt; // the text's tokens, not <eos>
     const input = row.ids.slice(0, -1);
-    const { logits } = s.model.forward([input], { capture: 'none', positions: s.positions(input) });
+    const at = Array.from({ length: count }, (_, i) => row.targetAt - 1 + i); // the rows that predict the text: the head on them only
+    const { logits } = s.model.forwardRows([input], at, { capture: 'none', positions: s.positions(input) });
     let sum = 0;
-    for (let t = row.targetAt - 1; t < row.targetAt - 1 + count; t++) sum += rowLogSumExp(logits, t * V, V) - logits[t * V + row.ids[t + 1]];
+    at.forEach((t, i) => (sum += rowLogSumExp(logits, i * V, V) - logits[i * V + row.ids[t + 1]]));
     nll.push(sum / count);
     tokens.push(count);
   }

@@ -143,7 +143,7 @@ export function routingCounts(s: Session, items: readonly VokenItem[]): Omit<Rou
   const tokens = { voken: 0, text: 0, image: 0 };
   for (const it of items) {
     const ids = vokenRow(tok, it).ids;
-    const r = s.model.forward([ids], { capture: 'routing', positions: s.positions(ids) });
+    const r = s.model.forwardRows([ids], [], { capture: 'routing', positions: s.positions(ids) }); // routing only: no LM head
     ids.forEach((id, t) => {
       const m = tok.modalityOf(id);
       const group = vokens.has(id) ? 'voken' : m === 'text' || m === 'image' ? m : null;

@@ -49,7 +49,8 @@ function partStarts(s: Session, parts: readonly PromptPart[]): { ids: number[]; 
   return { ids: enc.ids, start };
 }
 
-const forward = (s: Session, ids: number[]): LayerRouting[] => s.model.forward([ids], { capture: 'routing' }).routing;
+/** Routing of every position of `ids` (no LM head: no logits are read). */
+const forward = (s: Session, ids: number[]): LayerRouting[] => s.model.forwardRows([ids], [], { capture: 'routing' }).routing;
 
 /** The routing measures of held-out prompts (see the file comment); `examples[i]` is `items[i]` before its crops were coded. */
 export function promptRouting(session: Session, examples: ReadonlyArray<Example<MumuMeta>>, items: readonly MumuItem[]): PromptRouting {
