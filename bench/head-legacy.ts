@@ -9,7 +9,8 @@
  *                       called with it are the old ones
  *   legacyTrainLoss     the trainer's old loss: the head and log-softmax over every position, weightedNll
  *   legacyVokenLosses   MiniGPT-5's old losses: the same, and the voken states picked by a one-hot product
- *   legacyPrefill       MoEModel.prefill before: the head over every prompt position, the last row read
+ *   legacyPrefill       MoEModel.prefill before: the head over every prompt position, the last row read;
+ *                       legacyPrefillModel, the model whose prefill it is (a Generation run on it decodes as before)
  */
 import * as tf from '@tensorflow/tfjs';
 import type { MoEModel, TensorForwardOptions, TensorStates, HiddenForwardOptions, HiddenForwardResult, CaptureLevel, PrefillOptions } from '../kernel-lib/model/model';
@@ -116,4 +117,14 @@ export function legacyPrefill(model: MoEModel, ids: number[], capture: CaptureLe
     cache.fill(r.kv, ids.length);
   });
   return { cache, logits, routing, ...(hidden ? { hidden: hidden.result() } : {}) };
+}
+
+/** `model` with prefill as it was (legacyPrefill); everything else is the model's own. */
+export function legacyPrefillModel(model: MoEModel): MoEModel {
+  const legacy = Object.create(model) as MoEModel;
+  Object.defineProperty(legacy, 'prefill', {
+    value: (ids: number[], capture: CaptureLevel = 'routing', o: Uint8Array | Omit<PrefillOptions, 'capture'> = {}) =>
+      legacyPrefill(model, ids, capture, o instanceof Uint8Array ? { modalities: o } : o),
+  });
+  return legacy;
 }
