@@ -11,9 +11,13 @@
  *   legacyVokenLosses   MiniGPT-5's old losses: the same, and the voken states picked by a one-hot product
  *   legacyPrefill       MoEModel.prefill before: the head over every prompt position, the last row read;
  *                       legacyPrefillModel, the model whose prefill it is (a Generation run on it decodes as before)
+ *   legacyRowsSession   a session whose model's forwardRows is forward with the rows read from every row's logits
+ *                       (what Session.trace, answer ranking, the conditioning probe, MiniGPT-5's narration NLL and
+ *                       Liquid's vocabulary view computed before they ran the head on the rows they read)
  */
 import * as tf from '@tensorflow/tfjs';
-import type { MoEModel, TensorForwardOptions, TensorStates, HiddenForwardOptions, HiddenForwardResult, CaptureLevel, PrefillOptions } from '../kernel-lib/model/model';
+import type { MoEModel, TensorForwardOptions, TensorStates, HiddenForwardOptions, HiddenForwardResult, CaptureLevel, PrefillOptions, ForwardOptions, RowsForwardResult } from '../kernel-lib/model/model';
+import type { Session } from '../kernel-lib/session';
 import type { LayerRouting } from '../kernel-lib/model/moe';
 import { KvCache } from '../kernel-lib/model/kv-cache';
 import { HiddenCapture } from '../kernel-lib/model/hidden';
@@ -126,5 +130,22 @@ export function legacyPrefillModel(model: MoEModel): MoEModel {
     value: (ids: number[], capture: CaptureLevel = 'routing', o: Uint8Array | Omit<PrefillOptions, 'capture'> = {}) =>
       legacyPrefill(model, ids, capture, o instanceof Uint8Array ? { modalities: o } : o),
   });
+  return legacy;
+}
+
+/** `s` with a model whose forwardRows is the full forward, the rows copied from all [B·T, V] logits. */
+export function legacyRowsSession(s: Session): Session {
+  const model = Object.create(s.model) as MoEModel;
+  Object.defineProperty(model, 'forwardRows', {
+    value: (ids: number[][], rows: readonly number[], o: ForwardOptions = {}): RowsForwardResult => {
+      const r = s.model.forward(ids, o);
+      const V = r.shape[2];
+      const logits = new Float32Array(rows.length * V);
+      rows.forEach((row, i) => logits.set(r.logits.subarray(row * V, (row + 1) * V), i * V));
+      return { logits, routing: r.routing, aux: r.aux, ...(r.hidden ? { hidden: r.hidden } : {}) };
+    },
+  });
+  const legacy = Object.create(s) as Session;
+  Object.defineProperty(legacy, 'model', { value: model });
   return legacy;
 }

@@ -23,7 +23,11 @@ import { brownStreams } from '../../kernel-lib/recipes/text-moe-small';
 import { loadVariant } from '../../kernel-lib/papers/redundancy-aware-moe-plora/recipe';
 import { Generation, Step } from '../../kernel-lib/decode/generate';
 import { unconditionalPrompt } from '../../kernel-lib/decode/cfg';
-import { legacyPrefill, legacyPrefillModel } from '../../bench/head-legacy';
+import { legacyPrefill, legacyPrefillModel, legacyRowsSession } from '../../bench/head-legacy';
+import { candidateScores } from '../../kernel-lib/analysis/answer-ranking';
+import { captionConditioning } from '../../kernel-lib/eval/conditioning';
+import { narrationNll, VokenItem } from '../../kernel-lib/papers/minigpt5-generative-vokens';
+import { vocabularyView } from '../../kernel-lib/papers/liquid-unified-vq-language-model/live';
 
 const CK = path.resolve(__dirname, '../../data/checkpoints');
 const MM = path.join(CK, 'mm-moe-small');
@@ -128,6 +132,34 @@ describe('mm-moe-small', () => {
       else expect(states).toBe(0);
     } finally {
       adapter?.detach();
+      s.dispose();
+    }
+  });
+
+  test('the host paths that read some rows return what they returned with every row computed, exactly', async () => {
+    const s = await Session.load(MM);
+    try {
+      const old = legacyRowsSession(s);
+      const rows = rowsOf(s);
+      const text = (parts: readonly moss.CodedPart[]) => parts.flatMap((p) => ('text' in p ? [p.text] : [])).join(' ');
+      const imageOf = (it: moss.CodedItem) => it.prompt.flatMap((p) => ('image' in p ? [p.image] : []))[0];
+      // answer ranking: the first item's prompt, the targets of three items as candidates
+      const item = { context: rows[0].ids.slice(0, rows[0].targetAt), candidates: rows.slice(0, 3).map((r) => r.ids.slice(r.targetAt, r.targetAt + 20)), answer: 0 };
+      expect(candidateScores(s, item)).toEqual(candidateScores(old, item));
+      expect(candidateScores(s, item, 'mean')).toEqual(candidateScores(old, item, 'mean'));
+      // the caption-conditioning probe: each item's prompt text as the caption of its prompt image
+      const examples = items.filter((it) => imageOf(it) !== undefined).slice(0, 4).map((it) => ({ caption: text(it.prompt), codes: imageOf(it) }));
+      expect(examples.length).toBeGreaterThanOrEqual(2);
+      expect(captionConditioning(s, examples)).toEqual(captionConditioning(old, examples));
+      // MiniGPT-5's narration NLL: the items' target text after their prompts
+      const narrated: VokenItem[] = items.map((it) => ({ id: it.id, prompt: it.prompt, targetText: text(it.target) || null, image: null, caption: null }));
+      expect(narrated.some((it) => it.targetText !== null)).toBe(true);
+      expect(narrationNll(s, narrated)).toEqual(narrationNll(old, narrated));
+      // Liquid's vocabulary view (the next-token softmax after two contexts) and a routing trace
+      const view = { word: ' tree', code: 17, caption: 'A cat is to the left of a tree.', image: imageOf(items.find((it) => imageOf(it) !== undefined)!), top: 8 };
+      expect(vocabularyView(s, view)).toEqual(vocabularyView(old, view));
+      expect(s.trace({ ids: rows[1].ids })).toEqual(old.trace({ ids: rows[1].ids }));
+    } finally {
       s.dispose();
     }
   });
