@@ -154,6 +154,7 @@ export const BENCH: CommandSpec = {
     'no-torch': { type: 'boolean', help: 'measure Switchboard only' },
     'head-users': { type: 'string', arg: 'A,B', help: `the head-rows section's users: ${HEAD_USERS.join(', ')} (default all)` },
     'head-rounds': { type: 'string', arg: 'N', help: 'timed rounds of each path in the head-rows section (default 5, --quick 1; 0: exactness only)' },
+    'prefill-rounds': { type: 'string', arg: 'N', help: "rounds of the prefill section's old-against-new comparison of the LM head on the rows read (default 25, --quick 2)" },
   },
 };
 
@@ -303,7 +304,8 @@ export async function runBench(argv: string[]): Promise<number> {
       if (r > 0) pre.push(256 / ((performance.now() - t0) / 1000));
     }
     ts.prefill_tokens_per_s = median(pre);
-    prefillHead = benchPrefillHead(s.model, { quick, log });
+    const rounds = values['prefill-rounds'] === undefined ? undefined : (numberArg(values, 'prefill-rounds', { integer: true, min: 1 }) as number);
+    prefillHead = benchPrefillHead(s.model, { quick, rounds, log });
   }
   if (only.has('image')) {
     log('image 64 codes, without and with CFG (alternating)');
