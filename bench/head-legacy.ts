@@ -14,10 +14,13 @@
  *   legacyRowsSession   a session whose model's forwardRows is forward with the rows read from every row's logits
  *                       (what Session.trace, answer ranking, the conditioning probe, MiniGPT-5's narration NLL and
  *                       Liquid's vocabulary view computed before they ran the head on the rows they read)
+ *   legacyTokenScores   analysis/token-scores.ts tokenScores before: the head and log-softmax on every position of
+ *                       the padded batch, padding included
  */
 import * as tf from '@tensorflow/tfjs';
 import type { MoEModel, TensorForwardOptions, TensorStates, HiddenForwardOptions, HiddenForwardResult, CaptureLevel, PrefillOptions, ForwardOptions, RowsForwardResult } from '../kernel-lib/model/model';
 import type { Session } from '../kernel-lib/session';
+import type { TokenScores, TokenScoreOptions } from '../kernel-lib/analysis/token-scores';
 import type { LayerRouting } from '../kernel-lib/model/moe';
 import { KvCache } from '../kernel-lib/model/kv-cache';
 import { HiddenCapture } from '../kernel-lib/model/hidden';
@@ -148,4 +151,41 @@ export function legacyRowsSession(s: Session): Session {
   const legacy = Object.create(s) as Session;
   Object.defineProperty(legacy, 'model', { value: model });
   return legacy;
+}
+
+/** tokenScores as it was (its checks left out: callers give valid rows): the head on every position of each padded batch. */
+export function legacyTokenScores(s: Session, rows: readonly (readonly number[])[], o: Omit<TokenScoreOptions, 'from'> = {}): TokenScores[] {
+  const bs = o.batchSize ?? 4;
+  const V = s.config.vocabSize;
+  const Vt = o.vocabLimit;
+  const out: TokenScores[] = [];
+  for (let b0 = 0; b0 < rows.length; b0 += bs) {
+    const chunk = rows.slice(b0, b0 + bs);
+    const B = chunk.length;
+    const T = Math.max(...chunk.map((r) => r.length)) - 1;
+    const inputs = chunk.map((r) => Array.from({ length: T }, (_, t) => (t < r.length ? r[t] : s.tokenizer.pad)));
+    const pick = new Int32Array(B * T);
+    chunk.forEach((r, b) => {
+      for (let t = 0; t + 1 < r.length; t++) pick[b * T + t] = (b * T + t) * V + r[t + 1];
+    });
+    let nll = new Float32Array(0);
+    let top = new Int32Array(0);
+    let limited: Float32Array | null = null;
+    tf.tidy(() => {
+      const r = s.model.forwardTensors(tf.tensor2d(inputs, [B, T], 'int32'), { capture: 'none', positions: s.positions(inputs) });
+      const logits = tf.reshape(r.logits, [B * T, V]); // [B·T, V]
+      const target = tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(pick, 'int32')); // [B·T]
+      nll = tf.sub(tf.logSumExp(logits, -1), target).dataSync() as Float32Array;
+      top = tf.argMax(logits, -1).dataSync() as Int32Array;
+      if (Vt !== undefined) limited = tf.sub(tf.logSumExp(tf.slice(logits, [0, 0], [B * T, Vt]), -1), target).dataSync() as Float32Array;
+    });
+    chunk.forEach((r, b) => {
+      const n = r.length - 1;
+      const correct = new Uint8Array(n);
+      for (let t = 0; t < n; t++) correct[t] = top[b * T + t] === r[t + 1] ? 1 : 0;
+      const l = limited as Float32Array | null;
+      out.push({ nll: nll.slice(b * T, b * T + n), correct, ...(l ? { limitedNll: l.slice(b * T, b * T + n) } : {}) });
+    });
+  }
+  return out;
 }

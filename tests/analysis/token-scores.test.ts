@@ -2,13 +2,17 @@
  * Teacher-forced token scores (analysis/token-scores.ts): each row's NLL per position equals a float64
  * reference from a forward of that row alone (so batching and end padding change nothing), token accuracy
  * is the argmax check, the renormalised NLL over a vocabulary limit equals its own reference, bad input is
- * refused by name, and no tensor is left behind.
+ * refused by name, and no tensor is left behind. The head runs on the scored positions only: every number
+ * equals the old path's (the head over every padded position, bench/head-legacy.ts) bit for bit, and with
+ * `from` those of the positions scored, the earlier ones NaN / 0.
  */
 import * as tf from '@tensorflow/tfjs';
 import { tokenScores } from '../../kernel-lib/analysis/token-scores';
 import { Session } from '../../kernel-lib/session';
 import { useBackend } from '../helpers/backend';
 import { tinySession } from '../helpers/fixtures';
+import { sameBits } from '../helpers/grads';
+import { legacyTokenScores } from '../../bench/head-legacy';
 
 let s: Session;
 beforeAll(async () => {
@@ -71,4 +75,58 @@ test('bad input is refused by name', () => {
   const image = s.tokenizer.encodePrompt([{ text: 'a' }, { image: { height: 4, width: 4, codes: new Array(16).fill(0) } }]).ids;
   expect(() => tokenScores(s, [image], { vocabLimit: s.tokenizer.boi })).toThrow(`tokenScores: row 0 has target ${s.tokenizer.boi} at ${image.indexOf(s.tokenizer.boi)}, outside the vocabulary limit [0, ${s.tokenizer.boi})`);
   expect(() => tokenScores(s, [new Array(s.config.maxPositions + 2).fill(1)])).toThrow(`tokenScores: a row of ${s.config.maxPositions + 2} tokens is longer than the model's context (${s.config.maxPositions})`);
+});
+
+describe('the head on the scored positions only', () => {
+  const rowsOf = () => {
+    const t = s.tokenizer;
+    const image = { height: 4, width: 4, codes: [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3] };
+    return [
+      t.encodePrompt([{ text: 'a red heart' }, { image }]).ids,
+      t.encodePrompt('an emoji of a tiger').ids,
+      t.encodePrompt([{ image }, { text: ' a tiger to the left of an apple' }]).ids,
+      [t.bos, t.eos],
+      t.encodePrompt('the flag of Brazil to the left of an apple, thumbs up').ids,
+    ];
+  };
+
+  test.each([1, 2, 5])('batches of %i: every number equals the head over every padded position, bit for bit', (batchSize) => {
+    const rows = rowsOf();
+    const limit = s.tokenizer.vocabSize - 3;
+    const got = tokenScores(s, rows, { batchSize, vocabLimit: limit });
+    const want = legacyTokenScores(s, rows, { batchSize, vocabLimit: limit });
+    got.forEach((g, i) => {
+      expect(sameBits(g.nll, want[i].nll)).toBe(true);
+      expect(sameBits(g.limitedNll!, want[i].limitedNll!)).toBe(true);
+      expect(g.correct).toEqual(want[i].correct);
+    });
+  });
+
+  test('from: the positions from it on as without it; those before unscored (NaN, 0); checked by name; no leaks', () => {
+    const rows = rowsOf();
+    const from = [rows[0].length - 18, 3, 0, 1, rows[4].length - 1];
+    tokenScores(s, rows, { batchSize: 2, from });
+    const n0 = tf.memory().numTensors;
+    const got = tokenScores(s, rows, { batchSize: 2, from, vocabLimit: s.tokenizer.vocabSize });
+    expect(tf.memory().numTensors).toBe(n0);
+    const all = legacyTokenScores(s, rows, { batchSize: 2, vocabLimit: s.tokenizer.vocabSize });
+    got.forEach((g, i) => {
+      const f = from[i];
+      expect(g.nll).toHaveLength(rows[i].length - 1);
+      expect(sameBits(g.nll.subarray(f), all[i].nll.subarray(f))).toBe(true);
+      expect(sameBits(g.limitedNll!.subarray(f), all[i].limitedNll!.subarray(f))).toBe(true);
+      expect(Array.from(g.correct.subarray(f))).toEqual(Array.from(all[i].correct.subarray(f)));
+      expect(Array.from(g.nll.subarray(0, f)).every(Number.isNaN)).toBe(true);
+      expect(Array.from(g.limitedNll!.subarray(0, f)).every(Number.isNaN)).toBe(true);
+      expect(Array.from(g.correct.subarray(0, f)).every((c) => c === 0)).toBe(true);
+    });
+    // a batch with nothing scored runs no forward and still returns its rows
+    const none = tokenScores(s, [rows[3]], { from: [1] });
+    expect(Array.from(none[0].nll).every(Number.isNaN)).toBe(true);
+    expect(tf.memory().numTensors).toBe(n0);
+    expect(() => tokenScores(s, rows, { from: [0] })).toThrow('tokenScores: from must give one position per row (5), got 1');
+    expect(() => tokenScores(s, [rows[1]], { from: [rows[1].length] })).toThrow(`tokenScores: from[0] must be an integer in [0, ${rows[1].length - 1}] (row 0 has ${rows[1].length} tokens), got ${rows[1].length}`);
+    expect(() => tokenScores(s, [rows[1]], { from: [-1], what: 'moss.scoreItems' })).toThrow('moss.scoreItems: from[0] must be an integer in [0,');
+    expect(() => tokenScores(s, [rows[1]], { from: 2 as never })).toThrow('tokenScores: from must give one position per row (1), got 2');
+  });
 });

@@ -7,7 +7,8 @@
  * 200-token one with two), with the shipped MoSS adapters attached (LoRA, MoE-LoRA, and the MoSS ConvLoRA, whose
  * decode state is the image grid's previous row) and s1-plora (PLoRA). forwardRows (answer ranking, the
  * conditioning probe, MiniGPT-5's narration NLL read target rows) gives forward's rows, Session.trace its
- * routing; a whole CFG image generation decodes the same steps as before.
+ * routing; MoSS's item scores (tokenScores from the target on) are the old ones; a whole CFG image generation
+ * decodes the same steps as before.
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -23,7 +24,8 @@ import { brownStreams } from '../../kernel-lib/recipes/text-moe-small';
 import { loadVariant } from '../../kernel-lib/papers/redundancy-aware-moe-plora/recipe';
 import { Generation, Step } from '../../kernel-lib/decode/generate';
 import { unconditionalPrompt } from '../../kernel-lib/decode/cfg';
-import { legacyPrefill, legacyPrefillModel, legacyRowsSession } from '../../bench/head-legacy';
+import { legacyPrefill, legacyPrefillModel, legacyRowsSession, legacyTokenScores } from '../../bench/head-legacy';
+import { tokenScores } from '../../kernel-lib/analysis/token-scores';
 import { candidateScores } from '../../kernel-lib/analysis/answer-ranking';
 import { captionConditioning } from '../../kernel-lib/eval/conditioning';
 import { narrationNll, VokenItem } from '../../kernel-lib/papers/minigpt5-generative-vokens';
@@ -69,6 +71,18 @@ function comparePrefill(s: Session, ids: number[], at: number, adapters: readonl
   return same.states;
 }
 
+/** MoSS's item scoring (tokenScores from each target's first position) against the head over every position. */
+function compareScores(s: Session, rows: ReadonlyArray<{ ids: number[]; targetAt: number }>): void {
+  const ids = rows.map((r) => r.ids);
+  const from = rows.map((r) => r.targetAt - 1);
+  const got = tokenScores(s, ids, { batchSize: 4, from });
+  const all = legacyTokenScores(s, ids, { batchSize: 4 });
+  got.forEach((g, i) => {
+    expect(sameBits(g.nll.subarray(from[i]), all[i].nll.subarray(from[i]))).toBe(true);
+    expect(Array.from(g.correct.subarray(from[i]))).toEqual(Array.from(all[i].correct.subarray(from[i])));
+  });
+}
+
 let items: moss.CodedItem[];
 beforeAll(async () => {
   await useBackend();
@@ -110,6 +124,7 @@ describe('mm-moe-small', () => {
       const rows = rowsOf(s);
       warm(s, rows.flatMap((r) => [r.ids, r.ids.slice(0, r.targetAt)]));
       for (const r of rows) comparePrefill(s, r.ids, r.targetAt, []);
+      compareScores(s, rows);
       const two = [...rows[0].ids.slice(0, rows[0].targetAt), ...rows[1].ids.slice(1)].slice(0, 200 + STEPS);
       expect(two.filter((id) => id === s.tokenizer.boi).length).toBeGreaterThanOrEqual(2);
       warm(s, [two, two.slice(0, 200)]);
@@ -127,6 +142,7 @@ describe('mm-moe-small', () => {
       warm(s, rows.flatMap((r) => [r.ids, r.ids.slice(0, r.targetAt)]));
       let states = 0;
       for (const r of rows) states += comparePrefill(s, r.ids, r.targetAt, [adapter!.name]);
+      compareScores(s, rows);
       // the MoSS ConvLoRA keeps the grid's previous rows per layer and projection (compared above); LoRA keeps no state, MoE-LoRA an empty one
       if (run.startsWith('moss-moss')) expect(states).toBeGreaterThan(0);
       else expect(states).toBe(0);

@@ -65,6 +65,12 @@ export function textModelVocab(tok: MultimodalTokenizer): number {
 
 const mean = (xs: ArrayLike<number>): number => Array.from(xs).reduce((a, b) => a + b, 0) / xs.length;
 
+/** The first position of a row with a weight (tokenScores's `from`: the head skips those before); ids.length − 1 for none. */
+const firstWeighted = (row: WeightedRow): number => {
+  const j = row.weights.findIndex((w) => w !== 0);
+  return j < 0 ? row.ids.length - 1 : j;
+};
+
 /** Mean NLL and accuracy over a row's weighted targets (weights 1 mark the scored ones). */
 function rowMeans(nll: Float32Array, correct: Uint8Array, row: WeightedRow): { nll: number; accuracy: number } {
   let s = 0;
@@ -89,8 +95,9 @@ export async function scoreCheckpoint(s: Session, held: HeldOut, tools: DrawTool
   const measures = o.measures ?? 'all';
   if (measures === 'text') return out;
   if (!tok.hasImages) throw new Error('liquid.scoreCheckpoint: the session has no image vocabulary; score it with measures: text');
-  const own = tokenScores(s, held.t2i.own.map((r) => r.ids), { batchSize: bs });
-  const shuffled = tokenScores(s, held.t2i.shuffled.map((r) => r.ids), { batchSize: bs });
+  // rowMeans reads the weighted positions only: the head skips the rows' positions before the first
+  const own = tokenScores(s, held.t2i.own.map((r) => r.ids), { batchSize: bs, from: held.t2i.own.map(firstWeighted) });
+  const shuffled = tokenScores(s, held.t2i.shuffled.map((r) => r.ids), { batchSize: bs, from: held.t2i.shuffled.map(firstWeighted) });
   const ownMeans = own.map((r, i) => rowMeans(r.nll, r.correct, held.t2i.own[i]));
   out.image = {
     nll: ownMeans.map((m) => m.nll),
@@ -99,8 +106,9 @@ export async function scoreCheckpoint(s: Session, held: HeldOut, tools: DrawTool
   };
   if (measures === 'all') {
     // caption NLL: the caption's text tokens (the row's weighted targets less <eos>)
-    const caps = tokenScores(s, held.i2t.rows.map((r) => r.ids), { batchSize: bs });
-    out.caption = { nll: caps.map((r, i) => rowMeans(r.nll, r.correct, { ids: held.i2t.rows[i].ids, weights: held.i2t.rows[i].weights.map((w, j) => (w && tok.modalityOf(held.i2t.rows[i].ids[j + 1]) === 'text' ? 1 : 0)) }).nll) };
+    const capRows = held.i2t.rows.map((r) => ({ ids: r.ids, weights: r.weights.map((w, j) => (w && tok.modalityOf(r.ids[j + 1]) === 'text' ? 1 : 0)) }));
+    const caps = tokenScores(s, capRows.map((r) => r.ids), { batchSize: bs, from: capRows.map(firstWeighted) });
+    out.caption = { nll: caps.map((r, i) => rowMeans(r.nll, r.correct, capRows[i]).nll) };
     const ranked = rankAnswers(s, held.questions.items);
     out.questions = { kinds: ranked.map((r) => r.group), correct: ranked.map((r) => (r.correct ? 1 : 0)) };
     if (held.routing.length > 0) out.routing = { exclusivity: exclusivityByDepth(held.routing.map((ids) => s.trace({ ids }))) };

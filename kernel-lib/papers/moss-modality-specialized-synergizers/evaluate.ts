@@ -54,7 +54,8 @@ export function scoreItems(s: Session, items: readonly CodedItem[], o: ScoreOpti
     const L = Math.max(...rows.slice(b0, b0 + bs).map((r) => r.ids.length));
     if (L - 1 > s.config.maxPositions) throw new Error(`moss.scoreItems: an item of ${L} tokens is longer than the model's context (${s.config.maxPositions})`);
   }
-  const scores = tokenScores(s, rows.map((r) => r.ids), { batchSize: bs, onProgress: o.onProgress, what: 'moss.scoreItems' });
+  // only the target's positions are read (j − 1 for j ≥ targetAt): the head skips the prompt's
+  const scores = tokenScores(s, rows.map((r) => r.ids), { batchSize: bs, onProgress: o.onProgress, what: 'moss.scoreItems', from: rows.map((r) => r.targetAt - 1) });
   items.forEach((it, i) => {
     const { ids, targetAt } = rows[i];
     const nll = scores[i].nll;
