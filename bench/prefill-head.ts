@@ -14,7 +14,12 @@
  * also counts the waits for a core) and wall ms per call, medians over rounds; the ratio is the median over
  * rounds of new ÷ old CPU ms (each round's pair ran back to back on the same prompt, so a load that drifts
  * between rounds moves both). Every round also compares the outputs: the logits (prefill) and routing bit for bit.
+ * A full garbage collection runs before each timed call (not timed): the old trace leaves [T, V] logits on the
+ * JS heap, and V8 collects them on helper threads, whose CPU time process.cpuUsage would bill to whatever
+ * runs next (the other path, the next case).
  */
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs';
 import type { MoEModel } from '../kernel-lib/model/model';
 import type { LayerRouting } from '../kernel-lib/model/moe';
@@ -64,7 +69,18 @@ interface Timed<R> {
   wall: number;
 }
 
+/** V8's full garbage collection, exposed at run time (as --expose-gc would); null where the flag cannot be set. */
+const collect: (() => void) | null = (() => {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    return vm.runInNewContext('gc') as () => void;
+  } catch {
+    return null;
+  }
+})();
+
 function timed<R>(f: () => R): Timed<R> {
+  collect?.();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const out = f();
@@ -96,9 +112,16 @@ export function benchPrefillHead(model: MoEModel, o: { quick: boolean; rounds?: 
       const states = what === 'head' ? tf.tensor2d(Float32Array.from({ length: tokens * c.hiddenSize }, () => 2 * rand() - 1), [tokens, c.hiddenSize]) : null;
       const run = (which: 'old' | 'new'): Timed<{ logits: Float32Array; routing: LayerRouting[] }> => {
         if (states) {
-          const last = (): Float32Array => tf.tidy(() => (which === 'old'
-            ? tf.slice(model.head(states), [tokens - 1, 0], [1, c.vocabSize])
-            : model.head(tf.gather(states, tf.tensor1d([tokens - 1], 'int32')) as tf.Tensor2D)).dataSync() as Float32Array);
+          const last = (): Float32Array => {
+            let out!: Float32Array; // set inside the tidy, not returned from it (tidy would walk a returned array's every element)
+            tf.tidy(() => {
+              const row = which === 'old'
+                ? tf.slice(model.head(states), [tokens - 1, 0], [1, c.vocabSize])
+                : model.head(tf.gather(states, tf.tensor1d([tokens - 1], 'int32')) as tf.Tensor2D);
+              out = row.dataSync() as Float32Array;
+            });
+            return out;
+          };
           const t = timed(() => {
             for (let i = 0; i < HEAD_CALLS - 1; i++) last();
             return { logits: last(), routing: [] };
