@@ -159,6 +159,31 @@ test('refusals name the run and what is missing, and write nothing', () => {
   fs.rmSync(path.join(to(), 'moe-h96-mixed-seed0'), { recursive: true });
 });
 
+test('a live checkpoint over the limit for one shipped checkpoint ships without it, and says so', () => {
+  const m = liquid.readRunMetrics(path.join(from(), 'moe-h64-mixed-seed0'));
+  const ck = liquid.checkpointName(m.steps);
+  const one = liquid.CHECKPOINT_FILES.reduce((n, f) => n + fs.statSync(path.join(from(), 'moe-h64-mixed-seed0', ck, f)).size, 0);
+  const limit = Math.floor(one / 2);
+  const log: string[] = [];
+  const [rec] = ship({ runs: ['moe-h64-mixed-seed0'], maxOneCheckpointBytes: limit, log: (s) => log.push(s) }).shipped;
+  const runDir = path.join(to(), 'moe-h64-mixed-seed0');
+  expect(rec.checkpoint).toBeNull();
+  expect(rec.omittedCheckpoint).toEqual({ step: m.steps, bytes: one, limit });
+  expect(fs.existsSync(path.join(runDir, 'checkpoints'))).toBe(false);
+  expect(rec.files.some((f) => f.startsWith('checkpoints/'))).toBe(false);
+  expect(liquid.omittedCheckpoint(runDir)).toEqual(rec.omittedCheckpoint);
+  expect(log).toEqual([`shipped moe-h64-mixed-seed0 without its final checkpoint (step ${m.steps}, ${mb(one)} float16, over the ${mb(limit)} one shipped checkpoint may take; full mode reads it from the runs folder)`]);
+  // the notebook has no live model of that size then; the run's numbers are all there
+  const places = liquid.placeRuns(to(), liquid.wantedRuns(plan));
+  expect(liquid.liveCheckpoints(places, plan)).toEqual([]);
+  expect(liquid.readFinished(to(), places).runs.map((x) => x.metrics.name)).toContain('moe-h64-mixed-seed0');
+  expect(liquid.SHIP_MAX_ONE_CHECKPOINT_BYTES).toBe(15 * 2 ** 20);
+  // within the default limit it ships with it again, and a run shipped so says nothing was left out
+  expect(ship({ runs: ['moe-h64-mixed-seed0'] }).shipped[0].checkpoint).toEqual({ step: m.steps, dir: ck, bytes: one });
+  expect(liquid.omittedCheckpoint(runDir)).toBeNull();
+  expect(liquid.omittedCheckpoint(path.join(dir, 'nowhere'))).toBeNull();
+});
+
 test('the unified vocabulary seen live: rows of one embedding, columns of one head, one softmax over text and codes', async () => {
   const ck = liquid.liveCheckpoints(liquid.placeRuns(to(), liquid.wantedRuns(plan)), plan)[0];
   const s = await Session.load(ck.dir);

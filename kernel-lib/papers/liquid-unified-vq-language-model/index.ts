@@ -48,7 +48,7 @@ export { results, checkResults, pointOf, readTextRecord, RESULTS, NOTEBOOK, RESU
 export type { Results, Measurements, CurvePoint } from './results';
 export { wantedRuns, placeRuns, trainCommand, continuationProblem, textProblem } from './run-places';
 export type { WantedRun, RunPlace } from './run-places';
-export { shipRuns, liveRuns, checkpointEstimate, SHIPPED_FOLDER, SHIPPED_FILE, SHIP_MAX_CHECKPOINT_BYTES, CHECKPOINT_FILES, CHECKPOINT_OVERHEAD_BYTES } from './shipped';
+export { shipRuns, liveRuns, checkpointEstimate, omittedCheckpoint, omittedNote, SHIPPED_FOLDER, SHIPPED_FILE, SHIP_MAX_CHECKPOINT_BYTES, SHIP_MAX_ONE_CHECKPOINT_BYTES, CHECKPOINT_FILES, CHECKPOINT_OVERHEAD_BYTES } from './shipped';
 export type { ShipRecord, ShipRunsResult, ShipOptions } from './shipped';
 export { trainMissing } from './train-missing';
 export type { TrainMissingOptions } from './train-missing';
