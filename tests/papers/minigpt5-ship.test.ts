@@ -6,7 +6,8 @@
  * with its command; shipping copies metrics and scores byte for byte and the live runs' weights as float16 that
  * loadStage reads back (within float16 rounding), and refuses, with the message naming the run, what is missing
  * and the command, a run that is not trained, not finished, not evaluated, a live run without its weights, a
- * weight file over the budget, and an unknown name; nothing is written when a check fails.
+ * weight file over the budget, and an unknown name; nothing is written when a check fails. Evaluating a run
+ * again under heldOutFirst's options gives the first items it recorded (firstScores, equal).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -14,6 +15,10 @@ import { minigpt5 } from '../../kernel-lib';
 import { ensureData, DataStore } from '../../kernel-lib/data/store';
 import { readSafetensors } from '../../kernel-lib/checkpoint/safetensors';
 import { checkpointDir } from '../../kernel-lib/paths';
+import { LatentDiffusion } from '../../kernel-lib/diffusion/model';
+import { ClipModel } from '../../kernel-lib/eval/clip';
+import { SceneChecker } from '../../kernel-lib/eval/scene-checker';
+import { VQVAE } from '../../kernel-lib/image';
 import { useBackend } from '../helpers/backend';
 import { quiet, tempDir } from '../data/helpers';
 import { standInDecoder, tinyRecipe, tinyRun, TINY } from './minigpt5-tiny-runs';
@@ -97,6 +102,36 @@ test('trainStage again: nothing to do on a finished stage; without eval.json it 
   expect(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8')).toBe(metrics);
   const after = minigpt5.readEval(dir);
   expect({ ...after, wallTimeS: 0, date: '' }).toEqual({ ...before, wallTimeS: 0, date: '' });
+}, 300_000);
+
+test('heldOutFirst: evaluating the first items again gives the first items the run recorded', async () => {
+  // the first whole batch of scenes (4) and both stories, so each image is drawn in the batch it was; narration
+  // is scored item by item, so its first 2 of 3 come back alike
+  const first = { scenes: 4, stories: 2, narration: 2 };
+  const tools = { store, clip: ClipModel.load(checkpointDir('clip-emoji')), checker: SceneChecker.fromStore(store), vq: VQVAE.load(checkpointDir('vqvae-emoji')) };
+  const ldm = LatentDiffusion.load(ldmDir);
+  try {
+    for (const run of [name(1, 'full'), name(2, 'full'), name(2, 'text-only')]) {
+      const dir = path.join(runs, run);
+      const rec = minigpt5.readEval(dir);
+      const m = minigpt5.readRunMetrics(dir);
+      const p = await minigpt5.loadStage(dir, { baseDir: checkpointDir('mm-moe-small') });
+      try {
+        const now = await minigpt5.evaluateStage({ ...p, ldm }, { name: run, stage: m.stage as minigpt5.Stage, arm: m.arm, seed: m.seed }, { ...tools, encode: (imgs) => tools.vq.encodeImages(imgs) }, minigpt5.heldOutFirst(rec, first));
+        expect([now.drawing, now.cfgSweep, now.routing]).toEqual([rec.drawing, undefined, undefined]);
+        expect(minigpt5.firstScores(now, first)).toEqual(minigpt5.firstScores(rec, first));
+      } finally {
+        p.adapter?.detach();
+        p.mapper?.dispose();
+        p.session.dispose();
+      }
+    }
+  } finally {
+    ldm.dispose();
+    tools.clip.dispose();
+    tools.checker.dispose();
+    tools.vq.dispose();
+  }
 }, 300_000);
 
 test('placeRuns: finished, unfinished and missing runs, each with its command', () => {

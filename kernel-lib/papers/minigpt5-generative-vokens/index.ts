@@ -44,6 +44,8 @@ export { drawPrompts, sceneScores, contextScores, routingCounts, objectsInPlace,
 export type { DrawSettings, HeldScene, HeldStory } from './heldout';
 export { evaluateStage, EVAL_SIZES } from './evaluate-stage';
 export type { EvalSizes, EvalTools, EvalOptions, EvalParts } from './evaluate-stage';
+export { heldOutFirst, firstScores } from './first-items';
+export type { FirstCounts, FirstScores } from './first-items';
 export { RUNS_FOLDER, SEEDS, STAGE1_ARMS, STAGE2_ARMS, trainCommand, wantedRuns, runProblem, placeRuns } from './run-places';
 export type { WantedRun, RunPlace } from './run-places';
 export { shipRuns, SHIPPED_FOLDER, SHIPPED_FILE, SHIP_MAX_FILE_BYTES, LIVE_RUNS } from './ship';
