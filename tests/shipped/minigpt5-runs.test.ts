@@ -1,29 +1,31 @@
 /**
  * The shipped MiniGPT-5 runs (data/checkpoints/minigpt5/<run>/, npm run ship:minigpt5; SWITCHBOARD_MINIGPT5_RUNS
- * names another folder, as for notebook 04) are what notebook 04's quick mode reads: each is a finished run named
- * by its metrics, with its held-out scores (eval.json: its own, on the held-out items every run shares, drawn as
- * every run draws them); the live runs (LIVE_RUNS: stage 1 and stage 2 of full at seed 0) also ship their
- * weights (voken rows, mapper, stage-2 LoRA), float16, as shipped.json records, each file within 15 MB, and no
- * other run ships weights. The live runs' float16 weights, loaded on the shipped mm-moe-small and ldm-emoji,
- * measure the first held-out items again as the run's evaluation did (minigpt5.heldOutFirst: the same split,
- * item i from the noise of seed i, 25 DDIM steps, CFG 4 against the arm's negative), to the scores the run
- * recorded in float32 when it finished: the first 8 scene captions drawn through the vokens (CLIP-I, CLIP-T,
- * objects in place; stage 1), the last frame of the first 2 stories under each context by MiniGPT-5 and the
- * two-stage baseline (CLIP-I, and the baseline's captions; stage 2) and the first 8 narration NLLs (stage 2).
+ * names another folder, as for notebook 04) are what notebook 04's quick mode reads: each is a finished run named by
+ * its metrics, with its held-out scores (eval.json: its own, on the held-out items every run shares, drawn as every
+ * run draws them); the live runs (LIVE_RUNS: stage 1 and stage 2 of full at seed 0) also ship their weights (voken
+ * rows, mapper, stage-2 LoRA), float16, as shipped.json records, each file within 15 MB, and no other run ships
+ * weights. The live runs' float16 weights, loaded on the shipped mm-moe-small and ldm-emoji, measure the first
+ * held-out items again as the run's evaluation did (minigpt5.heldOutFirst: the same split, item i from the noise of
+ * seed i, 25 DDIM steps, CFG 4 against the arm's negative), to the scores the run recorded in float32 when it
+ * finished: the first 8 scene captions drawn through the vokens (CLIP-I, CLIP-T, objects in place; stage 1), the
+ * last frame of the first 2 stories under each context by MiniGPT-5 and the two-stage baseline (CLIP-I, and the
+ * baseline's captions; stage 2) and the first 8 narration NLLs (stage 2).
  *
- * Measured on minigpt5-s1-full-seed0, the one live run finished so far (2026-12-06): its own float32 weights
- * give every one of the 8 scenes' scores exactly as recorded (8 is the evaluator's batch: the same batch); the
- * shipped float16 weights (largest rounding 4.9e-4) move CLIP-I by at most 8.0e-4 and CLIP-T by at most 9.0e-4
- * (item 5), and leave objects in place equal (0 on every item: the checker finds no object in place in any of
- * the 200 items of this run, nor of no-cfg's, so that exactness is not yet put to the test). So CLIP-I and
- * CLIP-T within 4e-3, about 4× that; minigpt5-s1-no-cfg-seed0 (another arm, float32) differs from full's
- * recorded scores on these items by up to 0.22 (CLIP-I, item 0) and 0.24 (CLIP-T), far above twice it; the
- * last test checks this for every two shipped runs of a stage. Stage 2 is not trained yet: its tolerances are
- * measured on a stand-in, stage 1's float16 weights evaluated as a stage-2 run (no LoRA): float16 moved the
- * context CLIP-I by at most 2e-4, left the two-stage captions, their CLIP-I and the narration NLLs (4 decimals)
- * equal. They stay provisional until minigpt5-s2-full-seed0 ships (its LoRA is rounded too): context CLIP-I
- * within the same 4e-3, narration NLL within 1e-3 nats, the two-stage captions exactly. About 35 s with
- * stage 1 alone on a busy machine (README "MiniGPT-5").
+ * Measured on minigpt5-s1-full-seed0, the one live run finished so far (2026-12-06): its own float32 weights give
+ * every one of the 8 scenes' scores exactly as recorded (8 is the evaluator's batch: the same batch); the shipped
+ * float16 weights (largest rounding 2.3e-4 in the voken rows, 9.6e-4 in the mapper) move CLIP-I by at most 8.0e-4
+ * and CLIP-T by at most 9.0e-4 (item 5), and leave objects in place equal (0 on every item: the checker finds no
+ * object in place in any of the 200 items of this run, nor of no-cfg's, so that exactness is not yet put to the
+ * test). So CLIP-I and CLIP-T within 4e-3, about 4× that; minigpt5-s1-no-cfg-seed0 (another arm, float32) differs
+ * from full's recorded scores on these items by up to 0.22 (CLIP-I, item 0) and 0.24 (CLIP-T), far above twice it;
+ * the last test checks this for every two shipped runs of a stage. Stage 2 is not trained yet, so its tolerances are
+ * measured on a stand-in, stage 1's weights evaluated as a stage-2 run (no LoRA) on the first 8 stories: float16
+ * moved the context CLIP-I by at most 7e-4, drawing 2 stories instead of the batch of 8 moved it by 1e-4 (float32),
+ * and neither changed a two-stage caption, its CLIP-I or a narration NLL (4 decimals). They stay provisional until
+ * minigpt5-s2-full-seed0 ships (its LoRA is rounded too, upstream of all three): context CLIP-I within the same
+ * 4e-3, narration NLL within 1e-3 nats, the two-stage captions equal but for at most 2 of the 8 (greedy decoding may
+ * decide a near tie the other way under the rounded LoRA; a wrong adapter changes most of them), and the two-stage
+ * CLIP-I of the equal ones within 4e-3. About 35 s with stage 1 alone on a busy machine (README "MiniGPT-5").
  *
  * When the default folder does not exist (nothing shipped yet) the tests are skipped, saying so; a folder
  * SWITCHBOARD_MINIGPT5_RUNS names must exist.
@@ -51,6 +53,8 @@ const LIVE = RUNS.filter((r) => minigpt5.LIVE_RUNS.includes(r));
 const FIRST: minigpt5.FirstCounts = { scenes: 8, stories: 2, narration: 8 };
 const CLIP = 4e-3;
 const NLL = 1e-3;
+/** Two-stage captions (of the 8 re-measured) that may differ: a near tie decided the other way (provisional). */
+const CAPTION_FLIPS = 2;
 
 const filesUnder = (dir: string): string[] =>
   fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)).map((f) => `${e.name}/${f}`) : [e.name]));
@@ -178,11 +182,16 @@ describeShipped(`the shipped MiniGPT-5 runs in ${ROOT === DEFAULT_ROOT ? `data/c
             expect(a.scenes.scene).toEqual(b.scenes.scene);
           }
           if (a.contexts && b.contexts) {
+            let same = 0;
             for (const c of minigpt5.CONTEXTS) {
               close(`contexts.minigpt5.${c}`, a.contexts.minigpt5[c], b.contexts.minigpt5[c], CLIP);
-              close(`contexts.twoStage.${c}`, a.contexts.twoStage[c], b.contexts.twoStage[c], CLIP);
+              // a greedy caption may take another word at a near tie under the rounded LoRA, and draw another image
+              const kept = a.contexts.captions[c].flatMap((cap, i) => (cap === b.contexts!.captions[c][i] ? [i] : []));
+              same += kept.length;
+              if (kept.length > 0) close(`contexts.twoStage.${c}`, kept.map((i) => a.contexts!.twoStage[c][i]), kept.map((i) => b.contexts!.twoStage[c][i]), CLIP);
             }
-            expect(a.contexts.captions).toEqual(b.contexts.captions);
+            const captions = minigpt5.CONTEXTS.length * FIRST.stories;
+            expect({ sameCaptions: same >= captions - CAPTION_FLIPS }).toEqual({ sameCaptions: true });
           }
           if (a.narration && b.narration) {
             close('narration.nll', a.narration.nll, b.narration.nll, NLL);
