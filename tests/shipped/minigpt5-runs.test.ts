@@ -25,7 +25,8 @@
  * minigpt5-s2-full-seed0 ships (its LoRA is rounded too, upstream of all three): context CLIP-I within the same
  * 4e-3, narration NLL within 1e-3 nats, the two-stage captions equal but for at most 2 of the 8 (greedy decoding may
  * decide a near tie the other way under the rounded LoRA; a wrong adapter changes most of them), and the two-stage
- * CLIP-I of the equal ones within 4e-3. About 35 s with stage 1 alone on a busy machine (README "MiniGPT-5").
+ * CLIP-I of the equal ones within 4e-3. With stage 1 alone: 8 s on 2 free cores, 35 s while two trainings ran
+ * (README "MiniGPT-5").
  *
  * When the default folder does not exist (nothing shipped yet) the tests are skipped, saying so; a folder
  * SWITCHBOARD_MINIGPT5_RUNS names must exist.
