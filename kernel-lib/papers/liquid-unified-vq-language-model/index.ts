@@ -52,6 +52,8 @@ export { shipRuns, liveRuns, checkpointEstimate, omittedCheckpoint, omittedNote,
 export type { ShipRecord, ShipRunsResult, ShipOptions } from './shipped';
 export { trainMissing } from './train-missing';
 export type { TrainMissingOptions } from './train-missing';
+export { modalCodeShare } from './baseline';
+export type { ModalCode } from './baseline';
 export { readFinished, liveCheckpoints, vocabularyView, routingBySize, samplesGrid } from './live';
 export type { LiveCheckpoint, VocabularyToken, VocabularyView, NextTokens } from './live';
 export { MEASURE_NAMES, sizeAxis, logTicks, languageCostFigure, scalingStepFigure, scalingSizeFigure, computeFigure, imageCostFigure, mutualFigure, routingFigure, routingSizeFigure, vocabularyFigure } from './figures';
