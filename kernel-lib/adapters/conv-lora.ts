@@ -5,14 +5,14 @@
  * cell a position sits on). The conv weight is stored im2col-ready as `image.conv` [4·d_in, r], row
  * (kh·2 + kw)·d_in + c holding PyTorch Conv2d's weight[:, c, kh, kw]; `image.B` is [r, out].
  *
- * q, k and v read the same projection input, so one im2col (and one decode history) serves all three.
+ * Computed multiply-first (causal-grid.ts): the four taps' weights of q, k and v (which read the same
+ * input) side by side, [d_in, 4·c], so one product gives every tap's rank-wide rows, which branchRows
+ * shifts and sums on the grid. One decode history serves all three targets.
  */
-import type * as tf from '@tensorflow/tfjs';
-import { linear } from '../model/linear';
-import type { AdapterContext, ProjectionTarget } from '../model/adapter-seam';
+import * as tf from '@tensorflow/tfjs';
 import type { LoRATarget } from './lora';
-import { ModalityLoRAAdapter } from './modality-lora';
-import { causalIm2colCall } from './causal-grid';
+import { projectionShape } from './lora';
+import { ImageTaps, ModalityLoRAAdapter } from './modality-lora';
 
 export const CONV_KERNEL = 2;
 
@@ -24,9 +24,13 @@ export class ConvLoRAAdapter extends ModalityLoRAAdapter {
     return [['conv', [CONV_KERNEL * CONV_KERNEL * dIn, r], 1 / Math.sqrt(r)], ['B', [r, dOut], 0]];
   }
 
-  protected imageLow(layer: number, target: ProjectionTarget, targets: LoRATarget[], x: tf.Tensor2D, cells: Int32Array, ctx: AdapterContext): tf.Tensor2D[] {
-    const W = (this.spec.grid as { width: number }).width;
-    const cols = causalIm2colCall(x, cells, W, CONV_KERNEL, ctx.batch, ctx.seqLen, ctx.states, `${layer}.${target}`); // [N, 4·d_in]
-    return targets.map((t) => linear(linear(cols, this.v(layer, t, 'image', 'conv')), this.v(layer, t, 'image', 'B')));
+  protected imageTaps(layer: number, targets: LoRATarget[]): ImageTaps {
+    const taps = CONV_KERNEL * CONV_KERNEL;
+    const dIn = projectionShape(this.config, targets[0]).in; // q, k and v read the same input
+    const r = this.spec.rank;
+    const perTarget = targets.map((t) => tf.reshape(this.v(layer, t, 'image', 'conv'), [taps, dIn, r]) as tf.Tensor3D); // [tap, in, r]
+    const stacked = perTarget.length === 1 ? perTarget[0] : (tf.concat(perTarget, 2) as tf.Tensor3D); // [tap, in, c]
+    const first = tf.reshape(tf.transpose(stacked, [1, 0, 2]), [dIn, taps * targets.length * r]) as tf.Tensor2D; // [in, tap·c], column tap·c + j·r + q
+    return { first, second: null, kernels: [CONV_KERNEL] };
   }
 }

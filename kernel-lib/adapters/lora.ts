@@ -9,9 +9,9 @@
  * nothing until trained) and A ~ N(0, 1/r), seeded. The model stores linear weights [in, out], so the
  * delta is computed as s · (x·A)·B with A [in, r] and B [r, out].
  *
- * The fused q|k|v projection keeps separate A/B per q, k and v and concatenates their deltas into the
- * fused column layout [q: nh·hd | k: nKv·hd | v: nKv·hd]; a projection without an adapter contributes
- * zero columns. Parameter paths: `adapters.<name>.blocks.<i>.attn.<q|k|v|o>.<A|B>`.
+ * The fused q|k|v projection keeps separate A/B per q, k and v; their deltas land in the fused column
+ * layout [q: nh·hd | k: nKv·hd | v: nKv·hd] (computed in two products for all three: fused.ts); a
+ * projection without an adapter contributes zero columns. Parameter paths: `adapters.<name>.blocks.<i>.attn.<q|k|v|o>.<A|B>`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { MoEConfig, headDim } from '../model/config';
@@ -20,6 +20,7 @@ import { mulberry32, normalArray } from '../util/random';
 import { AdapterContext, MODALITY_CODES, ProjectionAdapter, ProjectionTarget } from '../model/adapter-seam';
 import type { PositionMeta } from '../model/positions';
 import { adapterDropout } from './dropout';
+import { concatColumns, upWeights } from './fused';
 
 export type LoRAKind = 'lora' | 'plora';
 export type LoRATarget = 'q' | 'k' | 'v' | 'o';
@@ -170,6 +171,11 @@ export class LoRAAdapter implements ProjectionAdapter {
     return null;
   }
 
+  /**
+   * s · Σ_t (x·A_t)·B_t in t's columns, in the fused form (fused.ts): x·[A_q | A_k | A_v] then one product
+   * with the scaled block-diagonal B's. Partial LoRA zeroes the rows it does not adapt after the first
+   * product (an exact 0, as masking x was: a zero row of x·A is a zero row of the delta).
+   */
   delta(layer: number, target: ProjectionTarget, x: tf.Tensor2D, ctx: AdapterContext): tf.Tensor2D {
     const N = x.shape[0];
     const outWidth = target === 'attn.wo' ? this.widths.o : this.widths.q + this.widths.k + this.widths.v;
@@ -177,20 +183,12 @@ export class LoRAAdapter implements ProjectionAdapter {
     if (mask === 'none') return tf.zeros([N, outWidth]); // exactly the base projection, and no gradient
     const p = this.spec.dropout ?? 0;
     const xd = adapterDropout(x, p, ctx, { adapter: this.name, layer, target }); // training forwards only, seeded per step
-    const xm: tf.Tensor2D = mask ? tf.mul(xd, mask) : xd; // [N, in]; masked rows are exactly 0, so their delta and gradients are too
-    const low = (t: LoRATarget): tf.Tensor2D => {
-      const a = this.vars.get(this.path(layer, t, 'A')) as tf.Tensor as tf.Tensor2D; // [in, r]
-      const b = this.vars.get(this.path(layer, t, 'B')) as tf.Tensor as tf.Tensor2D; // [r, out]
-      return linear(linear(xm, a), b); // [N, out]
-    };
-    let d: tf.Tensor2D;
-    if (target === 'attn.wo') {
-      d = low('o'); // [N, H]
-    } else {
-      const parts = (['q', 'k', 'v'] as const).map((t) => (this.spec.targets.includes(t) ? low(t) : tf.zeros([N, this.widths[t]]) as tf.Tensor2D));
-      d = tf.concat(parts, 1); // [N, (nh + 2·nKv)·hd], the fused column layout
-    }
-    return tf.mul(d, this.scaling);
+    const offsets: Record<LoRATarget, number> = { q: 0, k: this.widths.q, v: this.widths.q + this.widths.k, o: 0 };
+    const targets = (target === 'attn.wo' ? ['o'] : ['q', 'k', 'v']).filter((t) => this.spec.targets.includes(t as LoRATarget)) as LoRATarget[];
+    const w = (t: LoRATarget, which: 'A' | 'B') => this.vars.get(this.path(layer, t, which)) as tf.Tensor as tf.Tensor2D;
+    const low = linear(xd, concatColumns(targets.map((t) => w(t, 'A')))); // [N, targets·r]
+    const kept: tf.Tensor2D = mask ? tf.mul(low, mask) : low; // masked rows exactly 0, so their delta and gradients are too
+    return linear(kept, upWeights([targets.map((t) => ({ B: w(t, 'B'), offset: offsets[t] }))], outWidth, this.scaling)); // [N, out], the fused q|k|v column layout
   }
 
   dispose(): void {

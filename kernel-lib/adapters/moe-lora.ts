@@ -1,12 +1,12 @@
 /**
  * MoE-LoRA (MoSS Table 2's baseline): two linear LoRAs, the image one at positions that output image
- * codes, the text one everywhere else (the output-modality rule of modality-lora.ts).
+ * codes, the text one everywhere else (the output-modality rule of modality-lora.ts). Its image branch
+ * is x·A_image as a single 1×1 tap: each row reads itself.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { linear } from '../model/linear';
-import type { ProjectionTarget } from '../model/adapter-seam';
 import type { LoRATarget } from './lora';
-import { ModalityLoRAAdapter } from './modality-lora';
+import { ImageTaps, ModalityLoRAAdapter } from './modality-lora';
+import { concatColumns } from './fused';
 
 export class MoELoRAAdapter extends ModalityLoRAAdapter {
   protected readonly usesGrid = false;
@@ -16,7 +16,8 @@ export class MoELoRAAdapter extends ModalityLoRAAdapter {
     return [['A', [dIn, r], 1 / Math.sqrt(r)], ['B', [r, dOut], 0]];
   }
 
-  protected imageLow(layer: number, _target: ProjectionTarget, targets: LoRATarget[], x: tf.Tensor2D): tf.Tensor2D[] {
-    return targets.map((t) => linear(linear(x, this.v(layer, t, 'image', 'A')), this.v(layer, t, 'image', 'B')));
+  protected imageTaps(layer: number, targets: LoRATarget[]): ImageTaps {
+    const first: tf.Tensor2D = concatColumns(targets.map((t) => this.v(layer, t, 'image', 'A'))); // [in, c]
+    return { first, second: null, kernels: [1] };
   }
 }

@@ -5,13 +5,15 @@
  * causal-grid.ts's cells and padding, so the branch is causal like MoSS's ConvLoRA; their weights are
  * stored im2col-ready: `image.conv2` [4·r, r], `image.conv4` [16·r, r] (row (kh·k + kw)·r + c holds
  * PyTorch's weight[:, c, kh, kw]). Unlike MoSS's ConvLoRA, the convolution sees low-rank features.
+ *
+ * Computed multiply-first (causal-grid.ts): z = x·[A_q | A_k | A_v] [N, c], then z times every tap's
+ * weight of both kernels [c, 20·c] (block-diagonal over the targets: target j's taps read only its own
+ * z columns), whose rows branchRows shifts and sums on the grid.
  */
 import * as tf from '@tensorflow/tfjs';
-import { linear } from '../model/linear';
-import type { AdapterContext, ProjectionTarget } from '../model/adapter-seam';
 import type { LoRATarget } from './lora';
-import { ModalityLoRAAdapter } from './modality-lora';
-import { causalIm2colCall } from './causal-grid';
+import { ImageTaps, ModalityLoRAAdapter } from './modality-lora';
+import { concatColumns } from './fused';
 
 export const SAM_KERNELS = [2, 4] as const;
 
@@ -27,17 +29,19 @@ export class SAMConvLoRAAdapter extends ModalityLoRAAdapter {
     ];
   }
 
-  protected imageLow(layer: number, _target: ProjectionTarget, targets: LoRATarget[], x: tf.Tensor2D, cells: Int32Array, ctx: AdapterContext): tf.Tensor2D[] {
-    const W = (this.spec.grid as { width: number }).width;
-    return targets.map((t) => {
-      const z = linear(x, this.v(layer, t, 'image', 'A')); // [N, r]
-      let sum: tf.Tensor2D | null = null;
-      for (const k of SAM_KERNELS) {
-        const cols = causalIm2colCall(z, cells, W, k, ctx.batch, ctx.seqLen, ctx.states, `${layer}.${t}.${k}`); // [N, k²·r]
-        const c = linear(cols, this.v(layer, t, 'image', `conv${k}`));
-        sum = sum ? (tf.add(sum, c) as tf.Tensor2D) : c;
-      }
-      return linear(sum as tf.Tensor2D, this.v(layer, t, 'image', 'B'));
+  protected imageTaps(layer: number, targets: LoRATarget[]): ImageTaps {
+    const r = this.spec.rank;
+    const c = targets.length * r;
+    const first = concatColumns(targets.map((t) => this.v(layer, t, 'image', 'A'))); // [in, c]
+    const perKernel = SAM_KERNELS.map((k) => {
+      // target j: conv [k²·r, r] → [r (in), k², r (out)], its out columns placed at j·r of c → rows j·r… of [c, k², c]
+      const rows = targets.map((t, j) => {
+        const w = tf.transpose(tf.reshape(this.v(layer, t, 'image', `conv${k}`), [k * k, r, r]), [1, 0, 2]) as tf.Tensor3D; // [r, k², r]
+        return targets.length === 1 ? w : (tf.pad(w, [[0, 0], [0, 0], [j * r, c - (j + 1) * r]]) as tf.Tensor3D);
+      });
+      const block = rows.length === 1 ? rows[0] : (tf.concat(rows, 0) as tf.Tensor3D); // [c, k², c]
+      return tf.reshape(block, [c, k * k * c]) as tf.Tensor2D; // column tap·c + j·r + q
     });
+    return { first, second: concatColumns(perKernel), kernels: SAM_KERNELS };
   }
 }
