@@ -13,6 +13,8 @@
  *
  * `useLegacyDelta(handle)` swaps an attached adapter's delta for the old one (same weights) until the returned
  * function is called. The file formats are not involved: both forms read the same variables.
+ * `useHostRoute()` makes the per-batch products of attention (model/linear.ts) cut and paste through host
+ * arrays again, as before they did it inside the wasm heap (bit-identical either way).
  */
 import * as tf from '@tensorflow/tfjs';
 import { linear } from '../kernel-lib/model/linear';
@@ -25,6 +27,7 @@ import { SAMConvLoRAAdapter, SAM_KERNELS } from '../kernel-lib/adapters/sam-conv
 import { GridHistory, historyRows, outputCells } from '../kernel-lib/adapters/causal-grid';
 import { adapterDropout } from '../kernel-lib/adapters/dropout';
 import type { LoRAHandle } from '../kernel-lib/adapters/attach';
+import { heapRoute } from '../kernel-lib/backend/host-copy';
 
 /** im2col of features f [T, d] of ONE sequence: [T, k·k·d] (causal-grid.ts before the fused form). */
 export function legacyCausalIm2col(f: tf.Tensor2D, hist: tf.Tensor2D | null, cells: Int32Array, W: number, k: number): tf.Tensor2D {
@@ -165,5 +168,14 @@ export function useLegacyDelta(h: LoRAHandle): () => void {
   Object.defineProperty(a, 'delta', { value: legacy, configurable: true, writable: true });
   return () => {
     delete (a as { delta?: unknown }).delta; // the prototype's (fused) delta again
+  };
+}
+
+/** Per-batch products through host arrays (dataSync, a host output array) until the returned function is called. */
+export function useHostRoute(): () => void {
+  const was = heapRoute.enabled;
+  heapRoute.enabled = false;
+  return () => {
+    heapRoute.enabled = was;
   };
 }

@@ -18,14 +18,12 @@
  * JS heap, and V8 collects them on helper threads, whose CPU time process.cpuUsage would bill to whatever
  * runs next (the other path, the next case).
  */
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs';
 import type { MoEModel } from '../kernel-lib/model/model';
 import type { LayerRouting } from '../kernel-lib/model/moe';
 import { mulberry32 } from '../kernel-lib/util/random';
 import { legacyPrefill } from './head-legacy';
-import { median } from './train-turns';
+import { collectGarbage, median } from './train-turns';
 
 export interface PrefillHeadRow {
   what: 'prefill' | 'trace' | 'head';
@@ -69,18 +67,8 @@ interface Timed<R> {
   wall: number;
 }
 
-/** V8's full garbage collection, exposed at run time (as --expose-gc would); null where the flag cannot be set. */
-const collect: (() => void) | null = (() => {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    return vm.runInNewContext('gc') as () => void;
-  } catch {
-    return null;
-  }
-})();
-
 function timed<R>(f: () => R): Timed<R> {
-  collect?.();
+  collectGarbage();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const out = f();

@@ -19,6 +19,9 @@
  *   `--only clip-train` (not in the default run): the same for CLIP's training step at batch 256 (bench/clip-train.ts).
  *   `--only head-rows` (not in the default run): the LM head only where its output is read against every position,
  *   on real MUMU, MoSS and MiniGPT-5 batches: exactness and CPU per step, new / old (bench/head-rows.ts).
+ *   `--only moss-train` (not in the default run): one MoSS training step of each adapter arm in the fused adapter
+ *   form against the form before, paired rounds on the recipe's batches: CPU per step, ratio, exactness
+ *   (bench/moss-train.ts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -44,6 +47,7 @@ import { benchDecodeCost, formatDecodeCost } from './decode-cost';
 import { benchPrefillHead, formatPrefillHead, PrefillHeadBench } from './prefill-head';
 import { median } from './train-turns';
 import { benchHeadRows, formatHeadRows, HEAD_USERS, HeadUser } from './head-rows';
+import { benchMossTrain, formatMossTrain, MOSS_TRAIN_ARMS, MossTrainArm } from './moss-train';
 
 
 function log(msg: string): void {
@@ -135,7 +139,7 @@ async function measureTrain(s: Session, steps: number): Promise<number> {
 
 const SECTIONS = ['decode', 'prefill', 'image', 'train', 'leak', 'diffusion'];
 /** Sections run only when --only names them. */
-const OPT_IN = ['profile', 'diffusion-train', 'vqvae-train', 'clip-train', 'capacity', 'decode-cost', 'head-rows'];
+const OPT_IN = ['profile', 'diffusion-train', 'vqvae-train', 'clip-train', 'capacity', 'decode-cost', 'head-rows', 'moss-train'];
 
 export const BENCH: CommandSpec = {
   usage: 'switchboard bench',
@@ -150,11 +154,14 @@ export const BENCH: CommandSpec = {
     checkpoint: { type: 'string', arg: 'DIR', help: 'the model to measure (default data/checkpoints/mm-moe-small)' },
     'torch-threads': { type: 'string', arg: 'N,M', help: 'PyTorch thread counts, one table column each (default 1,2)' },
     workers: { type: 'string', arg: 'N,M', help: 'data-parallel worker counts for the train, diffusion-train, vqvae-train and clip-train sections (default 1,2; 0 = none)' },
-    only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step), or diffusion-train (the diffusion decoder's training step by worker count), or vqvae-train (the VQ-VAE's training step by worker count), or clip-train (CLIP's training step by worker count), or capacity (how much the cores do together: the ceiling of data-parallel speed-ups), or decode-cost (a decode step's CPU time and its attention's by position), or head-rows (the LM head only where read against every position: exactness and CPU per step of MUMU, MoSS and MiniGPT-5 steps)` },
+    only: { type: 'string', arg: 'A,B', help: `sections to run: ${SECTIONS.join(', ')} (default all), or profile (the kernel profile of one training step), or diffusion-train (the diffusion decoder's training step by worker count), or vqvae-train (the VQ-VAE's training step by worker count), or clip-train (CLIP's training step by worker count), or capacity (how much the cores do together: the ceiling of data-parallel speed-ups), or decode-cost (a decode step's CPU time and its attention's by position), or head-rows (the LM head only where read against every position: exactness and CPU per step of MUMU, MoSS and MiniGPT-5 steps), or moss-train (a MoSS training step per adapter arm, the fused adapters against the form before: CPU per step and exactness)` },
     'no-torch': { type: 'boolean', help: 'measure Switchboard only' },
     'head-users': { type: 'string', arg: 'A,B', help: `the head-rows section's users: ${HEAD_USERS.join(', ')} (default all)` },
     'head-rounds': { type: 'string', arg: 'N', help: 'timed rounds of each path in the head-rows section (default 5, --quick 1; 0: exactness only)' },
     'prefill-rounds': { type: 'string', arg: 'N', help: "rounds of the prefill section's old-against-new comparison of the LM head on the rows read (default 25, --quick 2)" },
+    'moss-arms': { type: 'string', arg: 'A,B', help: `the moss-train section's arms: ${MOSS_TRAIN_ARMS.join(', ')} (default all)` },
+    'moss-rounds': { type: 'string', arg: 'N', help: 'paired rounds of each arm in the moss-train section, round r on batch r mod 4 of the window (default 4, --quick 1; 0: exactness only)' },
+    'moss-profile': { type: 'boolean', help: 'the moss-train section also profiles one gradient step of each path (kernels by time)' },
   },
 };
 
@@ -195,6 +202,19 @@ export async function runBench(argv: string[]): Promise<number> {
     only.delete('head-rows');
     if (only.size === 0) {
       writeResults(values.out as string | undefined, { date: new Date().toISOString(), load: { start: os.loadavg()[0] }, head_rows: headRows });
+      return 0;
+    }
+  }
+  if (only.has('moss-train')) {
+    const arms = (typeof values['moss-arms'] === 'string' ? values['moss-arms'].split(',') : [...MOSS_TRAIN_ARMS]) as MossTrainArm[];
+    for (const a of arms) if (!MOSS_TRAIN_ARMS.includes(a)) throw new UsageError(`--moss-arms: unknown arm '${a}' (expected ${MOSS_TRAIN_ARMS.join(', ')})`);
+    const rounds = values['moss-rounds'] === undefined ? (quick ? 1 : 4) : (numberArg(values, 'moss-rounds', { integer: true, min: 0 }) as number);
+    const start = os.loadavg()[0];
+    const mossTrain = await benchMossTrain({ arms, rounds, profile: values['moss-profile'] === true, log });
+    process.stdout.write(formatMossTrain(mossTrain));
+    only.delete('moss-train');
+    if (only.size === 0) {
+      writeResults(values.out as string | undefined, { date: new Date().toISOString(), load: { start, end: os.loadavg()[0] }, moss_train: mossTrain });
       return 0;
     }
   }

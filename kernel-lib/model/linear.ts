@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { lazyCustomGrad } from '../util/lazy-grad';
 import { transpose2d } from '../util/transpose';
+import { heapCopies } from '../backend/host-copy';
 
 /**
  * y = x · W for x [N, in], W [in, out] → [N, out]; gradient via explicit transposes, each input's only when
@@ -34,10 +35,11 @@ const PER_BATCH_MIN_OUTPUT = 64 * 64;
 /**
  * a [B, M, K] · b [B, K, N] → [B, M, N] as B separate 2-D matMuls. wasm runs BatchMatMul with a batch
  * dimension as plain loops (~2 GFLOP/s) but its 2-D product through XNNPACK; its Slice kernel is slow
- * too, so the operands are cut apart and the products joined on the host (plain copies). At attention's
+ * too, so the operands are cut apart and the products joined by plain copies: on wasm inside the
+ * module's heap (backend/host-copy.ts heapCopies: no host arrays, which at attention's training shapes
+ * cost more than the products, README "MoSS training step"), elsewhere through the host. At attention's
  * training shapes ([32, 128, 32]·[32, 32, 128]) this measured 3× less CPU than one BatchMatMul
- * (README, "Training kernels"). Only for use inside a custom gradient: the host round trip is not on
- * the tape.
+ * (README, "Training kernels"). Only for use inside a custom gradient: the copies are not on the tape.
  */
 function perBatchMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   const [nb, m, k] = a.shape;
@@ -45,6 +47,20 @@ function perBatchMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   // Small products (prefill of a few tokens) are dispatch-bound and the host round trip gained nothing
   // there (16-token prefill: 11.8 ms CPU batched, 14.5 per-batch; 256 tokens: 190 → 172, 153 → 122).
   if (nb === 1 || m * n < PER_BATCH_MIN_OUTPUT) return tf.matMul(a, b);
+  const heap = a.dtype === 'float32' && b.dtype === 'float32' ? heapCopies() : null;
+  if (heap) {
+    const out = heap.empty([nb, m, n]) as tf.Tensor3D; // every value written below, before anything reads it
+    for (let i = 0; i < nb; i++) {
+      const ai = heap.empty([m, k]) as tf.Tensor2D;
+      const bi = heap.empty([k, n]) as tf.Tensor2D;
+      heap.copy(a, i * m * k, ai, 0, m * k);
+      heap.copy(b, i * k * n, bi, 0, k * n);
+      const ci = tf.matMul(ai, bi);
+      heap.copy(ci, 0, out, i * m * n, m * n);
+      tf.dispose([ai, bi, ci]);
+    }
+    return out;
+  }
   const ad = a.dataSync() as Float32Array;
   const bd = b.dataSync() as Float32Array;
   const out = new Float32Array(nb * m * n);
