@@ -197,7 +197,7 @@ export async function benchMossTrain(o: { arms: readonly MossTrainArm[]; rounds:
       const updaters: Updater<Batch>[] = [];
       try {
         const rand = mulberry32(11);
-        for (const [n, v] of h.parameters()) if (n.endsWith('.B')) v.assign(tf.tidy(() => tf.tensor(normalArray(v.size, 0.02, rand), v.shape)));
+        for (const [n, v] of h.parameters()) if (n.endsWith('.B')) tf.tidy(() => v.assign(tf.tensor(normalArray(v.size, 0.02, rand), v.shape))); // the assigned tensor is freed with the tidy
         const params = trainingParams(s.model);
         const names = [...h.parameters().keys()];
         const c: ArmCase = { h, names, params, loss: (b, seed) => lmTrainLoss(s.model, b, { auxCoef: s.config.routerAuxLossCoef, dropoutSeed: seed }) };
