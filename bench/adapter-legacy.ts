@@ -6,10 +6,11 @@
  *                    masked the projection INPUT x [N, in]
  *   MoE-LoRA, ConvLoRA, SAM-ConvLoRA
  *                    the text LoRA on x ⊙ text-mask, the image branch on every row, × image-mask, per target;
- *                    ConvLoRA's causal 2×2 conv as an im2col of the input [N, 4·d_in] built per sequence
- *                    (shifted slices, masks, concats of d_in-wide tensors) times conv [4·d_in, r]; SAM's
- *                    2×2 and 4×4 convs the same in rank space; while decoding, each sequence's history held
- *                    the last historyRows rows of the conv's INPUT (x, or SAM's z)
+ *                    ConvLoRA's causal 2×2 conv as an im2col of the input [N, 4·d_in] built with TF.js ops per
+ *                    sequence (shifted slices, masks, concats of d_in-wide tensors) times conv [4·d_in, r],
+ *                    per target; SAM's 2×2 and 4×4 convs the same in rank space, per target (decode history
+ *                    per target and kernel, of z_t [., r]; the fused form keeps one per projection and kernel,
+ *                    of z [., targets·r])
  *
  * `useLegacyDelta(handle)` swaps an attached adapter's delta for the old one (same weights) until the returned
  * function is called. The file formats are not involved: both forms read the same variables.
@@ -158,7 +159,7 @@ export function legacyModalityDelta(a: ModalityLoRAAdapter, layer: number, targe
 
 /**
  * Makes an attached adapter compute its delta the old way (its own weights) until the returned function is
- * called. Decode states made by one form must not be read by the other (they hold different rows).
+ * called. Decode states made by one form must not be read by the other (SAM's are keyed and shaped differently).
  */
 export function useLegacyDelta(h: LoRAHandle): () => void {
   const a = h.adapter;

@@ -1,7 +1,7 @@
 /**
  * The causal k×k convolution over an image's code grid that ConvLoRA (MoSS, Eq. 4) and SAM-ConvLoRA use,
- * and the row routing of every output-modality adapter (MoE-LoRA's too), as one host op on the adapter's
- * projected rows.
+ * built as an im2col (the features of each position's causal neighbourhood side by side) + one matMul, so
+ * every op has a gradient on wasm (which has no conv2d filter gradient).
  *
  * Which cell a position sits on: the grid is the grid of positions that OUTPUT image codes. The
  * position that outputs the code at cell (i, j) (row-major index k = i·W + j) sits on cell (i, j); its
@@ -11,25 +11,26 @@
  * Causal padding: the convolution at cell (i, j) reads cells (i − dy, j − dx) for dy, dx ∈ [0, k),
  * zero where i − dy < 0 or j − dx < 0 (zero padding top and left only, none bottom or right), so a
  * 2×2 kernel sees the cell itself and its top, left and top-left neighbours. Those cells are outputs
- * of earlier positions, s = dy·W + dx positions back in the same sequence: an image's cells are output
- * by consecutive positions (<boi> outputs cell 0, the code of cell m − 1 outputs cell m), so cell
+ * of earlier positions, s = dy·W + dx positions back in the same sequence: an image's cells are output by
+ * consecutive positions (<boi> outputs cell 0, the code of cell m − 1 outputs cell m), so cell
  * (i − dy, j − dx) = k − s is output s positions before k. A position never reads anything generated after
  * it. Kernel tap (kh, kw) — PyTorch Conv2d's weight index — reads the cell at dy = k−1−kh, dx = k−1−kw, as
  * a PyTorch Conv2d (stride 1, no padding) does on the grid padded with k−1 zero rows on top and k−1 zero
- * columns on the left (`F.pad(x, (k−1, 0, k−1, 0))`).
+ * columns on the left (`F.pad(x, (k−1, 0, k−1, 0))`). im2col columns are tap-major: column (kh·k + kw)·d + c.
  *
- * Multiply first: a conv of the input, Σ_taps shift_s(x)·W_tap, equals Σ_taps shift_s(x·W_tap), since
- * moving rows commutes with multiplying on the right. So the adapters project every row once, for every
- * tap and target together (P = x·[W_tap…], rank-wide columns), and `branchRows` shifts and sums those
- * rank-wide rows — where an im2col copied, masked and concatenated d_in-wide input rows per sequence and
- * multiplied [N, k²·d_in] by [k²·d_in, r] (README, "MoSS training step"). The shift is taken within each
- * sequence (row t of a sequence reads its row t − s, never a row of the sequence before it: rows before a
- * sequence's first read its decode history, or zeros), the same rows the im2col read.
+ * The convolution is one op over every row of a call (causalConv; README, "MoSS training step"): the
+ * im2col built with TF.js ops per sequence (shifted slices, masks, concats of d-wide features, then a concat
+ * of the sequences, and their gradients: SplitV, pads, adds) cost more than the rest of a ConvLoRA step's
+ * adapter work, on wasm where each of those ops copies [T, d] and column blocks are slow to cut. Row t of a
+ * sequence reads that sequence's row t − s (never a row of the sequence before it: rows before a sequence's
+ * first come from its decode history, or are zero), the rows the per-sequence im2col read.
  */
 import * as tf from '@tensorflow/tfjs';
 import { MODALITY_CODES, OUTPUT_UNKNOWN, PositionMeta } from '../model/positions';
 import type { AdapterDecodeState } from '../model/adapter-seam';
 import { lazyCustomGrad } from '../util/lazy-grad';
+import { transpose2d } from '../util/transpose';
+import { heapCopies } from '../backend/host-copy';
 
 /** The output cell of every row: k = i·W + j for rows that output an image code, −1 otherwise. */
 export function outputCells(positions: PositionMeta | undefined, N: number, W: number, who: string): Int32Array {
@@ -72,10 +73,7 @@ export function causalTaps(k: number, W: number): CausalTap[] {
   return taps;
 }
 
-/**
- * Per-sequence decode state: under each (layer, projection) key, the last historyRows projected image-tap
- * rows (the P columns after the text block, see branchRows) of the sequence so far.
- */
+/** Per-sequence decode state: the last historyRows feature rows of each (layer, projection, stream). */
 export class GridHistory implements AdapterDecodeState {
   readonly rows = new Map<string, tf.Tensor2D>();
   clone(): GridHistory {
@@ -89,16 +87,14 @@ export class GridHistory implements AdapterDecodeState {
   }
 }
 
-/** What branchRows needs to know about a call besides P. */
-export interface BranchRowsPlan {
+/** What causalConv needs to know about a call besides its operands. */
+export interface ConvPlan {
   /** Each row's output cell (outputCells): −1 for rows on no cell. */
   cells: Int32Array;
   /** The grid's width. */
   W: number;
-  /** Columns of each block: the adapter's targets × rank. */
-  c: number;
-  /** The kernels whose taps follow the text block, in order: [1] (the cell itself: MoE-LoRA), [2] (ConvLoRA), [2, 4] (SAM). */
-  kernels: readonly number[];
+  /** The kernel size. */
+  k: number;
   /** Sequences and rows per sequence: row b·seqLen + t is row t of sequence b. */
   batch: number;
   seqLen: number;
@@ -108,109 +104,122 @@ export interface BranchRowsPlan {
 }
 
 /**
- * An output-modality adapter's low-rank rows from its projected rows P [N, c + Σ_k k²·c]: columns [0, c) the
- * text branch (x·A_text), then per kernel k its k² tap blocks of c columns (tap order as causalTaps). Returns
- * [N, 2c]: columns [0, c) the text rows of P (zero on rows on a cell), columns [c, 2c) on each row on a cell
- * the sum over kernels and taps whose cell is on the grid of P's tap block at the row s back in the same
- * sequence (its decode history before the sequence's first row, zero without one), zero on rows on no cell.
- * So each row gets exactly one branch. Computed on the host (one pass over P's values; the gradient is one
- * pass that copies each output gradient to the single P entry it came from), because on wasm the same
- * shifts and masks as TF.js ops cost a slice, a multiply and an add of [N, c] per tap, and column blocks of
- * P are slow to cut. The decode history holds P's tap columns and is read as a constant (no gradient): no
- * training forward keeps decode states.
+ * Where each row's k×k causal neighbourhood is, as (destination row, tap, source row) triples: source ≥ 0 a
+ * row of this call (the same sequence, s = dy·W + dx rows back), source < 0 the history row K + source of
+ * sequence ⌊row / seqLen⌋. Rows on no cell and taps off the grid (or before a sequence with no history)
+ * have none.
  */
-export function branchRows(P: tf.Tensor2D, plan: BranchRowsPlan): tf.Tensor2D {
-  const { cells, W, c, kernels, batch: B, seqLen: T } = plan;
-  const N = B * T;
-  const C = P.shape[1];
-  const cImg = C - c;
-  const taps: Array<CausalTap & { col: number }> = [];
-  let col = c;
-  for (const k of kernels) {
-    for (const tap of causalTaps(k, W)) {
-      taps.push({ ...tap, col });
-      col += c;
-    }
-  }
-  if (P.shape[0] !== N || cells.length !== N || col !== C) {
-    throw new Error(`branchRows: P is [${P.shape}], the plan wants [${N}, ${col}] (${B}×${T} rows, ${cells.length} cells)`);
-  }
-  const K = Math.max(0, ...kernels.map((k) => historyRows(k, W)));
-  const p = P.dataSync() as Float32Array;
-  const out = new Float32Array(N * 2 * c);
-  const acc = new Float64Array(c);
+function neighbourhood(plan: ConvPlan, hasHistory: (b: number) => boolean): Int32Array {
+  const { cells, W, k, batch: B, seqLen: T } = plan;
+  const taps = causalTaps(k, W);
+  const K = historyRows(k, W);
+  const out: number[] = [];
   for (let b = 0; b < B; b++) {
-    const st = K > 0 ? (plan.states?.[b] as GridHistory | undefined) : undefined;
-    const histT = st?.rows.get(plan.key);
-    const hist = histT ? (histT.dataSync() as Float32Array) : null; // [K, cImg]
+    const hist = K > 0 && hasHistory(b);
     for (let t = 0; t < T; t++) {
       const row = b * T + t;
       const cell = cells[row];
-      const o = row * 2 * c;
-      if (cell < 0) {
-        out.set(p.subarray(row * C, row * C + c), o); // the text branch
-        continue;
-      }
+      if (cell < 0) continue;
       const i = Math.floor(cell / W);
       const j = cell % W;
-      acc.fill(0);
-      for (const tap of taps) {
-        if (i < tap.dy || j < tap.dx) continue; // off the grid: the causal zero padding
+      taps.forEach((tap, tau) => {
+        if (i < tap.dy || j < tap.dx) return; // off the grid: the causal zero padding
         const u = t - tap.s; // the neighbour's row in this sequence
-        if (u >= 0) {
-          const from = (b * T + u) * C + tap.col;
-          for (let q = 0; q < c; q++) acc[q] += p[from + q];
-        } else if (hist && K + u >= 0) {
-          const from = (K + u) * cImg + tap.col - c;
-          for (let q = 0; q < c; q++) acc[q] += hist[from + q];
-        }
-      }
-      for (let q = 0; q < c; q++) out[o + c + q] = acc[q];
-    }
-    if (st) {
-      // the new history: the last K rows of [history (or zeros); this call's tap columns]
-      const h = new Float32Array(K * cImg);
-      for (let m = 0; m < K; m++) {
-        const e = T + m; // index in the K + T rows
-        if (e < K) {
-          if (hist) h.set(hist.subarray(e * cImg, (e + 1) * cImg), m * cImg);
-        } else {
-          const from = (b * T + e - K) * C + c;
-          h.set(p.subarray(from, from + cImg), m * cImg);
-        }
-      }
-      st.rows.set(plan.key, tf.keep(tf.tensor2d(h, [K, cImg])));
-      histT?.dispose(); // now read; the new history replaces it
+        if (u >= 0) out.push(row, tau, b * T + u);
+        else if (hist && K + u >= 0) out.push(row, tau, u); // from the history
+      });
     }
   }
-  const op = lazyCustomGrad<[tf.Tensor2D], tf.Tensor2D>(() => ({
-    value: tf.tensor2d(out, [N, 2 * c]),
-    gradFunc: (dy) => [
-      () => {
-        const g = dy.dataSync() as Float32Array; // [N, 2c]
-        const dp = new Float32Array(N * C);
-        for (let b = 0; b < B; b++) {
-          for (let t = 0; t < T; t++) {
-            const row = b * T + t;
-            const cell = cells[row];
-            const o = row * 2 * c;
-            if (cell < 0) {
-              dp.set(g.subarray(o, o + c), row * C);
-              continue;
-            }
-            const i = Math.floor(cell / W);
-            const j = cell % W;
-            for (const tap of taps) {
-              const u = t - tap.s;
-              if (i < tap.dy || j < tap.dx || u < 0) continue;
-              const to = (b * T + u) * C + tap.col; // each (row, tap block) of P feeds one output row: a copy
-              for (let q = 0; q < c; q++) dp[to + q] += g[o + c + q];
-            }
-          }
+  return Int32Array.from(out);
+}
+
+/**
+ * The causal k×k convolution of features f [N, d] with weight w [k²·d, m] (im2col layout: row tap·d + c) for
+ * every sequence of a call: im2col(f) · w → [N, m], zero on rows on no cell. The im2col (each row's
+ * neighbourhood side by side, tap-major, zeros for taps off the grid) is built in one pass over the rows,
+ * the neighbourhood of a sequence's first rows read from its decode history under `key` (the last
+ * historyRows feature rows before the call, replaced by the new last ones), or zero; it is the per-sequence
+ * im2col of before, and the product the same matMul, so the values are its bits. The gradient never builds
+ * the im2col's gradient [N, k²·d]: with D [N, k²·m] holding each row's output gradient at the rows it read
+ * (D[u, tap·m + a] = dy[u + s_tap, a]), dw = fᵀ·D (rearranged; the sum over rows in the same order as
+ * im2colᵀ·dy, so the same bits) and df = D · w rearranged [k²·m, d]. The history is read as a constant (no
+ * training forward keeps decode states). On wasm the im2col is written straight into the heap
+ * (backend/host-copy.ts) rather than through host arrays.
+ */
+export function causalConv(f: tf.Tensor2D, w: tf.Tensor2D, plan: ConvPlan): tf.Tensor2D {
+  const { k, W, batch: B, seqLen: T } = plan;
+  const [N, d] = f.shape;
+  const taps = k * k;
+  const m = w.shape[1];
+  if (N !== B * T || plan.cells.length !== N) throw new Error(`causalConv: ${N} feature rows and ${plan.cells.length} cells for ${B}×${T} rows`);
+  if (w.shape[0] !== taps * d) throw new Error(`causalConv: weight [${w.shape}] for ${k}×${k} taps of ${d} features (expected [${taps * d}, m])`);
+  const K = historyRows(k, W);
+  const history = (b: number): tf.Tensor2D | undefined => (K > 0 ? (plan.states?.[b] as GridHistory | undefined)?.rows.get(plan.key) : undefined);
+  const hood = neighbourhood(plan, (b) => history(b) !== undefined);
+  const histData = Array.from({ length: B }, (_, b) => {
+    const h = history(b);
+    return h ? (h.dataSync() as Float32Array) : null; // [K, d]
+  });
+  if (plan.states && K > 0) {
+    // the new history of each sequence: the last K rows of [history (or zeros); this call's features]
+    const x = f.dataSync() as Float32Array;
+    for (let b = 0; b < B; b++) {
+      const st = plan.states[b] as GridHistory;
+      const h = new Float32Array(K * d);
+      for (let r = 0; r < K; r++) {
+        const e = T + r; // index in the K + T rows
+        if (e >= K) h.set(x.subarray((b * T + e - K) * d, (b * T + e - K + 1) * d), r * d);
+        else if (histData[b]) h.set((histData[b] as Float32Array).subarray(e * d, (e + 1) * d), r * d);
+      }
+      history(b)?.dispose(); // read above; the new history replaces it
+      st.rows.set(plan.key, tf.keep(tf.tensor2d(h, [K, d])));
+    }
+  }
+  const fill = (cols: Float32Array, x: Float32Array): void => {
+    cols.fill(0);
+    for (let n = 0; n < hood.length; n += 3) {
+      const [row, tau, src] = [hood[n], hood[n + 1], hood[n + 2]];
+      const to = row * taps * d + tau * d;
+      if (src >= 0) cols.set(x.subarray(src * d, (src + 1) * d), to);
+      else cols.set((histData[Math.floor(row / T)] as Float32Array).subarray((K + src) * d, (K + src + 1) * d), to);
+    }
+  };
+  const op = lazyCustomGrad<[tf.Tensor2D, tf.Tensor2D], tf.Tensor2D>(([f2, w2], save) => {
+    save([f2, w2]);
+    const heap = heapCopies();
+    let cols: tf.Tensor2D;
+    if (heap) {
+      cols = heap.empty([N, taps * d]) as tf.Tensor2D; // written whole below, before the matMul reads it
+      fill(heap.view(cols), heap.view(f2));
+    } else {
+      const host = new Float32Array(N * taps * d);
+      fill(host, f2.dataSync() as Float32Array);
+      cols = tf.tensor2d(host, [N, taps * d]);
+    }
+    const value: tf.Tensor2D = tf.matMul(cols, w2); // [N, m]
+    cols.dispose();
+    let spread: Float32Array | null = null; // D, shared by the two gradients (each runs in its own tidy)
+    const spreadOf = (dy: tf.Tensor2D): tf.Tensor2D => {
+      if (!spread) {
+        const g = dy.dataSync() as Float32Array; // [N, m]
+        spread = new Float32Array(N * taps * m);
+        for (let n = 0; n < hood.length; n += 3) {
+          const src = hood[n + 2];
+          if (src >= 0) spread.set(g.subarray(hood[n] * m, (hood[n] + 1) * m), src * taps * m + hood[n + 1] * m); // one copy per (row, tap): each lands alone
         }
-        return tf.tensor2d(dp, [N, C]);
+      }
+      return tf.tensor2d(spread, [N, taps * m]);
+    };
+    return {
+      value,
+      gradFunc: (dy, saved) => {
+        const [fs, ws] = saved as tf.Tensor2D[];
+        return [
+          () => tf.matMul(spreadOf(dy), tf.reshape(tf.transpose(tf.reshape(ws, [taps, d, m]), [0, 2, 1]), [taps * m, d]) as tf.Tensor2D), // df [N, d]
+          () => tf.reshape(tf.transpose(tf.reshape(tf.matMul(transpose2d(fs), spreadOf(dy)), [d, taps, m]), [1, 0, 2]), [taps * d, m]), // dw [k²·d, m]
+        ];
       },
-    ],
-  }));
-  return op(P);
+    };
+  });
+  return op(f, w);
 }

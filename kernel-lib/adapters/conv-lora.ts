@@ -5,14 +5,15 @@
  * cell a position sits on). The conv weight is stored im2col-ready as `image.conv` [4·d_in, r], row
  * (kh·2 + kw)·d_in + c holding PyTorch Conv2d's weight[:, c, kh, kw]; `image.B` is [r, out].
  *
- * Computed multiply-first (causal-grid.ts): the four taps' weights of q, k and v (which read the same
- * input) side by side, [d_in, 4·c], so one product gives every tap's rank-wide rows, which branchRows
- * shifts and sums on the grid. One decode history serves all three targets.
+ * q, k and v read the same projection input, so one convolution with their conv weights side by side,
+ * [4·d_in, c] (causal-grid.ts causalConv), gives their low-rank rows, and one decode history serves all three.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import type { AdapterContext, ProjectionTarget } from '../model/adapter-seam';
 import type { LoRATarget } from './lora';
-import { projectionShape } from './lora';
-import { ImageTaps, ModalityLoRAAdapter } from './modality-lora';
+import { ModalityLoRAAdapter } from './modality-lora';
+import { causalConv } from './causal-grid';
+import { concatColumns } from './fused';
 
 export const CONV_KERNEL = 2;
 
@@ -24,13 +25,9 @@ export class ConvLoRAAdapter extends ModalityLoRAAdapter {
     return [['conv', [CONV_KERNEL * CONV_KERNEL * dIn, r], 1 / Math.sqrt(r)], ['B', [r, dOut], 0]];
   }
 
-  protected imageTaps(layer: number, targets: LoRATarget[]): ImageTaps {
-    const taps = CONV_KERNEL * CONV_KERNEL;
-    const dIn = projectionShape(this.config, targets[0]).in; // q, k and v read the same input
-    const r = this.spec.rank;
-    const perTarget = targets.map((t) => tf.reshape(this.v(layer, t, 'image', 'conv'), [taps, dIn, r]) as tf.Tensor3D); // [tap, in, r]
-    const stacked = perTarget.length === 1 ? perTarget[0] : (tf.concat(perTarget, 2) as tf.Tensor3D); // [tap, in, c]
-    const first = tf.reshape(tf.transpose(stacked, [1, 0, 2]), [dIn, taps * targets.length * r]) as tf.Tensor2D; // [in, tap·c], column tap·c + j·r + q
-    return { first, second: null, kernels: [CONV_KERNEL] };
+  protected imageLow(layer: number, target: ProjectionTarget, targets: LoRATarget[], x: tf.Tensor2D, cells: Int32Array, ctx: AdapterContext): tf.Tensor2D {
+    const W = (this.spec.grid as { width: number }).width;
+    const conv = concatColumns(targets.map((t) => this.v(layer, t, 'image', 'conv'))); // [4·d_in, c]
+    return causalConv(x, conv, { cells, W, k: CONV_KERNEL, batch: ctx.batch, seqLen: ctx.seqLen, states: ctx.states, key: `${layer}.${target}` }); // [N, c], zero on rows on no cell
   }
 }

@@ -172,9 +172,9 @@ export class LoRAAdapter implements ProjectionAdapter {
   }
 
   /**
-   * s · Σ_t (x·A_t)·B_t in t's columns, in the fused form (fused.ts): x·[A_q | A_k | A_v] then one product
-   * with the scaled block-diagonal B's. Partial LoRA zeroes the rows it does not adapt after the first
-   * product (an exact 0, as masking x was: a zero row of x·A is a zero row of the delta).
+   * s · (x·A_t)·B_t in t's columns, in the fused form (fused.ts): x·[A_q | A_k | A_v] then one product with
+   * the block-diagonal B's. Partial LoRA zeroes the rows it does not adapt after the first product (an exact
+   * 0, as masking x was: a zero row of x·A is a zero row of the delta).
    */
   delta(layer: number, target: ProjectionTarget, x: tf.Tensor2D, ctx: AdapterContext): tf.Tensor2D {
     const N = x.shape[0];
@@ -188,7 +188,7 @@ export class LoRAAdapter implements ProjectionAdapter {
     const w = (t: LoRATarget, which: 'A' | 'B') => this.vars.get(this.path(layer, t, which)) as tf.Tensor as tf.Tensor2D;
     const low = linear(xd, concatColumns(targets.map((t) => w(t, 'A')))); // [N, targets·r]
     const kept: tf.Tensor2D = mask ? tf.mul(low, mask) : low; // masked rows exactly 0, so their delta and gradients are too
-    return linear(kept, upWeights([targets.map((t) => ({ B: w(t, 'B'), offset: offsets[t] }))], outWidth, this.scaling)); // [N, out], the fused q|k|v column layout
+    return tf.mul(linear(kept, upWeights([targets.map((t) => ({ B: w(t, 'B'), offset: offsets[t] }))], outWidth)), this.scaling); // [N, out], the fused q|k|v column layout
   }
 
   dispose(): void {

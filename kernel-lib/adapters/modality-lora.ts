@@ -1,17 +1,14 @@
 /**
  * The common body of the output-modality adapters (modality-spec.ts): a linear LoRA branch (Eq. 3) at
  * positions that output text or `<eoi>`, a kind-specific image branch at positions that output image
- * codes. Each row gets exactly one branch (causal-grid.ts branchRows zeroes the other), so a sequence
- * without image outputs computes the text LoRA alone.
+ * codes. Each row gets exactly one branch (the other's low-rank row is an exact 0), so a sequence without
+ * image outputs computes the text LoRA alone.
  *
  * One call, for its targets (q, k, v together, or o) in the fused form (fused.ts; c = targets × r):
  *
- *   P   = x · [A_text | image taps]       [N, c + Σ_k k²·c]   (SAM: then a second product, below)
- *   low = branchRows(P)                   [N, 2c]   text columns on text rows, the image taps summed on image rows
- *   Δ   = low · s·[blockdiag(B_text); blockdiag(B_image)]     [N, out]
- *
- * The kinds differ in their image taps (imageTaps): MoE-LoRA x·A_image, one 1×1 tap; ConvLoRA the 2×2
- * conv's four taps of x; SAM-ConvLoRA z = x·A_image, then its 2×2 and 4×4 convs' taps of z.
+ *   low_text  = (x · [A_q | A_k | A_v]) ⊙ text rows          [N, c]
+ *   low_image = the kind's image branch, 0 on rows on no cell  [N, c]  (imageLow)
+ *   Δ = s · [low_text | low_image] · [blockdiag(B_text); blockdiag(B_image)]   [N, out]
  *
  * Parameter paths: `adapters.<name>.blocks.<i>.attn.<q|k|v|o>.<text|image>.<weight>`; the model stores
  * linear weights [in, out], so A is [in, r] and B [r, out] (PEFT's transposes; peft.ts converts).
@@ -23,24 +20,11 @@ import { mulberry32, normalArray } from '../util/random';
 import type { AdapterContext, AdapterDecodeState, ProjectionAdapter, ProjectionTarget } from '../model/adapter-seam';
 import { LoRATarget, projectionShape } from './lora';
 import { ModalityLoRAOptions, ModalityLoRASpec, modalitySpec } from './modality-spec';
-import { branchRows, GridHistory, outputCells } from './causal-grid';
+import { GridHistory, outputCells } from './causal-grid';
 import { adapterDropout } from './dropout';
 import { concatColumns, UpBlock, upWeights } from './fused';
 
 export type Branch = 'text' | 'image';
-
-/**
- * An image branch's taps for one call: the image tap columns of P are x·first (·second when given), laid
- * out as branchRows reads them: per kernel, k² tap blocks of c columns, each block target-major (target j's
- * r columns at j·r).
- */
-export interface ImageTaps {
-  /** [in, m]: multiplies the projection input (beside the text A's). */
-  first: tf.Tensor2D;
-  /** [m, Σ k²·c], or null when x·first already is the tap columns (m = Σ k²·c). */
-  second: tf.Tensor2D | null;
-  kernels: readonly number[];
-}
 
 export abstract class ModalityLoRAAdapter implements ProjectionAdapter {
   enabled = true;
@@ -72,8 +56,11 @@ export abstract class ModalityLoRAAdapter implements ProjectionAdapter {
   /** The image branch's weights: [name, shape, init std (0 = zeros)], in creation order. */
   protected abstract imageShapes(dIn: number, dOut: number): [string, [number, number], number][];
 
-  /** The image branch's taps for these targets of a layer (see ImageTaps). */
-  protected abstract imageTaps(layer: number, targets: LoRATarget[]): ImageTaps;
+  /**
+   * The image branch's low-rank rows for these targets of a layer, unscaled: [N, targets·r], target-major
+   * columns, exactly 0 on rows on no cell (cells[i] < 0).
+   */
+  protected abstract imageLow(layer: number, target: ProjectionTarget, targets: LoRATarget[], x: tf.Tensor2D, cells: Int32Array, ctx: AdapterContext): tf.Tensor2D;
 
   /** Whether the image branch needs each row's grid cell (the conv kinds). */
   protected abstract readonly usesGrid: boolean;
@@ -115,30 +102,33 @@ export abstract class ModalityLoRAAdapter implements ProjectionAdapter {
   delta(layer: number, target: ProjectionTarget, x0: tf.Tensor2D, ctx: AdapterContext): tf.Tensor2D {
     const N = x0.shape[0];
     const who = `${this.spec.kind} adapter '${this.name}'`;
-    const W = this.spec.grid?.width ?? 1;
-    const cells = outputCells(ctx.positions, N, W, who);
+    const cells = outputCells(ctx.positions, N, this.spec.grid?.width ?? 1, who);
     const x = adapterDropout(x0, this.spec.dropout, ctx, { adapter: this.name, layer, target });
+    const img = new Float32Array(N);
     let nImg = 0;
-    for (let i = 0; i < N; i++) if (cells[i] >= 0) nImg++;
+    for (let i = 0; i < N; i++) if (cells[i] >= 0) (img[i] = 1), nImg++;
     const targets = (target === 'attn.wo' ? ['o'] : ['q', 'k', 'v']).filter((t) => this.spec.targets.includes(t as LoRATarget)) as LoRATarget[];
     const { offsets, out } = this.layout(target);
     const up = (b: Branch): UpBlock[] => targets.map((t) => ({ B: this.v(layer, t, b, 'B'), offset: offsets[t] }));
-    const textA = concatColumns(targets.map((t) => this.v(layer, t, 'text', 'A'))); // [in, c]
     // Conv kinds read earlier rows: run their branch on every call while decoding so the history stays whole.
-    if (nImg === 0 && !(this.usesGrid && ctx.states !== undefined)) {
-      return linear(linear(x, textA), upWeights([up('text')], out, this.scaling)); // text rows only: [N, out]
+    const runImage = nImg > 0 || (this.usesGrid && ctx.states !== undefined);
+    const image = runImage ? this.imageLow(layer, target, targets, x, cells, ctx) : null; // [N, c]
+    let low: tf.Tensor2D;
+    let weights: tf.Tensor2D;
+    if (nImg === N) {
+      low = image as tf.Tensor2D;
+      weights = upWeights([up('image')], out);
+    } else {
+      const textLow = linear(x, concatColumns(targets.map((t) => this.v(layer, t, 'text', 'A')))); // [N, c]
+      if (nImg === 0) {
+        low = textLow;
+        weights = upWeights([up('text')], out);
+      } else {
+        low = tf.concat([tf.mul(textLow, tf.tensor2d(img.map((v) => 1 - v), [N, 1])) as tf.Tensor2D, image as tf.Tensor2D], 1); // [N, 2c]
+        weights = upWeights([up('text'), up('image')], out);
+      }
     }
-    const c = targets.length * this.spec.rank;
-    const taps = this.imageTaps(layer, targets);
-    let P = linear(x, concatColumns([textA, taps.first])); // [N, c + m]
-    if (taps.second) {
-      // the text columns pass through an identity block (exact: 1·v plus zeros), the image columns through `second`
-      const m = taps.second.shape[1];
-      const pass = tf.concat([tf.pad(tf.eye(c), [[0, 0], [0, m]]), tf.pad(taps.second, [[0, 0], [c, 0]])], 0) as tf.Tensor2D; // [2c, c + m]
-      P = linear(P, pass);
-    }
-    const low = branchRows(P, { cells, W, c, kernels: taps.kernels, batch: ctx.batch, seqLen: ctx.seqLen, states: ctx.states, key: `${layer}.${target}` }); // [N, 2c]
-    return linear(low, upWeights([up('text'), up('image')], out, this.scaling)); // [N, out], the fused q|k|v column layout
+    return tf.mul(linear(low, weights), this.scaling); // [N, out], the fused q|k|v column layout
   }
 
   dispose(): void {

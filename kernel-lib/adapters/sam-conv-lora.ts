@@ -6,13 +6,16 @@
  * stored im2col-ready: `image.conv2` [4·r, r], `image.conv4` [16·r, r] (row (kh·k + kw)·r + c holds
  * PyTorch's weight[:, c, kh, kw]). Unlike MoSS's ConvLoRA, the convolution sees low-rank features.
  *
- * Computed multiply-first (causal-grid.ts): z = x·[A_q | A_k | A_v] [N, c], then z times every tap's
- * weight of both kernels [c, 20·c] (block-diagonal over the targets: target j's taps read only its own
- * z columns), whose rows branchRows shifts and sums on the grid.
+ * The targets go together: z = x·[A_q | A_k | A_v] [N, c], then per kernel one convolution of z
+ * (causal-grid.ts causalConv) with the targets' conv weights block-diagonal, [k²·c, c] (target j's outputs
+ * read only its own columns of each tap block; the zero blocks add exact zeros).
  */
 import * as tf from '@tensorflow/tfjs';
+import { linear } from '../model/linear';
+import type { AdapterContext, ProjectionTarget } from '../model/adapter-seam';
 import type { LoRATarget } from './lora';
-import { ImageTaps, ModalityLoRAAdapter } from './modality-lora';
+import { ModalityLoRAAdapter } from './modality-lora';
+import { causalConv } from './causal-grid';
 import { concatColumns } from './fused';
 
 export const SAM_KERNELS = [2, 4] as const;
@@ -29,19 +32,26 @@ export class SAMConvLoRAAdapter extends ModalityLoRAAdapter {
     ];
   }
 
-  protected imageTaps(layer: number, targets: LoRATarget[]): ImageTaps {
+  /** conv{k} of every target as one [k²·c, c] weight: row (tap·c + j·r + q) → column j·r + q', zero across targets. */
+  private convWeight(layer: number, targets: LoRATarget[], k: number): tf.Tensor2D {
     const r = this.spec.rank;
     const c = targets.length * r;
-    const first = concatColumns(targets.map((t) => this.v(layer, t, 'image', 'A'))); // [in, c]
-    const perKernel = SAM_KERNELS.map((k) => {
-      // target j: conv [k²·r, r] → [r (in), k², r (out)], its out columns placed at j·r of c → rows j·r… of [c, k², c]
-      const rows = targets.map((t, j) => {
-        const w = tf.transpose(tf.reshape(this.v(layer, t, 'image', `conv${k}`), [k * k, r, r]), [1, 0, 2]) as tf.Tensor3D; // [r, k², r]
-        return targets.length === 1 ? w : (tf.pad(w, [[0, 0], [0, 0], [j * r, c - (j + 1) * r]]) as tf.Tensor3D);
-      });
-      const block = rows.length === 1 ? rows[0] : (tf.concat(rows, 0) as tf.Tensor3D); // [c, k², c]
-      return tf.reshape(block, [c, k * k * c]) as tf.Tensor2D; // column tap·c + j·r + q
+    if (targets.length === 1) return this.v(layer, targets[0], 'image', `conv${k}`);
+    const blocks = targets.map((t, j) => {
+      const w = tf.reshape(this.v(layer, t, 'image', `conv${k}`), [k * k, r, r]); // [tap, q, q']
+      return tf.pad(w, [[0, 0], [0, 0], [j * r, c - (j + 1) * r]]); // [tap, q, c]: target j's output columns
     });
-    return { first, second: concatColumns(perKernel), kernels: SAM_KERNELS };
+    return tf.reshape(tf.concat(blocks, 1), [k * k * c, c]) as tf.Tensor2D; // [tap, (j, q), c]
+  }
+
+  protected imageLow(layer: number, target: ProjectionTarget, targets: LoRATarget[], x: tf.Tensor2D, cells: Int32Array, ctx: AdapterContext): tf.Tensor2D {
+    const W = (this.spec.grid as { width: number }).width;
+    const z = linear(x, concatColumns(targets.map((t) => this.v(layer, t, 'image', 'A')))); // [N, c]
+    let sum: tf.Tensor2D | null = null;
+    for (const k of SAM_KERNELS) {
+      const conv = causalConv(z, this.convWeight(layer, targets, k), { cells, W, k, batch: ctx.batch, seqLen: ctx.seqLen, states: ctx.states, key: `${layer}.${target}.${k}` }); // [N, c]
+      sum = sum ? (tf.add(sum, conv) as tf.Tensor2D) : conv;
+    }
+    return sum as tf.Tensor2D; // zero on rows on no cell
   }
 }

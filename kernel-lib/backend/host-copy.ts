@@ -60,6 +60,12 @@ export interface HeapCopies {
   empty(shape: number[]): tf.Tensor;
   /** dst's values [dstFrom, dstFrom + count) ← src's [srcFrom, srcFrom + count) (float32 tensors; one memmove). */
   copy(src: tf.Tensor, srcFrom: number, dst: tf.Tensor, dstFrom: number, count: number): void;
+  /**
+   * A float32 tensor's values where they lie in the heap: read any tensor's; write only an `empty` one's, before
+   * any op reads it. Valid until the next allocation (making any tensor may grow the heap and replace it): take
+   * views after making the tensors they are used with.
+   */
+  view(t: tf.Tensor): Float32Array;
 }
 
 /** Whether heapCopies offers the heap (true by default; bench/adapter-legacy.ts turns it off to time the host route it replaced). */
@@ -85,6 +91,7 @@ export function heapCopies(): HeapCopies | null {
   };
   return {
     empty: (shape) => eng.makeTensorFromTensorInfo(out.makeOutput(shape, 'float32')),
+    view: (t) => region(t, 0, t.size, 'the tensor'),
     copy: (src, srcFrom, dst, dstFrom, count) => {
       const s = region(src, srcFrom, count, 'the source');
       const d = region(dst, dstFrom, count, 'the destination');

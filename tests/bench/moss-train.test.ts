@@ -1,8 +1,9 @@
 /**
  * bench/moss-train.ts on the real parts (mm-moe-small, vqvae-emoji, the MoSS instruction data): on a real batch
- * of the recipe's first window, each adapter arm's final-norm states, loss parts and every adapter gradient of a
- * training step (dropout on) in the fused form equal the form before to 1e-5 of each tensor's largest value, the
- * per-batch products through the wasm heap give the host route's bits, and nothing is left behind. The table is
+ * of the recipe's first window, each adapter arm's final-norm states and loss parts of a training step (dropout
+ * on) in the fused form are the form before's bits and every adapter gradient is within 1e-5 of each tensor's
+ * largest value, the per-batch products through the wasm heap give the host route's bits, and nothing is left
+ * behind. The table is
  * checked on hand-made numbers, and bad arms and rounds are named.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -12,7 +13,7 @@ import { runBench } from '../../bench/run';
 
 beforeAll(() => useBackend('wasm'));
 
-test('real MoSS batch, every arm: the fused form equals the old one to float32 rounding, the heap route bit for bit, no tensor left', async () => {
+test('real MoSS batch, every arm: the fused form\'s forward is the old bits, its gradients within float32 rounding, the heap route bit for bit, no tensor left', async () => {
   const before = tf.memory().numTensors;
   const logs: string[] = [];
   const rs = await benchMossTrain({ arms: MOSS_TRAIN_ARMS, rounds: 0, check: 'shortest', log: (x) => logs.push(x) });
@@ -20,7 +21,8 @@ test('real MoSS batch, every arm: the fused form equals the old one to float32 r
   expect(rs.map((r) => r.arm)).toEqual([...MOSS_TRAIN_ARMS]);
   for (const r of rs) {
     const x = r.exact;
-    expect([r.arm, x.statesRel < 1e-5, x.lossRel < 1e-5, x.gradsRel < 1e-5, x.heapBitIdentical]).toEqual([r.arm, true, true, true, true]);
+    // the forward is the old one's bits (so the states and the loss); gradients differ where inputs' gradients are summed in another order
+    expect([r.arm, x.statesRel, x.lossRel, x.gradsRel < 1e-5, x.heapBitIdentical]).toEqual([r.arm, 0, 0, true, true]);
     expect(x.rows).toBe(8);
     expect([r.cpuS, r.wallS, r.cpuRatio, r.samples]).toEqual([null, null, null, null]);
     expect(r.batches).toHaveLength(4);
