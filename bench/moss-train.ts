@@ -6,10 +6,11 @@
  * the adapter's weights, global-norm clipping and AdamW (the trainer's updater, train/loop.ts localUpdater) — in
  * three forms, same weights (bench/adapter-legacy.ts keeps what was replaced):
  *
- *   old     the adapters' delta as before (per target, ConvLoRA's im2col) and attention's per-batch products
- *           cut and pasted through host arrays
- *   fused   the fused adapters (kernel-lib/adapters), per-batch products through host arrays
- *   new     the fused adapters, per-batch products inside the wasm heap (what the library runs)
+ *   old     the adapters' delta as before (per target, ConvLoRA's im2col built per sequence with TF.js ops) and
+ *           attention's per-batch products cut and pasted through host arrays
+ *   heap    the adapters as before, the per-batch products inside the wasm heap (the base's change alone)
+ *   new     the fused adapters (kernel-lib/adapters), per-batch products inside the wasm heap (what the
+ *           library runs): new ÷ heap is the adapters' change alone
  *
  * The adapters' zero-initialised B's get seeded random values (std 0.02), so every weight has a gradient, as
  * after the first steps; the learning rate is 0, so the weights stay what both paths read (AdamW's work is the
@@ -19,7 +20,7 @@
  * from round to round), a full garbage collection before each (not timed), process CPU and wall time of
  * `updater.step`; each round also compares the steps' losses and gradient norms. Reported per arm: the mean CPU
  * and wall seconds per step over the rounds (with 4k rounds, the window's mix of one story batch and three
- * shorter ones), and the median and quartiles of the rounds' new ÷ old and fused ÷ old CPU. `--moss-profile` adds the kernels of one gradient step of each
+ * shorter ones), and the median and quartiles of the rounds' new ÷ old and new ÷ heap CPU. `--moss-profile` adds the kernels of one gradient step of each
  * path on the longest batch (tf.profile: count, kernel ms, the largest by time).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -44,8 +45,8 @@ import { collectGarbage, median } from './train-turns';
 export const MOSS_TRAIN_ARMS = ['lora', 'moe-lora', 'moss', 'sam-convlora'] as const;
 export type MossTrainArm = (typeof MOSS_TRAIN_ARMS)[number];
 
-type Path = 'old' | 'fused' | 'new';
-const PATHS: readonly Path[] = ['old', 'fused', 'new'];
+type Path = 'old' | 'heap' | 'new';
+const PATHS: readonly Path[] = ['old', 'heap', 'new'];
 type Batch = ReturnType<typeof prepareBatch>;
 
 /** Old against new: max |Δ| over a tensor's values relative to the old tensor's max |value| (worst over tensors). */
@@ -60,7 +61,7 @@ export interface MossExactness {
   gradsRel: number;
   /** The gradient with the largest relative difference. */
   worst: string;
-  /** Whether fused and new (per-batch products through host arrays and in the wasm heap) agree bit for bit: states, loss parts, every gradient. */
+  /** Whether old and heap (per-batch products through host arrays and in the wasm heap) agree bit for bit: states, loss parts, every gradient. */
   heapBitIdentical: boolean;
   /** Rounds whose steps gave the same loss and gradient norm to 1e-5 relative, of all rounds. */
   roundsAgree: number;
@@ -84,9 +85,9 @@ export interface MossTrainResult {
   /** Mean seconds per step over the rounds, process CPU and wall (null when not timed). */
   cpuS: Record<Path, number> | null;
   wallS: Record<Path, number> | null;
-  /** Median over rounds of new ÷ old and fused ÷ old CPU, and their quartiles. */
-  cpuRatio: { new: number; fused: number } | null;
-  cpuRatioQuartiles: { new: [number, number]; fused: [number, number] } | null;
+  /** Median over rounds of new ÷ old (everything) and new ÷ heap (the adapters' change alone) CPU, and their quartiles. */
+  cpuRatio: { all: number; adapters: number } | null;
+  cpuRatioQuartiles: { all: [number, number]; adapters: [number, number] } | null;
   /** Every timed step's CPU seconds, per path, and the window batch each round ran. */
   samples: (Record<Path, number[]> & { batch: number[] }) | null;
   profile?: Record<Path, KernelProfile>;
@@ -104,7 +105,7 @@ const relDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 
 /** Runs `f` with the adapter and the per-batch products in `path`'s form. */
 function inPath<R>(h: LoRAHandle, path: Path, f: () => R): R {
-  const restore = [path === 'old' ? useLegacyDelta(h) : null, path === 'new' ? null : useHostRoute()];
+  const restore = [path === 'new' ? null : useLegacyDelta(h), path === 'old' ? useHostRoute() : null];
   try {
     return f();
   } finally {
@@ -137,11 +138,11 @@ function exactness(s: Session, c: ArmCase, b: Batch): Omit<MossExactness, 'round
       });
       return { states, loss, grads };
     });
-  const old = run('old'); // old against new: the adapters' rounding; fused against new: the heap copies (exact)
+  const old = run('old'); // old against new: the adapters' rounding; old against heap: the heap copies (exact)
   const neu = run('new');
-  const fused = run('fused');
+  const heap = run('heap');
   const bits = (a: Float32Array, b: Float32Array) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-  const heapBitIdentical = bits(fused.states, neu.states) && bits(fused.loss, neu.loss) && c.names.every((n) => bits(fused.grads.get(n)!, neu.grads.get(n)!));
+  const heapBitIdentical = bits(old.states, heap.states) && bits(old.loss, heap.loss) && c.names.every((n) => bits(old.grads.get(n)!, heap.grads.get(n)!));
   if (old.grads.size !== c.names.length || neu.grads.size !== c.names.length) throw new Error(`bench moss-train: ${c.h.name}: ${old.grads.size} / ${neu.grads.size} gradients for ${c.names.length} weights`);
   let gradsRel = 0;
   let worst = '';
@@ -206,10 +207,10 @@ export async function benchMossTrain(o: { arms: readonly MossTrainArm[]; rounds:
         if (tf.memory().numTensors !== n0) throw new Error(`bench moss-train: ${arm}'s check left ${tf.memory().numTensors - n0} tensors`);
         const setup = { names, settings: new Map(), masks: new Map(), adam: { ...DEFAULT_ADAMW }, clipNorm: DEFAULT_CLIP_NORM };
         const mk = () => localUpdater<Batch>(params, localGradients(params, (b, step) => c.loss(b, step).total), setup);
-        const upd: Record<Path, Updater<Batch>> = { old: mk(), fused: mk(), new: mk() };
+        const upd: Record<Path, Updater<Batch>> = { old: mk(), heap: mk(), new: mk() };
         updaters.push(...Object.values(upd));
-        const samples = { old: [] as number[], fused: [] as number[], new: [] as number[], batch: [] as number[] };
-        const wall = { old: [] as number[], fused: [] as number[], new: [] as number[] };
+        const samples = { old: [] as number[], heap: [] as number[], new: [] as number[], batch: [] as number[] };
+        const wall = { old: [] as number[], heap: [] as number[], new: [] as number[] };
         let agree = 0;
         for (let r = o.rounds > 0 ? -1 : 0; r < o.rounds; r++) {
           const bi = Math.max(r, 0) % LENGTH_WINDOW;
@@ -235,24 +236,24 @@ export async function benchMossTrain(o: { arms: readonly MossTrainArm[]; rounds:
           o.log(`moss-train ${arm} round ${r + 1}/${o.rounds} (batch ${window[bi].B}×${window[bi].T}): CPU s ${PATHS.map((p) => `${p} ${got[p]!.cpu.toFixed(2)}`).join(', ')}`);
         }
         const mean = (xs: number[]) => Number((xs.reduce((x, y) => x + y, 0) / xs.length).toFixed(3));
-        const ratioStats = (p: Path): { median: number; q: [number, number] } => {
-          const ratios = samples[p].map((x, i) => x / samples.old[i]).sort((x, y) => x - y);
+        const ratioStats = (over: Path): { median: number; q: [number, number] } => {
+          const ratios = samples.new.map((x, i) => x / samples[over][i]).sort((x, y) => x - y);
           const q = (f: number) => Number(ratios[Math.min(ratios.length - 1, Math.floor(f * ratios.length))].toFixed(3));
           return { median: Number((median(ratios) as number).toFixed(3)), q: [q(0.25), q(0.75)] };
         };
         const timed = o.rounds > 0;
-        const rn = timed ? ratioStats('new') : null;
-        const rf = timed ? ratioStats('fused') : null;
-        const per = (xs: Record<Path, number[]>) => ({ old: mean(xs.old), fused: mean(xs.fused), new: mean(xs.new) });
+        const rn = timed ? ratioStats('old') : null;
+        const rf = timed ? ratioStats('heap') : null;
+        const per = (xs: Record<Path, number[]>) => ({ old: mean(xs.old), heap: mean(xs.heap), new: mean(xs.new) });
         const r3 = (xs: number[]) => xs.map((x) => Number(x.toFixed(3)));
         out.push({
           arm, rank: 8, params: h.numParams, batches: window.map((b) => [b.B, b.T]), exact: { ...exact, roundsAgree: agree }, rounds: o.rounds,
           cpuS: timed ? per(samples) : null,
           wallS: timed ? per(wall) : null,
-          cpuRatio: rn && rf ? { new: rn.median, fused: rf.median } : null,
-          cpuRatioQuartiles: rn && rf ? { new: rn.q, fused: rf.q } : null,
-          samples: timed ? { old: r3(samples.old), fused: r3(samples.fused), new: r3(samples.new), batch: samples.batch } : null,
-          ...(o.profile ? { profile: { old: await profileStep(c, checkOn, 'old'), fused: await profileStep(c, checkOn, 'fused'), new: await profileStep(c, checkOn, 'new') } } : {}),
+          cpuRatio: rn && rf ? { all: rn.median, adapters: rf.median } : null,
+          cpuRatioQuartiles: rn && rf ? { all: rn.q, adapters: rf.q } : null,
+          samples: timed ? { old: r3(samples.old), heap: r3(samples.heap), new: r3(samples.new), batch: samples.batch } : null,
+          ...(o.profile ? { profile: { old: await profileStep(c, checkOn, 'old'), heap: await profileStep(c, checkOn, 'heap'), new: await profileStep(c, checkOn, 'new') } } : {}),
         });
       } finally {
         for (const u of updaters) u.dispose();
@@ -270,9 +271,9 @@ export function formatMossTrain(rs: readonly MossTrainResult[]): string {
   const e = (x: number) => x.toExponential(1);
   const f = (x: number) => x.toFixed(2);
   const lines = [
-    'MoSS training step (r 8; gradients, clipping, AdamW; the first window of the recipe): old (adapters and per-batch products as before), fused (the fused adapters), new (fused adapters, per-batch products in the wasm heap):',
+    'MoSS training step (r 8; gradients, clipping, AdamW; the first window of the recipe): old (adapters and per-batch products as before), heap (old adapters, per-batch products in the wasm heap), new (fused adapters, per-batch products in the wasm heap):',
     '',
-    '| arm | adapter weights | CPU s/step old → fused → new | wall s/step old → fused → new | CPU new ÷ old (quartiles) | CPU fused ÷ old (quartiles) | states, loss, gradients max rel. Δ | rounds agreeing |',
+    '| arm | adapter weights | CPU s/step old → heap → new | wall s/step old → heap → new | CPU new ÷ old (quartiles) | CPU new ÷ heap: the adapters (quartiles) | states, loss, gradients max rel. Δ | rounds agreeing |',
     '| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
   ];
   for (const r of rs) {
@@ -281,15 +282,15 @@ export function formatMossTrain(rs: readonly MossTrainResult[]): string {
       ? [
           PATHS.map((p) => f(r.cpuS![p])).join(' → '),
           PATHS.map((p) => f(r.wallS![p])).join(' → '),
-          `${f(r.cpuRatio.new)}× (${r.cpuRatioQuartiles.new.map(f).join('–')})`,
-          `${f(r.cpuRatio.fused)}× (${r.cpuRatioQuartiles.fused.map(f).join('–')})`,
+          `${f(r.cpuRatio.all)}× (${r.cpuRatioQuartiles.all.map(f).join('–')})`,
+          `${f(r.cpuRatio.adapters)}× (${r.cpuRatioQuartiles.adapters.map(f).join('–')})`,
         ]
       : ['—', '—', '—', '—'];
-    lines.push(`| ${r.arm} | ${r.params.toLocaleString('en-US')} | ${t.join(' | ')} | ${e(x.statesRel)}, ${e(x.lossRel)}, ${e(x.gradsRel)} (${x.grads} tensors, on ${x.rows}×${x.seqLen}; fused = new ${x.heapBitIdentical ? 'bit for bit' : 'NOT bit for bit'}) | ${x.roundsAgree} / ${r.rounds} |`);
+    lines.push(`| ${r.arm} | ${r.params.toLocaleString('en-US')} | ${t.join(' | ')} | ${e(x.statesRel)}, ${e(x.lossRel)}, ${e(x.gradsRel)} (${x.grads} tensors, on ${x.rows}×${x.seqLen}; heap = old ${x.heapBitIdentical ? 'bit for bit' : 'NOT bit for bit'}) | ${x.roundsAgree} / ${r.rounds} |`);
   }
   const prof = rs.filter((r) => r.profile);
   if (prof.length > 0) {
-    lines.push('', 'kernels of one gradient step on the longest batch (tf.profile), old → fused → new:');
+    lines.push('', 'kernels of one gradient step on the longest batch (tf.profile), old → heap → new:');
     for (const r of prof) {
       const p = r.profile!;
       const top = (k: KernelProfile) => k.top.map(([n, c, ms]) => `${n} ${c}× ${ms.toFixed(0)} ms`).join(', ');

@@ -37,16 +37,16 @@ test('formatMossTrain: the table from hand-made numbers; bad arms and rounds are
   const exact = { rows: 8, seqLen: 387, statesRel: 3.1e-6, lossRel: 1e-7, grads: 64, gradsRel: 6.3e-6, worst: 'w', heapBitIdentical: true, roundsAgree: 4 };
   const r: MossTrainResult = {
     arm: 'moss', rank: 8, params: 114688, batches: [[8, 387], [8, 144], [8, 145], [8, 142]], exact, rounds: 4,
-    cpuS: { old: 1.94, fused: 1.8, new: 0.9 }, wallS: { old: 1.44, fused: 1.3, new: 0.7 },
-    cpuRatio: { new: 0.5, fused: 0.9 }, cpuRatioQuartiles: { new: [0.45, 0.55], fused: [0.85, 0.95] },
-    samples: { old: [5, 1, 1, 1], fused: [4, 1, 1, 1], new: [2, 0.5, 0.5, 0.5], batch: [0, 1, 2, 3] },
+    cpuS: { old: 1.94, heap: 1.8, new: 0.9 }, wallS: { old: 1.44, heap: 1.3, new: 0.7 },
+    cpuRatio: { all: 0.5, adapters: 0.9 }, cpuRatioQuartiles: { all: [0.45, 0.55], adapters: [0.85, 0.95] },
+    samples: { old: [5, 1, 1, 1], heap: [4, 1, 1, 1], new: [2, 0.5, 0.5, 0.5], batch: [0, 1, 2, 3] },
   };
   expect(formatMossTrain([r, { ...r, arm: 'lora', cpuS: null, wallS: null, cpuRatio: null, cpuRatioQuartiles: null, samples: null, exact: { ...exact, heapBitIdentical: false } }])).toBe(
-    'MoSS training step (r 8; gradients, clipping, AdamW; the first window of the recipe): old (adapters and per-batch products as before), fused (the fused adapters), new (fused adapters, per-batch products in the wasm heap):\n\n' +
-      '| arm | adapter weights | CPU s/step old → fused → new | wall s/step old → fused → new | CPU new ÷ old (quartiles) | CPU fused ÷ old (quartiles) | states, loss, gradients max rel. Δ | rounds agreeing |\n' +
+    'MoSS training step (r 8; gradients, clipping, AdamW; the first window of the recipe): old (adapters and per-batch products as before), heap (old adapters, per-batch products in the wasm heap), new (fused adapters, per-batch products in the wasm heap):\n\n' +
+      '| arm | adapter weights | CPU s/step old → heap → new | wall s/step old → heap → new | CPU new ÷ old (quartiles) | CPU new ÷ heap: the adapters (quartiles) | states, loss, gradients max rel. Δ | rounds agreeing |\n' +
       '| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |\n' +
-      '| moss | 114,688 | 1.94 → 1.80 → 0.90 | 1.44 → 1.30 → 0.70 | 0.50× (0.45–0.55) | 0.90× (0.85–0.95) | 3.1e-6, 1.0e-7, 6.3e-6 (64 tensors, on 8×387; fused = new bit for bit) | 4 / 4 |\n' +
-      '| lora | 114,688 | — | — | — | — | 3.1e-6, 1.0e-7, 6.3e-6 (64 tensors, on 8×387; fused = new NOT bit for bit) | 4 / 4 |\n',
+      '| moss | 114,688 | 1.94 → 1.80 → 0.90 | 1.44 → 1.30 → 0.70 | 0.50× (0.45–0.55) | 0.90× (0.85–0.95) | 3.1e-6, 1.0e-7, 6.3e-6 (64 tensors, on 8×387; heap = old bit for bit) | 4 / 4 |\n' +
+      '| lora | 114,688 | — | — | — | — | 3.1e-6, 1.0e-7, 6.3e-6 (64 tensors, on 8×387; heap = old NOT bit for bit) | 4 / 4 |\n',
   );
   await expect(benchMossTrain({ arms: ['full'] as never, rounds: 0, log: () => undefined })).rejects.toThrow("bench moss-train: unknown arm 'full' (expected lora, moe-lora, moss, sam-convlora)");
   await expect(benchMossTrain({ arms: ['moss'], rounds: 1.5, log: () => undefined })).rejects.toThrow('bench moss-train: rounds must be an integer ≥ 0, got 1.5');
