@@ -33,7 +33,7 @@ test('bad worker counts, batches and section names are refused by name', async (
   await expect(benchClipTrain({ quick: true, counts: [1], log: () => undefined, batch: 1 })).rejects.toThrow('bench clip-train: batch must be an integer ≥ 2, got 1');
   await expect(runBench(['--only', 'clip-train', '--workers', '0'])).rejects.toThrow('--only clip-train needs worker counts (--workers 1,2)');
   await expect(runBench(['--only', 'clip-train', '--workers', '1,two'])).rejects.toThrow("--workers must be a positive integer, got 'two'");
-  await expect(runBench(['--only', 'clip-trian'])).rejects.toThrow("--only: unknown section 'clip-trian' (expected decode, prefill, image, train, leak, diffusion, profile, diffusion-train, vqvae-train, clip-train, capacity, decode-cost, head-rows)");
+  await expect(runBench(['--only', 'clip-trian'])).rejects.toThrow("--only: unknown section 'clip-trian' (expected decode, prefill, image, train, leak, diffusion, profile, diffusion-train, vqvae-train, clip-train, capacity, decode-cost, head-rows, moss-train)");
 });
 
 test('formatClipTrain: rates and speed-up as measured', () => {

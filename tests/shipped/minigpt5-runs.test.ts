@@ -145,7 +145,8 @@ describeShipped(`the shipped MiniGPT-5 runs in ${ROOT === DEFAULT_ROOT ? `data/c
     }
   });
 
-  describe('each live run measures its first held-out items again, from its float16 weights', () => {
+  // declared only with live runs to test: jest refuses hooks in a describe without tests (no live run is caught above)
+  if (LIVE.length > 0) describe('each live run measures its first held-out items again, from its float16 weights', () => {
     let tools: minigpt5.EvalTools;
     let vq: VQVAE;
     beforeAll(() => {
