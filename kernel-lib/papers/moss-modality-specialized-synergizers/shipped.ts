@@ -19,12 +19,13 @@ import type { HostTensor } from '../../model/params';
 import { writeDirAtomic } from '../../checkpoint/files';
 import { PEFT_CONFIG, PEFT_WEIGHTS } from '../../adapters/peft';
 import { trainCommand } from './run-places';
+import { SHIPPED_FILE } from '../ship';
 import { ADAPTER_DIR, evalFile, METRICS_FILE, readItemScores, readRunMetrics, RunMetrics } from './run-metrics';
 
 /** The folder of data/checkpoints (or of .cache) that holds one directory per run. */
 export const SHIPPED_FOLDER = 'moss';
-/** What shipRun writes beside the run's files. */
-export const SHIPPED_FILE = 'shipped.json';
+/** What shipRun writes beside the run's files (the name every paper's shipping uses). */
+export { SHIPPED_FILE };
 /** The limit for one shipped adapter (its safetensors file). */
 export const SHIP_MAX_BYTES = 2 * 1024 * 1024;
 
