@@ -3,10 +3,10 @@
 /**
  * `npm run ship:moss -- [RUN ...] [--from DIR] [--to DIR]`: ships finished MoSS runs (issue #13) into the
  * repository, so notebook 02's quick mode runs on committed files: each run's adapter as float16 (PEFT
- * layout, ≤ 2 MB), its metrics.json and its per-item held-out scores (eval-test.json), into
- * data/checkpoints/moss/<run>/ (sb.moss.shipRun). Commit the directories it writes.
+ * layout, ≤ 2 MB; a full fine-tuning run ships no weights), its metrics.json and its per-item held-out scores
+ * (eval-test.json), into data/checkpoints/moss/<run>/ (sb.moss.shipRun). Commit the directories it writes.
  *
- *   RUN          run names (moss-<arm>-r<R>-seed<K>); each must be a finished adapter run, else exit 1.
+ *   RUN          run names (moss-<arm>-r<R>-seed<K>, moss-full-seed<K>); each must be a finished run, else exit 1.
  *                Without names: every finished run under --from; unfinished ones are listed and skipped.
  *   --from DIR   where the runs are (default .cache/moss, what npm run train:moss writes)
  *   --to DIR     where they go (default data/checkpoints/moss)

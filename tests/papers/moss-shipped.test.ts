@@ -2,9 +2,11 @@
  * Shipping MoSS runs (papers/moss-…/shipped.ts, run-places.ts, arm-set.ts) on a tiny model: a finished run's
  * adapter ships float16 in the PEFT layout beside its own metrics and held-out scores; reloaded it gives
  * exactly the logits of the run's adapter with its weights rounded to float16 (and those of the float32
- * adapter within float16's rounding); unfinished, half-written and full fine-tuning runs are refused with a
- * message naming what is missing; shipped runs read back as the results builder's ArmRuns; several arms on
- * one session switch one at a time, each computing what it computes alone; no tensor is left behind.
+ * adapter within float16's rounding); a finished full fine-tuning run ships its metrics and scores byte for
+ * byte and no weights, reads back as a Table 12 run, and loadArm / ArmSet refuse it in one sentence; unfinished
+ * and half-written runs are refused with a message naming what is missing; shipped runs read back as the
+ * results builder's ArmRuns; several arms on one session switch one at a time, each computing what it computes
+ * alone; no tensor is left behind.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -56,6 +58,8 @@ async function makeRun(arm: moss.Arm, seed: number): Promise<string> {
   return outDir;
 }
 
+/** Every file below `d`, relative, sorted. */
+const files = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(d, e.name)).map((f) => `${e.name}/${f}`) : [e.name])).sort();
 const logitsOf = (s: Session, it: moss.CodedItem) => {
   const ids = moss.itemRow(s.tokenizer, it).ids;
   return s.model.forward([ids], { capture: 'none', positions: s.positions(ids) }).logits;
@@ -79,8 +83,8 @@ test('shipRun: float16 adapter in PEFT layout, the run’s metrics and scores by
   const n0 = tf.memory().numTensors;
   const from = path.join(runs(), moss.runName('moss', 2, 0));
   const to = path.join(ship(), moss.runName('moss', 2, 0));
-  const rec = moss.shipRun(from, to);
-  const files = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(d, e.name)).map((f) => `${e.name}/${f}`) : [e.name])).sort();
+  const rec = moss.shipRun(from, to) as moss.AdapterShipRecord;
+  expect('weights' in rec).toBe(false); // an adapter run's record is as it was before full runs shipped
   expect(files(to)).toEqual(['adapter/adapter_config.json', 'adapter/adapter_model.safetensors', 'eval-test.json', 'metrics.json', 'shipped.json']);
   for (const f of ['metrics.json', 'eval-test.json', 'adapter/adapter_config.json']) expect(fs.readFileSync(path.join(to, f)).equals(fs.readFileSync(path.join(from, f)))).toBe(true);
   const a = readSafetensors(path.join(from, 'adapter', 'adapter_model.safetensors'));
@@ -124,7 +128,48 @@ test('shipRun: float16 adapter in PEFT layout, the run’s metrics and scores by
   expect(tf.memory().numTensors).toBe(n0);
 });
 
-test('shipRun refuses what is not a finished adapter run, naming what is missing', () => {
+test('shipRun on a finished full fine-tuning run: metrics and scores byte for byte, no weights, shipped.json says why; loaders say so', async () => {
+  const from = path.join(runs(), 'moss-full-seed0');
+  const to = path.join(root, 'ship-full', 'moss-full-seed0');
+  expect(files(from)).toContain('checkpoint/model.safetensors'); // the run has its whole model …
+  const m = moss.readRunMetrics(from);
+  const rec = moss.shipRun(from, to);
+  expect(files(to)).toEqual(['eval-test.json', 'metrics.json', 'shipped.json']); // … which does not ship
+  for (const f of ['metrics.json', 'eval-test.json']) expect(fs.readFileSync(path.join(to, f)).equals(fs.readFileSync(path.join(from, f)))).toBe(true);
+  const s = await Session.load(baseDir);
+  const weights = [...s.model.params.values()].reduce((n, v) => n + v.size, 0);
+  s.dispose();
+  expect(m.trainableParams).toBe(weights);
+  expect(rec).toEqual({ run: 'moss-full-seed0', weights: 'none', reason: `full fine-tuning trains all ${weights} weights of the base: a whole model, not an adapter of ≤ 2 MB` });
+  expect(JSON.parse(fs.readFileSync(path.join(to, 'shipped.json'), 'utf8'))).toEqual(rec);
+  expect(moss.readShipRecord(to)).toEqual(rec);
+  expect(moss.readShipRecord(from)).toBeNull(); // a run as trained has no shipped.json
+  expect(moss.checkFinishedRun(to, 'shipped')).toEqual(m); // a shipped full run is a finished run
+  // present for Table 12 and read back as its ArmRun
+  const places = moss.placeRuns(path.dirname(to), moss.wantedRuns('table12', [0, 1]));
+  expect(places.map((p) => [p.name, p.present])).toEqual([['moss-full-seed0', true], ['moss-full-seed1', false]]);
+  const [run] = moss.readArmRuns(places);
+  expect(run.arm).toBe('full');
+  expect(run.rank).toBeUndefined();
+  expect(run.scores[0]).toEqual(moss.readItemScores(from, 'test'));
+  expect(moss.runRows([run])[0]).toMatchObject({ arm: 'full', params: weights, seeds: [0] });
+  // where weights are needed: one sentence, nothing left attached or allocated
+  const n0 = tf.memory().numTensors;
+  const said = 'is full fine-tuning, which ships its metrics and held-out scores but no weights (a whole model, not an adapter); retrain with SWITCHBOARD_MOSS_RETRAIN=1 to have them';
+  expect(moss.noWeightsMessage('moss.loadArm', 'moss-full-seed0')).toBe(`moss.loadArm: moss-full-seed0 ${said}`);
+  await expect(moss.loadArm(to, baseDir)).rejects.toThrow(new Error(`moss.loadArm: moss-full-seed0 ${said}`));
+  const base = await Session.load(baseDir);
+  expect(() => moss.ArmSet.load(base, { lora: path.join(runs(), moss.runName('lora', 2, 0)), full: to })).toThrow(new Error(`moss.ArmSet: moss-full-seed0 ${said}`));
+  expect(base.model.adapters.names).toEqual([]); // the lora attached before the refusal was detached
+  base.dispose();
+  expect(tf.memory().numTensors).toBe(n0);
+  // the run as trained still loads: the fine-tuned model itself
+  const trained = await moss.loadArm(from, baseDir);
+  expect(trained.adapter).toBeNull();
+  trained.session.dispose();
+});
+
+test('shipRun refuses what is not a finished run, naming what is missing', () => {
   const from = path.join(runs(), moss.runName('lora', 2, 0));
   const half = path.join(root, 'half');
   fs.cpSync(from, half, { recursive: true });
@@ -144,21 +189,33 @@ test('shipRun refuses what is not a finished adapter run, naming what is missing
   expect(() => moss.shipRun(half, to)).toThrow(`moss.shipRun: moss-lora-r2-seed0 in ${half} stopped early (aborted); resume it with npm run train:moss -- --arm lora --rank 2 --seed 0`);
   fs.writeFileSync(path.join(half, 'metrics.json'), JSON.stringify({ ...m, seed: 1, name: 'moss-lora-r2-seed1' }));
   expect(() => moss.shipRun(half, to)).toThrow(`moss.shipRun: ${half}: eval-test.json scores lora r=2 seed 0, but metrics.json describes moss-lora-r2-seed1`);
-  expect(() => moss.shipRun(path.join(runs(), 'moss-full-seed0'), to)).toThrow('moss.shipRun: moss-full-seed0 is full fine-tuning: a whole model, not an adapter of ≤ 2 MB; it does not ship');
+  // a full run: unfinished, interrupted, unscored (its checkpoint is never asked for: it does not ship)
+  fs.rmSync(half, { recursive: true });
+  fs.cpSync(path.join(runs(), 'moss-full-seed0'), half, { recursive: true });
+  const fm = JSON.parse(fs.readFileSync(path.join(half, 'metrics.json'), 'utf8'));
+  fs.rmSync(path.join(half, 'metrics.json'));
+  expect(() => moss.shipRun(half, to)).toThrow(new Error(`moss.shipRun: ${half} is not a finished run: it has no metrics.json (written last, when training ends); if it is still training, wait; if it was interrupted, run its train:moss command again to resume it`));
+  fs.writeFileSync(path.join(half, 'metrics.json'), JSON.stringify({ ...fm, stopped: 'aborted' }));
+  expect(() => moss.shipRun(half, to)).toThrow(new Error(`moss.shipRun: moss-full-seed0 in ${half} stopped early (aborted); resume it with npm run train:moss -- --arm full --seed 0`));
+  fs.writeFileSync(path.join(half, 'metrics.json'), JSON.stringify(fm));
+  fs.rmSync(path.join(half, 'eval-test.json'));
+  expect(() => moss.shipRun(half, to)).toThrow(new Error(`moss.shipRun: ${half} has no eval-test.json (the per-item held-out scores quick mode reads); it was trained with --test-items 0 or interrupted while scoring: train it again with npm run train:moss -- --arm full --seed 0`));
   expect(fs.existsSync(to)).toBe(false); // nothing written by a refusal
   fs.rmSync(half, { recursive: true });
 });
 
-test('shipRuns: every finished adapter run, the rest skipped with the reason; named runs must ship', () => {
+test('shipRuns: every finished run (full fine-tuning without weights), the rest skipped with the reason; named runs must ship', () => {
   fs.mkdirSync(path.join(runs(), 'moss-moe-lora-r2-seed0', 'adapter'), { recursive: true }); // a run still training
   const logs: string[] = [];
   const to = path.join(root, 'ship-all');
   const r = moss.shipRuns({ from: runs(), to, log: (s) => logs.push(s) });
-  expect(r.shipped.map((x) => x.run)).toEqual(['moss-lora-r2-seed0', 'moss-moss-r2-seed0']);
-  expect(r.skipped.map((x) => x.run)).toEqual(['moss-full-seed0', 'moss-moe-lora-r2-seed0']);
-  expect(r.skipped[1].reason).toContain('is not a finished run: it has no metrics.json');
+  expect(r.shipped.map((x) => x.run)).toEqual(['moss-full-seed0', 'moss-lora-r2-seed0', 'moss-moss-r2-seed0']);
+  expect(r.skipped.map((x) => x.run)).toEqual(['moss-moe-lora-r2-seed0']);
+  expect(r.skipped[0].reason).toContain('is not a finished run: it has no metrics.json');
   expect(logs).toHaveLength(4);
-  expect(fs.readdirSync(to).sort()).toEqual(['moss-lora-r2-seed0', 'moss-moss-r2-seed0']);
+  expect(logs[0]).toBe(`shipped moss-full-seed0: metrics and held-out scores, no weights (${(r.shipped[0] as moss.ScoresShipRecord).reason})`);
+  expect(fs.readdirSync(to).sort()).toEqual(['moss-full-seed0', 'moss-lora-r2-seed0', 'moss-moss-r2-seed0']);
+  expect(files(path.join(to, 'moss-full-seed0'))).toEqual(['eval-test.json', 'metrics.json', 'shipped.json']);
   expect(() => moss.shipRuns({ from: runs(), to, runs: ['moss-moe-lora-r2-seed0'] })).toThrow('is not a finished run');
   expect(() => moss.shipRuns({ from: path.join(root, 'absent'), to })).toThrow(`moss.shipRuns: ${path.join(root, 'absent')} does not exist`);
   fs.rmSync(path.join(runs(), 'moss-moe-lora-r2-seed0'), { recursive: true });
@@ -183,9 +240,9 @@ test('placeRuns / commonSeeds / readArmRuns: present runs read back as ArmRuns, 
 test('runsForResults: Table 2 at the seeds all its arms share; another part only when it has those seeds; notes say what is missing', () => {
   const to = path.join(root, 'ship-all');
   const table2 = moss.placeRuns(to, [{ arm: 'lora', rank: 2, seeds: [0, 1] }, { arm: 'moss', rank: 2, seeds: [0, 1] }]);
-  const r = moss.runsForResults({ table2, table10: moss.placeRuns(to, [{ arm: 'sam-convlora', rank: 2, seeds: [0, 1] }]), table12: moss.placeRuns(to, [{ arm: 'lora', rank: 2, seeds: [0] }]) });
+  const r = moss.runsForResults({ table2, table10: moss.placeRuns(to, [{ arm: 'sam-convlora', rank: 2, seeds: [0, 1] }]), table12: moss.placeRuns(to, moss.wantedRuns('table12', [0, 1])) });
   expect(r.seeds).toEqual([0]);
-  expect(r.runs.map((x) => `${x.arm} ${x.metrics.map((m) => m.seed)}`)).toEqual(['lora 0', 'moss 0', 'lora 0']);
+  expect(r.runs.map((x) => `${x.arm} ${x.metrics.map((m) => m.seed)}`)).toEqual(['lora 0', 'moss 0', 'full 0']); // the shipped full run, without weights
   expect(r.notes).toEqual([
     'Table 2 is judged on seed 0 only (missing: moss-lora-r2-seed1, moss-moss-r2-seed1)',
     'Table 10 is left out: moss-sam-convlora-r2-seed0 not present',

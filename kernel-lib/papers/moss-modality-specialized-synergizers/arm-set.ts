@@ -12,6 +12,7 @@ import type { Session } from '../../session';
 import { loadPeftAdapter } from '../../adapters/peft';
 import type { LoRAHandle } from '../../adapters/attach';
 import { ADAPTER_DIR } from './run-metrics';
+import { requireWeights } from './ship-record';
 
 /** What the figures and tables call the model with every adapter off. */
 export const BASE_MODEL = 'base';
@@ -24,13 +25,14 @@ export class ArmSet {
 
   /**
    * Attaches the adapter of each run directory (`<dir>/adapter/`, PEFT) under its label, all switched off.
-   * Labels are word characters and dashes, and not `base`.
+   * Labels are word characters and dashes, and not `base`. A shipped `full` run (no weights) is refused, saying so.
    */
   static load(session: Session, dirs: Readonly<Record<string, string>>): ArmSet {
     const set = new ArmSet(session);
     try {
       for (const [label, dir] of Object.entries(dirs)) {
         if (!/^[A-Za-z0-9_-]+$/.test(label) || label === BASE_MODEL) throw new Error(`moss.ArmSet: label ${JSON.stringify(label)} must be letters, digits, _ or - and not '${BASE_MODEL}'`);
+        requireWeights(dir, 'moss.ArmSet');
         set.handles.set(label, loadPeftAdapter(session, path.join(dir, ADAPTER_DIR), { enabled: false, name: `arm-${label}` }));
       }
     } catch (err) {

@@ -9,7 +9,7 @@
  *   const { session, adapter } = await sb.moss.loadArm(outDir, baseDir);
  *   const scores = sb.moss.scoreItems(session, items);       // per held-out item: image-code and text NLL
  *   sb.moss.verdicts(numbers);                               // each claim, the paper's number, ours, the criterion
- *   sb.moss.shipRuns({ from: '.cache/moss', to: 'data/checkpoints/moss' });   // finished runs → committed, float16
+ *   sb.moss.shipRuns({ from: '.cache/moss', to: 'data/checkpoints/moss' });   // finished runs → committed (adapters float16; full: scores only)
  *   const arms = sb.moss.ArmSet.load(session, { lora: dir1, moss: dir2 });    // several adapters, one on at a time
  *   sb.moss.routingByModel(arms, items);                     // beyond the paper: routing exclusivity, co-activation
  */
@@ -31,7 +31,8 @@ export type { Results, Measurements, ArmRun } from './results';
 export { causalKernelFigure, armsFigure, rankFigure, decodeFigure, exclusivityFigure, coActivationFigure, seedMeanSe } from './figures';
 export { causalityCheck } from './causality';
 export { shipRun, shipRuns, checkFinishedRun, SHIPPED_FOLDER, SHIPPED_FILE, SHIP_MAX_BYTES } from './shipped';
-export type { ShipRecord, ShipRunsResult } from './shipped';
+export type { ShipRecord, AdapterShipRecord, ScoresShipRecord, ShipRunsResult } from './shipped';
+export { readShipRecord, noWeightsMessage } from './ship-record';
 export { placeRuns, readArmRuns, commonSeeds, wantedRuns, trainCommand, runsForResults, SEEDS } from './run-places';
 export type { RunPlace, RunsForResults } from './run-places';
 export { ArmSet, BASE_MODEL } from './arm-set';

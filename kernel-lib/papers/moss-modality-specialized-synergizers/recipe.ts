@@ -31,6 +31,7 @@ import { CodedItem, CodedItems, heldOutItems, instructionBatches } from './items
 import { finiteMean, ItemScores, scoreItems } from './evaluate';
 import { ADAPTER_DIR, CHECKPOINT_DIR, evalFile, ItemScoresFile, METRICS_FILE, Probe, RunMetrics, StepTime } from './run-metrics';
 import { median } from '../summary';
+import { requireWeights } from './ship-record';
 
 export const DEFAULTS = {
   rank: 8,
@@ -269,10 +270,12 @@ export async function trainArm(o: RecipeOptions): Promise<RunMetrics> {
 
 /**
  * A trained arm back in a session: the base with the adapter attached (enabled), or the fine-tuned model.
+ * A shipped `full` run has no weights to load: that is an error saying so (ship-record.ts).
  * Detach the adapter before disposing the session (Session.dispose frees the model's weights, not its adapters').
  */
 export async function loadArm(dir: string, baseDir: string): Promise<{ session: Session; adapter: LoRAHandle | null }> {
   if (fs.existsSync(path.join(dir, CHECKPOINT_DIR))) return { session: await Session.load(path.join(dir, CHECKPOINT_DIR)), adapter: null };
+  requireWeights(dir, 'moss.loadArm');
   if (!fs.existsSync(path.join(dir, ADAPTER_DIR))) throw new Error(`moss.loadArm: ${dir} has neither ${ADAPTER_DIR}/ nor ${CHECKPOINT_DIR}/`);
   const session = await Session.load(baseDir);
   try {

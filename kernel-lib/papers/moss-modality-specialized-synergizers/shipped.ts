@@ -8,9 +8,13 @@
  *     eval-test.json                        metrics.json and eval-test.json are the run's own bytes, and
  *     shipped.json                          shipped.json says what shipping changed (dtype, largest rounding).
  *
- * `shipRun` refuses a run directory that is not a finished adapter run (no metrics.json — it is written last —,
- * an interrupted run, no adapter, no held-out scores, or files that disagree), naming what is missing and the
- * command that finishes it. `full` fine-tuning is a whole model, not an adapter, and does not ship.
+ * A `full` fine-tuning run is a whole model, not an adapter: its metrics.json and eval-test.json ship (byte for
+ * byte, so Table 12 and the results JSON read it as any run) and its weights do not; its shipped.json says
+ * `weights: 'none'` and why (ship-record.ts), and loadArm / ArmSet say so for it in one sentence.
+ *
+ * `shipRun` refuses a run directory that is not a finished run (no metrics.json — it is written last —, an
+ * interrupted run, no adapter for an adapter arm, no held-out scores, or files that disagree), naming what is
+ * missing and the command that finishes it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -21,6 +25,7 @@ import { PEFT_CONFIG, PEFT_WEIGHTS } from '../../adapters/peft';
 import { trainCommand } from './run-places';
 import { SHIPPED_FILE } from '../ship';
 import { ADAPTER_DIR, evalFile, METRICS_FILE, readItemScores, readRunMetrics, RunMetrics } from './run-metrics';
+import type { AdapterShipRecord, ScoresShipRecord, ShipRecord } from './ship-record';
 
 /** The folder of data/checkpoints (or of .cache) that holds one directory per run. */
 export const SHIPPED_FOLDER = 'moss';
@@ -29,19 +34,11 @@ export { SHIPPED_FILE };
 /** The issue's limit for one shipped adapter (its safetensors file). */
 export const SHIP_MAX_BYTES = 2 * 1024 * 1024;
 
-export interface ShipRecord {
-  run: string;
-  /** The adapter's storage dtype here, and in the run it came from. */
-  dtype: 'F16';
-  from: 'F32' | 'F16' | 'BF16';
-  adapterBytes: number;
-  /** Largest |w − float16(w)| over the adapter's weights, and the largest |w|. */
-  maxRoundingError: number;
-  maxAbsWeight: number;
-}
+export type { AdapterShipRecord, ScoresShipRecord, ShipRecord };
 
 /**
- * Checks that `dir` holds a finished adapter run with its held-out scores, and returns its metrics.
+ * Checks that `dir` holds a finished run with its held-out scores (and its adapter, for an adapter arm; a
+ * `full` run's weights do not ship, so they are not asked for), and returns its metrics.
  * Every refusal names the directory and what is missing.
  */
 export function checkFinishedRun(dir: string, who = 'moss.shipRun'): RunMetrics {
@@ -52,9 +49,8 @@ export function checkFinishedRun(dir: string, who = 'moss.shipRun'): RunMetrics 
   const m = readRunMetrics(dir);
   const again = trainCommand(m.arm, m.rank ?? 8, m.seed);
   if (m.stopped !== 'done') throw new Error(`${who}: ${m.name} in ${dir} stopped early (${m.stopped}); resume it with ${again}`);
-  if (m.arm === 'full') throw new Error(`${who}: ${m.name} is full fine-tuning: a whole model, not an adapter of ≤ 2 MB; it does not ship`);
   const adapter = path.join(dir, ADAPTER_DIR);
-  for (const f of [PEFT_WEIGHTS, PEFT_CONFIG]) {
+  for (const f of m.arm === 'full' ? [] : [PEFT_WEIGHTS, PEFT_CONFIG]) {
     if (!fs.existsSync(path.join(adapter, f))) throw new Error(`${who}: ${dir} has ${METRICS_FILE} but no ${ADAPTER_DIR}/${f}; the run's output is incomplete: train it again with ${again} --fresh`);
   }
   if (!fs.existsSync(path.join(dir, evalFile('test')))) {
@@ -68,11 +64,21 @@ export function checkFinishedRun(dir: string, who = 'moss.shipRun'): RunMetrics 
 }
 
 /**
- * Ships the finished run in `fromDir` to `toDir` (replacing it atomically): the adapter as float16, its
- * metrics and held-out scores as they are, and shipped.json. Returns what it wrote.
+ * Ships the finished run in `fromDir` to `toDir` (replacing it atomically): the adapter as float16 (none for
+ * `full`), its metrics and held-out scores as they are, and shipped.json. Returns what it wrote.
  */
 export function shipRun(fromDir: string, toDir: string): ShipRecord {
   const m = checkFinishedRun(fromDir);
+  const read = (f: string) => fs.readFileSync(path.join(fromDir, f));
+  if (m.arm === 'full') {
+    const record: ScoresShipRecord = { run: m.name, weights: 'none', reason: `full fine-tuning trains all ${m.trainableParams} weights of the base: a whole model, not an adapter of ≤ ${SHIP_MAX_BYTES / 2 ** 20} MB` };
+    writeDirAtomic(toDir, new Map<string, Uint8Array | string>([
+      [evalFile('test'), read(evalFile('test'))],
+      [SHIPPED_FILE, `${JSON.stringify(record, null, 1)}\n`],
+      [METRICS_FILE, read(METRICS_FILE)],
+    ]));
+    return record;
+  }
   const adapter = path.join(fromDir, ADAPTER_DIR);
   const st = readSafetensors(path.join(adapter, PEFT_WEIGHTS));
   let maxErr = 0;
@@ -93,8 +99,7 @@ export function shipRun(fromDir: string, toDir: string): ShipRecord {
   const file = path.join(toDir, ADAPTER_DIR, PEFT_WEIGHTS);
   const weights = encodeSafetensors(tensors, { dtype: 'F16', metadata: st.metadata ?? { format: 'pt' } }, file);
   if (weights.length > SHIP_MAX_BYTES) throw new Error(`moss.shipRun: ${m.name}'s adapter is ${(weights.length / 2 ** 20).toFixed(2)} MB in float16, over the ${SHIP_MAX_BYTES / 2 ** 20} MB a shipped adapter may take`);
-  const record: ShipRecord = { run: m.name, dtype: 'F16', from, adapterBytes: weights.length, maxRoundingError: maxErr, maxAbsWeight: maxAbs };
-  const read = (f: string) => fs.readFileSync(path.join(fromDir, f));
+  const record: AdapterShipRecord = { run: m.name, dtype: 'F16', from, adapterBytes: weights.length, maxRoundingError: maxErr, maxAbsWeight: maxAbs };
   writeDirAtomic(toDir, new Map<string, Uint8Array | string>([
     [`${ADAPTER_DIR}/${PEFT_WEIGHTS}`, weights],
     [`${ADAPTER_DIR}/${PEFT_CONFIG}`, fs.readFileSync(path.join(adapter, PEFT_CONFIG))],
@@ -107,14 +112,14 @@ export function shipRun(fromDir: string, toDir: string): ShipRecord {
 
 export interface ShipRunsResult {
   shipped: ShipRecord[];
-  /** Run directories under `from` that did not ship, with the reason (unfinished, full fine-tuning, …). */
+  /** Run directories under `from` that did not ship, with the reason (unfinished, interrupted, unscored, …). */
   skipped: Array<{ run: string; reason: string }>;
 }
 
 /**
  * Ships runs from `from` (e.g. .cache/moss) into `to` (data/checkpoints/moss), one directory per run. With
  * `runs`, exactly those (a run that cannot ship is an error); without, every run directory under `from`
- * that is a finished adapter run, and the others are listed as skipped with the reason.
+ * that is a finished run, and the others are listed as skipped with the reason.
  */
 export function shipRuns(o: { from: string; to: string; runs?: readonly string[]; log?: (s: string) => void }): ShipRunsResult {
   if (!fs.existsSync(o.from)) throw new Error(`moss.shipRuns: ${o.from} does not exist (the runs' output folder: npm run train:moss writes .cache/moss/<run>/)`);
@@ -131,7 +136,9 @@ export function shipRuns(o: { from: string; to: string; runs?: readonly string[]
       continue;
     }
     out.shipped.push(rec);
-    o.log?.(`shipped ${run}: ${(rec.adapterBytes / 1024).toFixed(0)} KB float16 adapter (largest rounding ${rec.maxRoundingError.toExponential(2)} on weights up to ${rec.maxAbsWeight.toFixed(3)})`);
+    o.log?.(rec.weights === 'none'
+      ? `shipped ${run}: metrics and held-out scores, no weights (${rec.reason})`
+      : `shipped ${run}: ${(rec.adapterBytes / 1024).toFixed(0)} KB float16 adapter (largest rounding ${rec.maxRoundingError.toExponential(2)} on weights up to ${rec.maxAbsWeight.toFixed(3)})`);
   }
   return out;
 }
