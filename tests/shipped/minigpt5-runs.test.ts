@@ -18,7 +18,7 @@
  * object in place in any of the 200 items of this run, nor of no-cfg's, so that exactness is not yet put to the
  * test). So CLIP-I and CLIP-T within 4e-3, about 4× that; minigpt5-s1-no-cfg-seed0 (another arm, float32) differs
  * from full's recorded scores on these items by up to 0.22 (CLIP-I, item 0) and 0.24 (CLIP-T), far above twice it;
- * the last test checks this for every two shipped runs of a stage. Stage 2, measured on minigpt5-s2-full-seed0
+ * the last test checks this for each live run against every other shipped run of its stage. Stage 2, measured on minigpt5-s2-full-seed0
  * (2026-12-06; its LoRA is rounded too, upstream of all three): its own float32 weights give the first 2 stories'
  * context CLIP-I, two-stage captions and their CLIP-I, and the first 8 narration NLLs exactly as recorded; the shipped
  * float16 weights move the context CLIP-I by at most 4e-4 (image context), change none of the 8 two-stage captions
@@ -209,13 +209,20 @@ describeShipped(`the shipped MiniGPT-5 runs in ${ROOT === DEFAULT_ROOT ? `data/c
     }
   });
 
-  test('the tolerances tell the shipped runs apart: any two runs of a stage differ on these items by more than twice them', () => {
+  // Only the live runs are re-measured, so what the tolerances must do is tell a live run from every other run of its
+  // stage (another run's weights shipped in its place would fail the re-measure). Measured on the 24 runs: the closest
+  // to minigpt5-s1-full-seed0 is s1-fixed-queries-seed0, 5.8× the tolerance away; to s2-full-seed0, s2-full-seed1 at 170×.
+  // Two runs that do not ship weights may be closer: s1-full-seed1 and s1-fixed-queries-seed1 are 1.9× apart (7.7e-3
+  // CLIP-I), as learnable and fixed queries differ little after 500 steps (full − fixed queries CLIP-I −0.001 ± 0.001
+  // over 200 held-out scenes, notebook 04) — a finding of Table 7, not a tolerance to widen.
+  test('the tolerances tell each live run apart from every other run of its stage: more than twice them on these items', () => {
     const scores = RUNS.map((run) => {
       const rec = minigpt5.readEval(path.join(ROOT, run));
       return { run, stage: rec.stage, s: minigpt5.firstScores(rec, FIRST) };
     });
-    for (const [i, x] of scores.entries()) {
-      for (const y of scores.slice(i + 1).filter((y) => y.stage === x.stage)) {
+    expect(LIVE.length).toBeGreaterThan(0);
+    for (const x of scores.filter((x) => LIVE.includes(x.run))) {
+      for (const y of scores.filter((y) => y.stage === x.stage && y.run !== x.run)) {
         // each part both runs have, as a multiple of its tolerance
         const apart: number[] = [];
         if (x.s.scenes && y.s.scenes) apart.push(maxDiff(x.s.scenes.clipI, y.s.scenes.clipI) / CLIP, maxDiff(x.s.scenes.clipT, y.s.scenes.clipT) / CLIP);
