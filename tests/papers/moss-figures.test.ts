@@ -50,6 +50,15 @@ test('armsFigure: one bar per arm at the rank (full too), seed mean ± s.e., ima
   expect(() => moss.armsFigure({ runs }, { measure: 'image', rank: 4, arms: ['lora'] })).toThrow('armsFigure: no runs at rank 4');
 });
 
+test('armsFigure: the title names the paper\'s table the bars stand for (2; 10 with SAM-ConvLoRA; 12 with full fine-tuning)', () => {
+  const runs = [row('moss', 8, [2.5]), row('lora', 8, [2.6]), row('sam-convlora', 8, [2.55]), row('full', undefined, [2.7])];
+  const title = (arms: moss.Arm[]) => (moss.armsFigure({ runs }, { measure: 'image', arms }).layout.title as { text: string }).text;
+  expect(title(['moss', 'lora'])).toMatch(/^Table 2 analogue: /);
+  expect(title(['moss', 'sam-convlora'])).toMatch(/^Table 10 analogue: /);
+  expect(title(['moss', 'full'])).toMatch(/^Table 12 analogue: /);
+  expect(title(['moss', 'sam-convlora', 'full'])).toMatch(/^Table 10 and 12 analogue: /);
+});
+
 test('rankFigure: a line per arm with two or more ranks, in rank order', () => {
   const runs = [row('moss', 16, [2.5, 2.6]), row('moss', 8, [2.9, 3.0]), row('lora', 8, [3.1, 3.2]), row('full', undefined, [2.8])];
   const f = moss.rankFigure({ runs });
@@ -57,6 +66,18 @@ test('rankFigure: a line per arm with two or more ranks, in rank order', () => {
   expect(f.data).toHaveLength(1);
   expect((f.data[0] as unknown as { x: number[]; name: string }).x).toEqual([8, 16]);
   expect(() => moss.rankFigure({ runs: [row('lora', 8, [3])] })).toThrow('rankFigure: no arm has runs at two or more ranks');
+});
+
+test('rankFigure by weights: x is each run\'s trainable adapter weights; a one-rank arm is a point; full fine-tuning is left out', () => {
+  const sized = (r: Run, params: number): Run => ({ ...r, params });
+  const runs = [sized(row('moss', 16, [2.5, 2.6]), 229376), sized(row('moss', 8, [2.9, 3.0]), 114688), sized(row('moe-lora-matched', 8, [2.8, 2.9]), 114688), row('full', undefined, [2.8])];
+  const f = moss.rankFigure({ runs }, { x: 'params' });
+  labelled(f);
+  expect((f.layout.xaxis as { type: string }).type).toBe('log');
+  const lines = f.data as unknown as Array<{ x: number[]; y: number[]; name: string; text: string[] }>;
+  expect(lines.map((t) => [t.name, t.x, t.text])).toEqual([['MoSS (ConvLoRA)', [114688, 229376], ['r = 8', 'r = 16']], ['MoE-LoRA (params of MoSS)', [114688], ['r = 8']]]);
+  expect(lines[0].y[0]).toBeCloseTo(2.95, 12);
+  expect(() => moss.rankFigure({ runs: [row('full', undefined, [2.8])] }, { x: 'params' })).toThrow('rankFigure: no adapter runs');
 });
 
 test('decodeFigure, exclusivityFigure and coActivationFigure: labelled; one line per model; empty input refused', () => {

@@ -24,6 +24,9 @@ const ARM_LABELS: Record<Arm, string> = {
   lora: 'LoRA', 'moe-lora': 'MoE-LoRA', 'moe-lora-matched': 'MoE-LoRA (params of MoSS)', moss: 'MoSS (ConvLoRA)', 'sam-convlora': 'SAM-ConvLoRA', full: 'full fine-tuning',
 };
 
+/** The paper's table each arm belongs to (Table 2: the three adapters and the matched one; 10: SAM-ConvLoRA; 12: full). */
+const PAPER_TABLE: Record<Arm, 2 | 10 | 12> = { lora: 2, 'moe-lora': 2, 'moe-lora-matched': 2, moss: 2, 'sam-convlora': 10, full: 12 };
+
 /**
  * Fig. 2 on the code grid: for the position that outputs the code at `cell`, the cells its causal 2×2
  * convolution reads (itself and its top, left and top-left neighbours, where they exist), the cells
@@ -84,11 +87,14 @@ export function armsFigure(r: Pick<Results, 'runs'>, o: { measure: 'image' | 'te
   const lo = Math.min(...stats.map((s) => s.mean - s.se));
   const hi = Math.max(...stats.map((s) => s.mean + s.se));
   const pad = Math.max((hi - lo) * 0.6, 0.01);
-  const what = o.measure === 'image' ? 'image-code NLL of the target image' : "NLL of a story's next narration";
+  const what = o.measure === 'image' ? 'image-code NLL' : 'narration NLL';
+  // the paper's table the bars stand for: Table 10 for SAM-ConvLoRA, Table 12 for full fine-tuning, else Table 2
+  const tables = [...new Set(rows.map((x) => PAPER_TABLE[x.arm]))].filter((t) => t !== 2);
+  const label = tables.length === 0 ? 'Table 2 analogue' : `Table ${tables.join(' and ')} analogue`;
   return {
     data: [trace],
     layout: {
-      title: { text: `Table 2 analogue: held-out ${what}, rank ${rank} (lower is better; mean ± s.e. over seeds)` },
+      title: { text: `${label}: held-out ${what}, rank ${rank} (lower is better; mean ± s.e. over seeds)` },
       xaxis: { title: { text: 'adapter' } },
       yaxis: { title: { text: o.measure === 'image' ? 'image-code NLL (nats per code)' : 'text NLL (nats per token)' }, range: [lo - pad, hi + pad] },
       height: 400,
@@ -98,26 +104,32 @@ export function armsFigure(r: Pick<Results, 'runs'>, o: { measure: 'image' | 'te
 }
 
 /** Fig. 5: image-code NLL against rank, one line per arm with runs at two or more ranks. */
-export function rankFigure(r: Pick<Results, 'runs'>, o: { measure?: 'image' | 'text' } = {}): Figure {
+export function rankFigure(r: Pick<Results, 'runs'>, o: { measure?: 'image' | 'text'; x?: 'rank' | 'params' } = {}): Figure {
   const measure = o.measure ?? 'image';
+  const byParams = o.x === 'params';
   const byArm = new Map<Arm, Results['runs']>();
   for (const x of r.runs) if (x.rank !== undefined) byArm.set(x.arm, [...(byArm.get(x.arm) ?? []), x]);
   const data: PlotlyTrace[] = [];
   for (const [arm, rows] of byArm) {
-    if (new Set(rows.map((x) => x.rank)).size < 2) continue;
+    // against the rank a curve needs two ranks; against the weight count one run (the matched arm, SAM-ConvLoRA) is a point
+    if (new Set(rows.map((x) => x.rank)).size < (byParams ? 1 : 2)) continue;
     const sorted = [...rows].sort((a, b) => (a.rank as number) - (b.rank as number));
     const stats = sorted.map((x) => seedMeanSe(measure === 'image' ? x.imageNllPerSeed : x.textNllPerSeed));
     data.push({
-      type: 'scatter', mode: 'lines+markers', name: ARM_LABELS[arm], x: sorted.map((x) => x.rank as number), y: stats.map((s) => s.mean),
+      type: 'scatter', mode: 'lines+markers', name: ARM_LABELS[arm], x: sorted.map((x) => (byParams ? x.params : (x.rank as number))), y: stats.map((s) => s.mean),
       error_y: { type: 'data', array: stats.map((s) => s.se), visible: true }, line: { color: ARM_COLORS[arm] },
+      ...(byParams ? { text: sorted.map((x) => `r = ${x.rank}`), hovertemplate: `${ARM_LABELS[arm]}, %{text}: %{x:,} weights, %{y:.4f}<extra></extra>` } : {}),
     });
   }
-  if (data.length === 0) throw new Error('rankFigure: no arm has runs at two or more ranks');
+  if (data.length === 0) throw new Error(byParams ? 'rankFigure: no adapter runs' : 'rankFigure: no arm has runs at two or more ranks');
+  const what = measure === 'image' ? 'image-code' : 'text';
   return {
     data,
     layout: {
-      title: { text: `Fig. 5 analogue: held-out ${measure === 'image' ? 'image-code' : 'text'} NLL by adapter rank (mean ± s.e. over seeds)` },
-      xaxis: { title: { text: 'adapter rank r' }, type: 'log', tickvals: [4, 8, 16, 32] },
+      title: { text: byParams
+        ? `Fig. 5 at equal size: held-out ${what} NLL by the adapter's trainable weights (mean ± s.e. over seeds)`
+        : `Fig. 5 analogue: held-out ${what} NLL by adapter rank (mean ± s.e. over seeds)` },
+      xaxis: byParams ? { title: { text: 'trainable adapter weights (count, log scale)' }, type: 'log' } : { title: { text: 'adapter rank r' }, type: 'log', tickvals: [4, 8, 16, 32] },
       yaxis: { title: { text: measure === 'image' ? 'image-code NLL (nats per code)' : 'text NLL (nats per token)' } },
       legend: { orientation: 'h', y: -0.2 },
       height: 400,
