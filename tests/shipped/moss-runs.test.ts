@@ -2,13 +2,17 @@
  * The shipped MoSS runs (data/checkpoints/moss/<run>/, npm run ship:moss) are what notebook 02's quick mode
  * reads: each is a finished run with its held-out scores. An adapter run ships its adapter float16 and at most
  * 2 MB, and the float16 adapter, loaded on the shipped mm-moe-small, re-scores the first held-out test items of
- * each task as the run scored them in float32 when it finished (eval-test.json): every item within 2e-3 nats and all
- * but one within 5e-4 (measured on moss-moss-r8-seed0: 1.0e-4 with the float16 adapter, 4.5e-5 with the float32 one;
- * the file keeps 4 decimals). The one item: the fresh-clone run of 2026-12-06 found moss-lora-r8-seed1's float16
- * adapter 1.33e-3 off on story/test/0's image NLL while its float32 adapter is within 4.7e-5 and its other five items
- * within 6.2e-5 — one item jumping while the rest stay put is what a routing choice (top-4 of 16) changing at a near tie
- * under the rounding would do (not confirmed). A swapped adapter is still caught: every two shipped runs differ by more
- * than 2e-3 on at least 5 of these 6 items.
+ * each task as the run scored them in float32 when it finished (eval-test.json): at least 4 of the 6 items within
+ * 5e-4 nats (image and text NLL) and every item within 0.05. Why not every item within 5e-4: rounding an adapter to
+ * float16 can flip which 4 of 16 experts a position goes to where the 4th and 5th router probabilities are nearly
+ * tied, and a flip moves that item's NLL. Measured 2026-12-06 (.cache probe, the runs' own float32 adapters beside the
+ * shipped float16 ones): every float32 adapter re-scores all 6 items within 5e-5; with float16, in the 3 of 42 runs a
+ * fresh clone's test found off (moss-lora-r16-seed0, moss-moe-lora-r16-seed2, moss-moss-r16-seed2), story/test/1 moved
+ * 1.3e-3–2.5e-3 (image) and up to 1.6e-2 (text), and in each that item's routing differed from float32's at 1–3
+ * (position, layer) pairs, where the float32 router's 4th and 5th probabilities were 4.7e-7 to 1.8e-3 apart; every
+ * other item was within 4.2e-4 (two of them with one flip each). An earlier fresh clone found the same on
+ * moss-lora-r8-seed1's story/test/0 (1.3e-3). A swapped adapter is still caught: any two shipped runs' stored scores
+ * agree within 2e-3 on at most 2 of these 6 items.
  * A full fine-tuning run ships no weights, so there is nothing to re-score: its directory holds exactly its
  * metrics, its scores and a shipped.json saying `weights: 'none'`, and loadArm says so instead of loading.
  */
@@ -27,9 +31,10 @@ const RUNS = fs.existsSync(ROOT) ? fs.readdirSync(ROOT).filter((n) => !n.startsW
 const ADAPTER_RUNS = RUNS.filter((run) => moss.readShipRecord(path.join(ROOT, run))?.weights !== 'none');
 /** Held-out test items per task re-scored per run (the first ones: eval-test.json lists the tasks in this order). */
 const CHECK_ITEMS = 2;
-/** Re-scored NLLs (nats): every item within RESCORE_ANY, all but one within RESCORE_MOST (see the file comment). */
-const RESCORE_ANY = 2e-3;
-const RESCORE_MOST = 5e-4;
+/** Re-scored NLLs (nats): every item within RESCORE_ANY, at least RESCORE_CLOSE_ITEMS within RESCORE_CLOSE (see the file comment). */
+const RESCORE_ANY = 0.05;
+const RESCORE_CLOSE = 5e-4;
+const RESCORE_CLOSE_ITEMS = 4;
 
 beforeAll(() => useBackend());
 
@@ -74,9 +79,9 @@ describe.each(ADAPTER_RUNS)('%s', (run) => {
         if (Number.isFinite(scored.textNll[k])) d.push(Math.abs(now.textNll[i] - scored.textNll[k]));
         else expect(Number.isNaN(now.textNll[i])).toBe(true);
         expect({ id, d, within: Math.max(...d) < RESCORE_ANY }).toEqual({ id, d, within: true });
-        if (Math.max(...d) >= RESCORE_MOST) off.push(id);
+        if (Math.max(...d) >= RESCORE_CLOSE) off.push(id);
       }
-      expect({ off, fewEnough: off.length <= 1 }).toEqual({ off, fewEnough: true });
+      expect({ off, closeEnough: now.ids.length - off.length >= RESCORE_CLOSE_ITEMS }).toEqual({ off, closeEnough: true });
     } finally {
       adapter?.detach();
       session.dispose();
