@@ -10,9 +10,9 @@
  * fresh clone's test found off (moss-lora-r16-seed0, moss-moe-lora-r16-seed2, moss-moss-r16-seed2), story/test/1 moved
  * 1.3e-3–2.5e-3 (image) and up to 1.6e-2 (text), and in each that item's routing differed from float32's at 1–3
  * (position, layer) pairs, where the float32 router's 4th and 5th probabilities were 4.7e-7 to 1.8e-3 apart; every
- * other item was within 4.2e-4 (two of them with one flip each). An earlier fresh clone found the same on
- * moss-lora-r8-seed1's story/test/0 (1.3e-3). A swapped adapter is still caught: any two shipped runs' stored scores
- * agree within 2e-3 on at most 2 of these 6 items.
+ * other item was within 4.2e-4 (two of them with one flip each). Over all 42 adapter runs, 8 have one item of the 6
+ * (never two) at 5.9e-4 to 1.6e-2 and the rest within 5e-4. A swapped adapter is still caught: any two shipped runs'
+ * stored scores agree within 2e-3 on at most 2 of these 6 items.
  * A full fine-tuning run ships no weights, so there is nothing to re-score: its directory holds exactly its
  * metrics, its scores and a shipped.json saying `weights: 'none'`, and loadArm says so instead of loading.
  */
