@@ -61,13 +61,24 @@ test('every shipped run directory is a finished run named by its metrics: an ada
   }
 });
 
+/** The same held-out items for every run: built, and their images encoded, once. */
+let heldOutItems: ReturnType<typeof moss.heldOutItems> | undefined;
+async function heldOut(): Promise<ReturnType<typeof moss.heldOutItems>> {
+  if (heldOutItems) return heldOutItems;
+  const vq = VQVAE.load(path.join(CK, 'vqvae-emoji'));
+  try {
+    heldOutItems = moss.heldOutItems(await ensureData(), (im) => vq.encodeImages(im), { split: 'test', perKind: CHECK_ITEMS });
+  } finally {
+    vq.dispose();
+  }
+  return heldOutItems;
+}
+
 describe.each(ADAPTER_RUNS)('%s', (run) => {
   test('the float16 adapter re-scores the first held-out items of each task as the run did', async () => {
     const dir = path.join(ROOT, run);
     const scored = moss.readItemScores(dir, 'test');
-    const vq = VQVAE.load(path.join(CK, 'vqvae-emoji'));
-    const store = await ensureData();
-    const items = moss.heldOutItems(store, (im) => vq.encodeImages(im), { split: 'test', perKind: CHECK_ITEMS });
+    const items = await heldOut();
     const { session, adapter } = await moss.loadArm(dir, path.join(CK, 'mm-moe-small'));
     try {
       const now = moss.scoreItems(session, items);
@@ -85,7 +96,6 @@ describe.each(ADAPTER_RUNS)('%s', (run) => {
     } finally {
       adapter?.detach();
       session.dispose();
-      vq.dispose();
     }
   });
 });
